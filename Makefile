@@ -1,0 +1,59 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test test-sqlite test-postgres lint format messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## Serve the dashboard on http://127.0.0.1:8000 from a SQLite file, with reference and sample data.
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_reference_data
+	$(BIN)/python manage.py load_sample_data
+	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## The whole suite on SQLite, then on a throwaway PostgreSQL; fails if either fails.
+test: $(VENV)/.dev
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/ruff check .
+	@status=0; \
+	echo "== SQLite =="; $(BIN)/pytest $(PYTEST_ARGS) || status=1; \
+	echo "== PostgreSQL =="; $(BIN)/python tests/pgserver.py -- $(BIN)/pytest $(PYTEST_ARGS) || status=1; \
+	exit $$status
+
+test-sqlite: $(VENV)/.dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.dev
+	$(BIN)/python tests/pgserver.py -- $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Refresh the Chinese catalogue after changing user-facing strings, then compile it.
+messages: $(VENV)/.dev
+	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file \
+		--ignore=.venv --ignore=staticfiles --ignore=tests
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

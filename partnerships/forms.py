@@ -1,0 +1,249 @@
+"""Forms: admin rules that span several fields or related rows, and the dashboard's filters."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    Category,
+    Donation,
+    DonationKind,
+    MeetingParticipant,
+    Organisation,
+    Region,
+    Visit,
+)
+
+
+def smallest_common_region(regions: list[Region]) -> Region | None:
+    """The deepest region that contains all of `regions` (by their materialised paths)."""
+    if not regions:
+        return None
+    split = [region.path.strip("/").split("/") for region in regions]
+    common: list[str] = []
+    for parts in zip(*split, strict=False):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    if not common:
+        return None
+    return Region.objects.get(pk=int(common[-1]))
+
+
+class VisitForm(forms.ModelForm):
+    class Meta:
+        model = Visit
+        fields = [
+            "partnership",
+            "direction",
+            "start_date",
+            "end_date",
+            "date_note",
+            "leader",
+            "members",
+            "delegation_size",
+            "delegation_description",
+            "places",
+            "purpose",
+            "summary",
+            "source",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        size = cleaned.get("delegation_size")
+        members = cleaned.get("members") or []
+        leader = cleaned.get("leader")
+        named = len({*(m.pk for m in members), *([leader.pk] if leader else [])})
+        if size is not None and size < named:
+            self.add_error(
+                "delegation_size",
+                _("The delegation cannot be smaller than the %(count)d people named in it.")
+                % {"count": named},
+            )
+        return cleaned
+
+
+class DonationForm(forms.ModelForm):
+    class Meta:
+        model = Donation
+        fields = [
+            "partnership",
+            "visit",
+            "date",
+            "amount",
+            "kind",
+            "materials_description",
+            "category",
+            "donors",
+            "recipient_regions",
+            "recipient_organisations",
+            "region",
+            "source",
+            "notes",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        partnership = cleaned.get("partnership")
+        recipient_regions = list(cleaned.get("recipient_regions") or [])
+        recipient_organisations = list(cleaned.get("recipient_organisations") or [])
+        named_places = recipient_regions + [o.region for o in recipient_organisations if o.region]
+        region = cleaned.get("region")
+        if region is None and partnership is not None:
+            region = smallest_common_region(named_places) or partnership.assisted_region
+            cleaned["region"] = region
+        if region is not None and partnership is not None:
+            message = Donation.region_outside_assisted_side(region, partnership)
+            if message:
+                self.add_error("region", message)
+                return cleaned
+        if region is not None:
+            outside = [place for place in named_places if not place.is_within(region)]
+            if outside:
+                self.add_error(
+                    "region",
+                    _("%(places)s lie outside the receiving region %(region)s.")
+                    % {"places": "、".join(p.name for p in outside), "region": region.name},
+                )
+        if cleaned.get("kind") == DonationKind.FUNDS and cleaned.get("materials_description"):
+            self.add_error(
+                "materials_description",
+                _("A donation of funds only has no materials; choose “funds and materials”."),
+            )
+        return cleaned
+
+
+class DonationInVisitForm(DonationForm):
+    """On the visit page the donation's lines are not editable, so check against saved ones."""
+
+    def clean(self):
+        cleaned = super().clean()
+        amount = cleaned.get("amount")
+        if self.instance.pk and amount is not None:
+            itemised = sum(
+                (line.amount for line in self.instance.lines.filter(is_itemised=True)),
+                Decimal(0),
+            )
+            if amount < itemised:
+                self.add_error(
+                    "amount",
+                    _("The itemised lines of this donation already add up to %(total)s yuan.")
+                    % {"total": f"{itemised:,.2f}"},
+                )
+        return cleaned
+
+
+class DonationLineFormSet(BaseInlineFormSet):
+    """Itemised lines must fit inside the donation, in amount and in place."""
+
+    def clean(self):
+        super().clean()
+        donation = self.instance
+        total = Decimal(0)
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data:
+                continue
+            if form.cleaned_data.get("DELETE"):
+                continue
+            amount = form.cleaned_data.get("amount")
+            region = form.cleaned_data.get("region")
+            if amount:
+                total += amount
+            if region is not None and donation.region_id and not region.is_within(donation.region):
+                form.add_error(
+                    "region",
+                    _("This line must go to %(region)s or a place within it.")
+                    % {"region": donation.region.name},
+                )
+        if donation.amount is not None and total > donation.amount:
+            raise ValidationError(
+                _(
+                    "The itemised lines add up to %(lines)s yuan, more than the donation's "
+                    "%(amount)s yuan."
+                )
+                % {"lines": f"{total:,.2f}", "amount": f"{donation.amount:,.2f}"}
+            )
+
+
+def _year_bounds() -> tuple[int, int]:
+    return 1990, timezone.localdate().year + 1
+
+
+class DashboardFilterForm(forms.Form):
+    """The GET filters shared by a dashboard page, its htmx fragments and its exports."""
+
+    year_from = forms.IntegerField(label=_("From year"), required=False)
+    year_to = forms.IntegerField(label=_("To year"), required=False)
+    category = forms.ChoiceField(
+        label=_("Category"), required=False, choices=[("", _("All categories")), *Category.choices]
+    )
+    donor_kind = forms.ChoiceField(
+        label=_("Donor kind"),
+        required=False,
+        choices=[("", _("All donor kinds")), *Organisation.Kind.choices],
+    )
+    kind = forms.ChoiceField(
+        label=_("Funds or materials"),
+        required=False,
+        choices=[("", _("Funds and materials")), *DonationKind.choices],
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        low, high = _year_bounds()
+        for name in ("year_from", "year_to"):
+            year = cleaned.get(name)
+            if year is not None and not low <= year <= high:
+                self.add_error(
+                    name,
+                    _("Choose a year between %(low)d and %(high)d.") % {"low": low, "high": high},
+                )
+        year_from, year_to = cleaned.get("year_from"), cleaned.get("year_to")
+        if year_from and year_to and year_from > year_to:
+            self.add_error("year_to", _("The end year cannot be before the start year."))
+        return cleaned
+
+    def error_text(self) -> str:
+        return " ".join(
+            f"{self.fields[name].label if name in self.fields else ''}: {message}".lstrip(": ")
+            for name, messages in self.errors.items()
+            for message in messages
+        )
+
+
+class OverviewFilterForm(DashboardFilterForm):
+    helping_province = forms.ModelChoiceField(
+        label=_("Helping province"),
+        required=False,
+        queryset=Region.objects.filter(level=Region.Level.PROVINCE),
+        empty_label=_("All provinces"),
+    )
+    assisted_province = forms.ModelChoiceField(
+        label=_("Assisted province"),
+        required=False,
+        queryset=Region.objects.filter(level=Region.Level.PROVINCE),
+        empty_label=_("All provinces"),
+    )
+
+
+class MeetingParticipantFormSet(BaseInlineFormSet):
+    """One chair per meeting; the database enforces it too, but only a form can say so in words."""
+
+    def clean(self):
+        super().clean()
+        chairs = [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("role") == MeetingParticipant.Role.CHAIR
+        ]
+        if len(chairs) > 1:
+            raise ValidationError(_("A meeting has one chair."))

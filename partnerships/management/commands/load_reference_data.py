@@ -1,0 +1,163 @@
+"""Load the reference record (partnerships/reference_data.py). Running it again changes nothing."""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from partnerships import reference_data as ref
+from partnerships.models import (
+    Donation,
+    Meeting,
+    MeetingParticipant,
+    Organisation,
+    Partnership,
+    Person,
+    Region,
+    Visit,
+    VisitActivity,
+)
+
+
+class Command(BaseCommand):
+    help = "Load the Zhangmutou–Jiangkou reference record; idempotent."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        created = load()
+        if created:
+            self.stdout.write(
+                self.style.SUCCESS(f"Reference record loaded ({created} rows added).")
+            )
+        else:
+            self.stdout.write("Reference record already present; nothing changed.")
+
+
+def load() -> int:
+    """Create whatever part of the reference record is missing; return how many rows were added."""
+    counter = {"created": 0}
+
+    def get_or_create(model, defaults=None, **lookup):
+        obj, was_created = model.objects.get_or_create(defaults=defaults or {}, **lookup)
+        if was_created:
+            counter["created"] += 1
+        return obj
+
+    regions: dict[tuple[str, ...], Region] = {}
+    for name, level, parent_path in ref.REGIONS:
+        parent = regions[parent_path] if parent_path else None
+        region = get_or_create(Region, parent=parent, name=name, defaults={"level": level})
+        region.full_clean()
+        regions[(*parent_path, name)] = region
+
+    partnerships: dict[str, Partnership] = {}
+    for key, (short, helping, assisted, parent_key, year) in ref.PARTNERSHIPS.items():
+        partnership = get_or_create(
+            Partnership,
+            helping_region=regions[helping],
+            assisted_region=regions[assisted],
+            ended_on=None,
+            defaults={
+                "name": short,
+                "parent": partnerships[parent_key] if parent_key else None,
+                "established_year": year,
+            },
+        )
+        partnership.full_clean()
+        partnerships[key] = partnership
+
+    organisations = {
+        key: get_or_create(
+            Organisation,
+            name=name,
+            region=regions[region] if region else None,
+            defaults={"kind": kind, "notes": notes},
+        )
+        for key, (name, kind, region, notes) in ref.ORGANISATIONS.items()
+    }
+    people = {
+        key: get_or_create(Person, name=name, position=position)
+        for key, (name, position) in ref.PEOPLE.items()
+    }
+
+    spec = ref.VISIT
+    visit = get_or_create(
+        Visit,
+        partnership=partnerships[spec["partnership"]],
+        start_date=spec["start_date"],
+        leader=people[spec["leader"]],
+        defaults={
+            field: spec[field]
+            for field in (
+                "direction",
+                "end_date",
+                "date_note",
+                "delegation_size",
+                "delegation_description",
+                "purpose",
+                "summary",
+                "source",
+            )
+        },
+    )
+    visit.full_clean()
+    visit.members.set([people[key] for key in spec["members"]])
+    visit.places.set([regions[path] for path in spec["places"]])
+    for position, (kind, title, place, description) in enumerate(ref.ACTIVITIES, start=1):
+        get_or_create(
+            VisitActivity,
+            visit=visit,
+            title=title,
+            defaults={
+                "kind": kind,
+                "place": regions[place] if place else None,
+                "description": description,
+                "position": position,
+            },
+        )
+
+    for spec in ref.MEETINGS:
+        meeting = get_or_create(
+            Meeting,
+            visit=visit,
+            title=spec["title"],
+            defaults={
+                "partnership": partnerships[spec["partnership"]],
+                "venue": spec["venue"],
+                "other_attendees": spec["other_attendees"],
+                "agenda": spec["agenda"],
+                "outcomes": spec["outcomes"],
+                "source": ref.SOURCE,
+            },
+        )
+        meeting.full_clean()
+        for person, role, remarks in spec["participants"]:
+            get_or_create(
+                MeetingParticipant,
+                meeting=meeting,
+                person=people[person],
+                role=role,
+                defaults={"remarks": remarks},
+            )
+
+    spec = ref.DONATION
+    donation = get_or_create(
+        Donation,
+        visit=visit,
+        partnership=partnerships[spec["partnership"]],
+        amount=spec["amount"],
+        defaults={
+            "kind": spec["kind"],
+            "category": spec["category"],
+            "materials_description": spec["materials_description"],
+            "region": regions[spec["region"]],
+            "notes": spec["notes"],
+            "source": spec["source"],
+        },
+    )
+    donation.full_clean()
+    donation.donors.set([organisations[key] for key in spec["donors"]])
+    donation.recipient_regions.set([regions[path] for path in spec["recipient_regions"]])
+    donation.recipient_organisations.set(
+        [organisations[key] for key in spec["recipient_organisations"]]
+    )
+    donation.rebalance()
+    return counter["created"]

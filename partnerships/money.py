@@ -1,0 +1,133 @@
+"""Money: stored as whole fen (分) in a BIGINT, handled in Python as Decimal yuan.
+
+SQLite has no decimal type and sums DECIMAL columns in floating point, so totals over many
+amounts drift by fractions of a fen. Integers sum exactly on every database, and a Sum() over
+a MoneyField comes back through `from_db_value` as exact Decimal yuan again.
+"""
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+FEN_PER_YUAN = 100
+YUAN_PER_WAN = Decimal(10_000)
+CENT = Decimal("0.01")
+# Under a trillion yuan: far beyond any handover, far below BIGINT's limit in fen.
+MAX_AMOUNT = Decimal("999999999999.99")
+
+_UNITS = {"": Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000)}
+_AMOUNT_RE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>万|亿)?$")
+
+
+def parse_amount(text: str) -> Decimal:
+    """Read an amount as staff type it: 1050000, 1,050,000, 105万, 105万元, 1.05亿, ¥1,050,000.
+
+    Returns exact yuan. Raises ValidationError for anything else, including amounts that
+    are not a whole number of fen once the unit is applied.
+    """
+    cleaned = re.sub(r"[\s,，_]", "", str(text))
+    cleaned = cleaned.removeprefix("¥").removeprefix("￥").removeprefix("RMB").removesuffix("元")
+    cleaned = cleaned.replace("．", ".")
+    if cleaned.startswith("-"):
+        raise ValidationError(_("The amount must be greater than zero."), code="min_value")
+    match = _AMOUNT_RE.match(cleaned)
+    if not match:
+        raise ValidationError(
+            _("“%(value)s” is not an amount. Write it like 1050000, 1,050,000.00 or 105万."),
+            code="invalid",
+            params={"value": text},
+        )
+    try:
+        value = Decimal(match["number"]) * _UNITS[match["unit"] or ""]
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid numbers
+        raise ValidationError(_("“%(value)s” is not an amount."), params={"value": text}) from exc
+    if value != value.quantize(CENT):
+        raise ValidationError(
+            _("Amounts are recorded to the fen: “%(value)s” has more than two decimal places."),
+            code="precision",
+            params={"value": text},
+        )
+    return value.quantize(CENT)
+
+
+def to_fen(yuan: Decimal) -> int:
+    return int((Decimal(yuan) * FEN_PER_YUAN).to_integral_exact())
+
+
+def from_fen(fen: int) -> Decimal:
+    return (Decimal(int(fen)) / FEN_PER_YUAN).quantize(CENT)
+
+
+def to_wan(yuan: Decimal) -> Decimal:
+    """Yuan to 万元 for display, rounded half up to two decimals (hundreds of yuan)."""
+    return (Decimal(yuan) / YUAN_PER_WAN).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class AmountFormField(forms.Field):
+    default_error_messages = {
+        "min_value": _("The amount must be greater than zero."),
+        "max_value": _("The amount must be less than one trillion yuan."),
+    }
+
+    def __init__(self, *, max_digits=None, decimal_places=None, **kwargs):
+        kwargs.setdefault(
+            "help_text", _("In yuan; 1,050,000, 105万 and 1.05亿 are all understood.")
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, Decimal):
+            return f"{value:.2f}"
+        return value
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, Decimal):
+            return value
+        return parse_amount(value)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is None:
+            return
+        if value <= 0:
+            raise ValidationError(self.error_messages["min_value"], code="min_value")
+        if value > MAX_AMOUNT:
+            raise ValidationError(self.error_messages["max_value"], code="max_value")
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+        return attrs
+
+
+class MoneyField(models.BigIntegerField):
+    """An amount in yuan (Decimal, two places) stored as integer fen."""
+
+    description = _("Amount in yuan, stored in fen")
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return from_fen(value)
+
+    def to_python(self, value):
+        if value is None or isinstance(value, Decimal):
+            return value
+        if isinstance(value, int):
+            # Integers reaching the model are yuan, as everywhere else in Python code.
+            return Decimal(value).quantize(CENT)
+        return parse_amount(value)
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        return to_fen(self.to_python(value))
+
+    def formfield(self, **kwargs):
+        return models.Field.formfield(self, **{"form_class": AmountFormField, **kwargs})

@@ -1,0 +1,44 @@
+import html
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+
+def management(*prefixes: str) -> dict[str, str]:
+    """Empty inline formsets, as the admin page would post them."""
+    data = {}
+    for prefix in prefixes:
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": "0",
+                f"{prefix}-INITIAL_FORMS": "0",
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+    return data
+
+
+def count_queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return len(queries)
+
+
+def page_text(response) -> str:
+    """The page as a reader sees it: entities such as &#x27; turned back into characters."""
+    return html.unescape(response.content.decode())
+
+
+def form_errors(response) -> list[str]:
+    """Every error message on an admin change form, main form and inlines."""
+    messages = [str(e) for e in response.context["adminform"].form.non_field_errors()]
+    for errors in response.context["adminform"].form.errors.values():
+        messages.extend(str(e) for e in errors)
+    for inline in response.context["inline_admin_formsets"]:
+        messages.extend(str(e) for e in inline.formset.non_form_errors())
+        for form_errors in inline.formset.errors:
+            for errors in form_errors.values():
+                messages.extend(str(e) for e in errors)
+    return messages

@@ -1,0 +1,428 @@
+"""Data entry through the admin: every rule gives a form error in words and saves nothing."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from partnerships.models import (
+    Donation,
+    DonationLine,
+    Meeting,
+    Organisation,
+    Partnership,
+    Region,
+    Visit,
+)
+
+from .admin_helpers import count_queries, form_errors, management, page_text
+
+pytestmark = pytest.mark.django_db
+
+REGION_ADD = "/admin/partnerships/region/add/"
+PAIRING_ADD = "/admin/partnerships/partnership/add/"
+VISIT_ADD = "/admin/partnerships/visit/add/"
+MEETING_ADD = "/admin/partnerships/meeting/add/"
+DONATION_ADD = "/admin/partnerships/donation/add/"
+
+
+def donation_data(reference, **overrides):
+    data = {
+        "partnership": reference.pairing.pk,
+        "date": "2024-05-06",
+        "amount": "105万",
+        "kind": "funds",
+        "category": "education",
+        "donors": [reference.town_government.pk],
+        "recipient_regions": [reference.qixin.pk],
+        "region": "",
+        **management("lines"),
+    }
+    data.update(overrides)
+    return data
+
+
+def line(data, index, **fields):
+    for name, value in fields.items():
+        data[f"lines-{index}-{name}"] = value
+    data["lines-TOTAL_FORMS"] = str(index + 1)
+    return data
+
+
+class TestRegions:
+    def test_it_rejects_a_village_under_a_province(self, english_admin_client, reference):
+        province = Region.objects.get(name="贵州省")
+        response = english_admin_client.post(
+            REGION_ADD, {"name": "某村", "level": 5, "parent": province.pk, "code": ""}
+        )
+        assert response.status_code == 200
+        assert "A village or community must sit directly under a town" in page_text(response)
+        assert not Region.objects.filter(name="某村").exists()
+
+    def test_it_accepts_a_village_directly_under_its_county(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            REGION_ADD,
+            {"name": "云舍村", "level": 5, "parent": reference.jiangkou.pk, "code": "520621100201"},
+        )
+        assert response.status_code == 302
+        village = Region.objects.get(name="云舍村")
+        assert village.full_name == "贵州省 铜仁市 江口县 云舍村"
+        assert village.path == f"{reference.jiangkou.path}{village.pk}/"
+
+    def test_it_rejects_a_province_with_a_parent_or_a_town_without_one(
+        self, english_admin_client, reference
+    ):
+        response = english_admin_client.post(REGION_ADD, {"name": "某镇", "level": 4, "parent": ""})
+        assert "Only a province may be without a parent region." in page_text(response)
+        assert not Region.objects.filter(name="某镇").exists()
+
+    def test_it_rejects_a_code_that_is_not_12_digits(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            REGION_ADD,
+            {"name": "某村", "level": 5, "parent": reference.jiangkou.pk, "code": "5206"},
+        )
+        assert "exactly 12 digits" in page_text(response)
+        assert not Region.objects.filter(name="某村").exists()
+
+    def test_it_rejects_a_duplicate_name_within_a_parent(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            REGION_ADD, {"name": "齐心村", "level": 5, "parent": reference.jiangkou.pk}
+        )
+        assert "already has a region of that name" in page_text(response)
+        assert Region.objects.filter(name="齐心村").count() == 1
+
+    def test_moving_a_region_moves_its_subtree(self, reference):
+        town = reference.minxiao
+        village = Region.objects.create(name="某村", level=5, parent=town)
+        other_county = Region.objects.create(name="某县", level=3, parent=reference.jiangkou.parent)
+        town.parent = other_county
+        town.save()
+        village.refresh_from_db()
+        assert village.path == f"{other_county.path}{town.pk}/{village.pk}/"
+
+
+class TestPairings:
+    def test_it_rejects_a_region_paired_with_itself(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            PAIRING_ADD,
+            {
+                "helping_region": reference.jiangkou.pk,
+                "assisted_region": reference.jiangkou.pk,
+                **management("children"),
+            },
+        )
+        assert response.status_code == 200
+        assert "A region cannot be paired with itself." in page_text(response)
+        assert Partnership.objects.count() == 4
+
+    def test_it_rejects_the_same_active_pair_twice(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            PAIRING_ADD,
+            {
+                "helping_region": reference.zhangmutou.pk,
+                "assisted_region": reference.jiangkou.pk,
+                **management("children"),
+            },
+        )
+        assert "already have an active pairing" in page_text(response)
+        assert Partnership.objects.count() == 4
+
+    def test_a_child_pairing_must_lie_within_its_parent(self, english_admin_client, reference):
+        guangdong = Region.objects.get(name="广东省")
+        response = english_admin_client.post(
+            PAIRING_ADD,
+            {
+                "helping_region": guangdong.pk,
+                "assisted_region": reference.minxiao.pk,
+                "parent": reference.pairing.pk,
+                **management("children"),
+            },
+        )
+        assert "must pair a region of 樟木头镇 with a region of 江口县" in page_text(response)
+        assert Partnership.objects.count() == 4
+
+
+class TestVisits:
+    def visit_data(self, reference, **overrides):
+        return {
+            "partnership": reference.pairing.pk,
+            "direction": "west_to_east",
+            "start_date": "2024-03-05",
+            "end_date": "2024-03-07",
+            **management("activities", "meetings", "donations"),
+            **overrides,
+        }
+
+    def test_it_rejects_an_end_before_the_start(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            VISIT_ADD, self.visit_data(reference, end_date="2024-03-01")
+        )
+        assert "The end date cannot be before the start date." in page_text(response)
+        assert Visit.objects.count() == 1
+
+    def test_it_rejects_a_delegation_smaller_than_its_named_members(
+        self, english_admin_client, reference
+    ):
+        people = list(reference.visit.members.all())
+        response = english_admin_client.post(
+            VISIT_ADD,
+            self.visit_data(reference, delegation_size="1", members=[p.pk for p in people]),
+        )
+        assert "cannot be smaller than the 2 people named" in page_text(response)
+        assert Visit.objects.count() == 1
+
+    def test_a_visit_with_its_meeting_and_donation_is_entered_on_one_page(
+        self, english_admin_client, reference
+    ):
+        data = self.visit_data(reference)
+        data.update(
+            {
+                "meetings-TOTAL_FORMS": "1",
+                "meetings-0-title": "回访座谈会",
+                "meetings-0-date": "2024-03-06",
+                "meetings-0-partnership": reference.pairing.pk,
+                "donations-TOTAL_FORMS": "1",
+                "donations-0-partnership": reference.town_pairing.pk,
+                "donations-0-amount": "1,234.56",
+                "donations-0-kind": "materials",
+                "donations-0-category": "medical",
+                "donations-0-donors": [reference.town_government.pk],
+                "donations-0-recipient_regions": [reference.minxiao.pk],
+                "activities-TOTAL_FORMS": "1",
+                "activities-0-kind": "inspection",
+                "activities-0-title": "考察项目",
+                "activities-0-position": "1",
+            }
+        )
+        response = english_admin_client.post(VISIT_ADD, data)
+        assert response.status_code == 302, response.text
+        visit = Visit.objects.exclude(pk=reference.visit.pk).get()
+        meeting = visit.meetings.get()
+        assert (meeting.title, meeting.year) == ("回访座谈会", 2024)
+        donation = visit.donations.get()
+        # The receiving region defaults to the smallest region holding every recipient.
+        assert donation.region == reference.minxiao
+        assert donation.date is None and donation.year == 2024
+        assert list(donation.lines.values_list("amount", "is_itemised")) == [
+            (Decimal("1234.56"), False)
+        ]
+
+    def test_it_rejects_a_meeting_outside_the_visit(self, english_admin_client, reference):
+        data = self.visit_data(reference)
+        data.update(
+            {
+                "meetings-TOTAL_FORMS": "1",
+                "meetings-0-title": "回访座谈会",
+                "meetings-0-date": "2024-04-01",
+                "meetings-0-partnership": reference.pairing.pk,
+            }
+        )
+        response = english_admin_client.post(VISIT_ADD, data)
+        assert response.status_code == 200
+        assert "The date must fall within the visit" in page_text(response)
+        assert Visit.objects.count() == 1 and Meeting.objects.count() == 2
+
+
+class TestMeetings:
+    def test_it_rejects_a_date_outside_its_visit(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            MEETING_ADD,
+            {
+                "title": "补充座谈会",
+                "partnership": reference.pairing.pk,
+                "visit": reference.visit.pk,
+                "date": "2023-01-20",
+                **management("participants"),
+            },
+        )
+        assert "The date must fall within the visit's dates (2023-01-10 to 2023-01-12)." in (
+            form_errors(response)
+        )
+        assert Meeting.objects.count() == 2
+
+    def test_it_needs_a_date_when_it_has_no_visit(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            MEETING_ADD,
+            {"title": "座谈会", "partnership": reference.pairing.pk, **management("participants")},
+        )
+        assert "Give a date, or the visit it took place during." in page_text(response)
+        assert Meeting.objects.count() == 2
+
+    def test_its_pairing_must_be_the_visits_or_within_it(self, english_admin_client, reference):
+        guangdong_guizhou = Partnership.objects.get(name="粤黔")
+        response = english_admin_client.post(
+            MEETING_ADD,
+            {
+                "title": "座谈会",
+                "partnership": guangdong_guizhou.pk,
+                "visit": reference.visit.pk,
+                **management("participants"),
+            },
+        )
+        assert "must be the visit's pairing" in page_text(response)
+        assert Meeting.objects.count() == 2
+
+    def test_a_meeting_has_one_chair(self, english_admin_client, reference):
+        meeting = Meeting.objects.get(title="江口县·樟木头镇东西部协作工作座谈会")
+        someone = reference.visit.leader
+        data = {
+            "title": "座谈会2",
+            "partnership": reference.pairing.pk,
+            "date": "2023-02-01",
+            **management("participants"),
+            "participants-TOTAL_FORMS": "2",
+            "participants-0-person": someone.pk,
+            "participants-0-role": "chair",
+            "participants-1-person": meeting.participants.first().person.pk,
+            "participants-1-role": "chair",
+        }
+        response = english_admin_client.post(MEETING_ADD, data)
+        assert response.status_code == 200
+        assert "A meeting has one chair." in form_errors(response)
+        assert Meeting.objects.count() == 2
+
+
+class TestDonations:
+    @pytest.mark.parametrize(
+        ("typed", "stored"),
+        [
+            ("1050000", "1050000.00"),
+            ("1,050,000", "1050000.00"),
+            ("1050000.00", "1050000.00"),
+            ("105万", "1050000.00"),
+            ("105万元", "1050000.00"),
+            ("1.05亿", "105000000.00"),
+            ("0.01", "0.01"),
+        ],
+    )
+    def test_it_stores_the_exact_amount_typed(self, english_admin_client, reference, typed, stored):
+        response = english_admin_client.post(DONATION_ADD, donation_data(reference, amount=typed))
+        assert response.status_code == 302, response.text
+        donation = Donation.objects.exclude(pk=reference.donation.pk).get()
+        assert donation.amount == Decimal(stored)
+        assert donation.region == reference.qixin
+        assert donation.lines.get().amount == Decimal(stored)
+
+    @pytest.mark.parametrize(
+        ("typed", "message"),
+        [
+            ("0", "The amount must be greater than zero."),
+            ("-5", "The amount must be greater than zero."),
+            ("abc", "is not an amount"),
+            ("1.001", "more than two decimal places"),
+        ],
+    )
+    def test_it_rejects_bad_amounts(self, english_admin_client, reference, typed, message):
+        response = english_admin_client.post(DONATION_ADD, donation_data(reference, amount=typed))
+        assert response.status_code == 200
+        assert message in page_text(response)
+        assert Donation.objects.count() == 1
+
+    def test_a_receiving_region_outside_the_assisted_side_is_refused(
+        self, english_admin_client, reference
+    ):
+        response = english_admin_client.post(
+            DONATION_ADD, donation_data(reference, region=reference.zhangmutou.pk)
+        )
+        assert "must lie within 江口县" in page_text(response)
+        assert Donation.objects.count() == 1
+
+    def test_itemising_part_keeps_the_total(self, english_admin_client, reference):
+        donation = reference.donation
+        data = donation_data(
+            reference,
+            partnership=reference.pairing.pk,
+            visit=reference.visit.pk,
+            date="",
+            amount="1050000.00",
+            kind="both",
+            category="unspecified",
+            donors=list(donation.donors.values_list("pk", flat=True)),
+            recipient_regions=list(donation.recipient_regions.values_list("pk", flat=True)),
+            recipient_organisations=[reference.red_cross.pk],
+            region=reference.jiangkou.pk,
+        )
+        line(data, 0, amount="20万", region=reference.qixin.pk)
+        response = english_admin_client.post(
+            f"/admin/partnerships/donation/{donation.pk}/change/", data
+        )
+        assert response.status_code == 302, response.text
+        lines = sorted(donation.lines.values_list("amount", "region__name", "is_itemised"))
+        assert lines == [
+            (Decimal("200000.00"), "齐心村", True),
+            (Decimal("850000.00"), "江口县", False),
+        ]
+        donation.refresh_from_db()
+        assert donation.amount == Decimal("1050000.00")
+
+    def test_lines_cannot_exceed_the_donation(self, english_admin_client, reference):
+        data = donation_data(reference, amount="10万", region=reference.jiangkou.pk)
+        line(data, 0, amount="6万", region=reference.qixin.pk)
+        line(data, 1, amount="5万", region=reference.minxiao.pk)
+        response = english_admin_client.post(DONATION_ADD, data)
+        assert response.status_code == 200
+        assert "more than the donation" in page_text(response)
+        assert Donation.objects.count() == 1 and DonationLine.objects.count() == 1
+
+    def test_a_line_must_go_within_the_receiving_region(self, english_admin_client, reference):
+        data = donation_data(
+            reference,
+            amount="10万",
+            region=reference.minxiao.pk,
+            recipient_regions=[reference.minxiao.pk],
+        )
+        line(data, 0, amount="1万", region=reference.qixin.pk)
+        response = english_admin_client.post(DONATION_ADD, data)
+        assert "This line must go to 闵孝镇 or a place within it." in page_text(response)
+        assert Donation.objects.count() == 1
+
+    def test_recipients_must_lie_within_the_receiving_region(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            DONATION_ADD,
+            donation_data(reference, region=reference.minxiao.pk),
+        )
+        assert "齐心村 lie outside the receiving region 闵孝镇" in page_text(response)
+        assert Donation.objects.count() == 1
+
+
+class TestChangelists:
+    URLS = [
+        "/admin/partnerships/donation/",
+        "/admin/partnerships/visit/",
+        "/admin/partnerships/meeting/",
+        "/admin/partnerships/region/",
+        "/admin/partnerships/organisation/",
+        "/admin/partnerships/partnership/",
+        "/admin/partnerships/person/",
+    ]
+
+    def grow(self, reference, start, n):
+        for i in range(start, start + n):
+            org = Organisation.objects.create(
+                name=f"企业{i}", kind="enterprise", region=reference.zhangmutou
+            )
+            village = Region.objects.create(name=f"村{i}", level=5, parent=reference.minxiao)
+            visit = Visit.objects.create(
+                partnership=reference.pairing,
+                direction="east_to_west",
+                start_date=datetime.date(2022, 1, 1) + datetime.timedelta(days=i),
+                end_date=datetime.date(2022, 1, 2) + datetime.timedelta(days=i),
+                leader=reference.visit.leader,
+            )
+            Meeting.objects.create(partnership=reference.pairing, visit=visit, title=f"会{i}")
+            donation = Donation.objects.create(
+                partnership=reference.town_pairing,
+                visit=visit,
+                amount=Decimal("100.01") * (i + 1),
+                kind="funds",
+                region=village,
+            )
+            donation.donors.set([org, reference.town_government])
+            donation.rebalance()
+
+    @pytest.mark.parametrize("url", URLS)
+    def test_query_count_does_not_grow_with_rows(self, admin_client, reference, url):
+        self.grow(reference, 0, 2)
+        small = count_queries(admin_client, url)
+        self.grow(reference, 2, 20)
+        assert count_queries(admin_client, url) == small

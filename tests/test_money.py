@@ -1,0 +1,82 @@
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db.models import Sum
+
+from partnerships.models import Donation, DonationLine
+from partnerships.money import AmountFormField, parse_amount, to_wan
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("1050000", "1050000.00"),
+        ("1,050,000", "1050000.00"),
+        ("1，050，000", "1050000.00"),
+        ("1050000.00", "1050000.00"),
+        ("105万", "1050000.00"),
+        ("105万元", "1050000.00"),
+        ("105 万元", "1050000.00"),
+        ("1.05亿", "105000000.00"),
+        ("¥1,050,000.00", "1050000.00"),
+        ("0.1", "0.10"),
+        ("12.3456万", "123456.00"),
+        ("1050000元", "1050000.00"),
+    ],
+)
+def test_it_reads_amounts_as_staff_type_them(typed, expected):
+    assert parse_amount(typed) == Decimal(expected)
+
+
+@pytest.mark.parametrize("typed", ["abc", "1.2.3", "105千", "1e6", "", "万", "1,05O,000"])
+def test_it_rejects_what_is_not_an_amount(typed):
+    with pytest.raises(ValidationError) as error:
+        parse_amount(typed)
+    assert "amount" in str(error.value).lower() or "金额" in str(error.value)
+
+
+def test_it_rejects_fractions_of_a_fen():
+    with pytest.raises(ValidationError) as error:
+        parse_amount("0.001")
+    assert error.value.code == "precision"
+    with pytest.raises(ValidationError):
+        parse_amount("1.2345678万")
+
+
+@pytest.mark.parametrize("typed", ["0", "-5", "-105万", "0.00"])
+def test_the_form_field_rejects_zero_and_negative_amounts(typed):
+    with pytest.raises(ValidationError) as error:
+        AmountFormField().clean(typed)
+    assert error.value.code == "min_value"
+
+
+def test_the_form_field_rejects_absurd_amounts():
+    with pytest.raises(ValidationError) as error:
+        AmountFormField().clean("10000亿")
+    assert error.value.code == "max_value"
+
+
+def test_wan_rounds_half_up_to_hundreds_of_yuan():
+    assert to_wan(Decimal("1050000.00")) == Decimal("105.00")
+    assert to_wan(Decimal("50.00")) == Decimal("0.01")
+    assert to_wan(Decimal("49.99")) == Decimal("0.00")
+
+
+@pytest.mark.django_db
+def test_sums_are_exact_to_the_fen_on_this_database(reference):
+    """SQLite sums REAL columns in floating point; stored fen must make that impossible."""
+    amounts = [Decimal("0.10"), Decimal("0.20"), Decimal("1050000.01")] * 300
+    for amount in amounts:
+        donation = Donation.objects.create(
+            partnership=reference.pairing,
+            date=reference.visit.start_date,
+            amount=amount,
+            kind="funds",
+            region=reference.jiangkou,
+        )
+        donation.rebalance()
+    expected = sum(amounts, Decimal(0)) + Decimal("1050000.00")
+    assert Donation.objects.aggregate(total=Sum("amount"))["total"] == expected
+    assert DonationLine.objects.aggregate(total=Sum("amount"))["total"] == expected
+    assert expected == Decimal("316050093.00")
