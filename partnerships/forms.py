@@ -179,8 +179,9 @@ def _year_bounds() -> tuple[int, int]:
 class DashboardFilterForm(forms.Form):
     """The GET filters shared by a dashboard page, its htmx fragments and its exports."""
 
-    year_from = forms.IntegerField(label=_("From year"), required=False)
-    year_to = forms.IntegerField(label=_("To year"), required=False)
+    # Selects offer the years with data; the view fills in their choices.
+    year_from = forms.IntegerField(label=_("From year"), required=False, widget=forms.Select)
+    year_to = forms.IntegerField(label=_("To year"), required=False, widget=forms.Select)
     category = forms.ChoiceField(
         label=_("Category"), required=False, choices=[("", _("All categories")), *Category.choices]
     )

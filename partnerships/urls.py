@@ -1,9 +1,17 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from . import views
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", views.overview, name="overview"),
+    path("pairings/<int:pk>/", views.pairing_detail, name="pairing"),
+    path("regions/<int:pk>/", views.region_detail, name="region"),
+    path("visits/<int:pk>/", views.visit_detail, name="visit"),
+    path("donors/<int:pk>/", views.donor_detail, name="donor"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

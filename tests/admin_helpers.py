@@ -19,9 +19,9 @@ def management(*prefixes: str) -> dict[str, str]:
     return data
 
 
-def count_queries(client, url: str) -> int:
+def count_queries(client, url: str, **headers) -> int:
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
+        response = client.get(url, **headers)
     assert response.status_code == 200, response.status_code
     return len(queries)
 

@@ -99,3 +99,9 @@ def english_admin_client(admin_client):
 
 def yuan(text: str) -> Decimal:
     return Decimal(text)
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # An official's browser in China asks for Chinese; the English switch is tested from there.
+    return {**browser_context_args, "locale": "zh-CN"}

@@ -105,7 +105,12 @@ def main(argv: list[str]) -> int:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/postgres"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/postgres",
+            # A live-server thread holding a pooled connection would block dropping the test DB.
+            "CONN_MAX_AGE": "0",
+        }
         print(f"Throwaway PostgreSQL ({bindir.parent.name}) on 127.0.0.1:{port}", flush=True)
         return subprocess.run(argv, env=env).returncode
     finally:

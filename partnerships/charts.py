@@ -1,0 +1,117 @@
+"""Chart.js payloads: {"type", "labels", "datasets", "unit"}, passed to the page by json_script.
+
+Values are strings of exact 万元 with two decimals ("105.00"), never floats: Chart.js parses
+numeric strings for drawing, and what a reader sees in tooltips comes from the same string.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from .models import DonationKind
+from .money import to_wan
+from .reports import YearTable
+
+# Colour-blind-safe palette (Okabe–Ito plus two); a series keeps its colour across pages.
+PALETTE = [
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#999999",
+    "#332288",
+    "#882255",
+]
+REST_COLOUR = "#BBBBBB"
+KIND_COLOURS = {
+    DonationKind.FUNDS: PALETTE[0],
+    DonationKind.MATERIALS: PALETTE[1],
+    DonationKind.BOTH: PALETTE[2],
+}
+
+
+def wan(amount: Decimal) -> str:
+    return f"{to_wan(amount):.2f}"
+
+
+def year_colour(year: int) -> str:
+    return PALETTE[year % len(PALETTE)]
+
+
+def yearly_by_kind(*, years: list[int], per_kind: dict[str, dict[int, Decimal]]) -> dict:
+    return {
+        "type": "bar",
+        "stacked": True,
+        "unit": _("10,000 yuan"),
+        "labels": [str(year) for year in years],
+        "datasets": [
+            {
+                "label": str(DonationKind(kind).label),
+                "data": [wan(per_kind[kind].get(year, Decimal(0))) for year in years],
+                "color": KIND_COLOURS[kind],
+            }
+            for kind in DonationKind.values
+            if any(per_kind[kind].values())
+        ],
+    }
+
+
+def places_by_year(*, table: YearTable) -> dict:
+    """One bar per place, split by year: places compare by length, years by colour."""
+    rows = [*table.rows, *([table.rest] if table.rest else [])]
+    return {
+        "type": "bar",
+        "horizontal": True,
+        "stacked": True,
+        "unit": _("10,000 yuan"),
+        "labels": [row.label for row in rows],
+        "datasets": [
+            {
+                "label": str(year),
+                "data": [wan(row.cells[i]) for row in rows],
+                "color": year_colour(year),
+            }
+            for i, year in enumerate(table.years)
+        ],
+    }
+
+
+def yearly(*, years: list[int], totals: dict[int, Decimal], label: str) -> dict:
+    return {
+        "type": "bar",
+        "unit": _("10,000 yuan"),
+        "labels": [str(year) for year in years],
+        "datasets": [
+            {
+                "label": label,
+                "data": [wan(totals.get(year, Decimal(0))) for year in years],
+                "color": PALETTE[0],
+            }
+        ],
+    }
+
+
+def donor_by_year(*, rows: list[dict]) -> dict:
+    return {
+        "type": "bar",
+        "stacked": True,
+        "unit": _("10,000 yuan"),
+        "labels": [str(row["year"]) for row in rows],
+        "datasets": [
+            {
+                "label": _("Given alone"),
+                "data": [wan(row["sole"]) for row in rows],
+                "color": PALETTE[0],
+            },
+            {
+                "label": _("Given jointly (split not reported)"),
+                "data": [wan(row["joint"]) for row in rows],
+                "color": PALETTE[1],
+            },
+        ],
+    }

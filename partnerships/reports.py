@@ -1,0 +1,546 @@
+"""Reporting queries ("selectors"): keyword-only functions returning plain data.
+
+Every figure is aggregated in the database, and each function runs a fixed number of queries
+whatever the number of villages, years or donations. Two tables carry money:
+- Donation.amount: one handover's total. Pairing, donor and yearly totals sum these.
+- DonationLine.amount: where each part of that total went (see models.py). Village and region
+  totals sum these. Lines of a donation always add up to its amount, so both agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+
+from .models import (
+    REGION_ANCESTORS,
+    Donation,
+    DonationKind,
+    DonationLine,
+    Meeting,
+    Organisation,
+    Partnership,
+    Region,
+    Visit,
+)
+from .money import MoneyField
+
+ZERO = Decimal("0.00")
+DonorLink = Donation.donors.through
+RecipientRegionLink = Donation.recipient_regions.through
+
+
+def _or_zero(expression) -> Coalesce:
+    return Coalesce(expression, Value(ZERO, output_field=MoneyField()), output_field=MoneyField())
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Validated dashboard filters; built from a DashboardFilterForm's cleaned_data."""
+
+    year_from: int | None = None
+    year_to: int | None = None
+    category: str = ""
+    donor_kind: str = ""
+    kind: str = ""
+    helping_province: Region | None = None
+    assisted_province: Region | None = None
+
+    @classmethod
+    def from_cleaned_data(cls, data: dict[str, Any]) -> Filters:
+        return cls(
+            **{
+                name: data.get(name) or cls.__dataclass_fields__[name].default
+                for name in cls.__dataclass_fields__
+            }
+        )
+
+    def donation_q(self, prefix: str = "") -> Q:
+        """The filters as a condition on Donation, reached from another model through `prefix`."""
+        q = Q()
+        if self.year_from:
+            q &= Q(**{f"{prefix}year__gte": self.year_from})
+        if self.year_to:
+            q &= Q(**{f"{prefix}year__lte": self.year_to})
+        if self.category:
+            q &= Q(**{f"{prefix}category": self.category})
+        if self.kind:
+            q &= Q(**{f"{prefix}kind": self.kind})
+        if self.donor_kind:
+            # EXISTS, not a join: a join on donors would repeat a handover once per donor
+            # and multiply its amount in every SUM.
+            q &= Exists(
+                DonorLink.objects.filter(
+                    donation_id=OuterRef(f"{prefix}pk"), organisation__kind=self.donor_kind
+                )
+            )
+        if self.helping_province:
+            q &= Q(
+                **{
+                    f"{prefix}partnership__helping_region__path__startswith": (
+                        self.helping_province.path
+                    )
+                }
+            )
+        if self.assisted_province:
+            q &= Q(
+                **{
+                    f"{prefix}partnership__assisted_region__path__startswith": (
+                        self.assisted_province.path
+                    )
+                }
+            )
+        return q
+
+    def year_q(self, field_name: str) -> Q:
+        q = Q()
+        if self.year_from:
+            q &= Q(**{f"{field_name}__gte": self.year_from})
+        if self.year_to:
+            q &= Q(**{f"{field_name}__lte": self.year_to})
+        return q
+
+    def province_q(self, prefix: str) -> Q:
+        q = Q()
+        if self.helping_province:
+            q &= Q(**{f"{prefix}helping_region__path__startswith": self.helping_province.path})
+        if self.assisted_province:
+            q &= Q(**{f"{prefix}assisted_region__path__startswith": self.assisted_province.path})
+        return q
+
+
+def donations(*, filters: Filters, partnership: Partnership | None = None) -> QuerySet[Donation]:
+    qs = Donation.objects.filter(filters.donation_q())
+    if partnership is not None:
+        qs = qs.filter(partnership__path__startswith=partnership.path)
+    return qs
+
+
+def lines(*, filters: Filters, partnership: Partnership | None = None) -> QuerySet[DonationLine]:
+    qs = DonationLine.objects.filter(filters.donation_q("donation__"))
+    if partnership is not None:
+        qs = qs.filter(donation__partnership__path__startswith=partnership.path)
+    return qs
+
+
+def year_span(*, filters: Filters, data_years: tuple[int | None, int | None]) -> list[int]:
+    """The years a table shows: the chosen range, or the years the data covers."""
+    low = filters.year_from or data_years[0]
+    high = filters.year_to or data_years[1]
+    if low is None or high is None:
+        return []
+    return list(range(low, high + 1))
+
+
+def data_years() -> tuple[int | None, int | None]:
+    bounds = Donation.objects.aggregate(low=Min("year"), high=Max("year"))
+    return bounds["low"], bounds["high"]
+
+
+def yearly_totals(
+    *, filters: Filters, partnership: Partnership | None = None
+) -> dict[int, Decimal]:
+    rows = (
+        donations(filters=filters, partnership=partnership)
+        .order_by()
+        .values("year")
+        .annotate(total=Sum("amount"))
+    )
+    return {row["year"]: row["total"] for row in rows}
+
+
+def yearly_totals_by_kind(*, filters: Filters) -> dict[str, dict[int, Decimal]]:
+    rows = (
+        donations(filters=filters).order_by().values("kind", "year").annotate(total=Sum("amount"))
+    )
+    result: dict[str, dict[int, Decimal]] = {kind: {} for kind in DonationKind.values}
+    for row in rows:
+        result[row["kind"]][row["year"]] = row["total"]
+    return result
+
+
+@dataclass
+class Headline:
+    total: Decimal
+    by_kind: dict[str, Decimal]
+    visits: int
+    meetings: int
+    villages: int
+    donors: int
+
+
+def headline(*, filters: Filters) -> Headline:
+    selected = donations(filters=filters)
+    by_kind = {kind: ZERO for kind in DonationKind.values}
+    for row in selected.order_by().values("kind").annotate(total=Sum("amount")):
+        by_kind[row["kind"]] = row["total"]
+    # Villages reached: named as a recipient of, or given an itemised part of, a selected donation.
+    villages = (
+        Region.objects.filter(level=Region.Level.VILLAGE)
+        .filter(
+            Exists(
+                RecipientRegionLink.objects.filter(region_id=OuterRef("pk"), donation__in=selected)
+            )
+            | Exists(DonationLine.objects.filter(region_id=OuterRef("pk"), donation__in=selected))
+        )
+        .count()
+    )
+    donors = Organisation.objects.filter(
+        Exists(DonorLink.objects.filter(organisation_id=OuterRef("pk"), donation__in=selected))
+    ).count()
+    visits = Visit.objects.filter(
+        filters.year_q("start_date__year"), filters.province_q("partnership__")
+    ).count()
+    meetings = Meeting.objects.filter(
+        filters.year_q("year"), filters.province_q("partnership__")
+    ).count()
+    return Headline(
+        total=sum(by_kind.values(), ZERO),
+        by_kind=by_kind,
+        visits=visits,
+        meetings=meetings,
+        villages=villages,
+        donors=donors,
+    )
+
+
+@dataclass
+class PairingTotal:
+    partnership: Partnership
+    depth: int
+    total: Decimal
+    own: Decimal
+
+
+def pairing_totals(
+    *, filters: Filters, within: Partnership | None = None, max_depth: int | None = None
+) -> list[PairingTotal]:
+    """Every pairing (or every pairing under `within`) with the total of its whole subtree.
+
+    One query groups donations by their own pairing; the roll-up to parents happens here over
+    the paths, so the query count does not depend on how many pairings or levels there are.
+    """
+    pairings = Partnership.objects.filter(filters.province_q("")).select_related(
+        "helping_region", "assisted_region"
+    )
+    own_totals = dict(
+        donations(filters=filters, partnership=within)
+        .order_by()
+        .values_list("partnership_id")
+        .annotate(total=Sum("amount"))
+    )
+    paths = dict(Partnership.objects.values_list("id", "path"))
+    subtree: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for pk, total in own_totals.items():
+        path = paths[pk]
+        # Credit the pairing and every ancestor: "/1/5/9/" → "/1/", "/1/5/", "/1/5/9/".
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            subtree["/" + "/".join(parts[:depth]) + "/"] += total
+    if within is not None:
+        pairings = pairings.filter(path__startswith=within.path).exclude(pk=within.pk)
+    # Depth 0 is a top-level pairing ("/1/"), or with `within` a direct child of it.
+    base_depth = within.path.count("/") - 1 if within is not None else 0
+    result = []
+    for pairing in pairings.order_by("path"):
+        depth = pairing.path.count("/") - 2 - base_depth
+        if max_depth is not None and depth >= max_depth:
+            continue
+        result.append(
+            PairingTotal(
+                partnership=pairing,
+                depth=depth,
+                total=subtree[pairing.path],
+                own=own_totals.get(pairing.pk, ZERO),
+            )
+        )
+    return result
+
+
+@dataclass
+class TableRow:
+    label: str
+    region: Region | None
+    cells: list[Decimal]
+    total: Decimal
+
+
+@dataclass
+class YearTable:
+    """Places × years, with row totals, column totals and a grand total."""
+
+    years: list[int]
+    rows: list[TableRow]
+    rest: TableRow | None
+    column_totals: list[Decimal]
+    total: Decimal
+    rest_label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _table(
+    *,
+    years: list[int],
+    by_place: dict[int, dict[int, Decimal]],
+    places: dict[int, Region],
+    year_totals: dict[int, Decimal],
+    rest_label: str,
+) -> YearTable:
+    rows = []
+    for pk, per_year in by_place.items():
+        cells = [per_year.get(year, ZERO) for year in years]
+        rows.append(TableRow(places[pk].name, places[pk], cells, sum(cells, ZERO)))
+    rows.sort(key=lambda row: (-row.total, row.label))
+    column_totals = [year_totals.get(year, ZERO) for year in years]
+    placed = [sum((row.cells[i] for row in rows), ZERO) for i in range(len(years))]
+    rest_cells = [column_totals[i] - placed[i] for i in range(len(years))]
+    rest = (
+        TableRow(rest_label, None, rest_cells, sum(rest_cells, ZERO)) if any(rest_cells) else None
+    )
+    return YearTable(
+        years=years,
+        rows=rows,
+        rest=rest,
+        column_totals=column_totals,
+        total=sum(column_totals, ZERO),
+        rest_label=rest_label,
+    )
+
+
+def village_year_table(*, filters: Filters, partnership: Partnership) -> YearTable:
+    """Yearly aid per village of the pairing's assisted side, plus what no village was given."""
+    year_totals = yearly_totals(filters=filters, partnership=partnership)
+    years = year_span(filters=filters, data_years=_span_of(year_totals))
+    village_rows = (
+        lines(filters=filters, partnership=partnership)
+        .filter(region__level=Region.Level.VILLAGE)
+        .order_by()
+        .values("region_id", "donation__year")
+        .annotate(total=Sum("amount"))
+    )
+    by_village: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    for row in village_rows:
+        by_village[row["region_id"]][row["donation__year"]] = row["total"]
+    villages = Region.objects.in_bulk(list(by_village))
+    return _table(
+        years=years,
+        by_place=by_village,
+        places=villages,
+        year_totals=year_totals,
+        rest_label=_("Not itemised to a village"),
+    )
+
+
+def _span_of(per_year: dict[int, Any]) -> tuple[int | None, int | None]:
+    if not per_year:
+        return None, None
+    return min(per_year), max(per_year)
+
+
+def region_year_table(*, filters: Filters, region: Region) -> YearTable:
+    """A region's yearly aid, broken down by its child regions (for towns, counties, ...)."""
+    rows = (
+        lines(filters=filters)
+        .filter(region__path__startswith=region.path)
+        .order_by()
+        .values("region__path", "donation__year")
+        .annotate(total=Sum("amount"))
+    )
+    prefix_parts = region.path.count("/")
+    by_child: dict[int, dict[int, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    year_totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for row in rows:
+        year = row["donation__year"]
+        year_totals[year] += row["total"]
+        parts = row["region__path"].strip("/").split("/")
+        if len(parts) >= prefix_parts:  # below the region itself: credit the child on the way
+            child_pk = int(parts[prefix_parts - 1])
+            by_child[child_pk][year] += row["total"]
+    children = Region.objects.in_bulk(list(by_child))
+    years = year_span(filters=filters, data_years=_span_of(year_totals))
+    return _table(
+        years=years,
+        by_place=by_child,
+        places=children,
+        year_totals=year_totals,
+        rest_label=_("Not itemised below %(region)s") % {"region": region.name},
+    )
+
+
+def timeline(*, filters: Filters, partnership: Partnership, limit: int = 50) -> dict[str, Any]:
+    """Visits and meetings of a pairing (its child pairings included), newest first."""
+    visits = (
+        Visit.objects.filter(filters.year_q("start_date__year"))
+        .filter(partnership__path__startswith=partnership.path)
+        .select_related("leader", "partnership__helping_region", "partnership__assisted_region")
+        .order_by("-start_date", "-pk")
+    )
+    meetings = (
+        Meeting.objects.filter(filters.year_q("year"))
+        .filter(partnership__path__startswith=partnership.path)
+        .select_related("visit", "partnership__helping_region", "partnership__assisted_region")
+        .order_by("-year", "-date", "-pk")
+    )
+    visit_count = visits.count()
+    meeting_count = meetings.count()
+    entries = [("visit", v.start_date, v) for v in visits[:limit]] + [
+        ("meeting", m.effective_date, m) for m in meetings[:limit]
+    ]
+    entries.sort(key=lambda entry: (entry[1], entry[0] == "visit"), reverse=True)
+    return {
+        "entries": [
+            {"kind": kind, "date": day, "item": item} for kind, day, item in entries[:limit]
+        ],
+        "visit_count": visit_count,
+        "meeting_count": meeting_count,
+        "truncated": visit_count + meeting_count > limit,
+    }
+
+
+def _co_donor_count() -> Subquery:
+    return Subquery(
+        DonorLink.objects.filter(donation_id=OuterRef("donation_id"))
+        .order_by()
+        .values("donation_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+
+
+@dataclass
+class DonorTotal:
+    organisation: Organisation
+    total: Decimal
+    sole: Decimal
+    joint: Decimal
+    donations: int
+
+
+def top_donors(
+    *, filters: Filters, partnership: Partnership | None = None, limit: int = 10
+) -> list[DonorTotal]:
+    """Donors ranked by the handovers they took part in.
+
+    A joint handover (several donors, one total) counts in full for each of its donors, since
+    the split is not known; `sole` and `joint` keep the two apart so nothing is misread.
+    """
+    selected = donations(filters=filters, partnership=partnership)
+    rows = (
+        DonorLink.objects.filter(donation__in=selected)
+        .annotate(co_donors=_co_donor_count())
+        .order_by()
+        .values("organisation_id")
+        .annotate(
+            total=Sum("donation__amount"),
+            sole=_or_zero(Sum("donation__amount", filter=Q(co_donors=1))),
+            donations=Count("donation_id"),
+        )
+        .order_by("-total", "organisation_id")[:limit]
+    )
+    rows = list(rows)
+    organisations = Organisation.objects.select_related(f"region__{REGION_ANCESTORS}").in_bulk(
+        [row["organisation_id"] for row in rows]
+    )
+    return [
+        DonorTotal(
+            organisation=organisations[row["organisation_id"]],
+            total=row["total"],
+            sole=row["sole"],
+            joint=row["total"] - row["sole"],
+            donations=row["donations"],
+        )
+        for row in rows
+    ]
+
+
+def donor_yearly(*, filters: Filters, organisation: Organisation) -> dict[str, Any]:
+    """What one organisation gave, per year: alone, and jointly with others (split unknown)."""
+    rows = (
+        DonorLink.objects.filter(organisation=organisation, donation__in=donations(filters=filters))
+        .annotate(co_donors=_co_donor_count())
+        .order_by()
+        .values("donation__year")
+        .annotate(
+            total=Sum("donation__amount"),
+            sole=_or_zero(Sum("donation__amount", filter=Q(co_donors=1))),
+        )
+    )
+    per_year = {row["donation__year"]: row for row in rows}
+    years = year_span(filters=filters, data_years=_span_of(per_year))
+    table = []
+    for year in years:
+        row = per_year.get(year)
+        total = row["total"] if row else ZERO
+        sole = row["sole"] if row else ZERO
+        table.append({"year": year, "total": total, "sole": sole, "joint": total - sole})
+    return {
+        "years": table,
+        "total": sum((r["total"] for r in table), ZERO),
+        "sole": sum((r["sole"] for r in table), ZERO),
+        "joint": sum((r["joint"] for r in table), ZERO),
+    }
+
+
+def donation_list(qs: QuerySet[Donation]) -> QuerySet[Donation]:
+    """What a list of donations shows, fetched in a fixed number of queries."""
+    return qs.select_related(
+        "visit",
+        "partnership__helping_region",
+        "partnership__assisted_region",
+        f"region__{REGION_ANCESTORS}",
+    ).prefetch_related("donors", "recipient_regions", "recipient_organisations")
+
+
+def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donation]:
+    """Donations with a part given into the region, or naming a place in it as a recipient."""
+    in_region = Q(region__path__startswith=region.path)
+    return (
+        donations(filters=filters)
+        .filter(
+            Exists(DonationLine.objects.filter(in_region, donation_id=OuterRef("pk")))
+            | Exists(
+                RecipientRegionLink.objects.filter(
+                    donation_id=OuterRef("pk"), region__path__startswith=region.path
+                )
+            )
+        )
+        .annotate(
+            received=_or_zero(
+                Subquery(
+                    DonationLine.objects.filter(in_region, donation_id=OuterRef("pk"))
+                    .order_by()
+                    .values("donation_id")
+                    .annotate(total=Sum("amount"))
+                    .values("total")
+                )
+            )
+        )
+        .order_by("-year", "-date", "-pk")
+    )
+
+
+def donations_by_donor(*, filters: Filters, organisation: Organisation) -> QuerySet[Donation]:
+    return (
+        donations(filters=filters)
+        .filter(
+            Exists(DonorLink.objects.filter(donation_id=OuterRef("pk"), organisation=organisation))
+        )
+        .order_by("-year", "-date", "-pk")
+    )

@@ -1,0 +1,37 @@
+"""Money formatting for templates: 万元 on screen, the exact yuan kept alongside."""
+
+from decimal import Decimal
+
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from ..money import to_wan
+
+register = template.Library()
+
+
+@register.filter
+def yuan(amount: Decimal | None) -> str:
+    """1,050,000.00"""
+    if amount is None:
+        return ""
+    return f"{amount:,.2f}"
+
+
+@register.filter
+def wan(amount: Decimal | None) -> str:
+    """105.00 shown in 万元; the exact amount in yuan rides along in <data value> and a tooltip."""
+    if amount is None:
+        return ""
+    return format_html(
+        '<data value="{}" title="{}">{}</data>',
+        f"{amount:.2f}",
+        _("%(amount)s yuan") % {"amount": f"{amount:,.2f}"},
+        f"{to_wan(amount):,.2f}",
+    )
+
+
+@register.filter
+def indent(depth: int) -> str:
+    return "\u3000" * int(depth)

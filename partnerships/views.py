@@ -1,0 +1,218 @@
+"""The officials' dashboard: one full page per URL; htmx requests get the page's panel only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import charts, reports
+from .forms import DashboardFilterForm, OverviewFilterForm
+from .models import (
+    REGION_ANCESTORS,
+    DonationKind,
+    Meeting,
+    Organisation,
+    Partnership,
+    Region,
+    Visit,
+)
+
+PAGE_SIZE = 50
+
+
+def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """GET only, sign-in required unless DASHBOARD_PUBLIC, cached apart for htmx requests."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.DASHBOARD_PUBLIC and not request.user.is_authenticated:
+            if request.htmx:
+                # A swapped-in login form would be useless; send the whole window there.
+                login = redirect_to_login(request.htmx.current_url_abs_path or "/")
+                return HttpResponseClientRedirect(login["Location"])
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return require_GET(vary_on_headers("HX-Request")(wrapper))
+
+
+def render_page(
+    request: HttpRequest, template: str, context: dict, *, status: int = 200
+) -> HttpResponse:
+    """The whole page, or for htmx (not a history restore) only its `panel` partial."""
+    if request.htmx and not request.htmx.history_restore_request:
+        template = f"{template}#panel"
+    context.setdefault("shared_query", shared_query(request))
+    return render(request, template, context, status=status)
+
+
+def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
+    form = form_class(request.GET)
+    low, high = reports.data_years()
+    this_year = timezone.localdate().year
+    years = list(range(min(low or this_year, this_year), max(high or this_year, this_year) + 1))
+    form.fields["year_from"].widget.choices = [("", _("Earliest")), *((y, y) for y in years)]
+    form.fields["year_to"].widget.choices = [("", _("Latest")), *((y, y) for y in years)]
+    if not form.is_valid():
+        return form, None
+    return form, reports.Filters.from_cleaned_data(form.cleaned_data)
+
+
+def shared_query(request: HttpRequest) -> str:
+    """The filters every dashboard page understands, as "?…", for links between pages."""
+    query = request.GET.copy()
+    for name in list(query):
+        if name not in DashboardFilterForm.base_fields:
+            del query[name]
+    return f"?{query.urlencode()}" if query else ""
+
+
+def _bad_filters(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    return render_page(request, template, {**context, "filters": None}, status=400)
+
+
+@dashboard_view
+def overview(request: HttpRequest) -> HttpResponse:
+    form, filters = _bind_filters(request, OverviewFilterForm)
+    context = {"form": form}
+    if filters is None:
+        return _bad_filters(request, "partnerships/overview.html", context)
+    per_kind = reports.yearly_totals_by_kind(filters=filters)
+    headline = reports.headline(filters=filters)
+    year_totals: dict[int, Decimal] = {}
+    for totals in per_kind.values():
+        for year, total in totals.items():
+            year_totals[year] = year_totals.get(year, reports.ZERO) + total
+    years = reports.year_span(filters=filters, data_years=reports._span_of(year_totals))
+    context.update(
+        filters=filters,
+        headline=headline,
+        kind_totals=[
+            (DonationKind(kind).label, amount) for kind, amount in headline.by_kind.items()
+        ],
+        years=years,
+        year_rows=[
+            {
+                "year": year,
+                "by_kind": [per_kind[kind].get(year, reports.ZERO) for kind in DonationKind.values],
+                "total": year_totals.get(year, reports.ZERO),
+            }
+            for year in years
+        ],
+        chart=charts.yearly_by_kind(years=years, per_kind=per_kind),
+        pairings=reports.pairing_totals(filters=filters),
+    )
+    return render_page(request, "partnerships/overview.html", context)
+
+
+@dashboard_view
+def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    partnership = get_object_or_404(
+        Partnership.objects.select_related(
+            f"helping_region__{REGION_ANCESTORS}",
+            f"assisted_region__{REGION_ANCESTORS}",
+            "parent__helping_region",
+            "parent__assisted_region",
+        ),
+        pk=pk,
+    )
+    form, filters = _bind_filters(request)
+    context = {"form": form, "partnership": partnership}
+    if filters is None:
+        return _bad_filters(request, "partnerships/pairing.html", context)
+    table = reports.village_year_table(filters=filters, partnership=partnership)
+    context.update(
+        filters=filters,
+        table=table,
+        chart=charts.places_by_year(table=table),
+        timeline=reports.timeline(filters=filters, partnership=partnership),
+        donors=reports.top_donors(filters=filters, partnership=partnership),
+        children=reports.pairing_totals(filters=filters, within=partnership, max_depth=1),
+    )
+    return render_page(request, "partnerships/pairing.html", context)
+
+
+@dashboard_view
+def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    region = get_object_or_404(Region.objects.select_related(REGION_ANCESTORS), pk=pk)
+    form, filters = _bind_filters(request)
+    context = {"form": form, "region": region}
+    if filters is None:
+        return _bad_filters(request, "partnerships/region.html", context)
+    table = reports.region_year_table(filters=filters, region=region)
+    year_totals = dict(zip(table.years, table.column_totals, strict=True))
+    page = Paginator(
+        reports.donation_list(reports.donations_to_region(filters=filters, region=region)),
+        PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    context.update(
+        filters=filters,
+        table=table,
+        show_breakdown=region.level < Region.Level.VILLAGE,
+        chart=charts.yearly(years=table.years, totals=year_totals, label=region.name),
+        breakdown_chart=charts.places_by_year(table=table),
+        page=page,
+    )
+    return render_page(request, "partnerships/region.html", context)
+
+
+@dashboard_view
+def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = get_object_or_404(
+        Organisation.objects.select_related(f"region__{REGION_ANCESTORS}"), pk=pk
+    )
+    form, filters = _bind_filters(request)
+    context = {"form": form, "organisation": organisation}
+    if filters is None:
+        return _bad_filters(request, "partnerships/donor.html", context)
+    yearly = reports.donor_yearly(filters=filters, organisation=organisation)
+    page = Paginator(
+        reports.donation_list(
+            reports.donations_by_donor(filters=filters, organisation=organisation)
+        ),
+        PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    context.update(
+        filters=filters,
+        yearly=yearly,
+        chart=charts.donor_by_year(rows=yearly["years"]),
+        page=page,
+    )
+    return render_page(request, "partnerships/donor.html", context)
+
+
+@dashboard_view
+def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    visit = get_object_or_404(
+        Visit.objects.select_related(
+            "leader", "partnership__helping_region", "partnership__assisted_region"
+        ).prefetch_related(
+            "members",
+            "places__parent__parent__parent__parent",
+            "activities__place",
+        ),
+        pk=pk,
+    )
+    meetings = (
+        Meeting.objects.filter(visit=visit)
+        .select_related("partnership__helping_region", "partnership__assisted_region")
+        .prefetch_related("participants__person")
+        .order_by("date", "pk")
+    )
+    donations = reports.donation_list(visit.donations.order_by("date", "pk")).prefetch_related(
+        "lines__region", "lines__recipient_organisation", "lines__donor"
+    )
+    context = {"visit": visit, "meetings": meetings, "donations": donations}
+    return render_page(request, "partnerships/visit.html", context)

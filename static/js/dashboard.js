@@ -1,0 +1,123 @@
+/* Draws every <figure data-chart> from the JSON beside it, on page load and after each htmx swap.
+   No inline scripts anywhere: this file and the vendored libraries are all the page runs. */
+(function () {
+  "use strict";
+
+  function formatter() {
+    return new Intl.NumberFormat(document.documentElement.lang || undefined, {
+      minimumFractionDigits: 2,
+      maximumFractionDigits: 2,
+    });
+  }
+
+  // A chart whose canvas has left the page (swapped out, or replaced by a history restore)
+  // would otherwise stay in Chart.instances for good.
+  function destroyDetached() {
+    Object.values(window.Chart.instances).forEach(function (chart) {
+      if (!chart.canvas || !chart.canvas.isConnected) {
+        chart.destroy();
+      }
+    });
+  }
+
+  function destroyWithin(root) {
+    root.querySelectorAll("canvas").forEach(function (canvas) {
+      var chart = window.Chart.getChart(canvas);
+      if (chart) {
+        chart.destroy();
+      }
+    });
+  }
+
+  function draw(figure) {
+    var canvas = figure.querySelector("canvas");
+    var source = figure.querySelector('script[type="application/json"]');
+    if (!canvas || !source) {
+      return;
+    }
+    var spec = JSON.parse(source.textContent);
+    var existing = window.Chart.getChart(canvas);
+    if (existing) {
+      existing.destroy();
+    }
+    var horizontal = Boolean(spec.horizontal);
+    var box = figure.querySelector(".chart-box");
+    if (horizontal && box) {
+      // One band per place; stacked bars need no more, grouped ones one bar per year.
+      var band = spec.stacked ? 24 : Math.max(22, spec.datasets.length * 9 + 10);
+      box.style.height = Math.max(220, spec.labels.length * band + 90) + "px";
+    }
+    var numbers = formatter();
+    var unit = spec.unit || "";
+    var valueAxis = {
+      beginAtZero: true,
+      stacked: Boolean(spec.stacked),
+      title: { display: true, text: unit },
+      ticks: {
+        callback: function (value) {
+          return numbers.format(value);
+        },
+      },
+    };
+    var categoryAxis = { stacked: Boolean(spec.stacked) };
+    new window.Chart(canvas, {
+      type: spec.type || "bar",
+      data: {
+        labels: spec.labels,
+        datasets: spec.datasets.map(function (dataset) {
+          return {
+            label: dataset.label,
+            data: dataset.data,
+            backgroundColor: dataset.color,
+            borderColor: dataset.color,
+          };
+        }),
+      },
+      options: {
+        indexAxis: horizontal ? "y" : "x",
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        scales: horizontal ? { x: valueAxis, y: categoryAxis } : { x: categoryAxis, y: valueAxis },
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: function (context) {
+                var value = horizontal ? context.parsed.x : context.parsed.y;
+                return context.dataset.label + ": " + numbers.format(value) + " " + unit;
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+
+  function drawWithin(root) {
+    if (!window.Chart) {
+      return;
+    }
+    destroyDetached();
+    if (root.matches && root.matches("figure[data-chart]")) {
+      draw(root);
+    }
+    root.querySelectorAll("figure[data-chart]").forEach(draw);
+  }
+
+  window.htmx.onLoad(drawWithin);
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (window.Chart && event.detail.target) {
+      destroyWithin(event.detail.target);
+    }
+  });
+
+  // The language switch returns to the page as it is now, filters included, even after
+  // htmx has pushed a new URL since the page was rendered.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.matches("form[data-keep-location]")) {
+      form.querySelector('input[name="next"]').value = window.location.pathname + window.location.search;
+    }
+  });
+})();

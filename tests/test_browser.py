@@ -1,0 +1,130 @@
+"""What needs JavaScript: htmx swaps, pushed URLs, Back, the charts, the language switch."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from partnerships.models import Partnership
+
+from .conftest import Reference
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def site(live_server, django_user_model):
+    from partnerships.management.commands import load_reference_data
+
+    load_reference_data.load()
+    call_command("load_sample_data", "--seed", "5", stdout=io.StringIO())
+    django_user_model.objects.create_user(username="official", password="pw-Official-1")
+    return live_server
+
+
+@pytest.fixture
+def console_errors(page):
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def sign_in(page, base_url, next_path):
+    page.goto(f"{base_url}/accounts/login/?next={next_path}")
+    page.fill("input[name=username]", "official")
+    page.fill("input[name=password]", "pw-Official-1")
+    page.click("form.login button[type=submit]")
+
+
+def choose(page, name, value):
+    """Pick a filter and wait until htmx has swapped in the new panel."""
+    page.evaluate("document.getElementById('panel').dataset.stale = 'yes'")
+    page.select_option(f"#panel select[name={name}]", value)
+    page.wait_for_function("!document.getElementById('panel').dataset.stale")
+    expect(page.locator(f"#panel select[name={name}]")).to_have_value(value)
+
+
+def grand_total(page):
+    return page.locator("#villages-heading ~ .table-wrap .grand-total data").get_attribute("value")
+
+
+def chart_count(page):
+    return page.evaluate("Object.keys(window.Chart.instances).length")
+
+
+def chart_series(page):
+    """The series of the chart now drawn on the panel's canvas, once htmx has settled."""
+    handle = page.wait_for_function(
+        """() => {
+            const canvas = document.querySelector("#panel figure[data-chart] canvas");
+            const chart = canvas && window.Chart.getChart(canvas);
+            return chart ? chart.data.datasets.map((d) => d.label) : null;
+        }"""
+    )
+    return handle.json_value()
+
+
+def test_filters_swap_the_chart_and_table_without_a_page_load(site, page, console_errors):
+    pairing = Partnership.objects.get(name="示例东西")
+    path = f"/pairings/{pairing.pk}/"
+    sign_in(page, site.url, path)
+    expect(page.locator("h1")).to_contain_text("示例东西")
+    expect(page.locator("#pairing-chart")).to_be_attached()
+    assert chart_count(page) == 1
+    # A marker on window survives swaps and disappears with any full page load.
+    page.evaluate("window.__sameDocument = true")
+    all_years_total = grand_total(page)
+    all_years_series = chart_series(page)
+
+    choose(page, "year_from", "2023")
+    expect(page).to_have_url(
+        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind="
+    )
+    filtered_total = grand_total(page)
+    assert filtered_total != all_years_total
+    series = chart_series(page)
+    assert series[0] == "2023" and len(series) < len(all_years_series)
+
+    choose(page, "category", "education")
+    education_total = grand_total(page)
+    assert education_total != filtered_total
+    assert page.evaluate("window.__sameDocument") is True
+    assert chart_count(page) == 1
+
+    page.go_back()
+    expect(page).to_have_url(
+        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind="
+    )
+    expect(page.locator("#panel select[name=category]")).to_have_value("")
+    assert grand_total(page) == filtered_total
+
+    # Repeated swaps leave exactly one live chart.
+    for year in ["2021", "2022", "2024", "2022", "2021"]:
+        choose(page, "year_from", year)
+        assert chart_series(page)[0] == year
+    assert chart_count(page) == 1
+    assert console_errors == []
+
+
+def test_the_language_switch_keeps_the_page_and_filters(site, page, console_errors):
+    pairing = Partnership.objects.get(name="示例东西")
+    path = f"/pairings/{pairing.pk}/"
+    sign_in(page, site.url, path)
+    expect(page.locator("#villages-heading")).to_have_text("各村年度帮扶金额")
+    choose(page, "year_from", "2022")
+    page.click("button[name=language][value=en]")
+    expect(page.locator("#villages-heading")).to_have_text("Aid per village and year")
+    assert "year_from=2022" in page.url and page.url.startswith(f"{site.url}{path}")
+    expect(page.locator("#panel select[name=year_from]")).to_have_value("2022")
+    assert console_errors == []
+
+
+def test_pages_fit_a_phone_screen(site, page):
+    page.set_viewport_size({"width": 375, "height": 800})
+    reference = Reference()
+    sign_in(page, site.url, f"/pairings/{reference.pairing.pk}/")
+    expect(page.locator("h1")).to_be_visible()
+    # Wide tables scroll inside their box; the page itself does not scroll sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375

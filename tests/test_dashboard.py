@@ -1,0 +1,376 @@
+"""The officials' dashboard over HTTP: figures, filters, htmx fragments, access, query counts."""
+
+import datetime
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Sum
+
+from partnerships.models import (
+    Donation,
+    DonationLine,
+    Meeting,
+    Organisation,
+    Partnership,
+    Region,
+    Visit,
+)
+
+from .admin_helpers import count_queries, page_text
+
+pytestmark = pytest.mark.django_db
+
+GRAND_TOTAL = re.compile(r'class="num total grand-total"><data value="([0-9.]+)"')
+
+
+def grand_totals(response) -> list[Decimal]:
+    return [Decimal(value) for value in GRAND_TOTAL.findall(response.content.decode())]
+
+
+def itemise(donation, amount, region, donor=None):
+    DonationLine.objects.create(donation=donation, amount=amount, region=region, donor=donor)
+    donation.rebalance()
+
+
+@pytest.fixture
+def sample(reference):
+    call_command("load_sample_data", "--seed", "11", stdout=io.StringIO())
+    return reference
+
+
+class TestReferenceFigures:
+    def test_the_pairing_shows_105_wan_for_2023_all_not_itemised(self, official_client, reference):
+        response = official_client.get(f"/pairings/{reference.pairing.pk}/")
+        assert response.status_code == 200
+        table = response.context["table"]
+        assert table.years == [2023]
+        assert table.rows == []
+        assert table.rest.cells == [Decimal("1050000.00")]
+        assert table.total == Decimal("1050000.00")
+        text = page_text(response)
+        assert "未细分到村" in text
+        assert '<data value="1050000.00" title="1,050,000.00 元">105.00</data>' in text
+        assert grand_totals(response) == [Decimal("1050000.00")]
+
+    def test_itemising_part_to_a_village_keeps_the_pairing_total(self, official_client, reference):
+        itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+        response = official_client.get(f"/pairings/{reference.pairing.pk}/")
+        table = response.context["table"]
+        assert [(row.label, row.cells) for row in table.rows] == [
+            ("齐心村", [Decimal("200000.00")])
+        ]
+        assert table.rest.cells == [Decimal("850000.00")]
+        assert table.total == Decimal("1050000.00")
+        text = page_text(response)
+        assert ">20.00</data>" in text and ">85.00</data>" in text
+        # The overview's pairing list and the parent pairing are unchanged too.
+        overview = official_client.get("/")
+        assert overview.context["headline"].total == Decimal("1050000.00")
+
+    def test_the_parent_pairing_lists_its_child_with_the_total(self, official_client, reference):
+        guangdong_guizhou = Partnership.objects.get(name="粤黔")
+        response = official_client.get(f"/pairings/{guangdong_guizhou.pk}/")
+        children = response.context["children"]
+        assert [(str(c.partnership), c.total) for c in children] == [
+            ("莞铜（东莞市—铜仁市）", Decimal("1050000.00"))
+        ]
+        town = official_client.get(f"/pairings/{reference.town_pairing.pk}/")
+        assert f'href="/pairings/{reference.pairing.pk}/"' in town.content.decode()
+
+    def test_the_region_page_breaks_down_by_child_region(self, official_client, reference):
+        itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+        response = official_client.get(f"/regions/{reference.jiangkou.pk}/")
+        table = response.context["table"]
+        assert [(row.label, row.total) for row in table.rows] == [("齐心村", Decimal("200000.00"))]
+        assert table.rest.total == Decimal("850000.00")
+        assert table.total == Decimal("1050000.00")
+
+    def test_a_village_named_in_an_unsplit_handover_lists_it_without_a_share(
+        self, official_client, reference
+    ):
+        response = official_client.get(f"/regions/{reference.qixin.pk}/")
+        assert response.context["table"].total == Decimal("0.00")
+        donations = list(response.context["page"].object_list)
+        assert [d.pk for d in donations] == [reference.donation.pk]
+        assert donations[0].received == Decimal("0.00")
+        assert "樟木头镇人民政府" in page_text(response)
+
+    def test_the_donor_page_shows_a_joint_handover_apart(self, official_client, reference):
+        response = official_client.get(f"/donors/{reference.town_government.pk}/")
+        yearly = response.context["yearly"]
+        assert yearly["years"] == [
+            {
+                "year": 2023,
+                "total": Decimal("1050000.00"),
+                "sole": Decimal("0.00"),
+                "joint": Decimal("1050000.00"),
+            }
+        ]
+
+    def test_the_visit_page_shows_the_meeting_and_handover(self, official_client, reference):
+        response = official_client.get(f"/visits/{reference.visit.pk}/")
+        text = page_text(response)
+        assert "2023年1月10日" in text and "2023年1月12日" in text
+        assert "王颖（江口县委副书记） — 主持人" in text
+        assert "李树文（江口县委常委、副县长） — 汇报人" in text
+        assert "江口县政府会议室" in text
+        assert ">105.00</data>" in text
+        assert "考察云舍文化村" in text
+
+    def test_top_donors_do_not_multiply_a_joint_handover(self, official_client, reference):
+        response = official_client.get(f"/pairings/{reference.pairing.pk}/")
+        donors = response.context["donors"]
+        assert len(donors) == 8
+        assert {d.total for d in donors} == {Decimal("1050000.00")}
+        assert {d.joint for d in donors} == {Decimal("1050000.00")}
+
+
+class TestFilters:
+    def test_filters_narrow_the_figures(self, official_client, reference):
+        pairing = f"/pairings/{reference.pairing.pk}/"
+        assert official_client.get(pairing + "?category=education").context["table"].total == 0
+        assert official_client.get(pairing + "?year_from=2024").context["table"].total == 0
+        assert official_client.get(pairing + "?kind=both").context["table"].total == Decimal(
+            "1050000.00"
+        )
+
+    def test_donor_kind_counts_a_handover_once(self, official_client, reference):
+        # Three communities are among the donors: a join would count 105万 three times.
+        response = official_client.get("/?donor_kind=community")
+        assert response.context["headline"].total == Decimal("1050000.00")
+        assert response.context["headline"].donors == 8
+
+    def test_province_filters_on_the_overview(self, official_client, reference):
+        guizhou = Region.objects.get(name="贵州省")
+        guangdong = Region.objects.get(name="广东省")
+        assert official_client.get(f"/?assisted_province={guizhou.pk}").context[
+            "headline"
+        ].total == Decimal("1050000.00")
+        response = official_client.get(f"/?assisted_province={guangdong.pk}")
+        assert response.context["headline"].total == 0
+        assert response.context["pairings"] == []
+
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            ("year_from=abc", "输入整数"),
+            ("year_from=2025&year_to=2021", "截止年份不得早于起始年份"),
+            ("year_from=1800", "1990"),
+            ("category=bogus", "bogus"),
+            ("donor_kind=%00", "选择一个有效的选项"),
+            ("helping_province=999999", "选择一个有效的选项"),
+            ("helping_province=abc", "选择一个有效的选项"),
+        ],
+    )
+    def test_bad_filters_get_a_400_with_a_readable_message(
+        self, official_client, reference, query, message
+    ):
+        response = official_client.get(f"/?{query}")
+        assert response.status_code == 400
+        assert message in page_text(response)
+        assert "<html" in response.content.decode()
+
+    @pytest.mark.parametrize("page", ["pairing", "region", "donor"])
+    def test_every_filtered_page_refuses_bad_filters(self, official_client, reference, page):
+        pk = {
+            "pairing": reference.pairing.pk,
+            "region": reference.jiangkou.pk,
+            "donor": reference.town_government.pk,
+        }[page]
+        response = official_client.get(f"/{page}s/{pk}/?year_to=x", HTTP_HX_REQUEST="true")
+        assert response.status_code == 400
+        assert "输入整数" in page_text(response)
+
+    def test_unknown_objects_are_404(self, official_client, reference):
+        for url in ["/pairings/999999/", "/regions/999999/", "/visits/999999/", "/donors/999999/"]:
+            assert official_client.get(url).status_code == 404
+
+
+class TestHtmx:
+    URL = "/pairings/{pk}/?year_from=2023"
+
+    def test_an_htmx_request_gets_the_fragment(self, official_client, reference):
+        response = official_client.get(
+            self.URL.format(pk=reference.pairing.pk), HTTP_HX_REQUEST="true"
+        )
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert "<html" not in body
+        assert body.lstrip().startswith('<div id="panel"')
+        assert 'id="pairing-chart"' in body
+        assert "HX-Request" in response["Vary"]
+
+    def test_a_plain_request_gets_the_whole_page(self, official_client, reference):
+        response = official_client.get(self.URL.format(pk=reference.pairing.pk))
+        assert "<html" in response.content.decode()
+        assert "HX-Request" in response["Vary"]
+
+    def test_a_history_restore_gets_the_whole_page(self, official_client, reference):
+        response = official_client.get(
+            self.URL.format(pk=reference.pairing.pk),
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+        )
+        assert "<html" in response.content.decode()
+
+    def test_chart_data_travels_as_json_in_the_fragment(self, official_client, reference):
+        itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+        response = official_client.get(
+            self.URL.format(pk=reference.pairing.pk), HTTP_HX_REQUEST="true"
+        )
+        chart = response.context["chart"]
+        assert chart["labels"] == ["齐心村", "未细分到村"]
+        assert chart["datasets"][0]["label"] == "2023"
+        assert chart["datasets"][0]["data"] == ["20.00", "85.00"]
+        body = response.content.decode()
+        assert '<script id="pairing-chart" type="application/json">' in body
+        # No inline script that runs: only the JSON data block.
+        assert re.findall(r"<script(?![^>]*application/json)", body) == []
+
+    def test_a_full_page_has_no_inline_scripts(self, official_client, reference):
+        body = official_client.get(f"/pairings/{reference.pairing.pk}/").content.decode()
+        for tag in re.findall(r"<script[^>]*>", body):
+            assert "src=" in tag or "application/json" in tag, tag
+        assert "hx-on" not in body
+
+
+class TestAccess:
+    def test_signing_in_is_required_by_default(self, client, reference):
+        response = client.get("/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/?next=/")
+
+    def test_an_htmx_request_without_a_session_redirects_the_window(self, client, reference):
+        response = client.get(
+            f"/pairings/{reference.pairing.pk}/",
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_CURRENT_URL=f"http://testserver/pairings/{reference.pairing.pk}/?year_from=2023",
+        )
+        assert response["HX-Redirect"].startswith("/accounts/login/?next=")
+
+    def test_dashboard_public_opens_it_to_everyone(self, client, reference, settings):
+        settings.DASHBOARD_PUBLIC = True
+        assert client.get("/").status_code == 200
+        assert client.get(f"/pairings/{reference.pairing.pk}/").status_code == 200
+        assert client.get("/admin/").status_code == 302
+
+    def test_officials_sign_in_with_the_admin_accounts(self, client, official, reference):
+        response = client.post(
+            "/accounts/login/",
+            {"username": "official", "password": "pw-Official-1", "next": "/"},
+        )
+        assert response.status_code == 302
+        assert client.get("/").status_code == 200
+
+
+class TestLanguage:
+    def test_chinese_is_the_default(self, official_client, reference):
+        text = page_text(official_client.get("/"))
+        assert '<html lang="zh-Hans">' in text
+        assert "总览" in text and "万元" in text
+
+    def test_english_on_request_keeps_the_page_and_filters(self, official_client, reference):
+        target = f"/pairings/{reference.pairing.pk}/?year_from=2023&category=unspecified"
+        response = official_client.post("/i18n/setlang/", {"language": "en", "next": target})
+        assert response.status_code == 302 and response["Location"] == target
+        text = page_text(official_client.get(target))
+        assert "Aid per village and year" in text
+        assert "Not itemised to a village" in text
+        assert "Jan. 10, 2023" in page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
+
+
+class TestSampleTotals:
+    def test_on_screen_totals_equal_the_database_to_the_fen(self, official_client, sample):
+        overview = official_client.get("/")
+        expected = Donation.objects.aggregate(total=Sum("amount"))["total"]
+        assert overview.context["headline"].total == expected
+        assert grand_totals(overview) == [expected]
+        for pairing in Partnership.objects.all():
+            response = official_client.get(f"/pairings/{pairing.pk}/")
+            in_tree = Donation.objects.filter(partnership__path__startswith=pairing.path)
+            expected = in_tree.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+            assert grand_totals(response) == [expected], str(pairing)
+            table = response.context["table"]
+            villages = DonationLine.objects.filter(
+                donation__in=in_tree, region__level=Region.Level.VILLAGE
+            ).aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+            assert sum((row.total for row in table.rows), Decimal(0)) == villages
+        county = Region.objects.get(name="示例西县")
+        response = official_client.get(f"/regions/{county.pk}/")
+        expected = DonationLine.objects.filter(region__path__startswith=county.path).aggregate(
+            total=Sum("amount")
+        )["total"]
+        assert grand_totals(response) == [expected]
+
+
+class TestQueryCounts:
+    """Every page and fragment costs the same number of queries whatever the data size."""
+
+    def pages(self, reference):
+        town = reference.minxiao
+        return [
+            "/",
+            f"/pairings/{reference.pairing.pk}/",
+            f"/pairings/{Partnership.objects.get(name='粤黔').pk}/",
+            f"/regions/{reference.jiangkou.pk}/",
+            f"/regions/{town.pk}/",
+            f"/regions/{reference.qixin.pk}/",
+            f"/donors/{reference.town_government.pk}/",
+            f"/visits/{reference.visit.pk}/",
+        ]
+
+    def grow(self, reference, start, count):
+        for i in range(start, start + count):
+            village = Region.objects.create(name=f"新村{i}", level=5, parent=reference.minxiao)
+            donor = Organisation.objects.create(
+                name=f"企业{i}", kind="enterprise", region=reference.zhangmutou
+            )
+            visit = Visit.objects.create(
+                partnership=reference.town_pairing,
+                direction="east_to_west",
+                start_date=datetime.date(2015 + i % 10, 3, 1),
+                end_date=datetime.date(2015 + i % 10, 3, 2),
+            )
+            Meeting.objects.create(partnership=reference.pairing, visit=visit, title=f"会{i}")
+            Meeting.objects.create(
+                partnership=reference.pairing, visit=reference.visit, title=f"会议{i}"
+            )
+            for year in (2015 + i % 10, 2023):
+                donation = Donation.objects.create(
+                    partnership=reference.town_pairing,
+                    date=datetime.date(year, 3, 1),
+                    amount=Decimal("1000.07") * (i + 1),
+                    kind="funds",
+                    region=reference.minxiao,
+                    visit=visit if year == visit.start_date.year else None,
+                )
+                donation.donors.set([donor, reference.town_government])
+                donation.recipient_regions.set([village, reference.minxiao])
+                itemise(donation, Decimal("100.01"), village, donor=donor)
+            extra = Donation.objects.create(
+                partnership=reference.pairing,
+                visit=reference.visit,
+                amount=Decimal("10.00"),
+                kind="materials",
+                region=village,
+            )
+            extra.donors.set([donor])
+            extra.recipient_regions.set([village])
+            extra.rebalance()
+
+    def test_query_counts_do_not_grow_with_villages_and_years(self, official_client, reference):
+        self.grow(reference, 0, 2)
+        urls = self.pages(reference)
+        fragments = [(url, {"HTTP_HX_REQUEST": "true"}) for url in urls]
+        small = [count_queries(official_client, url) for url in urls]
+        small_fragments = [
+            count_queries(official_client, url, **headers) for url, headers in fragments
+        ]
+        self.grow(reference, 2, 25)
+        assert [count_queries(official_client, url) for url in urls] == small
+        assert [
+            count_queries(official_client, url, **headers) for url, headers in fragments
+        ] == small_fragments
