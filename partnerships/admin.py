@@ -3,12 +3,20 @@
 Each admin declares what it shows; changelists stay at a fixed query count.
 """
 
+import base64
+
+from django import forms as django_forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core import signing
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import forms
+from . import exports, forms, imports, reports
 from .models import (
     REGION_ANCESTORS,
     Donation,
@@ -28,10 +36,122 @@ admin.site.site_title = settings.ADMIN_SITE_HEADER
 admin.site.site_url = "/"
 
 PARTNERSHIP_NAMES = ("partnership__helping_region", "partnership__assisted_region")
+IMPORT_SALT = "partnerships.import"
+MAX_UPLOAD = 10 * 1024 * 1024
+
+
+class UploadForm(django_forms.Form):
+    file = django_forms.FileField(
+        label=_("File"),
+        help_text=_("CSV (UTF-8 or GB18030/GBK, as Excel and WPS save it) or XLSX, up to 10 MB."),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD:
+            raise django_forms.ValidationError(_("The file is larger than 10 MB."))
+        return upload
+
+
+class ImportMixin:
+    """An "Import" page on a changelist: upload, preview every row and problem, then confirm.
+
+    Between the two steps the file travels back to the browser signed, so nothing is stored
+    and nothing is written until the confirmation, which checks the file again.
+    """
+
+    import_kind = ""
+    change_list_template = "admin/partnerships/change_list_with_import.html"
+
+    def get_urls(self):
+        app, model = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name=f"{app}_{model}_import",
+            ),
+            path(
+                "import/template.<slug:fmt>",
+                self.admin_site.admin_view(self.import_template),
+                name=f"{app}_{model}_import_template",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _check(self, data: bytes, name: str):
+        if self.import_kind == "regions":
+            return imports.check_regions(data, name)[0]
+        return imports.check_donations(data, name)
+
+    def _save(self, data: bytes, name: str):
+        if self.import_kind == "regions":
+            return imports.import_regions(data, name)
+        return imports.import_donations(data, name)
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Import %(things)s") % {"things": self.opts.verbose_name_plural},
+            "kind": self.import_kind,
+        }
+        form = UploadForm()
+        if request.method == "POST" and "confirm" in request.POST:
+            try:
+                payload = signing.loads(
+                    request.POST.get("payload", ""), salt=IMPORT_SALT, max_age=3600
+                )
+            except signing.BadSignature:
+                messages.error(request, _("The preview has expired; upload the file again."))
+                return HttpResponseRedirect(request.path)
+            data = base64.b64decode(payload["data"])
+            preview, saved = self._save(data, payload["name"])
+            if saved:
+                messages.success(
+                    request,
+                    _("%(count)d %(things)s imported.")
+                    % {"count": saved, "things": self.opts.verbose_name_plural},
+                )
+                return HttpResponseRedirect(
+                    reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+                )
+            context.update(preview=preview, name=payload["name"])
+        elif request.method == "POST":
+            form = UploadForm(request.POST, request.FILES)
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                data = upload.read()
+                preview = self._check(data, upload.name)
+                context.update(preview=preview, name=upload.name)
+                if preview.ok:
+                    context["payload"] = signing.dumps(
+                        {"name": upload.name, "data": base64.b64encode(data).decode()},
+                        salt=IMPORT_SALT,
+                        compress=True,
+                    )
+        context["form"] = form
+        return TemplateResponse(request, "admin/partnerships/import.html", context)
+
+    def import_template(self, request, fmt):
+        if fmt not in ("csv", "xlsx"):
+            fmt = "csv"
+        columns, rows = imports.template_rows(self.import_kind)
+        summary = exports.Summary(
+            _("Import template"),
+            columns,
+            rows,
+            scope=str(self.opts.verbose_name_plural),
+            extra={"no_total": True},
+        )
+        return exports.FORMATS[fmt](summary)
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(ImportMixin, admin.ModelAdmin):
+    import_kind = "regions"
     list_display = ["name", "level", "parent_path", "code"]
     list_filter = ["level"]
     search_fields = ["name", "code"]
@@ -142,9 +262,22 @@ class DonationInVisitInline(admin.StackedInline):
     verbose_name_plural = _("donations handed over (itemise them on each donation's own page)")
 
 
+@admin.action(description=_("Export the selected visits as CSV"))
+def export_visits(modeladmin, request, queryset):
+    ids = list(queryset.values_list("pk", flat=True))
+    return exports.csv_response(exports.visits(filters=reports.Filters(), visit_ids=ids))
+
+
+@admin.action(description=_("Export the selected donations' lines as CSV"))
+def export_donations(modeladmin, request, queryset):
+    ids = list(queryset.values_list("pk", flat=True))
+    return exports.csv_response(exports.ledger(filters=reports.Filters(), donation_ids=ids))
+
+
 @admin.register(Visit)
 class VisitAdmin(admin.ModelAdmin):
     form = forms.VisitForm
+    actions = [export_visits]
     list_display = [
         "start_date",
         "end_date",
@@ -227,7 +360,9 @@ class DonationLineInline(admin.TabularInline):
 
 
 @admin.register(Donation)
-class DonationAdmin(admin.ModelAdmin):
+class DonationAdmin(ImportMixin, admin.ModelAdmin):
+    import_kind = "donations"
+    actions = [export_donations]
     form = forms.DonationForm
     list_display = [
         "__str__",

@@ -16,6 +16,7 @@ from .models import (
     DonationKind,
     MeetingParticipant,
     Organisation,
+    Partnership,
     Region,
     Visit,
 )
@@ -248,3 +249,18 @@ class MeetingParticipantFormSet(BaseInlineFormSet):
         ]
         if len(chairs) > 1:
             raise ValidationError(_("A meeting has one chair."))
+
+
+class ExportForm(OverviewFilterForm):
+    """The dashboard filters plus what a summary is about (a pairing, region, donor or visit)."""
+
+    pairing = forms.ModelChoiceField(
+        label=_("Pairing"), required=False, queryset=Partnership.objects.all()
+    )
+    region = forms.ModelChoiceField(
+        label=_("Region"), required=False, queryset=Region.objects.all()
+    )
+    donor = forms.ModelChoiceField(
+        label=_("Donor"), required=False, queryset=Organisation.objects.all()
+    )
+    visit = forms.ModelChoiceField(label=_("Visit"), required=False, queryset=Visit.objects.all())

@@ -149,13 +149,14 @@ class Region(TreePathMixin):
         super().clean()
         if self.code == "":
             self.code = None
-        if self.parent_id is None:
+        # The object, not parent_id: an import checks a region whose parent is new in the file.
+        parent = self.parent
+        if parent is None:
             if self.level and self.level != self.Level.PROVINCE:
                 raise ValidationError(
                     {"parent": _("Only a province may be without a parent region.")}
                 )
             return
-        parent = self.parent
         if self.pk and parent.is_within(self):
             raise ValidationError({"parent": _("A region cannot sit inside itself.")})
         allowed = [self.Level(self.level - 1)]

@@ -9,20 +9,23 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Case, IntegerField, Prefetch, Value, When
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import charts, reports
-from .forms import DashboardFilterForm, OverviewFilterForm
+from . import charts, exports, reports
+from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
 from .models import (
     REGION_ANCESTORS,
     DonationKind,
     Meeting,
+    MeetingParticipant,
     Organisation,
     Partnership,
     Region,
@@ -79,6 +82,20 @@ def shared_query(request: HttpRequest) -> str:
     return f"?{query.urlencode()}" if query else ""
 
 
+def export_links(request: HttpRequest, summary: str, **scope: int) -> list[tuple[str, str]]:
+    """Download links for a panel: its summary, with the page's filters and its subject."""
+    query = request.GET.copy()
+    for name in list(query):
+        if name not in ExportForm.base_fields:
+            del query[name]
+    for name, pk in scope.items():
+        query[name] = str(pk)
+    suffix = f"?{query.urlencode()}" if query else ""
+    return [
+        (fmt.upper(), reverse("export", args=[summary, fmt]) + suffix) for fmt in exports.FORMATS
+    ]
+
+
 def _bad_filters(request: HttpRequest, template: str, context: dict) -> HttpResponse:
     return render_page(request, template, {**context, "filters": None}, status=400)
 
@@ -113,6 +130,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         ],
         chart=charts.yearly_by_kind(years=years, per_kind=per_kind),
         pairings=reports.pairing_totals(filters=filters),
+        yearly_exports=export_links(request, "yearly"),
+        pairing_exports=export_links(request, "pairings"),
+        ledger_exports=export_links(request, "ledger"),
+        visit_exports=export_links(request, "visits"),
     )
     return render_page(request, "partnerships/overview.html", context)
 
@@ -140,6 +161,10 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         timeline=reports.timeline(filters=filters, partnership=partnership),
         donors=reports.top_donors(filters=filters, partnership=partnership),
         children=reports.pairing_totals(filters=filters, within=partnership, max_depth=1),
+        village_exports=export_links(request, "villages", pairing=partnership.pk),
+        donor_exports=export_links(request, "donors", pairing=partnership.pk),
+        visit_exports=export_links(request, "visits", pairing=partnership.pk),
+        ledger_exports=export_links(request, "ledger", pairing=partnership.pk),
     )
     return render_page(request, "partnerships/pairing.html", context)
 
@@ -162,8 +187,9 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
         table=table,
         show_breakdown=region.level < Region.Level.VILLAGE,
         chart=charts.yearly(years=table.years, totals=year_totals, label=region.name),
-        breakdown_chart=charts.places_by_year(table=table),
         page=page,
+        place_exports=export_links(request, "places", region=region.pk),
+        ledger_exports=export_links(request, "ledger", region=region.pk),
     )
     return render_page(request, "partnerships/region.html", context)
 
@@ -189,6 +215,8 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         yearly=yearly,
         chart=charts.donor_by_year(rows=yearly["years"]),
         page=page,
+        donor_exports=export_links(request, "donors", donor=organisation.pk),
+        ledger_exports=export_links(request, "ledger", donor=organisation.pk),
     )
     return render_page(request, "partnerships/donor.html", context)
 
@@ -205,14 +233,76 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
+    # Chair first, then speakers, the reporter and attendees, as a report lists them.
+    role_order = Case(
+        *(When(role=role, then=Value(i)) for i, role in enumerate(MeetingParticipant.Role)),
+        output_field=IntegerField(),
+    )
+    participants = Prefetch(
+        "participants",
+        queryset=MeetingParticipant.objects.select_related("person").order_by(role_order, "pk"),
+    )
     meetings = (
         Meeting.objects.filter(visit=visit)
         .select_related("partnership__helping_region", "partnership__assisted_region")
-        .prefetch_related("participants__person")
+        .prefetch_related(participants)
         .order_by("date", "pk")
     )
     donations = reports.donation_list(visit.donations.order_by("date", "pk")).prefetch_related(
         "lines__region", "lines__recipient_organisation", "lines__donor"
     )
-    context = {"visit": visit, "meetings": meetings, "donations": donations}
+    context = {
+        "visit": visit,
+        "meetings": meetings,
+        "donations": donations,
+        "ledger_exports": export_links(request, "ledger", visit=visit.pk),
+    }
     return render_page(request, "partnerships/visit.html", context)
+
+
+def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summary | str:
+    """The summary asked for, or why it cannot be made."""
+    pairing, region, donor, visit = (scope.get(k) for k in ("pairing", "region", "donor", "visit"))
+    if name == "yearly":
+        return exports.yearly(filters=filters)
+    if name == "pairings":
+        return exports.pairings(filters=filters)
+    if name == "villages":
+        if pairing is None:
+            return _("Choose the pairing whose villages to export.")
+        return exports.villages(filters=filters, partnership=pairing)
+    if name == "places":
+        if region is None:
+            return _("Choose the region whose places to export.")
+        return exports.places(filters=filters, region=region)
+    if name == "donors":
+        return exports.donors(
+            filters=filters, partnership=pairing, organisation=donor, region=region
+        )
+    if name == "ledger":
+        return exports.ledger(
+            filters=filters, partnership=pairing, region=region, organisation=donor, visit=visit
+        )
+    return exports.visits(filters=filters, partnership=pairing)
+
+
+SUMMARY_NAMES = ("yearly", "pairings", "villages", "places", "donors", "ledger", "visits")
+
+
+@dashboard_view
+def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
+    if summary not in SUMMARY_NAMES or fmt not in exports.FORMATS:
+        return HttpResponseBadRequest(
+            _("There is no such export."), content_type="text/plain; charset=utf-8"
+        )
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(
+            _("These filters could not be applied:") + " " + form.error_text(),
+            content_type="text/plain; charset=utf-8",
+        )
+    filters = reports.Filters.from_cleaned_data(form.cleaned_data)
+    result = _summary(summary, filters, form.cleaned_data)
+    if isinstance(result, str):
+        return HttpResponseBadRequest(result, content_type="text/plain; charset=utf-8")
+    return exports.FORMATS[fmt](result)

@@ -253,6 +253,9 @@ class Sample:
         amount = Decimal(rng.randint(500_000, 90_000_000)) / 100
         kind = rng.choice(DonationKind.values)
         shape = rng.choice(["village", "village", "town", "town", "organisation"])
+        local_orgs = [org for org in self.recipient_orgs if org.region.is_within(area)]
+        if shape == "organisation" and not local_orgs:
+            shape = "town"  # the recipient organisations are 示例西县 bodies
         villages = self.villages_in(area)
         donors = rng.sample(self.donors, k=rng.choice([1, 1, 1, 2, 3]))
         recipient_regions, recipient_orgs, lines = [], [], []
@@ -274,8 +277,8 @@ class Sample:
                     lines.append((village, share))
                     remaining -= share
         else:
-            target = area if area.level <= Region.Level.COUNTY else area.parent
-            recipient_orgs = [rng.choice(self.recipient_orgs)]
+            target = area
+            recipient_orgs = [rng.choice(local_orgs)]
         donation = Donation.objects.create(
             partnership=partnership,
             visit=visit,

@@ -1,0 +1,653 @@
+"""Bulk import of donations and regions from CSV or XLSX, previewed before anything is saved.
+
+`preview_*` reads and checks a file without writing; `save_*` writes it in one transaction,
+after checking again (the database may have changed since the preview). Every problem names
+the spreadsheet row (the header is row 1), the column and what is wrong, in the user's language.
+
+The donation format is the ledger export (exports.LEDGER_COLUMNS): rows with the same handover
+number are one donation; "itemised" rows are its lines; the "not itemised" row, when present,
+must hold exactly the rest. Donation-level rules are the admin's own (forms.DonationForm).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from . import exports
+from .forms import DonationForm
+from .models import (
+    Category,
+    DonationKind,
+    DonationLine,
+    Organisation,
+    Partnership,
+    Region,
+    Visit,
+)
+from .money import parse_amount
+
+MAX_ROWS = 20_000
+NAME_SEPARATORS = re.compile(r"[、,，;；]")
+
+
+class UnreadableFile(Exception):
+    """The file is not a CSV or XLSX we can read; the message says why, for the user."""
+
+
+@dataclass
+class Problem:
+    row: int
+    column: str
+    message: str
+
+
+@dataclass
+class Preview:
+    kind: str
+    headers: list[str] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.items)
+
+
+# Reading files ------------------------------------------------------------------------
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or GB18030/GBK, as Excel and WPS save them in China."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(
+            _("The file is neither UTF-8 nor GB18030/GBK text. Save it as CSV (UTF-8) or XLSX.")
+        ) from error
+
+
+def _xlsx_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        # Spreadsheet numbers are binary floats; repr gives the shortest exact decimal text.
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
+def read_rows(data: bytes, filename: str) -> list[list[str]]:
+    """All rows of the first sheet (or the CSV), as text, header first."""
+    if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as error:  # openpyxl raises many kinds for a damaged file
+            raise UnreadableFile(_("The file could not be opened as an XLSX workbook.")) from error
+        sheet = workbook.worksheets[0]
+        rows = [[_xlsx_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        workbook.close()
+    else:
+        text = decode(data)
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as error:
+            raise UnreadableFile(
+                _("The CSV file is damaged: %(error)s") % {"error": error}
+            ) from error
+    rows = [[cell.strip() for cell in row] for row in rows]
+    while rows and not any(rows[-1]):
+        rows.pop()
+    if not rows:
+        raise UnreadableFile(_("The file is empty."))
+    if len(rows) > MAX_ROWS + 1:
+        raise UnreadableFile(
+            _("The file has more than %(max)d rows; split it into smaller files.")
+            % {"max": MAX_ROWS}
+        )
+    return rows
+
+
+def header_names(columns: list[exports.Column]) -> dict[str, str]:
+    """Every spelling of a column header we accept (key, Chinese, English) → the column key."""
+    names = {}
+    for column in columns:
+        names[column.key.lower()] = column.key
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                names[str(column.header).strip().lower()] = column.key
+    return names
+
+
+def map_rows(
+    rows: list[list[str]], columns: list[exports.Column], required: list[str], preview: Preview
+) -> list[tuple[int, dict[str, str]]]:
+    accepted = header_names(columns)
+    header = rows[0]
+    preview.headers = header
+    positions: dict[str, int] = {}
+    for index, name in enumerate(header):
+        key = accepted.get(exports.restore(name).strip().lower())
+        if key and key not in positions:
+            positions[key] = index
+    labels = {c.key: str(c.header) for c in columns}
+    for key in required:
+        if key not in positions:
+            preview.problems.append(
+                Problem(1, labels[key], _("This column is missing from the header row."))
+            )
+    if preview.problems:
+        return []
+    mapped = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(row):
+            continue
+        mapped.append(
+            (
+                number,
+                {
+                    key: exports.restore(row[index]) if index < len(row) else ""
+                    for key, index in positions.items()
+                },
+            )
+        )
+    return mapped
+
+
+# Looking things up by name -------------------------------------------------------------
+
+
+class Directory:
+    """Name lookups with a cache, so a file of thousands of rows costs a few queries per name."""
+
+    def __init__(self):
+        self.regions_by_path: dict[tuple[str, ...], Region | None] = {}
+        self.organisations: dict[str, list[Organisation]] | None = None
+
+    def region(self, names: list[str]) -> Region | None:
+        key = tuple(n for n in names if n)
+        if key not in self.regions_by_path:
+            node = None
+            for name in key:
+                found = Region.objects.filter(parent=node, name=name).first()
+                if found is None:
+                    node = None
+                    break
+                node = found
+            self.regions_by_path[key] = node if key else None
+        return self.regions_by_path[key]
+
+    def region_by_full_name(self, text: str) -> Region | None:
+        return self.region(text.split())
+
+    def named_in(self, name: str, area: Region) -> list[Region]:
+        return list(Region.objects.filter(name=name, path__startswith=area.path))
+
+    def organisation(self, name: str, near: Region | None) -> tuple[Organisation | None, str]:
+        if self.organisations is None:
+            self.organisations = defaultdict(list)
+            for org in Organisation.objects.select_related("region"):
+                self.organisations[org.name].append(org)
+        found = self.organisations.get(name, [])
+        if len(found) > 1 and near is not None:
+            found = [o for o in found if o.region and o.region.is_within(near)] or found
+        if len(found) == 1:
+            return found[0], ""
+        if not found:
+            return None, _("There is no organisation named “%(name)s”.") % {"name": name}
+        return None, _("Several organisations are named “%(name)s”.") % {"name": name}
+
+
+def split_names(text: str) -> list[str]:
+    return [name.strip() for name in NAME_SEPARATORS.split(text) if name.strip()]
+
+
+def parse_date(text: str) -> datetime.date:
+    match = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
+    if not match:
+        raise ValueError(text)
+    return datetime.date(*(int(part) for part in match.groups()))
+
+
+def choice_value(text: str, choices: type) -> str | None:
+    """A choice given by its code or its label in Chinese or English."""
+    lowered = text.strip().lower()
+    for value, label in choices.choices:
+        if lowered == value:
+            return value
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                if lowered == str(label).lower():
+                    return value
+    return None
+
+
+# Donations -----------------------------------------------------------------------------
+
+DONATION_REQUIRED = ["helping_region", "assisted_region", "donors", "kind", "handover_total"]
+
+
+def _is_itemised(text: str) -> bool | None:
+    lowered = text.strip().lower()
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            if lowered == _("itemised").lower():
+                return True
+            if lowered in ("", _("not itemised").lower()):
+                return False
+    return None
+
+
+@dataclass
+class _Handover:
+    rows: list[tuple[int, dict[str, str]]]
+    form: DonationForm | None = None
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+
+def preview_donations(data: bytes, filename: str) -> tuple[Preview, list[_Handover]]:
+    preview = Preview(kind="donations")
+    try:
+        rows = read_rows(data, filename)
+    except UnreadableFile as error:
+        preview.problems.append(Problem(0, "", str(error)))
+        return preview, []
+    columns = exports.LEDGER_COLUMNS
+    labels = {c.key: str(c.header) for c in columns}
+    mapped = map_rows(rows, columns, DONATION_REQUIRED, preview)
+    groups: dict[str, _Handover] = {}
+    for number, row in mapped:
+        key = row.get("handover") or f"row-{number}"
+        groups.setdefault(key, _Handover(rows=[])).rows.append((number, row))
+    directory = Directory()
+    handovers = list(groups.values())
+    for handover in handovers:
+        _check_handover(handover, directory, labels, preview)
+    return preview, handovers
+
+
+def _check_handover(handover: _Handover, directory: Directory, labels, preview: Preview) -> None:
+    first_number, first = handover.rows[0]
+
+    def problem(number: int, key: str, message: str) -> None:
+        preview.problems.append(Problem(number, labels.get(key, key), message))
+
+    # Every row of a handover repeats its facts; they must agree.
+    shared = [k for k in labels if k in first and k not in _LINE_KEYS]
+    for number, row in handover.rows[1:]:
+        for key in shared:
+            if row.get(key, "") != first.get(key, ""):
+                problem(number, key, _("Differs from the first row of this handover."))
+
+    helping = directory.region_by_full_name(first.get("helping_region", ""))
+    assisted = directory.region_by_full_name(first.get("assisted_region", ""))
+    if helping is None:
+        problem(first_number, "helping_region", _("Unknown region."))
+    if assisted is None:
+        problem(first_number, "assisted_region", _("Unknown region."))
+    partnership = None
+    if helping and assisted:
+        partnership = (
+            Partnership.objects.filter(helping_region=helping, assisted_region=assisted)
+            .order_by("ended_on")
+            .first()
+        )
+        if partnership is None:
+            problem(
+                first_number,
+                "assisted_region",
+                _("There is no pairing of %(helping)s with %(assisted)s.")
+                % {"helping": helping.name, "assisted": assisted.name},
+            )
+    if partnership is None:
+        return
+
+    data: dict[str, Any] = {
+        "partnership": partnership.pk,
+        "materials_description": first.get("materials", ""),
+        "source": first.get("source", ""),
+        "notes": "",
+        "date": "",
+    }
+    if first.get("date"):
+        try:
+            data["date"] = parse_date(first["date"]).isoformat()
+        except ValueError:
+            problem(first_number, "date", _("Write dates as 2023-01-10."))
+            return
+    if first.get("visit"):
+        try:
+            visit_start = parse_date(first["visit"])
+        except ValueError:
+            problem(first_number, "visit", _("Write dates as 2023-01-10."))
+            return
+        ancestors = [p.pk for p in partnership.ancestors_and_self]
+        visit = Visit.objects.filter(partnership__in=ancestors, start_date=visit_start).first()
+        if visit is None:
+            problem(
+                first_number,
+                "visit",
+                _("No visit of this pairing starts on %(date)s.") % {"date": visit_start},
+            )
+            return
+        data["visit"] = visit.pk
+    data["kind"] = choice_value(first.get("kind", ""), DonationKind) or first.get("kind", "")
+    data["category"] = choice_value(
+        first.get("category") or Category.UNSPECIFIED, Category
+    ) or first.get("category")
+    data["amount"] = first.get("handover_total", "")
+
+    donors = []
+    for name in split_names(first.get("donors", "")):
+        org, message = directory.organisation(name, partnership.helping_region)
+        if org is None:
+            problem(first_number, "donors", message)
+        else:
+            donors.append(org.pk)
+    data["donors"] = donors
+    recipients = []
+    for name in split_names(first.get("recipient_regions", "")):
+        found = directory.named_in(name, partnership.assisted_region)
+        if len(found) == 1:
+            recipients.append(found[0].pk)
+        else:
+            problem(
+                first_number,
+                "recipient_regions",
+                _("No single place named “%(name)s” in %(region)s.")
+                % {"name": name, "region": partnership.assisted_region.name},
+            )
+    data["recipient_regions"] = recipients
+    recipient_orgs = []
+    for name in split_names(first.get("recipient_organisations", "")):
+        org, message = directory.organisation(name, partnership.assisted_region)
+        if org is None:
+            problem(first_number, "recipient_organisations", message)
+        else:
+            recipient_orgs.append(org.pk)
+    data["recipient_organisations"] = recipient_orgs
+    if first.get("receiving_region"):
+        region = directory.region_by_full_name(first["receiving_region"])
+        if region is None:
+            problem(first_number, "receiving_region", _("Unknown region."))
+            return
+        data["region"] = region.pk
+
+    form = DonationForm(data=data)
+    if not form.is_valid():
+        form_to_column = {
+            "partnership": "assisted_region",
+            "amount": "handover_total",
+            "materials_description": "materials",
+            "region": "receiving_region",
+        }
+        for name, errors in form.errors.items():
+            for error in errors:
+                problem(first_number, form_to_column.get(name, name), error)
+        return
+    handover.form = form
+    _check_lines(handover, directory, form.cleaned_data, problem)
+
+
+_LINE_KEYS = {
+    "itemised",
+    "province",
+    "city",
+    "county",
+    "town",
+    "village",
+    "line_organisation",
+    "line_donor",
+    "amount",
+    "note",
+}
+
+
+def _check_lines(handover: _Handover, directory: Directory, donation: dict, problem) -> None:
+    total = donation["amount"]
+    itemised_sum = Decimal(0)
+    rest_given: list[tuple[int, Decimal]] = []
+    for number, row in handover.rows:
+        flag = _is_itemised(row.get("itemised", ""))
+        if flag is None:
+            problem(number, "itemised", _("Write “itemised” or “not itemised”."))
+            continue
+        amount = None
+        if row.get("amount"):
+            try:
+                amount = parse_amount(row["amount"])
+                if amount <= 0:
+                    raise ValidationError(_("The amount must be greater than zero."))
+            except (ValidationError, InvalidOperation) as error:
+                problem(number, "amount", " ".join(getattr(error, "messages", [str(error)])))
+                continue
+        if not flag:
+            if amount is not None:
+                rest_given.append((number, amount))
+            continue
+        if amount is None:
+            problem(number, "amount", _("An itemised line needs its amount."))
+            continue
+        names = [row.get(k, "") for k in ("province", "city", "county", "town", "village")]
+        region = directory.region(names)
+        if region is None:
+            problem(number, "village", _("Unknown region."))
+            continue
+        if not region.is_within(donation["region"]):
+            problem(
+                number,
+                "village",
+                _("This line must go to %(region)s or a place within it.")
+                % {"region": donation["region"].name},
+            )
+            continue
+        line = {"amount": amount, "region": region, "note": row.get("note", "")}
+        for key, attr, near in (
+            ("line_organisation", "recipient_organisation", donation["region"]),
+            ("line_donor", "donor", None),
+        ):
+            if row.get(key):
+                org, message = directory.organisation(row[key], near)
+                if org is None:
+                    problem(number, key, message)
+                    continue
+                line[attr] = org
+        itemised_sum += amount
+        handover.lines.append(line)
+    if itemised_sum > total:
+        problem(
+            handover.rows[0][0],
+            "amount",
+            _(
+                "The itemised lines add up to %(lines)s yuan, more than the donation's "
+                "%(amount)s yuan."
+            )
+            % {"lines": f"{itemised_sum:,.2f}", "amount": f"{total:,.2f}"},
+        )
+    for number, amount in rest_given:
+        if amount != total - itemised_sum:
+            problem(
+                number,
+                "amount",
+                _("The not-itemised rest should be %(rest)s yuan.")
+                % {"rest": f"{total - itemised_sum:,.2f}"},
+            )
+
+
+def describe_donations(handovers: list[_Handover]) -> list[dict[str, Any]]:
+    items = []
+    for handover in handovers:
+        if handover.form is None:
+            continue
+        data = handover.form.cleaned_data
+        items.append(
+            {
+                "row": handover.rows[0][0],
+                "date": data["date"] or (data["visit"].start_date if data["visit"] else None),
+                "partnership": str(data["partnership"]),
+                "donors": exports.joined(d.name for d in data["donors"]),
+                "region": data["region"].name,
+                "amount": data["amount"],
+                "kind": DonationKind(data["kind"]).label,
+                "lines": [
+                    f"{line['region'].name} {line['amount']:,.2f}" for line in handover.lines
+                ],
+            }
+        )
+    return items
+
+
+def import_donations(data: bytes, filename: str) -> tuple[Preview, int]:
+    """Check the file again and save every donation in it, or none."""
+    preview, handovers = preview_donations(data, filename)
+    preview.items = describe_donations(handovers)
+    if not preview.ok:
+        return preview, 0
+    with transaction.atomic():
+        for handover in handovers:
+            donation = handover.form.save()
+            for line in handover.lines:
+                DonationLine.objects.create(donation=donation, **line)
+            donation.rebalance()
+    return preview, len(handovers)
+
+
+def check_donations(data: bytes, filename: str) -> Preview:
+    preview, handovers = preview_donations(data, filename)
+    preview.items = describe_donations(handovers)
+    return preview
+
+
+# Regions -------------------------------------------------------------------------------
+
+
+def _region_columns() -> list[exports.Column]:
+    return [
+        exports.Column("name", gettext_lazy("Name")),
+        exports.Column("level", gettext_lazy("Level")),
+        exports.Column("parent", gettext_lazy("Parent region")),
+        exports.Column("code", gettext_lazy("Statistical division code")),
+    ]
+
+
+def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
+    preview = Preview(kind="regions")
+    try:
+        rows = read_rows(data, filename)
+    except UnreadableFile as error:
+        preview.problems.append(Problem(0, "", str(error)))
+        return preview, []
+    columns = _region_columns()
+    labels = {c.key: str(c.header) for c in columns}
+    mapped = map_rows(rows, columns, ["name", "level", "parent"], preview)
+    directory = Directory()
+    pending: dict[str, Region] = {}
+    codes: set[str] = set()
+    regions = []
+    for number, row in mapped:
+        level = choice_value(row.get("level", ""), Region.Level) if row.get("level") else None
+        if level is None and row.get("level", "").isdigit():
+            level = int(row["level"]) if 1 <= int(row["level"]) <= 5 else None
+        if level is None:
+            preview.problems.append(Problem(number, labels["level"], _("Unknown level.")))
+            continue
+        parent = None
+        if row.get("parent"):
+            parent = pending.get(" ".join(row["parent"].split())) or directory.region_by_full_name(
+                row["parent"]
+            )
+            if parent is None:
+                preview.problems.append(Problem(number, labels["parent"], _("Unknown region.")))
+                continue
+        region = Region(name=row.get("name", ""), level=int(level), parent=parent)
+        region.code = row.get("code") or None
+        full = f"{parent.full_name} {region.name}" if parent else region.name
+        # A parent that is itself new cannot be looked up yet; its duplicates are caught below.
+        exclude = ["path"] + (["parent"] if parent is not None and parent.pk is None else [])
+        try:
+            region.full_clean(exclude=exclude)
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                column = labels.get(name, labels["name"])
+                for message in messages:
+                    preview.problems.append(Problem(number, column, message))
+            continue
+        if full in pending:
+            preview.problems.append(
+                Problem(number, labels["name"], _("This region appears twice in the file."))
+            )
+            continue
+        if region.code and region.code in codes:
+            preview.problems.append(
+                Problem(number, labels["code"], _("This code appears twice in the file."))
+            )
+            continue
+        if region.code:
+            codes.add(region.code)
+        pending[full] = region
+        regions.append(region)
+        preview.items.append(
+            {"row": number, "name": full, "level": region.get_level_display(), "code": region.code}
+        )
+    return preview, regions
+
+
+def import_regions(data: bytes, filename: str) -> tuple[Preview, int]:
+    preview, regions = check_regions(data, filename)
+    if not preview.ok:
+        return preview, 0
+    with transaction.atomic():
+        for region in regions:
+            # A parent from earlier in the file was saved a moment ago, in this same loop.
+            region.save()
+    return preview, len(regions)
+
+
+def template_rows(kind: str) -> tuple[list[exports.Column], list[list[Any]]]:
+    """A header and one example row, for the "download a template" links."""
+    if kind == "regions":
+        return _region_columns(), [
+            ["某某村", Region.Level.VILLAGE.label, "贵州省 铜仁市 江口县", ""]
+        ]
+    example = {
+        "handover": "H1",
+        "date": datetime.date(2024, 5, 6),
+        "year": 2024,
+        "helping_region": "广东省 东莞市 樟木头镇",
+        "assisted_region": "贵州省 铜仁市 江口县",
+        "donors": "樟木头镇人民政府",
+        "recipient_regions": "齐心村",
+        "kind": DonationKind.FUNDS.label,
+        "category": Category.EDUCATION.label,
+        "handover_total": Decimal("50000.00"),
+        "itemised": _("itemised"),
+        "province": "贵州省",
+        "city": "铜仁市",
+        "county": "江口县",
+        "village": "齐心村",
+        "amount": Decimal("50000.00"),
+    }
+    return exports.LEDGER_COLUMNS, [[example.get(c.key) for c in exports.LEDGER_COLUMNS]]

@@ -1,0 +1,229 @@
+"""CSV, XLSX and JSON summaries: their content, spreadsheet safety, and streaming."""
+
+import csv
+import io
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from partnerships import exports
+from partnerships.models import Donation, DonationLine, Organisation
+
+pytestmark = pytest.mark.django_db
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def csv_rows(response) -> list[list[str]]:
+    text = body(response).decode("utf-8")
+    assert text.startswith("\ufeff"), "Excel on Chinese Windows needs the BOM"
+    return list(csv.reader(io.StringIO(text[1:], newline="")))
+
+
+def itemise(donation, amount, region):
+    DonationLine.objects.create(donation=donation, amount=amount, region=region)
+    donation.rebalance()
+
+
+def summary_urls(reference):
+    return {
+        "yearly": "/export/yearly.csv",
+        "pairings": "/export/pairings.csv",
+        "villages": f"/export/villages.csv?pairing={reference.pairing.pk}",
+        "places": f"/export/places.csv?region={reference.jiangkou.pk}",
+        "donors": f"/export/donors.csv?pairing={reference.pairing.pk}",
+        "ledger": f"/export/ledger.csv?pairing={reference.pairing.pk}",
+        "visits": f"/export/visits.csv?pairing={reference.pairing.pk}",
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["yearly", "pairings", "villages", "places", "donors", "ledger", "visits"]
+)
+def test_each_summary_matches_its_golden_file(official_client, reference, name):
+    itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+    response = official_client.get(summary_urls(reference)[name])
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = body(response).decode("utf-8")
+    # Handover numbers come from primary keys, which differ between databases.
+    text = re.sub(r"\bD\d+\b", "D#", text)
+    golden = GOLDEN / f"{name}.csv"
+    assert text == golden.read_bytes().decode("utf-8"), f"{name}.csv differs from {golden}"
+
+
+def test_the_file_name_says_what_and_when(official_client, reference):
+    response = official_client.get(f"/export/villages.csv?pairing={reference.pairing.pk}")
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment; filename*=utf-8''")
+    from urllib.parse import unquote
+
+    name = unquote(disposition.split("''", 1)[1])
+    assert re.fullmatch(r"各村年度帮扶金额-樟木头镇—江口县-\d{8}-\d{4}\.csv", name), name
+
+
+def test_exports_carry_the_filters(official_client, reference):
+    assert csv_rows(official_client.get("/export/yearly.csv?year_from=2024"))[1:] == []
+    rows = csv_rows(official_client.get("/export/yearly.csv?year_from=2023&year_to=2023"))
+    assert rows[1][0] == "2023" and rows[1][-1] == "1050000.00"
+    rows = csv_rows(official_client.get("/export/ledger.csv?category=education"))
+    assert rows[1:] == []
+
+
+def test_panels_link_to_their_exports_with_the_same_filters(official_client, reference):
+    page = official_client.get(f"/pairings/{reference.pairing.pk}/?year_from=2023&kind=both")
+    html = page.content.decode()
+    expected = (
+        f"/export/villages.csv?year_from=2023&amp;kind=both&amp;pairing={reference.pairing.pk}"
+    )
+    assert expected in html
+    for summary in ("donors", "ledger", "visits"):
+        assert f"/export/{summary}.xlsx?year_from=2023" in html
+    overview = official_client.get("/?year_from=2023").content.decode()
+    assert "/export/yearly.csv?year_from=2023" in overview
+    assert "/export/pairings.json?year_from=2023" in overview
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/export/villages.csv",
+        "/export/places.csv?region=abc",
+        "/export/ledger.csv?year_from=1800",
+        "/export/unknown.csv",
+        "/export/ledger.pdf",
+    ],
+)
+def test_bad_export_requests_get_a_400_in_words(official_client, reference, url):
+    response = official_client.get(url)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    assert len(response.content.decode()) > 5
+
+
+def test_exports_need_a_signed_in_user(client, reference):
+    response = client.get("/export/ledger.csv")
+    assert response.status_code == 302
+
+
+class TestSpreadsheetSafety:
+    NASTY = ['=HYPERLINK("http://x","y")', "+1", "-1", "@SUM(A1)", 'A,"B"\nC', "\tTab"]
+
+    @pytest.fixture
+    def nasty(self, reference):
+        donors = [
+            Organisation.objects.create(name=name, kind="enterprise", region=reference.zhangmutou)
+            for name in self.NASTY
+        ]
+        reference.donation.donors.add(*donors)
+        return reference
+
+    def test_csv_neutralises_formulas_and_quotes_awkward_text(self, official_client, nasty):
+        rows = csv_rows(official_client.get(f"/export/donors.csv?pairing={nasty.pairing.pk}"))
+        names = {row[0] for row in rows[1:]}
+        assert '\'=HYPERLINK("http://x","y")' in names
+        assert {"'+1", "'-1", "'@SUM(A1)", "'\tTab"} <= names
+        assert 'A,"B"\nC' in names  # a comma, a quote and a newline survive intact
+        for row in rows:
+            for cell in row:
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\n")), cell
+        ledger = csv_rows(official_client.get("/export/ledger.csv"))
+        donors_cell = ledger[1][6]
+        assert "=HYPERLINK" in donors_cell and not donors_cell.startswith("=")
+
+    def test_xlsx_stores_them_as_text_not_formulas(self, official_client, nasty):
+        from openpyxl import load_workbook
+
+        response = official_client.get(f"/export/donors.xlsx?pairing={nasty.pairing.pk}")
+        sheet = load_workbook(io.BytesIO(body(response))).active
+        values = [cell for row in sheet.iter_rows() for cell in row]
+        assert all(cell.data_type != "f" for cell in values)
+        names = [row[0].value for row in sheet.iter_rows(min_row=2)]
+        assert '\'=HYPERLINK("http://x","y")' in names
+
+
+def test_xlsx_has_a_frozen_header_numbers_and_a_wan_total(official_client, reference):
+    from openpyxl import load_workbook
+
+    itemise(reference.donation, Decimal("200000.01"), reference.qixin)
+    response = official_client.get(f"/export/ledger.xlsx?pairing={reference.pairing.pk}")
+    assert response["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    sheet = load_workbook(io.BytesIO(body(response))).active
+    assert sheet.freeze_panes == "A2"
+    header = [cell.value for cell in sheet[1]]
+    amount_column = header.index("金额（元）") + 1
+    amounts = [sheet.cell(row=r, column=amount_column).value for r in (2, 3)]
+    assert sorted(amounts) == [200000.01, 849999.99]
+    last = [cell.value for cell in sheet[sheet.max_row]]
+    assert last[0] == "合计（万元）"
+    assert last[amount_column - 1] == 105  # 1,050,000.00 yuan
+
+
+def test_json_has_stable_keys_and_exact_amounts(official_client, reference):
+    response = official_client.get(f"/export/ledger.json?pairing={reference.pairing.pk}")
+    records = json.loads(body(response), parse_float=Decimal)
+    assert len(records) == 1
+    record = records[0]
+    assert record["handover_total"] == Decimal("1050000.00")
+    assert record["amount"] == Decimal("1050000.00")
+    assert record["county"] == "江口县" and record["village"] == ""
+    assert record["date"] is None and record["visit"] == "2023-01-10"
+
+
+def test_the_ledger_streams_in_chunks(official_client, reference, monkeypatch):
+    """A large export never holds every row: rows are fetched chunk by chunk as they are sent."""
+    monkeypatch.setattr(exports, "CHUNK", 10)
+    donation = reference.donation
+    DonationLine.objects.bulk_create(
+        DonationLine(donation=donation, amount=Decimal("1.00"), region=reference.qixin)
+        for _ in range(45)
+    )
+    donation.rebalance()
+    response = official_client.get("/export/ledger.csv")
+    assert response.streaming
+    stream = iter(response.streaming_content)
+    next(stream)  # header
+    next(stream)  # first row: only the first chunk has been read
+    with CaptureQueriesContext(connection) as rest:
+        remaining = list(stream)
+    assert len(remaining) == 45
+    # Each further chunk of ten lines fetched its donors and recipients only when reached.
+    assert len(rest) >= 4
+
+
+def test_the_admin_exports_selected_donations(admin_client, reference):
+    other = Donation.objects.create(
+        partnership=reference.pairing,
+        date=reference.visit.start_date,
+        amount=Decimal("10.00"),
+        kind="funds",
+        region=reference.jiangkou,
+    )
+    other.rebalance()
+    response = admin_client.post(
+        "/admin/partnerships/donation/",
+        {"action": "export_donations", "_selected_action": [other.pk]},
+    )
+    rows = csv_rows(response)
+    assert len(rows) == 2 and rows[1][13] == "10.00"
+
+
+def test_the_admin_exports_selected_visits(admin_client, reference):
+    response = admin_client.post(
+        "/admin/partnerships/visit/",
+        {"action": "export_visits", "_selected_action": [reference.visit.pk]},
+    )
+    rows = csv_rows(response)
+    assert rows[1][:2] == ["2023-01-10", "2023-01-12"]
+    assert rows[1][-1] == "1050000.00"

@@ -1,0 +1,325 @@
+"""Bulk import in the admin: preview first, every problem by row and column, all rows or none."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.db.models import Sum
+
+from partnerships.models import Donation, DonationLine, Region
+
+pytestmark = pytest.mark.django_db
+
+DONATION_IMPORT = "/admin/partnerships/donation/import/"
+REGION_IMPORT = "/admin/partnerships/region/import/"
+
+HEADER = [
+    "捐赠交接编号",
+    "日期",
+    "帮扶方",
+    "受帮扶方",
+    "考察开始日期",
+    "捐赠方",
+    "受赠乡镇（街道）和村（社区）",
+    "受赠单位",
+    "资金或物资",
+    "类别",
+    "交接总额（元）",
+    "明细类型",
+    "省",
+    "市",
+    "县（区）",
+    "乡镇（街道）",
+    "村（社区）",
+    "金额（元）",
+]
+GOOD_ROWS = [
+    [
+        "H1",
+        "2024-05-06",
+        "广东省 东莞市 樟木头镇",
+        "贵州省 铜仁市 江口县",
+        "",
+        "樟木头镇人民政府",
+        "齐心村",
+        "",
+        "资金",
+        "教育",
+        "105万",
+        "已细分",
+        "贵州省",
+        "铜仁市",
+        "江口县",
+        "",
+        "齐心村",
+        "20万",
+    ],
+    [
+        "H1",
+        "2024-05-06",
+        "广东省 东莞市 樟木头镇",
+        "贵州省 铜仁市 江口县",
+        "",
+        "樟木头镇人民政府",
+        "齐心村",
+        "",
+        "资金",
+        "教育",
+        "105万",
+        "未细分",
+        "贵州省",
+        "铜仁市",
+        "江口县",
+        "",
+        "",
+        "850000",
+    ],
+    [
+        "",
+        "2024-06-01",
+        "广东省 东莞市 樟木头镇",
+        "贵州省 铜仁市 江口县",
+        "",
+        "樟罗社区、石新社区",
+        "",
+        "江口县红十字会",
+        "物资",
+        "",
+        "1,234.56",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ],
+]
+
+
+def to_csv(rows, encoding="utf-8") -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode(encoding)
+
+
+def upload(client, url, data: bytes, name="donations.csv"):
+    return client.post(url, {"file": SimpleUploadedFile(name, data)})
+
+
+def confirm(client, url, preview_response):
+    payload = preview_response.context["payload"]
+    return client.post(url, {"payload": payload, "confirm": "1"})
+
+
+class TestDonationImport:
+    @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk"])
+    def test_it_reads_every_encoding_excel_and_wps_save(self, admin_client, reference, encoding):
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS], encoding))
+        preview = response.context["preview"]
+        assert preview.problems == []
+        assert [item["amount"] for item in preview.items] == [
+            Decimal("1050000.00"),
+            Decimal("1234.56"),
+        ]
+        assert Donation.objects.count() == 1, "a preview saves nothing"
+
+    def test_confirming_saves_all_rows_with_their_lines(self, admin_client, reference):
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS]))
+        assert "payload" in response.context
+        response = confirm(admin_client, DONATION_IMPORT, response)
+        assert response.status_code == 302
+        new = Donation.objects.exclude(pk=reference.donation.pk).order_by("date")
+        assert [(d.amount, d.category, d.kind) for d in new] == [
+            (Decimal("1050000.00"), "education", "funds"),
+            (Decimal("1234.56"), "unspecified", "materials"),
+        ]
+        first, second = new
+        assert sorted(first.lines.values_list("amount", "region__name", "is_itemised")) == [
+            (Decimal("200000.00"), "齐心村", True),
+            (Decimal("850000.00"), "齐心村", False),
+        ]
+        assert first.region == reference.qixin
+        assert second.region == reference.jiangkou
+        assert sorted(second.donors.values_list("name", flat=True)) == ["樟罗社区", "石新社区"]
+
+    def test_one_bad_row_among_many_saves_nothing_and_names_the_row(self, admin_client, reference):
+        good = GOOD_ROWS[2]
+        rows = [HEADER] + [good] * 30
+        bad = list(good)
+        bad[10] = "十万"
+        rows[16] = bad  # spreadsheet row 17: the header is row 1
+        response = upload(admin_client, DONATION_IMPORT, to_csv(rows))
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(17, "交接总额（元）")]
+        assert "不是金额" in problems[0].message or "金额" in problems[0].message
+        assert "payload" not in response.context
+        assert Donation.objects.count() == 1
+        text = response.content.decode()
+        assert "第" in text or "17" in text
+
+    @pytest.mark.parametrize(
+        ("column", "value", "message"),
+        [
+            (1, "2024-13-45", "2023-01-10"),
+            (1, "昨天", "2023-01-10"),
+            (10, "-5", "大于零"),
+            (10, "0", "大于零"),
+            (5, "不存在的公司", "不存在的公司"),
+            (3, "贵州省 铜仁市 不存在县", "地区"),
+            (6, "不存在村", "不存在村"),
+            (8, "金子", "选择"),
+        ],
+    )
+    def test_each_problem_is_reported_by_row_and_column(
+        self, admin_client, reference, column, value, message
+    ):
+        row = list(GOOD_ROWS[2])
+        row[column] = value
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+        problems = response.context["preview"].problems
+        assert problems, value
+        assert problems[0].row == 2
+        assert problems[0].column
+        assert message in problems[0].message, problems[0].message
+        assert Donation.objects.count() == 1
+
+    def test_a_missing_column_is_reported(self, admin_client, reference):
+        header = [h for h in HEADER if h != "交接总额（元）"]
+        response = upload(admin_client, DONATION_IMPORT, to_csv([header]))
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(1, "交接总额（元）")]
+
+    def test_a_not_itemised_rest_that_does_not_add_up_is_refused(self, admin_client, reference):
+        rows = [HEADER, GOOD_ROWS[0], list(GOOD_ROWS[1])]
+        rows[2][17] = "800000"
+        response = upload(admin_client, DONATION_IMPORT, to_csv(rows))
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(3, "金额（元）")]
+        assert "850,000.00" in problems[0].message
+
+    def test_english_headers_work_too(self, admin_client, reference):
+        english = [
+            "Handover number",
+            "Date",
+            "Helping side",
+            "Assisted side",
+            "Visit start date",
+            "Donors",
+            "Recipient towns and villages",
+            "Recipient organisations",
+            "Funds or materials",
+            "Category",
+            "Handover total (yuan)",
+            "Line",
+            "Province",
+            "City",
+            "County or district",
+            "Town",
+            "Village or community",
+            "Amount (yuan)",
+        ]
+        response = upload(admin_client, DONATION_IMPORT, to_csv([english, GOOD_ROWS[2]]))
+        assert response.context["preview"].problems == []
+
+    def test_xlsx_uploads_are_read(self, admin_client, reference):
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.append(HEADER)
+        row = list(GOOD_ROWS[2])
+        row[10] = 1234.56  # a number cell, as Excel stores it
+        sheet.append(row)
+        data = io.BytesIO()
+        workbook.save(data)
+        response = upload(admin_client, DONATION_IMPORT, data.getvalue(), name="donations.xlsx")
+        preview = response.context["preview"]
+        assert preview.problems == []
+        assert preview.items[0]["amount"] == Decimal("1234.56")
+
+    def test_garbage_is_refused_in_words(self, admin_client, reference):
+        response = upload(admin_client, DONATION_IMPORT, b"PK\x03\x04garbage", name="x.xlsx")
+        assert response.status_code == 200
+        assert response.context["preview"].problems[0].message
+        response = upload(admin_client, DONATION_IMPORT, b"", name="empty.csv")
+        assert response.status_code == 200
+
+    def test_a_tampered_confirmation_is_refused(self, admin_client, reference):
+        response = admin_client.post(DONATION_IMPORT, {"payload": "forged", "confirm": "1"})
+        assert response.status_code == 302
+        assert Donation.objects.count() == 1
+
+    def test_templates_download(self, admin_client, reference):
+        response = admin_client.get(DONATION_IMPORT + "template.csv")
+        text = b"".join(response.streaming_content).decode("utf-8")
+        assert text.startswith("\ufeff捐赠交接编号,")
+        response = admin_client.get(REGION_IMPORT + "template.xlsx")
+        assert response.status_code == 200
+
+    def test_the_template_imports_as_it_is(self, admin_client, reference):
+        template = b"".join(admin_client.get(DONATION_IMPORT + "template.csv").streaming_content)
+        response = upload(admin_client, DONATION_IMPORT, template)
+        assert response.context["preview"].problems == []
+
+
+def test_an_exported_ledger_imports_back_to_the_same_totals(admin_client, reference):
+    call_command("load_sample_data", "--seed", "3", stdout=io.StringIO())
+    DonationLine.objects.create(
+        donation=reference.donation, amount=Decimal("200000.00"), region=reference.qixin
+    )
+    reference.donation.rebalance()
+
+    def totals():
+        by_pairing = dict(
+            Donation.objects.values_list("partnership").annotate(Sum("amount")).order_by()
+        )
+        by_region = dict(
+            DonationLine.objects.values_list("region").annotate(Sum("amount")).order_by()
+        )
+        by_year = dict(Donation.objects.values_list("year").annotate(Sum("amount")).order_by())
+        return by_pairing, by_region, by_year
+
+    before = totals()
+    exported = b"".join(admin_client.get("/export/ledger.csv").streaming_content)
+    DonationLine.objects.all().delete()
+    Donation.objects.all().delete()
+    response = upload(admin_client, DONATION_IMPORT, exported)
+    assert response.context["preview"].problems == []
+    confirm(admin_client, DONATION_IMPORT, response)
+    assert totals() == before
+
+
+class TestRegionImport:
+    HEADER = ["名称", "层级", "上级地区", "统计用区划代码"]
+
+    def test_a_county_loads_its_town_and_villages_with_codes(self, admin_client, reference):
+        rows = [
+            self.HEADER,
+            ["太平镇", "乡镇（街道）", "贵州省 铜仁市 江口县", "520621100000"],
+            ["云舍村", "村（社区）", "贵州省 铜仁市 江口县 太平镇", "520621100201"],
+            ["快场村", "5", "贵州省 铜仁市 江口县 太平镇", ""],
+        ]
+        response = upload(admin_client, REGION_IMPORT, to_csv(rows, "gb18030"), "regions.csv")
+        assert response.context["preview"].problems == []
+        confirm(admin_client, REGION_IMPORT, response)
+        village = Region.objects.select_related("parent__parent").get(name="云舍村")
+        assert village.full_name == "贵州省 铜仁市 江口县 太平镇 云舍村"
+        assert village.code == "520621100201"
+        assert Region.objects.get(name="快场村").code is None
+
+    def test_bad_rows_are_reported_and_nothing_is_saved(self, admin_client, reference):
+        rows = [
+            self.HEADER,
+            ["好村", "村（社区）", "贵州省 铜仁市 江口县", ""],
+            ["坏村", "村（社区）", "贵州省", ""],
+            ["齐心村", "村（社区）", "贵州省 铜仁市 江口县", ""],
+            ["码村", "村（社区）", "贵州省 铜仁市 江口县", "12"],
+        ]
+        response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
+        problems = response.context["preview"].problems
+        assert sorted(p.row for p in problems) == [3, 4, 5]
+        assert not Region.objects.filter(name="好村").exists()
