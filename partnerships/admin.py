@@ -169,8 +169,17 @@ class RegionAdmin(ImportMixin, admin.ModelAdmin):
         return queryset.select_related(REGION_ANCESTORS), may_have_duplicates
 
 
+class PartnershipListFilter(admin.RelatedFieldListFilter):
+    """Pairing choices named in one query, not two per pairing."""
+
+    def field_choices(self, field, request, model_admin):
+        pairings = Partnership.objects.select_related("helping_region", "assisted_region")
+        return [(pairing.pk, str(pairing)) for pairing in pairings.order_by("path")]
+
+
 class ChildPartnershipInline(admin.TabularInline):
     model = Partnership
+    formset = forms.ChildPartnershipFormSet
     fk_name = "parent"
     fields = ["name", "helping_region", "assisted_region", "established_year", "ended_on"]
     autocomplete_fields = ["helping_region", "assisted_region"]
@@ -286,7 +295,7 @@ class VisitAdmin(admin.ModelAdmin):
         "leader",
         "delegation_size",
     ]
-    list_filter = ["direction", "start_date", "partnership"]
+    list_filter = ["direction", "start_date", ("partnership", PartnershipListFilter)]
     search_fields = ["leader__name", "summary", "purpose", "partnership__name"]
     date_hierarchy = "start_date"
     autocomplete_fields = ["partnership", "leader", "members", "places"]
@@ -300,6 +309,11 @@ class VisitAdmin(admin.ModelAdmin):
         ),
         (_("Programme"), {"fields": ["places", "purpose", "summary", "source"]}),
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Autocomplete names each visit by its pairing: fetch them with the visits.
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return queryset.select_related(*PARTNERSHIP_NAMES), may_have_duplicates
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -318,7 +332,7 @@ class MeetingParticipantInline(admin.TabularInline):
 @admin.register(Meeting)
 class MeetingAdmin(admin.ModelAdmin):
     list_display = ["title", "date", "year", "partnership", "venue", "visit"]
-    list_filter = ["year", "partnership"]
+    list_filter = ["year", ("partnership", PartnershipListFilter)]
     search_fields = ["title", "venue", "agenda", "participants__person__name"]
     date_hierarchy = "date"
     autocomplete_fields = ["partnership", "visit"]
@@ -374,7 +388,13 @@ class DonationAdmin(ImportMixin, admin.ModelAdmin):
         "region",
         "donor_names",
     ]
-    list_filter = ["year", "kind", "category", "partnership", "donors__kind"]
+    list_filter = [
+        "year",
+        "kind",
+        "category",
+        ("partnership", PartnershipListFilter),
+        "donors__kind",
+    ]
     search_fields = ["donors__name", "recipient_organisations__name", "region__name", "source"]
     date_hierarchy = "date"
     autocomplete_fields = [

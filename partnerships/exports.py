@@ -204,6 +204,8 @@ def donors(
     if region is not None:
         selected = selected.filter(region__path__startswith=region.path)
     links = reports.DonorLink.objects.filter(donation__in=selected)
+    if filters.donor_kind:
+        links = links.filter(organisation__kind=filters.donor_kind)
     if organisation is not None:
         links = links.filter(organisation=organisation)
     rows = (

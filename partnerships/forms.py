@@ -138,6 +138,19 @@ class DonationInVisitForm(DonationForm):
                     _("The itemised lines of this donation already add up to %(total)s yuan.")
                     % {"total": f"{itemised:,.2f}"},
                 )
+        region = cleaned.get("region")
+        if self.instance.pk and region is not None:
+            stray = [
+                line.region.name
+                for line in self.instance.lines.filter(is_itemised=True).select_related("region")
+                if not line.region.is_within(region)
+            ]
+            if stray:
+                self.add_error(
+                    "region",
+                    _("Itemised lines of this donation went to %(places)s, outside %(region)s.")
+                    % {"places": "、".join(stray), "region": region.name},
+                )
         return cleaned
 
 
@@ -264,3 +277,21 @@ class ExportForm(OverviewFilterForm):
         label=_("Donor"), required=False, queryset=Organisation.objects.all()
     )
     visit = forms.ModelChoiceField(label=_("Visit"), required=False, queryset=Visit.objects.all())
+
+
+class ChildPartnershipFormSet(BaseInlineFormSet):
+    """The same pair active twice is refused in words (the database refuses it with a 500)."""
+
+    def clean(self):
+        super().clean()
+        seen = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or data.get("ended_on"):
+                continue
+            pair = (data.get("helping_region"), data.get("assisted_region"))
+            if None in pair:
+                continue
+            if pair in seen:
+                raise ValidationError(_("These two regions already have an active pairing."))
+            seen.add(pair)

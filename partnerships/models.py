@@ -126,6 +126,35 @@ class Region(TreePathMixin):
             self.code = None
         super().save(*args, **kwargs)
 
+    @classmethod
+    def allowed_parent_levels(cls, level: int) -> list[int]:
+        if level == cls.Level.PROVINCE:
+            return []
+        allowed = [level - 1]
+        if level == cls.Level.VILLAGE:
+            # The reference report names villages without their town: they hang under the county.
+            allowed.append(cls.Level.COUNTY)
+        if level == cls.Level.TOWN:
+            # Dongguan and Zhongshan have no counties: 樟木头镇 sits directly under 东莞市.
+            allowed.append(cls.Level.CITY)
+        return allowed
+
+    def _check_children_fit(self) -> None:
+        for child_level in self.children.values_list("level", flat=True).distinct():
+            if self.level not in self.allowed_parent_levels(child_level):
+                raise ValidationError(
+                    {
+                        "level": _(
+                            "Regions of level “%(child)s” sit under this region; it cannot "
+                            "become a %(level)s."
+                        )
+                        % {
+                            "child": self.Level(child_level).label,
+                            "level": self.get_level_display(),
+                        }
+                    }
+                )
+
     @property
     def full_name(self) -> str:
         """贵州省 铜仁市 江口县 闵孝镇: select_related(REGION_ANCESTORS) keeps this query-free."""
@@ -149,8 +178,14 @@ class Region(TreePathMixin):
         super().clean()
         if self.code == "":
             self.code = None
+        if not self.level:
+            return  # the level field reports its own error
+        if self.pk:
+            self._check_children_fit()
         # The object, not parent_id: an import checks a region whose parent is new in the file.
         parent = self.parent
+        if parent is not None and self.level == self.Level.PROVINCE:
+            raise ValidationError({"parent": _("A province has no parent region.")})
         if parent is None:
             if self.level and self.level != self.Level.PROVINCE:
                 raise ValidationError(
@@ -159,13 +194,7 @@ class Region(TreePathMixin):
             return
         if self.pk and parent.is_within(self):
             raise ValidationError({"parent": _("A region cannot sit inside itself.")})
-        allowed = [self.Level(self.level - 1)]
-        if self.level == self.Level.VILLAGE:
-            # The reference report names villages without their town: they hang under the county.
-            allowed.append(self.Level.COUNTY)
-        if self.level == self.Level.TOWN:
-            # Dongguan and Zhongshan have no counties: 樟木头镇 sits directly under 东莞市.
-            allowed.append(self.Level.CITY)
+        allowed = [self.Level(level) for level in self.allowed_parent_levels(self.level)]
         if parent.level not in allowed:
             raise ValidationError(
                 {
@@ -259,6 +288,20 @@ class Partnership(TreePathMixin):
             )
         if not (self.helping_region_id and self.assisted_region_id):
             return
+        if self.pk:
+            outside = self.donations.exclude(
+                region__path__startswith=self.assisted_region.path
+            ).count()
+            if outside:
+                raise ValidationError(
+                    {
+                        "assisted_region": _(
+                            "%(count)d donations of this pairing went to places outside "
+                            "%(region)s; move them first."
+                        )
+                        % {"count": outside, "region": self.assisted_region.name}
+                    }
+                )
         if self.parent_id:
             parent = self.parent
             if self.pk and parent.is_within(self):
@@ -427,6 +470,14 @@ class Visit(models.Model):
             "date": self.start_date.isoformat(),
         }
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # Meetings and donations without a day of their own are dated by this visit.
+        for related in (self.meetings, self.donations):
+            related.filter(date__isnull=True).exclude(year=self.start_date.year).update(
+                year=self.start_date.year
+            )
+
     def covers(self, day: datetime.date) -> bool:
         return self.start_date <= day <= self.end_date
 
@@ -461,7 +512,14 @@ class VisitActivity(models.Model):
 
     def clean(self):
         super().clean()
-        if self.date and self.visit_id and not self.visit.covers(self.date):
+        visit = self.visit  # may be the unsaved visit of the same admin page
+        if (
+            self.date
+            and visit
+            and visit.start_date
+            and visit.end_date
+            and not visit.covers(self.date)
+        ):
             raise ValidationError({"date": _("The date must fall within the visit's dates.")})
 
 

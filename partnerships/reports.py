@@ -204,7 +204,12 @@ def headline(*, filters: Filters) -> Headline:
     )
     donors = Organisation.objects.filter(
         Exists(DonorLink.objects.filter(organisation_id=OuterRef("pk"), donation__in=selected))
-    ).count()
+    )
+    if filters.donor_kind:
+        # Under a donor-kind filter the handovers are those with such a donor; the donors
+        # counted are those of that kind, not their co-donors.
+        donors = donors.filter(kind=filters.donor_kind)
+    donors = donors.count()
     visits = Visit.objects.filter(
         filters.year_q("start_date__year"), filters.province_q("partnership__")
     ).count()
@@ -303,10 +308,16 @@ def _table(
     year_totals: dict[int, Decimal],
     rest_label: str,
 ) -> YearTable:
+    names = [places[pk].name for pk in by_place]
     rows = []
     for pk, per_year in by_place.items():
         cells = [per_year.get(year, ZERO) for year in years]
-        rows.append(TableRow(places[pk].name, places[pk], cells, sum(cells, ZERO)))
+        place = places[pk]
+        # Two villages may share a name (新村 is common): tell them apart by their parent.
+        label = place.name
+        if names.count(place.name) > 1 and place.parent:
+            label = f"{place.parent.name} {place.name}"
+        rows.append(TableRow(label, place, cells, sum(cells, ZERO)))
     rows.sort(key=lambda row: (-row.total, row.label))
     column_totals = [year_totals.get(year, ZERO) for year in years]
     placed = [sum((row.cells[i] for row in rows), ZERO) for i in range(len(years))]
@@ -338,7 +349,7 @@ def village_year_table(*, filters: Filters, partnership: Partnership) -> YearTab
     by_village: dict[int, dict[int, Decimal]] = defaultdict(dict)
     for row in village_rows:
         by_village[row["region_id"]][row["donation__year"]] = row["total"]
-    villages = Region.objects.in_bulk(list(by_village))
+    villages = Region.objects.select_related("parent").in_bulk(list(by_village))
     return _table(
         years=years,
         by_place=by_village,
@@ -373,7 +384,7 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
         if len(parts) >= prefix_parts:  # below the region itself: credit the child on the way
             child_pk = int(parts[prefix_parts - 1])
             by_child[child_pk][year] += row["total"]
-    children = Region.objects.in_bulk(list(by_child))
+    children = Region.objects.select_related("parent").in_bulk(list(by_child))
     years = year_span(filters=filters, data_years=_span_of(year_totals))
     return _table(
         years=years,
@@ -442,9 +453,11 @@ def top_donors(
     the split is not known; `sole` and `joint` keep the two apart so nothing is misread.
     """
     selected = donations(filters=filters, partnership=partnership)
+    links = DonorLink.objects.filter(donation__in=selected)
+    if filters.donor_kind:
+        links = links.filter(organisation__kind=filters.donor_kind)
     rows = (
-        DonorLink.objects.filter(donation__in=selected)
-        .annotate(co_donors=_co_donor_count())
+        links.annotate(co_donors=_co_donor_count())
         .order_by()
         .values("organisation_id")
         .annotate(

@@ -387,6 +387,8 @@ class TestDonations:
 
 class TestChangelists:
     URLS = [
+        "/admin/autocomplete/?app_label=partnerships&model_name=donation&field_name=visit",
+        "/admin/autocomplete/?app_label=partnerships&model_name=visit&field_name=places&term=村",
         "/admin/partnerships/donation/",
         "/admin/partnerships/visit/",
         "/admin/partnerships/meeting/",
@@ -398,6 +400,10 @@ class TestChangelists:
 
     def grow(self, reference, start, n):
         for i in range(start, start + n):
+            town = Region.objects.create(name=f"镇{i}", level=4, parent=reference.jiangkou)
+            Partnership.objects.create(
+                helping_region=reference.zhangmutou, assisted_region=town, parent=reference.pairing
+            )
             org = Organisation.objects.create(
                 name=f"企业{i}", kind="enterprise", region=reference.zhangmutou
             )
@@ -426,3 +432,162 @@ class TestChangelists:
         small = count_queries(admin_client, url)
         self.grow(reference, 2, 20)
         assert count_queries(admin_client, url) == small
+
+
+class TestReviewedEdgeCases:
+    """Edits that once slipped past the forms: each now gets a message and saves nothing."""
+
+    def test_a_province_with_a_parent_or_no_level_is_refused_in_words(
+        self, english_admin_client, reference
+    ):
+        for level in ("1", "", "9"):
+            response = english_admin_client.post(
+                REGION_ADD, {"name": "某省", "level": level, "parent": reference.jiangkou.pk}
+            )
+            assert response.status_code == 200, level
+            assert form_errors(response), level
+        assert not Region.objects.filter(name="某省").exists()
+
+    def test_a_region_cannot_take_a_level_its_children_do_not_fit(
+        self, english_admin_client, reference
+    ):
+        town = reference.minxiao
+        Region.objects.create(name="某村", level=5, parent=town)
+        response = english_admin_client.post(
+            f"/admin/partnerships/region/{town.pk}/change/",
+            {"name": town.name, "level": 5, "parent": reference.jiangkou.pk, "code": ""},
+        )
+        assert response.status_code == 200
+        assert "cannot become a village or community" in page_text(response)
+        town.refresh_from_db()
+        assert town.level == 4
+
+    def test_two_identical_child_pairings_are_refused_in_words(
+        self, english_admin_client, reference
+    ):
+        pairing = reference.pairing
+        data = {
+            "helping_region": pairing.helping_region_id,
+            "assisted_region": pairing.assisted_region_id,
+            "parent": pairing.parent_id,
+            "established_year": "2021",
+            **management("children"),
+            "children-INITIAL_FORMS": "1",
+            "children-TOTAL_FORMS": "3",
+            "children-0-id": reference.town_pairing.pk,
+            "children-0-parent": pairing.pk,
+            "children-0-helping_region": reference.zhangmutou.pk,
+            "children-0-assisted_region": reference.minxiao.pk,
+        }
+        village = Region.objects.create(name="某村", level=5, parent=reference.jiangkou)
+        for index in (1, 2):
+            data[f"children-{index}-parent"] = pairing.pk
+            data[f"children-{index}-helping_region"] = reference.zhangmutou.pk
+            data[f"children-{index}-assisted_region"] = village.pk
+        response = english_admin_client.post(
+            f"/admin/partnerships/partnership/{pairing.pk}/change/", data
+        )
+        assert response.status_code == 200
+        assert "These two regions already have an active pairing." in form_errors(response)
+        assert Partnership.objects.count() == 4
+
+    def test_the_assisted_side_cannot_move_away_from_its_donations(
+        self, english_admin_client, reference
+    ):
+        pairing = reference.pairing
+        other = Region.objects.create(name="某县", level=3, parent=reference.jiangkou.parent)
+        response = english_admin_client.post(
+            f"/admin/partnerships/partnership/{pairing.pk}/change/",
+            {
+                "helping_region": pairing.helping_region_id,
+                "assisted_region": other.pk,
+                "parent": pairing.parent_id,
+                **management("children"),
+            },
+        )
+        assert response.status_code == 200
+        assert "1 donations of this pairing went to places outside 某县" in page_text(response)
+
+    def test_an_activity_outside_a_new_visit_is_refused(self, english_admin_client, reference):
+        data = {
+            "partnership": reference.pairing.pk,
+            "direction": "east_to_west",
+            "start_date": "2024-03-05",
+            "end_date": "2024-03-07",
+            **management("activities", "meetings", "donations"),
+            "activities-TOTAL_FORMS": "1",
+            "activities-0-kind": "inspection",
+            "activities-0-title": "考察",
+            "activities-0-date": "2019-01-01",
+            "activities-0-position": "1",
+        }
+        response = english_admin_client.post(VISIT_ADD, data)
+        assert response.status_code == 200
+        assert "The date must fall within the visit's dates." in form_errors(response)
+        assert Visit.objects.count() == 1
+
+    def visit_change_data(self, reference, **donation_changes):
+        visit, donation = reference.visit, reference.donation
+        data = {
+            "partnership": visit.partnership_id,
+            "direction": visit.direction,
+            "start_date": visit.start_date.isoformat(),
+            "end_date": visit.end_date.isoformat(),
+            "leader": visit.leader_id,
+            "members": list(visit.members.values_list("pk", flat=True)),
+            "places": list(visit.places.values_list("pk", flat=True)),
+            **management("activities", "meetings", "donations"),
+            "donations-INITIAL_FORMS": "1",
+            "donations-TOTAL_FORMS": "1",
+            "donations-0-id": donation.pk,
+            "donations-0-visit": visit.pk,
+            "donations-0-partnership": donation.partnership_id,
+            "donations-0-amount": "1050000.00",
+            "donations-0-kind": donation.kind,
+            "donations-0-category": donation.category,
+            "donations-0-donors": list(donation.donors.values_list("pk", flat=True)),
+            "donations-0-recipient_regions": list(
+                donation.recipient_regions.values_list("pk", flat=True)
+            ),
+            "donations-0-recipient_organisations": [reference.red_cross.pk],
+            "donations-0-region": donation.region_id,
+        }
+        data.update({f"donations-0-{k}": v for k, v in donation_changes.items()})
+        return data
+
+    def test_the_visit_page_keeps_a_donation_above_its_itemised_lines(
+        self, english_admin_client, reference
+    ):
+        DonationLine.objects.create(
+            donation=reference.donation, amount=Decimal("200000.00"), region=reference.qixin
+        )
+        reference.donation.rebalance()
+        url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+        response = english_admin_client.post(url, self.visit_change_data(reference, amount="10万"))
+        assert "already add up to 200,000.00 yuan" in " ".join(form_errors(response))
+        response = english_admin_client.post(
+            url,
+            self.visit_change_data(
+                reference,
+                partnership=reference.town_pairing.pk,
+                region=reference.minxiao.pk,
+                recipient_regions=[reference.minxiao.pk],
+                recipient_organisations=[],
+            ),
+        )
+        assert "went to 齐心村, outside 闵孝镇" in " ".join(form_errors(response))
+        reference.donation.refresh_from_db()
+        assert reference.donation.amount == Decimal("1050000.00")
+        assert reference.donation.region == reference.jiangkou
+
+    def test_moving_a_visit_moves_its_undated_meetings_and_donations(
+        self, english_admin_client, reference
+    ):
+        data = self.visit_change_data(reference)
+        data.update(start_date="2022-01-10", end_date="2022-01-12")
+        response = english_admin_client.post(
+            f"/admin/partnerships/visit/{reference.visit.pk}/change/", data
+        )
+        assert response.status_code == 302, form_errors(response)
+        assert set(Meeting.objects.values_list("year", flat=True)) == {2022}
+        assert set(Donation.objects.values_list("year", flat=True)) == {2022}

@@ -69,6 +69,17 @@ class TestReferenceFigures:
         # The overview's pairing list and the parent pairing are unchanged too.
         overview = official_client.get("/")
         assert overview.context["headline"].total == Decimal("1050000.00")
+        listed = {str(row.partnership): row.total for row in overview.context["pairings"]}
+        assert listed["樟木头镇—江口县"] == Decimal("1050000.00")
+        assert listed["莞铜（东莞市—铜仁市）"] == Decimal("1050000.00")
+
+    def test_villages_that_share_a_name_are_told_apart(self, official_client, reference):
+        for town_name in ("甲镇", "乙镇"):
+            town = Region.objects.create(name=town_name, level=4, parent=reference.jiangkou)
+            village = Region.objects.create(name="新村", level=5, parent=town)
+            itemise(reference.donation, Decimal("1000.00"), village)
+        table = official_client.get(f"/pairings/{reference.pairing.pk}/").context["table"]
+        assert sorted(row.label for row in table.rows) == ["乙镇 新村", "甲镇 新村"]
 
     def test_the_parent_pairing_lists_its_child_with_the_total(self, official_client, reference):
         guangdong_guizhou = Partnership.objects.get(name="粤黔")
@@ -141,7 +152,14 @@ class TestFilters:
         # Three communities are among the donors: a join would count 105万 three times.
         response = official_client.get("/?donor_kind=community")
         assert response.context["headline"].total == Decimal("1050000.00")
-        assert response.context["headline"].donors == 8
+        # The donors counted are the three communities, not their co-donors.
+        assert response.context["headline"].donors == 3
+        pairing = official_client.get(f"/pairings/{reference.pairing.pk}/?donor_kind=community")
+        assert sorted(d.organisation.name for d in pairing.context["donors"]) == [
+            "樟洋社区",
+            "樟罗社区",
+            "石新社区",
+        ]
 
     def test_province_filters_on_the_overview(self, official_client, reference):
         guizhou = Region.objects.get(name="贵州省")
@@ -325,6 +343,11 @@ class TestQueryCounts:
     def grow(self, reference, start, count):
         for i in range(start, start + count):
             village = Region.objects.create(name=f"新村{i}", level=5, parent=reference.minxiao)
+            Partnership.objects.create(
+                helping_region=reference.zhangmutou,
+                assisted_region=village,
+                parent=reference.town_pairing,
+            )
             donor = Organisation.objects.create(
                 name=f"企业{i}", kind="enterprise", region=reference.zhangmutou
             )

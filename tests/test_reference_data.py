@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Sum
 
 from partnerships.models import (
     Donation,
@@ -155,3 +156,21 @@ def test_sample_data_is_deterministic_fictional_and_leaves_the_reference_alone(r
     # Lines always add up to their donation.
     for donation in Donation.objects.prefetch_related("lines"):
         assert sum(line.amount for line in donation.lines.all()) == donation.amount
+
+
+def test_loading_again_after_staff_edits_keeps_them_and_adds_nothing(reference):
+    visit = reference.visit
+    visit.leader = Person.objects.get(name="沈琦")
+    visit.members.clear()
+    visit.save()
+    Partnership.objects.filter(name="粤黔").update(ended_on=datetime.date(2025, 12, 31))
+    DonationLine.objects.create(
+        donation=reference.donation, amount=Decimal("200000.00"), region=reference.qixin
+    )
+    reference.donation.rebalance()
+    before = snapshot()
+    call_command("load_reference_data", stdout=io.StringIO())
+    assert snapshot() == before
+    visit.refresh_from_db()
+    assert visit.leader.name == "沈琦" and not visit.members.exists()
+    assert Donation.objects.aggregate(total=Sum("amount"))["total"] == Decimal("1050000.00")

@@ -50,18 +50,25 @@ def load() -> int:
 
     partnerships: dict[str, Partnership] = {}
     for key, (short, helping, assisted, parent_key, year) in ref.PARTNERSHIPS.items():
-        partnership = get_or_create(
-            Partnership,
-            helping_region=regions[helping],
-            assisted_region=regions[assisted],
-            ended_on=None,
-            defaults={
-                "name": short,
-                "parent": partnerships[parent_key] if parent_key else None,
-                "established_year": year,
-            },
+        # Any pairing of the two regions, ended or not: staff may have ended it since.
+        partnership = (
+            Partnership.objects.filter(
+                helping_region=regions[helping], assisted_region=regions[assisted]
+            )
+            .order_by("ended_on")
+            .first()
         )
-        partnership.full_clean()
+        if partnership is None:
+            partnership = Partnership(
+                name=short,
+                helping_region=regions[helping],
+                assisted_region=regions[assisted],
+                parent=partnerships[parent_key] if parent_key else None,
+                established_year=year,
+            )
+            partnership.full_clean()
+            partnership.save()
+            counter["created"] += 1
         partnerships[key] = partnership
 
     organisations = {
@@ -78,16 +85,21 @@ def load() -> int:
         for key, (name, position) in ref.PEOPLE.items()
     }
 
+    # The visit, its meetings and its handover are loaded once, as a whole, and never touched
+    # again: staff may correct or itemise them, and a later run must not undo that or add a
+    # second copy. They are found by the source they were recorded from.
+    if Visit.objects.filter(source=ref.SOURCE).exists():
+        return counter["created"]
+
     spec = ref.VISIT
-    visit = get_or_create(
-        Visit,
+    visit = Visit(
         partnership=partnerships[spec["partnership"]],
-        start_date=spec["start_date"],
         leader=people[spec["leader"]],
-        defaults={
+        **{
             field: spec[field]
             for field in (
                 "direction",
+                "start_date",
                 "end_date",
                 "date_note",
                 "delegation_size",
@@ -99,65 +111,56 @@ def load() -> int:
         },
     )
     visit.full_clean()
+    visit.save()
     visit.members.set([people[key] for key in spec["members"]])
     visit.places.set([regions[path] for path in spec["places"]])
     for position, (kind, title, place, description) in enumerate(ref.ACTIVITIES, start=1):
-        get_or_create(
-            VisitActivity,
+        VisitActivity.objects.create(
             visit=visit,
             title=title,
-            defaults={
-                "kind": kind,
-                "place": regions[place] if place else None,
-                "description": description,
-                "position": position,
-            },
+            kind=kind,
+            place=regions[place] if place else None,
+            description=description,
+            position=position,
         )
 
     for spec in ref.MEETINGS:
-        meeting = get_or_create(
-            Meeting,
+        meeting = Meeting(
             visit=visit,
             title=spec["title"],
-            defaults={
-                "partnership": partnerships[spec["partnership"]],
-                "venue": spec["venue"],
-                "other_attendees": spec["other_attendees"],
-                "agenda": spec["agenda"],
-                "outcomes": spec["outcomes"],
-                "source": ref.SOURCE,
-            },
+            partnership=partnerships[spec["partnership"]],
+            venue=spec["venue"],
+            other_attendees=spec["other_attendees"],
+            agenda=spec["agenda"],
+            outcomes=spec["outcomes"],
+            source=ref.SOURCE,
         )
-        meeting.full_clean()
+        meeting.full_clean(exclude=["year"])
+        meeting.save()
         for person, role, remarks in spec["participants"]:
-            get_or_create(
-                MeetingParticipant,
-                meeting=meeting,
-                person=people[person],
-                role=role,
-                defaults={"remarks": remarks},
+            MeetingParticipant.objects.create(
+                meeting=meeting, person=people[person], role=role, remarks=remarks
             )
 
     spec = ref.DONATION
-    donation = get_or_create(
-        Donation,
+    donation = Donation(
         visit=visit,
         partnership=partnerships[spec["partnership"]],
         amount=spec["amount"],
-        defaults={
-            "kind": spec["kind"],
-            "category": spec["category"],
-            "materials_description": spec["materials_description"],
-            "region": regions[spec["region"]],
-            "notes": spec["notes"],
-            "source": spec["source"],
-        },
+        kind=spec["kind"],
+        category=spec["category"],
+        materials_description=spec["materials_description"],
+        region=regions[spec["region"]],
+        notes=spec["notes"],
+        source=spec["source"],
     )
-    donation.full_clean()
+    donation.full_clean(exclude=["year"])
+    donation.save()
     donation.donors.set([organisations[key] for key in spec["donors"]])
     donation.recipient_regions.set([regions[path] for path in spec["recipient_regions"]])
     donation.recipient_organisations.set(
         [organisations[key] for key in spec["recipient_organisations"]]
     )
     donation.rebalance()
+    counter["created"] += 1
     return counter["created"]
