@@ -17,8 +17,16 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# A key of this checkout's own for `make run` (never committed): the public development key
+# is refused wherever DEBUG is off.
+.secret_key:
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	@chmod 600 $@
+
 ## Serve the dashboard on http://127.0.0.1:8000 from a SQLite file, with reference and sample data.
-run: $(VENV)/.runtime
+run: export SECRET_KEY = $(shell cat .secret_key 2>/dev/null)
+run: export HTTPS = false
+run: $(VENV)/.runtime .secret_key
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_reference_data
 	$(BIN)/python manage.py load_sample_data

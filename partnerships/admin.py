@@ -8,19 +8,24 @@ import base64
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.db.models import Q
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
-from . import exports, forms, imports, reports
+from . import access, exports, forms, imports, reports
 from .models import (
     REGION_ANCESTORS,
+    Assignment,
     Donation,
     DonationLine,
+    LockedYear,
     Meeting,
     MeetingParticipant,
     Organisation,
@@ -53,6 +58,177 @@ class UploadForm(django_forms.Form):
         return upload
 
 
+def scope_filter(model, scope: access.Scope) -> Q:
+    """What of `model` a user with `scope` may see and pick in the admin."""
+    if scope.everything:
+        return Q()
+    if model is Partnership:
+        return scope.q("")
+    if model in (Visit, Meeting, Donation):
+        return scope.q("partnership__")
+    if model is Organisation:
+        return access.organisation_q(scope)
+    if model is Person:
+        organisations = Organisation.objects.filter(access.organisation_q(scope))
+        return Q(organisation__isnull=True) | Q(organisation__in=organisations)
+    if model in (VisitActivity,):
+        return scope.q("visit__partnership__")
+    if model is MeetingParticipant:
+        return scope.q("meeting__partnership__")
+    if model is DonationLine:
+        return scope.q("donation__partnership__")
+    return Q()
+
+
+class TolerantAutocompleteMixin:
+    """Re-renders a form whose submitted id is garbage ("abc", 10**20) instead of failing.
+
+    Django's autocomplete widgets look the submitted ids up to show them again, and a value
+    that is not a database integer raises there (a 500) after the form has rightly refused it.
+    """
+
+    def optgroups(self, name, value, attr=None):
+        valid = []
+        for item in value:
+            try:
+                number = int(str(item))
+            except (TypeError, ValueError):
+                continue
+            if -(2**63) <= number < 2**63:
+                valid.append(str(number))
+        return super().optgroups(name, valid, attr)
+
+
+class TolerantAutocompleteSelect(TolerantAutocompleteMixin, AutocompleteSelect):
+    pass
+
+
+class TolerantAutocompleteSelectMultiple(TolerantAutocompleteMixin, AutocompleteSelectMultiple):
+    pass
+
+
+class ScopedChoicesMixin:
+    """Foreign-key and many-to-many choices limited to what the user may see."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        scope = access.scope_for(request.user)
+        related = db_field.related_model
+        if not scope.everything and related in (Partnership, Visit, Organisation, Person):
+            kwargs["queryset"] = related._default_manager.filter(scope_filter(related, scope))
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = TolerantAutocompleteSelect(db_field, self.admin_site)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        scope = access.scope_for(request.user)
+        related = db_field.related_model
+        if not scope.everything and related in (Organisation, Person):
+            kwargs["queryset"] = related._default_manager.filter(scope_filter(related, scope))
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = TolerantAutocompleteSelectMultiple(db_field, self.admin_site)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+def record_year(obj) -> int | None:
+    if isinstance(obj, Visit):
+        return obj.start_date.year
+    if isinstance(obj, Meeting | Donation):
+        return obj.year
+    return None
+
+
+class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
+    """Every record admin: pairing scope, locked years, stale-copy refusal, audit history."""
+
+    form = forms.GuardedModelForm
+    history_list_display = ["changes"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.filter(scope_filter(self.model, access.scope_for(request.user)))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    def get_formsets_with_inlines(self, request, obj=None):
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            formset.form = type(formset.form.__name__, (formset.form,), {"user": request.user})
+            yield formset, inline
+
+    def _in_scope_or_404(self, request, object_id) -> None:
+        if object_id is None:
+            return
+        model = self.model
+        exists_anywhere = model._default_manager.filter(pk=object_id).exists()
+        if exists_anywhere and not self.get_queryset(request).filter(pk=object_id).exists():
+            access.refused(request, f"{model._meta.model_name} {object_id}")
+            raise Http404
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        self._in_scope_or_404(request, object_id)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._in_scope_or_404(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._in_scope_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def _locked(self, request, obj) -> bool:
+        year = record_year(obj) if obj is not None else None
+        return (
+            year is not None
+            and not access.can_edit_locked_years(request.user)
+            and year in access.locked_years()
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not self._locked(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not self._locked(request, obj)
+
+    @admin.display(description=_("changes"))
+    def changes(self, record):
+        """What this version changed, before → after, for the history page."""
+        previous = record.prev_record
+        if previous is None:
+            return _("created") if record.history_type == "+" else ""
+        if record.history_type == "-":
+            return _("deleted")
+        lines = []
+        for change in record.diff_against(previous).changes:
+            if change.field == "version":
+                continue
+            label = self.model._meta.get_field(change.field).verbose_name
+            lines.append(f"{label}: {change.old} → {change.new}")
+        return "；".join(lines)
+
+
+class ScopedInline(ScopedChoicesMixin):
+    """Inline rows follow their parent's scope and year lock."""
+
+    def _parent_locked(self, request, obj) -> bool:
+        year = record_year(obj) if obj is not None else None
+        return (
+            year is not None
+            and not access.can_edit_locked_years(request.user)
+            and year in access.locked_years()
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not self._parent_locked(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not self._parent_locked(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not self._parent_locked(request, obj)
+
+
 class ImportMixin:
     """An "Import" page on a changelist: upload, preview every row and problem, then confirm.
 
@@ -79,15 +255,15 @@ class ImportMixin:
             *super().get_urls(),
         ]
 
-    def _check(self, data: bytes, name: str):
+    def _check(self, request, data: bytes, name: str):
         if self.import_kind == "regions":
             return imports.check_regions(data, name)[0]
-        return imports.check_donations(data, name)
+        return imports.check_donations(data, name, request.user)
 
-    def _save(self, data: bytes, name: str):
+    def _save(self, request, data: bytes, name: str):
         if self.import_kind == "regions":
             return imports.import_regions(data, name)
-        return imports.import_donations(data, name)
+        return imports.import_donations(data, name, request.user)
 
     def import_view(self, request):
         if not self.has_add_permission(request):
@@ -108,7 +284,7 @@ class ImportMixin:
                 messages.error(request, _("The preview has expired; upload the file again."))
                 return HttpResponseRedirect(request.path)
             data = base64.b64decode(payload["data"])
-            preview, saved = self._save(data, payload["name"])
+            preview, saved = self._save(request, data, payload["name"])
             if saved:
                 messages.success(
                     request,
@@ -124,7 +300,7 @@ class ImportMixin:
             if form.is_valid():
                 upload = form.cleaned_data["file"]
                 data = upload.read()
-                preview = self._check(data, upload.name)
+                preview = self._check(request, data, upload.name)
                 context.update(preview=preview, name=upload.name)
                 if preview.ok:
                     context["payload"] = signing.dumps(
@@ -150,7 +326,7 @@ class ImportMixin:
 
 
 @admin.register(Region)
-class RegionAdmin(ImportMixin, admin.ModelAdmin):
+class RegionAdmin(ImportMixin, RecordAdmin):
     import_kind = "regions"
     list_display = ["name", "level", "parent_path", "code"]
     list_filter = ["level"]
@@ -173,11 +349,13 @@ class PartnershipListFilter(admin.RelatedFieldListFilter):
     """Pairing choices named in one query, not two per pairing."""
 
     def field_choices(self, field, request, model_admin):
-        pairings = Partnership.objects.select_related("helping_region", "assisted_region")
+        pairings = Partnership.objects.filter(access.scope_for(request.user).q("")).select_related(
+            "helping_region", "assisted_region"
+        )
         return [(pairing.pk, str(pairing)) for pairing in pairings.order_by("path")]
 
 
-class ChildPartnershipInline(admin.TabularInline):
+class ChildPartnershipInline(ScopedInline, admin.TabularInline):
     model = Partnership
     formset = forms.ChildPartnershipFormSet
     fk_name = "parent"
@@ -190,7 +368,7 @@ class ChildPartnershipInline(admin.TabularInline):
 
 
 @admin.register(Partnership)
-class PartnershipAdmin(admin.ModelAdmin):
+class PartnershipAdmin(RecordAdmin):
     list_display = ["__str__", "helping_region", "assisted_region", "established_year", "ended_on"]
     list_filter = ["established_year", "helping_region__level"]
     search_fields = ["name", "helping_region__name", "assisted_region__name"]
@@ -208,7 +386,7 @@ class PartnershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(RecordAdmin):
     list_display = ["name", "kind", "region"]
     list_filter = ["kind", "region__level"]
     search_fields = ["name", "region__name"]
@@ -217,28 +395,30 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(RecordAdmin):
     list_display = ["name", "position", "organisation"]
     search_fields = ["name", "position", "organisation__name"]
     autocomplete_fields = ["organisation"]
     list_select_related = ["organisation"]
 
 
-class VisitActivityInline(admin.TabularInline):
+class VisitActivityInline(ScopedInline, admin.TabularInline):
     model = VisitActivity
     fields = ["position", "kind", "title", "date", "place", "description"]
     autocomplete_fields = ["place"]
     extra = 0
 
 
-class MeetingInVisitInline(admin.StackedInline):
+class MeetingInVisitInline(ScopedInline, admin.StackedInline):
     model = Meeting
+    form = forms.GuardedModelForm
     fields = [
         ("title", "date"),
         ("partnership", "venue"),
         "other_attendees",
         "agenda",
         "outcomes",
+        "loaded_version",
     ]
     autocomplete_fields = ["partnership"]
     extra = 0
@@ -246,7 +426,7 @@ class MeetingInVisitInline(admin.StackedInline):
     verbose_name_plural = _("meetings (participants are entered on each meeting's own page)")
 
 
-class DonationInVisitInline(admin.StackedInline):
+class DonationInVisitInline(ScopedInline, admin.StackedInline):
     model = Donation
     form = forms.DonationInVisitForm
     fields = [
@@ -258,6 +438,7 @@ class DonationInVisitInline(admin.StackedInline):
         "recipient_organisations",
         "region",
         "source",
+        "loaded_version",
     ]
     autocomplete_fields = [
         "partnership",
@@ -284,7 +465,7 @@ def export_donations(modeladmin, request, queryset):
 
 
 @admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
+class VisitAdmin(RecordAdmin):
     form = forms.VisitForm
     actions = [export_visits]
     list_display = [
@@ -302,7 +483,18 @@ class VisitAdmin(admin.ModelAdmin):
     list_select_related = [*PARTNERSHIP_NAMES, "leader"]
     inlines = [VisitActivityInline, MeetingInVisitInline, DonationInVisitInline]
     fieldsets = [
-        (None, {"fields": ["partnership", "direction", ("start_date", "end_date"), "date_note"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "partnership",
+                    "direction",
+                    ("start_date", "end_date"),
+                    "date_note",
+                    "loaded_version",
+                ]
+            },
+        ),
         (
             _("Delegation"),
             {"fields": ["leader", "members", ("delegation_size", "delegation_description")]},
@@ -321,7 +513,7 @@ class VisitAdmin(admin.ModelAdmin):
             donation.rebalance()
 
 
-class MeetingParticipantInline(admin.TabularInline):
+class MeetingParticipantInline(ScopedInline, admin.TabularInline):
     model = MeetingParticipant
     formset = forms.MeetingParticipantFormSet
     fields = ["person", "role", "remarks"]
@@ -330,7 +522,7 @@ class MeetingParticipantInline(admin.TabularInline):
 
 
 @admin.register(Meeting)
-class MeetingAdmin(admin.ModelAdmin):
+class MeetingAdmin(RecordAdmin):
     list_display = ["title", "date", "year", "partnership", "venue", "visit"]
     list_filter = ["year", ("partnership", PartnershipListFilter)]
     search_fields = ["title", "venue", "agenda", "participants__person__name"]
@@ -343,6 +535,7 @@ class MeetingAdmin(admin.ModelAdmin):
     ]
     inlines = [MeetingParticipantInline]
     fields = [
+        "loaded_version",
         "title",
         ("partnership", "visit"),
         ("date", "venue"),
@@ -353,7 +546,7 @@ class MeetingAdmin(admin.ModelAdmin):
     ]
 
 
-class DonationLineInline(admin.TabularInline):
+class DonationLineInline(ScopedInline, admin.TabularInline):
     model = DonationLine
     formset = forms.DonationLineFormSet
     fields = ["amount", "region", "recipient_organisation", "donor", "note"]
@@ -374,7 +567,7 @@ class DonationLineInline(admin.TabularInline):
 
 
 @admin.register(Donation)
-class DonationAdmin(ImportMixin, admin.ModelAdmin):
+class DonationAdmin(ImportMixin, RecordAdmin):
     import_kind = "donations"
     actions = [export_donations]
     form = forms.DonationForm
@@ -408,7 +601,7 @@ class DonationAdmin(ImportMixin, admin.ModelAdmin):
     list_select_related = [*PARTNERSHIP_NAMES, f"region__{REGION_ANCESTORS}"]
     inlines = [DonationLineInline]
     fieldsets = [
-        (None, {"fields": [("partnership", "visit"), "date"]}),
+        (None, {"fields": [("partnership", "visit"), "date", "loaded_version"]}),
         (
             _("What was given"),
             {"fields": [("amount", "kind", "category"), "materials_description"]},
@@ -435,3 +628,26 @@ class DonationAdmin(ImportMixin, admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.instance.rebalance()
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["user", "partnership"]
+    list_filter = [("partnership", PartnershipListFilter)]
+    search_fields = ["user__username", "partnership__name"]
+    autocomplete_fields = ["user", "partnership"]
+    list_select_related = [
+        "user",
+        *(f"partnership__{n}" for n in ("helping_region", "assisted_region")),
+    ]
+
+
+@admin.register(LockedYear)
+class LockedYearAdmin(SimpleHistoryAdmin):
+    list_display = ["year", "locked_at", "locked_by", "note"]
+    fields = ["year", "note"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.locked_by = request.user
+        super().save_model(request, obj, form, change)

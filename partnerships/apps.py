@@ -1,8 +1,47 @@
+import logging
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+security_log = logging.getLogger("partnerships.security")
 
 
 class PartnershipsConfig(AppConfig):
     name = "partnerships"
     verbose_name = _("East–west cooperation")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.contrib.auth.signals import (
+            user_logged_in,
+            user_logged_out,
+            user_login_failed,
+        )
+        from django.db.models.signals import post_migrate
+
+        from . import access, checks  # noqa: F401 - registers the deploy checks
+
+        # The roles are data the code relies on: keep them in step after every migrate.
+        post_migrate.connect(access.setup_roles, sender=self)
+        user_logged_in.connect(_logged_in, dispatch_uid="security-log-in")
+        user_logged_out.connect(_logged_out, dispatch_uid="security-log-out")
+        user_login_failed.connect(_login_failed, dispatch_uid="security-log-failed")
+
+
+def _address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+
+
+def _logged_in(sender, request, user, **kwargs):
+    security_log.info("sign-in user=%s address=%s", user.get_username(), _address(request))
+
+
+def _logged_out(sender, request, user, **kwargs):
+    name = user.get_username() if user else ""
+    security_log.info("sign-out user=%s address=%s", name, _address(request))
+
+
+def _login_failed(sender, credentials, request=None, **kwargs):
+    security_log.warning(
+        "failed sign-in user=%s address=%s", credentials.get("username", ""), _address(request)
+    )

@@ -368,7 +368,7 @@ def visits(
 ) -> Summary:
     """Visits with their meetings, chairs and the donations handed over during them."""
     selected = Visit.objects.filter(
-        filters.year_q("start_date__year"), filters.province_q("partnership__")
+        filters.year_q("start_date__year"), filters.pairing_q("partnership__")
     )
     if partnership is not None:
         selected = selected.filter(partnership__path__startswith=partnership.path)

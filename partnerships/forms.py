@@ -22,6 +22,102 @@ from .models import (
 )
 
 
+class GuardedModelForm(forms.ModelForm):
+    """Refuses a save based on a stale copy (optimistic locking) or into a locked year.
+
+    The admin sets `user` on the form class it builds (admin.RecordAdmin.get_form).
+    """
+
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    user = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        self._check_version(cleaned.get("loaded_version"))
+        self._check_locked_year(cleaned)
+        return cleaned
+
+    def _check_version(self, loaded) -> None:
+        instance = self.instance
+        if not instance.pk or loaded is None:
+            return
+        # Lock the row until this save commits, so two saves cannot both pass the check.
+        current = (
+            type(instance)
+            .objects.select_for_update()
+            .filter(pk=instance.pk)
+            .values_list("version", flat=True)
+            .first()
+        )
+        if current is None or current == loaded:
+            return
+        raise ValidationError(self._changed_meanwhile(loaded), code="stale")
+
+    def _changed_meanwhile(self, loaded: int) -> str:
+        records = list(
+            self.instance.history.filter(version__gt=loaded)
+            .select_related("history_user")
+            .order_by("history_date")
+        )
+        fields, people = [], []
+        for record in records:
+            if record.history_user and str(record.history_user) not in people:
+                people.append(str(record.history_user))
+            previous = record.prev_record
+            if previous is None:
+                continue
+            for change in record.diff_against(previous).changes:
+                if change.field == "version":
+                    continue
+                label = str(type(self.instance)._meta.get_field(change.field).verbose_name)
+                if label not in fields:
+                    fields.append(label)
+        when = timezone.localtime(records[-1].history_date) if records else None
+        return _(
+            "While you were editing, %(people)s saved this record (%(when)s) and changed: "
+            "%(fields)s. Nothing of yours was saved; reload the page to see the current "
+            "values and make your change again."
+        ) % {
+            "people": "、".join(people) or _("someone else"),
+            "when": when.strftime("%Y-%m-%d %H:%M") if when else "",
+            "fields": "、".join(fields) or _("its details"),
+        }
+
+    def record_year(self, cleaned) -> int | None:
+        """The year a record belongs to once saved, or None for records without one."""
+        model = self._meta.model
+        if model is Visit:
+            start = cleaned.get("start_date")
+            return start.year if start else None
+        if hasattr(model, "year") and "date" in self.fields:
+            if cleaned.get("date"):
+                return cleaned["date"].year
+            visit = cleaned.get("visit") or getattr(self.instance, "visit", None)
+            return visit.start_date.year if visit and visit.start_date else None
+        return None
+
+    def _check_locked_year(self, cleaned) -> None:
+        from .access import can_edit_locked_years, locked_years
+
+        if self.user is None or can_edit_locked_years(self.user):
+            return
+        year = self.record_year(cleaned)
+        if year is not None and year in locked_years():
+            raise ValidationError(
+                _(
+                    "%(year)d is locked: its annual assessment is done. Only an administrator "
+                    "can add or change its records."
+                )
+                % {"year": year},
+                code="locked",
+            )
+
+
 def smallest_common_region(regions: list[Region]) -> Region | None:
     """The deepest region that contains all of `regions` (by their materialised paths)."""
     if not regions:
@@ -37,7 +133,7 @@ def smallest_common_region(regions: list[Region]) -> Region | None:
     return Region.objects.get(pk=int(common[-1]))
 
 
-class VisitForm(forms.ModelForm):
+class VisitForm(GuardedModelForm):
     class Meta:
         model = Visit
         fields = [
@@ -54,6 +150,7 @@ class VisitForm(forms.ModelForm):
             "purpose",
             "summary",
             "source",
+            "loaded_version",
         ]
 
     def clean(self):
@@ -71,7 +168,7 @@ class VisitForm(forms.ModelForm):
         return cleaned
 
 
-class DonationForm(forms.ModelForm):
+class DonationForm(GuardedModelForm):
     class Meta:
         model = Donation
         fields = [
@@ -88,6 +185,7 @@ class DonationForm(forms.ModelForm):
             "region",
             "source",
             "notes",
+            "loaded_version",
         ]
 
     def clean(self):

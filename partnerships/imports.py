@@ -26,7 +26,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import exports
+from . import access, exports
 from .forms import DonationForm
 from .models import (
     Category,
@@ -268,7 +268,7 @@ class _Handover:
     lines: list[dict[str, Any]] = field(default_factory=list)
 
 
-def preview_donations(data: bytes, filename: str) -> tuple[Preview, list[_Handover]]:
+def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, list[_Handover]]:
     preview = Preview(kind="donations")
     try:
         rows = read_rows(data, filename)
@@ -284,12 +284,17 @@ def preview_donations(data: bytes, filename: str) -> tuple[Preview, list[_Handov
         groups.setdefault(key, _Handover(rows=[])).rows.append((number, row))
     directory = Directory()
     handovers = list(groups.values())
+    # The admin's own form, refusing locked years for this user as the admin page would.
+    form_class = type("ImportDonationForm", (DonationForm,), {"user": user})
     for handover in handovers:
-        _check_handover(handover, directory, labels, preview)
+        _check_handover(handover, directory, labels, preview, form_class)
     return preview, handovers
 
 
-def _check_handover(handover: _Handover, directory: Directory, labels, preview: Preview) -> None:
+def _check_handover(
+    handover: _Handover, directory: Directory, labels, preview: Preview, form_class
+) -> None:
+    user = form_class.user
     first_number, first = handover.rows[0]
 
     def problem(number: int, key: str, message: str) -> None:
@@ -323,6 +328,13 @@ def _check_handover(handover: _Handover, directory: Directory, labels, preview: 
                 % {"helping": helping.name, "assisted": assisted.name},
             )
     if partnership is None:
+        return
+    if user is not None and not access.scope_for(user).allows(partnership):
+        problem(
+            first_number,
+            "assisted_region",
+            _("You are not assigned to the pairing %(pairing)s.") % {"pairing": partnership},
+        )
         return
 
     data: dict[str, Any] = {
@@ -396,13 +408,14 @@ def _check_handover(handover: _Handover, directory: Directory, labels, preview: 
             return
         data["region"] = region.pk
 
-    form = DonationForm(data=data)
+    form = form_class(data=data)
     if not form.is_valid():
         form_to_column = {
             "partnership": "assisted_region",
             "amount": "handover_total",
             "materials_description": "materials",
             "region": "receiving_region",
+            "__all__": "date",
         }
         for name, errors in form.errors.items():
             for error in errors:
@@ -520,9 +533,9 @@ def describe_donations(handovers: list[_Handover]) -> list[dict[str, Any]]:
     return items
 
 
-def import_donations(data: bytes, filename: str) -> tuple[Preview, int]:
+def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, int]:
     """Check the file again and save every donation in it, or none."""
-    preview, handovers = preview_donations(data, filename)
+    preview, handovers = preview_donations(data, filename, user)
     preview.items = describe_donations(handovers)
     if not preview.ok:
         return preview, 0
@@ -535,8 +548,8 @@ def import_donations(data: bytes, filename: str) -> tuple[Preview, int]:
     return preview, len(handovers)
 
 
-def check_donations(data: bytes, filename: str) -> Preview:
-    preview, handovers = preview_donations(data, filename)
+def check_donations(data: bytes, filename: str, user=None) -> Preview:
+    preview, handovers = preview_donations(data, filename, user)
     preview.items = describe_donations(handovers)
     return preview
 

@@ -11,16 +11,39 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.db.models import F, Q, Sum
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from .money import MoneyField
 
 # Enough joins to name any region by its full path without one query per ancestor.
 REGION_ANCESTORS = "parent__parent__parent__parent"
+
+
+class Versioned(models.Model):
+    """A counter bumped on every save, so an edit based on an old copy can be refused."""
+
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        self.version += 1
+        super().save(*args, **kwargs)
+
+
+def audit(*derived: str, **options) -> HistoricalRecords:
+    """The audit trail of a model: every create, change and delete, with who and when.
+
+    Derived columns (materialised paths, stored years) are left out: they follow from the rest.
+    """
+    return HistoricalRecords(excluded_fields=list(derived), **options)
 
 
 class TreePathMixin(models.Model):
@@ -54,7 +77,7 @@ class TreePathMixin(models.Model):
         return bool(self.path and other.path and self.path.startswith(other.path))
 
 
-class Region(TreePathMixin):
+class Region(Versioned, TreePathMixin):
     class Level(models.IntegerChoices):
         PROVINCE = 1, _("province")
         CITY = 2, _("prefecture-level city")
@@ -83,6 +106,7 @@ class Region(TreePathMixin):
         ],
         help_text=_("The 12-digit code of the National Bureau of Statistics, if known."),
     )
+    history = audit("path")
 
     class Meta:
         verbose_name = _("region")
@@ -210,7 +234,7 @@ class Region(TreePathMixin):
             )
 
 
-class Partnership(TreePathMixin):
+class Partnership(Versioned, TreePathMixin):
     """结对关系: a helping (east) region paired with an assisted (west) region."""
 
     name = models.CharField(
@@ -242,11 +266,16 @@ class Partnership(TreePathMixin):
     established_on = models.DateField(_("date established"), null=True, blank=True)
     ended_on = models.DateField(_("date ended"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    history = audit("path")
 
     class Meta:
         verbose_name = _("pairing")
         verbose_name_plural = _("pairings")
         ordering = ["path"]
+        permissions = [
+            ("view_all_pairings", _("Can see the records of every pairing")),
+            ("edit_locked_years", _("Can change records of locked years")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(helping_region=F("assisted_region")),
@@ -334,7 +363,7 @@ class Partnership(TreePathMixin):
         return list(reversed(chain))
 
 
-class Organisation(models.Model):
+class Organisation(Versioned):
     class Kind(models.TextChoices):
         GOVERNMENT = "government", _("government")
         PARTY = "party", _("Party committee")
@@ -358,6 +387,7 @@ class Organisation(models.Model):
         help_text=_("Leave empty when the source does not say where it is."),
     )
     notes = models.TextField(_("notes"), blank=True)
+    history = audit()
 
     class Meta:
         verbose_name = _("organisation")
@@ -375,7 +405,7 @@ class Organisation(models.Model):
         return self.name
 
 
-class Person(models.Model):
+class Person(Versioned):
     name = models.CharField(_("name"), max_length=100)
     position = models.CharField(
         _("position"),
@@ -391,6 +421,7 @@ class Person(models.Model):
         blank=True,
         related_name="people",
     )
+    history = audit()
 
     class Meta:
         verbose_name = _("person")
@@ -413,7 +444,7 @@ class Direction(models.TextChoices):
     WEST_TO_EAST = "west_to_east", _("west to east")
 
 
-class Visit(models.Model):
+class Visit(Versioned):
     """考察交流: a delegation from one side of a pairing to the other."""
 
     partnership = models.ForeignKey(
@@ -451,6 +482,7 @@ class Visit(models.Model):
     purpose = models.TextField(_("purpose"), blank=True)
     summary = models.TextField(_("summary"), blank=True)
     source = models.TextField(_("source"), blank=True, help_text=_("Where this was reported."))
+    history = audit(m2m_fields=[members, places])
 
     class Meta:
         verbose_name = _("visit")
@@ -501,6 +533,7 @@ class VisitActivity(models.Model):
     )
     description = models.TextField(_("description"), blank=True)
     position = models.PositiveSmallIntegerField(_("order"), default=0)
+    history = audit()
 
     class Meta:
         verbose_name = _("activity")
@@ -523,7 +556,7 @@ class VisitActivity(models.Model):
             raise ValidationError({"date": _("The date must fall within the visit's dates.")})
 
 
-class HeldDuringVisit(models.Model):
+class HeldDuringVisit(Versioned):
     """A record dated by its own date or, when the report gives none, by its visit's dates."""
 
     partnership = models.ForeignKey(
@@ -623,6 +656,7 @@ class Meeting(HeldDuringVisit):
     agenda = models.TextField(_("agenda"), blank=True)
     outcomes = models.TextField(_("outcomes"), blank=True)
     source = models.TextField(_("source"), blank=True)
+    history = audit("year")
 
     class Meta(HeldDuringVisit.Meta):
         verbose_name = _("meeting")
@@ -648,6 +682,7 @@ class MeetingParticipant(models.Model):
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     remarks = models.CharField(_("remarks"), max_length=300, blank=True)
+    history = audit()
 
     class Meta:
         verbose_name = _("participant")
@@ -739,6 +774,7 @@ class Donation(HeldDuringVisit):
     )
     source = models.TextField(_("source"), blank=True, help_text=_("Where this was reported."))
     notes = models.TextField(_("notes"), blank=True)
+    history = audit("year", m2m_fields=[donors, recipient_regions, recipient_organisations])
 
     class Meta(HeldDuringVisit.Meta):
         verbose_name = _("donation")
@@ -829,6 +865,7 @@ class DonationLine(models.Model):
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     is_itemised = models.BooleanField(_("itemised"), default=True, editable=False)
+    history = audit()
 
     class Meta:
         verbose_name = _("donation line")
@@ -849,3 +886,66 @@ class DonationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount:,.2f} → {self.region.name}"
+
+
+class Assignment(models.Model):
+    """A user's pairing: staff enter, and scoped officials see, its records and its children's."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="pairing_assignments",
+    )
+    partnership = models.ForeignKey(
+        Partnership,
+        verbose_name=_("pairing"),
+        on_delete=models.CASCADE,
+        related_name="assignments",
+    )
+
+    class Meta:
+        verbose_name = _("pairing assignment")
+        verbose_name_plural = _("pairing assignments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "partnership"],
+                name="assignment_once",
+                violation_error_message=_("This user is already assigned to this pairing."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.partnership}"
+
+
+class LockedYear(models.Model):
+    """A year whose annual assessment is done: its records are frozen except for administrators."""
+
+    year = models.PositiveSmallIntegerField(_("year"), unique=True)
+    locked_at = models.DateTimeField(_("locked at"), auto_now_add=True)
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("locked by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("locked year")
+        verbose_name_plural = _("locked years")
+        ordering = ["-year"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(year__gte=1990, year__lte=2100),
+                name="locked_year_sane",
+                violation_error_message=_("Choose a year between 1990 and 2100."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.year)

@@ -29,6 +29,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from .access import ALL, Scope
 from .models import (
     REGION_ANCESTORS,
     Donation,
@@ -62,14 +63,15 @@ class Filters:
     kind: str = ""
     helping_province: Region | None = None
     assisted_province: Region | None = None
+    # Whose figures these are: the pairings the user may see (access.scope_for).
+    scope: Scope = ALL
 
     @classmethod
-    def from_cleaned_data(cls, data: dict[str, Any]) -> Filters:
+    def from_cleaned_data(cls, data: dict[str, Any], *, scope: Scope = ALL) -> Filters:
+        fields = [name for name in cls.__dataclass_fields__ if name != "scope"]
         return cls(
-            **{
-                name: data.get(name) or cls.__dataclass_fields__[name].default
-                for name in cls.__dataclass_fields__
-            }
+            **{name: data.get(name) or cls.__dataclass_fields__[name].default for name in fields},
+            scope=scope,
         )
 
     def donation_q(self, prefix: str = "") -> Q:
@@ -91,23 +93,7 @@ class Filters:
                     donation_id=OuterRef(f"{prefix}pk"), organisation__kind=self.donor_kind
                 )
             )
-        if self.helping_province:
-            q &= Q(
-                **{
-                    f"{prefix}partnership__helping_region__path__startswith": (
-                        self.helping_province.path
-                    )
-                }
-            )
-        if self.assisted_province:
-            q &= Q(
-                **{
-                    f"{prefix}partnership__assisted_region__path__startswith": (
-                        self.assisted_province.path
-                    )
-                }
-            )
-        return q
+        return q & self.pairing_q(f"{prefix}partnership__")
 
     def year_q(self, field_name: str) -> Q:
         q = Q()
@@ -117,8 +103,9 @@ class Filters:
             q &= Q(**{f"{field_name}__lte": self.year_to})
         return q
 
-    def province_q(self, prefix: str) -> Q:
-        q = Q()
+    def pairing_q(self, prefix: str) -> Q:
+        """Pairings (reached through `prefix`) the user may see, in the chosen provinces."""
+        q = self.scope.q(prefix)
         if self.helping_province:
             q &= Q(**{f"{prefix}helping_region__path__startswith": self.helping_province.path})
         if self.assisted_province:
@@ -211,10 +198,10 @@ def headline(*, filters: Filters) -> Headline:
         donors = donors.filter(kind=filters.donor_kind)
     donors = donors.count()
     visits = Visit.objects.filter(
-        filters.year_q("start_date__year"), filters.province_q("partnership__")
+        filters.year_q("start_date__year"), filters.pairing_q("partnership__")
     ).count()
     meetings = Meeting.objects.filter(
-        filters.year_q("year"), filters.province_q("partnership__")
+        filters.year_q("year"), filters.pairing_q("partnership__")
     ).count()
     return Headline(
         total=sum(by_kind.values(), ZERO),
@@ -242,7 +229,7 @@ def pairing_totals(
     One query groups donations by their own pairing; the roll-up to parents happens here over
     the paths, so the query count does not depend on how many pairings or levels there are.
     """
-    pairings = Partnership.objects.filter(filters.province_q("")).select_related(
+    pairings = Partnership.objects.filter(filters.pairing_q("")).select_related(
         "helping_region", "assisted_region"
     )
     own_totals = dict(

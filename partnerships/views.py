@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Prefetch, Value, When
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import charts, exports, reports
+from . import access, charts, exports, reports
 from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
 from .models import (
     REGION_ANCESTORS,
@@ -58,6 +58,7 @@ def render_page(
     if request.htmx and not request.htmx.history_restore_request:
         template = f"{template}#panel"
     context.setdefault("shared_query", shared_query(request))
+    context.setdefault("locked_years", access.locked_years())
     return render(request, template, context, status=status)
 
 
@@ -68,9 +69,42 @@ def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
     years = list(range(min(low or this_year, this_year), max(high or this_year, this_year) + 1))
     form.fields["year_from"].widget.choices = [("", _("Earliest")), *((y, y) for y in years)]
     form.fields["year_to"].widget.choices = [("", _("Latest")), *((y, y) for y in years)]
+    if "helping_province" in form.fields:
+        _offer_visible_provinces(form, access.scope_for(request.user))
     if not form.is_valid():
         return form, None
-    return form, reports.Filters.from_cleaned_data(form.cleaned_data)
+    scope = access.scope_for(request.user)
+    return form, reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
+
+
+def _require_organisation_in_scope(request: HttpRequest, organisation: Organisation) -> None:
+    scope = access.scope_for(request.user)
+    visible = Organisation.objects.filter(access.organisation_q(scope), pk=organisation.pk)
+    if not scope.everything and not visible.exists():
+        access.refused(request, f"organisation {organisation.pk}")
+        raise Http404
+
+
+def _offer_visible_provinces(form, scope: access.Scope) -> None:
+    """Province choices: those where a pairing the user may see has its helping/assisted side."""
+    sides = Partnership.objects.filter(scope.q("")).values_list(
+        "helping_region__path", "assisted_region__path"
+    )
+    helping, assisted = set(), set()
+    for helping_path, assisted_path in sides:
+        helping.add(int(helping_path.split("/")[1]))
+        assisted.add(int(assisted_path.split("/")[1]))
+    field = form.fields["helping_province"]
+    field.queryset = field.queryset.filter(pk__in=helping)
+    field = form.fields["assisted_province"]
+    field.queryset = field.queryset.filter(pk__in=assisted)
+
+
+def _require_in_scope(request: HttpRequest, partnership: Partnership) -> None:
+    """A pairing outside the user's scope does not exist for them: 404, and a log line."""
+    if not access.scope_for(request.user).allows(partnership):
+        access.refused(request, f"pairing {partnership.pk}")
+        raise Http404
 
 
 def shared_query(request: HttpRequest) -> str:
@@ -149,8 +183,14 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
+    _require_in_scope(request, partnership)
+    scope = access.scope_for(request.user)
     form, filters = _bind_filters(request)
-    context = {"form": form, "partnership": partnership}
+    context = {
+        "form": form,
+        "partnership": partnership,
+        "visible_ancestors": [p for p in partnership.ancestors_and_self[:-1] if scope.allows(p)],
+    }
     if filters is None:
         return _bad_filters(request, "partnerships/pairing.html", context)
     table = reports.village_year_table(filters=filters, partnership=partnership)
@@ -199,6 +239,7 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(
         Organisation.objects.select_related(f"region__{REGION_ANCESTORS}"), pk=pk
     )
+    _require_organisation_in_scope(request, organisation)
     form, filters = _bind_filters(request)
     context = {"form": form, "organisation": organisation}
     if filters is None:
@@ -233,6 +274,7 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
+    _require_in_scope(request, visit.partnership)
     # Chair first, then speakers, the reporter and attendees, as a report lists them.
     role_order = Case(
         *(When(role=role, then=Value(i)) for i, role in enumerate(MeetingParticipant.Role)),
@@ -301,7 +343,15 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
             _("These filters could not be applied:") + " " + form.error_text(),
             content_type="text/plain; charset=utf-8",
         )
-    filters = reports.Filters.from_cleaned_data(form.cleaned_data)
+    scope = access.scope_for(request.user)
+    filters = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
+    subject = form.cleaned_data.get("pairing") or (
+        form.cleaned_data["visit"].partnership if form.cleaned_data.get("visit") else None
+    )
+    if subject is not None:
+        _require_in_scope(request, subject)
+    if form.cleaned_data.get("donor") is not None:
+        _require_organisation_in_scope(request, form.cleaned_data["donor"])
     result = _summary(summary, filters, form.cleaned_data)
     if isinstance(result, str):
         return HttpResponseBadRequest(result, content_type="text/plain; charset=utf-8")

@@ -3,12 +3,21 @@ import shutil
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 
 from partnerships.management.commands import load_reference_data
 from partnerships.models import Donation, Organisation, Partnership, Region, Visit
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM must allow it there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# DEBUG is off in tests, so the settings are production's, HTTPS included; the test client and
+# the live server speak plain HTTP. Set before any server starts (live_server is session-wide).
+# test_security.py checks the production HTTPS settings in a process of their own.
+django_settings.SECURE_SSL_REDIRECT = False
+django_settings.SESSION_COOKIE_SECURE = False
+django_settings.CSRF_COOKIE_SECURE = False
+django_settings.SECURE_HSTS_SECONDS = 0
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -82,7 +91,14 @@ def reference(db):
 
 @pytest.fixture
 def official(django_user_model):
-    return django_user_model.objects.create_user(username="official", password="pw-Official-1")
+    """An official who reads every pairing (the role the dashboard tests look through)."""
+    from django.contrib.auth.models import Group
+
+    from partnerships.access import OFFICIAL_ALL
+
+    user = django_user_model.objects.create_user(username="official", password="pw-Official-1")
+    user.groups.add(Group.objects.get(name=OFFICIAL_ALL))
+    return user
 
 
 @pytest.fixture

@@ -1,0 +1,255 @@
+"""The permission matrix: every role against dashboard pages, fragments, exports and the admin.
+
+Pairing A is the reference 樟木头镇—江口县 (with its child 樟木头镇—闵孝镇); pairing B is the
+fictional 示例东西 tree. Names starting with 示例 must never reach a user scoped to A.
+"""
+
+import io
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.test import Client
+
+from partnerships import access
+from partnerships.models import (
+    Assignment,
+    Donation,
+    Meeting,
+    Organisation,
+    Partnership,
+    Region,
+    Visit,
+)
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "official_all", "official_a", "staff_a", "staff_b", "admin"]
+
+
+@pytest.fixture
+def world(reference, django_user_model):
+    call_command("load_sample_data", "--seed", "2", stdout=io.StringIO())
+    pairing_b = Partnership.objects.get(name="示例东西")
+    users = {}
+
+    def user(name, group=None, staff=False, pairing=None, superuser=False):
+        account = django_user_model.objects.create_user(
+            username=name, password="pw-" + name, is_staff=staff or superuser
+        )
+        account.is_superuser = superuser
+        account.save()
+        if group:
+            account.groups.add(Group.objects.get(name=group))
+        if pairing:
+            Assignment.objects.create(user=account, partnership=pairing)
+        users[name] = account
+
+    user("official_all", access.OFFICIAL_ALL)
+    user("official_a", access.OFFICIAL_ASSIGNED, pairing=reference.pairing)
+    user("staff_a", access.DATA_ENTRY, staff=True, pairing=reference.pairing)
+    user("staff_b", access.DATA_ENTRY, staff=True, pairing=pairing_b)
+    user("admin", superuser=True)
+    visit_b = Visit.objects.filter(partnership__path__startswith=pairing_b.path).first()
+    return {
+        "users": users,
+        "a": reference.pairing,
+        "b": pairing_b,
+        "visit_a": reference.visit,
+        "visit_b": visit_b,
+        "donation_a": reference.donation,
+        "donation_b": Donation.objects.filter(partnership__path__startswith=pairing_b.path).first(),
+        "meeting_b": Meeting.objects.filter(partnership__path__startswith=pairing_b.path).first(),
+        "org_b": Organisation.objects.get(name="示例慈善会"),
+        "county_b": Region.objects.get(name="示例西县"),
+        "reference": reference,
+    }
+
+
+def client_for(client, world, role):
+    if role != "anonymous":
+        client.force_login(world["users"][role])
+    return client
+
+
+OK, GONE, LOGIN = 200, 404, 302
+
+# role → expected status for pages of A, of B, and pages showing both (filtered by scope).
+DASHBOARD = {
+    "anonymous": (LOGIN, LOGIN, LOGIN),
+    "official_all": (OK, OK, OK),
+    "official_a": (OK, GONE, OK),
+    "staff_a": (OK, GONE, OK),
+    "staff_b": (GONE, OK, OK),
+    "admin": (OK, OK, OK),
+}
+
+
+def dashboard_urls(world):
+    a, b = world["a"], world["b"]
+    return {
+        "a": [
+            f"/pairings/{a.pk}/",
+            f"/visits/{world['visit_a'].pk}/",
+            f"/export/villages.csv?pairing={a.pk}",
+            f"/export/ledger.json?visit={world['visit_a'].pk}",
+            f"/donors/{world['reference'].town_government.pk}/",
+        ],
+        "b": [
+            f"/pairings/{b.pk}/",
+            f"/pairings/{b.pk}/?year_from=2022",
+            f"/visits/{world['visit_b'].pk}/",
+            f"/export/villages.csv?pairing={b.pk}",
+            f"/export/visits.xlsx?pairing={b.pk}",
+            f"/donors/{world['org_b'].pk}/",
+            f"/export/ledger.csv?donor={world['org_b'].pk}",
+        ],
+        "both": [
+            "/",
+            f"/regions/{world['county_b'].pk}/",
+            "/export/ledger.csv",
+            "/export/pairings.json",
+            "/export/donors.csv",
+        ],
+    }
+
+
+def text_of(response) -> str:
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    text = raw.decode("utf-8", errors="replace")
+    # Region names are shared reference data (a region page shows its own path); what must
+    # not leak is another pairing's records: its organisations, visits, pairings, figures.
+    for name in Region.objects.filter(name__startswith="示例").values_list("name", flat=True):
+        text = text.replace(name, "")
+    return text
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
+def test_dashboard_matrix(world, htmx):
+    for role in ROLES:
+        check_dashboard_role(world, role, htmx)
+
+
+def check_dashboard_role(world, role, htmx):
+    client = client_for(Client(), world, role)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    expected_a, expected_b, expected_both = DASHBOARD[role]
+    urls = dashboard_urls(world)
+    for group, expected in (("a", expected_a), ("b", expected_b), ("both", expected_both)):
+        for url in urls[group]:
+            response = client.get(url, **headers)
+            status = response.status_code
+            if expected == LOGIN and htmx:
+                assert status == 200 and "HX-Redirect" in response, url
+                continue
+            assert status == expected, (role, url, status)
+            if status != OK:
+                continue
+            body = text_of(response)
+            if role in ("official_a", "staff_a"):
+                assert "示例" not in body, (role, url)
+            if role == "staff_b":
+                assert "樟木头" not in body and "105.00" not in body, (role, url)
+
+
+ADMIN_A_OR_B = {
+    # role → (changelist, change page of A, change page of B)
+    "anonymous": (LOGIN, LOGIN, LOGIN),
+    "official_all": (LOGIN, LOGIN, LOGIN),
+    "official_a": (LOGIN, LOGIN, LOGIN),
+    "staff_a": (OK, OK, GONE),
+    "staff_b": (OK, GONE, OK),
+    "admin": (OK, OK, OK),
+}
+
+
+@pytest.mark.parametrize("model", ["visit", "meeting", "donation"])
+def test_admin_matrix(world, model):
+    for role in ROLES:
+        check_admin_role(world, role, model)
+
+
+def check_admin_role(world, role, model):
+    client = client_for(Client(), world, role)
+    objects = {
+        "visit": (world["visit_a"], world["visit_b"]),
+        "meeting": (Meeting.objects.filter(visit=world["visit_a"]).first(), world["meeting_b"]),
+        "donation": (world["donation_a"], world["donation_b"]),
+    }[model]
+    base = f"/admin/partnerships/{model}/"
+    expected = ADMIN_A_OR_B[role]
+    urls = [base, f"{base}{objects[0].pk}/change/", f"{base}{objects[1].pk}/change/"]
+    for url, status in zip(urls, expected, strict=True):
+        response = client.get(url)
+        assert response.status_code == status, (role, url, response.status_code)
+    if role == "staff_a":
+        assert "示例" not in text_of(client.get(base))
+        assert client.get(f"{base}{objects[1].pk}/history/").status_code == GONE
+        assert client.get(f"{base}{objects[1].pk}/delete/").status_code in (GONE, 403)
+
+
+def test_staff_see_only_their_pairings_in_choices_and_autocomplete(client, world):
+    client = client_for(client, world, "staff_a")
+    response = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "partnerships", "model_name": "donation", "field_name": "partnership"},
+    )
+    names = [item["text"] for item in response.json()["results"]]
+    assert names == ["樟木头镇—江口县", "樟木头镇—闵孝镇"]
+    response = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "partnerships", "model_name": "donation", "field_name": "donors"},
+    )
+    names = [item["text"] for item in response.json()["results"]]
+    assert "樟木头镇人民政府" in names and not any(n.startswith("示例") for n in names)
+
+
+def test_staff_cannot_move_a_record_into_another_pairing(client, world):
+    client = client_for(client, world, "staff_a")
+    visit = world["visit_a"]
+    response = client.post(
+        f"/admin/partnerships/visit/{visit.pk}/change/",
+        {
+            "partnership": world["b"].pk,
+            "direction": visit.direction,
+            "start_date": visit.start_date.isoformat(),
+            "end_date": visit.end_date.isoformat(),
+            **{
+                f"{prefix}-{key}": value
+                for prefix in ("activities", "meetings", "donations")
+                for key, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
+            },
+        },
+    )
+    assert response.status_code == 200
+    visit.refresh_from_db()
+    assert visit.partnership == world["a"]
+
+
+def test_staff_cannot_add_regions_pairings_or_lock_years(client, world):
+    client = client_for(client, world, "staff_a")
+    assert client.get("/admin/partnerships/region/add/").status_code == 403
+    assert client.get("/admin/partnerships/partnership/add/").status_code == 403
+    assert client.get("/admin/partnerships/lockedyear/").status_code == 403
+    assert client.get("/admin/auth/user/").status_code == 403
+    # Regions and pairings are readable reference data for them.
+    assert client.get("/admin/partnerships/region/").status_code == 200
+
+
+def test_officials_have_no_admin_writes(client, world):
+    client = client_for(client, world, "official_all")
+    response = client.post("/admin/partnerships/donation/add/", {})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_an_assigned_official_sees_the_overview_of_their_pairings_only(client, world):
+    client = client_for(client, world, "official_a")
+    response = client.get("/")
+    assert [str(row.partnership) for row in response.context["pairings"]] == [
+        "樟木头镇—江口县",
+        "樟木头镇—闵孝镇",
+    ]
+    assert response.context["headline"].total == world["donation_a"].amount
+    # The parent pairing is named but not linked: it is outside their scope.
+    page = client.get(f"/pairings/{world['a'].pk}/").content.decode()
+    assert f'href="/pairings/{world["a"].parent_id}/' not in page

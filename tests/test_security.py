@@ -1,0 +1,292 @@
+"""Audit trail, no lost updates, locked years, sign-in lockout, headers and production settings."""
+
+import datetime
+import logging
+import os
+import re
+import secrets
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
+
+from partnerships import access
+from partnerships.models import Assignment, Donation, LockedYear
+
+from .admin_helpers import form_errors, management, page_text
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def donation_form_data(donation, **changes):
+    data = {
+        "partnership": donation.partnership_id,
+        "visit": donation.visit_id or "",
+        "date": donation.date.isoformat() if donation.date else "",
+        "amount": f"{donation.amount:.2f}",
+        "kind": donation.kind,
+        "category": donation.category,
+        "donors": list(donation.donors.values_list("pk", flat=True)),
+        "recipient_regions": list(donation.recipient_regions.values_list("pk", flat=True)),
+        "recipient_organisations": list(
+            donation.recipient_organisations.values_list("pk", flat=True)
+        ),
+        "region": donation.region_id,
+        "source": donation.source,
+        "notes": donation.notes,
+        "loaded_version": donation.version,
+        **management("lines"),
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def staff_a(reference, django_user_model):
+    user = django_user_model.objects.create_user(
+        username="staff_a", password="pw-staff-a-1", is_staff=True
+    )
+    user.groups.add(Group.objects.get(name=access.DATA_ENTRY))
+    Assignment.objects.create(user=user, partnership=reference.pairing)
+    return user
+
+
+def change_url(donation):
+    return f"/admin/partnerships/donation/{donation.pk}/change/"
+
+
+class TestNoLostUpdates:
+    def test_the_second_of_two_saves_is_refused_naming_what_changed(
+        self, admin_client, staff_a, reference
+    ):
+        donation = reference.donation
+        stale = donation_form_data(donation)  # what staff_a loaded
+        # Meanwhile the administrator corrects the amount.
+        first = admin_client.post(
+            change_url(donation), donation_form_data(donation, amount="100万")
+        )
+        assert first.status_code == 302
+        second_client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        second_client.force_login(staff_a)
+        stale["notes"] = "my note"
+        response = second_client.post(change_url(donation), stale)
+        assert response.status_code == 200
+        message = " ".join(form_errors(response))
+        assert "While you were editing, admin saved this record" in message
+        assert "amount (yuan)" in message
+        donation.refresh_from_db()
+        assert donation.amount == Decimal("1000000.00") and "my note" not in donation.notes
+
+    def test_a_save_from_the_current_copy_goes_through(self, admin_client, reference):
+        donation = reference.donation
+        response = admin_client.post(change_url(donation), donation_form_data(donation, notes="x"))
+        assert response.status_code == 302
+        donation.refresh_from_db()
+        response = admin_client.post(change_url(donation), donation_form_data(donation, notes="y"))
+        assert response.status_code == 302
+
+
+class TestAuditTrail:
+    def test_changes_keep_who_when_and_the_amounts_before_and_after(
+        self, admin_client, admin_user, reference
+    ):
+        donation = reference.donation
+        admin_client.post(change_url(donation), donation_form_data(donation, amount="100万"))
+        latest = donation.history.first()
+        assert latest.history_user == admin_user
+        assert latest.amount == Decimal("1000000.00")
+        assert latest.prev_record.amount == Decimal("1050000.00")
+        history = page_text(admin_client.get(f"{change_url(donation)[:-7]}history/"))
+        assert "1050000.00 → 1000000.00" in history
+
+    def test_history_outlives_a_deleted_record(self, admin_client, reference):
+        donation = Donation.objects.create(
+            partnership=reference.pairing,
+            date=datetime.date(2024, 3, 1),
+            amount=Decimal("12.34"),
+            kind="funds",
+            region=reference.jiangkou,
+        )
+        donation.rebalance()
+        pk = donation.pk
+        response = admin_client.post(f"/admin/partnerships/donation/{pk}/delete/", {"post": "yes"})
+        assert response.status_code == 302
+        assert not Donation.objects.filter(pk=pk).exists()
+        kinds = list(Donation.history.filter(id=pk).values_list("history_type", "amount"))
+        assert ("+", Decimal("12.34")) in kinds and ("-", Decimal("12.34")) in kinds
+
+
+class TestLockedYears:
+    @pytest.fixture
+    def locked_2023(self, admin_user):
+        return LockedYear.objects.create(year=2023, locked_by=admin_user)
+
+    def test_staff_cannot_change_or_delete_records_of_a_locked_year(
+        self, client, staff_a, reference, locked_2023
+    ):
+        client.force_login(staff_a)
+        donation = reference.donation
+        response = client.post(change_url(donation), donation_form_data(donation, notes="x"))
+        assert response.status_code == 403
+        response = client.get(change_url(donation))
+        assert response.status_code == 200 and 'name="_save"' not in response.content.decode()
+        visit = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+        assert client.post(visit, {}).status_code == 403
+
+    def test_staff_cannot_add_into_a_locked_year(self, client, staff_a, reference, locked_2023):
+        client.force_login(staff_a)
+        data = donation_form_data(reference.donation, visit="", date="2023-06-01")
+        del data["loaded_version"]
+        response = client.post("/admin/partnerships/donation/add/", data)
+        assert response.status_code == 200
+        assert "2023年已锁定" in " ".join(form_errors(response))
+        assert Donation.objects.count() == 1
+
+    def test_imports_refuse_a_locked_year_for_staff(self, client, staff_a, reference, locked_2023):
+        client.force_login(staff_a)
+        header = "日期,帮扶方,受帮扶方,捐赠方,资金或物资,交接总额（元）\n"
+        row = "2023-06-01,广东省 东莞市 樟木头镇,贵州省 铜仁市 江口县,樟木头镇人民政府,资金,100\n"
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        response = client.post(
+            "/admin/partnerships/donation/import/",
+            {"file": SimpleUploadedFile("d.csv", (header + row).encode())},
+        )
+        problems = response.context["preview"].problems
+        assert [(p.row, "已锁定" in p.message) for p in problems] == [(2, True)]
+
+    def test_an_administrator_still_can(self, admin_client, reference, locked_2023):
+        donation = reference.donation
+        response = admin_client.post(change_url(donation), donation_form_data(donation, notes="x"))
+        assert response.status_code == 302
+
+    def test_the_dashboard_marks_locked_years(self, admin_client, reference, locked_2023):
+        page = admin_client.get(f"/pairings/{reference.pairing.pk}/").content.decode()
+        assert re.search(r"2023 <span class=\"locked\"[^>]*>🔒</span>", page)
+
+
+class TestSignIn:
+    def test_repeated_failures_lock_out_that_username_from_that_address(
+        self, django_user_model, settings, caplog
+    ):
+        django_user_model.objects.create_user(username="wang", password="right-Password-1")
+        django_user_model.objects.create_user(username="li", password="right-Password-2")
+        office = {"REMOTE_ADDR": "10.1.1.1"}
+        client = Client(**office)
+        caplog.set_level(logging.INFO, logger="partnerships.security")
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            response = client.post("/accounts/login/", {"username": "wang", "password": "nope"})
+            assert response.status_code in (200, 429)
+        response = client.post(
+            "/accounts/login/", {"username": "wang", "password": "right-Password-1"}
+        )
+        assert response.status_code == 429
+        assert "登录失败次数过多" in page_text(response)
+        # A colleague in the same office signs in; so does wang from another address.
+        colleague = Client(**office).post(
+            "/accounts/login/", {"username": "li", "password": "right-Password-2"}
+        )
+        assert colleague.status_code == 302
+        elsewhere = Client(REMOTE_ADDR="10.2.2.2").post(
+            "/accounts/login/", {"username": "wang", "password": "right-Password-1"}
+        )
+        assert elsewhere.status_code == 302
+        assert "failed sign-in user=wang address=10.1.1.1" in caplog.text
+        assert "sign-in user=li address=10.1.1.1" in caplog.text
+
+    def test_refused_access_is_logged(self, client, staff_a, caplog):
+        caplog.set_level(logging.INFO, logger="partnerships.security")
+        client.force_login(staff_a)
+        other = Donation.objects.create(
+            partnership=__import__("partnerships.models").models.Partnership.objects.get(
+                name="粤黔"
+            ),
+            date=datetime.date(2024, 1, 1),
+            amount=Decimal("1.00"),
+            kind="funds",
+            region=staff_a.pairing_assignments.get().partnership.assisted_region,
+        )
+        assert client.get(change_url(other)).status_code == 404
+        assert f"refused user=staff_a path={change_url(other)}" in caplog.text
+
+    def test_an_idle_session_expires(self, client, official):
+        client.force_login(official)
+        assert client.get("/").status_code == 200
+        Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+        response = client.get("/")
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+class TestHeaders:
+    @pytest.mark.parametrize("htmx", [False, True])
+    def test_pages_and_fragments_carry_the_security_headers(self, official_client, reference, htmx):
+        headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+        response = official_client.get(f"/pairings/{reference.pairing.pk}/", **headers)
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "style-src 'self'" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["Referrer-Policy"] == "same-origin"
+        assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def run_python(code_or_args, **env):
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {
+            "DEBUG",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "HTTPS",
+            "DATABASE_URL",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",  # set for the browser tests only
+        }
+    }
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, *code_or_args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = run_python(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="dxb.example.gov.cn",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_refuses_the_development_key():
+    check = run_python(["manage.py", "check", "--deploy"], DEBUG="false")
+    assert check.returncode != 0 and "partnerships.E001" in check.stderr
+    start = run_python(["-c", "import partnerships.wsgi"], DEBUG="false")
+    assert start.returncode != 0
+    assert "Refusing to start: SECRET_KEY is the public development key" in start.stderr
+
+
+def test_lockout_page_is_in_words(client, django_user_model, settings):
+    django_user_model.objects.create_user(username="zhao", password="right-Password-3")
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        response = client.post("/accounts/login/", {"username": "zhao", "password": "x"})
+    assert response.status_code == 429
+    text = page_text(response)
+    assert "稍后" in text and "0:15:00" in text
