@@ -26,3 +26,9 @@ def test_pages_render_with_the_manifest_storage(settings, tmp_path, official_cli
     response = official_client.get("/")
     assert response.status_code == 200
     assert re.search(r"/static/vendor/chartjs/chart\.umd\.min\.[0-9a-f]{12}\.js", response.text)
+
+
+def test_favicon_ico_points_at_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
