@@ -1,0 +1,98 @@
+"""The national-scale generator: deterministic, fast on both databases, and every invariant kept."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Count, F, OuterRef, Subquery, Sum
+
+from partnerships.models import Donation, DonationLine, Partnership, Region
+
+pytestmark = pytest.mark.django_db
+
+SMALL = ["--villages", "800", "--donations", "3000", "--years", "4", "--quiet"]
+
+
+def generate(seed="7"):
+    call_command("generate_dataset", *SMALL, "--seed", seed, stdout=io.StringIO())
+
+
+def fingerprint():
+    return (
+        Donation.objects.aggregate(total=Sum("amount"), n=Count("pk")),
+        list(Donation.objects.values_list("year").annotate(Sum("amount")).order_by("year")),
+        DonationLine.objects.count(),
+    )
+
+
+def test_every_invariant_holds():
+    generate()
+    assert DonationLine.objects.count() >= 3000
+    assert Region.objects.filter(level=5).count() == 800
+    assert Partnership.objects.count() > 50
+    # Lines add up to their donation, to the fen.
+    line_sums = (
+        DonationLine.objects.filter(donation=OuterRef("pk"))
+        .order_by()
+        .values("donation")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    assert (
+        not Donation.objects.annotate(line_total=Subquery(line_sums))
+        .exclude(line_total=F("amount"))
+        .exists()
+    )
+    # Paths are the chain of ids; donations and lines stay inside their pairing's assisted side.
+    for region in Region.objects.select_related("parent").iterator():
+        expected = f"{region.parent.path if region.parent else '/'}{region.pk}/"
+        assert region.path == expected
+    for pairing in Partnership.objects.select_related(
+        "parent__helping_region", "parent__assisted_region", "helping_region", "assisted_region"
+    ):
+        assert pairing.path.endswith(f"/{pairing.pk}/")
+        if pairing.parent:
+            assert pairing.helping_region.is_within(pairing.parent.helping_region)
+            assert pairing.assisted_region.is_within(pairing.parent.assisted_region)
+    sample = Donation.objects.select_related(
+        "region", "partnership__assisted_region", "visit"
+    ).order_by("?")[:200]
+    for donation in sample:
+        assert donation.region.is_within(donation.partnership.assisted_region)
+        assert donation.year == (donation.date or donation.visit.start_date).year
+        if donation.visit and donation.date:
+            assert donation.visit.covers(donation.date)
+
+
+def test_the_same_seed_gives_the_same_data():
+    generate("3")
+    first = fingerprint()
+    for model in (DonationLine, Donation):
+        model.objects.all().delete()
+    from partnerships.models import Meeting, Organisation, Person, Visit
+
+    for model in (Meeting, Visit, Person, Organisation):
+        model.objects.all().delete()
+    for pairing in Partnership.objects.order_by("-path"):
+        pairing.delete()
+    Region.objects.filter(level=5).delete()
+    for level in (4, 3, 2, 1):
+        Region.objects.filter(level=level).delete()
+    generate("3")
+    assert fingerprint()[0]["total"] == first[0]["total"]
+    assert fingerprint()[1] == first[1]
+
+
+def test_it_refuses_to_generate_twice():
+    generate()
+    with pytest.raises(CommandError):
+        generate()
+
+
+def test_dashboard_pages_render_on_the_generated_data(official_client):
+    generate()
+    county = Partnership.objects.filter(assisted_region__level=3).first()
+    village = Region.objects.filter(level=5, donation_lines__isnull=False).first()
+    for url in ["/", f"/pairings/{county.pk}/", f"/regions/{village.pk}/"]:
+        assert official_client.get(url).status_code == 200
