@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-sqlite test-postgres lint format messages clean
+.PHONY: run test test-sqlite test-postgres bench lint format messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test-sqlite: $(VENV)/.dev
 
 test-postgres: $(VENV)/.dev
 	$(BIN)/python tests/pgserver.py -- $(BIN)/pytest $(PYTEST_ARGS)
+
+## Benchmark on a throwaway PostgreSQL with a generated national-scale data set (not part of test).
+## BENCH_ARGS="--lines 200000 --villages 20000" for a quicker run; results also in bench-results.json.
+bench: $(VENV)/.dev
+	HTTPS=false PLAIN_STATIC_STORAGE=true $(BIN)/python tests/pgserver.py -- \
+		$(BIN)/python manage.py bench $(BENCH_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -510,17 +510,15 @@ def donation_list(qs: QuerySet[Donation]) -> QuerySet[Donation]:
 
 def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donation]:
     """Donations with a part given into the region, or naming a place in it as a recipient."""
-    in_region = Q(region__path__startswith=region.path)
+    # The places first (an indexed prefix on paths), then the lines and links by region id:
+    # the database starts from the few rows of the region instead of testing every donation.
+    places = Region.objects.filter(path__startswith=region.path).values("pk")
+    in_region = Q(region__in=places)
+    touched = DonationLine.objects.filter(in_region).values("donation_id")
+    named = RecipientRegionLink.objects.filter(region__in=places).values("donation_id")
     return (
         donations(filters=filters)
-        .filter(
-            Exists(DonationLine.objects.filter(in_region, donation_id=OuterRef("pk")))
-            | Exists(
-                RecipientRegionLink.objects.filter(
-                    donation_id=OuterRef("pk"), region__path__startswith=region.path
-                )
-            )
-        )
+        .filter(Q(pk__in=touched) | Q(pk__in=named))
         .annotate(
             received=_or_zero(
                 Subquery(
@@ -537,10 +535,6 @@ def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donatio
 
 
 def donations_by_donor(*, filters: Filters, organisation: Organisation) -> QuerySet[Donation]:
-    return (
-        donations(filters=filters)
-        .filter(
-            Exists(DonorLink.objects.filter(donation_id=OuterRef("pk"), organisation=organisation))
-        )
-        .order_by("-year", "-date", "-pk")
-    )
+    # From the donor's links (indexed) to its donations, not every donation tested for a link.
+    given = DonorLink.objects.filter(organisation=organisation).values("donation_id")
+    return donations(filters=filters).filter(pk__in=given).order_by("-year", "-date", "-pk")

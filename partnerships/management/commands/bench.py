@@ -1,0 +1,445 @@
+"""The benchmark behind `make bench`: dashboard pages against the raw SQL of the same work.
+
+Run on an empty PostgreSQL database (`make bench` starts a throwaway one): it migrates,
+generates the national-scale data set, then measures and prints a table (also written as
+JSON). Timings are figures to read, never assertions; ratios compare the product with the
+bare aggregate it shows, measured in the same run on the same data.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import resource
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
+from django.db.models import Count
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, setup_test_environment
+from django.utils import timezone
+
+from partnerships.models import DonationLine, Organisation, Partnership, Region
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def prepare_client_environment() -> None:
+    """Let the test client run against this database on one kept connection.
+
+    Django closes the connection after each request when CONN_MAX_AGE is 0; a page's time
+    should not include connecting (gunicorn in the load run keeps its connections too).
+    """
+    setup_test_environment()
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def timed(action, runs: int) -> list[float]:
+    action()  # warm caches and connections first
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Command(BaseCommand):
+    help = "Benchmark the dashboard, exports and admin against raw SQL (PostgreSQL)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--lines", type=int, default=1_000_000)
+        parser.add_argument("--villages", type=int, default=50_000)
+        parser.add_argument("--years", type=int, default=10)
+        parser.add_argument("--runs", type=int, default=20)
+        parser.add_argument("--load-seconds", type=int, default=30)
+        parser.add_argument("--users", type=int, default=20)
+        parser.add_argument("--json", default="bench-results.json")
+        parser.add_argument("--skip-generate", action="store_true")
+        parser.add_argument("--export-probe", action="store_true", help=argparse_hidden())
+
+    def handle(self, *args, **options):
+        if options["export_probe"]:
+            return self.export_probe()
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark runs on PostgreSQL: use `make bench`.")
+        prepare_client_environment()
+        results = {
+            "date": timezone.localtime().isoformat(timespec="minutes"),
+            "machine": f"{os.cpu_count()} cores, "
+            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
+            "lines": options["lines"],
+        }
+        if not options["skip_generate"]:
+            call_command("migrate", verbosity=0)
+            call_command(
+                "generate_dataset",
+                villages=options["villages"],
+                donations=options["lines"],
+                years=options["years"],
+                stdout=self.stdout,
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        results["rows"] = {
+            "donation lines": DonationLine.objects.count(),
+            "pairings": Partnership.objects.count(),
+            "villages": Region.objects.filter(level=Region.Level.VILLAGE).count(),
+        }
+        results["pages"] = self.pages(options["runs"])
+        results["admin"] = self.admin(options["runs"])
+        results["export"] = self.export()
+        results["load"] = self.load(options["load_seconds"], options["users"])
+        self.report(results)
+        Path(options["json"]).write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        self.stdout.write(f"Written to {options['json']}")
+
+    # Subjects and baselines --------------------------------------------------------------
+
+    def raw(self, sql: str, params=()) -> callable:
+        """A bare psycopg connection running the aggregate a page shows."""
+        dsn = settings.DATABASES["default"]
+        conn = psycopg.connect(
+            host=dsn["HOST"],
+            port=dsn["PORT"],
+            user=dsn["USER"],
+            password=dsn["PASSWORD"] or None,
+            dbname=dsn["NAME"],
+        )
+        self._raw_connections = [*getattr(self, "_raw_connections", []), conn]
+
+        def run():
+            with conn.cursor() as cursor:
+                cursor.execute(sql, params)
+                cursor.fetchall()
+
+        return run
+
+    def subjects(self):
+        county = (
+            Partnership.objects.filter(assisted_region__level=Region.Level.COUNTY)
+            .annotate(n=Count("donations"))
+            .order_by("-n")
+            .first()
+        )
+        village = (
+            Region.objects.filter(level=Region.Level.VILLAGE)
+            .annotate(n=Count("donation_lines"))
+            .order_by("-n")
+            .first()
+        )
+        donor = Organisation.objects.annotate(n=Count("donations_given")).order_by("-n").first()
+        return county, village, donor
+
+    def pages(self, runs: int) -> list[dict]:
+        user = get_user_model().objects.create_superuser(
+            f"bench-{secrets.token_hex(4)}", password=secrets.token_urlsafe(16)
+        )
+        client = Client()
+        client.force_login(user)
+        county, village, donor = self.subjects()
+        line, donation, pairing = (
+            "partnerships_donationline",
+            "partnerships_donation",
+            ("partnerships_partnership"),
+        )
+        region, link = "partnerships_region", "partnerships_donation_donors"
+        cases = [
+            (
+                "overview /",
+                "/",
+                f"SELECT kind, year, SUM(amount) FROM {donation} GROUP BY kind, year",
+                (),
+            ),
+            (
+                f"pairing /pairings/{county.pk}/",
+                f"/pairings/{county.pk}/",
+                f"SELECT l.region_id, d.year, SUM(l.amount) FROM {line} l "
+                f"JOIN {donation} d ON d.id = l.donation_id "
+                f"JOIN {pairing} p ON p.id = d.partnership_id "
+                f"JOIN {region} r ON r.id = l.region_id "
+                "WHERE p.path LIKE %s AND r.level = 5 GROUP BY 1, 2",
+                (county.path + "%",),
+            ),
+            (
+                f"village /regions/{village.pk}/",
+                f"/regions/{village.pk}/",
+                f"SELECT d.year, SUM(l.amount) FROM {line} l "
+                f"JOIN {donation} d ON d.id = l.donation_id "
+                f"JOIN {region} r ON r.id = l.region_id "
+                "WHERE r.path LIKE %s GROUP BY 1",
+                (village.path + "%",),
+            ),
+            (
+                f"donor /donors/{donor.pk}/",
+                f"/donors/{donor.pk}/",
+                f"SELECT d.year, SUM(d.amount) FROM {link} k "
+                f"JOIN {donation} d ON d.id = k.donation_id "
+                "WHERE k.organisation_id = %s GROUP BY 1",
+                (donor.pk,),
+            ),
+        ]
+        rows = []
+        for name, url, sql, params in cases:
+            baseline = timed(self.raw(sql, params), runs)
+            for fragment in (False, True):
+                headers = {"HTTP_HX_REQUEST": "true"} if fragment else {}
+
+                def get(url=url, headers=headers):
+                    response = client.get(url, **headers)
+                    assert response.status_code == 200, (url, response.status_code)
+
+                with CaptureQueriesContext(connection) as queries:
+                    get()
+                samples = timed(get, runs)
+                rows.append(
+                    {
+                        "name": name + (" (fragment)" if fragment else ""),
+                        "p50_ms": statistics.median(samples),
+                        "p95_ms": percentile(samples, 0.95),
+                        "raw_sql_p50_ms": statistics.median(baseline),
+                        "ratio": statistics.median(samples) / statistics.median(baseline),
+                        "queries": len(queries),
+                    }
+                )
+        return rows
+
+    def admin(self, runs: int) -> list[dict]:
+        user = get_user_model().objects.filter(is_superuser=True).first()
+        client = Client()
+        client.force_login(user)
+        year = timezone.localdate().year - 1
+        rows = []
+        for name, url in (
+            ("donations changelist", "/admin/partnerships/donation/"),
+            (f"donations changelist, year {year}", f"/admin/partnerships/donation/?year={year}"),
+        ):
+
+            def get(url=url):
+                response = client.get(url)
+                assert response.status_code == 200, (url, response.status_code)
+
+            with CaptureQueriesContext(connection) as queries:
+                get()
+            samples = timed(get, max(5, runs // 2))
+            rows.append(
+                {
+                    "name": name,
+                    "p50_ms": statistics.median(samples),
+                    "p95_ms": percentile(samples, 0.95),
+                    "queries": len(queries),
+                }
+            )
+        return rows
+
+    # Export --------------------------------------------------------------------------------
+
+    def export(self) -> dict:
+        probe = subprocess.run(
+            [sys.executable, "manage.py", "bench", "--export-probe"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        product = json.loads(probe.stdout.strip().splitlines()[-1])
+        dsn = settings.DATABASES["default"]
+        columns = (
+            "d.id, d.date, d.year, d.amount, d.kind, d.category, r.name, r.path, l.amount, "
+            "l.is_itemised, d.source"
+        )
+        sql = (
+            f"COPY (SELECT {columns} FROM partnerships_donationline l "
+            "JOIN partnerships_donation d ON d.id = l.donation_id "
+            "JOIN partnerships_region r ON r.id = l.region_id "
+            "ORDER BY d.year, d.date, d.id, l.id) TO STDOUT WITH CSV"
+        )
+        with (
+            psycopg.connect(
+                host=dsn["HOST"], port=dsn["PORT"], user=dsn["USER"], dbname=dsn["NAME"]
+            ) as conn,
+            conn.cursor() as cursor,
+        ):
+            started = time.perf_counter()
+            rows = 0
+            with cursor.copy(sql) as copy:
+                for chunk in copy:
+                    rows += bytes(chunk).count(b"\n")
+            copy_seconds = time.perf_counter() - started
+        product["copy_rows_per_s"] = rows / copy_seconds
+        product["ratio_to_copy"] = product["rows_per_s"] / product["copy_rows_per_s"]
+        return product
+
+    def export_probe(self) -> None:
+        """In a process of its own, so its peak memory is the export's."""
+        prepare_client_environment()
+        user = get_user_model().objects.filter(is_superuser=True).first()
+        client = Client()
+        client.force_login(user)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        response = client.get("/export/ledger.csv")
+        lines = 0
+        for chunk in response.streaming_content:
+            lines += chunk.count(b"\n") if isinstance(chunk, bytes) else chunk.count("\n")
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows = lines - 1
+        print(
+            json.dumps(
+                {
+                    "rows": rows,
+                    "seconds": seconds,
+                    "rows_per_s": rows / seconds,
+                    "peak_rss_mb": peak,
+                    "rss_before_mb": before,
+                }
+            )
+        )
+
+    # Load ----------------------------------------------------------------------------------
+
+    def load(self, seconds: int, users: int) -> dict:
+        county, _, _ = self.subjects()
+        port = free_port()
+        env = {
+            **os.environ,
+            "DEBUG": "false",
+            "HTTPS": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DASHBOARD_PUBLIC": "true",
+            "PLAIN_STATIC_STORAGE": "true",
+        }
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "partnerships.wsgi",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            path = f"/pairings/{county.pk}/"
+            latencies: list[float] = []
+            errors = [0]
+            lock = threading.Lock()
+            stop_at = time.monotonic() + seconds
+
+            def user_loop():
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                while time.monotonic() < stop_at:
+                    started = time.perf_counter()
+                    try:
+                        conn.request("GET", path)
+                        response = conn.getresponse()
+                        response.read()
+                        ok = response.status == 200
+                    except (OSError, http.client.HTTPException):
+                        ok = False
+                        conn.close()
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    with lock:
+                        if ok:
+                            latencies.append(elapsed)
+                        else:
+                            errors[0] += 1
+                conn.close()
+
+            threads = [threading.Thread(target=user_loop) for _ in range(users)]
+            started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.monotonic() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        return {
+            "path": path,
+            "users": users,
+            "seconds": wall,
+            "requests": len(latencies),
+            "requests_per_s": len(latencies) / wall,
+            "p50_ms": statistics.median(latencies) if latencies else None,
+            "p95_ms": percentile(latencies, 0.95) if latencies else None,
+            "errors": errors[0],
+        }
+
+    # Report --------------------------------------------------------------------------------
+
+    def report(self, results: dict) -> None:
+        out = self.stdout.write
+        out(f"\nBenchmark {results['date']} on {results['machine']}: {results['rows']}")
+        out(f"\n{'page':<44}{'p50 ms':>9}{'p95 ms':>9}{'raw SQL':>9}{'ratio':>8}{'queries':>9}")
+        for row in results["pages"]:
+            out(
+                f"{row['name']:<44}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}"
+                f"{row['raw_sql_p50_ms']:>9.1f}{row['ratio']:>8.2f}{row['queries']:>9}"
+            )
+        for row in results["admin"]:
+            out(
+                f"{row['name']:<44}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}"
+                f"{'':>9}{'':>8}{row['queries']:>9}"
+            )
+        export = results["export"]
+        out(
+            f"\nledger CSV export: {export['rows']:,} rows in {export['seconds']:.1f}s = "
+            f"{export['rows_per_s']:,.0f} rows/s; COPY {export['copy_rows_per_s']:,.0f} rows/s "
+            f"(ratio {export['ratio_to_copy']:.2f}); peak memory {export['peak_rss_mb']:.0f} MB"
+        )
+        load = results["load"]
+        out(
+            f"load: {load['users']} users for {load['seconds']:.0f}s on {load['path']}: "
+            f"{load['requests_per_s']:.1f} req/s, p50 {load['p50_ms'] or 0:.0f} ms, "
+            f"p95 {load['p95_ms'] or 0:.0f} ms, {load['errors']} errors"
+        )
+
+
+def argparse_hidden():
+    import argparse
+
+    return argparse.SUPPRESS
