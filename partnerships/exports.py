@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from . import reports
 from .models import (
     REGION_ANCESTORS,
+    Category,
     Donation,
     DonationKind,
     Meeting,
@@ -304,56 +305,150 @@ def ledger_lines(
     return lines
 
 
+class RegionNames:
+    """Region names by id, loaded a batch at a time with their ancestors, kept for the export.
+
+    The ledger needs each line's region as five columns and two sides as full names; joining
+    four levels of ancestors for every row of a million would build a dozen objects per row.
+    """
+
+    def __init__(self):
+        self.known: dict[int, tuple[str, int, str]] = {}  # id → (name, level, path)
+
+    def load(self, ids: set[int]) -> None:
+        missing = {pk for pk in ids if pk is not None and pk not in self.known}
+        if not missing:
+            return
+        rows = list(
+            Region.objects.filter(pk__in=missing).values_list("pk", "name", "level", "path")
+        )
+        ancestors = (
+            {int(part) for _, _, _, path in rows for part in path.strip("/").split("/")}
+            - self.known.keys()
+            - missing
+        )
+        if ancestors:
+            rows += Region.objects.filter(pk__in=ancestors).values_list(
+                "pk", "name", "level", "path"
+            )
+        for pk, name, level, path in rows:
+            self.known[pk] = (name, level, path)
+
+    def chain(self, pk: int) -> list[tuple[str, int, str]]:
+        path = self.known[pk][2]
+        return [self.known[int(part)] for part in path.strip("/").split("/")]
+
+    def full_name(self, pk: int) -> str:
+        return " ".join(link[0] for link in self.chain(pk))
+
+    def cells(self, pk: int) -> list[str]:
+        cells = [""] * 5
+        for name, level, _path in self.chain(pk):
+            cells[level - 1] = name
+        return cells
+
+
+def _names_by_donation(through, field: str, donation_ids: set[int]) -> dict[int, list[str]]:
+    names: dict[int, list[str]] = defaultdict(list)
+    rows = (
+        through.objects.filter(donation_id__in=donation_ids)
+        .order_by("donation_id", f"{field.split('__')[0]}_id")
+        .values_list("donation_id", field)
+    )
+    for donation_id, name in rows:
+        names[donation_id].append(name)
+    return names
+
+
+LEDGER_VALUES = [
+    "donation_id",
+    "donation__date",
+    "donation__year",
+    "donation__partnership_id",
+    "donation__visit__start_date",
+    "donation__region_id",
+    "donation__kind",
+    "donation__materials_description",
+    "donation__category",
+    "donation__amount",
+    "is_itemised",
+    "region_id",
+    "recipient_organisation__name",
+    "donor__name",
+    "amount",
+    "note",
+    "donation__source",
+]
+
+
 def ledger(**scope) -> Summary:
-    """One row per donation line: the handover's facts repeated, then where the line went."""
+    """One row per donation line: the handover's facts repeated, then where the line went.
+
+    Flat values in chunks, with names looked up once per chunk (donors, recipients) or once
+    per export (regions, pairing sides): a constant number of queries per 2,000 lines and no
+    model objects per row, so a million lines stream at a steady pace in constant memory.
+    """
     lines = (
         ledger_lines(**scope)
-        .select_related(
-            f"region__{REGION_ANCESTORS}",
-            "recipient_organisation",
-            "donor",
-            "donation__visit",
-            f"donation__region__{REGION_ANCESTORS}",
-            f"donation__partnership__helping_region__{REGION_ANCESTORS}",
-            f"donation__partnership__assisted_region__{REGION_ANCESTORS}",
-        )
-        .prefetch_related(
-            Prefetch("donation__donors", queryset=Organisation.objects.order_by("pk")),
-            Prefetch("donation__recipient_regions", queryset=Region.objects.order_by("pk")),
-            Prefetch(
-                "donation__recipient_organisations", queryset=Organisation.objects.order_by("pk")
-            ),
-        )
         .order_by("donation__year", "donation__date", "donation_id", "-is_itemised", "pk")
+        .values_list(*LEDGER_VALUES)
     )
     itemised_label, rest_label = _("itemised"), _("not itemised")
+    kinds, categories = dict(DonationKind.choices), dict(Category.choices)
+    cross = Donation.recipient_organisations.through
+
+    def batch_rows(batch, regions: RegionNames, sides) -> Iterator[list[Any]]:
+        donation_ids = {row[0] for row in batch}
+        donors = _names_by_donation(reports.DonorLink, "organisation__name", donation_ids)
+        places = _names_by_donation(reports.RecipientRegionLink, "region__name", donation_ids)
+        bodies = _names_by_donation(cross, "organisation__name", donation_ids)
+        regions.load({row[11] for row in batch} | {row[5] for row in batch})
+        for (
+            donation_id, date, year, pairing, visit_start, receiving, kind, materials,
+            category, total, itemised, region, line_org, line_donor, amount, note, source,
+        ) in batch:  # fmt: skip
+            helping, assisted = sides[pairing]
+            yield [
+                f"D{donation_id}",
+                date,
+                year,
+                regions.full_name(helping),
+                regions.full_name(assisted),
+                visit_start,
+                joined(donors.get(donation_id, [])),
+                joined(places.get(donation_id, [])),
+                joined(bodies.get(donation_id, [])),
+                regions.full_name(receiving),
+                kinds.get(kind, kind),
+                materials,
+                categories.get(category, category),
+                total,
+                itemised_label if itemised else rest_label,
+                *regions.cells(region),
+                line_org or "",
+                line_donor or "",
+                amount,
+                note,
+                source,
+            ]
 
     def rows() -> Iterator[list[Any]]:
-        for line in lines.iterator(chunk_size=CHUNK):
-            donation = line.donation
-            yield [
-                f"D{donation.pk}",
-                donation.date,
-                donation.year,
-                donation.partnership.helping_region.full_name,
-                donation.partnership.assisted_region.full_name,
-                donation.visit.start_date if donation.visit else None,
-                joined(d.name for d in donation.donors.all()),
-                joined(r.name for r in donation.recipient_regions.all()),
-                joined(o.name for o in donation.recipient_organisations.all()),
-                donation.region.full_name,
-                donation.get_kind_display(),
-                donation.materials_description,
-                donation.get_category_display(),
-                donation.amount,
-                itemised_label if line.is_itemised else rest_label,
-                *region_cells(line.region),
-                line.recipient_organisation.name if line.recipient_organisation else "",
-                line.donor.name if line.donor else "",
-                line.amount,
-                line.note,
-                donation.source,
-            ]
+        regions = RegionNames()
+        sides = {
+            pk: (helping, assisted)
+            for pk, helping, assisted in Partnership.objects.values_list(
+                "pk", "helping_region_id", "assisted_region_id"
+            )
+        }
+        regions.load({region for pair in sides.values() for region in pair})
+        batch = []
+        for row in lines.iterator(chunk_size=CHUNK):
+            batch.append(row)
+            if len(batch) >= CHUNK:
+                yield from batch_rows(batch, regions, sides)
+                batch = []
+        if batch:
+            yield from batch_rows(batch, regions, sides)
 
     named = [scope.get(key) for key in ("partnership", "region", "organisation", "visit")]
     scope_name = next((str(obj) for obj in named if obj is not None), "")
