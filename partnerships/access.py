@@ -81,6 +81,19 @@ class Scope:
             return Q(pk__in=[])
         return reduce(or_, (Q(**{f"{prefix}path__startswith": path}) for path in self.paths))
 
+    def q_with_ancestors(self, prefix: str = "") -> Q:
+        """Pairings in scope and those above them (a donation may belong to a visit of the
+        parent pairing, and must keep that link when scoped staff edit it)."""
+        if self.paths is None:
+            return Q()
+        above = {
+            "/" + "/".join(parts[:depth]) + "/"
+            for path in self.paths
+            for parts in [path.strip("/").split("/")]
+            for depth in range(1, len(parts))
+        }
+        return self.q(prefix) | Q(**{f"{prefix}path__in": sorted(above)})
+
     def allows(self, partnership) -> bool:
         return self.paths is None or any(partnership.path.startswith(p) for p in self.paths)
 
@@ -127,15 +140,66 @@ def refused(request, what: str) -> None:
 
 
 def organisation_q(scope: Scope) -> Q:
-    """Organisations of the pairings in scope: placed on either side of one, or not placed."""
+    """Organisations of the pairings in scope.
+
+    Those placed on either side of a pairing in scope, those named on a donation in scope
+    (a donor may sit elsewhere, like a 广东… company), and unplaced ones no other pairing uses.
+    """
     if scope.everything:
         return Q()
-    from .models import Partnership
+    from .models import Donation, DonationLine, Partnership
 
+    in_scope = Donation.objects.filter(scope.q("partnership__"))
+    donors = Donation.donors.through.objects.filter(donation__in=in_scope)
+    recipients = Donation.recipient_organisations.through.objects.filter(donation__in=in_scope)
+    q = Q(pk__in=donors.values("organisation_id")) | Q(pk__in=recipients.values("organisation_id"))
     sides = Partnership.objects.filter(scope.q("")).values_list(
         "helping_region__path", "assisted_region__path"
     )
-    q = Q(region__isnull=True)
     for helping, assisted in sides:
         q |= Q(region__path__startswith=helping) | Q(region__path__startswith=assisted)
-    return q
+    unused = (
+        Q(region__isnull=True)
+        & ~Q(pk__in=Donation.donors.through.objects.values("organisation_id"))
+        & ~Q(pk__in=Donation.recipient_organisations.through.objects.values("organisation_id"))
+        & ~Q(pk__in=DonationLine.objects.exclude(donor=None).values("donor_id"))
+    )
+    return q | unused
+
+
+def person_q(scope: Scope) -> Q:
+    """People of the pairings in scope: of an organisation in scope, or on a visit or meeting
+    in scope, or nowhere yet (just entered)."""
+    if scope.everything:
+        return Q()
+    from .models import Meeting, MeetingParticipant, Organisation, Visit
+
+    visits = Visit.objects.filter(scope.q("partnership__"))
+    meetings = Meeting.objects.filter(scope.q("partnership__"))
+    q = (
+        Q(organisation__in=Organisation.objects.filter(organisation_q(scope)))
+        | Q(pk__in=visits.exclude(leader=None).values("leader_id"))
+        | Q(pk__in=Visit.members.through.objects.filter(visit__in=visits).values("person_id"))
+        | Q(pk__in=MeetingParticipant.objects.filter(meeting__in=meetings).values("person_id"))
+    )
+    unused = (
+        Q(organisation__isnull=True)
+        & ~Q(pk__in=Visit.objects.exclude(leader=None).values("leader_id"))
+        & ~Q(pk__in=Visit.members.through.objects.values("person_id"))
+        & ~Q(pk__in=MeetingParticipant.objects.values("person_id"))
+    )
+    return q | unused
+
+
+def client_ip(request) -> str:
+    """The address a sign-in comes from, for lockouts and the security log.
+
+    Behind one reverse proxy (BEHIND_PROXY) that is the last address the proxy appended to
+    X-Forwarded-For; anything before it was written by the client and cannot be trusted.
+    """
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
+    return request.META.get("REMOTE_ADDR", "")

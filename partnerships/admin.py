@@ -4,13 +4,15 @@ Each admin declares what it shows; changelists stay at a fixed query count.
 """
 
 import base64
+import secrets
 
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core import signing
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
@@ -69,8 +71,7 @@ def scope_filter(model, scope: access.Scope) -> Q:
     if model is Organisation:
         return access.organisation_q(scope)
     if model is Person:
-        organisations = Organisation.objects.filter(access.organisation_q(scope))
-        return Q(organisation__isnull=True) | Q(organisation__in=organisations)
+        return access.person_q(scope)
     if model in (VisitActivity,):
         return scope.q("visit__partnership__")
     if model is MeetingParticipant:
@@ -113,7 +114,10 @@ class ScopedChoicesMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         scope = access.scope_for(request.user)
         related = db_field.related_model
-        if not scope.everything and related in (Partnership, Visit, Organisation, Person):
+        if not scope.everything and related is Visit and db_field.model is not Visit:
+            # A record may belong to a visit of the parent pairing: keep that choice.
+            kwargs["queryset"] = Visit.objects.filter(scope.q_with_ancestors("partnership__"))
+        elif not scope.everything and related in (Partnership, Organisation, Person):
             kwargs["queryset"] = related._default_manager.filter(scope_filter(related, scope))
         if db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = TolerantAutocompleteSelect(db_field, self.admin_site)
@@ -157,13 +161,30 @@ class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
             yield formset, inline
 
     def _in_scope_or_404(self, request, object_id) -> None:
+        """An object outside the user's scope, or an id that is no id, is simply not there."""
         if object_id is None:
             return
         model = self.model
-        exists_anywhere = model._default_manager.filter(pk=object_id).exists()
-        if exists_anywhere and not self.get_queryset(request).filter(pk=object_id).exists():
+        try:
+            pk = model._meta.pk.to_python(unquote(str(object_id)))
+            exists_anywhere = model._default_manager.filter(pk=pk).exists()
+        except (ValueError, TypeError, OverflowError, ValidationError) as error:
+            raise Http404 from error
+        if not exists_anywhere and not access.scope_for(request.user).everything:
+            # The history of a deleted record would show another pairing's figures.
+            raise Http404
+        if exists_anywhere and not self.get_queryset(request).filter(pk=pk).exists():
             access.refused(request, f"{model._meta.model_name} {object_id}")
             raise Http404
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """A past version, to read only: reverting would skip every rule of the change form."""
+        self._in_scope_or_404(request, object_id)
+        if not str(version_id).isdigit():
+            raise Http404
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         self._in_scope_or_404(request, object_id)
@@ -283,9 +304,15 @@ class ImportMixin:
             except signing.BadSignature:
                 messages.error(request, _("The preview has expired; upload the file again."))
                 return HttpResponseRedirect(request.path)
+            done = request.session.get("imports_done", [])
+            if payload.get("user") != request.user.pk or payload.get("nonce") in done:
+                # A confirmation counts once, and only for whoever previewed the file.
+                messages.error(request, _("This file has already been imported."))
+                return HttpResponseRedirect(request.path)
             data = base64.b64decode(payload["data"])
             preview, saved = self._save(request, data, payload["name"])
             if saved:
+                request.session["imports_done"] = [*done[-49:], payload["nonce"]]
                 messages.success(
                     request,
                     _("%(count)d %(things)s imported.")
@@ -304,7 +331,12 @@ class ImportMixin:
                 context.update(preview=preview, name=upload.name)
                 if preview.ok:
                     context["payload"] = signing.dumps(
-                        {"name": upload.name, "data": base64.b64encode(data).decode()},
+                        {
+                            "name": upload.name,
+                            "data": base64.b64encode(data).decode(),
+                            "user": request.user.pk,
+                            "nonce": secrets.token_hex(8),
+                        },
                         salt=IMPORT_SALT,
                         compress=True,
                     )
@@ -357,9 +389,17 @@ class PartnershipListFilter(admin.RelatedFieldListFilter):
 
 class ChildPartnershipInline(ScopedInline, admin.TabularInline):
     model = Partnership
+    form = forms.GuardedModelForm
     formset = forms.ChildPartnershipFormSet
     fk_name = "parent"
-    fields = ["name", "helping_region", "assisted_region", "established_year", "ended_on"]
+    fields = [
+        "name",
+        "helping_region",
+        "assisted_region",
+        "established_year",
+        "ended_on",
+        "loaded_version",
+    ]
     autocomplete_fields = ["helping_region", "assisted_region"]
     extra = 0
     show_change_link = True

@@ -29,7 +29,9 @@ class PartnershipsConfig(AppConfig):
 
 
 def _address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    from .access import client_ip
+
+    return client_ip(request) if request is not None else ""
 
 
 def _logged_in(sender, request, user, **kwargs):

@@ -50,6 +50,9 @@ class Column:
     key: str  # stable, for JSON and for reading a file back in
     header: Any  # lazily translated, for people
     kind: str = TEXT
+    # Whether a total of the column means anything: a handover's total repeated on each of
+    # its lines does not add up, nor do subtree totals of nested pairings.
+    summable: bool = True
 
 
 @dataclass
@@ -160,7 +163,8 @@ def pairings(*, filters: reports.Filters) -> Summary:
         ]
         for row in totals
     ]
-    return Summary(_("Aid per pairing"), columns, rows)
+    # Each pairing's total includes its children's: a column total would count them twice.
+    return Summary(_("Aid per pairing"), columns, rows, extra={"no_total": True})
 
 
 def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:
@@ -273,7 +277,7 @@ LEDGER_COLUMNS = [
     Column("kind", gettext_lazy("Funds or materials")),
     Column("materials", gettext_lazy("Materials")),
     Column("category", gettext_lazy("Category")),
-    Column("handover_total", gettext_lazy("Handover total (yuan)"), MONEY),
+    Column("handover_total", gettext_lazy("Handover total (yuan)"), MONEY, summable=False),
     Column("itemised", gettext_lazy("Line")),
     *REGION_COLUMNS,
     Column("line_organisation", gettext_lazy("Recipient organisation of the line")),
@@ -602,7 +606,7 @@ def xlsx_response(summary: Summary) -> FileResponse:
 
     sheet.append([header_cell(str(c.header)) for c in summary.columns])
     kinds = [c.kind for c in summary.columns]
-    money = [i for i, kind in enumerate(kinds) if kind == MONEY]
+    money = [i for i, c in enumerate(summary.columns) if c.kind == MONEY and c.summable]
     totals = [Decimal(0)] * len(kinds)
     row: list[Any] = []
     for row in summary.rows:

@@ -35,6 +35,8 @@ class GuardedModelForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["loaded_version"].initial = self.instance.version
+            # Without it the stale-copy check could be skipped by leaving the field out.
+            self.fields["loaded_version"].required = True
 
     def clean(self):
         cleaned = super().clean()
@@ -101,13 +103,25 @@ class GuardedModelForm(forms.ModelForm):
             return visit.start_date.year if visit and visit.start_date else None
         return None
 
+    def stored_year(self) -> int | None:
+        instance = self.instance
+        if not instance.pk:
+            return None
+        if isinstance(instance, Visit):
+            return instance.start_date.year
+        return getattr(instance, "year", None)
+
     def _check_locked_year(self, cleaned) -> None:
         from .access import can_edit_locked_years, locked_years
 
         if self.user is None or can_edit_locked_years(self.user):
             return
-        year = self.record_year(cleaned)
-        if year is not None and year in locked_years():
+        locked = locked_years()
+        # The year it has now counts as much as the year it would get: a record of a locked
+        # year cannot be moved out of it either (say, from the visit page).
+        years = {self.record_year(cleaned), self.stored_year()} - {None}
+        year = min((y for y in years if y in locked), default=None)
+        if year is not None:
             raise ValidationError(
                 _(
                     "%(year)d is locked: its annual assessment is done. Only an administrator "

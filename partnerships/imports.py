@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -72,7 +73,12 @@ class Preview:
 def decode(data: bytes) -> str:
     """UTF-8 (with or without BOM) or GB18030/GBK, as Excel and WPS save them in China."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UnreadableFile(
+                _("The file starts as UTF-8 but is not valid UTF-8. Save it again as CSV (UTF-8).")
+            ) from error
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -183,9 +189,10 @@ def map_rows(
 class Directory:
     """Name lookups with a cache, so a file of thousands of rows costs a few queries per name."""
 
-    def __init__(self):
+    def __init__(self, scope: access.Scope = access.ALL):
         self.regions_by_path: dict[tuple[str, ...], Region | None] = {}
         self.organisations: dict[str, list[Organisation]] | None = None
+        self.scope = scope  # names outside it are as unknown as names that do not exist
 
     def region(self, names: list[str]) -> Region | None:
         key = tuple(n for n in names if n)
@@ -209,7 +216,8 @@ class Directory:
     def organisation(self, name: str, near: Region | None) -> tuple[Organisation | None, str]:
         if self.organisations is None:
             self.organisations = defaultdict(list)
-            for org in Organisation.objects.select_related("region"):
+            visible = Organisation.objects.filter(access.organisation_q(self.scope))
+            for org in visible.select_related("region"):
                 self.organisations[org.name].append(org)
         found = self.organisations.get(name, [])
         if len(found) > 1 and near is not None:
@@ -282,7 +290,7 @@ def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, l
     for number, row in mapped:
         key = row.get("handover") or f"row-{number}"
         groups.setdefault(key, _Handover(rows=[])).rows.append((number, row))
-    directory = Directory()
+    directory = Directory(access.scope_for(user) if user is not None else access.ALL)
     handovers = list(groups.values())
     # The admin's own form, refusing locked years for this user as the admin page would.
     form_class = type("ImportDonationForm", (DonationForm,), {"user": user})
@@ -317,7 +325,7 @@ def _check_handover(
     if helping and assisted:
         partnership = (
             Partnership.objects.filter(helping_region=helping, assisted_region=assisted)
-            .order_by("ended_on")
+            .order_by(F("ended_on").desc(nulls_first=True))
             .first()
         )
         if partnership is None:
@@ -357,7 +365,11 @@ def _check_handover(
             problem(first_number, "visit", _("Write dates as 2023-01-10."))
             return
         ancestors = [p.pk for p in partnership.ancestors_and_self]
-        visit = Visit.objects.filter(partnership__in=ancestors, start_date=visit_start).first()
+        visit = (
+            Visit.objects.filter(partnership__in=ancestors, start_date=visit_start)
+            .filter(directory.scope.q_with_ancestors("partnership__"))
+            .first()
+        )
         if visit is None:
             problem(
                 first_number,
@@ -478,6 +490,9 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
             )
             continue
         line = {"amount": amount, "region": region, "note": row.get("note", "")}
+        if len(line["note"]) > DonationLine._meta.get_field("note").max_length:
+            problem(number, "note", _("The note is longer than 300 characters."))
+            continue
         for key, attr, near in (
             ("line_organisation", "recipient_organisation", donation["region"]),
             ("line_donor", "donor", None),

@@ -20,7 +20,8 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 _UNITS = {"": Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000)}
-_AMOUNT_RE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>万|亿)?$")
+# At most 16 integer digits: beyond any real amount, and well inside Decimal's precision.
+_AMOUNT_RE = re.compile(r"^(?P<number>\d{1,16}(?:\.\d{1,12})?)(?P<unit>万|亿)?$")
 
 
 def parse_amount(text: str) -> Decimal:

@@ -141,10 +141,10 @@ AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = 1 if BEHIND_PROXY else None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if BEHIND_PROXY else ["REMOTE_ADDR"]
-)
+# The client's address: the proxy's X-Forwarded-For entry when behind one, else the peer.
+AXES_CLIENT_IP_CALLABLE = "partnerships.access.client_ip"
+# A revert from the history page would skip the change form's rules (scope, locked years).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Sessions end after this many idle seconds (each request restarts the clock).
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", "1800"))

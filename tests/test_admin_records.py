@@ -341,6 +341,7 @@ class TestDonations:
             recipient_regions=list(donation.recipient_regions.values_list("pk", flat=True)),
             recipient_organisations=[reference.red_cross.pk],
             region=reference.jiangkou.pk,
+            loaded_version=donation.version,
         )
         line(data, 0, amount="20万", region=reference.qixin.pk)
         response = english_admin_client.post(
@@ -455,7 +456,13 @@ class TestReviewedEdgeCases:
         Region.objects.create(name="某村", level=5, parent=town)
         response = english_admin_client.post(
             f"/admin/partnerships/region/{town.pk}/change/",
-            {"name": town.name, "level": 5, "parent": reference.jiangkou.pk, "code": ""},
+            {
+                "name": town.name,
+                "level": 5,
+                "parent": reference.jiangkou.pk,
+                "code": "",
+                "loaded_version": town.version,
+            },
         )
         assert response.status_code == 200
         assert "cannot become a village or community" in page_text(response)
@@ -471,10 +478,12 @@ class TestReviewedEdgeCases:
             "assisted_region": pairing.assisted_region_id,
             "parent": pairing.parent_id,
             "established_year": "2021",
+            "loaded_version": pairing.version,
             **management("children"),
             "children-INITIAL_FORMS": "1",
             "children-TOTAL_FORMS": "3",
             "children-0-id": reference.town_pairing.pk,
+            "children-0-loaded_version": reference.town_pairing.version,
             "children-0-parent": pairing.pk,
             "children-0-helping_region": reference.zhangmutou.pk,
             "children-0-assisted_region": reference.minxiao.pk,
@@ -502,6 +511,7 @@ class TestReviewedEdgeCases:
                 "helping_region": pairing.helping_region_id,
                 "assisted_region": other.pk,
                 "parent": pairing.parent_id,
+                "loaded_version": pairing.version,
                 **management("children"),
             },
         )
@@ -536,6 +546,7 @@ class TestReviewedEdgeCases:
             "leader": visit.leader_id,
             "members": list(visit.members.values_list("pk", flat=True)),
             "places": list(visit.places.values_list("pk", flat=True)),
+            "loaded_version": visit.version,
             **management("activities", "meetings", "donations"),
             "donations-INITIAL_FORMS": "1",
             "donations-TOTAL_FORMS": "1",
@@ -551,6 +562,7 @@ class TestReviewedEdgeCases:
             ),
             "donations-0-recipient_organisations": [reference.red_cross.pk],
             "donations-0-region": donation.region_id,
+            "donations-0-loaded_version": donation.version,
         }
         data.update({f"donations-0-{k}": v for k, v in donation_changes.items()})
         return data

@@ -227,3 +227,16 @@ def test_the_admin_exports_selected_visits(admin_client, reference):
     rows = csv_rows(response)
     assert rows[1][:2] == ["2023-01-10", "2023-01-12"]
     assert rows[1][-1] == "1050000.00"
+
+
+def test_xlsx_totals_only_add_up_what_adds_up(official_client, reference):
+    from openpyxl import load_workbook
+
+    itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+    sheet = load_workbook(io.BytesIO(body(official_client.get("/export/ledger.xlsx")))).active
+    header = [cell.value for cell in sheet[1]]
+    last = [cell.value for cell in sheet[sheet.max_row]]
+    assert last[header.index("金额（元）")] == 105
+    assert last[header.index("交接总额（元）")] is None  # repeated per line: no total
+    pairings = load_workbook(io.BytesIO(body(official_client.get("/export/pairings.xlsx")))).active
+    assert pairings.max_row == 1 + 4  # header and the four pairings, no total row

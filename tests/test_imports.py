@@ -323,3 +323,23 @@ class TestRegionImport:
         problems = response.context["preview"].problems
         assert sorted(p.row for p in problems) == [3, 4, 5]
         assert not Region.objects.filter(name="好村").exists()
+
+
+def test_a_confirmation_counts_once(admin_client, reference):
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, GOOD_ROWS[2]]))
+    confirm(admin_client, DONATION_IMPORT, response)
+    confirm(admin_client, DONATION_IMPORT, response)
+    assert Donation.objects.count() == 2
+
+
+def test_a_broken_utf8_file_with_a_bom_is_refused_in_words(admin_client, reference):
+    response = upload(admin_client, DONATION_IMPORT, b"\xef\xbb\xbf\xe6\x97\xff\xfe,x\n")
+    assert response.status_code == 200
+    assert "UTF-8" in response.context["preview"].problems[0].message
+
+
+def test_absurdly_long_amounts_are_a_problem_not_a_crash(admin_client, reference):
+    row = list(GOOD_ROWS[2])
+    row[10] = "1" + "0" * 40
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+    assert response.context["preview"].problems[0].column == "交接总额（元）"

@@ -20,7 +20,12 @@ text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
     max_size=30,
 )
-value = st.one_of(text, st.integers(min_value=-(10**20), max_value=10**20).map(str))
+value = st.one_of(
+    text,
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.integers(min_value=10**20, max_value=10**60).map(str),  # beyond any column
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+)
 FILTERS = ["year_from", "year_to", "category", "donor_kind", "kind", "helping_province", "page"]
 
 
