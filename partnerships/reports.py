@@ -173,24 +173,26 @@ class Headline:
     donors: int
 
 
-def headline(*, filters: Filters) -> Headline:
-    selected = donations(filters=filters)
-    by_kind = {kind: ZERO for kind in DonationKind.values}
-    for row in selected.order_by().values("kind").annotate(total=Sum("amount")):
-        by_kind[row["kind"]] = row["total"]
+def headline(
+    *, filters: Filters, by_kind_and_year: dict[str, dict[int, Decimal]] | None = None
+) -> Headline:
+    """The overview's headline figures; pass the kind × year totals if already fetched."""
+    per_kind = by_kind_and_year or yearly_totals_by_kind(filters=filters)
+    by_kind = {kind: sum(per_kind[kind].values(), ZERO) for kind in DonationKind.values}
+    # The filters go straight onto the link and line rows (joined only when a filter needs a
+    # donation column), so with no filter nothing compares a million ids with themselves.
+    on_donation = filters.donation_q("donation__")
     # Villages reached: named as a recipient of, or given an itemised part of, a selected donation.
     villages = (
         Region.objects.filter(level=Region.Level.VILLAGE)
         .filter(
-            Exists(
-                RecipientRegionLink.objects.filter(region_id=OuterRef("pk"), donation__in=selected)
-            )
-            | Exists(DonationLine.objects.filter(region_id=OuterRef("pk"), donation__in=selected))
+            Exists(RecipientRegionLink.objects.filter(on_donation, region_id=OuterRef("pk")))
+            | Exists(DonationLine.objects.filter(on_donation, region_id=OuterRef("pk")))
         )
         .count()
     )
     donors = Organisation.objects.filter(
-        Exists(DonorLink.objects.filter(organisation_id=OuterRef("pk"), donation__in=selected))
+        Exists(DonorLink.objects.filter(on_donation, organisation_id=OuterRef("pk")))
     )
     if filters.donor_kind:
         # Under a donor-kind filter the handovers are those with such a donor; the donors
@@ -535,6 +537,9 @@ def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donatio
 
 
 def donations_by_donor(*, filters: Filters, organisation: Organisation) -> QuerySet[Donation]:
-    # From the donor's links (indexed) to its donations, not every donation tested for a link.
-    given = DonorLink.objects.filter(organisation=organisation).values("donation_id")
+    # The donor's handovers by id, fetched first: given a subquery, the planner walks all
+    # donations in page order testing each one, which is slow for a donor of a few hundred.
+    given = list(
+        DonorLink.objects.filter(organisation=organisation).values_list("donation_id", flat=True)
+    )
     return donations(filters=filters).filter(pk__in=given).order_by("-year", "-date", "-pk")

@@ -141,7 +141,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     if filters is None:
         return _bad_filters(request, "partnerships/overview.html", context)
     per_kind = reports.yearly_totals_by_kind(filters=filters)
-    headline = reports.headline(filters=filters)
+    headline = reports.headline(filters=filters, by_kind_and_year=per_kind)
     year_totals: dict[int, Decimal] = {}
     for totals in per_kind.values():
         for year, total in totals.items():
