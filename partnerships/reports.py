@@ -44,6 +44,7 @@ from .models import (
 from .money import MoneyField
 
 ZERO = Decimal("0.00")
+MANY_IDS = 5000
 DonorLink = Donation.donors.through
 RecipientRegionLink = Donation.recipient_regions.through
 
@@ -518,9 +519,17 @@ def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donatio
     in_region = Q(region__in=places)
     touched = DonationLine.objects.filter(in_region).values("donation_id")
     named = RecipientRegionLink.objects.filter(region__in=places).values("donation_id")
+    # For a village or a town the handovers are few: fetch their ids first, or the planner
+    # walks every donation in page order testing membership. A county or more keeps the
+    # subqueries (an id list of that size would cost more than it saves).
+    ids = [
+        query.order_by().values_list("donation_id", flat=True) for query in (touched, named)
+    ]
+    few = list(ids[0].union(ids[1])[: MANY_IDS + 1])
+    chosen = Q(pk__in=few) if len(few) <= MANY_IDS else Q(pk__in=touched) | Q(pk__in=named)
     return (
         donations(filters=filters)
-        .filter(Q(pk__in=touched) | Q(pk__in=named))
+        .filter(chosen)
         .annotate(
             received=_or_zero(
                 Subquery(
