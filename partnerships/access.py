@@ -123,6 +123,23 @@ def can_edit_locked_years(user) -> bool:
     return user.is_superuser or user.has_perm("partnerships.edit_locked_years")
 
 
+def year_of(record) -> int | None:
+    """The year a saved record belongs to for locking: visits by start, the rest by `year`."""
+    from .models import Visit
+
+    if record is None or record.pk is None:
+        return None
+    if isinstance(record, Visit):
+        return record.start_date.year
+    return getattr(record, "year", None)
+
+
+def is_locked_for(user, record) -> bool:
+    """Whether `user` may not change `record` because its year is locked."""
+    year = year_of(record)
+    return year is not None and not can_edit_locked_years(user) and year in locked_years()
+
+
 def locked_years() -> set[int]:
     from .models import LockedYear
 

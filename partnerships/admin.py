@@ -133,14 +133,6 @@ class ScopedChoicesMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-def record_year(obj) -> int | None:
-    if isinstance(obj, Visit):
-        return obj.start_date.year
-    if isinstance(obj, Meeting | Donation):
-        return obj.year
-    return None
-
-
 class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
     """Every record admin: pairing scope, locked years, stale-copy refusal, audit history."""
 
@@ -198,19 +190,15 @@ class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
         self._in_scope_or_404(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
-    def _locked(self, request, obj) -> bool:
-        year = record_year(obj) if obj is not None else None
-        return (
-            year is not None
-            and not access.can_edit_locked_years(request.user)
-            and year in access.locked_years()
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not access.is_locked_for(
+            request.user, obj
         )
 
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not self._locked(request, obj)
-
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and not self._locked(request, obj)
+        return super().has_delete_permission(request, obj) and not access.is_locked_for(
+            request.user, obj
+        )
 
     @admin.display(description=_("changes"))
     def changes(self, record):
@@ -232,22 +220,20 @@ class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
 class ScopedInline(ScopedChoicesMixin):
     """Inline rows follow their parent's scope and year lock."""
 
-    def _parent_locked(self, request, obj) -> bool:
-        year = record_year(obj) if obj is not None else None
-        return (
-            year is not None
-            and not access.can_edit_locked_years(request.user)
-            and year in access.locked_years()
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not access.is_locked_for(
+            request.user, obj
         )
 
-    def has_add_permission(self, request, obj=None):
-        return super().has_add_permission(request, obj) and not self._parent_locked(request, obj)
-
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not self._parent_locked(request, obj)
+        return super().has_change_permission(request, obj) and not access.is_locked_for(
+            request.user, obj
+        )
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and not self._parent_locked(request, obj)
+        return super().has_delete_permission(request, obj) and not access.is_locked_for(
+            request.user, obj
+        )
 
 
 class ImportMixin:

@@ -103,23 +103,15 @@ class GuardedModelForm(forms.ModelForm):
             return visit.start_date.year if visit and visit.start_date else None
         return None
 
-    def stored_year(self) -> int | None:
-        instance = self.instance
-        if not instance.pk:
-            return None
-        if isinstance(instance, Visit):
-            return instance.start_date.year
-        return getattr(instance, "year", None)
-
     def _check_locked_year(self, cleaned) -> None:
-        from .access import can_edit_locked_years, locked_years
+        from .access import can_edit_locked_years, locked_years, year_of
 
         if self.user is None or can_edit_locked_years(self.user):
             return
         locked = locked_years()
         # The year it has now counts as much as the year it would get: a record of a locked
         # year cannot be moved out of it either (say, from the visit page).
-        years = {self.record_year(cleaned), self.stored_year()} - {None}
+        years = {self.record_year(cleaned), year_of(self.instance)} - {None}
         year = min((y for y in years if y in locked), default=None)
         if year is not None:
             raise ValidationError(

@@ -522,9 +522,7 @@ def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donatio
     # For a village or a town the handovers are few: fetch their ids first, or the planner
     # walks every donation in page order testing membership. A county or more keeps the
     # subqueries (an id list of that size would cost more than it saves).
-    ids = [
-        query.order_by().values_list("donation_id", flat=True) for query in (touched, named)
-    ]
+    ids = [query.order_by().values_list("donation_id", flat=True) for query in (touched, named)]
     few = list(ids[0].union(ids[1])[: MANY_IDS + 1])
     chosen = Q(pk__in=few) if len(few) <= MANY_IDS else Q(pk__in=touched) | Q(pk__in=named)
     return (
