@@ -138,7 +138,8 @@ def yearly(*, filters: reports.Filters) -> Summary:
     return Summary(_("Aid per year"), columns, rows)
 
 
-def pairings(*, filters: reports.Filters) -> Summary:
+def pairings(*, filters: reports.Filters, within: Partnership | None = None) -> Summary:
+    """Every pairing with its total, or with `within` the child pairings a pairing page lists."""
     columns = [
         Column("pairing", _("Pairing")),
         Column("parent", _("Parent pairing")),
@@ -147,8 +148,12 @@ def pairings(*, filters: reports.Filters) -> Summary:
         Column("established_year", _("Year established"), NUMBER),
         Column("total", _("Aid total (yuan)"), MONEY),
     ]
-    totals = reports.pairing_totals(filters=filters)
+    totals = reports.pairing_totals(
+        filters=filters, within=within, max_depth=1 if within is not None else None
+    )
     names = {row.partnership.pk: str(row.partnership) for row in totals}
+    if within is not None:
+        names[within.pk] = str(within)
     paths = Partnership.objects.select_related(
         f"helping_region__{REGION_ANCESTORS}", f"assisted_region__{REGION_ANCESTORS}"
     ).in_bulk([row.partnership.pk for row in totals])
@@ -164,7 +169,9 @@ def pairings(*, filters: reports.Filters) -> Summary:
         for row in totals
     ]
     # Each pairing's total includes its children's: a column total would count them twice.
-    return Summary(_("Aid per pairing"), columns, rows, extra={"no_total": True})
+    return Summary(
+        _("Aid per pairing"), columns, rows, scope=str(within or ""), extra={"no_total": True}
+    )
 
 
 def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:

@@ -202,6 +202,7 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         donors=reports.top_donors(filters=filters, partnership=partnership),
         children=reports.pairing_totals(filters=filters, within=partnership, max_depth=1),
         village_exports=export_links(request, "villages", pairing=partnership.pk),
+        child_exports=export_links(request, "pairings", pairing=partnership.pk),
         donor_exports=export_links(request, "donors", pairing=partnership.pk),
         visit_exports=export_links(request, "visits", pairing=partnership.pk),
         ledger_exports=export_links(request, "ledger", pairing=partnership.pk),
@@ -298,6 +299,7 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "meetings": meetings,
         "donations": donations,
         "ledger_exports": export_links(request, "ledger", visit=visit.pk),
+        "visit_exports": export_links(request, "visits", visit=visit.pk),
     }
     return render_page(request, "partnerships/visit.html", context)
 
@@ -308,7 +310,7 @@ def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summar
     if name == "yearly":
         return exports.yearly(filters=filters)
     if name == "pairings":
-        return exports.pairings(filters=filters)
+        return exports.pairings(filters=filters, within=pairing)
     if name == "villages":
         if pairing is None:
             return _("Choose the pairing whose villages to export.")
@@ -325,7 +327,9 @@ def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summar
         return exports.ledger(
             filters=filters, partnership=pairing, region=region, organisation=donor, visit=visit
         )
-    return exports.visits(filters=filters, partnership=pairing)
+    return exports.visits(
+        filters=filters, partnership=pairing, visit_ids=[visit.pk] if visit else None
+    )
 
 
 SUMMARY_NAMES = ("yearly", "pairings", "villages", "places", "donors", "ledger", "visits")

@@ -240,3 +240,14 @@ def test_xlsx_totals_only_add_up_what_adds_up(official_client, reference):
     assert last[header.index("交接总额（元）")] is None  # repeated per line: no total
     pairings = load_workbook(io.BytesIO(body(official_client.get("/export/pairings.xlsx")))).active
     assert pairings.max_row == 1 + 4  # header and the four pairings, no total row
+
+
+def test_the_child_pairings_and_the_visit_panels_have_their_downloads(official_client, reference):
+    page = official_client.get(f"/pairings/{reference.pairing.pk}/").content.decode()
+    assert f"/export/pairings.csv?pairing={reference.pairing.pk}" in page
+    rows = csv_rows(official_client.get(f"/export/pairings.csv?pairing={reference.pairing.pk}"))
+    assert [row[:2] for row in rows[1:]] == [["樟木头镇—闵孝镇", "樟木头镇—江口县"]]
+    visit = official_client.get(f"/visits/{reference.visit.pk}/").content.decode()
+    assert f"/export/visits.csv?visit={reference.visit.pk}" in visit
+    rows = csv_rows(official_client.get(f"/export/visits.csv?visit={reference.visit.pk}"))
+    assert len(rows) == 2 and rows[1][9] == "王颖"
