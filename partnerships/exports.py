@@ -123,7 +123,7 @@ def yearly(*, filters: reports.Filters) -> Summary:
     per_kind = reports.yearly_totals_by_kind(filters=filters)
     years = reports.year_span(
         filters=filters,
-        data_years=reports._span_of({y: 1 for totals in per_kind.values() for y in totals}),
+        data_years=reports.years_covered(reports.totals_by_year(per_kind)),
     )
     kinds = DonationKind.values
     columns = [

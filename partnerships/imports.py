@@ -384,14 +384,17 @@ def _check_handover(
     ) or first.get("category")
     data["amount"] = first.get("handover_total", "")
 
-    donors = []
-    for name in split_names(first.get("donors", "")):
-        org, message = directory.organisation(name, partnership.helping_region)
-        if org is None:
-            problem(first_number, "donors", message)
-        else:
-            donors.append(org.pk)
-    data["donors"] = donors
+    def organisations(key: str, near: Region) -> list[int]:
+        found = []
+        for name in split_names(first.get(key, "")):
+            org, message = directory.organisation(name, near)
+            if org is None:
+                problem(first_number, key, message)
+            else:
+                found.append(org.pk)
+        return found
+
+    data["donors"] = organisations("donors", partnership.helping_region)
     recipients = []
     for name in split_names(first.get("recipient_regions", "")):
         found = directory.named_in(name, partnership.assisted_region)
@@ -405,14 +408,9 @@ def _check_handover(
                 % {"name": name, "region": partnership.assisted_region.name},
             )
     data["recipient_regions"] = recipients
-    recipient_orgs = []
-    for name in split_names(first.get("recipient_organisations", "")):
-        org, message = directory.organisation(name, partnership.assisted_region)
-        if org is None:
-            problem(first_number, "recipient_organisations", message)
-        else:
-            recipient_orgs.append(org.pk)
-    data["recipient_organisations"] = recipient_orgs
+    data["recipient_organisations"] = organisations(
+        "recipient_organisations", partnership.assisted_region
+    )
     if first.get("receiving_region"):
         region = directory.region_by_full_name(first["receiving_region"])
         if region is None:

@@ -10,7 +10,7 @@ whatever the number of villages, years or donations. Two tables carry money:
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -286,8 +286,6 @@ class YearTable:
     rest: TableRow | None
     column_totals: list[Decimal]
     total: Decimal
-    rest_label: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _table(
@@ -321,14 +319,13 @@ def _table(
         rest=rest,
         column_totals=column_totals,
         total=sum(column_totals, ZERO),
-        rest_label=rest_label,
     )
 
 
 def village_year_table(*, filters: Filters, partnership: Partnership) -> YearTable:
     """Yearly aid per village of the pairing's assisted side, plus what no village was given."""
     year_totals = yearly_totals(filters=filters, partnership=partnership)
-    years = year_span(filters=filters, data_years=_span_of(year_totals))
+    years = year_span(filters=filters, data_years=years_covered(year_totals))
     village_rows = (
         lines(filters=filters, partnership=partnership)
         .filter(region__level=Region.Level.VILLAGE)
@@ -349,7 +346,17 @@ def village_year_table(*, filters: Filters, partnership: Partnership) -> YearTab
     )
 
 
-def _span_of(per_year: dict[int, Any]) -> tuple[int | None, int | None]:
+def totals_by_year(per_kind: dict[str, dict[int, Decimal]]) -> dict[int, Decimal]:
+    """Kind × year totals added up per year."""
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for per_year in per_kind.values():
+        for year, amount in per_year.items():
+            totals[year] += amount
+    return dict(totals)
+
+
+def years_covered(per_year: dict[int, Any]) -> tuple[int | None, int | None]:
+    """The first and last year with data, or (None, None)."""
     if not per_year:
         return None, None
     return min(per_year), max(per_year)
@@ -375,7 +382,7 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
             child_pk = int(parts[prefix_parts - 1])
             by_child[child_pk][year] += row["total"]
     children = Region.objects.select_related("parent").in_bulk(list(by_child))
-    years = year_span(filters=filters, data_years=_span_of(year_totals))
+    years = year_span(filters=filters, data_years=years_covered(year_totals))
     return _table(
         years=years,
         by_place=by_child,
@@ -486,7 +493,7 @@ def donor_yearly(*, filters: Filters, organisation: Organisation) -> dict[str, A
         )
     )
     per_year = {row["donation__year"]: row for row in rows}
-    years = year_span(filters=filters, data_years=_span_of(per_year))
+    years = year_span(filters=filters, data_years=years_covered(per_year))
     table = []
     for year in years:
         row = per_year.get(year)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from functools import wraps
 
 from django.conf import settings
@@ -142,11 +141,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         return _bad_filters(request, "partnerships/overview.html", context)
     per_kind = reports.yearly_totals_by_kind(filters=filters)
     headline = reports.headline(filters=filters, by_kind_and_year=per_kind)
-    year_totals: dict[int, Decimal] = {}
-    for totals in per_kind.values():
-        for year, total in totals.items():
-            year_totals[year] = year_totals.get(year, reports.ZERO) + total
-    years = reports.year_span(filters=filters, data_years=reports._span_of(year_totals))
+    year_totals = reports.totals_by_year(per_kind)
+    years = reports.year_span(filters=filters, data_years=reports.years_covered(year_totals))
     context.update(
         filters=filters,
         headline=headline,

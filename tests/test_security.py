@@ -17,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 from partnerships import access
-from partnerships.models import Assignment, Donation, LockedYear
+from partnerships.models import Assignment, Donation, LockedYear, Partnership, Visit
 
 from .admin_helpers import form_errors, management, page_text
 
@@ -206,9 +206,7 @@ class TestSignIn:
         caplog.set_level(logging.INFO, logger="partnerships.security")
         client.force_login(staff_a)
         other = Donation.objects.create(
-            partnership=__import__("partnerships.models").models.Partnership.objects.get(
-                name="粤黔"
-            ),
+            partnership=Partnership.objects.get(name="粤黔"),
             date=datetime.date(2024, 1, 1),
             amount=Decimal("1.00"),
             kind="funds",
@@ -302,9 +300,7 @@ class TestReviewedHoles:
         assert admin_client.get(url).status_code == 200
         assert admin_client.post(url, donation_form_data(donation)).status_code == 403
         other = Donation.objects.create(
-            partnership=__import__("partnerships.models").models.Partnership.objects.get(
-                name="粤黔"
-            ),
+            partnership=Partnership.objects.get(name="粤黔"),
             date=datetime.date(2024, 1, 1),
             amount=Decimal("5.00"),
             kind="funds",
@@ -332,10 +328,8 @@ class TestReviewedHoles:
 
         stranger = Person.objects.create(name="外人", position="某职务")
         meeting = reference.visit.meetings.first()
-        outsider_visit = __import__("partnerships.models").models.Visit.objects.create(
-            partnership=__import__("partnerships.models").models.Partnership.objects.get(
-                name="粤黔"
-            ),
+        outsider_visit = Visit.objects.create(
+            partnership=Partnership.objects.get(name="粤黔"),
             direction="east_to_west",
             start_date=datetime.date(2024, 5, 1),
             end_date=datetime.date(2024, 5, 2),
@@ -349,8 +343,6 @@ class TestReviewedHoles:
     def test_a_locked_year_cannot_be_left_from_the_visit_page(
         self, client, admin_user, staff_a, reference
     ):
-        from partnerships.models import Visit
-
         visit = Visit.objects.create(
             partnership=reference.pairing,
             direction="east_to_west",
