@@ -457,7 +457,7 @@ class DonationInVisitInline(ScopedInline, admin.StackedInline):
     form = forms.DonationInVisitForm
     fields = [
         ("date", "partnership"),
-        ("amount", "kind", "category"),
+        ("amount", "kind", "category", "funding"),
         "materials_description",
         "donors",
         "recipient_regions",
@@ -604,6 +604,7 @@ class DonationAdmin(ImportMixin, RecordAdmin):
         "amount_display",
         "kind",
         "category",
+        "funding",
         "region",
         "donor_names",
     ]
@@ -611,6 +612,7 @@ class DonationAdmin(ImportMixin, RecordAdmin):
         "year",
         "kind",
         "category",
+        "funding",
         ("partnership", PartnershipListFilter),
         "donors__kind",
     ]
@@ -630,7 +632,7 @@ class DonationAdmin(ImportMixin, RecordAdmin):
         (None, {"fields": [("partnership", "visit"), "date", "loaded_version"]}),
         (
             _("What was given"),
-            {"fields": [("amount", "kind", "category"), "materials_description"]},
+            {"fields": [("amount", "kind", "category", "funding"), "materials_description"]},
         ),
         (
             _("Who gave it to whom"),

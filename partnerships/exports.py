@@ -29,6 +29,7 @@ from .models import (
     Category,
     Donation,
     DonationKind,
+    Funding,
     Meeting,
     MeetingParticipant,
     Organisation,
@@ -284,6 +285,7 @@ LEDGER_COLUMNS = [
     Column("kind", gettext_lazy("Funds or materials")),
     Column("materials", gettext_lazy("Materials")),
     Column("category", gettext_lazy("Category")),
+    Column("funding", gettext_lazy("Fiscal or social")),
     Column("handover_total", gettext_lazy("Handover total (yuan)"), MONEY, summable=False),
     Column("itemised", gettext_lazy("Line")),
     *REGION_COLUMNS,
@@ -381,6 +383,7 @@ LEDGER_VALUES = [
     "donation__kind",
     "donation__materials_description",
     "donation__category",
+    "donation__funding",
     "donation__amount",
     "is_itemised",
     "region_id",
@@ -406,6 +409,7 @@ def ledger(**scope) -> Summary:
     )
     itemised_label, rest_label = _("itemised"), _("not itemised")
     kinds, categories = dict(DonationKind.choices), dict(Category.choices)
+    fundings = dict(Funding.choices)
     cross = Donation.recipient_organisations.through
 
     def batch_rows(batch, regions: RegionNames, sides) -> Iterator[list[Any]]:
@@ -413,10 +417,10 @@ def ledger(**scope) -> Summary:
         donors = _names_by_donation(reports.DonorLink, "organisation__name", donation_ids)
         places = _names_by_donation(reports.RecipientRegionLink, "region__name", donation_ids)
         bodies = _names_by_donation(cross, "organisation__name", donation_ids)
-        regions.load({row[11] for row in batch} | {row[5] for row in batch})
+        regions.load({row[12] for row in batch} | {row[5] for row in batch})
         for (
             donation_id, date, year, pairing, visit_start, receiving, kind, materials,
-            category, total, itemised, region, line_org, line_donor, amount, note, source,
+            category, funding, total, itemised, region, line_org, line_donor, amount, note, source,
         ) in batch:  # fmt: skip
             helping, assisted = sides[pairing]
             yield [
@@ -433,6 +437,7 @@ def ledger(**scope) -> Summary:
                 kinds.get(kind, kind),
                 materials,
                 categories.get(category, category),
+                fundings.get(funding, funding),
                 total,
                 itemised_label if itemised else rest_label,
                 *regions.cells(region),

@@ -11,9 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
+    GOVERNMENT_KINDS,
     Category,
     Donation,
     DonationKind,
+    Funding,
     MeetingParticipant,
     Organisation,
     Partnership,
@@ -185,6 +187,7 @@ class DonationForm(GuardedModelForm):
             "kind",
             "materials_description",
             "category",
+            "funding",
             "donors",
             "recipient_regions",
             "recipient_organisations",
@@ -222,7 +225,22 @@ class DonationForm(GuardedModelForm):
                 "materials_description",
                 _("A donation of funds only has no materials; choose “funds and materials”."),
             )
+        self._check_funding(cleaned)
         return cleaned
+
+    def _check_funding(self, cleaned) -> None:
+        if cleaned.get("funding") != Funding.FISCAL or "donors" not in cleaned:
+            return
+        others = [d.name for d in cleaned["donors"] if d.kind not in GOVERNMENT_KINDS]
+        if others:
+            self.add_error(
+                "funding",
+                _(
+                    "Fiscal assistance funds come from government bodies only; %(names)s "
+                    "are not. Choose “social donations” or “not stated”."
+                )
+                % {"names": "、".join(others)},
+            )
 
 
 class DonationInVisitForm(DonationForm):
@@ -312,6 +330,11 @@ class DashboardFilterForm(forms.Form):
         label=_("Funds or materials"),
         required=False,
         choices=[("", _("Funds and materials")), *DonationKind.choices],
+    )
+    funding = forms.ChoiceField(
+        label=_("Fiscal or social"),
+        required=False,
+        choices=[("", _("Fiscal and social")), *Funding.choices],
     )
 
     def clean(self):

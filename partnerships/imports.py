@@ -33,6 +33,7 @@ from .models import (
     Category,
     DonationKind,
     DonationLine,
+    Funding,
     Organisation,
     Partnership,
     Region,
@@ -382,6 +383,9 @@ def _check_handover(
     data["category"] = choice_value(
         first.get("category") or Category.UNSPECIFIED, Category
     ) or first.get("category")
+    data["funding"] = choice_value(first.get("funding") or Funding.UNSPLIT, Funding) or first.get(
+        "funding"
+    )
     data["amount"] = first.get("handover_total", "")
 
     def organisations(key: str, near: Region) -> list[int]:
@@ -668,6 +672,7 @@ def template_rows(kind: str) -> tuple[list[exports.Column], list[list[Any]]]:
         "recipient_regions": "齐心村",
         "kind": DonationKind.FUNDS.label,
         "category": Category.EDUCATION.label,
+        "funding": Funding.FISCAL.label,
         "handover_total": Decimal("50000.00"),
         "itemised": _("itemised"),
         "province": "贵州省",

@@ -724,6 +724,28 @@ class DonationKind(models.TextChoices):
     BOTH = "both", _("funds and materials (not split)")
 
 
+class Funding(models.TextChoices):
+    """The programme reports fiscal assistance apart from social donations."""
+
+    FISCAL = "fiscal", _("fiscal assistance funds")
+    SOCIAL = "social", _("social donations")
+    UNSPLIT = "unsplit", _("fiscal or social not stated")
+
+
+# Donors whose money is public money: a fiscal handover comes from these alone.
+GOVERNMENT_KINDS = ("government", "party")
+
+
+def funding_of(donor_kinds) -> str:
+    """What a handover is when nothing else is known than its donors' kinds (sample data)."""
+    kinds = set(donor_kinds)
+    if kinds and kinds <= set(GOVERNMENT_KINDS):
+        return Funding.FISCAL
+    if kinds and not kinds & set(GOVERNMENT_KINDS):
+        return Funding.SOCIAL
+    return Funding.UNSPLIT
+
+
 class Donation(HeldDuringVisit):
     """捐赠: one handover as reported, with one total for all its donors and recipients."""
 
@@ -745,6 +767,17 @@ class Donation(HeldDuringVisit):
     )
     category = models.CharField(
         _("purpose category"), max_length=20, choices=Category.choices, default=Category.UNSPECIFIED
+    )
+    funding = models.CharField(
+        _("fiscal or social"),
+        max_length=10,
+        choices=Funding.choices,
+        default=Funding.UNSPLIT,
+        help_text=_(
+            "Fiscal assistance funds (财政援助资金) come from government budgets; social donations "
+            "(社会帮扶) from enterprises, associations, communities and individuals. A handover "
+            "mixing both without a split is “not stated”."
+        ),
     )
     region = models.ForeignKey(
         Region,

@@ -146,6 +146,8 @@ DONATION = {
     "amount": Decimal("1050000.00"),
     "kind": "both",
     "category": "unspecified",
+    # The town government gave alongside communities and enterprises; no split is reported.
+    "funding": "unsplit",
     "materials_description": "",
     "donors": [
         "樟木头镇人民政府",

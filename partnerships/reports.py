@@ -35,6 +35,7 @@ from .models import (
     Donation,
     DonationKind,
     DonationLine,
+    Funding,
     Meeting,
     Organisation,
     Partnership,
@@ -62,6 +63,7 @@ class Filters:
     category: str = ""
     donor_kind: str = ""
     kind: str = ""
+    funding: str = ""
     helping_province: Region | None = None
     assisted_province: Region | None = None
     # Whose figures these are: the pairings the user may see (access.scope_for).
@@ -86,6 +88,8 @@ class Filters:
             q &= Q(**{f"{prefix}category": self.category})
         if self.kind:
             q &= Q(**{f"{prefix}kind": self.kind})
+        if self.funding:
+            q &= Q(**{f"{prefix}funding": self.funding})
         if self.donor_kind:
             # EXISTS, not a join: a join on donors would repeat a handover once per donor
             # and multiply its amount in every SUM.
@@ -162,6 +166,19 @@ def yearly_totals_by_kind(*, filters: Filters) -> dict[str, dict[int, Decimal]]:
     for row in rows:
         result[row["kind"]][row["year"]] = row["total"]
     return result
+
+
+def totals_by_funding(
+    *, filters: Filters, partnership: Partnership | None = None
+) -> dict[str, Decimal]:
+    """Fiscal assistance, social donations and what the source does not split, in that order."""
+    rows = dict(
+        donations(filters=filters, partnership=partnership)
+        .order_by()
+        .values_list("funding")
+        .annotate(total=Sum("amount"))
+    )
+    return {funding: rows.get(funding, ZERO) for funding in Funding.values}
 
 
 @dataclass

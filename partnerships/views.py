@@ -23,6 +23,7 @@ from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
 from .models import (
     REGION_ANCESTORS,
     DonationKind,
+    Funding,
     Meeting,
     MeetingParticipant,
     Organisation,
@@ -148,6 +149,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         headline=headline,
         kind_totals=[
             (DonationKind(kind).label, amount) for kind, amount in headline.by_kind.items()
+        ],
+        funding_totals=[
+            (Funding(funding).label, amount)
+            for funding, amount in reports.totals_by_funding(filters=filters).items()
         ],
         years=years,
         year_rows=[

@@ -33,6 +33,7 @@ def donation_data(reference, **overrides):
         "amount": "105万",
         "kind": "funds",
         "category": "education",
+        "funding": "fiscal",
         "donors": [reference.town_government.pk],
         "recipient_regions": [reference.qixin.pk],
         "region": "",
@@ -186,6 +187,7 @@ class TestVisits:
                 "donations-0-amount": "1,234.56",
                 "donations-0-kind": "materials",
                 "donations-0-category": "medical",
+                "donations-0-funding": "unsplit",
                 "donations-0-donors": [reference.town_government.pk],
                 "donations-0-recipient_regions": [reference.minxiao.pk],
                 "activities-TOTAL_FORMS": "1",
@@ -337,6 +339,7 @@ class TestDonations:
             amount="1050000.00",
             kind="both",
             category="unspecified",
+            funding="unsplit",
             donors=list(donation.donors.values_list("pk", flat=True)),
             recipient_regions=list(donation.recipient_regions.values_list("pk", flat=True)),
             recipient_organisations=[reference.red_cross.pk],
@@ -556,6 +559,7 @@ class TestReviewedEdgeCases:
             "donations-0-amount": "1050000.00",
             "donations-0-kind": donation.kind,
             "donations-0-category": donation.category,
+            "donations-0-funding": donation.funding,
             "donations-0-donors": list(donation.donors.values_list("pk", flat=True)),
             "donations-0-recipient_regions": list(
                 donation.recipient_regions.values_list("pk", flat=True)

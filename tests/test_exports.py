@@ -216,7 +216,7 @@ def test_the_admin_exports_selected_donations(admin_client, reference):
         {"action": "export_donations", "_selected_action": [other.pk]},
     )
     rows = csv_rows(response)
-    assert len(rows) == 2 and rows[1][13] == "10.00"
+    assert len(rows) == 2 and rows[1][14] == "10.00"
 
 
 def test_the_admin_exports_selected_visits(admin_client, reference):

@@ -26,7 +26,16 @@ value = st.one_of(
     st.integers(min_value=10**20, max_value=10**60).map(str),  # beyond any column
     st.decimals(allow_nan=False, allow_infinity=False).map(str),
 )
-FILTERS = ["year_from", "year_to", "category", "donor_kind", "kind", "helping_province", "page"]
+FILTERS = [
+    "year_from",
+    "year_to",
+    "category",
+    "donor_kind",
+    "kind",
+    "funding",
+    "helping_province",
+    "page",
+]
 
 
 @FUZZ

@@ -34,6 +34,7 @@ def donation_form_data(donation, **changes):
         "amount": f"{donation.amount:.2f}",
         "kind": donation.kind,
         "category": donation.category,
+        "funding": donation.funding,
         "donors": list(donation.donors.values_list("pk", flat=True)),
         "recipient_regions": list(donation.recipient_regions.values_list("pk", flat=True)),
         "recipient_organisations": list(
@@ -377,6 +378,7 @@ class TestReviewedHoles:
             "donations-0-amount": "999",
             "donations-0-kind": "funds",
             "donations-0-category": "unspecified",
+            "donations-0-funding": "unsplit",
             "donations-0-donors": [reference.town_government.pk],
             "donations-0-region": reference.jiangkou.pk,
             "donations-0-loaded_version": donation.version,

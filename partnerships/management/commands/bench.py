@@ -286,8 +286,8 @@ class Command(BaseCommand):
         product = json.loads(probe.stdout.strip().splitlines()[-1])
         dsn = settings.DATABASES["default"]
         columns = (
-            "d.id, d.date, d.year, d.amount, d.kind, d.category, r.name, r.path, l.amount, "
-            "l.is_itemised, d.source"
+            "d.id, d.date, d.year, d.amount, d.kind, d.category, d.funding, r.name, r.path, "
+            "l.amount, l.is_itemised, d.source"
         )
         sql = (
             f"COPY (SELECT {columns} FROM partnerships_donationline l "

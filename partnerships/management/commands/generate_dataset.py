@@ -37,6 +37,7 @@ from partnerships.models import (
     Person,
     Region,
     Visit,
+    funding_of,
 )
 
 PREFIX = "生成"
@@ -338,6 +339,7 @@ class Generator:
                 ids.append(next_id)
                 next_id += 1
             self.donors_of[east_county[0]] = ids
+        self.organisation_kind = {row[0]: row[2] for row in rows}
         for k, (_, west_county) in enumerate(self.west_counties):
             ids = []
             for kind, label in (("charity", "红十字会"), ("school", "中学"), ("hospital", "医院")):
@@ -547,6 +549,17 @@ class Generator:
                     recipient_org = rng.choice(self.recipients_of[county[0]])
             itemised = sum(part for _, part, _ in lines)
             kind = rng.choice(DonationKind.values)
+            west_county_path = "/".join(pairing["assisted"][1].split("/")[:4]) + "/"
+            donor_pool = self.donors_of.get(
+                east_county_for.get(county_of_west.get(west_county_path, -1), -1)
+            )
+            if not donor_pool:
+                donor_pool = self.donors_of[
+                    self.east_counties[pairing["id"] % len(self.east_counties)][0]
+                ]
+            donors = rng.sample(donor_pool, k=1 if rng.random() < 0.8 else rng.randint(2, 3))
+            for organisation in donors:
+                donor_rows.append((donation_id, organisation))
             donation_rows.append(
                 (
                     donation_id,
@@ -558,24 +571,13 @@ class Generator:
                     kind,
                     "",
                     rng.choice(CATEGORIES),
+                    funding_of(self.organisation_kind[donor] for donor in donors),
                     region[0],
                     PREFIX,
                     "",
                     1,
                 )
             )
-            west_county_path = "/".join(pairing["assisted"][1].split("/")[:4]) + "/"
-            donor_pool = self.donors_of.get(
-                east_county_for.get(county_of_west.get(west_county_path, -1), -1)
-            )
-            if not donor_pool:
-                donor_pool = self.donors_of[
-                    self.east_counties[pairing["id"] % len(self.east_counties)][0]
-                ]
-            for organisation in rng.sample(
-                donor_pool, k=1 if rng.random() < 0.8 else rng.randint(2, 3)
-            ):
-                donor_rows.append((donation_id, organisation))
             for place in recipients:
                 recipient_rows.append((donation_id, place))
             for village, part, _ in lines:
@@ -612,6 +614,7 @@ class Generator:
                 "kind",
                 "materials_description",
                 "category",
+                "funding",
                 "region_id",
                 "source",
                 "notes",

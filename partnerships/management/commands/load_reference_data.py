@@ -149,6 +149,7 @@ def load() -> int:
         amount=spec["amount"],
         kind=spec["kind"],
         category=spec["category"],
+        funding=spec["funding"],
         materials_description=spec["materials_description"],
         region=regions[spec["region"]],
         notes=spec["notes"],

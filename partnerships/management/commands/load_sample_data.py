@@ -26,6 +26,7 @@ from partnerships.models import (
     Region,
     Visit,
     VisitActivity,
+    funding_of,
 )
 
 PREFIX = "示例"
@@ -287,6 +288,7 @@ class Sample:
             kind=kind,
             materials_description="示例物资" if kind != DonationKind.FUNDS else "",
             category=rng.choice(CATEGORIES),
+            funding=funding_of(donor.kind for donor in donors),
             region=target,
             source="示例数据",
         )
