@@ -32,6 +32,13 @@ ENTERED_BY_STAFF = [
     "donationline",
     "organisation",
     "person",
+    "posting",
+    "aidproject",
+    "projectfunds",
+    "inspection",
+    "villageenterprisepair",
+    "cooperationresult",
+    "annualtarget",
 ]
 ROLE_PERMISSIONS = {
     ADMINISTRATOR: None,  # every permission of this app and of user accounts

@@ -24,16 +24,23 @@ from simple_history.admin import SimpleHistoryAdmin
 from . import access, exports, forms, imports, reports
 from .models import (
     REGION_ANCESTORS,
+    AidProject,
+    AnnualTarget,
     Assignment,
+    CooperationResult,
     Donation,
     DonationLine,
+    Inspection,
     LockedYear,
     Meeting,
     MeetingParticipant,
     Organisation,
     Partnership,
     Person,
+    Posting,
+    ProjectFunds,
     Region,
+    VillageEnterprisePair,
     Visit,
     VisitActivity,
 )
@@ -66,8 +73,21 @@ def scope_filter(model, scope: access.Scope) -> Q:
         return Q()
     if model is Partnership:
         return scope.q("")
-    if model in (Visit, Meeting, Donation):
+    if model in (
+        Visit,
+        Meeting,
+        Donation,
+        Posting,
+        AidProject,
+        VillageEnterprisePair,
+        CooperationResult,
+        AnnualTarget,
+    ):
         return scope.q("partnership__")
+    if model is ProjectFunds:
+        return scope.q("project__partnership__")
+    if model is Inspection:
+        return scope.q("visit__partnership__")
     if model is Organisation:
         return access.organisation_q(scope)
     if model is Person:
@@ -117,7 +137,13 @@ class ScopedChoicesMixin:
         if not scope.everything and related is Visit and db_field.model is not Visit:
             # A record may belong to a visit of the parent pairing: keep that choice.
             kwargs["queryset"] = Visit.objects.filter(scope.q_with_ancestors("partnership__"))
-        elif not scope.everything and related in (Partnership, Organisation, Person):
+        elif not scope.everything and related in (
+            Partnership,
+            Organisation,
+            Person,
+            AidProject,
+            Meeting,
+        ):
             kwargs["queryset"] = related._default_manager.filter(scope_filter(related, scope))
         if db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = TolerantAutocompleteSelect(db_field, self.admin_site)
@@ -478,6 +504,14 @@ class DonationInVisitInline(ScopedInline, admin.StackedInline):
     verbose_name_plural = _("donations handed over (itemise them on each donation's own page)")
 
 
+class InspectionInline(ScopedInline, admin.TabularInline):
+    model = Inspection
+    fields = ["project", "note"]
+    autocomplete_fields = ["project"]
+    extra = 0
+    verbose_name_plural = _("projects inspected (考察项目)")
+
+
 @admin.action(description=_("Export the selected visits as CSV"))
 def export_visits(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
@@ -507,7 +541,12 @@ class VisitAdmin(RecordAdmin):
     date_hierarchy = "start_date"
     autocomplete_fields = ["partnership", "leader", "members", "places"]
     list_select_related = [*PARTNERSHIP_NAMES, "leader"]
-    inlines = [VisitActivityInline, MeetingInVisitInline, DonationInVisitInline]
+    inlines = [
+        VisitActivityInline,
+        InspectionInline,
+        MeetingInVisitInline,
+        DonationInVisitInline,
+    ]
     fieldsets = [
         (
             None,
@@ -679,3 +718,157 @@ class LockedYearAdmin(SimpleHistoryAdmin):
         if not change:
             obj.locked_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(Posting)
+class PostingAdmin(RecordAdmin):
+    list_display = [
+        "__str__",
+        "kind",
+        "partnership",
+        "direction",
+        "headcount_display",
+        "start_date",
+        "end_date",
+        "known_on",
+    ]
+    list_filter = ["kind", "direction", "year", ("partnership", PartnershipListFilter)]
+    search_fields = ["person__name", "host_region__name", "host_organisation__name", "notes"]
+    autocomplete_fields = [
+        "partnership",
+        "person",
+        "sending_organisation",
+        "host_organisation",
+        "host_region",
+    ]
+    list_select_related = [*PARTNERSHIP_NAMES, "person", "host_region"]
+    fieldsets = [
+        (None, {"fields": ["partnership", ("kind", "direction"), "loaded_version"]}),
+        (
+            _("Who"),
+            {"fields": [("person", "headcount"), ("sending_organisation", "host_organisation")]},
+        ),
+        (_("Where and when"), {"fields": ["host_region", ("start_date", "end_date"), "known_on"]}),
+        (_("Source"), {"fields": ["source", "notes"]}),
+    ]
+
+    @admin.display(description=_("number of people"), ordering="headcount")
+    def headcount_display(self, posting):
+        return _("not reported") if posting.headcount is None else posting.headcount
+
+
+class ProjectFundsInline(ScopedInline, admin.TabularInline):
+    model = ProjectFunds
+    fields = ["year", "committed", "spent"]
+    extra = 0
+
+
+class InspectedByInline(ScopedInline, admin.TabularInline):
+    """The visits that inspected a project; they are added on the visit's page."""
+
+    model = Inspection
+    fields = ["visit", "note"]
+    readonly_fields = ["visit", "note"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("inspected during (add inspections on the visit's page)")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(*(f"visit__{n}" for n in PARTNERSHIP_NAMES))
+        )
+
+
+@admin.register(AidProject)
+class AidProjectAdmin(RecordAdmin):
+    list_display = ["name", "partnership", "region", "category", "status", "start_year"]
+    list_filter = ["status", "category", "start_year", ("partnership", PartnershipListFilter)]
+    search_fields = ["name", "region__name", "description"]
+    autocomplete_fields = ["partnership", "region"]
+    list_select_related = [*PARTNERSHIP_NAMES, "region"]
+    inlines = [ProjectFundsInline, InspectedByInline]
+    fieldsets = [
+        (None, {"fields": ["partnership", "name", "region", "category", "loaded_version"]}),
+        (
+            _("Progress"),
+            {"fields": [("status", "status_as_of"), ("start_year", "completed_on")]},
+        ),
+        (_("Source"), {"fields": ["description", "source"]}),
+    ]
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return queryset.select_related("region"), may_have_duplicates
+
+
+@admin.register(VillageEnterprisePair)
+class VillageEnterprisePairAdmin(RecordAdmin):
+    list_display = ["__str__", "partnership", "start_date", "end_date", "known_on", "meeting"]
+    list_filter = ["year", ("partnership", PartnershipListFilter)]
+    search_fields = ["organisation__name", "village__name", "notes"]
+    autocomplete_fields = ["partnership", "organisation", "village", "meeting"]
+    list_select_related = [*PARTNERSHIP_NAMES, "organisation", "village", "meeting"]
+    fields = [
+        "loaded_version",
+        "partnership",
+        ("organisation", "village"),
+        ("start_date", "end_date"),
+        "known_on",
+        "meeting",
+        "source",
+        "notes",
+    ]
+
+
+@admin.register(CooperationResult)
+class CooperationResultAdmin(RecordAdmin):
+    list_display = [
+        "partnership",
+        "period_start",
+        "period_end",
+        "workers_employed",
+        "formerly_poor_employed",
+        "purchases",
+        "enterprises_invested",
+        "investment",
+        "industrial_parks",
+    ]
+    list_filter = ["year", ("partnership", PartnershipListFilter)]
+    search_fields = ["partnership__name", "source"]
+    autocomplete_fields = ["partnership"]
+    list_select_related = PARTNERSHIP_NAMES
+    fieldsets = [
+        (None, {"fields": ["partnership", ("period_start", "period_end"), "loaded_version"]}),
+        (
+            _("Labour cooperation (劳务协作)"),
+            {"fields": [("workers_employed", "formerly_poor_employed")]},
+        ),
+        (_("Consumption aid (消费帮扶)"), {"fields": ["purchases"]}),
+        (
+            _("Industrial cooperation (产业协作)"),
+            {"fields": [("enterprises_invested", "investment"), "industrial_parks"]},
+        ),
+        (_("Source"), {"fields": ["source", "notes"]}),
+    ]
+
+
+@admin.register(AnnualTarget)
+class AnnualTargetAdmin(RecordAdmin):
+    list_display = ["partnership", "year", "indicator", "value_display"]
+    list_filter = ["year", "indicator", ("partnership", PartnershipListFilter)]
+    search_fields = ["partnership__name", "source"]
+    autocomplete_fields = ["partnership"]
+    list_select_related = PARTNERSHIP_NAMES
+    fields = ["loaded_version", "partnership", ("year", "indicator"), ("amount", "count"), "source"]
+
+    @admin.display(description=_("target"))
+    def value_display(self, target):
+        value = target.value
+        if target.amount is not None:
+            return f"{value:,.2f}"
+        return value

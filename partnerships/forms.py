@@ -95,6 +95,11 @@ class GuardedModelForm(forms.ModelForm):
     def record_year(self, cleaned) -> int | None:
         """The year a record belongs to once saved, or None for records without one."""
         model = self._meta.model
+        locking_year = getattr(model, "locking_year", None)
+        if locking_year is not None:
+            return locking_year(cleaned)
+        if "year" in self.fields:
+            return cleaned.get("year")
         if model is Visit:
             start = cleaned.get("start_date")
             return start.year if start else None

@@ -10,6 +10,7 @@ Every figure on the dashboard sums lines or donations, never both, so no fen is 
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -988,3 +989,612 @@ class LockedYear(models.Model):
 
     def __str__(self) -> str:
         return str(self.year)
+
+
+# ---------------------------------------------------------------------------------------------
+# The rest of the annual assessment (年度协议): people sent, projects, village–enterprise pairs,
+# jobs and purchases, and the targets they are measured against.
+
+
+class InPostPeriod(Versioned):
+    """A stretch of time known by its dates, or only by one day it was known to be under way.
+
+    Reports often say that teachers were in post, or that a programme existed, on the day a
+    delegation called, without saying when it began or ends: `known_on` records just that.
+    `year` and `last_year` are stored so a year's figures are one indexed range condition;
+    `last_year` is empty while it is ongoing.
+    """
+
+    start_date = models.DateField(_("start date"), null=True, blank=True)
+    end_date = models.DateField(_("end date"), null=True, blank=True)
+    known_on = models.DateField(
+        _("known to be under way on"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the start is not reported: a day it was reported under way, e.g. the day "
+            "a delegation called on them."
+        ),
+    )
+    year = models.PositiveSmallIntegerField(_("first year"), editable=False, db_index=True)
+    last_year = models.PositiveSmallIntegerField(
+        _("last year"), editable=False, null=True, blank=True
+    )
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start_date__isnull=False) | Q(known_on__isnull=False),
+                name="%(class)s_dated",
+                violation_error_message=_(
+                    "Give the start date, or a day it was known to be under way."
+                ),
+            ),
+        ]
+
+    def save(self, *args, **kwargs):
+        first = self.start_date or self.known_on
+        self.year = first.year
+        if self.end_date:
+            self.last_year = self.end_date.year
+        elif self.start_date:
+            self.last_year = None  # ongoing
+        else:
+            self.last_year = self.known_on.year  # known in that year only
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        if self.start_date is None and self.known_on is None:
+            raise ValidationError(
+                {"start_date": _("Give the start date, or a day it was known to be under way.")}
+            )
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": _("The end date cannot be before the start date.")})
+        if self.known_on and self.start_date and self.known_on < self.start_date:
+            raise ValidationError({"known_on": _("This day is before the start date.")})
+        if self.known_on and self.end_date and self.known_on > self.end_date:
+            raise ValidationError({"known_on": _("This day is after the end date.")})
+
+    @classmethod
+    def in_year_q(cls, year: int) -> Q:
+        return Q(year__lte=year) & (Q(last_year__gte=year) | Q(last_year__isnull=True))
+
+    @staticmethod
+    def locking_year(cleaned) -> int | None:
+        first = cleaned.get("start_date") or cleaned.get("known_on")
+        return first.year if first else None
+
+
+class Posting(InPostPeriod):
+    """人才交流: people sent from one side of a pairing to work on the other."""
+
+    class Kind(models.TextChoices):
+        OFFICIAL = "official", _("official on secondment (挂职干部)")
+        TEACHER = "teacher", _("teacher (支教)")
+        DOCTOR = "doctor", _("doctor or nurse (支医)")
+        TECHNICIAN = "technician", _("other professional or technician")
+
+    partnership = models.ForeignKey(
+        Partnership, verbose_name=_("pairing"), on_delete=models.PROTECT, related_name="postings"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    direction = models.CharField(
+        _("direction"), max_length=20, choices=Direction.choices, default=Direction.EAST_TO_WEST
+    )
+    person = models.ForeignKey(
+        Person,
+        verbose_name=_("person"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="postings",
+        help_text=_("When one named person is sent; leave empty for a group."),
+    )
+    headcount = models.PositiveIntegerField(
+        _("number of people"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty when the report does not give the number."),
+    )
+    sending_organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("sent by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="postings_sent",
+    )
+    host_organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("host"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="postings_hosted",
+    )
+    host_region = models.ForeignKey(
+        Region,
+        verbose_name=_("where they work"),
+        on_delete=models.PROTECT,
+        related_name="postings_hosted",
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    source = models.TextField(_("source"), blank=True, help_text=_("Where this was reported."))
+    history = audit("year", "last_year")
+
+    class Meta(InPostPeriod.Meta):
+        verbose_name = _("person or group sent")
+        verbose_name_plural = _("people sent")
+        ordering = ["-year", "kind", "pk"]
+        constraints = [
+            *InPostPeriod.Meta.constraints,
+            models.CheckConstraint(
+                condition=Q(person__isnull=True) | Q(headcount=1),
+                name="posting_named_person_is_one",
+                violation_error_message=_("A named person is one person: the number must be 1."),
+            ),
+        ]
+        indexes = [models.Index(fields=["partnership", "year"])]
+
+    def __str__(self) -> str:
+        who = self.person.name if self.person_id else self.get_kind_display()
+        count = _("number not reported") if self.headcount is None else self.headcount
+        return f"{who}（{count}）→ {self.host_region.name}"
+
+    def clean(self):
+        super().clean()
+        if self.person_id and self.headcount is None:
+            self.headcount = 1
+        if not (self.partnership_id and self.host_region_id):
+            return
+        side = (
+            self.partnership.assisted_region
+            if self.direction == Direction.EAST_TO_WEST
+            else self.partnership.helping_region
+        )
+        if not self.host_region.is_within(side):
+            raise ValidationError(
+                {
+                    "host_region": _("People sent %(direction)s work within %(region)s.")
+                    % {"direction": self.get_direction_display(), "region": side.name}
+                }
+            )
+
+
+class ProjectStatus(models.TextChoices):
+    PLANNED = "planned", _("planned")
+    BUILDING = "building", _("under construction")
+    COMPLETED = "completed", _("completed")
+    SUSPENDED = "suspended", _("suspended")
+    UNKNOWN = "unknown", _("not reported")
+
+
+class AidProject(Versioned):
+    """援建项目: a project built with the pairing's help, and its money year by year."""
+
+    partnership = models.ForeignKey(
+        Partnership,
+        verbose_name=_("pairing"),
+        on_delete=models.PROTECT,
+        related_name="projects",
+    )
+    name = models.CharField(_("name"), max_length=200)
+    region = models.ForeignKey(
+        Region,
+        verbose_name=_("where"),
+        on_delete=models.PROTECT,
+        related_name="projects",
+    )
+    category = models.CharField(
+        _("category"), max_length=20, choices=Category.choices, default=Category.UNSPECIFIED
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.UNKNOWN
+    )
+    status_as_of = models.DateField(
+        _("status as of"), null=True, blank=True, help_text=_("The day the status was reported.")
+    )
+    start_year = models.PositiveSmallIntegerField(
+        _("year started"), null=True, blank=True, help_text=_("Leave empty if not reported.")
+    )
+    completed_on = models.DateField(_("date completed"), null=True, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    source = models.TextField(_("source"), blank=True, help_text=_("Where this was reported."))
+    history = audit()
+
+    class Meta:
+        verbose_name = _("aid project")
+        verbose_name_plural = _("aid projects")
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partnership", "name"],
+                name="project_name_unique_in_pairing",
+                violation_error_message=_("This pairing already has a project of that name."),
+            ),
+            models.CheckConstraint(
+                condition=Q(start_year__isnull=True)
+                | Q(start_year__gte=1990, start_year__lte=2100),
+                name="project_start_year_sane",
+                violation_error_message=_("The year started must be between 1990 and 2100."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        super().clean()
+        if self.completed_on and self.status not in (ProjectStatus.COMPLETED,):
+            raise ValidationError({"status": _("A project with a completion date is completed.")})
+        if self.completed_on and self.start_year and self.completed_on.year < self.start_year:
+            raise ValidationError(
+                {"completed_on": _("A project cannot be completed before the year it started.")}
+            )
+        if self.partnership_id and self.region_id:
+            message = Donation.region_outside_assisted_side(self.region, self.partnership)
+            if message:
+                raise ValidationError({"region": message})
+
+
+class ProjectFunds(models.Model):
+    """What a project was promised and what it spent in one year; empty when not reported."""
+
+    project = models.ForeignKey(
+        AidProject, verbose_name=_("project"), on_delete=models.CASCADE, related_name="funds"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    committed = MoneyField(_("committed (yuan)"), null=True, blank=True)
+    spent = MoneyField(_("spent (yuan)"), null=True, blank=True)
+    history = audit()
+
+    class Meta:
+        verbose_name = _("project funds for a year")
+        verbose_name_plural = _("project funds by year")
+        ordering = ["project", "year"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "year"],
+                name="project_funds_once_a_year",
+                violation_error_message=_("This project already has funds for that year."),
+            ),
+            models.CheckConstraint(
+                condition=Q(year__gte=1990, year__lte=2100),
+                name="project_funds_year_sane",
+                violation_error_message=_("Choose a year between 1990 and 2100."),
+            ),
+            models.CheckConstraint(
+                condition=Q(committed__isnull=True) | Q(committed__gte=0),
+                name="project_committed_not_negative",
+                violation_error_message=_("An amount cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(spent__isnull=True) | Q(spent__gte=0),
+                name="project_spent_not_negative",
+                violation_error_message=_("An amount cannot be negative."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.year}"
+
+
+class Inspection(models.Model):
+    """A visit that inspected a project (考察项目建设)."""
+
+    visit = models.ForeignKey(
+        Visit, verbose_name=_("visit"), on_delete=models.CASCADE, related_name="inspections"
+    )
+    project = models.ForeignKey(
+        AidProject,
+        verbose_name=_("project"),
+        on_delete=models.PROTECT,
+        related_name="inspections",
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    history = audit()
+
+    class Meta:
+        verbose_name = _("project inspected")
+        verbose_name_plural = _("projects inspected")
+        ordering = ["visit", "project"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visit", "project"],
+                name="inspection_once_per_visit",
+                violation_error_message=_("This visit already lists this project."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.project)
+
+
+class VillageEnterprisePair(InPostPeriod):
+    """村企结对: an enterprise or social organisation paired with a village."""
+
+    partnership = models.ForeignKey(
+        Partnership,
+        verbose_name=_("pairing"),
+        on_delete=models.PROTECT,
+        related_name="village_pairs",
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("enterprise or social organisation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="village_pairs",
+        help_text=_("Leave empty when the report does not name it."),
+    )
+    village = models.ForeignKey(
+        Region,
+        verbose_name=_("village"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enterprise_pairs",
+        help_text=_("Leave empty when the report does not name it."),
+    )
+    meeting = models.ForeignKey(
+        Meeting,
+        verbose_name=_("meeting"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="village_pairs",
+        help_text=_("A symposium or signing where this pairing was discussed."),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    source = models.TextField(_("source"), blank=True, help_text=_("Where this was reported."))
+    history = audit("year", "last_year")
+
+    class Meta(InPostPeriod.Meta):
+        verbose_name = _("village–enterprise pair")
+        verbose_name_plural = _("village–enterprise pairs")
+        ordering = ["-year", "pk"]
+        constraints = InPostPeriod.Meta.constraints
+        indexes = [models.Index(fields=["partnership", "year"])]
+
+    def __str__(self) -> str:
+        unnamed = _("not named")
+        organisation = self.organisation.name if self.organisation_id else unnamed
+        village = self.village.name if self.village_id else unnamed
+        return f"{organisation} — {village}"
+
+    @property
+    def is_named(self) -> bool:
+        return bool(self.organisation_id and self.village_id)
+
+    def clean(self):
+        super().clean()
+        if self.village_id and self.village.level != Region.Level.VILLAGE:
+            raise ValidationError({"village": _("Choose a village or community.")})
+        if self.village_id and self.partnership_id:
+            message = Donation.region_outside_assisted_side(self.village, self.partnership)
+            if message:
+                raise ValidationError({"village": message})
+
+
+class CooperationResult(Versioned):
+    """劳务协作 and 消费帮扶, with investment and parks: a pairing's figures for one period."""
+
+    partnership = models.ForeignKey(
+        Partnership,
+        verbose_name=_("pairing"),
+        on_delete=models.PROTECT,
+        related_name="results",
+    )
+    period_start = models.DateField(_("period from"))
+    period_end = models.DateField(_("period to"))
+    year = models.PositiveSmallIntegerField(_("year"), editable=False, db_index=True)
+    workers_employed = models.PositiveIntegerField(
+        _("rural workers helped into jobs"), null=True, blank=True
+    )
+    formerly_poor_employed = models.PositiveIntegerField(
+        _("of whom formerly poor"), null=True, blank=True
+    )
+    purchases = MoneyField(_("western farm products bought or sold (yuan)"), null=True, blank=True)
+    enterprises_invested = models.PositiveIntegerField(
+        _("enterprises guided to invest"), null=True, blank=True
+    )
+    investment = MoneyField(_("amount they invested (yuan)"), null=True, blank=True)
+    industrial_parks = models.PositiveIntegerField(
+        _("industrial parks built together"), null=True, blank=True
+    )
+    source = models.TextField(_("source"), blank=True, help_text=_("Where this was reported."))
+    notes = models.TextField(_("notes"), blank=True)
+    history = audit("year")
+
+    class Meta:
+        verbose_name = _("jobs and purchases")
+        verbose_name_plural = _("jobs and purchases")
+        ordering = ["-period_start", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")),
+                name="result_period_ordered",
+                violation_error_message=_("The period cannot end before it starts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(formerly_poor_employed__isnull=True)
+                | Q(
+                    workers_employed__isnull=False,
+                    formerly_poor_employed__lte=F("workers_employed"),
+                ),
+                name="result_poor_within_workers",
+                violation_error_message=_(
+                    "The formerly poor are counted among the workers: their number cannot be "
+                    "larger."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(purchases__isnull=True) | Q(purchases__gte=0),
+                name="result_purchases_not_negative",
+                violation_error_message=_("An amount cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(investment__isnull=True) | Q(investment__gte=0),
+                name="result_investment_not_negative",
+                violation_error_message=_("An amount cannot be negative."),
+            ),
+        ]
+        indexes = [models.Index(fields=["partnership", "year"])]
+
+    FIGURES = (
+        "workers_employed",
+        "formerly_poor_employed",
+        "purchases",
+        "enterprises_invested",
+        "investment",
+        "industrial_parks",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.partnership} {self.period_start}—{self.period_end}"
+
+    def save(self, *args, **kwargs):
+        self.year = self.period_start.year
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def locking_year(cleaned) -> int | None:
+        start = cleaned.get("period_start")
+        return start.year if start else None
+
+    def clean(self):
+        super().clean()
+        if not (self.period_start and self.period_end):
+            return
+        if self.period_end.year != self.period_start.year:
+            raise ValidationError(
+                {"period_end": _("A period lies within one year: enter one record per year.")}
+            )
+        if all(getattr(self, name) is None for name in self.FIGURES):
+            raise ValidationError(_("Enter at least one figure."))
+        if self.partnership_id:
+            overlapping = CooperationResult.objects.filter(
+                partnership=self.partnership_id,
+                period_start__lte=self.period_end,
+                period_end__gte=self.period_start,
+            ).exclude(pk=self.pk)
+            if overlapping.exists():
+                other = overlapping.first()
+                raise ValidationError(
+                    {
+                        "period_start": _(
+                            "This pairing already has figures for %(start)s to %(end)s; periods "
+                            "must not overlap, or the figures would count twice."
+                        )
+                        % {"start": other.period_start, "end": other.period_end}
+                    }
+                )
+
+
+class Indicator(models.TextChoices):
+    """The indicators of an annual cooperation agreement, in the order reports list them."""
+
+    FISCAL_FUNDS = "fiscal_funds", _("fiscal assistance funds")
+    SOCIAL_DONATIONS = "social_donations", _("social donations of funds and goods")
+    OFFICIALS = "officials", _("officials on secondment")
+    PROFESSIONALS = "professionals", _("teachers, doctors and technicians sent")
+    WORKERS = "workers", _("rural workers helped into jobs")
+    FORMERLY_POOR = "formerly_poor", _("of whom formerly poor")
+    ENTERPRISES = "enterprises", _("enterprises guided to invest")
+    INVESTMENT = "investment", _("investment by those enterprises")
+    PARKS = "parks", _("industrial parks built together")
+    PURCHASES = "purchases", _("farm products bought or sold for the west")
+    VILLAGE_PAIRS = "village_pairs", _("villages paired with enterprises")
+    PROJECTS = "projects", _("aid projects under way")
+
+
+# Indicators measured in money (targets in yuan, exact to the fen); the rest count things.
+MONEY_INDICATORS = (
+    Indicator.FISCAL_FUNDS,
+    Indicator.SOCIAL_DONATIONS,
+    Indicator.INVESTMENT,
+    Indicator.PURCHASES,
+)
+
+
+class AnnualTarget(Versioned):
+    """年度协议: what a pairing agreed to reach in a year, one indicator at a time."""
+
+    partnership = models.ForeignKey(
+        Partnership, verbose_name=_("pairing"), on_delete=models.PROTECT, related_name="targets"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    indicator = models.CharField(_("indicator"), max_length=20, choices=Indicator.choices)
+    amount = MoneyField(
+        _("target amount (yuan)"),
+        null=True,
+        blank=True,
+        help_text=_("For indicators in money, e.g. 1000万."),
+    )
+    count = models.PositiveIntegerField(
+        _("target number"), null=True, blank=True, help_text=_("For indicators that count.")
+    )
+    source = models.TextField(
+        _("source"), blank=True, help_text=_("The agreement or plan the target comes from.")
+    )
+    history = audit()
+
+    class Meta:
+        verbose_name = _("annual target")
+        verbose_name_plural = _("annual targets")
+        ordering = ["-year", "partnership", "indicator"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partnership", "year", "indicator"],
+                name="target_once_per_year",
+                violation_error_message=_(
+                    "This pairing already has a target for this indicator in this year."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    indicator__in=[i.value for i in MONEY_INDICATORS],
+                    amount__gt=0,
+                    count__isnull=True,
+                )
+                | (
+                    ~Q(indicator__in=[i.value for i in MONEY_INDICATORS])
+                    & Q(count__gt=0, amount__isnull=True)
+                ),
+                name="target_value_fits_indicator",
+                violation_error_message=_(
+                    "Give a target amount for an indicator in money, and a target number for "
+                    "the others; the target must be greater than zero."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(year__gte=1990, year__lte=2100),
+                name="target_year_sane",
+                violation_error_message=_("Choose a year between 1990 and 2100."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partnership} {self.year} {self.get_indicator_display()}"
+
+    @property
+    def value(self) -> Decimal | int | None:
+        return self.amount if self.indicator in MONEY_INDICATORS else self.count
+
+    def clean(self):
+        super().clean()
+        if not self.indicator:
+            return
+        if self.indicator in MONEY_INDICATORS:
+            if self.amount is None:
+                raise ValidationError({"amount": _("Give the target in yuan.")})
+            if self.count is not None:
+                raise ValidationError({"count": _("This indicator is in money: leave this empty.")})
+        else:
+            if self.count is None:
+                raise ValidationError({"count": _("Give the target number.")})
+            if self.amount is not None:
+                raise ValidationError({"amount": _("This indicator counts: leave this empty.")})

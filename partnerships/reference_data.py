@@ -173,3 +173,38 @@ DONATION = {
     "notes": "报道只给出合计105万元，未给出资金与物资的划分，也未给出各捐赠方、各受赠方的金额。",
     "source": SOURCE,
 }
+
+# The rest of the record (issue 7). The report gives no numbers, names or dates for these:
+# it says Zhangmutou has teachers and doctors in Jiangkou (the delegation called on them), that
+# a Zhangmutou–Minxiao village–enterprise pairing programme exists (a symposium was held), and
+# that the delegation inspected the construction of the 云舍文化村 project. Their only date is
+# the visit's, so they are known to be under way on its first day (10 January 2023, inferred).
+KNOWN_ON = date(2023, 1, 10)
+KNOWN_ON_NOTE = "报道只说明代表团于1月10日—12日访问期间探望或考察，具体日期和起止时间未见报道。"
+
+# (kind, note); the number of people is not reported.
+POSTINGS = [
+    ("teacher", "樟木头镇派驻江口县支教的老师；人数、派出单位和起止时间未见报道。"),
+    ("doctor", "樟木头镇派驻江口县支医的医生；人数、派出单位和起止时间未见报道。"),
+]
+POSTING_PARTNERSHIP = "樟木头—江口"
+POSTING_HOST = JIANGKOU
+
+PROJECT = {
+    "partnership": "樟木头—江口",
+    "name": "云舍文化村项目",
+    "region": JIANGKOU,  # the report does not name the town or village
+    "category": "unspecified",
+    "status": "building",  # "考察云舍文化村项目建设": under construction when inspected
+    "status_as_of": KNOWN_ON,
+    "description": "考察团参观云舍文化村项目建设。开工年份、资金和所在乡镇未见报道。",
+    "inspection_note": "参观文化村项目建设",
+}
+
+VILLAGE_PAIR = {
+    "partnership": "樟木头—闵孝",
+    "meeting": "樟木头镇·闵孝镇村企结对帮扶座谈会",
+    "notes": (
+        "报道提到樟木头镇·闵孝镇村企结对帮扶并召开座谈会，未列出结对的企业和村，也未说明结对时间。"
+    ),
+}

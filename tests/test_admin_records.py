@@ -150,7 +150,7 @@ class TestVisits:
             "direction": "west_to_east",
             "start_date": "2024-03-05",
             "end_date": "2024-03-07",
-            **management("activities", "meetings", "donations"),
+            **management("activities", "inspections", "meetings", "donations"),
             **overrides,
         }
 
@@ -527,7 +527,7 @@ class TestReviewedEdgeCases:
             "direction": "east_to_west",
             "start_date": "2024-03-05",
             "end_date": "2024-03-07",
-            **management("activities", "meetings", "donations"),
+            **management("activities", "inspections", "meetings", "donations"),
             "activities-TOTAL_FORMS": "1",
             "activities-0-kind": "inspection",
             "activities-0-title": "考察",
@@ -550,7 +550,7 @@ class TestReviewedEdgeCases:
             "members": list(visit.members.values_list("pk", flat=True)),
             "places": list(visit.places.values_list("pk", flat=True)),
             "loaded_version": visit.version,
-            **management("activities", "meetings", "donations"),
+            **management("activities", "inspections", "meetings", "donations"),
             "donations-INITIAL_FORMS": "1",
             "donations-TOTAL_FORMS": "1",
             "donations-0-id": donation.pk,

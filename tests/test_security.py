@@ -368,7 +368,7 @@ class TestReviewedHoles:
             "start_date": "2024-12-30",
             "end_date": "2025-01-02",
             "loaded_version": visit.version,
-            **management("activities", "meetings", "donations"),
+            **management("activities", "inspections", "meetings", "donations"),
             "donations-INITIAL_FORMS": "1",
             "donations-TOTAL_FORMS": "1",
             "donations-0-id": donation.pk,

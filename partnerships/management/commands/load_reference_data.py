@@ -5,13 +5,17 @@ from django.db import transaction
 
 from partnerships import reference_data as ref
 from partnerships.models import (
+    AidProject,
     Donation,
+    Inspection,
     Meeting,
     MeetingParticipant,
     Organisation,
     Partnership,
     Person,
+    Posting,
     Region,
+    VillageEnterprisePair,
     Visit,
     VisitActivity,
 )
@@ -88,8 +92,13 @@ def load() -> int:
     # The visit, its meetings and its handover are loaded once, as a whole, and never touched
     # again: staff may correct or itemise them, and a later run must not undo that or add a
     # second copy. They are found by the source they were recorded from.
-    if Visit.objects.filter(source=ref.SOURCE).exists():
-        return counter["created"]
+    if not Visit.objects.filter(source=ref.SOURCE).exists():
+        load_visit(partnerships, regions, organisations, people, counter)
+    load_programme(partnerships, regions, counter)
+    return counter["created"]
+
+
+def load_visit(partnerships, regions, organisations, people, counter) -> None:
 
     spec = ref.VISIT
     visit = Visit(
@@ -164,4 +173,55 @@ def load() -> int:
     )
     donation.rebalance()
     counter["created"] += 1
-    return counter["created"]
+
+
+def load_programme(partnerships, regions, counter) -> None:
+    """People sent, the project inspected and the village–enterprise programme: once, as a whole.
+
+    A database loaded before these were part of the reference record gains them on the next run.
+    """
+    if AidProject.objects.filter(source=ref.SOURCE).exists():
+        return
+    visit = Visit.objects.get(source=ref.SOURCE)
+    for kind, note in ref.POSTINGS:
+        posting = Posting(
+            partnership=partnerships[ref.POSTING_PARTNERSHIP],
+            kind=kind,
+            direction="east_to_west",
+            headcount=None,
+            host_region=regions[ref.POSTING_HOST],
+            known_on=ref.KNOWN_ON,
+            notes=f"{note}{ref.KNOWN_ON_NOTE}",
+            source=ref.SOURCE,
+        )
+        posting.full_clean(exclude=["year"])
+        posting.save()
+        counter["created"] += 1
+
+    spec = ref.PROJECT
+    project = AidProject(
+        partnership=partnerships[spec["partnership"]],
+        name=spec["name"],
+        region=regions[spec["region"]],
+        category=spec["category"],
+        status=spec["status"],
+        status_as_of=spec["status_as_of"],
+        description=spec["description"],
+        source=ref.SOURCE,
+    )
+    project.full_clean()
+    project.save()
+    Inspection.objects.create(visit=visit, project=project, note=spec["inspection_note"])
+    counter["created"] += 2
+
+    spec = ref.VILLAGE_PAIR
+    pair = VillageEnterprisePair(
+        partnership=partnerships[spec["partnership"]],
+        known_on=ref.KNOWN_ON,
+        meeting=Meeting.objects.get(visit=visit, title=spec["meeting"]),
+        notes=f"{spec['notes']}{ref.KNOWN_ON_NOTE}",
+        source=ref.SOURCE,
+    )
+    pair.full_clean(exclude=["year"])
+    pair.save()
+    counter["created"] += 1

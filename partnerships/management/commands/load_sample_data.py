@@ -13,7 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from partnerships.models import (
+    AidProject,
+    AnnualTarget,
     Category,
+    CooperationResult,
     Direction,
     Donation,
     DonationKind,
@@ -23,7 +26,10 @@ from partnerships.models import (
     Organisation,
     Partnership,
     Person,
+    Posting,
+    ProjectFunds,
     Region,
+    VillageEnterprisePair,
     Visit,
     VisitActivity,
     funding_of,
@@ -93,7 +99,9 @@ def delete_sample() -> None:
     pairings = Partnership.objects.filter(helping_region__name__startswith=PREFIX)
     Donation.objects.filter(partnership__in=pairings).delete()
     Meeting.objects.filter(partnership__in=pairings).delete()
-    Visit.objects.filter(partnership__in=pairings).delete()
+    Visit.objects.filter(partnership__in=pairings).delete()  # and their inspections
+    for model in (AnnualTarget, CooperationResult, Posting, VillageEnterprisePair, AidProject):
+        model.objects.filter(partnership__in=pairings).delete()
     for pairing in pairings.order_by("-path"):
         pairing.delete()
     Person.objects.filter(name__startswith=PREFIX).delete()
@@ -107,7 +115,13 @@ class Sample:
     def __init__(self, rng: random.Random, today: datetime.date):
         self.rng = rng
         self.today = today
-        self.counts = {"visits": 0, "meetings": 0, "donations": 0, "itemised lines": 0}
+        self.counts = {
+            "visits": 0,
+            "meetings": 0,
+            "donations": 0,
+            "itemised lines": 0,
+            "targets": 0,
+        }
 
     def region(self, name, level, parent=None):
         return Region.objects.create(name=name, level=level, parent=parent)
@@ -181,7 +195,87 @@ class Sample:
                     self.visit(partnership, area, year)
                 for _ in range(self.rng.randint(2, 5)):
                     self.donation(partnership, area, self.random_date(year), visit=None)
+                self.programme(partnership, area, year)
         return self.counts
+
+    def programme(self, partnership: Partnership, area: Region, year: int) -> None:
+        """People sent, a project, village–enterprise pairs, jobs and purchases, and targets."""
+        rng = self.rng
+        last_day = min(datetime.date(year, 12, 31), self.today)
+        for half_start, half_end in (
+            (datetime.date(year, 1, 1), datetime.date(year, 6, 30)),
+            (datetime.date(year, 7, 1), datetime.date(year, 12, 31)),
+        ):
+            if half_start > self.today:
+                break
+            workers = rng.randint(40, 200)
+            CooperationResult.objects.create(
+                partnership=partnership,
+                period_start=half_start,
+                period_end=min(half_end, last_day),
+                workers_employed=workers,
+                formerly_poor_employed=rng.randint(0, workers),
+                purchases=Decimal(rng.randint(50, 900) * 10000),
+                enterprises_invested=rng.randint(0, 3),
+                investment=Decimal(rng.randint(0, 5000) * 10000),
+                industrial_parks=rng.choice([0, 0, 1]),
+                source="示例数据",
+            )
+        for kind, low, high in (("teacher", 2, 8), ("doctor", 1, 5), ("official", 1, 2)):
+            start = datetime.date(year, 3 if kind == "official" else 9, 1)
+            if start <= self.today:
+                Posting.objects.create(
+                    partnership=partnership,
+                    kind=kind,
+                    headcount=rng.randint(low, high),
+                    host_region=area,
+                    start_date=start,
+                    end_date=datetime.date(year + 1, 7, 31),
+                    source="示例数据",
+                )
+        villages = self.villages_in(area)
+        village = rng.choice(villages)
+        what = rng.choice(["产业路", "冷库", "卫生室", "文化广场"])
+        project = AidProject.objects.create(
+            partnership=partnership,
+            name=f"{village.name}{year}年{what}",
+            region=village,
+            category=rng.choice(CATEGORIES),
+            status="completed" if year < self.today.year else "building",
+            start_year=year,
+            source="示例数据",
+        )
+        committed = Decimal(rng.randint(20, 300) * 10000)
+        ProjectFunds.objects.create(
+            project=project, year=year, committed=committed, spent=committed * rng.choice([1, 1, 0])
+        )
+        enterprises = [d for d in self.donors if d.kind == Organisation.Kind.ENTERPRISE]
+        for village in rng.sample(villages, k=min(2, len(villages))):
+            VillageEnterprisePair.objects.create(
+                partnership=partnership,
+                organisation=rng.choice(enterprises),
+                village=village,
+                start_date=self.random_date(year),
+                source="示例数据",
+            )
+        targets = {
+            "fiscal_funds": ("amount", Decimal(rng.choice([100, 200, 300]) * 10000)),
+            "social_donations": ("amount", Decimal(rng.choice([50, 100]) * 10000)),
+            "workers": ("count", rng.choice([150, 250, 350])),
+            "professionals": ("count", rng.choice([8, 12])),
+            "purchases": ("amount", Decimal(rng.choice([500, 1000]) * 10000)),
+            "village_pairs": ("count", rng.choice([2, 4])),
+            "projects": ("count", 1),
+        }
+        for indicator, (field, value) in targets.items():
+            AnnualTarget.objects.create(
+                partnership=partnership,
+                year=year,
+                indicator=indicator,
+                source="示例年度协议",
+                **{field: value},
+            )
+        self.counts["targets"] += len(targets)
 
     def random_date(self, year: int, start=None, end=None) -> datetime.date:
         start = start or datetime.date(year, 1, 1)
