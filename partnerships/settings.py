@@ -220,6 +220,9 @@ LOGGING = {
         # Sign-ins, failed sign-ins, lockouts and refused access, for the security log.
         "partnerships.security": {"level": "INFO"},
         "axes": {"level": "WARNING"},
+        # WeasyPrint reports every step of every PDF at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

@@ -4,7 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from . import views
+from . import assessment, views
 
 
 class FaviconRedirect(RedirectView):
@@ -17,6 +17,16 @@ class FaviconRedirect(RedirectView):
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("pairings/<int:pk>/", views.pairing_detail, name="pairing"),
+    path("pairings/<int:pk>/targets/", assessment.pairing_targets, name="pairing_targets"),
+    path("pairings/<int:pk>/report/<int:year>/", assessment.pairing_report, name="pairing_report"),
+    path(
+        "pairings/<int:pk>/report/<int:year>.pdf",
+        assessment.pairing_report_pdf,
+        name="pairing_report_pdf",
+    ),
+    path("targets/", assessment.ranking, name="ranking"),
+    path("visits/<int:pk>/record/", assessment.visit_record, name="visit_record"),
+    path("visits/<int:pk>/record.pdf", assessment.visit_record_pdf, name="visit_record_pdf"),
     path("regions/<int:pk>/", views.region_detail, name="region"),
     path("visits/<int:pk>/", views.visit_detail, name="visit"),
     path("donors/<int:pk>/", views.donor_detail, name="donor"),

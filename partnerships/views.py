@@ -62,6 +62,11 @@ def render_page(
     return render(request, template, context, status=status)
 
 
+def _full_page(request: HttpRequest) -> bool:
+    """Whether the whole page is sent, not just the panel a filter change swaps."""
+    return not request.htmx or request.htmx.history_restore_request
+
+
 def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
     form = form_class(request.GET)
     low, high = reports.data_years()
@@ -170,6 +175,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         ledger_exports=export_links(request, "ledger"),
         visit_exports=export_links(request, "visits"),
     )
+    if _full_page(request):
+        from .assessment import ranking_context
+
+        context.update(ranking_context(request)[0])
     return render_page(request, "partnerships/overview.html", context)
 
 
@@ -208,6 +217,10 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         visit_exports=export_links(request, "visits", pairing=partnership.pk),
         ledger_exports=export_links(request, "ledger", pairing=partnership.pk),
     )
+    if _full_page(request):
+        from .assessment import targets_context
+
+        context["targets"] = targets_context(request, partnership)[0]
     return render_page(request, "partnerships/pairing.html", context)
 
 
@@ -277,6 +290,18 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     _require_in_scope(request, visit.partnership)
+    context = {
+        **visit_record_context(visit),
+        "ledger_exports": export_links(request, "ledger", visit=visit.pk),
+        "visit_exports": export_links(request, "visits", visit=visit.pk),
+        "record_url": reverse("visit_record", args=[visit.pk]),
+        "record_pdf_url": reverse("visit_record_pdf", args=[visit.pk]),
+    }
+    return render_page(request, "partnerships/visit.html", context)
+
+
+def visit_record_context(visit: Visit) -> dict:
+    """A visit's meetings (participants in a report's order) and handovers, for its pages."""
     # Chair first, then speakers, the reporter and attendees, as a report lists them.
     role_order = Case(
         *(When(role=role, then=Value(i)) for i, role in enumerate(MeetingParticipant.Role)),
@@ -295,14 +320,7 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     donations = reports.donation_list(visit.donations.order_by("date", "pk")).prefetch_related(
         "lines__region", "lines__recipient_organisation", "lines__donor"
     )
-    context = {
-        "visit": visit,
-        "meetings": meetings,
-        "donations": donations,
-        "ledger_exports": export_links(request, "ledger", visit=visit.pk),
-        "visit_exports": export_links(request, "visits", visit=visit.pk),
-    }
-    return render_page(request, "partnerships/visit.html", context)
+    return {"visit": visit, "meetings": meetings, "donations": donations}
 
 
 def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summary | str:

@@ -2,6 +2,7 @@
 
 import io
 import time
+import unicodedata
 
 import pytest
 from django.core.management import call_command
@@ -101,7 +102,7 @@ def test_filters_swap_the_chart_and_table_without_a_page_load(site, page, consol
 
     choose(page, "year_from", "2023")
     expect(page).to_have_url(
-        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind="
+        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind=&funding="
     )
     filtered_total = grand_total(page)
     assert filtered_total != all_years_total
@@ -116,7 +117,7 @@ def test_filters_swap_the_chart_and_table_without_a_page_load(site, page, consol
 
     page.go_back()
     expect(page).to_have_url(
-        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind="
+        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind=&funding="
     )
     expect(page.locator("#panel select[name=category]")).to_have_value("")
     assert grand_total(page) == filtered_total
@@ -149,3 +150,41 @@ def test_pages_fit_a_phone_screen(site, page):
     expect(page.locator("h1")).to_be_visible()
     # Wide tables scroll inside their box; the page itself does not scroll sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_the_visit_record_prints_on_one_a4_page(site, page, console_errors):
+    import pypdf
+
+    reference = Reference()
+    sign_in(page, site.url, f"/visits/{reference.visit.pk}/record/")
+    page.wait_for_url(f"**/visits/{reference.visit.pk}/record/")
+    expect(page.locator("h1")).to_contain_text("活动纪实")
+    toolbar = page.locator("nav.toolbar")
+    expect(toolbar).to_be_visible()
+    page.emulate_media(media="print")
+    expect(toolbar).to_be_hidden()  # the buttons do not print
+    pdf = page.pdf(format="A4", prefer_css_page_size=True)
+    pages = pypdf.PdfReader(io.BytesIO(pdf)).pages
+    assert len(pages) == 1
+    # Chromium's PDF text maps some characters to Kangxi radicals (⼝ for 口): NFKC undoes it.
+    text = unicodedata.normalize("NFKC", pages[0].extract_text())
+    assert "活动纪实" in text and "江口县政府会议室" in text
+    assert console_errors == []
+
+
+def test_the_targets_panel_changes_year_in_place(site, page, console_errors):
+    reference = Reference()
+    path = f"/pairings/{reference.pairing.pk}/"
+    sign_in(page, site.url, path)
+    page.wait_for_url(f"**{path}")
+    wait_until(page, "window.htmx !== undefined")
+    heading = page.locator("#targets-heading")
+    page.select_option("#targets select[name=year]", "2023")
+    expect(heading).to_contain_text("2023")
+    # The page stayed: the panel was swapped, the aid table is still there.
+    assert page.url.endswith(path)
+    expect(page.locator("#targets .flag").first).to_be_visible()
+    expect(page.locator("#villages-heading")).to_be_visible()
+    report = page.locator("#targets a", has_text="A4")
+    assert report.count() == 0 or report.first.get_attribute("href").endswith("/report/2023/")
+    assert console_errors == []

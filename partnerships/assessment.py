@@ -1,0 +1,245 @@
+"""Targets against results, and the printable reports (on screen for the browser's print, and PDF).
+
+Pages here follow the dashboard's rules (views.dashboard_view): sign-in, scope, htmx fragments.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from . import access, indicators, pdf, reports, svg
+from .models import (
+    REGION_ANCESTORS,
+    AidProject,
+    Inspection,
+    Partnership,
+    Posting,
+    Visit,
+)
+from .views import _require_in_scope, dashboard_view, visit_record_context
+
+RECENT_YEARS = 10
+
+
+class YearForm(forms.Form):
+    year = forms.IntegerField(label=gettext_lazy("Year"), required=False, widget=forms.Select)
+
+    def __init__(self, *args, years: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.years = years
+        self.fields["year"].widget.choices = [(y, y) for y in years]
+
+    def clean_year(self):
+        year = self.cleaned_data["year"]
+        if year is not None and year not in self.years:
+            raise forms.ValidationError(
+                _("Choose a year between %(low)d and %(high)d.")
+                % {"low": min(self.years), "high": max(self.years)}
+            )
+        return year
+
+
+def assessment_years(*, partnership: Partnership | None = None, scope=access.ALL) -> list[int]:
+    """The years one may assess, newest first: the last ten up to this year, and target years."""
+    this_year = timezone.localdate().year
+    years = set(range(this_year - RECENT_YEARS + 1, this_year + 1))
+    years.update(indicators.target_years(partnership=partnership, scope=scope))
+    low, _high = reports.data_years()
+    if low:
+        years.update(range(max(low, this_year - RECENT_YEARS + 1), this_year + 1))
+    return sorted(years, reverse=True)
+
+
+def _default_year(years: list[int], target_years: list[int]) -> int:
+    """The newest year with targets that is not in the future, else last year (being assessed)."""
+    this_year = timezone.localdate().year
+    past = [y for y in target_years if y <= this_year]
+    if past:
+        return max(past)
+    return this_year - 1 if this_year - 1 in years else years[0]
+
+
+def _bind_year(request: HttpRequest, years: list[int], target_years: list[int]):
+    """The year asked for, or the default year shown as chosen; None when the ask is bad."""
+    if request.GET.get("year", "") == "":
+        year = _default_year(years, target_years)
+        return YearForm(initial={"year": year}, years=years), year
+    form = YearForm(request.GET, years=years)
+    if not form.is_valid():
+        return form, None
+    return form, form.cleaned_data["year"]
+
+
+def targets_context(request: HttpRequest, partnership: Partnership) -> tuple[dict, int]:
+    years = assessment_years(partnership=partnership)
+    form, year = _bind_year(request, years, indicators.target_years(partnership=partnership))
+    context = {"partnership": partnership, "year_form": form, "year": year}
+    if year is None:
+        return context, 400
+    this_year = timezone.localdate().year
+    first = partnership.established_year or 0
+    strip_years = sorted(y for y in years if first <= y <= this_year)[-RECENT_YEARS:]
+    by_year = indicators.pairing_years(partnership=partnership, years={*strip_years, year})
+    context.update(
+        assessment=by_year[year],
+        strip=[by_year[y] for y in strip_years],
+        report_url=reverse("pairing_report", args=[partnership.pk, year]),
+        report_pdf_url=reverse("pairing_report_pdf", args=[partnership.pk, year]),
+    )
+    return context, 200
+
+
+@dashboard_view
+def pairing_targets(request: HttpRequest, pk: int) -> HttpResponse:
+    """A pairing's year against its targets: the panel on its page, or a page of its own."""
+    partnership = get_object_or_404(
+        Partnership.objects.select_related("helping_region", "assisted_region"), pk=pk
+    )
+    _require_in_scope(request, partnership)
+    context, status = targets_context(request, partnership)
+    template = "partnerships/_targets.html" if request.htmx else "partnerships/targets.html"
+    return render(request, template, context, status=status)
+
+
+def ranking_context(request: HttpRequest) -> tuple[dict, int]:
+    scope = access.scope_for(request.user)
+    years = assessment_years(scope=scope)
+    form, year = _bind_year(request, years, indicators.target_years(scope=scope))
+    context = {"ranking_form": form, "ranking_year": year}
+    if year is None:
+        return context, 400
+    context["ranking"] = indicators.ranking(year=year, scope=scope)
+    return context, 200
+
+
+@dashboard_view
+def ranking(request: HttpRequest) -> HttpResponse:
+    """Pairings ranked by the share of their targets met in a year."""
+    context, status = ranking_context(request)
+    template = "partnerships/_ranking.html" if request.htmx else "partnerships/ranking.html"
+    return render(request, template, context, status=status)
+
+
+# --- Printable reports ----------------------------------------------------------------------
+
+
+def _visit(request: HttpRequest, pk: int) -> Visit:
+    visit = get_object_or_404(
+        Visit.objects.select_related(
+            "leader", "partnership__helping_region", "partnership__assisted_region"
+        ).prefetch_related(
+            "members",
+            f"places__{REGION_ANCESTORS}",
+            "activities__place",
+        ),
+        pk=pk,
+    )
+    _require_in_scope(request, visit.partnership)
+    return visit
+
+
+def _visit_record(request: HttpRequest, pk: int) -> dict:
+    visit = _visit(request, pk)
+    return {
+        **visit_record_context(visit),
+        "inspections": Inspection.objects.filter(visit=visit).select_related(
+            "project__region", "project__partnership"
+        ),
+        "printed_on": timezone.localdate(),
+        "pdf_url": reverse("visit_record_pdf", args=[visit.pk]),
+    }
+
+
+@dashboard_view
+def visit_record(request: HttpRequest, pk: int) -> HttpResponse:
+    """活动纪实: a visit on one A4 page, for the browser's print."""
+    return render(request, "partnerships/print_visit.html", _visit_record(request, pk))
+
+
+@dashboard_view
+def visit_record_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    context = _visit_record(request, pk)
+    visit = context["visit"]
+    return pdf.response(
+        request,
+        "partnerships/print_visit.html",
+        {**context, "as_pdf": True},
+        filename=_("visit-record-%(date)s.pdf") % {"date": visit.start_date.isoformat()},
+    )
+
+
+def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
+    partnership = get_object_or_404(
+        Partnership.objects.select_related(
+            f"helping_region__{REGION_ANCESTORS}", f"assisted_region__{REGION_ANCESTORS}"
+        ),
+        pk=pk,
+    )
+    _require_in_scope(request, partnership)
+    if not 1990 <= year <= timezone.localdate().year + 1:
+        raise Http404
+    filters = reports.Filters(year_from=year, year_to=year, scope=access.scope_for(request.user))
+    history = reports.Filters(scope=access.scope_for(request.user))
+    assessment = indicators.pairing_years(partnership=partnership, years=[year])[year]
+    table = reports.village_year_table(filters=filters, partnership=partnership)
+    yearly = reports.yearly_totals(filters=history, partnership=partnership)
+    years = sorted(y for y in yearly if y <= year)[-RECENT_YEARS:]
+    bars = [(row.label, row.total) for row in table.rows[:15]]
+    if table.rest is not None:
+        bars.append((table.rest.label, table.rest.total))
+    subtree = {"partnership__path__startswith": partnership.path}
+    # The projects of that year: started by then (or start not reported), not finished before.
+    projects = list(
+        AidProject.objects.filter(**subtree)
+        .filter(Q(start_year__lte=year) | Q(start_year__isnull=True))
+        .exclude(completed_on__year__lt=year)
+        .select_related("region")
+        .prefetch_related("funds", "inspections__visit")
+        .order_by("name")
+    )
+    for project in projects:
+        project.year_funds = next((f for f in project.funds.all() if f.year == year), None)
+    return {
+        "partnership": partnership,
+        "year": year,
+        "assessment": assessment,
+        "table": table,
+        "village_chart": svg.horizontal_bars(bars, unit=_("10,000 yuan")),
+        "yearly_chart": svg.vertical_bars(
+            [(str(y), yearly.get(y, reports.ZERO)) for y in years], unit=_("10,000 yuan")
+        ),
+        "visits": Visit.objects.filter(start_date__year=year, **subtree)
+        .select_related("leader", "partnership__helping_region", "partnership__assisted_region")
+        .order_by("start_date", "pk"),
+        "postings": Posting.objects.filter(Posting.in_year_q(year), **subtree)
+        .select_related("person", "host_region", "sending_organisation", "host_organisation")
+        .order_by("kind", "pk"),
+        "projects": projects,
+        "printed_on": timezone.localdate(),
+        "pdf_url": reverse("pairing_report_pdf", args=[partnership.pk, year]),
+    }
+
+
+@dashboard_view
+def pairing_report(request: HttpRequest, pk: int, year: int) -> HttpResponse:
+    """A pairing's annual report: indicators against targets, aid per village, visits, people,
+    projects; A4 for the browser's print."""
+    return render(request, "partnerships/print_pairing.html", _pairing_report(request, pk, year))
+
+
+@dashboard_view
+def pairing_report_pdf(request: HttpRequest, pk: int, year: int) -> HttpResponse:
+    context = _pairing_report(request, pk, year)
+    return pdf.response(
+        request,
+        "partnerships/print_pairing.html",
+        {**context, "as_pdf": True},
+        filename=_("pairing-report-%(year)d.pdf") % {"year": year},
+    )

@@ -1,0 +1,319 @@
+"""A pairing's annual assessment: each indicator's achieved value, from the records, against
+the targets of its annual agreement (年度协议).
+
+Nothing is typed in twice: fiscal and social funds are the donations of that funding, people
+sent are the postings in post that year, jobs, purchases, investment and parks are the
+period figures, village–enterprise pairs and aid projects are counted from their records.
+A pairing's value includes its child pairings (as every figure on the dashboard does).
+
+Every function runs a fixed number of queries whatever the number of pairings, years or
+records: rows are grouped in the database where a year is stored, and spans (postings and
+pairs that run over several years) are spread over years here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+
+from .access import ALL, Scope
+from .models import (
+    MONEY_INDICATORS,
+    AidProject,
+    AnnualTarget,
+    CooperationResult,
+    Donation,
+    Funding,
+    Indicator,
+    Partnership,
+    Posting,
+    ProjectFunds,
+    VillageEnterprisePair,
+)
+
+ZERO = Decimal("0.00")
+
+# Which period figure feeds which indicator.
+RESULT_FIGURES = {
+    Indicator.WORKERS: "workers_employed",
+    Indicator.FORMERLY_POOR: "formerly_poor_employed",
+    Indicator.ENTERPRISES: "enterprises_invested",
+    Indicator.INVESTMENT: "investment",
+    Indicator.PARKS: "industrial_parks",
+    Indicator.PURCHASES: "purchases",
+}
+POSTING_INDICATOR = {
+    Posting.Kind.OFFICIAL: Indicator.OFFICIALS,
+    Posting.Kind.TEACHER: Indicator.PROFESSIONALS,
+    Posting.Kind.DOCTOR: Indicator.PROFESSIONALS,
+    Posting.Kind.TECHNICIAN: Indicator.PROFESSIONALS,
+}
+
+
+def is_money(indicator: str) -> bool:
+    return indicator in MONEY_INDICATORS
+
+
+@dataclass
+class Achieved:
+    """What the records of one indicator add up to in one year."""
+
+    value: Decimal | int = 0
+    records: int = 0  # records that speak to this indicator this year
+    unknown: int = 0  # of which give no number (e.g. "teachers sent", how many not reported)
+
+    def add(self, value, records: int = 1, unknown: int = 0) -> None:
+        self.value += value or 0
+        self.records += records
+        self.unknown += unknown
+
+    @property
+    def missing(self) -> bool:
+        return self.records == 0
+
+
+def _empty() -> dict[str, Achieved]:
+    return {
+        indicator: Achieved(value=ZERO if is_money(indicator) else 0)
+        for indicator in Indicator.values
+    }
+
+
+Values = dict[int, dict[int, dict[str, Achieved]]]  # pairing id → year → indicator → Achieved
+
+
+def achieved(
+    *, years: Iterable[int], within: Partnership | None = None, scope: Scope = ALL
+) -> Values:
+    """Each pairing's own records (children not yet included), per year and indicator."""
+    years = sorted(set(years))
+    if not years:
+        return {}
+    low, high = years[0], years[-1]
+    wanted = set(years)
+    pairing_q = scope.q("partnership__")
+    if within is not None:
+        pairing_q &= Q(partnership__path__startswith=within.path)
+    out: Values = defaultdict(lambda: defaultdict(_empty))
+
+    for pk, year, funding, total, n in (
+        Donation.objects.filter(pairing_q, year__gte=low, year__lte=high)
+        .exclude(funding=Funding.UNSPLIT)
+        .order_by()
+        .values_list("partnership_id", "year", "funding")
+        .annotate(total=Sum("amount"), n=Count("pk"))
+    ):
+        if year in wanted:
+            indicator = (
+                Indicator.FISCAL_FUNDS if funding == Funding.FISCAL else Indicator.SOCIAL_DONATIONS
+            )
+            out[pk][year][indicator].add(total, records=n)
+
+    sums = {f"{name}_sum": Sum(name) for name in RESULT_FIGURES.values()}
+    reported = {f"{name}_n": Count(name) for name in RESULT_FIGURES.values()}
+    for row in (
+        CooperationResult.objects.filter(pairing_q, year__gte=low, year__lte=high)
+        .order_by()
+        .values("partnership_id", "year")
+        .annotate(**sums, **reported)
+    ):
+        if row["year"] not in wanted:
+            continue
+        for indicator, name in RESULT_FIGURES.items():
+            if row[f"{name}_n"]:
+                out[row["partnership_id"]][row["year"]][indicator].add(
+                    row[f"{name}_sum"], records=row[f"{name}_n"]
+                )
+
+    def spans(model):
+        return (
+            model.objects.filter(pairing_q, year__lte=high)
+            .filter(Q(last_year__gte=low) | Q(last_year__isnull=True))
+            .order_by()
+        )
+
+    for pk, kind, headcount, first, last in spans(Posting).values_list(
+        "partnership_id", "kind", "headcount", "year", "last_year"
+    ):
+        for year in years:
+            if first <= year and (last is None or year <= last):
+                out[pk][year][POSTING_INDICATOR[kind]].add(
+                    headcount, unknown=int(headcount is None)
+                )
+
+    for pk, village, organisation, first, last in spans(VillageEnterprisePair).values_list(
+        "partnership_id", "village_id", "organisation_id", "year", "last_year"
+    ):
+        named = village is not None and organisation is not None
+        for year in years:
+            if first <= year and (last is None or year <= last):
+                out[pk][year][Indicator.VILLAGE_PAIRS].add(int(named), unknown=int(not named))
+
+    # A project is under way in a year it started or has money committed or spent.
+    under_way: set[tuple[int, int, int]] = set()
+    project_q = Q(project__partnership__path__startswith=within.path) if within else Q()
+    under_way.update(
+        ProjectFunds.objects.filter(
+            scope.q("project__partnership__"), project_q, year__gte=low, year__lte=high
+        ).values_list("project__partnership_id", "project_id", "year")
+    )
+    under_way.update(
+        AidProject.objects.filter(pairing_q, start_year__gte=low, start_year__lte=high).values_list(
+            "partnership_id", "pk", "start_year"
+        )
+    )
+    for pk, _project, year in under_way:
+        if year in wanted:
+            out[pk][year][Indicator.PROJECTS].add(1)
+    return out
+
+
+def rolled_up(values: Values, paths: dict[int, str]) -> dict[str, dict[int, dict[str, Achieved]]]:
+    """Values per pairing path with every child pairing's records included."""
+    result: dict[str, dict[int, dict[str, Achieved]]] = defaultdict(lambda: defaultdict(_empty))
+    for pk, per_year in values.items():
+        parts = paths[pk].strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            path = "/" + "/".join(parts[:depth]) + "/"
+            for year, per_indicator in per_year.items():
+                for indicator, own in per_indicator.items():
+                    result[path][year][indicator].add(own.value, own.records, own.unknown)
+    return result
+
+
+@dataclass
+class Progress:
+    indicator: str
+    label: str
+    money: bool
+    target: Decimal | int | None
+    achieved: Achieved
+    share: Decimal | None = None  # achieved ÷ target, may exceed 1
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.achieved.value >= self.target
+
+    @property
+    def percent(self) -> int | None:
+        """For the progress bar: 0–100."""
+        if self.share is None:
+            return None
+        return int(min(self.share, Decimal(1)) * 100)
+
+
+@dataclass
+class YearAssessment:
+    year: int
+    rows: list[Progress] = field(default_factory=list)
+
+    @property
+    def with_targets(self) -> list[Progress]:
+        return [row for row in self.rows if row.target is not None]
+
+    @property
+    def met(self) -> int:
+        return sum(1 for row in self.with_targets if row.met)
+
+    @property
+    def missing(self) -> list[Progress]:
+        return [row for row in self.rows if row.achieved.missing]
+
+    @property
+    def share_met(self) -> Decimal | None:
+        targets = self.with_targets
+        if not targets:
+            return None
+        return Decimal(self.met) / Decimal(len(targets))
+
+    @property
+    def mean_completion(self) -> Decimal | None:
+        targets = self.with_targets
+        if not targets:
+            return None
+        return sum((min(row.share, Decimal(1)) for row in targets), Decimal(0)) / len(targets)
+
+
+def _assess(
+    year: int, values: dict[str, Achieved], targets: dict[str, AnnualTarget]
+) -> YearAssessment:
+    assessment = YearAssessment(year)
+    for indicator in Indicator:
+        target = targets.get(indicator.value)
+        target_value = target.value if target else None
+        got = values[indicator.value]
+        share = None
+        if target_value:
+            share = Decimal(got.value) / Decimal(target_value)
+        assessment.rows.append(
+            Progress(
+                indicator=indicator.value,
+                label=str(indicator.label),
+                money=is_money(indicator.value),
+                target=target_value,
+                achieved=got,
+                share=share,
+            )
+        )
+    return assessment
+
+
+def pairing_years(*, partnership: Partnership, years: Iterable[int]) -> dict[int, YearAssessment]:
+    """One pairing (its children included), year by year: targets, values, missing data."""
+    years = sorted(set(years))
+    own = achieved(years=years, within=partnership)
+    totals: dict[int, dict[str, Achieved]] = defaultdict(_empty)
+    for per_year in own.values():
+        for year, per_indicator in per_year.items():
+            for indicator, value in per_indicator.items():
+                totals[year][indicator].add(value.value, value.records, value.unknown)
+    targets: dict[int, dict[str, AnnualTarget]] = defaultdict(dict)
+    for target in AnnualTarget.objects.filter(partnership=partnership, year__in=years):
+        targets[target.year][target.indicator] = target
+    return {year: _assess(year, totals[year], targets[year]) for year in years}
+
+
+@dataclass
+class Ranked:
+    partnership: Partnership
+    assessment: YearAssessment
+
+
+def ranking(*, year: int, scope: Scope = ALL) -> list[Ranked]:
+    """Pairings with targets for `year`, best first: share of targets met, then mean progress."""
+    targets: dict[int, dict[str, AnnualTarget]] = defaultdict(dict)
+    for target in AnnualTarget.objects.filter(scope.q("partnership__"), year=year):
+        targets[target.partnership_id][target.indicator] = target
+    if not targets:
+        return []
+    paths = dict(Partnership.objects.values_list("id", "path"))
+    values = rolled_up(achieved(years=[year], scope=scope), paths)
+    pairings = Partnership.objects.filter(pk__in=targets).select_related(
+        "helping_region", "assisted_region"
+    )
+    ranked = [
+        Ranked(pairing, _assess(year, values[pairing.path][year], targets[pairing.pk]))
+        for pairing in pairings
+    ]
+    ranked.sort(
+        key=lambda r: (
+            -(r.assessment.share_met or 0),
+            -(r.assessment.mean_completion or 0),
+            r.partnership.path,
+        )
+    )
+    return ranked
+
+
+def target_years(*, partnership: Partnership | None = None, scope: Scope = ALL) -> list[int]:
+    """Years that have targets (for the year choices), newest first."""
+    qs = AnnualTarget.objects.filter(scope.q("partnership__"))
+    if partnership is not None:
+        qs = qs.filter(partnership=partnership)
+    return sorted(set(qs.values_list("year", flat=True)), reverse=True)

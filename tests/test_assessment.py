@@ -1,0 +1,552 @@
+"""The whole cooperation record (issue 7): people sent, projects, village–enterprise pairs, jobs
+and purchases, targets; the indicators computed from them; the printable reports and PDFs."""
+
+import datetime
+import io
+from decimal import Decimal
+
+import pypdf
+import pytest
+
+from partnerships import indicators
+from partnerships.models import (
+    AidProject,
+    AnnualTarget,
+    CooperationResult,
+    Donation,
+    Inspection,
+    Meeting,
+    Organisation,
+    Partnership,
+    Person,
+    Posting,
+    ProjectFunds,
+    Region,
+    VillageEnterprisePair,
+)
+
+from .admin_helpers import count_queries, form_errors, page_text
+
+pytestmark = pytest.mark.django_db
+
+
+def donation(pairing, amount, funding, day=datetime.date(2024, 3, 1), region=None):
+    record = Donation.objects.create(
+        partnership=pairing,
+        date=day,
+        amount=Decimal(amount),
+        kind="funds",
+        funding=funding,
+        region=region or pairing.assisted_region,
+    )
+    record.rebalance()
+    return record
+
+
+def result(pairing, start, end, **figures):
+    record = CooperationResult(partnership=pairing, period_start=start, period_end=end, **figures)
+    record.full_clean()
+    record.save()
+    return record
+
+
+def posting(pairing, kind, headcount, **dates):
+    record = Posting(
+        partnership=pairing,
+        kind=kind,
+        headcount=headcount,
+        host_region=pairing.assisted_region,
+        **dates,
+    )
+    record.full_clean()
+    record.save()
+    return record
+
+
+def target(pairing, year, indicator, value):
+    field = "amount" if indicator in indicators.MONEY_INDICATORS else "count"
+    record = AnnualTarget(partnership=pairing, year=year, indicator=indicator, **{field: value})
+    record.full_clean()
+    record.save()
+    return record
+
+
+@pytest.fixture
+def year_2024(reference):
+    """A 2024 of the reference pairing: records in it and in its town pairing (a child)."""
+    county, town = reference.pairing, reference.town_pairing
+    donation(county, "600000.10", "fiscal")
+    donation(town, "400000.00", "fiscal", region=town.assisted_region)
+    donation(county, "0.20", "social")
+    donation(county, "999.99", "unsplit")  # counts in neither
+    donation(county, "5000.00", "fiscal", day=datetime.date(2023, 6, 1))  # another year
+    result(
+        county,
+        datetime.date(2024, 1, 1),
+        datetime.date(2024, 6, 30),
+        workers_employed=120,
+        formerly_poor_employed=80,
+        purchases=Decimal("1500000.50"),
+    )
+    result(
+        town,
+        datetime.date(2024, 7, 1),
+        datetime.date(2024, 12, 31),
+        workers_employed=30,
+        formerly_poor_employed=10,
+        enterprises_invested=2,
+        investment=Decimal("20000000"),
+    )
+    posting(county, "teacher", 5, start_date=datetime.date(2023, 9, 1))  # ongoing
+    posting(
+        county,
+        "doctor",
+        3,
+        start_date=datetime.date(2024, 3, 1),
+        end_date=datetime.date(2024, 8, 31),
+    )
+    posting(
+        county,
+        "doctor",
+        7,
+        start_date=datetime.date(2022, 3, 1),
+        end_date=datetime.date(2023, 2, 28),
+    )
+    posting(town, "official", 1, start_date=datetime.date(2024, 5, 1))
+    company = Organisation.objects.get(name="广东罗曼智能科技股份有限公司")
+    VillageEnterprisePair.objects.create(
+        partnership=county,
+        organisation=company,
+        village=reference.qixin,
+        start_date=datetime.date(2024, 2, 1),
+    )
+    project = AidProject.objects.create(
+        partnership=county, name="齐心村产业路", region=reference.qixin
+    )
+    ProjectFunds.objects.create(project=project, year=2024, committed=Decimal("300000"))
+    AidProject.objects.create(
+        partnership=town, name="闵孝镇卫生院", region=reference.minxiao, start_year=2024
+    )
+    target(county, 2024, "fiscal_funds", Decimal("1000000"))
+    target(county, 2024, "workers", 100)
+    target(county, 2024, "professionals", 10)
+    target(county, 2024, "parks", 1)
+    return reference
+
+
+def values(pairing, year):
+    assessment = indicators.pairing_years(partnership=pairing, years=[year])[year]
+    return {row.indicator: row for row in assessment.rows}, assessment
+
+
+class TestIndicators:
+    def test_each_value_equals_the_records_it_comes_from(self, year_2024):
+        rows, _ = values(year_2024.pairing, 2024)
+        assert rows["fiscal_funds"].achieved.value == Decimal("1000000.10")  # child included
+        assert rows["social_donations"].achieved.value == Decimal("0.20")
+        assert rows["workers"].achieved.value == 150
+        assert rows["formerly_poor"].achieved.value == 90
+        assert rows["purchases"].achieved.value == Decimal("1500000.50")
+        assert rows["enterprises"].achieved.value == 2
+        assert rows["investment"].achieved.value == Decimal("20000000.00")
+        # Teachers in post since 2023 and the doctors of 2024; not the doctors who left in 2023.
+        assert rows["professionals"].achieved.value == 8
+        assert rows["officials"].achieved.value == 1
+        assert rows["village_pairs"].achieved.value == 1
+        assert rows["projects"].achieved.value == 2
+
+    def test_a_child_pairing_counts_only_its_own_subtree(self, year_2024):
+        rows, _ = values(year_2024.town_pairing, 2024)
+        assert rows["fiscal_funds"].achieved.value == Decimal("400000.00")
+        assert rows["workers"].achieved.value == 30
+        assert rows["officials"].achieved.value == 1
+        assert rows["professionals"].achieved.missing
+
+    def test_progress_shares_and_targets_met(self, year_2024):
+        rows, assessment = values(year_2024.pairing, 2024)
+        fiscal = rows["fiscal_funds"]
+        assert fiscal.target == Decimal("1000000.00")
+        assert fiscal.met and fiscal.percent == 100
+        assert fiscal.share == Decimal("1000000.10") / Decimal("1000000.00")
+        assert rows["workers"].met and rows["workers"].share == Decimal("1.5")
+        assert rows["professionals"].share == Decimal("0.8") and not rows["professionals"].met
+        assert rows["professionals"].percent == 80
+        assert rows["parks"].percent == 0 and rows["parks"].achieved.missing
+        assert rows["social_donations"].target is None and rows["social_donations"].percent is None
+        assert assessment.met == 2 and len(assessment.with_targets) == 4
+        assert assessment.share_met == Decimal("0.5")
+        assert assessment.mean_completion == (Decimal(1) + Decimal(1) + Decimal("0.8") + 0) / 4
+
+    def test_a_year_without_records_is_flagged_indicator_by_indicator(self, year_2024):
+        _, assessment = values(year_2024.pairing, 2024)
+        assert [row.indicator for row in assessment.missing] == ["parks"]
+        _, empty = values(year_2024.pairing, 2021)
+        assert len(empty.missing) == 12
+
+    def test_a_record_without_a_number_counts_as_a_record_not_a_figure(self, reference):
+        rows, _ = values(reference.pairing, 2023)
+        professionals = rows["professionals"]
+        assert professionals.achieved.records == 2 and professionals.achieved.unknown == 2
+        assert professionals.achieved.value == 0 and not professionals.achieved.missing
+        assert rows["village_pairs"].achieved.unknown == 1
+        # The reference handover does not say fiscal or social: neither indicator has a record.
+        assert rows["fiscal_funds"].achieved.missing and rows["social_donations"].achieved.missing
+
+    def test_the_overview_ranks_pairings_by_share_of_targets_met(self, year_2024):
+        town = year_2024.town_pairing
+        target(town, 2024, "officials", 1)  # met: 1 of 1
+        ranked = indicators.ranking(year=2024)
+        assert [r.partnership for r in ranked] == [town, year_2024.pairing]
+        assert ranked[0].assessment.share_met == 1
+
+    def test_the_ranking_only_shows_pairings_in_scope(self, year_2024):
+        from partnerships.access import Scope
+
+        scope = Scope(paths=(year_2024.town_pairing.path,))
+        assert indicators.ranking(year=2024, scope=scope) == []
+
+
+class TestReferenceAdditions:
+    def test_the_teachers_and_doctors_sent_without_a_number(self, reference):
+        postings = Posting.objects.filter(source__startswith="樟木头镇东西部协作")
+        assert sorted(postings.values_list("kind", flat=True)) == ["doctor", "teacher"]
+        for record in postings:
+            assert record.headcount is None
+            assert record.partnership == reference.pairing
+            assert record.host_region == reference.jiangkou
+            assert record.start_date is None and record.end_date is None
+            assert record.known_on == reference.visit.start_date
+            assert record.person is None and record.sending_organisation is None
+
+    def test_the_yunshe_project_inspected_by_the_visit(self, reference):
+        project = AidProject.objects.get(name="云舍文化村项目")
+        assert project.status == "building"
+        assert project.start_year is None and not project.funds.exists()
+        assert list(Inspection.objects.filter(project=project).values_list("visit", flat=True)) == [
+            reference.visit.pk
+        ]
+
+    def test_the_village_enterprise_programme_belongs_to_its_symposium(self, reference):
+        pair = VillageEnterprisePair.objects.get()
+        assert pair.partnership == reference.town_pairing
+        assert pair.organisation is None and pair.village is None
+        assert pair.meeting == Meeting.objects.get(title="樟木头镇·闵孝镇村企结对帮扶座谈会")
+
+    def test_no_targets_or_figures_are_invented(self, reference):
+        assert not AnnualTarget.objects.exists()
+        assert not CooperationResult.objects.exists()
+
+    def test_loading_twice_adds_nothing(self, reference):
+        from partnerships.management.commands import load_reference_data
+
+        assert load_reference_data.load() == 0
+        assert Posting.objects.count() == 2 and AidProject.objects.count() == 1
+
+
+class TestEntry:
+    def test_a_posting_outside_the_assisted_side_is_refused(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            "/admin/partnerships/posting/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "kind": "teacher",
+                "direction": "east_to_west",
+                "headcount": "4",
+                "host_region": reference.zhangmutou.pk,
+                "start_date": "2024-09-01",
+            },
+        )
+        assert "work within 江口县" in " ".join(form_errors(response))
+        assert Posting.objects.count() == 2
+
+    def test_a_named_person_is_one(self, english_admin_client, reference):
+        person = Person.objects.create(name="张老师")
+        response = english_admin_client.post(
+            "/admin/partnerships/posting/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "kind": "teacher",
+                "direction": "east_to_west",
+                "person": person.pk,
+                "headcount": "3",
+                "host_region": reference.qixin.pk,
+                "start_date": "2024-09-01",
+            },
+        )
+        assert "the number must be 1" in " ".join(form_errors(response))
+        response = english_admin_client.post(
+            "/admin/partnerships/posting/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "kind": "teacher",
+                "direction": "east_to_west",
+                "person": person.pk,
+                "headcount": "",
+                "host_region": reference.qixin.pk,
+                "start_date": "2024-09-01",
+            },
+        )
+        assert response.status_code == 302
+        assert Posting.objects.get(person=person).headcount == 1
+
+    def test_a_posting_needs_a_date(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            "/admin/partnerships/posting/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "kind": "doctor",
+                "direction": "east_to_west",
+                "host_region": reference.jiangkou.pk,
+            },
+        )
+        assert "Give the start date" in " ".join(form_errors(response))
+
+    @pytest.mark.parametrize(
+        ("indicator", "amount", "count", "message"),
+        [
+            ("fiscal_funds", "", "5", "Give the target in yuan."),
+            ("workers", "1000万", "", "Give the target number."),
+            ("workers", "", "0", "greater than zero"),
+        ],
+    )
+    def test_a_target_fits_its_indicator(
+        self, english_admin_client, reference, indicator, amount, count, message
+    ):
+        response = english_admin_client.post(
+            "/admin/partnerships/annualtarget/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "year": "2024",
+                "indicator": indicator,
+                "amount": amount,
+                "count": count,
+            },
+        )
+        assert message in " ".join(form_errors(response))
+        assert not AnnualTarget.objects.exists()
+
+    def test_a_target_in_wan_is_exact(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            "/admin/partnerships/annualtarget/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "year": "2024",
+                "indicator": "fiscal_funds",
+                "amount": "1050.01万",
+                "count": "",
+            },
+        )
+        assert response.status_code == 302
+        assert AnnualTarget.objects.get().amount == Decimal("10500100.00")
+
+    def test_overlapping_periods_would_count_twice(self, english_admin_client, reference):
+        result(
+            reference.pairing,
+            datetime.date(2024, 1, 1),
+            datetime.date(2024, 6, 30),
+            workers_employed=5,
+        )
+        data = {
+            "partnership": reference.pairing.pk,
+            "period_start": "2024-06-01",
+            "period_end": "2024-12-31",
+            "workers_employed": "3",
+        }
+        response = english_admin_client.post("/admin/partnerships/cooperationresult/add/", data)
+        assert "must not overlap" in " ".join(form_errors(response))
+        data.update(period_start="2024-07-01", workers_employed="3", formerly_poor_employed="4")
+        response = english_admin_client.post("/admin/partnerships/cooperationresult/add/", data)
+        assert "cannot be larger" in " ".join(form_errors(response))
+        data.update(period_end="2025-01-31", formerly_poor_employed="")
+        response = english_admin_client.post("/admin/partnerships/cooperationresult/add/", data)
+        assert "within one year" in " ".join(form_errors(response))
+        assert CooperationResult.objects.count() == 1
+
+    def test_a_project_outside_the_assisted_side_is_refused(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            "/admin/partnerships/aidproject/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "name": "樟木头产业园",
+                "region": reference.zhangmutou.pk,
+                "category": "industry",
+                "status": "planned",
+                "funds-TOTAL_FORMS": "1",
+                "funds-INITIAL_FORMS": "0",
+                "funds-0-year": "2024",
+                "funds-0-committed": "50万",
+                "inspections-TOTAL_FORMS": "0",
+                "inspections-INITIAL_FORMS": "0",
+            },
+        )
+        assert "must lie within 江口县" in " ".join(form_errors(response))
+        assert AidProject.objects.count() == 1
+
+    def test_a_village_pair_needs_a_village(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            "/admin/partnerships/villageenterprisepair/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "village": reference.minxiao.pk,
+                "start_date": "2024-01-01",
+            },
+        )
+        assert "Choose a village or community." in " ".join(form_errors(response))
+
+    def test_the_visit_page_lists_the_projects_it_inspected(self, admin_client, reference):
+        response = admin_client.get(f"/admin/partnerships/visit/{reference.visit.pk}/change/")
+        assert "云舍文化村项目" in page_text(response)
+
+    def test_a_target_of_a_locked_year_is_frozen(self, client, reference, django_user_model):
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+        from partnerships.models import LockedYear
+
+        staff = django_user_model.objects.create_user(username="staff", password="x", is_staff=True)
+        staff.groups.add(Group.objects.get(name=DATA_ENTRY))
+        LockedYear.objects.create(year=2024)
+        client.force_login(staff)
+        response = client.post(
+            "/admin/partnerships/annualtarget/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "year": "2024",
+                "indicator": "workers",
+                "count": "5",
+            },
+        )
+        assert "2024年已锁定" in page_text(response)
+        assert not AnnualTarget.objects.exists()
+
+
+class TestPages:
+    def test_the_pairing_page_shows_targets_and_progress(self, official_client, year_2024):
+        response = official_client.get(f"/pairings/{year_2024.pairing.pk}/targets/?year=2024")
+        text = page_text(response)
+        assert response.status_code == 200
+        assert '<progress max="100" value="80"' in text  # professionals: 8 of 10
+        assert "150" in text and "100.00" in text  # workers; the fiscal target in 万元
+        assert "共建产业园区" in text or "industrial parks" in text
+
+    def test_the_pairing_page_embeds_the_panel(self, official_client, year_2024):
+        response = official_client.get(f"/pairings/{year_2024.pairing.pk}/")
+        assert response.context["targets"]["year"] == 2024
+        assert 'id="targets"' in page_text(response)
+
+    def test_htmx_gets_the_panel_only(self, official_client, year_2024):
+        response = official_client.get(
+            f"/pairings/{year_2024.pairing.pk}/targets/?year=2024", HTTP_HX_REQUEST="true"
+        )
+        text = page_text(response)
+        assert text.lstrip().startswith('<section id="targets"') and "<html" not in text
+
+    def test_a_bad_year_is_a_400_in_words(self, official_client, reference):
+        response = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year=1066")
+        assert response.status_code == 400
+        assert "请选择" in page_text(response)  # "Choose a year between …", in Chinese
+
+    def test_the_overview_ranks(self, official_client, year_2024):
+        response = official_client.get("/")
+        assert response.context["ranking_year"] == 2024
+        assert [r.partnership for r in response.context["ranking"]] == [year_2024.pairing]
+        assert "2/4" in page_text(response)
+
+    def test_query_counts_stay_constant_as_records_grow(self, official_client, year_2024):
+        county = year_2024.pairing
+        urls = [f"/pairings/{county.pk}/targets/?year=2024", "/targets/?year=2024"]
+        before = [count_queries(official_client, url) for url in urls]
+        for n in range(5):
+            child = Partnership.objects.create(
+                helping_region=year_2024.zhangmutou,
+                assisted_region=Region.objects.create(
+                    name=f"新镇{n}", level=4, parent=year_2024.jiangkou
+                ),
+                parent=county,
+            )
+            target(child, 2024, "workers", 10)
+            result(
+                child,
+                datetime.date(2024, 1, 1),
+                datetime.date(2024, 12, 31),
+                workers_employed=n + 1,
+            )
+            posting(child, "teacher", n + 1, start_date=datetime.date(2024, 1, 1))
+            donation(child, "100", "social", region=child.assisted_region)
+        assert [count_queries(official_client, url) for url in urls] == before
+
+    def test_an_assigned_official_sees_only_their_pairings(
+        self, client, year_2024, django_user_model
+    ):
+        from partnerships.models import Assignment
+
+        user = django_user_model.objects.create_user(username="scoped", password="x")
+        Assignment.objects.create(user=user, partnership=year_2024.town_pairing)
+        client.force_login(user)
+        county = year_2024.pairing
+        for url in (
+            f"/pairings/{county.pk}/targets/",
+            f"/pairings/{county.pk}/report/2024/",
+            f"/pairings/{county.pk}/report/2024.pdf",
+            f"/visits/{year_2024.visit.pk}/record/",
+            f"/visits/{year_2024.visit.pk}/record.pdf",
+        ):
+            assert client.get(url).status_code == 404, url
+        assert client.get(f"/pairings/{year_2024.town_pairing.pk}/targets/").status_code == 200
+
+
+def pdf_pages(response) -> list[str]:
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.content)).pages]
+
+
+class TestReports:
+    def test_the_visit_record_is_one_a4_page_with_the_key_facts(self, official_client, reference):
+        response = official_client.get(f"/visits/{reference.visit.pk}/record.pdf")
+        pages = pdf_pages(response)
+        assert len(pages) == 1
+        reader = pypdf.PdfReader(io.BytesIO(response.content))
+        width, height = (float(x) for x in reader.pages[0].mediabox[2:])
+        assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (210, 297)  # A4
+        text = pages[0].replace("\n", "")
+        for fact in (
+            "黄淦洪",
+            "江口县·樟木头镇东西部协作工作座谈会",
+            "江口县政府会议室",
+            "王颖",
+            "105.00",
+            "云舍文化村项目",
+            "樟木头镇·闵孝镇村企结对帮扶座谈会",
+        ):
+            assert fact in text, fact
+        assert "attachment" not in response.get("Content-Disposition", "")
+
+    def test_the_annual_report_pdf_has_the_figures(self, official_client, year_2024):
+        response = official_client.get(f"/pairings/{year_2024.pairing.pk}/report/2024.pdf")
+        pages = pdf_pages(response)
+        assert 1 <= len(pages) <= 3
+        text = "".join(pages).replace("\n", "")
+        assert "100.00" in text  # fiscal target, 万元
+        assert "100.00" in text and "150" in text  # workers achieved
+        assert "齐心村产业路" in text and "30.00" in text  # project and its 2024 commitment
+        assert "80%" in text  # professionals
+        assert "<svg" not in text
+
+    def test_the_annual_report_page_has_its_charts(self, official_client, year_2024):
+        response = official_client.get(f"/pairings/{year_2024.pairing.pk}/report/2024/")
+        text = page_text(response)
+        assert text.count("<svg") == 2
+        assert "齐心村" in text
+        assert (
+            official_client.get(f"/pairings/{year_2024.pairing.pk}/report/1800/").status_code == 404
+        )
+
+    def test_a_pdf_fetches_nothing_but_static_files(self):
+        from partnerships import pdf
+
+        with pytest.raises(ValueError):
+            pdf.url_fetcher("http://169.254.169.254/latest/meta-data/")
+        with pytest.raises(ValueError):
+            pdf.url_fetcher("file:///etc/passwd")
+        assert pdf.url_fetcher(pdf.BASE_URL + "static/css/print.css").status == 200
