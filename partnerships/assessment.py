@@ -23,7 +23,7 @@ from .models import (
     Posting,
     Visit,
 )
-from .views import _require_in_scope, dashboard_view, visit_record_context
+from .views import _require_in_scope, dashboard_view, export_links, visit_record_context
 
 RECENT_YEARS = 10
 
@@ -92,6 +92,7 @@ def targets_context(request: HttpRequest, partnership: Partnership) -> tuple[dic
         strip=[by_year[y] for y in strip_years],
         report_url=reverse("pairing_report", args=[partnership.pk, year]),
         report_pdf_url=reverse("pairing_report_pdf", args=[partnership.pk, year]),
+        target_exports=export_links(request, "targets", pairing=partnership.pk, year=year),
     )
     return context, 200
 
@@ -116,6 +117,7 @@ def ranking_context(request: HttpRequest) -> tuple[dict, int]:
     if year is None:
         return context, 400
     context["ranking"] = indicators.ranking(year=year, scope=scope)
+    context["ranking_exports"] = export_links(request, "ranking", year=year)
     return context, 200
 
 

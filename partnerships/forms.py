@@ -409,6 +409,16 @@ class ExportForm(OverviewFilterForm):
         label=_("Donor"), required=False, queryset=Organisation.objects.all()
     )
     visit = forms.ModelChoiceField(label=_("Visit"), required=False, queryset=Visit.objects.all())
+    year = forms.IntegerField(label=_("Year"), required=False)
+
+    def clean_year(self):
+        year = self.cleaned_data.get("year")
+        low, high = _year_bounds()
+        if year is not None and not low <= year <= high:
+            raise ValidationError(
+                _("Choose a year between %(low)d and %(high)d.") % {"low": low, "high": high}
+            )
+        return year
 
 
 class ChildPartnershipFormSet(BaseInlineFormSet):

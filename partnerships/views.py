@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import access, charts, exports, reports
+from . import access, assessment_exports, charts, exports, reports
 from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
 from .models import (
     REGION_ANCESTORS,
@@ -326,6 +326,15 @@ def visit_record_context(visit: Visit) -> dict:
 def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summary | str:
     """The summary asked for, or why it cannot be made."""
     pairing, region, donor, visit = (scope.get(k) for k in ("pairing", "region", "donor", "visit"))
+    if name in ("targets", "ranking"):
+        year = scope.get("year")
+        if year is None:
+            return _("Choose the year to export.")
+        if name == "ranking":
+            return assessment_exports.ranking(year=year, scope=filters.scope)
+        if pairing is None:
+            return _("Choose the pairing whose targets to export.")
+        return assessment_exports.targets(partnership=pairing, year=year)
     if name == "yearly":
         return exports.yearly(filters=filters)
     if name == "pairings":
@@ -351,7 +360,17 @@ def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summar
     )
 
 
-SUMMARY_NAMES = ("yearly", "pairings", "villages", "places", "donors", "ledger", "visits")
+SUMMARY_NAMES = (
+    "yearly",
+    "pairings",
+    "villages",
+    "places",
+    "donors",
+    "ledger",
+    "visits",
+    "targets",
+    "ranking",
+)
 
 
 @dashboard_view

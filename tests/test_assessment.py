@@ -550,3 +550,46 @@ class TestReports:
         with pytest.raises(ValueError):
             pdf.url_fetcher("file:///etc/passwd")
         assert pdf.url_fetcher(pdf.BASE_URL + "static/css/print.css").status == 200
+
+
+class TestDownloads:
+    def test_the_targets_download_matches_the_panel(self, official_client, year_2024):
+        import csv
+
+        pk = year_2024.pairing.pk
+        panel = official_client.get(f"/pairings/{pk}/targets/?year=2024")
+        links = dict(panel.context["target_exports"])
+        assert "year=2024" in links["CSV"] and f"pairing={pk}" in links["CSV"]
+        response = official_client.get(links["CSV"])
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+        rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
+        fiscal = rows["财政援助资金"]
+        assert fiscal[2:6] == ["1000000.00", "1000000.10", "100.0", "是"]
+        assert rows["共建产业园区（个）"][-1] == "是"  # no record yet
+        assert rows["选派专业技术人才（支教、支医等）"][3:5] == ["8", "80.0"]
+
+    def test_the_ranking_download(self, official_client, year_2024):
+        response = official_client.get("/export/ranking.json?year=2024")
+        import json
+
+        rows = json.loads(b"".join(response.streaming_content))
+        assert rows == [
+            {
+                "rank": 1,
+                "pairing": str(year_2024.pairing),
+                "helping_region": "樟木头镇",
+                "assisted_region": "江口县",
+                "targets": 4,
+                "met": 2,
+                "share_met_percent": 50.0,
+                "average_progress_percent": 70.0,
+                "no_record": 1,
+            }
+        ]
+
+    def test_a_download_without_a_year_or_pairing_is_refused_in_words(
+        self, official_client, reference
+    ):
+        assert official_client.get("/export/ranking.csv").status_code == 400
+        assert official_client.get("/export/targets.csv?year=2024").status_code == 400
+        assert official_client.get("/export/ranking.csv?year=1066").status_code == 400
