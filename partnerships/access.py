@@ -130,21 +130,34 @@ def can_edit_locked_years(user) -> bool:
     return user.is_superuser or user.has_perm("partnerships.edit_locked_years")
 
 
-def year_of(record) -> int | None:
-    """The year a saved record belongs to for locking: visits by start, the rest by `year`."""
-    from .models import Visit
+def years_of(record) -> set[int]:
+    """The years a saved record belongs to for locking: visits by start, spans (people sent,
+    village–enterprise pairs) by every year they run, projects by their start year, the rest
+    by `year`."""
+    from .models import AidProject, InPostPeriod, Visit
 
     if record is None or record.pk is None:
-        return None
+        return set()
     if isinstance(record, Visit):
-        return record.start_date.year
-    return getattr(record, "year", None)
+        return {record.start_date.year}
+    if isinstance(record, InPostPeriod):
+        return set(record.span_years())
+    if isinstance(record, AidProject):
+        # Its funds are locked row by row (forms.ProjectFundsFormSet).
+        return {record.start_year} if record.start_year else set()
+    year = getattr(record, "year", None)
+    return {year} if year is not None else set()
+
+
+def year_of(record) -> int | None:
+    """The first locked-relevant year of a record (see years_of)."""
+    return min(years_of(record), default=None)
 
 
 def is_locked_for(user, record) -> bool:
-    """Whether `user` may not change `record` because its year is locked."""
-    year = year_of(record)
-    return year is not None and not can_edit_locked_years(user) and year in locked_years()
+    """Whether `user` may not change `record` because a year of it is locked."""
+    years = years_of(record)
+    return bool(years) and not can_edit_locked_years(user) and bool(years & locked_years())
 
 
 def locked_years() -> set[int]:
@@ -171,7 +184,7 @@ def organisation_q(scope: Scope) -> Q:
     """
     if scope.everything:
         return Q()
-    from .models import Donation, DonationLine, Partnership
+    from .models import Donation, DonationLine, Partnership, Posting, VillageEnterprisePair
 
     in_scope = Donation.objects.filter(scope.q("partnership__"))
     donors = Donation.donors.through.objects.filter(donation__in=in_scope)
@@ -182,11 +195,29 @@ def organisation_q(scope: Scope) -> Q:
     )
     for helping, assisted in sides:
         q |= Q(region__path__startswith=helping) | Q(region__path__startswith=assisted)
+    postings = Posting.objects.filter(scope.q("partnership__"))
+    pairs = VillageEnterprisePair.objects.filter(scope.q("partnership__"))
+    q |= (
+        Q(pk__in=postings.values("sending_organisation_id"))
+        | Q(pk__in=postings.values("host_organisation_id"))
+        | Q(pk__in=pairs.values("organisation_id"))
+    )
     unused = (
         Q(region__isnull=True)
         & ~Q(pk__in=Donation.donors.through.objects.values("organisation_id"))
         & ~Q(pk__in=Donation.recipient_organisations.through.objects.values("organisation_id"))
         & ~Q(pk__in=DonationLine.objects.exclude(donor=None).values("donor_id"))
+        & ~Q(
+            pk__in=Posting.objects.exclude(sending_organisation=None).values(
+                "sending_organisation_id"
+            )
+        )
+        & ~Q(pk__in=Posting.objects.exclude(host_organisation=None).values("host_organisation_id"))
+        & ~Q(
+            pk__in=VillageEnterprisePair.objects.exclude(organisation=None).values(
+                "organisation_id"
+            )
+        )
     )
     return q | unused
 
@@ -196,21 +227,24 @@ def person_q(scope: Scope) -> Q:
     in scope, or nowhere yet (just entered)."""
     if scope.everything:
         return Q()
-    from .models import Meeting, MeetingParticipant, Organisation, Visit
+    from .models import Meeting, MeetingParticipant, Organisation, Posting, Visit
 
     visits = Visit.objects.filter(scope.q("partnership__"))
     meetings = Meeting.objects.filter(scope.q("partnership__"))
+    postings = Posting.objects.filter(scope.q("partnership__"))
     q = (
         Q(organisation__in=Organisation.objects.filter(organisation_q(scope)))
         | Q(pk__in=visits.exclude(leader=None).values("leader_id"))
         | Q(pk__in=Visit.members.through.objects.filter(visit__in=visits).values("person_id"))
         | Q(pk__in=MeetingParticipant.objects.filter(meeting__in=meetings).values("person_id"))
+        | Q(pk__in=postings.exclude(person=None).values("person_id"))
     )
     unused = (
         Q(organisation__isnull=True)
         & ~Q(pk__in=Visit.objects.exclude(leader=None).values("leader_id"))
         & ~Q(pk__in=Visit.members.through.objects.values("person_id"))
         & ~Q(pk__in=MeetingParticipant.objects.values("person_id"))
+        & ~Q(pk__in=Posting.objects.exclude(person=None).values("person_id"))
     )
     return q | unused
 

@@ -736,6 +736,7 @@ class PostingAdmin(RecordAdmin):
     search_fields = ["person__name", "host_region__name", "host_organisation__name", "notes"]
     autocomplete_fields = [
         "partnership",
+        "known_during",
         "person",
         "sending_organisation",
         "host_organisation",
@@ -748,7 +749,10 @@ class PostingAdmin(RecordAdmin):
             _("Who"),
             {"fields": [("person", "headcount"), ("sending_organisation", "host_organisation")]},
         ),
-        (_("Where and when"), {"fields": ["host_region", ("start_date", "end_date"), "known_on"]}),
+        (
+            _("Where and when"),
+            {"fields": ["host_region", ("start_date", "end_date"), ("known_on", "known_during")]},
+        ),
         (_("Source"), {"fields": ["source", "notes"]}),
     ]
 
@@ -759,6 +763,8 @@ class PostingAdmin(RecordAdmin):
 
 class ProjectFundsInline(ScopedInline, admin.TabularInline):
     model = ProjectFunds
+    form = forms.LockedYearForm
+    formset = forms.ProjectFundsFormSet
     fields = ["year", "committed", "spent"]
     extra = 0
 
@@ -777,9 +783,11 @@ class InspectedByInline(ScopedInline, admin.TabularInline):
         return False
 
     def get_queryset(self, request):
+        # A project may be inspected by a visit of a pairing the user does not see.
         return (
             super()
             .get_queryset(request)
+            .filter(access.scope_for(request.user).q("visit__partnership__"))
             .select_related(*(f"visit__{n}" for n in PARTNERSHIP_NAMES))
         )
 
@@ -811,14 +819,14 @@ class VillageEnterprisePairAdmin(RecordAdmin):
     list_display = ["__str__", "partnership", "start_date", "end_date", "known_on", "meeting"]
     list_filter = ["year", ("partnership", PartnershipListFilter)]
     search_fields = ["organisation__name", "village__name", "notes"]
-    autocomplete_fields = ["partnership", "organisation", "village", "meeting"]
+    autocomplete_fields = ["partnership", "organisation", "village", "meeting", "known_during"]
     list_select_related = [*PARTNERSHIP_NAMES, "organisation", "village", "meeting"]
     fields = [
         "loaded_version",
         "partnership",
         ("organisation", "village"),
         ("start_date", "end_date"),
-        "known_on",
+        ("known_on", "known_during"),
         "meeting",
         "source",
         "notes",

@@ -6,7 +6,6 @@ Pages here follow the dashboard's rules (views.dashboard_view): sign-in, scope, 
 from __future__ import annotations
 
 from django import forms
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -197,11 +196,11 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
     if table.rest is not None:
         bars.append((table.rest.label, table.rest.total))
     subtree = {"partnership__path__startswith": partnership.path}
-    # The projects of that year: started by then (or start not reported), not finished before.
+    # The projects under way that year, as the "aid projects" indicator counts them.
     projects = list(
-        AidProject.objects.filter(**subtree)
-        .filter(Q(start_year__lte=year) | Q(start_year__isnull=True))
-        .exclude(completed_on__year__lt=year)
+        AidProject.objects.filter(
+            pk__in=indicators.projects_under_way(partnership=partnership, year=year)
+        )
         .select_related("region")
         .prefetch_related("funds", "inspections__visit")
         .order_by("name")
@@ -221,7 +220,9 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
         .select_related("leader", "partnership__helping_region", "partnership__assisted_region")
         .order_by("start_date", "pk"),
         "postings": Posting.objects.filter(Posting.in_year_q(year), **subtree)
-        .select_related("person", "host_region", "sending_organisation", "host_organisation")
+        .select_related(
+            "person", "host_region", "sending_organisation", "host_organisation", "known_during"
+        )
         .order_by("kind", "pk"),
         "projects": projects,
         "printed_on": timezone.localdate(),

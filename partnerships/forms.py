@@ -35,7 +35,7 @@ class GuardedModelForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if self.instance.pk and hasattr(self.instance, "version"):
             self.fields["loaded_version"].initial = self.instance.version
             # Without it the stale-copy check could be skipped by leaving the field out.
             self.fields["loaded_version"].required = True
@@ -92,34 +92,33 @@ class GuardedModelForm(forms.ModelForm):
             "fields": "、".join(fields) or _("its details"),
         }
 
-    def record_year(self, cleaned) -> int | None:
-        """The year a record belongs to once saved, or None for records without one."""
+    def record_years(self, cleaned) -> set[int]:
+        """The years a record would belong to once saved (see access.years_of)."""
         model = self._meta.model
-        locking_year = getattr(model, "locking_year", None)
-        if locking_year is not None:
-            return locking_year(cleaned)
+        locking_years = getattr(model, "locking_years", None)
+        if locking_years is not None:
+            return locking_years(cleaned)
         if "year" in self.fields:
-            return cleaned.get("year")
+            return {cleaned["year"]} if cleaned.get("year") else set()
         if model is Visit:
             start = cleaned.get("start_date")
-            return start.year if start else None
+            return {start.year} if start else set()
         if hasattr(model, "year") and "date" in self.fields:
             if cleaned.get("date"):
-                return cleaned["date"].year
+                return {cleaned["date"].year}
             visit = cleaned.get("visit") or getattr(self.instance, "visit", None)
-            return visit.start_date.year if visit and visit.start_date else None
-        return None
+            return {visit.start_date.year} if visit and visit.start_date else set()
+        return set()
 
     def _check_locked_year(self, cleaned) -> None:
-        from .access import can_edit_locked_years, locked_years, year_of
+        from .access import can_edit_locked_years, locked_years, years_of
 
         if self.user is None or can_edit_locked_years(self.user):
             return
-        locked = locked_years()
-        # The year it has now counts as much as the year it would get: a record of a locked
+        # The years it has now count as much as the years it would get: a record of a locked
         # year cannot be moved out of it either (say, from the visit page).
-        years = {self.record_year(cleaned), year_of(self.instance)} - {None}
-        year = min((y for y in years if y in locked), default=None)
+        years = self.record_years(cleaned) | years_of(self.instance)
+        year = min(years & locked_years(), default=None)
         if year is not None:
             raise ValidationError(
                 _(
@@ -129,6 +128,17 @@ class GuardedModelForm(forms.ModelForm):
                 % {"year": year},
                 code="locked",
             )
+
+
+class LockedYearForm(GuardedModelForm):
+    """For inline rows without a version of their own (a project's funds of one year)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["loaded_version"].required = False
+
+    def _check_version(self, loaded) -> None:
+        return
 
 
 def smallest_common_region(regions: list[Region]) -> Region | None:
@@ -279,6 +289,29 @@ class DonationInVisitForm(DonationForm):
                     % {"places": "、".join(stray), "region": region.name},
                 )
         return cleaned
+
+
+class ProjectFundsFormSet(BaseInlineFormSet):
+    """A funds row of a locked year can be neither changed (its form says so) nor deleted."""
+
+    def clean(self):
+        super().clean()
+        from .access import can_edit_locked_years, locked_years
+
+        user = getattr(self.form, "user", None)
+        if user is None or can_edit_locked_years(user):
+            return
+        locked = locked_years()
+        for form in self.deleted_forms:
+            year = form.instance.year if form.instance.pk else None
+            if year in locked:
+                raise ValidationError(
+                    _(
+                        "%(year)d is locked: its annual assessment is done. Only an "
+                        "administrator can add or change its records."
+                    )
+                    % {"year": year}
+                )
 
 
 class DonationLineFormSet(BaseInlineFormSet):

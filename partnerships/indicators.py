@@ -26,12 +26,15 @@ from .models import (
     AidProject,
     AnnualTarget,
     CooperationResult,
+    Direction,
     Donation,
     Funding,
     Indicator,
+    Inspection,
     Partnership,
     Posting,
     ProjectFunds,
+    ProjectStatus,
     VillageEnterprisePair,
 )
 
@@ -136,7 +139,9 @@ def achieved(
             .order_by()
         )
 
-    for pk, kind, headcount, first, last in spans(Posting).values_list(
+    # The agreement's "people sent" are those the east sends west.
+    sent = spans(Posting).filter(direction=Direction.EAST_TO_WEST)
+    for pk, kind, headcount, first, last in sent.values_list(
         "partnership_id", "kind", "headcount", "year", "last_year"
     ):
         for year in years:
@@ -145,31 +150,78 @@ def achieved(
                     headcount, unknown=int(headcount is None)
                 )
 
+    # Villages paired, each counted once a year however many enterprises it has.
+    villages: dict[tuple[int, int], set[int]] = defaultdict(set)
     for pk, village, organisation, first, last in spans(VillageEnterprisePair).values_list(
         "partnership_id", "village_id", "organisation_id", "year", "last_year"
     ):
         named = village is not None and organisation is not None
         for year in years:
             if first <= year and (last is None or year <= last):
-                out[pk][year][Indicator.VILLAGE_PAIRS].add(int(named), unknown=int(not named))
+                if named:
+                    villages[pk, year].add(village)
+                else:
+                    out[pk][year][Indicator.VILLAGE_PAIRS].add(0, unknown=1)
+    for (pk, year), named_villages in villages.items():
+        out[pk][year][Indicator.VILLAGE_PAIRS].add(len(named_villages), records=len(named_villages))
 
-    # A project is under way in a year it started or has money committed or spent.
-    under_way: set[tuple[int, int, int]] = set()
-    project_q = Q(project__partnership__path__startswith=within.path) if within else Q()
-    under_way.update(
-        ProjectFunds.objects.filter(
-            scope.q("project__partnership__"), project_q, year__gte=low, year__lte=high
-        ).values_list("project__partnership_id", "project_id", "year")
-    )
-    under_way.update(
-        AidProject.objects.filter(pairing_q, start_year__gte=low, start_year__lte=high).values_list(
-            "partnership_id", "pk", "start_year"
+    for pk, _project, year in _projects_under_way(
+        years=years, pairing_q=pairing_q, scope=scope, within=within
+    ):
+        out[pk][year][Indicator.PROJECTS].add(1)
+    return out
+
+
+def _projects_under_way(
+    *, years: list[int], pairing_q: Q, scope: Scope, within: Partnership | None
+) -> set[tuple[int, int, int]]:
+    """(pairing id, project id, year) for each project under way in one of `years`.
+
+    Under way in a year: started that year; money committed or spent that year; inspected by
+    a visit that year; or started earlier (or start not reported) and under construction, or
+    completed no earlier than that year.
+    """
+    low, high = years[0], years[-1]
+    wanted = set(years)
+    through = scope.q("project__partnership__")
+    if within is not None:
+        through &= Q(project__partnership__path__startswith=within.path)
+    seen: set[tuple[int, int, int]] = set()
+    seen.update(
+        ProjectFunds.objects.filter(through, year__gte=low, year__lte=high).values_list(
+            "project__partnership_id", "project_id", "year"
         )
     )
-    for pk, _project, year in under_way:
-        if year in wanted:
-            out[pk][year][Indicator.PROJECTS].add(1)
-    return out
+    seen.update(
+        Inspection.objects.filter(
+            through, visit__start_date__year__gte=low, visit__start_date__year__lte=high
+        ).values_list("project__partnership_id", "project_id", "visit__start_date__year")
+    )
+    for pk, project, start, status, completed in (
+        AidProject.objects.filter(pairing_q)
+        .filter(Q(start_year__lte=high) | Q(start_year__isnull=True))
+        .values_list("partnership_id", "pk", "start_year", "status", "completed_on")
+    ):
+        for year in years:
+            if start == year:
+                seen.add((pk, project, year))
+            elif start is not None and start < year:
+                building = status == ProjectStatus.BUILDING
+                finished_then = completed is not None and completed.year >= year
+                if building or finished_then:
+                    seen.add((pk, project, year))
+    return {item for item in seen if item[2] in wanted}
+
+
+def projects_under_way(*, partnership: Partnership, year: int) -> set[int]:
+    """The projects of a pairing (children included) under way in `year`."""
+    pairing_q = Q(partnership__path__startswith=partnership.path)
+    return {
+        project
+        for _pk, project, _year in _projects_under_way(
+            years=[year], pairing_q=pairing_q, scope=ALL, within=partnership
+        )
+    }
 
 
 def rolled_up(values: Values, paths: dict[int, str]) -> dict[str, dict[int, dict[str, Achieved]]]:

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.db.models import F, Q, Sum
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -997,10 +998,11 @@ class LockedYear(models.Model):
 
 
 class InPostPeriod(Versioned):
-    """A stretch of time known by its dates, or only by one day it was known to be under way.
+    """A stretch of time known by its dates, or only by one day or visit it was under way.
 
-    Reports often say that teachers were in post, or that a programme existed, on the day a
-    delegation called, without saying when it began or ends: `known_on` records just that.
+    Reports often say that teachers were in post, or that a programme existed, when a
+    delegation called, without saying when it began or ends: `known_on` (a day) or
+    `known_during` (the visit, when not even the day is reported) records just that.
     `year` and `last_year` are stored so a year's figures are one indexed range condition;
     `last_year` is empty while it is ongoing.
     """
@@ -1011,9 +1013,18 @@ class InPostPeriod(Versioned):
         _("known to be under way on"),
         null=True,
         blank=True,
+        help_text=_("When the start is not reported: a day it was reported under way."),
+    )
+    known_during = models.ForeignKey(
+        Visit,
+        verbose_name=_("known to be under way during the visit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="%(class)s_seen",
         help_text=_(
-            "When the start is not reported: a day it was reported under way, e.g. the day "
-            "a delegation called on them."
+            "When neither the start nor the day is reported: the visit that found it under way "
+            "(e.g. a delegation that called on the teachers sent)."
         ),
     )
     year = models.PositiveSmallIntegerField(_("first year"), editable=False, db_index=True)
@@ -1025,30 +1036,34 @@ class InPostPeriod(Versioned):
         abstract = True
         constraints = [
             models.CheckConstraint(
-                condition=Q(start_date__isnull=False) | Q(known_on__isnull=False),
+                condition=Q(start_date__isnull=False)
+                | Q(known_on__isnull=False)
+                | Q(known_during__isnull=False),
                 name="%(class)s_dated",
                 violation_error_message=_(
-                    "Give the start date, or a day it was known to be under way."
+                    "Give the start date, a day it was known to be under way, or the visit "
+                    "that found it under way."
                 ),
             ),
         ]
 
     def save(self, *args, **kwargs):
-        first = self.start_date or self.known_on
-        self.year = first.year
-        if self.end_date:
-            self.last_year = self.end_date.year
-        elif self.start_date:
-            self.last_year = None  # ongoing
-        else:
-            self.last_year = self.known_on.year  # known in that year only
+        years = self.span_of(self.start_date, self.end_date, self.known_day)
+        self.year = years.start
+        # Ongoing when it has a start and no end; otherwise it ends in its last known year.
+        self.last_year = None if self.start_date and not self.end_date else years.stop - 1
         super().save(*args, **kwargs)
 
     def clean(self):
         super().clean()
-        if self.start_date is None and self.known_on is None:
+        if self.start_date is None and self.known_day is None:
             raise ValidationError(
-                {"start_date": _("Give the start date, or a day it was known to be under way.")}
+                {
+                    "start_date": _(
+                        "Give the start date, a day it was known to be under way, or the "
+                        "visit that found it under way."
+                    )
+                }
             )
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise ValidationError({"end_date": _("The end date cannot be before the start date.")})
@@ -1057,14 +1072,43 @@ class InPostPeriod(Versioned):
         if self.known_on and self.end_date and self.known_on > self.end_date:
             raise ValidationError({"known_on": _("This day is after the end date.")})
 
+    @property
+    def known_day(self) -> datetime.date | None:
+        if self.known_on:
+            return self.known_on
+        return self.known_during.start_date if self.known_during_id else None
+
+    @staticmethod
+    def span_of(start, end, known) -> range:
+        """The years a span counts in: start to end; an ongoing one up to this year; one known
+        only by a day or a visit, that year alone."""
+        first = start or known
+        if end:
+            last = end.year
+        elif start:
+            last = max(first.year, timezone.localdate().year)
+        else:
+            last = first.year
+        return range(first.year, last + 1)
+
     @classmethod
     def in_year_q(cls, year: int) -> Q:
         return Q(year__lte=year) & (Q(last_year__gte=year) | Q(last_year__isnull=True))
 
-    @staticmethod
-    def locking_year(cleaned) -> int | None:
-        first = cleaned.get("start_date") or cleaned.get("known_on")
-        return first.year if first else None
+    def span_years(self) -> range:
+        """Every year it counts in; an ongoing one up to this year."""
+        last = self.last_year or max(self.year, timezone.localdate().year)
+        return range(self.year, last + 1)
+
+    @classmethod
+    def locking_years(cls, cleaned) -> set[int]:
+        """The years a form's values would make it count in."""
+        visit = cleaned.get("known_during")
+        known = cleaned.get("known_on") or (visit.start_date if visit else None)
+        start = cleaned.get("start_date")
+        if not (start or known):
+            return set()
+        return set(cls.span_of(start, cleaned.get("end_date"), known))
 
 
 class Posting(InPostPeriod):
@@ -1224,6 +1268,11 @@ class AidProject(Versioned):
 
     def __str__(self) -> str:
         return self.name
+
+    @staticmethod
+    def locking_years(cleaned) -> set[int]:
+        start = cleaned.get("start_year")
+        return {start} if start else set()
 
     def clean(self):
         super().clean()
@@ -1461,9 +1510,9 @@ class CooperationResult(Versioned):
         super().save(*args, **kwargs)
 
     @staticmethod
-    def locking_year(cleaned) -> int | None:
+    def locking_years(cleaned) -> set[int]:
         start = cleaned.get("period_start")
-        return start.year if start else None
+        return {start.year} if start else set()
 
     def clean(self):
         super().clean()
@@ -1476,20 +1525,35 @@ class CooperationResult(Versioned):
         if all(getattr(self, name) is None for name in self.FIGURES):
             raise ValidationError(_("Enter at least one figure."))
         if self.partnership_id:
-            overlapping = CooperationResult.objects.filter(
-                partnership=self.partnership_id,
-                period_start__lte=self.period_end,
-                period_end__gte=self.period_start,
-            ).exclude(pk=self.pk)
-            if overlapping.exists():
-                other = overlapping.first()
+            # A pairing's figures include its child pairings': a county's and its town's
+            # figures for the same days would count twice too.
+            pairing = self.partnership
+            related = Q(partnership__path__startswith=pairing.path) | Q(
+                partnership__in=[p.pk for p in pairing.ancestors_and_self]
+            )
+            overlapping = (
+                CooperationResult.objects.filter(
+                    related,
+                    period_start__lte=self.period_end,
+                    period_end__gte=self.period_start,
+                )
+                .exclude(pk=self.pk)
+                .select_related("partnership__helping_region", "partnership__assisted_region")
+            )
+            other = overlapping.first()
+            if other is not None:
                 raise ValidationError(
                     {
                         "period_start": _(
-                            "This pairing already has figures for %(start)s to %(end)s; periods "
-                            "must not overlap, or the figures would count twice."
+                            "%(pairing)s already has figures for %(start)s to %(end)s; a pairing "
+                            "and the pairings within it must not have overlapping periods, or "
+                            "the figures would count twice."
                         )
-                        % {"start": other.period_start, "end": other.period_end}
+                        % {
+                            "pairing": other.partnership,
+                            "start": other.period_start,
+                            "end": other.period_end,
+                        }
                     }
                 )
 

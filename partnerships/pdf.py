@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.exceptions import SuspiciousFileOperation
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.http import content_disposition_header
@@ -30,9 +31,12 @@ def _static_path(url: str) -> str | None:
         # Production serves hashed names from STATIC_ROOT; tests and development the sources.
         if settings.STATIC_ROOT and staticfiles_storage.exists(name):
             return staticfiles_storage.path(name)
-    except (NotImplementedError, ValueError, OSError):
+    except (NotImplementedError, ValueError, OSError, SuspiciousFileOperation):
         pass
-    found = finders.find(name)
+    try:
+        found = finders.find(name)
+    except SuspiciousFileOperation:  # "../" out of the static folders
+        return None
     return found if isinstance(found, str) else None
 
 

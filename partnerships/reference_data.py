@@ -178,9 +178,8 @@ DONATION = {
 # it says Zhangmutou has teachers and doctors in Jiangkou (the delegation called on them), that
 # a Zhangmutou–Minxiao village–enterprise pairing programme exists (a symposium was held), and
 # that the delegation inspected the construction of the 云舍文化村 project. Their only date is
-# the visit's, so they are known to be under way on its first day (10 January 2023, inferred).
-KNOWN_ON = date(2023, 1, 10)
-KNOWN_ON_NOTE = "报道只说明代表团于1月10日—12日访问期间探望或考察，具体日期和起止时间未见报道。"
+# the visit (10–12 January, year inferred): they are known to be under way during it, no day.
+KNOWN_NOTE = "报道只说明代表团于1月10日—12日访问期间探望或考察，具体日期和起止时间未见报道。"
 
 # (kind, note); the number of people is not reported.
 POSTINGS = [
@@ -196,7 +195,6 @@ PROJECT = {
     "region": JIANGKOU,  # the report does not name the town or village
     "category": "unspecified",
     "status": "building",  # "考察云舍文化村项目建设": under construction when inspected
-    "status_as_of": KNOWN_ON,
     "description": "考察团参观云舍文化村项目建设。开工年份、资金和所在乡镇未见报道。",
     "inspection_note": "参观文化村项目建设",
 }

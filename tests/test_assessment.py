@@ -215,13 +215,16 @@ class TestReferenceAdditions:
             assert record.partnership == reference.pairing
             assert record.host_region == reference.jiangkou
             assert record.start_date is None and record.end_date is None
-            assert record.known_on == reference.visit.start_date
+            # Known in post during the visit; the day is not reported, so none is recorded.
+            assert record.known_on is None and record.known_during == reference.visit
+            assert record.year == record.last_year == 2023
             assert record.person is None and record.sending_organisation is None
 
     def test_the_yunshe_project_inspected_by_the_visit(self, reference):
         project = AidProject.objects.get(name="云舍文化村项目")
         assert project.status == "building"
         assert project.start_year is None and not project.funds.exists()
+        assert project.status_as_of is None
         assert list(Inspection.objects.filter(project=project).values_list("visit", flat=True)) == [
             reference.visit.pk
         ]
@@ -353,7 +356,7 @@ class TestEntry:
             "workers_employed": "3",
         }
         response = english_admin_client.post("/admin/partnerships/cooperationresult/add/", data)
-        assert "must not overlap" in " ".join(form_errors(response))
+        assert "overlapping periods" in " ".join(form_errors(response))
         data.update(period_start="2024-07-01", workers_employed="3", formerly_poor_employed="4")
         response = english_admin_client.post("/admin/partnerships/cooperationresult/add/", data)
         assert "cannot be larger" in " ".join(form_errors(response))
@@ -467,7 +470,7 @@ class TestPages:
             target(child, 2024, "workers", 10)
             result(
                 child,
-                datetime.date(2024, 1, 1),
+                datetime.date(2024, 7, 1),
                 datetime.date(2024, 12, 31),
                 workers_employed=n + 1,
             )
@@ -593,3 +596,200 @@ class TestDownloads:
         assert official_client.get("/export/ranking.csv").status_code == 400
         assert official_client.get("/export/targets.csv?year=2024").status_code == 400
         assert official_client.get("/export/ranking.csv?year=1066").status_code == 400
+
+
+class TestReviewedRules:
+    def test_a_child_pairing_cannot_repeat_its_parents_period(self, reference):
+        from django.core.exceptions import ValidationError
+
+        result(
+            reference.pairing,
+            datetime.date(2024, 1, 1),
+            datetime.date(2024, 6, 30),
+            workers_employed=100,
+        )
+        with pytest.raises(ValidationError, match="overlapping periods"):
+            result(
+                reference.town_pairing,
+                datetime.date(2024, 3, 1),
+                datetime.date(2024, 3, 31),
+                workers_employed=40,
+            )
+
+    def test_only_people_sent_west_count_as_sent(self, reference):
+        posting(reference.pairing, "teacher", 4, start_date=datetime.date(2024, 1, 1))
+        record = Posting(
+            partnership=reference.pairing,
+            kind="official",
+            direction="west_to_east",
+            headcount=2,
+            host_region=reference.zhangmutou,
+            start_date=datetime.date(2024, 1, 1),
+        )
+        record.full_clean()
+        record.save()
+        rows, _ = values(reference.pairing, 2024)
+        assert rows["professionals"].achieved.value == 4
+        assert rows["officials"].achieved.missing
+
+    def test_a_village_with_two_enterprises_counts_once(self, reference):
+        for name in ("广东罗曼智能科技股份有限公司", "永林电子股份有限公司"):
+            VillageEnterprisePair.objects.create(
+                partnership=reference.pairing,
+                organisation=Organisation.objects.get(name=name),
+                village=reference.qixin,
+                start_date=datetime.date(2024, 1, 1),
+            )
+        rows, _ = values(reference.pairing, 2024)
+        assert rows["village_pairs"].achieved.value == 1
+
+    def test_the_inspected_reference_project_is_under_way_in_2023(self, reference):
+        rows, _ = values(reference.pairing, 2023)
+        assert rows["projects"].achieved.value == 1
+        assert indicators.projects_under_way(partnership=reference.pairing, year=2023) == {
+            AidProject.objects.get(name="云舍文化村项目").pk
+        }
+        # Start not reported and no later inspection: not counted in 2024.
+        assert values(reference.pairing, 2024)[0]["projects"].achieved.missing
+
+    def test_a_project_being_built_counts_every_year_until_done(self, reference):
+        project = AidProject.objects.create(
+            partnership=reference.pairing,
+            name="冷库",
+            region=reference.qixin,
+            start_year=2022,
+            status="building",
+        )
+        assert values(reference.pairing, 2024)[0]["projects"].achieved.value == 1
+        project.status, project.completed_on = "completed", datetime.date(2023, 5, 1)
+        project.save()
+        # 2023: this one and the reference project the visit inspected.
+        assert values(reference.pairing, 2023)[0]["projects"].achieved.value == 2
+        assert values(reference.pairing, 2024)[0]["projects"].achieved.missing
+
+    def test_reloading_after_a_deletion_duplicates_nothing(self, reference):
+        from partnerships.management.commands import load_reference_data
+
+        Inspection.objects.all().delete()
+        AidProject.objects.all().delete()
+        Meeting.objects.filter(title__contains="村企").update(title="村企座谈会（已改名）")
+        load_reference_data.load()
+        assert Posting.objects.count() == 2 and VillageEnterprisePair.objects.count() == 1
+        assert AidProject.objects.count() == 1
+
+
+@pytest.fixture
+def staff_client(client, reference, django_user_model):
+    from django.contrib.auth.models import Group
+
+    from partnerships.access import DATA_ENTRY
+    from partnerships.models import Assignment
+
+    staff = django_user_model.objects.create_user(username="staff", password="x", is_staff=True)
+    staff.groups.add(Group.objects.get(name=DATA_ENTRY))
+    Assignment.objects.create(user=staff, partnership=reference.town_pairing)
+    client.force_login(staff)
+    return client
+
+
+class TestLocksAndScope:
+    def test_a_posting_that_runs_through_a_locked_year_is_frozen(self, staff_client, reference):
+        from partnerships.models import LockedYear
+
+        record = posting(
+            reference.town_pairing,
+            "teacher",
+            3,
+            start_date=datetime.date(2022, 9, 1),
+            end_date=datetime.date(2024, 7, 31),
+        )
+        LockedYear.objects.create(year=2023)
+        response = staff_client.post(
+            f"/admin/partnerships/posting/{record.pk}/change/",
+            {
+                "partnership": reference.town_pairing.pk,
+                "kind": "teacher",
+                "direction": "east_to_west",
+                "headcount": "30",
+                "host_region": reference.minxiao.pk,
+                "start_date": "2022-09-01",
+                "end_date": "2024-07-31",
+                "loaded_version": record.version,
+            },
+        )
+        assert response.status_code == 403
+        record.refresh_from_db()
+        assert record.headcount == 3
+
+    def test_a_new_posting_into_a_locked_year_is_refused(self, staff_client, reference):
+        from partnerships.models import LockedYear
+
+        LockedYear.objects.create(year=2023)
+        response = staff_client.post(
+            "/admin/partnerships/posting/add/",
+            {
+                "partnership": reference.town_pairing.pk,
+                "kind": "teacher",
+                "direction": "east_to_west",
+                "headcount": "30",
+                "host_region": reference.minxiao.pk,
+                "start_date": "2022-09-01",
+                "end_date": "2024-07-31",
+            },
+        )
+        assert "2023年已锁定" in page_text(response)
+        assert Posting.objects.count() == 2
+
+    def test_project_funds_of_a_locked_year_cannot_be_added_or_deleted(
+        self, staff_client, reference
+    ):
+        from partnerships.models import LockedYear
+
+        project = AidProject.objects.create(
+            partnership=reference.town_pairing, name="闵孝冷库", region=reference.minxiao
+        )
+        funds = ProjectFunds.objects.create(project=project, year=2022, committed=Decimal("5"))
+        LockedYear.objects.create(year=2022)
+        LockedYear.objects.create(year=2023)
+        base = {
+            "partnership": reference.town_pairing.pk,
+            "name": "闵孝冷库",
+            "region": reference.minxiao.pk,
+            "category": "unspecified",
+            "status": "unknown",
+            "loaded_version": project.version,
+            "funds-INITIAL_FORMS": "1",
+            "funds-0-id": funds.pk,
+            "funds-0-project": project.pk,
+            "funds-0-year": "2022",
+            "funds-0-committed": "5",
+            "inspections-TOTAL_FORMS": "0",
+            "inspections-INITIAL_FORMS": "0",
+        }
+        url = f"/admin/partnerships/aidproject/{project.pk}/change/"
+        added = {
+            **base,
+            "funds-TOTAL_FORMS": "2",
+            "funds-1-year": "2023",
+            "funds-1-committed": "500万",
+        }
+        assert "2023年已锁定" in page_text(staff_client.post(url, added))
+        deleted = {**base, "funds-TOTAL_FORMS": "1", "funds-0-DELETE": "on"}
+        assert "2022年已锁定" in page_text(staff_client.post(url, deleted))
+        assert list(project.funds.values_list("year", "committed")) == [(2022, Decimal("5.00"))]
+
+    def test_a_person_posted_elsewhere_is_not_offered(self, staff_client, reference):
+        teacher = Person.objects.create(name="县里的老师")
+        posting(reference.pairing, "teacher", None, start_date=datetime.date(2024, 1, 1)).delete()
+        record = Posting(
+            partnership=reference.pairing,
+            kind="teacher",
+            person=teacher,
+            headcount=1,
+            host_region=reference.qixin,
+            start_date=datetime.date(2024, 1, 1),
+        )
+        record.full_clean()
+        record.save()
+        response = staff_client.get("/admin/partnerships/person/")
+        assert "县里的老师" not in page_text(response)

@@ -180,9 +180,19 @@ def load_programme(partnerships, regions, counter) -> None:
 
     A database loaded before these were part of the reference record gains them on the next run.
     """
-    if AidProject.objects.filter(source=ref.SOURCE).exists():
+    visit = Visit.objects.filter(source=ref.SOURCE).first()
+    if visit is None:
         return
-    visit = Visit.objects.get(source=ref.SOURCE)
+    # Each part is loaded once, found by its source, so deleting one never duplicates the rest.
+    if not Posting.objects.filter(source=ref.SOURCE).exists():
+        load_postings(partnerships, regions, visit, counter)
+    if not AidProject.objects.filter(source=ref.SOURCE).exists():
+        load_project(partnerships, regions, visit, counter)
+    if not VillageEnterprisePair.objects.filter(source=ref.SOURCE).exists():
+        load_village_pair(partnerships, visit, counter)
+
+
+def load_postings(partnerships, regions, visit, counter) -> None:
     for kind, note in ref.POSTINGS:
         posting = Posting(
             partnership=partnerships[ref.POSTING_PARTNERSHIP],
@@ -190,14 +200,16 @@ def load_programme(partnerships, regions, counter) -> None:
             direction="east_to_west",
             headcount=None,
             host_region=regions[ref.POSTING_HOST],
-            known_on=ref.KNOWN_ON,
-            notes=f"{note}{ref.KNOWN_ON_NOTE}",
+            known_during=visit,
+            notes=f"{note}{ref.KNOWN_NOTE}",
             source=ref.SOURCE,
         )
         posting.full_clean(exclude=["year"])
         posting.save()
         counter["created"] += 1
 
+
+def load_project(partnerships, regions, visit, counter) -> None:
     spec = ref.PROJECT
     project = AidProject(
         partnership=partnerships[spec["partnership"]],
@@ -205,7 +217,6 @@ def load_programme(partnerships, regions, counter) -> None:
         region=regions[spec["region"]],
         category=spec["category"],
         status=spec["status"],
-        status_as_of=spec["status_as_of"],
         description=spec["description"],
         source=ref.SOURCE,
     )
@@ -214,12 +225,15 @@ def load_programme(partnerships, regions, counter) -> None:
     Inspection.objects.create(visit=visit, project=project, note=spec["inspection_note"])
     counter["created"] += 2
 
+
+def load_village_pair(partnerships, visit, counter) -> None:
     spec = ref.VILLAGE_PAIR
     pair = VillageEnterprisePair(
         partnership=partnerships[spec["partnership"]],
-        known_on=ref.KNOWN_ON,
-        meeting=Meeting.objects.get(visit=visit, title=spec["meeting"]),
-        notes=f"{spec['notes']}{ref.KNOWN_ON_NOTE}",
+        known_during=visit,
+        # Staff may have renamed the symposium since: the link is then left for them to make.
+        meeting=Meeting.objects.filter(visit=visit, title=spec["meeting"]).first(),
+        notes=f"{spec['notes']}{ref.KNOWN_NOTE}",
         source=ref.SOURCE,
     )
     pair.full_clean(exclude=["year"])
