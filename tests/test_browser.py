@@ -101,7 +101,7 @@ def test_filters_swap_the_chart_and_table_without_a_page_load(site, page, consol
 
     choose(page, "year_from", "2023")
     expect(page).to_have_url(
-        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind="
+        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind=&funding="
     )
     filtered_total = grand_total(page)
     assert filtered_total != all_years_total
@@ -116,7 +116,7 @@ def test_filters_swap_the_chart_and_table_without_a_page_load(site, page, consol
 
     page.go_back()
     expect(page).to_have_url(
-        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind="
+        f"{site.url}{path}?year_from=2023&year_to=&category=&donor_kind=&kind=&funding="
     )
     expect(page.locator("#panel select[name=category]")).to_have_value("")
     assert grand_total(page) == filtered_total
