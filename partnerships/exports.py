@@ -160,9 +160,13 @@ def pairings(*, filters: reports.Filters, within: Partnership | None = None) -> 
     names = {row.partnership.pk: str(row.partnership) for row in totals}
     if within is not None:
         names[within.pk] = str(within)
-    paths = Partnership.objects.select_related(
-        f"helping_region__{REGION_ANCESTORS}", f"assisted_region__{REGION_ANCESTORS}"
-    ).in_bulk([row.partnership.pk for row in totals])
+    paths = (
+        Partnership.objects.select_related(
+            f"helping_region__{REGION_ANCESTORS}", f"assisted_region__{REGION_ANCESTORS}"
+        )
+        .order_by()
+        .in_bulk([row.partnership.pk for row in totals])
+    )
     rows = [
         [
             names[row.partnership.pk],
@@ -187,8 +191,10 @@ def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:
         *(Column(str(year), str(year), MONEY) for year in table.years),
         Column("total", _("Total (yuan)"), MONEY),
     ]
-    regions = Region.objects.select_related(REGION_ANCESTORS).in_bulk(
-        [row.region.pk for row in table.rows]
+    regions = (
+        Region.objects.select_related(REGION_ANCESTORS)
+        .order_by()
+        .in_bulk([row.region.pk for row in table.rows])
     )
     rows = [
         [*region_cells(regions[row.region.pk]), "", *row.cells, row.total] for row in table.rows

@@ -9,7 +9,7 @@ whatever the number of villages, years or donations. Two tables carry money:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -332,14 +332,14 @@ def _table(
     year_totals: dict[int, Decimal],
     rest_label: str,
 ) -> YearTable:
-    names = [places[pk].name for pk in by_place]
+    names = Counter(places[pk].name for pk in by_place)
     rows = []
     for pk, per_year in by_place.items():
         cells = [per_year.get(year, ZERO) for year in years]
         place = places[pk]
         # Two villages may share a name (新村 is common): tell them apart by their parent.
         label = place.name
-        if names.count(place.name) > 1 and place.parent:
+        if names[place.name] > 1 and place.parent:
             label = f"{place.parent.name} {place.name}"
         rows.append(TableRow(label, place, cells, sum(cells, ZERO)))
     rows.sort(key=lambda row: (-row.total, row.label))
@@ -372,7 +372,7 @@ def village_year_table(*, filters: Filters, partnership: Partnership) -> YearTab
     by_village: dict[int, dict[int, Decimal]] = defaultdict(dict)
     for row in village_rows:
         by_village[row["region_id"]][row["donation__year"]] = row["total"]
-    villages = Region.objects.select_related("parent").in_bulk(list(by_village))
+    villages = Region.objects.select_related("parent").order_by().in_bulk(list(by_village))
     return _table(
         years=years,
         by_place=by_village,
@@ -417,7 +417,7 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
         if len(parts) >= prefix_parts:  # below the region itself: credit the child on the way
             child_pk = int(parts[prefix_parts - 1])
             by_child[child_pk][year] += row["total"]
-    children = Region.objects.select_related("parent").in_bulk(list(by_child))
+    children = Region.objects.select_related("parent").order_by().in_bulk(list(by_child))
     years = year_span(filters=filters, data_years=years_covered(year_totals))
     return _table(
         years=years,
