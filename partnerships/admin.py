@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import access, exports, forms, imports, reports
+from . import access, exports, forms, imports, reports, summary
 from .models import (
     REGION_ANCESTORS,
     AidProject,
@@ -695,6 +695,12 @@ class DonationAdmin(ImportMixin, RecordAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.instance.rebalance()
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        # Each deleted donation refreshes its summary key; collect them and refresh once.
+        with summary.deferred():
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(Assignment)

@@ -17,12 +17,17 @@ class PartnershipsConfig(AppConfig):
             user_logged_out,
             user_login_failed,
         )
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_delete, post_migrate
 
-        from . import access, checks  # noqa: F401 - registers the deploy checks
+        from . import access, checks, summary  # noqa: F401 - checks registers the deploy checks
 
         # The roles are data the code relies on: keep them in step after every migrate.
         post_migrate.connect(access.setup_roles, sender=self)
+        # Saves refresh the donation summary in Donation.save; deletes, queryset ones
+        # included, through this signal.
+        post_delete.connect(
+            summary.donation_deleted, sender="partnerships.Donation", dispatch_uid="summary"
+        )
         user_logged_in.connect(_logged_in, dispatch_uid="security-log-in")
         user_logged_out.connect(_logged_out, dispatch_uid="security-log-out")
         user_login_failed.connect(_login_failed, dispatch_uid="security-log-failed")

@@ -27,7 +27,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import access, exports
+from . import access, exports, summary
 from .forms import DonationForm
 from .models import (
     Category,
@@ -556,7 +556,8 @@ def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, in
     preview.items = describe_donations(handovers)
     if not preview.ok:
         return preview, 0
-    with transaction.atomic():
+    # One summary refresh for the whole file, in its transaction, not one per donation.
+    with transaction.atomic(), summary.deferred():
         for handover in handovers:
             donation = handover.form.save()
             for line in handover.lines:

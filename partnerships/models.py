@@ -505,12 +505,20 @@ class Visit(Versioned):
         }
 
     def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        # Meetings and donations without a day of their own are dated by this visit.
-        for related in (self.meetings, self.donations):
-            related.filter(date__isnull=True).exclude(year=self.start_date.year).update(
-                year=self.start_date.year
-            )
+        from . import summary
+
+        year = self.start_date.year
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            # Meetings and donations without a day of their own are dated by this visit.
+            self.meetings.filter(date__isnull=True).exclude(year=year).update(year=year)
+            moved = self.donations.filter(date__isnull=True).exclude(year=year)
+            # A queryset update sends no signal: the summary keys it leaves and enters are
+            # refreshed here, in the same transaction.
+            before = set(moved.order_by().values_list("partnership_id", "year").distinct())
+            if before:
+                moved.update(year=year)
+                summary.refresh(before | {(pairing, year) for pairing, _old in before})
 
     def covers(self, day: datetime.date) -> bool:
         return self.start_date <= day <= self.end_date
@@ -837,6 +845,19 @@ class Donation(HeldDuringVisit):
             "date": self.date.isoformat() if self.date else self.year,
         }
 
+    def save(self, *args, **kwargs):
+        from . import summary
+
+        with transaction.atomic():
+            # The stored key, not this copy's: the copy may have been loaded before a change.
+            before = (
+                Donation.objects.filter(pk=self.pk).values_list("partnership_id", "year").first()
+                if self.pk is not None
+                else None
+            )
+            super().save(*args, **kwargs)
+            summary.refresh([before, (self.partnership_id, self.year)])
+
     def clean(self):
         super().clean()
         if self.region_id is None and self.partnership_id:
@@ -927,6 +948,43 @@ class DonationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount:,.2f} → {self.region.name}"
+
+
+class DonationSummary(models.Model):
+    """Donation totals per (pairing, year, kind, category, funding): the dashboard's figures.
+
+    Derived, never edited by hand: every write to donations recomputes the rows of the
+    (pairing, year) keys it touched in the same transaction (summary.py), so the rows always
+    equal the sums over Donation. `manage.py rebuild_summary` rebuilds and checks them.
+    """
+
+    # No index of its own: the unique key below starts with the pairing.
+    partnership = models.ForeignKey(
+        Partnership,
+        verbose_name=_("pairing"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    kind = models.CharField(_("funds or materials"), max_length=20, choices=DonationKind.choices)
+    category = models.CharField(_("purpose category"), max_length=20, choices=Category.choices)
+    funding = models.CharField(_("fiscal or social"), max_length=10, choices=Funding.choices)
+    amount = MoneyField(_("amount (yuan)"))
+    count = models.PositiveIntegerField(_("donations"))
+
+    class Meta:
+        verbose_name = _("donation summary")
+        verbose_name_plural = _("donation summaries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partnership", "year", "kind", "category", "funding"],
+                name="donation_summary_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partnership_id} {self.year} {self.kind} {self.category} {self.funding}"
 
 
 class Assignment(models.Model):

@@ -9,7 +9,7 @@ whatever the number of villages, years or donations. Two tables carry money:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,6 +35,7 @@ from .models import (
     Donation,
     DonationKind,
     DonationLine,
+    DonationSummary,
     Funding,
     Meeting,
     Organisation,
@@ -77,19 +78,26 @@ class Filters:
             scope=scope,
         )
 
+    def _columns_q(self, prefix: str) -> Q:
+        """Year, category, kind and funding: columns of Donation and of DonationSummary alike."""
+        q = self.year_q(f"{prefix}year")
+        for name in ("category", "kind", "funding"):
+            if getattr(self, name):
+                q &= Q(**{f"{prefix}{name}": getattr(self, name)})
+        return q
+
+    @property
+    def summarised(self) -> bool:
+        """Whether DonationSummary can answer: a donor kind needs each donation's donors."""
+        return not self.donor_kind
+
+    def summary_q(self) -> Q:
+        """The filters as a condition on DonationSummary (only when `summarised`)."""
+        return self._columns_q("") & self.pairing_q("partnership__")
+
     def donation_q(self, prefix: str = "") -> Q:
         """The filters as a condition on Donation, reached from another model through `prefix`."""
-        q = Q()
-        if self.year_from:
-            q &= Q(**{f"{prefix}year__gte": self.year_from})
-        if self.year_to:
-            q &= Q(**{f"{prefix}year__lte": self.year_to})
-        if self.category:
-            q &= Q(**{f"{prefix}category": self.category})
-        if self.kind:
-            q &= Q(**{f"{prefix}kind": self.kind})
-        if self.funding:
-            q &= Q(**{f"{prefix}funding": self.funding})
+        q = self._columns_q(prefix)
         if self.donor_kind:
             # EXISTS, not a join: a join on donors would repeat a handover once per donor
             # and multiply its amount in every SUM.
@@ -132,6 +140,19 @@ def lines(*, filters: Filters, partnership: Partnership | None = None) -> QueryS
     return qs
 
 
+def amounts(
+    *, filters: Filters, partnership: Partnership | None = None
+) -> QuerySet[DonationSummary] | QuerySet[Donation]:
+    """Rows to sum `amount` over, by year, kind, funding or pairing: the summary when the
+    filters allow it (a few rows per pairing and year), else the donations themselves."""
+    if not filters.summarised:
+        return donations(filters=filters, partnership=partnership)
+    qs = DonationSummary.objects.filter(filters.summary_q())
+    if partnership is not None:
+        qs = qs.filter(partnership__path__startswith=partnership.path)
+    return qs
+
+
 def year_span(*, filters: Filters, data_years: tuple[int | None, int | None]) -> list[int]:
     """The years a table shows: the chosen range, or the years the data covers."""
     low = filters.year_from or data_years[0]
@@ -150,7 +171,7 @@ def yearly_totals(
     *, filters: Filters, partnership: Partnership | None = None
 ) -> dict[int, Decimal]:
     rows = (
-        donations(filters=filters, partnership=partnership)
+        amounts(filters=filters, partnership=partnership)
         .order_by()
         .values("year")
         .annotate(total=Sum("amount"))
@@ -159,9 +180,7 @@ def yearly_totals(
 
 
 def yearly_totals_by_kind(*, filters: Filters) -> dict[str, dict[int, Decimal]]:
-    rows = (
-        donations(filters=filters).order_by().values("kind", "year").annotate(total=Sum("amount"))
-    )
+    rows = amounts(filters=filters).order_by().values("kind", "year").annotate(total=Sum("amount"))
     result: dict[str, dict[int, Decimal]] = {kind: {} for kind in DonationKind.values}
     for row in rows:
         result[row["kind"]][row["year"]] = row["total"]
@@ -173,7 +192,7 @@ def totals_by_funding(
 ) -> dict[str, Decimal]:
     """Fiscal assistance, social donations and what the source does not split, in that order."""
     rows = dict(
-        donations(filters=filters, partnership=partnership)
+        amounts(filters=filters, partnership=partnership)
         .order_by()
         .values_list("funding")
         .annotate(total=Sum("amount"))
@@ -253,7 +272,7 @@ def pairing_totals(
         "helping_region", "assisted_region"
     )
     own_totals = dict(
-        donations(filters=filters, partnership=within)
+        amounts(filters=filters, partnership=within)
         .order_by()
         .values_list("partnership_id")
         .annotate(total=Sum("amount"))
@@ -313,14 +332,14 @@ def _table(
     year_totals: dict[int, Decimal],
     rest_label: str,
 ) -> YearTable:
-    names = [places[pk].name for pk in by_place]
+    names = Counter(places[pk].name for pk in by_place)
     rows = []
     for pk, per_year in by_place.items():
         cells = [per_year.get(year, ZERO) for year in years]
         place = places[pk]
         # Two villages may share a name (新村 is common): tell them apart by their parent.
         label = place.name
-        if names.count(place.name) > 1 and place.parent:
+        if names[place.name] > 1 and place.parent:
             label = f"{place.parent.name} {place.name}"
         rows.append(TableRow(label, place, cells, sum(cells, ZERO)))
     rows.sort(key=lambda row: (-row.total, row.label))
@@ -353,7 +372,7 @@ def village_year_table(*, filters: Filters, partnership: Partnership) -> YearTab
     by_village: dict[int, dict[int, Decimal]] = defaultdict(dict)
     for row in village_rows:
         by_village[row["region_id"]][row["donation__year"]] = row["total"]
-    villages = Region.objects.select_related("parent").in_bulk(list(by_village))
+    villages = Region.objects.select_related("parent").order_by().in_bulk(list(by_village))
     return _table(
         years=years,
         by_place=by_village,
@@ -398,7 +417,7 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
         if len(parts) >= prefix_parts:  # below the region itself: credit the child on the way
             child_pk = int(parts[prefix_parts - 1])
             by_child[child_pk][year] += row["total"]
-    children = Region.objects.select_related("parent").in_bulk(list(by_child))
+    children = Region.objects.select_related("parent").order_by().in_bulk(list(by_child))
     years = year_span(filters=filters, data_years=years_covered(year_totals))
     return _table(
         years=years,

@@ -183,6 +183,7 @@ def test_json_has_stable_keys_and_exact_amounts(official_client, reference):
 
 def test_the_ledger_streams_in_chunks(official_client, reference, monkeypatch):
     """A large export never holds every row: rows are fetched chunk by chunk as they are sent."""
+    monkeypatch.setattr(exports, "copy_available", lambda: False)  # the Python path
     monkeypatch.setattr(exports, "CHUNK", 10)
     donation = reference.donation
     DonationLine.objects.bulk_create(
@@ -251,3 +252,85 @@ def test_the_child_pairings_and_the_visit_panels_have_their_downloads(official_c
     assert f"/export/visits.csv?visit={reference.visit.pk}" in visit
     rows = csv_rows(official_client.get(f"/export/visits.csv?visit={reference.visit.pk}"))
     assert len(rows) == 2 and rows[1][9] == "王颖"
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="COPY is PostgreSQL's; SQLite has the Python path"
+)
+
+
+@pytest.fixture
+def awkward_ledger(reference):
+    """Lines whose cells test every rule of the CSV: formulas, quotes, commas, line breaks,
+    empty and missing values, several donors, undated and dated handovers."""
+    itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+    nasty = Organisation.objects.create(name='=HYPERLINK("x"),"y"', kind="enterprise")
+    other = Donation.objects.create(
+        partnership=reference.town_pairing,
+        date=reference.visit.start_date,
+        amount=Decimal("1234.56"),
+        kind="materials",
+        category="medical",
+        funding="social",
+        materials_description="-药品\n第二行",
+        region=reference.minxiao,
+        source="@来源, 含逗号",
+        notes="+note",
+    )
+    other.donors.set([nasty, reference.town_government])
+    other.recipient_regions.set([reference.minxiao])
+    DonationLine.objects.create(
+        donation=other,
+        amount=Decimal("0.01"),
+        region=reference.minxiao,
+        recipient_organisation=reference.red_cross,
+        donor=nasty,
+        note='\t制表符开头 "引号"\r\n换行',
+    )
+    other.rebalance()
+    return reference
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?year_from=2023&kind=materials",
+        "?category=education",
+        "?donor_kind=enterprise",
+        "?pairing={pairing}",
+        "?region={minxiao}",
+        "?donor={government}",
+        "?visit={visit}",
+    ],
+)
+def test_copy_and_python_paths_write_the_same_bytes(
+    official_client, awkward_ledger, monkeypatch, query
+):
+    ref = awkward_ledger
+    url = "/export/ledger.csv" + query.format(
+        pairing=ref.pairing.pk,
+        minxiao=ref.minxiao.pk,
+        government=ref.town_government.pk,
+        visit=ref.visit.pk,
+    )
+    copied = body(official_client.get(url))
+    monkeypatch.setattr(exports, "copy_available", lambda: False)
+    written = body(official_client.get(url))
+    assert copied == written
+    assert copied.startswith("\ufeff".encode())
+
+
+@postgres_only
+def test_the_copy_path_streams_in_batches(official_client, reference, monkeypatch):
+    monkeypatch.setattr(exports, "COPY_BATCH", 10)
+    DonationLine.objects.bulk_create(
+        DonationLine(donation=reference.donation, amount=Decimal("1.00"), region=reference.qixin)
+        for _ in range(45)
+    )
+    reference.donation.rebalance()
+    response = official_client.get("/export/ledger.csv")
+    chunks = list(response.streaming_content)
+    # The header, four batches of ten lines and the last six (45 itemised + the rest).
+    assert [chunk.count(b"\r\n") for chunk in chunks] == [1, 10, 10, 10, 10, 6]

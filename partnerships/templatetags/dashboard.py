@@ -1,9 +1,11 @@
 """Money formatting for templates: 万元 on screen, the exact yuan kept alongside."""
 
 from decimal import Decimal
+from functools import lru_cache
 
 from django import template
 from django.utils.html import format_html
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from ..money import to_wan
@@ -24,6 +26,13 @@ def wan(amount: Decimal | None) -> str:
     """105.00 shown in 万元; the exact amount in yuan rides along in <data value> and a tooltip."""
     if amount is None:
         return ""
+    return _wan(amount, get_language())
+
+
+# A county's table repeats the same few amounts (zero above all) in hundreds of cells: each
+# is formatted once per language. Equal Decimals (0 and 0.00) format alike at two places.
+@lru_cache(maxsize=4096)
+def _wan(amount: Decimal, language: str | None) -> str:
     return format_html(
         '<data value="{}" title="{}">{}</data>',
         f"{amount:.2f}",

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from partnerships import summary
 from partnerships.models import (
     AidProject,
     AnnualTarget,
@@ -78,6 +79,7 @@ class Command(BaseCommand):
         )
 
     @transaction.atomic
+    @summary.deferred()
     def handle(self, *args, seed, replace, **options):
         if Region.objects.filter(level=Region.Level.PROVINCE, name__startswith=PREFIX).exists():
             if not replace:

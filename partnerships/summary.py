@@ -1,0 +1,144 @@
+"""The donation summary (models.DonationSummary), kept exact inside every write's transaction.
+
+A (pairing, year) key's rows are recomputed from the donations, not adjusted by adding and
+subtracting: whatever happened before, after `refresh` the rows of those keys are the sums
+over Donation, which is what the tests compare. Callers pass every key a write may have
+changed, the old one and the new one:
+
+- Donation.save (admin add and change, the visit page's inline, imports, sample and
+  reference data): the stored (pairing, year) before the save and the one after.
+- Deleting donations (admin delete, the bulk delete action, deleting the sample): the
+  post_delete signal, which Django sends for queryset deletes too.
+- Visit.save, whose queryset `.update(year=...)` moves undated donations to another year.
+- generate_dataset writes through COPY and calls `rebuild` once at the end.
+
+Lines (itemising, rebalance) do not change a donation's amount, pairing, year, kind,
+category or funding, so they leave the summary alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import reduce
+from operator import or_
+
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
+
+from .models import Donation, DonationSummary, Partnership
+
+Key = tuple[int, int]  # (pairing id, year)
+KEY_FIELDS = ["partnership_id", "year", "kind", "category", "funding"]
+# Keys are deleted and recomputed this many pairings at a time, to keep statements short.
+PAIRINGS_PER_STATEMENT = 200
+
+_state = threading.local()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Collect the keys of many writes and refresh each once, at the end (imports, bulk jobs).
+
+    Use inside the writes' transaction: the refresh happens before it commits.
+    """
+    outer = getattr(_state, "pending", None)
+    if outer is not None:
+        yield  # an enclosing block refreshes them
+        return
+    _state.pending = set()
+    try:
+        yield
+        keys = _state.pending
+    finally:
+        _state.pending = None
+    refresh(keys)
+
+
+def refresh(keys: Iterable[Key | None]) -> None:
+    """Recompute the summary rows of these (pairing, year) keys from the donations."""
+    keys = {key for key in keys if key is not None and None not in key}
+    if not keys:
+        return
+    pending = getattr(_state, "pending", None)
+    if pending is not None:
+        pending |= keys
+        return
+    years_of: dict[int, set[int]] = defaultdict(set)
+    for pairing, year in keys:
+        years_of[pairing].add(year)
+    with transaction.atomic():
+        # Two transactions refreshing the same key must not both insert its rows: the second
+        # waits here until the first commits, then sees (and deletes) what it inserted.
+        # NO KEY UPDATE does not conflict with the key-share lock a donation's foreign key
+        # check takes on its pairing, so writers of one pairing do not deadlock.
+        list(
+            Partnership.objects.select_for_update(no_key=True)
+            .filter(pk__in=sorted(years_of))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        pairings = sorted(years_of)
+        for start in range(0, len(pairings), PAIRINGS_PER_STATEMENT):
+            chunk = pairings[start : start + PAIRINGS_PER_STATEMENT]
+            where = reduce(or_, (Q(partnership_id=p, year__in=sorted(years_of[p])) for p in chunk))
+            DonationSummary.objects.filter(where).delete()
+            DonationSummary.objects.bulk_create(
+                DonationSummary(
+                    **{field: row[field] for field in KEY_FIELDS},
+                    amount=row["total"],
+                    count=row["n"],
+                )
+                for row in sums(Donation.objects.filter(where))
+            )
+
+
+def sums(donations) -> Iterator[dict]:
+    """The summary's rows as the donations give them: key fields, `total` and `n`."""
+    return (
+        donations.order_by().values(*KEY_FIELDS).annotate(total=Sum("amount"), n=Count("pk"))
+    ).iterator()
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def rebuild() -> int:
+    """Rebuild the whole summary from the donations in one statement; returns its row count.
+
+    For bulk loads that bypass the models (generate_dataset's COPY) and for operators.
+    """
+    columns = ", ".join(connection.ops.quote_name(c) for c in KEY_FIELDS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_table(DonationSummary)}")
+        cursor.execute(
+            f"INSERT INTO {_table(DonationSummary)} ({columns}, amount, count) "
+            f"SELECT {columns}, SUM(amount), COUNT(*) FROM {_table(Donation)} "
+            f"GROUP BY {columns}"
+        )
+        return cursor.rowcount
+
+
+def differences() -> list[str]:
+    """Every key where the summary and the donations disagree, in words (empty when exact)."""
+    expected = {
+        tuple(row[field] for field in KEY_FIELDS): (row["total"], row["n"])
+        for row in sums(Donation.objects.all())
+    }
+    stored = {
+        tuple(row[field] for field in KEY_FIELDS): (row["amount"], row["count"])
+        for row in DonationSummary.objects.values(*KEY_FIELDS, "amount", "count").iterator()
+    }
+    problems = []
+    for key in sorted(expected.keys() | stored.keys()):
+        if expected.get(key) != stored.get(key):
+            problems.append(f"{key}: donations {expected.get(key)}, summary {stored.get(key)}")
+    return problems
+
+
+def donation_deleted(sender, instance: Donation, **kwargs) -> None:
+    """post_delete: Django sends it for every donation a queryset delete removes, too."""
+    refresh([(instance.partnership_id, instance.year)])

@@ -1,0 +1,314 @@
+"""The donation summary equals the sums over Donation after every kind of write, to the fen."""
+
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Count, Sum
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from partnerships import reports, summary
+from partnerships.models import Donation, DonationLine, DonationSummary, Partnership, Visit
+
+from .admin_helpers import management
+from .test_admin_records import DONATION_ADD, donation_data, line
+from .test_imports import DONATION_IMPORT, GOOD_ROWS, HEADER, confirm, to_csv, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_exact():
+    """Per key (pairing, year, kind, category, funding) and in total."""
+    assert summary.differences() == []
+    stored = DonationSummary.objects.aggregate(total=Sum("amount"), n=Sum("count"))
+    raw = Donation.objects.aggregate(total=Sum("amount"), n=Count("pk"))
+    assert (stored["total"], stored["n"] or 0) == (raw["total"], raw["n"])
+
+
+KEY = ["partnership_id", "year", "kind", "category", "funding"]
+
+
+def key_of(donation) -> tuple:
+    return tuple(getattr(donation, field) for field in KEY)
+
+
+def summary_of(donation) -> Decimal | None:
+    row = DonationSummary.objects.filter(**dict(zip(KEY, key_of(donation), strict=True))).first()
+    return row.amount if row else None
+
+
+def add_through_admin(client, reference, **overrides) -> Donation:
+    before = set(Donation.objects.values_list("pk", flat=True))
+    response = client.post(DONATION_ADD, donation_data(reference, **overrides))
+    assert response.status_code == 302, response.text
+    return Donation.objects.exclude(pk__in=before).get()
+
+
+def test_the_reference_record_is_summarised(reference):
+    assert_exact()
+    assert summary_of(reference.donation) == Decimal("1050000.00")
+
+
+def test_an_admin_add_is_summarised(admin_client, reference):
+    donation = add_through_admin(admin_client, reference, amount="1234.56")
+    assert summary_of(donation) == Decimal("1234.56")
+    assert_exact()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"amount": "2,000.01"},
+        {"date": "2022-02-03"},
+        {"kind": "materials"},
+        {"category": "medical"},
+        {"funding": "unsplit"},
+        {"partnership": "town", "recipient_regions": [], "region": "minxiao"},
+    ],
+    ids=["amount", "year", "kind", "category", "funding", "pairing"],
+)
+def test_an_admin_change_moves_the_amount_to_its_new_key(admin_client, reference, change):
+    donation = add_through_admin(admin_client, reference, amount="1000")
+    old = key_of(donation)
+    change = dict(change)
+    if change.get("partnership") == "town":
+        change["partnership"] = reference.town_pairing.pk
+        change["region"] = reference.minxiao.pk
+    response = admin_client.post(
+        f"/admin/partnerships/donation/{donation.pk}/change/",
+        donation_data(reference, loaded_version=donation.version, **change),
+    )
+    assert response.status_code == 302, response.text
+    donation.refresh_from_db()
+    if "amount" not in change:
+        assert key_of(donation) != old
+        assert not DonationSummary.objects.filter(**dict(zip(KEY, old, strict=True))).exists()
+    assert summary_of(donation) == donation.amount
+    assert_exact()
+
+
+def test_an_admin_delete_is_summarised(admin_client, reference):
+    donation = add_through_admin(admin_client, reference)
+    response = admin_client.post(
+        f"/admin/partnerships/donation/{donation.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not Donation.objects.filter(pk=donation.pk).exists()
+    assert summary_of(donation) is None
+    assert_exact()
+
+
+def test_the_bulk_delete_action_is_summarised(admin_client, reference):
+    first = add_through_admin(admin_client, reference, amount="100")
+    second = add_through_admin(admin_client, reference, amount="200", date="2022-01-01")
+    response = admin_client.post(
+        "/admin/partnerships/donation/",
+        {"action": "delete_selected", "_selected_action": [first.pk, second.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert Donation.objects.count() == 1
+    assert_exact()
+
+
+def test_itemising_through_the_line_inline_keeps_it_exact(admin_client, reference):
+    donation = add_through_admin(admin_client, reference, amount="105万")
+    data = donation_data(reference, amount="105万", loaded_version=donation.version)
+    line(data, 0, amount="20万", region=reference.qixin.pk)
+    response = admin_client.post(f"/admin/partnerships/donation/{donation.pk}/change/", data)
+    assert response.status_code == 302, response.text
+    assert donation.lines.filter(is_itemised=True).count() == 1
+    assert summary_of(donation) == Decimal("1050000.00")
+    assert_exact()
+
+
+def test_a_donation_entered_on_the_visit_page_is_summarised(admin_client, reference):
+    data = {
+        "partnership": reference.pairing.pk,
+        "direction": "west_to_east",
+        "start_date": "2024-03-05",
+        "end_date": "2024-03-07",
+        **management("activities", "meetings", "donations"),
+        "donations-TOTAL_FORMS": "1",
+        "donations-0-partnership": reference.town_pairing.pk,
+        "donations-0-amount": "1,234.56",
+        "donations-0-kind": "materials",
+        "donations-0-category": "medical",
+        "donations-0-funding": "unsplit",
+        "donations-0-donors": [reference.town_government.pk],
+        "donations-0-recipient_regions": [reference.minxiao.pk],
+    }
+    response = admin_client.post("/admin/partnerships/visit/add/", data)
+    assert response.status_code == 302, response.text
+    donation = Donation.objects.get(amount=Decimal("1234.56"))
+    assert (donation.year, summary_of(donation)) == (2024, Decimal("1234.56"))
+    assert_exact()
+
+
+def test_moving_a_visit_to_another_year_moves_its_undated_donations(reference):
+    donation = reference.donation
+    assert donation.date is None and donation.year == 2023
+    visit = reference.visit
+    visit.start_date = datetime.date(2022, 12, 30)
+    visit.end_date = datetime.date(2022, 12, 31)
+    visit.save()
+    donation.refresh_from_db()
+    assert donation.year == 2022
+    assert summary_of(donation) == Decimal("1050000.00")
+    assert not DonationSummary.objects.filter(year=2023).exists()
+    assert_exact()
+
+
+def test_an_import_is_summarised(admin_client, reference):
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS]))
+    response = confirm(admin_client, DONATION_IMPORT, response)
+    assert response.status_code == 302
+    assert Donation.objects.count() == 3
+    assert_exact()
+
+
+def test_sample_data_is_summarised_when_loaded_and_replaced(reference):
+    call_command("load_sample_data", "--seed", "5", stdout=io.StringIO())
+    assert DonationSummary.objects.count() > 10
+    assert_exact()
+    call_command("load_sample_data", "--seed", "6", "--replace", stdout=io.StringIO())
+    assert_exact()
+
+
+def test_a_generated_data_set_is_summarised():
+    call_command(
+        "generate_dataset",
+        *["--villages", "800", "--donations", "2000", "--years", "3", "--quiet"],
+        stdout=io.StringIO(),
+    )
+    assert Donation.objects.count() > 1000
+    assert_exact()
+
+
+def test_deleting_a_pairings_donations_empties_its_keys(reference):
+    call_command("load_sample_data", "--seed", "5", stdout=io.StringIO())
+    pairing = Partnership.objects.filter(donations__isnull=False).exclude(pk=reference.pairing.pk)[
+        0
+    ]
+    Donation.objects.filter(partnership=pairing).delete()
+    assert not DonationSummary.objects.filter(partnership=pairing).exists()
+    assert_exact()
+
+
+def test_rebuild_summary_finds_and_repairs_a_difference(reference):
+    call_command("rebuild_summary", "--check", stdout=io.StringIO())
+    DonationSummary.objects.update(amount=Decimal("1.00"))
+    with pytest.raises(CommandError, match="differs from the donations at 1 keys"):
+        call_command("rebuild_summary", "--check", stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("rebuild_summary", stdout=io.StringIO())
+    assert_exact()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"year_from": 2022, "year_to": 2023},
+        {"kind": "materials"},
+        {"category": "education"},
+        {"funding": "social"},
+        {"kind": "funds", "funding": "unsplit", "year_from": 2024},
+    ],
+)
+def test_the_summary_gives_the_figures_the_donations_give(reference, filters, monkeypatch):
+    call_command("load_sample_data", "--seed", "8", stdout=io.StringIO())
+    top = Partnership.objects.get(name="示例东西")
+    chosen = reports.Filters(**filters)
+    assert chosen.summarised
+
+    def figures():
+        return (
+            reports.yearly_totals_by_kind(filters=chosen),
+            reports.yearly_totals(filters=chosen, partnership=top),
+            reports.totals_by_funding(filters=chosen),
+            [(row.partnership.pk, row.total) for row in reports.pairing_totals(filters=chosen)],
+        )
+
+    from_summary = figures()
+    monkeypatch.setattr(reports.Filters, "summarised", property(lambda self: False))
+    assert figures() == from_summary
+
+
+# Random sequences of writes -------------------------------------------------------------
+
+YEARS = st.integers(min_value=2019, max_value=2026)
+ops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("add"),
+            st.integers(min_value=1, max_value=10**9),  # fen
+            YEARS,
+            st.sampled_from(["funds", "materials", "both"]),
+            st.sampled_from(["education", "medical", "other"]),
+            st.sampled_from(["fiscal", "social", "unsplit"]),
+            st.integers(min_value=0, max_value=2),  # which pairing
+        ),
+        st.tuples(st.just("change"), st.integers(min_value=0), YEARS, st.integers(1, 10**9)),
+        st.tuples(st.just("repair"), st.integers(min_value=0), st.integers(0, 2)),
+        st.tuples(st.just("itemise"), st.integers(min_value=0)),
+        st.tuples(st.just("delete"), st.integers(min_value=0)),
+        st.tuples(st.just("move_visit"), YEARS),
+    ),
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=ops)
+def test_any_sequence_of_writes_keeps_it_exact(reference, ops):
+    pairings = [reference.pairing, reference.town_pairing, reference.pairing.parent]
+
+    def pick(index):
+        ids = list(Donation.objects.order_by("pk").values_list("pk", flat=True))
+        return Donation.objects.get(pk=ids[index % len(ids)]) if ids else None
+
+    for op in ops:
+        if op[0] == "add":
+            _, fen, year, kind, category, funding, which = op
+            pairing = pairings[which]
+            donation = Donation.objects.create(
+                partnership=pairing,
+                date=datetime.date(year, 6, 1),
+                amount=Decimal(fen) / 100,
+                kind=kind,
+                category=category,
+                funding=funding,
+                region=pairing.assisted_region,
+            )
+            donation.rebalance()
+        elif op[0] == "change" and (donation := pick(op[1])):
+            donation.amount = Decimal(op[3]) / 100
+            if donation.date:
+                donation.date = datetime.date(op[2], 3, 1)
+            donation.save()
+            donation.lines.filter(is_itemised=True).delete()
+            donation.rebalance()
+        elif op[0] == "repair" and (donation := pick(op[1])):
+            donation.partnership = pairings[op[2]]
+            donation.region = donation.partnership.assisted_region
+            donation.save()
+        elif op[0] == "itemise" and (donation := pick(op[1])):
+            DonationLine.objects.create(
+                donation=donation, amount=Decimal("0.01"), region=reference.qixin
+            )
+            donation.rebalance()
+        elif op[0] == "delete" and (donation := pick(op[1])):
+            donation.delete()
+        elif op[0] == "move_visit":
+            visit = Visit.objects.get(pk=reference.visit.pk)
+            visit.start_date = datetime.date(op[1], 1, 10)
+            visit.end_date = datetime.date(op[1], 1, 12)
+            visit.save()
+        assert_exact()
