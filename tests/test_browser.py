@@ -188,3 +188,23 @@ def test_the_targets_panel_changes_year_in_place(site, page, console_errors):
     report = page.locator("#targets a", has_text="A4")
     assert report.count() == 0 or report.first.get_attribute("href").endswith("/report/2023/")
     assert console_errors == []
+
+
+def test_the_annual_report_prints_on_a4_with_its_charts(site, page, console_errors):
+    import pypdf
+
+    pairing = Partnership.objects.get(name="", assisted_region__name="示例西县")
+    path = f"/pairings/{pairing.pk}/report/2023/"
+    sign_in(page, site.url, path)
+    page.wait_for_url(f"**{path}")
+    expect(page.locator("svg.bars")).to_have_count(2)
+    expect(page.locator("table.indicators progress").first).to_be_visible()
+    page.emulate_media(media="print")
+    expect(page.locator("nav.toolbar")).to_be_hidden()
+    pdf = page.pdf(format="A4", prefer_css_page_size=True)
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    width, height = (float(x) for x in reader.pages[0].mediabox[2:])
+    assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (210, 297)
+    text = unicodedata.normalize("NFKC", "".join(p.extract_text() for p in reader.pages))
+    assert "2023" in text and "示例" in text
+    assert console_errors == []
