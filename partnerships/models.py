@@ -1066,7 +1066,15 @@ class InPostPeriod(Versioned):
     """
 
     start_date = models.DateField(_("start date"), null=True, blank=True)
-    end_date = models.DateField(_("end date"), null=True, blank=True)
+    end_date = models.DateField(
+        _("end date"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Empty with a start date means still under way: it counts in every year up to "
+            "this one. When it has ended but the end is not reported, give the last day known."
+        ),
+    )
     known_on = models.DateField(
         _("known to be under way on"),
         null=True,

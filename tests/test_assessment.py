@@ -608,7 +608,7 @@ class TestReviewedRules:
             datetime.date(2024, 6, 30),
             workers_employed=100,
         )
-        with pytest.raises(ValidationError, match="overlapping periods"):
+        with pytest.raises(ValidationError, match="统计期不能重叠"):
             result(
                 reference.town_pairing,
                 datetime.date(2024, 3, 1),
@@ -793,3 +793,59 @@ class TestLocksAndScope:
         record.save()
         response = staff_client.get("/admin/partnerships/person/")
         assert "县里的老师" not in page_text(response)
+
+
+class TestAdminScope:
+    """Staff assigned to the town pairing see and pick only its records of the new kinds."""
+
+    def test_changelists_show_only_the_pairings_in_scope(self, staff_client, year_2024):
+        town, county = year_2024.town_pairing, year_2024.pairing
+        target(town, 2024, "officials", 1)
+        expectations = {
+            "posting": (Posting, "partnership"),
+            "aidproject": (AidProject, "partnership"),
+            "villageenterprisepair": (VillageEnterprisePair, "partnership"),
+            "cooperationresult": (CooperationResult, "partnership"),
+            "annualtarget": (AnnualTarget, "partnership"),
+        }
+        for name, (model, field) in expectations.items():
+            response = staff_client.get(f"/admin/partnerships/{name}/")
+            assert response.status_code == 200, name
+            shown = {obj.pk for obj in response.context["cl"].result_list}
+            assert shown == set(model.objects.filter(**{field: town}).values_list("pk", flat=True))
+            hidden = model.objects.filter(**{field: county}).first()
+            if hidden is not None:
+                url = f"/admin/partnerships/{name}/{hidden.pk}/change/"
+                assert staff_client.get(url).status_code == 404, name
+
+    def test_autocomplete_offers_only_projects_in_scope(self, staff_client, year_2024):
+        response = staff_client.get(
+            "/admin/autocomplete/",
+            {
+                "app_label": "partnerships",
+                "model_name": "inspection",
+                "field_name": "project",
+                "term": "",
+            },
+        )
+        names = {item["text"] for item in response.json()["results"]}
+        assert names == {"闵孝镇卫生院"}
+
+
+def test_the_report_runs_a_fixed_number_of_queries(official_client, year_2024):
+    county = year_2024.pairing
+    url = f"/pairings/{county.pk}/report/2024/"
+
+    def more(n):
+        project = AidProject.objects.create(
+            partnership=county, name=f"项目{n}", region=year_2024.qixin, start_year=2024
+        )
+        ProjectFunds.objects.create(project=project, year=2024, committed=Decimal(n + 1))
+        posting(county, "doctor", n + 1, start_date=datetime.date(2024, 2, 1))
+        donation(county, "10", "social", region=year_2024.qixin)
+
+    more(0)  # every section has a row: from here on nothing may add a query
+    before = count_queries(official_client, url)
+    for n in range(1, 5):
+        more(n)
+    assert count_queries(official_client, url) == before
