@@ -50,9 +50,6 @@ def assessment_years(*, partnership: Partnership | None = None, scope=access.ALL
     this_year = timezone.localdate().year
     years = set(range(this_year - RECENT_YEARS + 1, this_year + 1))
     years.update(indicators.target_years(partnership=partnership, scope=scope))
-    low, _high = reports.data_years()
-    if low:
-        years.update(range(max(low, this_year - RECENT_YEARS + 1), this_year + 1))
     return sorted(years, reverse=True)
 
 
