@@ -131,7 +131,7 @@ def test_a_donation_entered_on_the_visit_page_is_summarised(admin_client, refere
         "direction": "west_to_east",
         "start_date": "2024-03-05",
         "end_date": "2024-03-07",
-        **management("activities", "meetings", "donations"),
+        **management("activities", "inspections", "meetings", "donations"),
         "donations-TOTAL_FORMS": "1",
         "donations-0-partnership": reference.town_pairing.pk,
         "donations-0-amount": "1,234.56",
