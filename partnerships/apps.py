@@ -17,7 +17,7 @@ class PartnershipsConfig(AppConfig):
             user_logged_out,
             user_login_failed,
         )
-        from django.db.models.signals import post_delete, post_migrate
+        from django.db.models.signals import m2m_changed, post_delete, post_migrate
 
         from . import access, checks, summary  # noqa: F401 - checks registers the deploy checks
 
@@ -27,6 +27,11 @@ class PartnershipsConfig(AppConfig):
         # included, through this signal.
         post_delete.connect(
             summary.donation_deleted, sender="partnerships.Donation", dispatch_uid="summary"
+        )
+        from .models import Donation, donors_changed
+
+        m2m_changed.connect(
+            donors_changed, sender=Donation.donors.through, dispatch_uid="donor-count"
         )
         user_logged_in.connect(_logged_in, dispatch_uid="security-log-in")
         user_logged_out.connect(_logged_out, dispatch_uid="security-log-out")

@@ -233,12 +233,11 @@ def donors(
     if organisation is not None:
         links = links.filter(organisation=organisation)
     rows = (
-        links.annotate(co_donors=reports._co_donor_count())
-        .order_by()
+        links.order_by()
         .values("organisation_id", "donation__year")
         .annotate(
             total=Sum("donation__amount"),
-            sole=reports._or_zero(Sum("donation__amount", filter=Q(co_donors=1))),
+            sole=reports._or_zero(Sum("donation__amount", filter=Q(donation__donor_count=1))),
         )
     )
     per_donor: dict[int, dict[int, dict[str, Decimal]]] = defaultdict(dict)

@@ -817,7 +817,12 @@ class Donation(HeldDuringVisit):
     )
     source = models.TextField(_("source"), blank=True, help_text=_("Where this was reported."))
     notes = models.TextField(_("notes"), blank=True)
-    history = audit("year", m2m_fields=[donors, recipient_regions, recipient_organisations])
+    # Stored so "given alone or jointly" is a column, not a count per donor link: kept by the
+    # donors' m2m_changed signal (count_donors below), and by generate_dataset's COPY.
+    donor_count = models.PositiveSmallIntegerField(_("number of donors"), default=0, editable=False)
+    history = audit(
+        "year", "donor_count", m2m_fields=[donors, recipient_regions, recipient_organisations]
+    )
 
     class Meta(HeldDuringVisit.Meta):
         verbose_name = _("donation")
@@ -892,6 +897,30 @@ class Donation(HeldDuringVisit):
             self.lines.update_or_create(
                 is_itemised=False, defaults={"amount": rest, "region": self.region}
             )
+
+
+def count_donors(donation_ids) -> None:
+    """Store each donation's number of donors (after any change to its donors)."""
+    links = Donation.donors.through.objects.filter(donation_id=models.OuterRef("pk"))
+    Donation.objects.filter(pk__in=list(donation_ids)).update(
+        donor_count=models.functions.Coalesce(
+            models.Subquery(
+                links.order_by().values("donation_id").annotate(n=models.Count("*")).values("n")
+            ),
+            0,
+        )
+    )
+
+
+def donors_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+    """m2m_changed on Donation.donors, from either side (donation.donors, org.donations_given)."""
+    if reverse and action == "pre_clear":
+        # Which donations lose this donor is known only before the clear.
+        instance._donations_cleared = list(instance.donations_given.values_list("pk", flat=True))
+    elif action in ("post_add", "post_remove"):
+        count_donors(pk_set if reverse else [instance.pk])
+    elif action == "post_clear":
+        count_donors(getattr(instance, "_donations_cleared", []) if reverse else [instance.pk])
 
 
 class DonationLine(models.Model):

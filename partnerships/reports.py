@@ -187,6 +187,23 @@ def yearly_totals_by_kind(*, filters: Filters) -> dict[str, dict[int, Decimal]]:
     return result
 
 
+def kind_and_funding_totals(
+    *, filters: Filters
+) -> tuple[dict[str, dict[int, Decimal]], dict[str, Decimal]]:
+    """The overview's two splits from one pass: kind × year, and fiscal / social / not stated."""
+    per_kind: dict[str, dict[int, Decimal]] = {kind: {} for kind in DonationKind.values}
+    per_funding = dict.fromkeys(Funding.values, ZERO)
+    for kind, year, funding, total in (
+        amounts(filters=filters)
+        .order_by()
+        .values_list("kind", "year", "funding")
+        .annotate(total=Sum("amount"))
+    ):
+        per_kind[kind][year] = per_kind[kind].get(year, ZERO) + total
+        per_funding[funding] += total
+    return per_kind, per_funding
+
+
 def totals_by_funding(
     *, filters: Filters, partnership: Partnership | None = None
 ) -> dict[str, Decimal]:
@@ -458,16 +475,6 @@ def timeline(*, filters: Filters, partnership: Partnership, limit: int = 50) -> 
     }
 
 
-def _co_donor_count() -> Subquery:
-    return Subquery(
-        DonorLink.objects.filter(donation_id=OuterRef("donation_id"))
-        .order_by()
-        .values("donation_id")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-
-
 @dataclass
 class DonorTotal:
     organisation: Organisation
@@ -490,12 +497,11 @@ def top_donors(
     if filters.donor_kind:
         links = links.filter(organisation__kind=filters.donor_kind)
     rows = (
-        links.annotate(co_donors=_co_donor_count())
-        .order_by()
+        links.order_by()
         .values("organisation_id")
         .annotate(
             total=Sum("donation__amount"),
-            sole=_or_zero(Sum("donation__amount", filter=Q(co_donors=1))),
+            sole=_or_zero(Sum("donation__amount", filter=Q(donation__donor_count=1))),
             donations=Count("donation_id"),
         )
         .order_by("-total", "organisation_id")[:limit]
@@ -520,12 +526,11 @@ def donor_yearly(*, filters: Filters, organisation: Organisation) -> dict[str, A
     """What one organisation gave, per year: alone, and jointly with others (split unknown)."""
     rows = (
         DonorLink.objects.filter(organisation=organisation, donation__in=donations(filters=filters))
-        .annotate(co_donors=_co_donor_count())
         .order_by()
         .values("donation__year")
         .annotate(
             total=Sum("donation__amount"),
-            sole=_or_zero(Sum("donation__amount", filter=Q(co_donors=1))),
+            sole=_or_zero(Sum("donation__amount", filter=Q(donation__donor_count=1))),
         )
     )
     per_year = {row["donation__year"]: row for row in rows}

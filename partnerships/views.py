@@ -145,7 +145,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     context = {"form": form}
     if filters is None:
         return _bad_filters(request, "partnerships/overview.html", context)
-    per_kind = reports.yearly_totals_by_kind(filters=filters)
+    per_kind, per_funding = reports.kind_and_funding_totals(filters=filters)
     headline = reports.headline(filters=filters, by_kind_and_year=per_kind)
     year_totals = reports.totals_by_year(per_kind)
     years = reports.year_span(filters=filters, data_years=reports.years_covered(year_totals))
@@ -156,8 +156,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             (DonationKind(kind).label, amount) for kind, amount in headline.by_kind.items()
         ],
         funding_totals=[
-            (Funding(funding).label, amount)
-            for funding, amount in reports.totals_by_funding(filters=filters).items()
+            (Funding(funding).label, amount) for funding, amount in per_funding.items()
         ],
         years=years,
         year_rows=[

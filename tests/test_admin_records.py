@@ -607,3 +607,15 @@ class TestReviewedEdgeCases:
         assert response.status_code == 302, form_errors(response)
         assert set(Meeting.objects.values_list("year", flat=True)) == {2022}
         assert set(Donation.objects.values_list("year", flat=True)) == {2022}
+
+
+def test_the_donations_year_filter_offers_the_years_with_data(admin_client, reference):
+    response = admin_client.get("/admin/partnerships/donation/?year=2023")
+    assert [d.pk for d in response.context["cl"].result_list] == [reference.donation.pk]
+    year_filter = next(f for f in response.context["cl"].filter_specs if f.parameter_name == "year")
+    assert year_filter.lookup_choices == [("2023", "2023")]
+    assert (
+        list(admin_client.get("/admin/partnerships/donation/?year=2022").context["cl"].result_list)
+        == []
+    )
+    assert admin_client.get("/admin/partnerships/donation/?year=abc").status_code in (200, 302)

@@ -579,6 +579,7 @@ class Generator:
                     PREFIX,
                     "",
                     1,
+                    len(donors),
                 )
             )
             for place in recipients:
@@ -622,6 +623,7 @@ class Generator:
                 "source",
                 "notes",
                 "version",
+                "donor_count",
             ],
             donation_rows,
         )
