@@ -75,14 +75,21 @@ def _bind_year(request: HttpRequest, years: list[int], target_years: list[int]):
 
 def targets_context(request: HttpRequest, partnership: Partnership) -> tuple[dict, int]:
     years = assessment_years(partnership=partnership)
-    form, year = _bind_year(request, years, indicators.target_years(partnership=partnership))
-    context = {"partnership": partnership, "year_form": form, "year": year}
+    target_years = indicators.target_years(partnership=partnership)
+    form, year = _bind_year(request, years, target_years)
     if year is None:
-        return context, 400
+        return {"partnership": partnership, "year_form": form, "year": year}, 400
     this_year = timezone.localdate().year
     first = partnership.established_year or 0
     strip_years = sorted(y for y in years if first <= y <= this_year)[-RECENT_YEARS:]
     by_year = indicators.pairing_years(partnership=partnership, years={*strip_years, year})
+    if request.GET.get("year", "") == "" and not target_years:
+        # No agreement entered yet: open on the newest year that has any record at all.
+        recorded = [y for y in strip_years if len(by_year[y].missing) < len(by_year[y].rows)]
+        if recorded:
+            year = max(recorded)
+            form = YearForm(initial={"year": year}, years=years)
+    context = {"partnership": partnership, "year_form": form, "year": year}
     context.update(
         assessment=by_year[year],
         strip=[by_year[y] for y in strip_years],

@@ -849,3 +849,11 @@ def test_the_report_runs_a_fixed_number_of_queries(official_client, year_2024):
     for n in range(1, 5):
         more(n)
     assert count_queries(official_client, url) == before
+
+
+def test_without_targets_the_panel_opens_on_the_newest_year_with_records(
+    official_client, reference
+):
+    response = official_client.get(f"/pairings/{reference.pairing.pk}/")
+    # The reference has no agreement; its records (people sent, the project) are of 2023.
+    assert response.context["targets"]["year"] == 2023
