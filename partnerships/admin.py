@@ -14,7 +14,7 @@ from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectM
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -206,7 +206,11 @@ class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         self._in_scope_or_404(request, object_id)
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        # One page may save donations of several pairings (the visit page's inlines): their
+        # summary keys are refreshed once, at the end, locked together in a fixed order, so
+        # two pages saved at once cannot lock the same pairings in opposite orders.
+        with transaction.atomic(), summary.deferred():
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def delete_view(self, request, object_id, extra_context=None):
         self._in_scope_or_404(request, object_id)
@@ -639,7 +643,8 @@ class YearListFilter(admin.SimpleListFilter):
     parameter_name = "year"
 
     def lookups(self, request, model_admin):
-        low, high = reports.data_years()
+        bounds = model_admin.get_queryset(request).aggregate(low=Min("year"), high=Max("year"))
+        low, high = bounds["low"], bounds["high"]
         if low is None:
             return []
         return [(str(year), str(year)) for year in range(high, low - 1, -1)]

@@ -17,7 +17,7 @@ class PartnershipsConfig(AppConfig):
             user_logged_out,
             user_login_failed,
         )
-        from django.db.models.signals import m2m_changed, post_delete, post_migrate
+        from django.db.models.signals import m2m_changed, post_delete, post_migrate, pre_delete
 
         from . import access, checks, summary  # noqa: F401 - checks registers the deploy checks
 
@@ -25,13 +25,23 @@ class PartnershipsConfig(AppConfig):
         post_migrate.connect(access.setup_roles, sender=self)
         # Saves refresh the donation summary in Donation.save; deletes, queryset ones
         # included, through this signal.
+        pre_delete.connect(
+            summary.donation_deleting, sender="partnerships.Donation", dispatch_uid="summary-pre"
+        )
         post_delete.connect(
             summary.donation_deleted, sender="partnerships.Donation", dispatch_uid="summary"
         )
-        from .models import Donation, donors_changed
+        from .models import Donation, donor_deleted, donor_deleting, donors_changed
 
         m2m_changed.connect(
             donors_changed, sender=Donation.donors.through, dispatch_uid="donor-count"
+        )
+        # Deleting an organisation removes its donor links without m2m_changed.
+        pre_delete.connect(
+            donor_deleting, sender="partnerships.Organisation", dispatch_uid="donor-count-pre"
+        )
+        post_delete.connect(
+            donor_deleted, sender="partnerships.Organisation", dispatch_uid="donor-count-post"
         )
         user_logged_in.connect(_logged_in, dispatch_uid="security-log-in")
         user_logged_out.connect(_logged_out, dispatch_uid="security-log-out")

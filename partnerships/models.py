@@ -923,6 +923,15 @@ def donors_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
         count_donors(getattr(instance, "_donations_cleared", []) if reverse else [instance.pk])
 
 
+def donor_deleting(sender, instance, **kwargs) -> None:
+    """pre_delete on Organisation: the donations it gave to, recounted once it is gone."""
+    instance._donations_given = list(instance.donations_given.values_list("pk", flat=True))
+
+
+def donor_deleted(sender, instance, **kwargs) -> None:
+    count_donors(getattr(instance, "_donations_given", []))
+
+
 class DonationLine(models.Model):
     """Part of a donation: itemised by staff, or the automatic not-itemised rest."""
 

@@ -113,6 +113,12 @@ def rebuild() -> int:
     """
     columns = ", ".join(connection.ops.quote_name(c) for c in KEY_FIELDS)
     with transaction.atomic(), connection.cursor() as cursor:
+        # The locks every refresh takes, all of them: no save writes a key while this runs.
+        list(
+            Partnership.objects.select_for_update(no_key=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         cursor.execute(f"DELETE FROM {_table(DonationSummary)}")
         cursor.execute(
             f"INSERT INTO {_table(DonationSummary)} ({columns}, amount, count) "
@@ -124,6 +130,18 @@ def rebuild() -> int:
 
 def differences() -> list[str]:
     """Every key where the summary and the donations disagree, in words (empty when exact)."""
+    with transaction.atomic():
+        # Both sides read under the same locks refresh takes, so a write committing between
+        # the two reads cannot show up as a difference that is not there.
+        list(
+            Partnership.objects.select_for_update(no_key=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        return _differences()
+
+
+def _differences() -> list[str]:
     expected = {
         tuple(row[field] for field in KEY_FIELDS): (row["total"], row["n"])
         for row in sums(Donation.objects.all())
@@ -139,6 +157,13 @@ def differences() -> list[str]:
     return problems
 
 
+def donation_deleting(sender, instance: Donation, **kwargs) -> None:
+    """pre_delete: the key as stored, which a copy loaded before a visit moved may not have."""
+    instance._stored_key = (
+        Donation.objects.filter(pk=instance.pk).values_list("partnership_id", "year").first()
+    )
+
+
 def donation_deleted(sender, instance: Donation, **kwargs) -> None:
     """post_delete: Django sends it for every donation a queryset delete removes, too."""
-    refresh([(instance.partnership_id, instance.year)])
+    refresh([(instance.partnership_id, instance.year), getattr(instance, "_stored_key", None)])

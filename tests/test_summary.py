@@ -299,7 +299,12 @@ def test_any_sequence_of_writes_keeps_it_exact(reference, ops):
             donation.partnership = pairings[op[2]]
             donation.region = donation.partnership.assisted_region
             donation.save()
-        elif op[0] == "itemise" and (donation := pick(op[1])):
+        elif (
+            op[0] == "itemise"
+            and (donation := pick(op[1]))
+            # A fen can be itemised only while some of the amount is not itemised yet.
+            and donation.lines.filter(is_itemised=False).exists()
+        ):
             DonationLine.objects.create(
                 donation=donation, amount=Decimal("0.01"), region=reference.qixin
             )

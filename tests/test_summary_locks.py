@@ -1,0 +1,120 @@
+"""PostgreSQL locking around the donation summary: rebuilds and concurrent writers."""
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections, transaction
+
+from partnerships import summary
+from partnerships.management.commands import load_reference_data
+from partnerships.models import Donation
+from tests.conftest import Reference
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_save_during_a_rebuild_waits_for_it():
+    load_reference_data.load()
+    ref = Reference()
+    started = threading.Event()
+    errors = []
+
+    def rebuild():
+        try:
+            with transaction.atomic():
+                summary.rebuild()
+                started.set()
+                time.sleep(2)  # stands for a long INSERT ... SELECT over a big table
+        finally:
+            connections.close_all()
+
+    def write():
+        started.wait(10)
+        try:
+            Donation.objects.create(
+                partnership=ref.pairing,
+                visit=ref.visit,
+                date=None,
+                amount=Decimal("1.00"),
+                kind=ref.donation.kind,
+                category=ref.donation.category,
+                funding=ref.donation.funding,
+                region=ref.jiangkou,
+            )
+        except Exception as exc:
+            errors.append(repr(exc)[:200])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=rebuild), threading.Thread(target=write)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [], errors
+    assert summary.differences() == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_writers_of_two_pairings_in_opposite_orders_do_not_deadlock_when_deferred():
+    """The admin saves a page under summary.deferred(): keys are locked together, sorted."""
+    load_reference_data.load()
+    ref = Reference()
+    a = Donation.objects.create(
+        partnership=ref.pairing,
+        date=ref.visit.start_date,
+        amount=Decimal("1.00"),
+        kind="funds",
+        region=ref.jiangkou,
+    )
+    b = Donation.objects.create(
+        partnership=ref.town_pairing,
+        date=ref.visit.start_date,
+        amount=Decimal("2.00"),
+        kind="funds",
+        region=ref.minxiao,
+    )
+    a2 = Donation.objects.create(
+        partnership=ref.pairing,
+        date=ref.visit.start_date,
+        amount=Decimal("3.00"),
+        kind="funds",
+        region=ref.jiangkou,
+    )
+    b2 = Donation.objects.create(
+        partnership=ref.town_pairing,
+        date=ref.visit.start_date,
+        amount=Decimal("4.00"),
+        kind="funds",
+        region=ref.minxiao,
+    )
+    barrier = threading.Barrier(2, timeout=20)
+    errors = []
+
+    def work(first, second):
+        try:
+            with transaction.atomic(), summary.deferred():
+                first.amount += 1
+                first.save()  # deferred: no lock yet
+                barrier.wait()
+                second.amount += 1
+                second.save()  # both pairings locked at the end, in id order
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    t1 = threading.Thread(
+        target=work, args=(Donation.objects.get(pk=a.pk), Donation.objects.get(pk=b.pk))
+    )
+    t2 = threading.Thread(
+        target=work, args=(Donation.objects.get(pk=b2.pk), Donation.objects.get(pk=a2.pk))
+    )
+    t1.start()
+    t2.start()
+    t1.join()
+    t2.join()
+    assert errors == [], errors
