@@ -149,11 +149,6 @@ def years_of(record) -> set[int]:
     return {year} if year is not None else set()
 
 
-def year_of(record) -> int | None:
-    """The first locked-relevant year of a record (see years_of)."""
-    return min(years_of(record), default=None)
-
-
 def is_locked_for(user, record) -> bool:
     """Whether `user` may not change `record` because a year of it is locked."""
     years = years_of(record)

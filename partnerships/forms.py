@@ -24,6 +24,17 @@ from .models import (
 )
 
 
+def locked_year_error(year: int) -> ValidationError:
+    return ValidationError(
+        _(
+            "%(year)d is locked: its annual assessment is done. Only an administrator "
+            "can add or change its records."
+        )
+        % {"year": year},
+        code="locked",
+    )
+
+
 class GuardedModelForm(forms.ModelForm):
     """Refuses a save based on a stale copy (optimistic locking) or into a locked year.
 
@@ -120,14 +131,7 @@ class GuardedModelForm(forms.ModelForm):
         years = self.record_years(cleaned) | years_of(self.instance)
         year = min(years & locked_years(), default=None)
         if year is not None:
-            raise ValidationError(
-                _(
-                    "%(year)d is locked: its annual assessment is done. Only an administrator "
-                    "can add or change its records."
-                )
-                % {"year": year},
-                code="locked",
-            )
+            raise locked_year_error(year)
 
 
 class LockedYearForm(GuardedModelForm):
@@ -305,13 +309,7 @@ class ProjectFundsFormSet(BaseInlineFormSet):
         for form in self.deleted_forms:
             year = form.instance.year if form.instance.pk else None
             if year in locked:
-                raise ValidationError(
-                    _(
-                        "%(year)d is locked: its annual assessment is done. Only an "
-                        "administrator can add or change its records."
-                    )
-                    % {"year": year}
-                )
+                raise locked_year_error(year)
 
 
 class DonationLineFormSet(BaseInlineFormSet):

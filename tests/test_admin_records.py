@@ -43,6 +43,40 @@ def donation_data(reference, **overrides):
     return data
 
 
+def visit_change_data(reference, **donation_changes):
+    """The reference visit's change page as posted, its donation inline with `donation_changes`."""
+    visit, donation = reference.visit, reference.donation
+    data = {
+        "partnership": visit.partnership_id,
+        "direction": visit.direction,
+        "start_date": visit.start_date.isoformat(),
+        "end_date": visit.end_date.isoformat(),
+        "leader": visit.leader_id,
+        "members": list(visit.members.values_list("pk", flat=True)),
+        "places": list(visit.places.values_list("pk", flat=True)),
+        "loaded_version": visit.version,
+        **management("activities", "inspections", "meetings", "donations"),
+        "donations-INITIAL_FORMS": "1",
+        "donations-TOTAL_FORMS": "1",
+        "donations-0-id": donation.pk,
+        "donations-0-visit": visit.pk,
+        "donations-0-partnership": donation.partnership_id,
+        "donations-0-amount": "1050000.00",
+        "donations-0-kind": donation.kind,
+        "donations-0-category": donation.category,
+        "donations-0-funding": donation.funding,
+        "donations-0-donors": list(donation.donors.values_list("pk", flat=True)),
+        "donations-0-recipient_regions": list(
+            donation.recipient_regions.values_list("pk", flat=True)
+        ),
+        "donations-0-recipient_organisations": [reference.red_cross.pk],
+        "donations-0-region": donation.region_id,
+        "donations-0-loaded_version": donation.version,
+    }
+    data.update({f"donations-0-{k}": v for k, v in donation_changes.items()})
+    return data
+
+
 def line(data, index, **fields):
     for name, value in fields.items():
         data[f"lines-{index}-{name}"] = value
@@ -539,38 +573,6 @@ class TestReviewedEdgeCases:
         assert "The date must fall within the visit's dates." in form_errors(response)
         assert Visit.objects.count() == 1
 
-    def visit_change_data(self, reference, **donation_changes):
-        visit, donation = reference.visit, reference.donation
-        data = {
-            "partnership": visit.partnership_id,
-            "direction": visit.direction,
-            "start_date": visit.start_date.isoformat(),
-            "end_date": visit.end_date.isoformat(),
-            "leader": visit.leader_id,
-            "members": list(visit.members.values_list("pk", flat=True)),
-            "places": list(visit.places.values_list("pk", flat=True)),
-            "loaded_version": visit.version,
-            **management("activities", "inspections", "meetings", "donations"),
-            "donations-INITIAL_FORMS": "1",
-            "donations-TOTAL_FORMS": "1",
-            "donations-0-id": donation.pk,
-            "donations-0-visit": visit.pk,
-            "donations-0-partnership": donation.partnership_id,
-            "donations-0-amount": "1050000.00",
-            "donations-0-kind": donation.kind,
-            "donations-0-category": donation.category,
-            "donations-0-funding": donation.funding,
-            "donations-0-donors": list(donation.donors.values_list("pk", flat=True)),
-            "donations-0-recipient_regions": list(
-                donation.recipient_regions.values_list("pk", flat=True)
-            ),
-            "donations-0-recipient_organisations": [reference.red_cross.pk],
-            "donations-0-region": donation.region_id,
-            "donations-0-loaded_version": donation.version,
-        }
-        data.update({f"donations-0-{k}": v for k, v in donation_changes.items()})
-        return data
-
     def test_the_visit_page_keeps_a_donation_above_its_itemised_lines(
         self, english_admin_client, reference
     ):
@@ -579,11 +581,11 @@ class TestReviewedEdgeCases:
         )
         reference.donation.rebalance()
         url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
-        response = english_admin_client.post(url, self.visit_change_data(reference, amount="10万"))
+        response = english_admin_client.post(url, visit_change_data(reference, amount="10万"))
         assert "already add up to 200,000.00 yuan" in " ".join(form_errors(response))
         response = english_admin_client.post(
             url,
-            self.visit_change_data(
+            visit_change_data(
                 reference,
                 partnership=reference.town_pairing.pk,
                 region=reference.minxiao.pk,
@@ -599,7 +601,7 @@ class TestReviewedEdgeCases:
     def test_moving_a_visit_moves_its_undated_meetings_and_donations(
         self, english_admin_client, reference
     ):
-        data = self.visit_change_data(reference)
+        data = visit_change_data(reference)
         data.update(start_date="2022-01-10", end_date="2022-01-12")
         response = english_admin_client.post(
             f"/admin/partnerships/visit/{reference.visit.pk}/change/", data

@@ -16,44 +16,10 @@ from partnerships.models import (
     Visit,
 )
 
-from .admin_helpers import form_errors, management
+from .admin_helpers import form_errors
+from .test_admin_records import visit_change_data
 
 pytestmark = pytest.mark.django_db
-
-
-def visit_data(reference, **donation_changes):
-    visit, donation = reference.visit, reference.donation
-    data = {
-        "partnership": visit.partnership_id,
-        "direction": visit.direction,
-        "start_date": visit.start_date.isoformat(),
-        "end_date": visit.end_date.isoformat(),
-        "leader": visit.leader_id or "",
-        "members": list(visit.members.values_list("pk", flat=True)),
-        "places": list(visit.places.values_list("pk", flat=True)),
-        "loaded_version": visit.version,
-        **management("activities", "inspections", "meetings", "donations"),
-        "donations-INITIAL_FORMS": "1",
-        "donations-TOTAL_FORMS": "1",
-        "donations-0-id": donation.pk,
-        "donations-0-visit": visit.pk,
-        "donations-0-partnership": donation.partnership_id,
-        "donations-0-amount": "1050000.00",
-        "donations-0-kind": donation.kind,
-        "donations-0-category": donation.category,
-        "donations-0-funding": donation.funding,
-        "donations-0-donors": list(donation.donors.values_list("pk", flat=True)),
-        "donations-0-recipient_regions": list(
-            donation.recipient_regions.values_list("pk", flat=True)
-        ),
-        "donations-0-recipient_organisations": list(
-            donation.recipient_organisations.values_list("pk", flat=True)
-        ),
-        "donations-0-region": donation.region_id,
-        "donations-0-loaded_version": donation.version,
-    }
-    data.update({f"donations-0-{k}": v for k, v in donation_changes.items()})
-    return data
 
 
 def test_moving_a_visit_and_deleting_its_donation_on_one_page_leaves_nothing(
@@ -68,7 +34,7 @@ def test_moving_a_visit_and_deleting_its_donation_on_one_page_leaves_nothing(
     Posting.objects.all().delete()
     reference.visit.meetings.all().delete()
     assert reference.donation.date is None and reference.donation.year == 2023
-    data = visit_data(reference, DELETE="on")
+    data = visit_change_data(reference, DELETE="on")
     data.update(start_date="2022-01-10", end_date="2022-01-12")
     response = admin_client.post(f"/admin/partnerships/visit/{reference.visit.pk}/change/", data)
     assert response.status_code == 302, form_errors(response)
