@@ -19,10 +19,12 @@ class PartnershipsConfig(AppConfig):
         )
         from django.db.models.signals import m2m_changed, post_delete, post_migrate, pre_delete
 
-        from . import access, checks, summary  # noqa: F401 - checks registers the deploy checks
+        from . import access, checks, pagecache, summary  # noqa: F401 - checks registers the deploy checks
 
         # The roles are data the code relies on: keep them in step after every migrate.
         post_migrate.connect(access.setup_roles, sender=self)
+        # The triggers that version the data for the page cache, on every table.
+        post_migrate.connect(pagecache.install_triggers, sender=self)
         # Saves refresh the donation summary in Donation.save; deletes, queryset ones
         # included, through this signal.
         pre_delete.connect(

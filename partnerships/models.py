@@ -1766,3 +1766,38 @@ class AnnualTarget(Versioned):
                 raise ValidationError({"count": _("Give the target number.")})
             if self.amount is not None:
                 raise ValidationError({"amount": _("This indicator counts: leave this empty.")})
+
+
+class DataVersion(models.Model):
+    """One row whose (epoch, number) changes whenever a transaction that wrote to this app's
+    tables commits: the dashboard's rendered content is cached under it (pagecache.py).
+
+    Kept by database triggers, not by Python, so no write path can forget it: see
+    pagecache.install_triggers. `epoch` is drawn afresh whenever the row is created again
+    (after a flush), so numbers counted from 1 again never meet content cached before.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    epoch = models.CharField(max_length=32)
+    number = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("data version")
+        verbose_name_plural = _("data versions")
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="data_version_one_row")]
+
+    def __str__(self) -> str:
+        return f"{self.epoch}:{self.number}"
+
+
+class DataChange(models.Model):
+    """PostgreSQL only: a row a writing transaction inserts once; a deferred trigger on it
+    counts the change at commit and deletes it, so the counter's lock is taken last and
+    held for no more than the commit (pagecache.py)."""
+
+    class Meta:
+        verbose_name = _("data change")
+        verbose_name_plural = _("data changes")
+
+    def __str__(self) -> str:
+        return str(self.pk)

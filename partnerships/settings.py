@@ -42,6 +42,20 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 # When true, officials can read the dashboard without signing in (the admin always needs it).
 DASHBOARD_PUBLIC = env_bool("DASHBOARD_PUBLIC", False)
 
+# Rendered dashboard content is reused until the data changes (partnerships/pagecache.py).
+# Each server process keeps its own, bounded by DASHBOARD_CACHE_ENTRIES pages (a page's
+# content is 10–500 KB); a restart empties it.
+DASHBOARD_CACHE = env_bool("DASHBOARD_CACHE", True)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "dashboard": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "dashboard",
+        "TIMEOUT": 24 * 3600,
+        "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("DASHBOARD_CACHE_ENTRIES", "200"))},
+    },
+}
+
 # Served over HTTPS (directly or behind a proxy): secure cookies, redirects and HSTS. On by
 # default whenever DEBUG is off; `make run` turns it off to serve plain HTTP on 127.0.0.1.
 HTTPS = env_bool("HTTPS", not DEBUG)

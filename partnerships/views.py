@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Prefetch, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import access, assessment_exports, charts, exports, reports
+from . import access, assessment_exports, charts, exports, pagecache, reports
 from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
 from .models import (
     REGION_ANCESTORS,
@@ -60,6 +61,43 @@ def render_page(
     context.setdefault("shared_query", shared_query(request))
     context.setdefault("locked_years", access.locked_years())
     return render(request, template, context, status=status)
+
+
+def render_cached_page(
+    request: HttpRequest,
+    template: str,
+    context: dict,
+    build: Callable[[], dict] | None = None,
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    """A page whose `content` partial holds everything in <main>: the whole page, or for
+    htmx (not a history restore) only its `panel` partial.
+
+    `context` is what the page needs around its content (its title); `build()` adds the
+    figures. The rendered content or panel is reused until the data changes (pagecache.py);
+    an error page (status other than 200) is rendered afresh.
+    """
+    part = "panel" if request.htmx and not request.htmx.history_restore_request else "content"
+
+    def full_context() -> dict:
+        full = {**context, **(build() if build else {})}
+        full.setdefault("shared_query", shared_query(request))
+        full.setdefault("locked_years", access.locked_years())
+        return full
+
+    if status == 200:
+        html = pagecache.rendered(
+            request,
+            f"{template}#{part}",
+            full_context,
+            scope_paths=access.scope_for(request.user).paths,
+        )
+    else:
+        html = render_to_string(f"{template}#{part}", full_context(), request)
+    if part == "panel":
+        return HttpResponse(html, status=status)
+    return render(request, template, {**context, "content_html": html}, status=status)
 
 
 def _full_page(request: HttpRequest) -> bool:
@@ -136,7 +174,7 @@ def export_links(request: HttpRequest, summary: str, **scope: int) -> list[tuple
 
 
 def _bad_filters(request: HttpRequest, template: str, context: dict) -> HttpResponse:
-    return render_page(request, template, {**context, "filters": None}, status=400)
+    return render_cached_page(request, template, {**context, "filters": None}, status=400)
 
 
 @dashboard_view
@@ -145,40 +183,46 @@ def overview(request: HttpRequest) -> HttpResponse:
     context = {"form": form}
     if filters is None:
         return _bad_filters(request, "partnerships/overview.html", context)
-    per_kind, per_funding = reports.kind_and_funding_totals(filters=filters)
-    headline = reports.headline(filters=filters, by_kind_and_year=per_kind)
-    year_totals = reports.totals_by_year(per_kind)
-    years = reports.year_span(filters=filters, data_years=reports.years_covered(year_totals))
-    context.update(
-        filters=filters,
-        headline=headline,
-        kind_totals=[
-            (DonationKind(kind).label, amount) for kind, amount in headline.by_kind.items()
-        ],
-        funding_totals=[
-            (Funding(funding).label, amount) for funding, amount in per_funding.items()
-        ],
-        years=years,
-        year_rows=[
-            {
-                "year": year,
-                "by_kind": [per_kind[kind].get(year, reports.ZERO) for kind in DonationKind.values],
-                "total": year_totals.get(year, reports.ZERO),
-            }
-            for year in years
-        ],
-        chart=charts.yearly_by_kind(years=years, per_kind=per_kind),
-        pairings=reports.pairing_totals(filters=filters),
-        yearly_exports=export_links(request, "yearly"),
-        pairing_exports=export_links(request, "pairings"),
-        ledger_exports=export_links(request, "ledger"),
-        visit_exports=export_links(request, "visits"),
-    )
-    if _full_page(request):
-        from .assessment import ranking_context
 
-        context.update(ranking_context(request)[0])
-    return render_page(request, "partnerships/overview.html", context)
+    def build() -> dict:
+        per_kind, per_funding = reports.kind_and_funding_totals(filters=filters)
+        headline = reports.headline(filters=filters, by_kind_and_year=per_kind)
+        year_totals = reports.totals_by_year(per_kind)
+        years = reports.year_span(filters=filters, data_years=reports.years_covered(year_totals))
+        figures = dict(
+            filters=filters,
+            headline=headline,
+            kind_totals=[
+                (DonationKind(kind).label, amount) for kind, amount in headline.by_kind.items()
+            ],
+            funding_totals=[
+                (Funding(funding).label, amount) for funding, amount in per_funding.items()
+            ],
+            years=years,
+            year_rows=[
+                {
+                    "year": year,
+                    "by_kind": [
+                        per_kind[kind].get(year, reports.ZERO) for kind in DonationKind.values
+                    ],
+                    "total": year_totals.get(year, reports.ZERO),
+                }
+                for year in years
+            ],
+            chart=charts.yearly_by_kind(years=years, per_kind=per_kind),
+            pairings=reports.pairing_totals(filters=filters),
+            yearly_exports=export_links(request, "yearly"),
+            pairing_exports=export_links(request, "pairings"),
+            ledger_exports=export_links(request, "ledger"),
+            visit_exports=export_links(request, "visits"),
+        )
+        if _full_page(request):
+            from .assessment import ranking_context
+
+            figures.update(ranking_context(request)[0])
+        return figures
+
+    return render_cached_page(request, "partnerships/overview.html", context, build)
 
 
 @dashboard_view
@@ -195,32 +239,41 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _require_in_scope(request, partnership)
     scope = access.scope_for(request.user)
     form, filters = _bind_filters(request)
-    context = {
-        "form": form,
-        "partnership": partnership,
-        "visible_ancestors": [p for p in partnership.ancestors_and_self[:-1] if scope.allows(p)],
-    }
-    if filters is None:
-        return _bad_filters(request, "partnerships/pairing.html", context)
-    table = reports.village_year_table(filters=filters, partnership=partnership)
-    context.update(
-        filters=filters,
-        table=table,
-        chart=charts.places_by_year(table=table),
-        timeline=reports.timeline(filters=filters, partnership=partnership),
-        donors=reports.top_donors(filters=filters, partnership=partnership),
-        children=reports.pairing_totals(filters=filters, within=partnership, max_depth=1),
-        village_exports=export_links(request, "villages", pairing=partnership.pk),
-        child_exports=export_links(request, "pairings", pairing=partnership.pk),
-        donor_exports=export_links(request, "donors", pairing=partnership.pk),
-        visit_exports=export_links(request, "visits", pairing=partnership.pk),
-        ledger_exports=export_links(request, "ledger", pairing=partnership.pk),
-    )
-    if _full_page(request):
-        from .assessment import targets_context
+    context = {"form": form, "partnership": partnership}
 
-        context["targets"] = targets_context(request, partnership)[0]
-    return render_page(request, "partnerships/pairing.html", context)
+    def build() -> dict:
+        figures = {
+            "visible_ancestors": [
+                p for p in partnership.ancestors_and_self[:-1] if scope.allows(p)
+            ],
+        }
+        if filters is None:
+            return figures
+        table = reports.village_year_table(filters=filters, partnership=partnership)
+        figures.update(
+            filters=filters,
+            table=table,
+            chart=charts.places_by_year(table=table),
+            timeline=reports.timeline(filters=filters, partnership=partnership),
+            donors=reports.top_donors(filters=filters, partnership=partnership),
+            children=reports.pairing_totals(filters=filters, within=partnership, max_depth=1),
+            village_exports=export_links(request, "villages", pairing=partnership.pk),
+            child_exports=export_links(request, "pairings", pairing=partnership.pk),
+            donor_exports=export_links(request, "donors", pairing=partnership.pk),
+            visit_exports=export_links(request, "visits", pairing=partnership.pk),
+            ledger_exports=export_links(request, "ledger", pairing=partnership.pk),
+        )
+        if _full_page(request):
+            from .assessment import targets_context
+
+            figures["targets"] = targets_context(request, partnership)[0]
+        return figures
+
+    if filters is None:
+        return render_cached_page(
+            request, "partnerships/pairing.html", {**context, "filters": None}, build, status=400
+        )
+    return render_cached_page(request, "partnerships/pairing.html", context, build)
 
 
 @dashboard_view
@@ -230,22 +283,25 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"form": form, "region": region}
     if filters is None:
         return _bad_filters(request, "partnerships/region.html", context)
-    table = reports.region_year_table(filters=filters, region=region)
-    year_totals = dict(zip(table.years, table.column_totals, strict=True))
-    page = Paginator(
-        reports.donation_list(reports.donations_to_region(filters=filters, region=region)),
-        PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
-    context.update(
-        filters=filters,
-        table=table,
-        show_breakdown=region.level < Region.Level.VILLAGE,
-        chart=charts.yearly(years=table.years, totals=year_totals, label=region.name),
-        page=page,
-        place_exports=export_links(request, "places", region=region.pk),
-        ledger_exports=export_links(request, "ledger", region=region.pk),
-    )
-    return render_page(request, "partnerships/region.html", context)
+
+    def build() -> dict:
+        table = reports.region_year_table(filters=filters, region=region)
+        year_totals = dict(zip(table.years, table.column_totals, strict=True))
+        page = Paginator(
+            reports.donation_list(reports.donations_to_region(filters=filters, region=region)),
+            PAGE_SIZE,
+        ).get_page(request.GET.get("page"))
+        return dict(
+            filters=filters,
+            table=table,
+            show_breakdown=region.level < Region.Level.VILLAGE,
+            chart=charts.yearly(years=table.years, totals=year_totals, label=region.name),
+            page=page,
+            place_exports=export_links(request, "places", region=region.pk),
+            ledger_exports=export_links(request, "ledger", region=region.pk),
+        )
+
+    return render_cached_page(request, "partnerships/region.html", context, build)
 
 
 @dashboard_view
@@ -258,22 +314,25 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"form": form, "organisation": organisation}
     if filters is None:
         return _bad_filters(request, "partnerships/donor.html", context)
-    yearly = reports.donor_yearly(filters=filters, organisation=organisation)
-    page = Paginator(
-        reports.donation_list(
-            reports.donations_by_donor(filters=filters, organisation=organisation)
-        ),
-        PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
-    context.update(
-        filters=filters,
-        yearly=yearly,
-        chart=charts.donor_by_year(rows=yearly["years"]),
-        page=page,
-        donor_exports=export_links(request, "donors", donor=organisation.pk),
-        ledger_exports=export_links(request, "ledger", donor=organisation.pk),
-    )
-    return render_page(request, "partnerships/donor.html", context)
+
+    def build() -> dict:
+        yearly = reports.donor_yearly(filters=filters, organisation=organisation)
+        page = Paginator(
+            reports.donation_list(
+                reports.donations_by_donor(filters=filters, organisation=organisation)
+            ),
+            PAGE_SIZE,
+        ).get_page(request.GET.get("page"))
+        return dict(
+            filters=filters,
+            yearly=yearly,
+            chart=charts.donor_by_year(rows=yearly["years"]),
+            page=page,
+            donor_exports=export_links(request, "donors", donor=organisation.pk),
+            ledger_exports=export_links(request, "ledger", donor=organisation.pk),
+        )
+
+    return render_cached_page(request, "partnerships/donor.html", context, build)
 
 
 @dashboard_view
