@@ -178,6 +178,7 @@ def _bad_filters(request: HttpRequest, template: str, context: dict) -> HttpResp
 
 
 @dashboard_view
+@pagecache.versioned
 def overview(request: HttpRequest) -> HttpResponse:
     form, filters = _bind_filters(request, OverviewFilterForm)
     context = {"form": form}
@@ -226,6 +227,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @dashboard_view
+@pagecache.versioned
 def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     partnership = get_object_or_404(
         Partnership.objects.select_related(
@@ -277,6 +279,7 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @dashboard_view
+@pagecache.versioned
 def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
     region = get_object_or_404(Region.objects.select_related(REGION_ANCESTORS), pk=pk)
     form, filters = _bind_filters(request)
@@ -305,6 +308,7 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @dashboard_view
+@pagecache.versioned
 def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(
         Organisation.objects.select_related(f"region__{REGION_ANCESTORS}"), pk=pk

@@ -4,12 +4,13 @@
     python manage.py rebuild_summary           # rebuild in one transaction
 
 Every write keeps the summary exact; this is for after rows were written around the models
-(a restore of one table, a hand-made SQL fix) and for monitoring.
+(a restore of one table, a hand-made SQL fix) and for monitoring. A rebuild also draws a new
+epoch for the dashboard's reused content (pagecache.py), so nothing rendered before is shown.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
-from partnerships import summary
+from partnerships import pagecache, summary
 
 
 class Command(BaseCommand):
@@ -33,4 +34,5 @@ class Command(BaseCommand):
             self.stdout.write("The summary equals the donations.")
             return
         rows = summary.rebuild()
+        pagecache.new_epoch()
         self.stdout.write(self.style.SUCCESS(f"Summary rebuilt: {rows} rows."))
