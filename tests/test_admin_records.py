@@ -1,9 +1,13 @@
 """Data entry through the admin: every rule gives a form error in words and saves nothing."""
 
 import datetime
+import html
+import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from partnerships.models import (
     Donation,
@@ -621,3 +625,72 @@ def test_the_donations_year_filter_offers_the_years_with_data(admin_client, refe
         == []
     )
     assert admin_client.get("/admin/partnerships/donation/?year=abc").status_code in (200, 302)
+
+
+def hierarchy_links(response) -> list[tuple[str, str]]:
+    """The date hierarchy's links above a change list, as (title, href)."""
+    nav = re.search(r'<nav class="toplinks">(.*?)</nav>', response.content.decode(), re.S)
+    assert nav, "no date hierarchy on the page"
+    return [
+        (html.unescape(title).strip(), html.unescape(href))
+        for href, title in re.findall(r'<a href="([^"]*)"[^>]*>([^<]*)</a>', nav.group(1))
+    ]
+
+
+class TestDateHierarchy:
+    """The date hierarchy's years come from the first and last dates, not from every row."""
+
+    @staticmethod
+    def donate(reference, day):
+        return Donation.objects.create(
+            partnership=reference.pairing,
+            date=day,
+            amount=Decimal("1.00"),
+            kind="funds",
+            region=reference.pairing.assisted_region,
+        )
+
+    def test_the_top_level_offers_every_year_from_the_first_date_to_the_last(
+        self, admin_client, reference
+    ):
+        self.donate(reference, datetime.date(2019, 6, 1))
+        self.donate(reference, datetime.date(2022, 3, 5))
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get("/admin/partnerships/donation/")
+        # The years between without a dated donation are offered too (they open an empty list).
+        assert hierarchy_links(response) == [
+            (str(year), f"?date__year={year}") for year in (2019, 2020, 2021, 2022)
+        ]
+        # Django's own tag reads every row for its distinct years.
+        assert not [q for q in captured.captured_queries if "DISTINCT" in q["sql"].upper()]
+
+    def test_a_year_still_opens_its_months_and_a_month_its_days(self, admin_client, reference):
+        self.donate(reference, datetime.date(2020, 6, 1))
+        march = self.donate(reference, datetime.date(2022, 3, 5))
+        response = admin_client.get("/admin/partnerships/donation/?date__year=2022")
+        assert [d.pk for d in response.context["cl"].result_list] == [march.pk]
+        assert [href for _, href in hierarchy_links(response)] == [
+            "?",
+            "?date__month=3&date__year=2022",
+        ]
+        response = admin_client.get("/admin/partnerships/donation/?date__month=3&date__year=2022")
+        assert [href for _, href in hierarchy_links(response)] == [
+            "?date__year=2022",
+            "?date__day=5&date__month=3&date__year=2022",
+        ]
+
+    def test_dates_within_one_year_open_that_year_as_django_does(self, admin_client, reference):
+        self.donate(reference, datetime.date(2022, 1, 10))
+        self.donate(reference, datetime.date(2022, 3, 5))
+        response = admin_client.get("/admin/partnerships/donation/")
+        assert [href for _, href in hierarchy_links(response)] == [
+            "?",  # "All dates"
+            "?date__month=1&date__year=2022",
+            "?date__month=3&date__year=2022",
+        ]
+
+    def test_no_dated_row_shows_no_year(self, admin_client, reference):
+        assert Donation.objects.exists() and not Donation.objects.exclude(date=None).exists()
+        response = admin_client.get("/admin/partnerships/donation/")
+        assert response.status_code == 200
+        assert hierarchy_links(response) == []

@@ -1,0 +1,47 @@
+"""The admin's date hierarchy without reading every row for its years.
+
+At its top level Django's date hierarchy lists the distinct years of the list's date field,
+which reads the whole table (`SELECT DISTINCT date_trunc('year', …)`: 60 ms of a 240 ms
+changelist at 769,000 donations). Here those years run from the first date to the last: the two
+ends are two lookups on the field's index, like the donations' year filter. A year between them
+without a dated row opens an empty list. Below the top level, and when every date falls in one
+year (where Django opens that year at once), Django's own tag does the work.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.contrib.admin.templatetags.admin_list import date_hierarchy
+from django.db.models import Max, Min
+from django.utils import timezone
+
+register = template.Library()
+
+
+@register.inclusion_tag("admin/date_hierarchy.html")
+def quick_date_hierarchy(cl) -> dict:
+    field_name = cl.date_hierarchy
+    drilled_into = {f"{field_name}__{part}" for part in ("year", "month", "day")}
+    if drilled_into & cl.params.keys():
+        return date_hierarchy(cl)
+    bounds = cl.queryset.aggregate(first=Min(field_name), last=Max(field_name))
+    first, last = bounds["first"], bounds["last"]
+    if first is None:  # no row has a date
+        return {"show": True, "back": None, "choices": []}
+    first, last = (
+        timezone.localtime(day) if getattr(day, "tzinfo", None) else day for day in (first, last)
+    )
+    if first.year == last.year:
+        return date_hierarchy(cl)
+    year_field = f"{field_name}__year"
+    return {
+        "show": True,
+        "back": None,
+        "choices": [
+            {
+                "link": cl.get_query_string({year_field: str(year)}, [f"{field_name}__"]),
+                "title": str(year),
+            }
+            for year in range(first.year, last.year + 1)
+        ],
+    }
