@@ -5,7 +5,7 @@ which reads the whole table (`SELECT DISTINCT date_trunc('year', …)`: 60 ms of
 changelist at 769,000 donations). Here those years run from the first date to the last: the two
 ends are two lookups on the field's index, like the donations' year filter. A year between them
 without a dated row opens an empty list. Below the top level, and when every date falls in one
-year (where Django opens that year at once), Django's own tag does the work.
+year (which Django opens at once), Django's own tag does the work.
 """
 
 from __future__ import annotations
@@ -16,6 +16,18 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 register = template.Library()
+
+
+class _Opened:
+    """A change list as Django's tag sees it once it has opened a year or month itself: the
+    same list and links, with that year (and month) among the parameters it reads."""
+
+    def __init__(self, cl, params: dict):
+        self._cl = cl
+        self.params = params
+
+    def __getattr__(self, name):
+        return getattr(self._cl, name)
 
 
 @register.inclusion_tag("admin/date_hierarchy.html")
@@ -32,7 +44,12 @@ def quick_date_hierarchy(cl) -> dict:
         timezone.localtime(day) if getattr(day, "tzinfo", None) else day for day in (first, last)
     )
     if first.year == last.year:
-        return date_hierarchy(cl)
+        # Django opens that year (and that month, if only one) at once; hand it the ends
+        # found here, so it does not look them up a second time.
+        opened = {f"{field_name}__year": first.year}
+        if first.month == last.month:
+            opened[f"{field_name}__month"] = first.month
+        return date_hierarchy(_Opened(cl, {**cl.params, **opened}))
     year_field = f"{field_name}__year"
     return {
         "show": True,
