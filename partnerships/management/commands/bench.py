@@ -34,6 +34,7 @@ from django.utils import timezone, translation
 
 from partnerships import exports, reports
 from partnerships.models import DonationLine, Organisation, Partnership, Region
+from partnerships.startup import freeze_startup_objects
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -139,6 +140,9 @@ class Command(BaseCommand):
             "pairings": Partnership.objects.count(),
             "villages": Region.objects.filter(level=Region.Level.VILLAGE).count(),
         }
+        # As the web process does once loaded (partnerships/wsgi.py); the load run's gunicorn
+        # workers do it through wsgi.py itself.
+        freeze_startup_objects()
         results["pages"] = self.pages(options["runs"])
         results["admin"] = self.admin(options["runs"])
         results["export"] = self.export()

@@ -1,0 +1,35 @@
+"""The web process freezes what it loaded at start-up, out of the garbage collector's way."""
+
+import secrets
+
+from .test_security import run_python
+
+PROBE = """
+import gc
+import partnerships.wsgi
+frozen = gc.get_freeze_count()
+unfrozen_at_start = len(gc.get_objects())
+
+class Node:
+    pass
+
+a, b = Node(), Node()
+a.other, b.other = b, a  # a cycle made after start-up, as requests make them
+del a, b
+print(frozen, unfrozen_at_start, gc.collect())
+"""
+
+
+def test_the_wsgi_application_freezes_start_up_and_still_collects_request_garbage():
+    result = run_python(
+        ["-c", PROBE],
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="dxb.example.gov.cn",
+    )
+    assert result.returncode == 0, result.stderr
+    frozen, unfrozen_at_start, collected = map(int, result.stdout.split())
+    # Django, the project's modules and the URL patterns: tens of thousands of objects.
+    assert frozen > 20_000
+    assert unfrozen_at_start < 1_000
+    assert collected >= 2
