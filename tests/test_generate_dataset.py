@@ -1,21 +1,22 @@
 """The national-scale generator: deterministic, fast on both databases, and every invariant kept."""
 
+import datetime
 import io
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
 
-from partnerships.models import Donation, DonationLine, Partnership, Region
+from partnerships.models import Donation, DonationLine, Meeting, Partnership, Region, Visit
 
 pytestmark = pytest.mark.django_db
 
 SMALL = ["--villages", "800", "--donations", "3000", "--years", "4", "--quiet"]
 
 
-def generate(seed="7"):
-    call_command("generate_dataset", *SMALL, "--seed", seed, stdout=io.StringIO())
+def generate(seed="7", *more):
+    call_command("generate_dataset", *SMALL, "--seed", seed, *more, stdout=io.StringIO())
 
 
 def fingerprint():
@@ -66,7 +67,7 @@ def test_every_invariant_holds():
 
 
 def test_the_same_seed_gives_the_same_data():
-    generate("3")
+    generate("3", "--as-of", "2025-06-30")
     first = fingerprint()
     for model in (DonationLine, Donation):
         model.objects.all().delete()
@@ -79,9 +80,23 @@ def test_the_same_seed_gives_the_same_data():
     Region.objects.filter(level=5).delete()
     for level in (4, 3, 2, 1):
         Region.objects.filter(level=level).delete()
-    generate("3")
+    generate("3", "--as-of", "2025-06-30")
     assert fingerprint()[0]["total"] == first[0]["total"]
     assert fingerprint()[1] == first[1]
+
+
+def test_nothing_is_dated_after_the_as_of_day():
+    generate("7", "--as-of", "2024-03-15")
+    assert set(Donation.objects.values_list("year", flat=True)) == {2021, 2022, 2023, 2024}
+    latest = [
+        Donation.objects.aggregate(Max("date"))["date__max"],
+        Visit.objects.aggregate(Max("end_date"))["end_date__max"],
+        Meeting.objects.aggregate(Max("date"))["date__max"],
+    ]
+    # A visit may start up to the day and run three days on; no handover is later than the day.
+    assert latest[0] <= datetime.date(2024, 3, 15)
+    assert latest[1] <= datetime.date(2024, 3, 18) and latest[2] <= datetime.date(2024, 3, 18)
+    assert latest[0] >= datetime.date(2024, 1, 1)
 
 
 def test_it_refuses_to_generate_twice():

@@ -2,6 +2,8 @@
 
     python manage.py generate_dataset --villages 50000 --donations 1000000 --years 10 --seed 1
 
+The same seed and `--as-of` day (default: today) give the same data; nothing is dated later.
+
 `--donations` counts donation lines (the unit every village figure sums). Rows go in through
 COPY on PostgreSQL and batched INSERTs on SQLite, with ids allocated here so related rows can
 be written in the same pass. Every invariant the app relies on holds: materialised paths,
@@ -137,9 +139,16 @@ class Command(BaseCommand):
         parser.add_argument("--donations", type=int, default=1_000_000, help="donation lines")
         parser.add_argument("--years", type=int, default=10)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--as-of",
+            type=datetime.date.fromisoformat,
+            default=None,
+            help="the last day the data may reach, YYYY-MM-DD (default: today); the same seed "
+            "and day give the same data",
+        )
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    def handle(self, *args, villages, donations, years, seed, quiet, **options):
+    def handle(self, *args, villages, donations, years, seed, quiet, as_of, **options):
         if villages < VILLAGES_PER_TOWN * TOWNS_PER_COUNTY or donations < 1 or years < 1:
             raise CommandError(
                 f"Use at least {VILLAGES_PER_TOWN * TOWNS_PER_COUNTY} villages, one donation "
@@ -149,7 +158,14 @@ class Command(BaseCommand):
             raise CommandError("A generated data set is already present; use a fresh database.")
         started = time.monotonic()
         with transaction.atomic():
-            counts = Generator(random.Random(seed), villages, donations, years, quiet).run()
+            counts = Generator(
+                random.Random(seed),
+                villages,
+                donations,
+                years,
+                quiet,
+                as_of=as_of or timezone.localdate(),
+            ).run()
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
@@ -160,12 +176,12 @@ class Command(BaseCommand):
 
 
 class Generator:
-    def __init__(self, rng, villages, lines, years, quiet):
+    def __init__(self, rng, villages, lines, years, quiet, *, as_of: datetime.date):
         self.rng, self.village_target, self.line_target = rng, villages, lines
         self.quiet = quiet
-        this_year = timezone.localdate().year
-        self.years = list(range(this_year - years + 1, this_year + 1))
-        self.today = timezone.localdate()
+        # Nothing is dated after `as_of`, so the data depend on it as well as on the seed.
+        self.years = list(range(as_of.year - years + 1, as_of.year + 1))
+        self.today = as_of
         self.out = BulkWriter()
         self.counts: dict[str, int] = {}
 
