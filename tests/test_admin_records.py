@@ -703,6 +703,35 @@ class TestDateHierarchy:
             "?date__day=5&date__month=3&date__year=2022",
         ]
 
+    def test_visits_and_meetings_get_it_too(self, admin_client, reference):
+        # Their change lists use the app's own template, not the import one.
+        visit = reference.visit
+        years = range(visit.start_date.year - 2, visit.start_date.year + 1)
+        Visit.objects.filter(pk=visit.pk).update(
+            start_date=visit.start_date.replace(year=years[0]),
+            end_date=visit.end_date.replace(year=years[0]),
+        )
+        Visit.objects.create(
+            partnership=visit.partnership,
+            start_date=visit.start_date,
+            end_date=visit.end_date,
+            direction=visit.direction,
+        )
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get("/admin/partnerships/visit/")
+        assert hierarchy_links(response) == [
+            (str(year), f"?start_date__year={year}") for year in years
+        ]
+        assert not [q for q in captured.captured_queries if "DISTINCT" in q["sql"].upper()]
+        Meeting.objects.create(
+            partnership=visit.partnership, title="会", date=datetime.date(years[0], 5, 1)
+        )
+        Meeting.objects.create(
+            partnership=visit.partnership, title="会", date=datetime.date(years[-1], 5, 1)
+        )
+        response = admin_client.get("/admin/partnerships/meeting/")
+        assert [title for title, _ in hierarchy_links(response)] == [str(y) for y in years]
+
     def test_no_dated_row_shows_no_year(self, admin_client, reference):
         assert Donation.objects.exists() and not Donation.objects.exclude(date=None).exists()
         response = admin_client.get("/admin/partnerships/donation/")

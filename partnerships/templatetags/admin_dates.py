@@ -2,8 +2,9 @@
 
 At its top level Django's date hierarchy lists the distinct years of the list's date field,
 which reads the whole table (`SELECT DISTINCT date_trunc('year', …)`: 60 ms of a 240 ms
-changelist at 769,000 donations). Here those years run from the first date to the last: the two
-ends are two lookups on the field's index, like the donations' year filter. A year between them
+changelist at 769,000 donations, in one profiled request). Here those years run from the first
+date to the last: two lookups on the field's index where it has one (the donations' date does),
+like the donations' year filter. A year between them
 without a dated row opens an empty list. Below the top level, and when every date falls in one
 year (which Django opens at once), Django's own tag does the work.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from django import template
 from django.contrib.admin.templatetags.admin_list import date_hierarchy
+from django.contrib.admin.templatetags.base import InclusionAdminNode
 from django.db.models import Max, Min
 from django.utils import timezone
 
@@ -30,7 +32,6 @@ class _Opened:
         return getattr(self._cl, name)
 
 
-@register.inclusion_tag("admin/date_hierarchy.html")
 def quick_date_hierarchy(cl) -> dict:
     field_name = cl.date_hierarchy
     drilled_into = {f"{field_name}__{part}" for part in ("year", "month", "day")}
@@ -62,3 +63,15 @@ def quick_date_hierarchy(cl) -> dict:
             for year in range(first.year, last.year + 1)
         ],
     }
+
+
+@register.tag(name="quick_date_hierarchy")
+def quick_date_hierarchy_tag(parser, token):
+    # As Django's own tag: its template can be overridden per model, per app or globally.
+    return InclusionAdminNode(
+        parser,
+        token,
+        func=quick_date_hierarchy,
+        template_name="date_hierarchy.html",
+        takes_context=False,
+    )
