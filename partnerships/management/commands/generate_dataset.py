@@ -131,6 +131,15 @@ def table(model) -> str:
     return model._meta.db_table
 
 
+def the_day(as_of: datetime.date | str | None) -> datetime.date:
+    """--as-of as a date: argparse converts it, call_command(as_of=...) may pass a string."""
+    if as_of is None:
+        return timezone.localdate()
+    if isinstance(as_of, str):
+        return datetime.date.fromisoformat(as_of)
+    return as_of
+
+
 class Command(BaseCommand):
     help = "Generate a deterministic national-scale data set (names start with 生成)."
 
@@ -164,7 +173,7 @@ class Command(BaseCommand):
                 donations,
                 years,
                 quiet,
-                as_of=as_of or timezone.localdate(),
+                as_of=the_day(as_of),
             ).run()
         elapsed = time.monotonic() - started
         self.stdout.write(
@@ -406,7 +415,7 @@ class Generator:
                     start = datetime.date(year, 1, 1) + datetime.timedelta(
                         days=rng.randint(0, max(0, (last - datetime.date(year, 1, 1)).days))
                     )
-                    end = start + datetime.timedelta(days=rng.randint(0, 3))
+                    end = min(start + datetime.timedelta(days=rng.randint(0, 3)), self.today)
                     leader = self.people_of[pairing["id"]][0]
                     visits.append(
                         (
