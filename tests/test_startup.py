@@ -6,8 +6,10 @@ from .test_security import run_python
 
 PROBE = """
 import gc
+import sys
 import partnerships.wsgi
 frozen = gc.get_freeze_count()
+views_loaded = "partnerships.views" in sys.modules  # with the URL patterns, before freezing
 unfrozen_at_start = len(gc.get_objects())
 
 class Node:
@@ -16,7 +18,7 @@ class Node:
 a, b = Node(), Node()
 a.other, b.other = b, a  # a cycle made after start-up, as requests make them
 del a, b
-print(frozen, unfrozen_at_start, gc.collect())
+print(frozen, unfrozen_at_start, gc.collect(), views_loaded)
 """
 
 
@@ -28,7 +30,9 @@ def test_the_wsgi_application_freezes_start_up_and_still_collects_request_garbag
         ALLOWED_HOSTS="dxb.example.gov.cn",
     )
     assert result.returncode == 0, result.stderr
-    frozen, unfrozen_at_start, collected = map(int, result.stdout.split())
+    frozen, unfrozen_at_start, collected, views_loaded = result.stdout.split()
+    frozen, unfrozen_at_start, collected = int(frozen), int(unfrozen_at_start), int(collected)
+    assert views_loaded == "True"
     # Django, the project's modules and the URL patterns: tens of thousands of objects.
     assert frozen > 20_000
     assert unfrozen_at_start < 1_000
