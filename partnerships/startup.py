@@ -2,12 +2,12 @@
 
 Python's cyclic garbage collector now and then examines every object that can hold references,
 and in a web process most of those were made at start-up and live as long as the process:
-modules, settings, models, URL patterns. `gc.freeze()` takes them out of those examinations.
-Measured in one process on the same 1M-line data, 30 requests each before and after freezing,
-in two runs: a donor's page p95 98–107 → 67–75 ms, a village's 88–101 → 62–65 ms, p50
-unchanged. Frozen objects are still freed when nothing refers to them; only a reference cycle
-among them would no longer be collected, and objects that live as long as the process do not
-need that. Objects made by requests are collected as before.
+modules, settings, models, URL patterns. `gc.freeze()` takes them out of those examinations,
+which shortened the slowest requests of the dashboard's pages (README, "Start-up objects and
+the garbage collector", has what was measured). Frozen objects are still freed when nothing
+refers to them; only a reference cycle among them would no longer be collected, and objects
+that live as long as the process do not need that. Objects made by requests are collected as
+before.
 """
 
 from __future__ import annotations

@@ -2,13 +2,9 @@
 
 import datetime
 import logging
-import os
 import re
 import secrets
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -20,10 +16,9 @@ from partnerships import access
 from partnerships.models import Assignment, Donation, LockedYear, Partnership, Visit
 
 from .admin_helpers import form_errors, management, page_text
+from .process_helpers import run_python
 
 pytestmark = pytest.mark.django_db
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def donation_form_data(donation, **changes):
@@ -236,31 +231,6 @@ class TestHeaders:
         assert response["X-Frame-Options"] == "DENY"
         assert response["Referrer-Policy"] == "same-origin"
         assert response["X-Content-Type-Options"] == "nosniff"
-
-
-def run_python(code_or_args, **env):
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key
-        not in {
-            "DEBUG",
-            "SECRET_KEY",
-            "ALLOWED_HOSTS",
-            "HTTPS",
-            "DATABASE_URL",
-            "DJANGO_ALLOW_ASYNC_UNSAFE",  # set for the browser tests only
-        }
-    }
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, *code_or_args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_production_settings_pass_the_deploy_check():

@@ -2,7 +2,7 @@
 
 import secrets
 
-from .test_security import run_python
+from .process_helpers import run_python
 
 PROBE = """
 import gc

@@ -4,9 +4,9 @@ At its top level Django's date hierarchy lists the distinct years of the list's 
 which reads the whole table (`SELECT DISTINCT date_trunc('year', …)`: 60 ms of a 240 ms
 changelist at 769,000 donations, in one profiled request). Here those years run from the first
 date to the last: two lookups on the field's index where it has one (the donations' date does),
-like the donations' year filter. A year between them
-without a dated row opens an empty list. Below the top level, and when every date falls in one
-year (which Django opens at once), Django's own tag does the work.
+like the donations' year filter. A year between them without a dated row opens an empty list.
+Below the top level, and when every date falls in one year (which Django opens at once),
+Django's own tag does the work.
 """
 
 from __future__ import annotations
