@@ -1025,6 +1025,50 @@ class DonationSummary(models.Model):
         return f"{self.partnership_id} {self.year} {self.kind} {self.category} {self.funding}"
 
 
+class PairingYearTotal(models.Model):
+    """Donation totals per (pairing, year), with their split by kind and by funding in columns
+    named after the choices: the figures of a dashboard not filtered by category, kind or
+    funding, in one row per pairing and year (DonationSummary has one per kind, category and
+    funding as well, up to 81).
+
+    Derived like DonationSummary, in the same transaction (summary.py). `amount` is the sum
+    of the kind columns, and of the funding columns.
+    """
+
+    partnership = models.ForeignKey(
+        Partnership,
+        verbose_name=_("pairing"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    amount = MoneyField(_("amount (yuan)"))
+    count = models.PositiveIntegerField(_("donations"))
+    # One column per choice, named "kind_<value>" and "funding_<value>" (total_column()).
+    kind_funds = MoneyField(DonationKind.FUNDS.label)
+    kind_materials = MoneyField(DonationKind.MATERIALS.label)
+    kind_both = MoneyField(DonationKind.BOTH.label)
+    funding_fiscal = MoneyField(Funding.FISCAL.label)
+    funding_social = MoneyField(Funding.SOCIAL.label)
+    funding_unsplit = MoneyField(Funding.UNSPLIT.label)
+
+    class Meta:
+        verbose_name = _("pairing's yearly donation total")
+        verbose_name_plural = _("pairings' yearly donation totals")
+        constraints = [
+            models.UniqueConstraint(fields=["partnership", "year"], name="pairing_year_total_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partnership_id} {self.year}"
+
+
+def total_column(dimension: str, value: str) -> str:
+    """PairingYearTotal's column for one kind or funding: ("kind", "funds") → "kind_funds"."""
+    return f"{dimension}_{value}"
+
+
 class Assignment(models.Model):
     """A user's pairing: staff enter, and scoped officials see, its records and its children's."""
 

@@ -39,9 +39,11 @@ from .models import (
     Funding,
     Meeting,
     Organisation,
+    PairingYearTotal,
     Partnership,
     Region,
     Visit,
+    total_column,
 )
 from .money import MoneyField
 
@@ -91,8 +93,18 @@ class Filters:
         """Whether DonationSummary can answer: a donor kind needs each donation's donors."""
         return not self.donor_kind
 
+    @property
+    def totals_only(self) -> bool:
+        """Whether PairingYearTotal can answer: no filter on what the donations are.
+
+        Its kind and funding columns hold positive sums only (a donation's amount is over
+        zero), so a zero there means no donation of that kind, as a missing summary row does.
+        """
+        return self.summarised and not (self.category or self.kind or self.funding)
+
     def summary_q(self) -> Q:
-        """The filters as a condition on DonationSummary (only when `summarised`)."""
+        """The filters as a condition on DonationSummary or PairingYearTotal (only when
+        `summarised`, and for the latter `totals_only`)."""
         return self._columns_q("") & self.pairing_q("partnership__")
 
     def donation_q(self, prefix: str = "") -> Q:
@@ -141,16 +153,43 @@ def lines(*, filters: Filters, partnership: Partnership | None = None) -> QueryS
 
 
 def amounts(
-    *, filters: Filters, partnership: Partnership | None = None
-) -> QuerySet[DonationSummary] | QuerySet[Donation]:
-    """Rows to sum `amount` over, by year, kind, funding or pairing: the summary when the
-    filters allow it (a few rows per pairing and year), else the donations themselves."""
+    *, filters: Filters, partnership: Partnership | None = None, split: bool = False
+) -> QuerySet[PairingYearTotal] | QuerySet[DonationSummary] | QuerySet[Donation]:
+    """Rows to sum `amount` over by year or pairing, and with `split` by kind and funding too:
+    the smallest table the filters allow. PairingYearTotal (one row per pairing and year)
+    when nothing filters what the donations are and no split is asked for, DonationSummary
+    (a few rows per pairing and year) unless a donor kind is chosen, else the donations."""
     if not filters.summarised:
         return donations(filters=filters, partnership=partnership)
-    qs = DonationSummary.objects.filter(filters.summary_q())
+    model = PairingYearTotal if filters.totals_only and not split else DonationSummary
+    qs = model.objects.filter(filters.summary_q())
     if partnership is not None:
         qs = qs.filter(partnership__path__startswith=partnership.path)
     return qs
+
+
+def _split_rows(
+    *, filters: Filters, partnership: Partnership | None = None
+) -> list[tuple[str, str, int, Decimal]]:
+    """(dimension, value, year, total) for every kind and every funding with a total, from
+    one grouping of PairingYearTotal's columns by year (only when `filters.totals_only`)."""
+    columns = [
+        (dimension, value, total_column(dimension, value))
+        for dimension, choices in (("kind", DonationKind.values), ("funding", Funding.values))
+        for value in choices
+    ]
+    rows = (
+        amounts(filters=filters, partnership=partnership)
+        .order_by()
+        .values("year")
+        .annotate(**{column: Sum(column) for *_, column in columns})
+    )
+    return [
+        (dimension, value, row["year"], row[column])
+        for row in rows
+        for dimension, value, column in columns
+        if row[column]
+    ]
 
 
 def year_span(*, filters: Filters, data_years: tuple[int | None, int | None]) -> list[int]:
@@ -180,11 +219,7 @@ def yearly_totals(
 
 
 def yearly_totals_by_kind(*, filters: Filters) -> dict[str, dict[int, Decimal]]:
-    rows = amounts(filters=filters).order_by().values("kind", "year").annotate(total=Sum("amount"))
-    result: dict[str, dict[int, Decimal]] = {kind: {} for kind in DonationKind.values}
-    for row in rows:
-        result[row["kind"]][row["year"]] = row["total"]
-    return result
+    return kind_and_funding_totals(filters=filters)[0]
 
 
 def kind_and_funding_totals(
@@ -193,8 +228,15 @@ def kind_and_funding_totals(
     """The overview's two splits from one pass: kind × year, and fiscal / social / not stated."""
     per_kind: dict[str, dict[int, Decimal]] = {kind: {} for kind in DonationKind.values}
     per_funding = dict.fromkeys(Funding.values, ZERO)
+    if filters.totals_only:
+        for dimension, value, year, total in _split_rows(filters=filters):
+            if dimension == "kind":
+                per_kind[value][year] = total
+            else:
+                per_funding[value] += total
+        return per_kind, per_funding
     for kind, year, funding, total in (
-        amounts(filters=filters)
+        amounts(filters=filters, split=True)
         .order_by()
         .values_list("kind", "year", "funding")
         .annotate(total=Sum("amount"))
@@ -208,13 +250,20 @@ def totals_by_funding(
     *, filters: Filters, partnership: Partnership | None = None
 ) -> dict[str, Decimal]:
     """Fiscal assistance, social donations and what the source does not split, in that order."""
-    rows = dict(
-        amounts(filters=filters, partnership=partnership)
+    totals = dict.fromkeys(Funding.values, ZERO)
+    if filters.totals_only:
+        for dimension, value, _year, total in _split_rows(filters=filters, partnership=partnership):
+            if dimension == "funding":
+                totals[value] += total
+        return totals
+    for funding, total in (
+        amounts(filters=filters, partnership=partnership, split=True)
         .order_by()
         .values_list("funding")
         .annotate(total=Sum("amount"))
-    )
-    return {funding: rows.get(funding, ZERO) for funding in Funding.values}
+    ):
+        totals[funding] = total
+    return totals
 
 
 @dataclass

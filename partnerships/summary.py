@@ -1,4 +1,5 @@
-"""The donation summary (models.DonationSummary), kept exact inside every write's transaction.
+"""The donation summary (models.DonationSummary, and its coarser PairingYearTotal), kept exact
+inside every write's transaction.
 
 A (pairing, year) key's rows are recomputed from the donations, not adjusted by adding and
 subtracting: whatever happened before, after `refresh` the rows of those keys are the sums
@@ -22,16 +23,31 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from functools import reduce
 from operator import or_
 
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
-from .models import Donation, DonationSummary, Partnership
+from .models import (
+    Donation,
+    DonationKind,
+    DonationSummary,
+    Funding,
+    PairingYearTotal,
+    Partnership,
+    total_column,
+)
 
+ZERO = Decimal("0.00")
 Key = tuple[int, int]  # (pairing id, year)
 KEY_FIELDS = ["partnership_id", "year", "kind", "category", "funding"]
+# PairingYearTotal's split columns: (dimension, value, column).
+SPLITS = [
+    *(("kind", kind, total_column("kind", kind)) for kind in DonationKind.values),
+    *(("funding", funding, total_column("funding", funding)) for funding in Funding.values),
+]
 # Keys are deleted and recomputed this many pairings at a time, to keep statements short.
 PAIRINGS_PER_STATEMENT = 200
 
@@ -85,13 +101,19 @@ def refresh(keys: Iterable[Key | None]) -> None:
             chunk = pairings[start : start + PAIRINGS_PER_STATEMENT]
             where = reduce(or_, (Q(partnership_id=p, year__in=sorted(years_of[p])) for p in chunk))
             DonationSummary.objects.filter(where).delete()
+            PairingYearTotal.objects.filter(where).delete()
+            rows = list(sums(Donation.objects.filter(where)))
             DonationSummary.objects.bulk_create(
                 DonationSummary(
                     **{field: row[field] for field in KEY_FIELDS},
                     amount=row["total"],
                     count=row["n"],
                 )
-                for row in sums(Donation.objects.filter(where))
+                for row in rows
+            )
+            PairingYearTotal.objects.bulk_create(
+                PairingYearTotal(partnership_id=pairing, year=year, **figures)
+                for (pairing, year), figures in year_totals(rows).items()
             )
 
 
@@ -100,6 +122,21 @@ def sums(donations) -> Iterator[dict]:
     return (
         donations.order_by().values(*KEY_FIELDS).annotate(total=Sum("amount"), n=Count("pk"))
     ).iterator()
+
+
+def year_totals(rows: Iterable[dict]) -> dict[Key, dict]:
+    """PairingYearTotal's figures per (pairing, year), added up from the summary's rows."""
+    totals: dict[Key, dict] = {}
+    for row in rows:
+        key = (row["partnership_id"], row["year"])
+        if key not in totals:
+            totals[key] = {"amount": ZERO, "count": 0} | {column: ZERO for *_, column in SPLITS}
+        figures = totals[key]
+        figures["amount"] += row["total"]
+        figures["count"] += row["n"]
+        figures[total_column("kind", row["kind"])] += row["total"]
+        figures[total_column("funding", row["funding"])] += row["total"]
+    return totals
 
 
 def _table(model) -> str:
@@ -120,12 +157,25 @@ def rebuild() -> int:
             .values_list("pk", flat=True)
         )
         cursor.execute(f"DELETE FROM {_table(DonationSummary)}")
+        cursor.execute(f"DELETE FROM {_table(PairingYearTotal)}")
         cursor.execute(
             f"INSERT INTO {_table(DonationSummary)} ({columns}, amount, count) "
             f"SELECT {columns}, SUM(amount), COUNT(*) FROM {_table(Donation)} "
             f"GROUP BY {columns}"
         )
-        return cursor.rowcount
+        rowcount = cursor.rowcount
+        split_columns = ", ".join(column for *_, column in SPLITS)
+        split_sums = ", ".join(
+            f"SUM(CASE WHEN {dimension} = %s THEN amount ELSE 0 END)" for dimension, *_ in SPLITS
+        )
+        cursor.execute(
+            f"INSERT INTO {_table(PairingYearTotal)} "
+            f"(partnership_id, year, amount, count, {split_columns}) "
+            f"SELECT partnership_id, year, SUM(amount), SUM(count), {split_sums} "
+            f"FROM {_table(DonationSummary)} GROUP BY partnership_id, year",
+            [value for _, value, _ in SPLITS],
+        )
+        return rowcount
 
 
 def differences() -> list[str]:
@@ -154,6 +204,21 @@ def _differences() -> list[str]:
     for key in sorted(expected.keys() | stored.keys()):
         if expected.get(key) != stored.get(key):
             problems.append(f"{key}: donations {expected.get(key)}, summary {stored.get(key)}")
+    expected_totals = year_totals(
+        {**dict(zip(KEY_FIELDS, key, strict=True)), "total": total, "n": n}
+        for key, (total, n) in expected.items()
+    )
+    fields = ["amount", "count", *(column for *_, column in SPLITS)]
+    stored_totals = {
+        (row.pop("partnership_id"), row.pop("year")): row
+        for row in PairingYearTotal.objects.values("partnership_id", "year", *fields).iterator()
+    }
+    for key in sorted(expected_totals.keys() | stored_totals.keys()):
+        if expected_totals.get(key) != stored_totals.get(key):
+            problems.append(
+                f"{key}: donations {expected_totals.get(key)}, "
+                f"yearly totals {stored_totals.get(key)}"
+            )
     return problems
 
 

@@ -12,7 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from partnerships import reports, summary
-from partnerships.models import Donation, DonationLine, DonationSummary, Partnership, Visit
+from partnerships.models import (
+    Donation,
+    DonationKind,
+    DonationLine,
+    DonationSummary,
+    Funding,
+    PairingYearTotal,
+    Partnership,
+    Visit,
+    total_column,
+)
 
 from .admin_helpers import management
 from .test_admin_records import DONATION_ADD, donation_data, line
@@ -22,11 +32,12 @@ pytestmark = pytest.mark.django_db
 
 
 def assert_exact():
-    """Per key (pairing, year, kind, category, funding) and in total."""
+    """Per key (pairing, year, kind, category, funding), per (pairing, year), and in total."""
     assert summary.differences() == []
-    stored = DonationSummary.objects.aggregate(total=Sum("amount"), n=Sum("count"))
     raw = Donation.objects.aggregate(total=Sum("amount"), n=Count("pk"))
-    assert (stored["total"], stored["n"] or 0) == (raw["total"], raw["n"])
+    for model in (DonationSummary, PairingYearTotal):
+        stored = model.objects.aggregate(total=Sum("amount"), n=Sum("count"))
+        assert (stored["total"], stored["n"] or 0) == (raw["total"], raw["n"])
 
 
 KEY = ["partnership_id", "year", "kind", "category", "funding"]
@@ -207,6 +218,27 @@ def test_rebuild_summary_finds_and_repairs_a_difference(reference):
     assert_exact()
 
 
+def test_rebuild_summary_finds_and_repairs_a_yearly_total(reference):
+    PairingYearTotal.objects.update(kind_funds=Decimal("1.00"))
+    with pytest.raises(CommandError, match="differs from the donations at 1 keys"):
+        call_command("rebuild_summary", "--check", stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("rebuild_summary", stdout=io.StringIO())
+    assert_exact()
+    donation = reference.donation
+    total = PairingYearTotal.objects.values().get()
+    assert total["amount"] == donation.amount and total["count"] == 1
+    for dimension, value in (("kind", donation.kind), ("funding", donation.funding)):
+        assert total[total_column(dimension, value)] == donation.amount
+    assert total["kind_funds"] == Decimal("0.00") or donation.kind == "funds"
+
+
+def test_the_yearly_totals_have_a_column_for_every_kind_and_funding():
+    """A kind or funding added to the choices needs its column (and the rebuild fills it)."""
+    columns = {field.name for field in PairingYearTotal._meta.get_fields()}
+    for dimension, choices in (("kind", DonationKind.values), ("funding", Funding.values)):
+        assert {total_column(dimension, value) for value in choices} <= columns
+
+
 @pytest.mark.parametrize(
     "filters",
     [
@@ -226,13 +258,21 @@ def test_the_summary_gives_the_figures_the_donations_give(reference, filters, mo
 
     def figures():
         return (
-            reports.yearly_totals_by_kind(filters=chosen),
+            reports.kind_and_funding_totals(filters=chosen),
             reports.yearly_totals(filters=chosen, partnership=top),
             reports.totals_by_funding(filters=chosen),
-            [(row.partnership.pk, row.total) for row in reports.pairing_totals(filters=chosen)],
+            reports.totals_by_funding(filters=chosen, partnership=top),
+            [
+                (row.partnership.pk, row.total, row.own)
+                for row in reports.pairing_totals(filters=chosen)
+            ],
         )
 
+    # With no filter on kind, category or funding the yearly totals answer (PairingYearTotal),
+    # else the finer summary; both must give what summing the donations gives.
     from_summary = figures()
+    monkeypatch.setattr(reports.Filters, "totals_only", property(lambda self: False))
+    assert figures() == from_summary
     monkeypatch.setattr(reports.Filters, "summarised", property(lambda self: False))
     assert figures() == from_summary
 
