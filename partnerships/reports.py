@@ -324,51 +324,85 @@ class PairingTotal:
     depth: int
     total: Decimal
     own: Decimal
+    # Pairings below this one (under the same filters) that the list leaves out.
+    not_listed_below: int = 0
 
 
 def pairing_totals(
-    *, filters: Filters, within: Partnership | None = None, max_depth: int | None = None
+    *,
+    filters: Filters,
+    within: Partnership | None = None,
+    max_depth: int | None = None,
+    max_rows: int | None = None,
 ) -> list[PairingTotal]:
-    """Every pairing (or every pairing under `within`) with the total of its whole subtree.
+    """Pairings (or those under `within`) with the total of each one's whole subtree, in tree
+    order; `depth` counts the listed pairing's ancestors that the same filters show.
 
-    One query groups donations by their own pairing; the roll-up to parents happens here over
-    the paths, so the query count does not depend on how many pairings or levels there are.
+    `max_depth` keeps the pairings less deep than that. `max_rows` keeps as many whole levels
+    as fit in that many rows, and at least the first: a national programme's overview lists
+    its provincial and city pairings, a county's the county and its towns. A row at the cut
+    says how many pairings below it are left out; each is one click away, on its parent's page.
+
+    Three queries whatever the number of pairings or levels: the visible pairings' paths, one
+    grouping of the amounts by pairing (the roll-up to parents happens here over the paths),
+    and the listed pairings with their regions.
     """
-    pairings = Partnership.objects.filter(filters.pairing_q("")).select_related(
-        "helping_region", "assisted_region"
-    )
+    visible = Partnership.objects.filter(filters.pairing_q(""))
+    if within is not None:
+        visible = visible.filter(path__startswith=within.path).exclude(pk=within.pk)
+    ids_by_path = {path: pk for pk, path in visible.order_by("path").values_list("id", "path")}
     own_totals = dict(
         amounts(filters=filters, partnership=within)
         .order_by()
         .values_list("partnership_id")
         .annotate(total=Sum("amount"))
     )
-    paths = dict(Partnership.objects.values_list("id", "path"))
+    path_of = {pk: path for path, pk in ids_by_path.items()}
     subtree: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for pk, total in own_totals.items():
-        path = paths[pk]
-        # Credit the pairing and every ancestor: "/1/5/9/" → "/1/", "/1/5/", "/1/5/9/".
-        parts = path.strip("/").split("/")
-        for depth in range(1, len(parts) + 1):
-            subtree["/" + "/".join(parts[:depth]) + "/"] += total
-    if within is not None:
-        pairings = pairings.filter(path__startswith=within.path).exclude(pk=within.pk)
-    # Depth 0 is a top-level pairing ("/1/"), or with `within` a direct child of it.
-    base_depth = within.path.count("/") - 1 if within is not None else 0
-    result = []
-    for pairing in pairings.order_by("path"):
-        depth = pairing.path.count("/") - 2 - base_depth
-        if max_depth is not None and depth >= max_depth:
-            continue
-        result.append(
-            PairingTotal(
-                partnership=pairing,
-                depth=depth,
-                total=subtree[pairing.path],
-                own=own_totals.get(pairing.pk, ZERO),
-            )
+        if pk in path_of:  # not `within` itself, which is not listed
+            # Credit the pairing and every ancestor: "/1/5/9/" → "/1/", "/1/5/", "/1/5/9/".
+            for prefix in _path_prefixes(path_of[pk]):
+                subtree[prefix] += total
+    # Depth 0: no ancestor that these filters show (a top-level pairing, a child of `within`,
+    # or the first pairing a scope or province filter shows on its branch).
+    depth = {
+        path: sum(prefix in ids_by_path for prefix in _path_prefixes(path)[:-1])
+        for path in ids_by_path
+    }
+    if max_rows is not None:
+        per_depth = Counter(depth.values())
+        cut = 1
+        while cut in per_depth and sum(per_depth[d] for d in range(cut + 1)) <= max_rows:
+            cut += 1
+        max_depth = cut if max_depth is None else min(max_depth, cut)
+    listed = [path for path in ids_by_path if max_depth is None or depth[path] < max_depth]
+    listed_paths = set(listed)
+    not_listed_below: Counter[str] = Counter()
+    for path in ids_by_path:
+        if path not in listed_paths:  # credit the nearest listed ancestor
+            ancestor = next(p for p in reversed(_path_prefixes(path)) if p in listed_paths)
+            not_listed_below[ancestor] += 1
+    pairings = visible.select_related("helping_region", "assisted_region")
+    if len(listed) < len(ids_by_path) and len(listed) <= MANY_IDS:
+        pairings = pairings.filter(pk__in=[ids_by_path[path] for path in listed])
+    return [
+        PairingTotal(
+            partnership=pairing,
+            depth=depth[pairing.path],
+            total=subtree[pairing.path],
+            own=own_totals.get(pairing.pk, ZERO),
+            not_listed_below=not_listed_below[pairing.path],
         )
-    return result
+        for pairing in pairings.order_by("path")
+        if pairing.path in listed_paths  # not one added since the paths were read
+    ]
+
+
+def _path_prefixes(path: str) -> list[str]:
+    """A pairing's path and its ancestors' paths, shortest first: "/1/5/" → ["/1/", "/1/5/"]."""
+    parts = path.strip("/").split("/")
+    return ["/" + "/".join(parts[:n]) + "/" for n in range(1, len(parts) + 1)]
 
 
 @dataclass

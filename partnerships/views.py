@@ -34,6 +34,8 @@ from .models import (
 )
 
 PAGE_SIZE = 50
+# The overview lists whole levels of pairings up to about this many rows (reports.pairing_totals).
+OVERVIEW_PAIRING_ROWS = 100
 
 
 def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -186,6 +188,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         return _bad_filters(request, "partnerships/overview.html", context)
 
     def build() -> dict:
+        pairings = reports.pairing_totals(filters=filters, max_rows=OVERVIEW_PAIRING_ROWS)
         per_kind, per_funding = reports.kind_and_funding_totals(filters=filters)
         headline = reports.headline(filters=filters, by_kind_and_year=per_kind)
         year_totals = reports.totals_by_year(per_kind)
@@ -211,7 +214,8 @@ def overview(request: HttpRequest) -> HttpResponse:
                 for year in years
             ],
             chart=charts.yearly_by_kind(years=years, per_kind=per_kind),
-            pairings=reports.pairing_totals(filters=filters),
+            pairings=pairings,
+            pairings_not_listed=sum(row.not_listed_below for row in pairings),
             yearly_exports=export_links(request, "yearly"),
             pairing_exports=export_links(request, "pairings"),
             ledger_exports=export_links(request, "ledger"),

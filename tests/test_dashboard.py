@@ -400,3 +400,75 @@ class TestQueryCounts:
         assert [
             count_queries(official_client, url, **headers) for url, headers in fragments
         ] == small_fragments
+
+
+class TestOverviewPairingList:
+    """The overview lists whole levels of pairings up to about 100 rows; those further down
+    are counted on the row above them and listed on its page."""
+
+    def grow(self, reference, count):
+        """`count` village pairings under the reference town pairing, the fifth level."""
+        children = []
+        for i in range(count):
+            village = Region.objects.create(name=f"新村{i}", level=5, parent=reference.minxiao)
+            children.append(
+                Partnership.objects.create(
+                    helping_region=reference.zhangmutou,
+                    assisted_region=village,
+                    parent=reference.town_pairing,
+                )
+            )
+        return children
+
+    def test_every_level_is_listed_while_it_fits(self, official_client, reference):
+        self.grow(reference, 3)
+        response = official_client.get("/")
+        rows = response.context["pairings"]
+        assert [row.depth for row in rows] == [0, 1, 2, 3, 4, 4, 4]
+        assert response.context["pairings_not_listed"] == 0
+        assert not any(row.not_listed_below for row in rows)
+
+    def test_a_level_that_does_not_fit_is_counted_on_the_row_above(
+        self, official_client, reference
+    ):
+        from partnerships.views import OVERVIEW_PAIRING_ROWS
+
+        children = self.grow(reference, OVERVIEW_PAIRING_ROWS)
+        Donation.objects.create(
+            partnership=children[-1],
+            date=datetime.date(2024, 5, 1),
+            amount=Decimal("0.01"),
+            kind="funds",
+            region=children[-1].assisted_region,
+        )
+        response = official_client.get("/")
+        rows = response.context["pairings"]
+        assert [str(row.partnership) for row in rows] == [
+            "粤黔（广东省—贵州省）",
+            "莞铜（东莞市—铜仁市）",
+            "樟木头镇—江口县",
+            "樟木头镇—闵孝镇",
+        ]
+        assert [row.not_listed_below for row in rows] == [0, 0, 0, OVERVIEW_PAIRING_ROWS]
+        assert response.context["pairings_not_listed"] == OVERVIEW_PAIRING_ROWS
+        # A pairing left out still counts in the totals of those above it.
+        assert [row.total for row in rows] == [Decimal("1050000.01")] * 3 + [Decimal("0.01")]
+        page = response.content.decode()
+        assert f'href="/pairings/{children[0].pk}/' not in page
+        assert f"另有 {OVERVIEW_PAIRING_ROWS} 个下级结对" in page
+        assert "下级结对未在此列出" in page
+        # One click away: the town pairing's page lists them all.
+        town = official_client.get(f"/pairings/{reference.town_pairing.pk}/")
+        assert len(town.context["children"]) == OVERVIEW_PAIRING_ROWS
+        assert f'href="/pairings/{children[0].pk}/' in town.content.decode()
+
+    def test_depth_counts_from_what_the_user_may_see(self, reference):
+        from partnerships import access, reports
+
+        self.grow(reference, 2)
+        scoped = reports.Filters(scope=access.Scope((reference.pairing.path,)))
+        rows = reports.pairing_totals(filters=scoped, max_rows=3)
+        assert [(str(row.partnership), row.depth, row.not_listed_below) for row in rows] == [
+            ("樟木头镇—江口县", 0, 0),
+            ("樟木头镇—闵孝镇", 1, 2),
+        ]
