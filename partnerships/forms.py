@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.forms.models import BaseInlineFormSet
+from django.forms.models import BaseInlineFormSet, ModelChoiceIterator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -396,18 +396,42 @@ class DashboardFilterForm(forms.Form):
         )
 
 
+class _LazyChoices(ModelChoiceIterator):
+    """Reads its field's queryset when iterated, not when made (Django's keeps the first)."""
+
+    def __init__(self, field):
+        self.field = field
+
+    @property
+    def queryset(self):
+        return self.field.queryset
+
+
+class ProvinceField(forms.ModelChoiceField):
+    """A province to choose among those `offered()` returns (their ids; every province if
+    `offered` is None), worked out only when the form is rendered or a province was chosen:
+    a page whose content is reused (pagecache.py) needs neither."""
+
+    def __init__(self, **kwargs):
+        self.offered = None
+        super().__init__(queryset=Region.objects.filter(level=Region.Level.PROVINCE), **kwargs)
+
+    def _get_queryset(self):
+        if self.offered is not None:
+            offered, self.offered = self.offered, None
+            self._queryset = self._queryset.filter(pk__in=offered())
+        return self._queryset
+
+    queryset = property(_get_queryset, forms.ModelChoiceField._set_queryset)
+    iterator = _LazyChoices
+
+
 class OverviewFilterForm(DashboardFilterForm):
-    helping_province = forms.ModelChoiceField(
-        label=_("Helping province"),
-        required=False,
-        queryset=Region.objects.filter(level=Region.Level.PROVINCE),
-        empty_label=_("All provinces"),
+    helping_province = ProvinceField(
+        label=_("Helping province"), required=False, empty_label=_("All provinces")
     )
-    assisted_province = forms.ModelChoiceField(
-        label=_("Assisted province"),
-        required=False,
-        queryset=Region.objects.filter(level=Region.Level.PROVINCE),
-        empty_label=_("All provinces"),
+    assisted_province = ProvinceField(
+        label=_("Assisted province"), required=False, empty_label=_("All provinces")
     )
 
 

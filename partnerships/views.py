@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Prefetch, Value, When
+from django.db.models.functions import StrIndex, Substr
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -131,18 +132,35 @@ def _require_organisation_in_scope(request: HttpRequest, organisation: Organisat
 
 
 def _offer_visible_provinces(form, scope: access.Scope) -> None:
-    """Province choices: those where a pairing the user may see has its helping/assisted side."""
-    sides = Partnership.objects.filter(scope.q("")).values_list(
-        "helping_region__path", "assisted_region__path"
-    )
-    helping, assisted = set(), set()
-    for helping_path, assisted_path in sides:
-        helping.add(int(helping_path.split("/")[1]))
-        assisted.add(int(assisted_path.split("/")[1]))
-    field = form.fields["helping_province"]
-    field.queryset = field.queryset.filter(pk__in=helping)
-    field = form.fields["assisted_province"]
-    field.queryset = field.queryset.filter(pk__in=assisted)
+    """Province choices: those where a pairing the user may see has its helping/assisted side.
+
+    Worked out only if the form needs them (forms.ProvinceField): a page whose content is
+    reused does not.
+    """
+
+    def province_path(path: str) -> Substr:
+        """A region path's first step, its province's path: "/12/345/" → "/12/"."""
+        return Substr(path, 1, StrIndex(Substr(path, 2), Value("/")) + 1)
+
+    @cache
+    def provinces() -> dict[str, set[int]]:
+        # The distinct pairs of province paths, not every pairing's: a few dozen rows.
+        sides = (
+            Partnership.objects.filter(scope.q(""))
+            .order_by()
+            .values_list(
+                province_path("helping_region__path"), province_path("assisted_region__path")
+            )
+            .distinct()
+        )
+        helping, assisted = set(), set()
+        for helping_path, assisted_path in sides:
+            helping.add(int(helping_path.strip("/")))
+            assisted.add(int(assisted_path.strip("/")))
+        return {"helping": helping, "assisted": assisted}
+
+    for side in ("helping", "assisted"):
+        form.fields[f"{side}_province"].offered = lambda side=side: provinces()[side]
 
 
 def _require_in_scope(request: HttpRequest, partnership: Partnership) -> None:

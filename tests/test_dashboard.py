@@ -174,6 +174,23 @@ class TestFilters:
         response = official_client.get(f"/?assisted_province={guangdong.pk}")
         assert response.status_code == 400
 
+    def test_the_province_choices_are_those_of_the_pairings_sides(
+        self, official_client, reference
+    ):
+        sichuan = Region.objects.create(name="四川省", level=1)
+        Region.objects.create(name="凉山州", level=2, parent=sichuan)
+        Partnership.objects.create(
+            name="浙川",
+            helping_region=Region.objects.create(name="浙江省", level=1),
+            assisted_region=Region.objects.get(name="凉山州"),
+        )
+        form = official_client.get("/").context["form"]
+        offered = {
+            side: {str(region) for region in form.fields[f"{side}_province"].queryset}
+            for side in ("helping", "assisted")
+        }
+        assert offered == {"helping": {"广东省", "浙江省"}, "assisted": {"贵州省", "四川省"}}
+
     @pytest.mark.parametrize(
         ("query", "message"),
         [

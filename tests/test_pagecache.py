@@ -224,6 +224,13 @@ class TestReusedContent:
         content = re.compile(r"<main[^>]*>.*</main>", re.S)
         assert content.search(warm.content.decode())[0] == content.search(cold.content.decode())[0]
 
+    def test_a_reused_overview_does_not_read_the_pairings_sides(self, committed, reader):
+        """The province choices are only worked out to render the filters afresh."""
+        reader.get("/")
+        with CaptureQueriesContext(connection) as second:
+            assert reader.get("/").status_code == 200
+        assert not [q for q in second.captured_queries if "partnerships_partnership" in q["sql"]]
+
     @pytest.mark.parametrize("htmx", [False, True])
     def test_a_committed_change_shows_at_once(self, committed, reader, htmx):
         headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
