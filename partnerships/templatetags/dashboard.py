@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -38,6 +39,16 @@ def _wan(amount: Decimal, language: str | None) -> str:
         f"{amount:.2f}",
         _("%(amount)s yuan") % {"amount": f"{amount:,.2f}"},
         f"{to_wan(amount):,.2f}",
+    )
+
+
+@register.filter
+def wan_cells(amounts) -> str:
+    """`<td class="num">` with each amount |wan: a row of a year table in one step, since a
+    county's table has thousands of cells and a template loop costs more per cell."""
+    language = get_language()
+    return mark_safe(  # _wan escapes what it formats
+        "".join(f'<td class="num">{_wan(amount, language)}</td>' for amount in amounts)
     )
 
 
