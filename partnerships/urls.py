@@ -16,6 +16,7 @@ class FaviconRedirect(RedirectView):
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("reach/", views.overview_reach, name="overview_reach"),
     path("pairings/<int:pk>/", views.pairing_detail, name="pairing"),
     path("pairings/<int:pk>/targets/", assessment.pairing_targets, name="pairing_targets"),
     path("pairings/<int:pk>/report/<int:year>/", assessment.pairing_report, name="pairing_report"),

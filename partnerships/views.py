@@ -232,6 +232,7 @@ def overview(request: HttpRequest) -> HttpResponse:
                 for year in years
             ],
             chart=charts.yearly_by_kind(years=years, per_kind=per_kind),
+            reach_url=reverse("overview_reach") + _overview_query(request),
             pairings=pairings,
             pairings_not_listed=sum(row.not_listed_below for row in pairings),
             yearly_exports=export_links(request, "yearly"),
@@ -246,6 +247,39 @@ def overview(request: HttpRequest) -> HttpResponse:
         return figures
 
     return render_cached_page(request, "partnerships/overview.html", context, build)
+
+
+def _overview_query(request: HttpRequest) -> str:
+    """The overview's filters, as "?…" (or nothing), for the pages and panels that follow them."""
+    query = request.GET.copy()
+    for name in list(query):
+        if name not in OverviewFilterForm.base_fields:
+            del query[name]
+    return f"?{query.urlencode()}" if query else ""
+
+
+@dashboard_view
+@pagecache.versioned
+def overview_reach(request: HttpRequest) -> HttpResponse:
+    """How many villages and donors the overview's selection reached.
+
+    htmx loads this panel into the overview's headline once the page is shown: the two counts
+    take an index probe per village or organisation (reports.reach), which the page does not
+    wait for. Without JavaScript the overview links here, and it is a page of its own.
+    """
+    form, filters = _bind_filters(request, OverviewFilterForm)
+    if filters is None:
+        return HttpResponseBadRequest(
+            _("These filters could not be applied:") + " " + form.error_text(),
+            content_type="text/plain; charset=utf-8",
+        )
+    context = {"overview_url": reverse("overview") + _overview_query(request)}
+    return render_cached_page(
+        request,
+        "partnerships/reach.html",
+        context,
+        lambda: {"reach": reports.reach(filters=filters), "filters": filters},
+    )
 
 
 @dashboard_view

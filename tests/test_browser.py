@@ -143,6 +143,23 @@ def test_the_language_switch_keeps_the_page_and_filters(site, page, console_erro
     assert console_errors == []
 
 
+def test_the_overview_fills_in_villages_reached_and_donors(site, page, console_errors):
+    from partnerships import reports
+
+    every_year = reports.reach(filters=reports.Filters())
+    one_year = reports.reach(filters=reports.Filters(year_from=2024, year_to=2024))
+    assert one_year != every_year
+    sign_in(page, site.url, "/")
+    values = page.locator("#panel .reach .stat .value")
+    expect(values).to_have_text([str(every_year.villages), str(every_year.donors)])
+    page.evaluate("window.__sameDocument = true")
+    choose(page, "year_from", "2024")
+    choose(page, "year_to", "2024")
+    expect(values).to_have_text([str(one_year.villages), str(one_year.donors)])
+    assert page.evaluate("window.__sameDocument") is True
+    assert console_errors == []
+
+
 def test_pages_fit_a_phone_screen(site, page):
     page.set_viewport_size({"width": 375, "height": 800})
     reference = Reference()

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 
+from partnerships import reports
 from partnerships.models import (
     Donation,
     DonationLine,
@@ -28,6 +29,12 @@ GRAND_TOTAL = re.compile(r'class="num total grand-total"><data value="([0-9.]+)"
 
 def grand_totals(response) -> list[Decimal]:
     return [Decimal(value) for value in GRAND_TOTAL.findall(response.content.decode())]
+
+
+def reach_counts(response) -> tuple[int, ...]:
+    """The villages reached and the donors, as the reach panel shows them."""
+    values = re.findall(r'class="value">(\d+)</span>', response.content.decode())
+    return tuple(int(value) for value in values)
 
 
 def itemise(donation, amount, region, donor=None):
@@ -153,7 +160,8 @@ class TestFilters:
         response = official_client.get("/?donor_kind=community")
         assert response.context["headline"].total == Decimal("1050000.00")
         # The donors counted are the three communities, not their co-donors.
-        assert response.context["headline"].donors == 3
+        reach = official_client.get("/reach/?donor_kind=community", HTTP_HX_REQUEST="true")
+        assert reach_counts(reach)[1] == 3
         pairing = official_client.get(f"/pairings/{reference.pairing.pk}/?donor_kind=community")
         assert sorted(d.organisation.name for d in pairing.context["donors"]) == [
             "樟洋社区",
@@ -174,9 +182,7 @@ class TestFilters:
         response = official_client.get(f"/?assisted_province={guangdong.pk}")
         assert response.status_code == 400
 
-    def test_the_province_choices_are_those_of_the_pairings_sides(
-        self, official_client, reference
-    ):
+    def test_the_province_choices_are_those_of_the_pairings_sides(self, official_client, reference):
         sichuan = Region.objects.create(name="四川省", level=1)
         Region.objects.create(name="凉山州", level=2, parent=sichuan)
         Partnership.objects.create(
@@ -351,6 +357,7 @@ class TestQueryCounts:
         town = reference.minxiao
         return [
             "/",
+            "/reach/",
             f"/pairings/{reference.pairing.pk}/",
             f"/pairings/{Partnership.objects.get(name='粤黔').pk}/",
             f"/regions/{reference.jiangkou.pk}/",
@@ -417,6 +424,59 @@ class TestQueryCounts:
         assert [
             count_queries(official_client, url, **headers) for url, headers in fragments
         ] == small_fragments
+
+
+class TestReach:
+    """The overview's villages reached and donors, loaded once the page is shown."""
+
+    def test_the_overview_loads_them_with_its_filters(self, official_client, reference):
+        page = official_client.get("/?year_from=2023&category=&kind=both").content.decode()
+        assert 'hx-get="/reach/?year_from=2023&amp;category=&amp;kind=both"' in page
+        assert 'hx-trigger="load"' in page
+
+    def test_the_counts_follow_the_filters(self, official_client, reference):
+        def reach(query=""):
+            response = official_client.get(f"/reach/{query}", HTTP_HX_REQUEST="true")
+            assert response.status_code == 200
+            assert "<html" not in response.content.decode()  # the panel alone
+            return reports.Reach(*reach_counts(response))
+
+        # The reference names six villages among the recipients, and eight donors.
+        assert reach() == reports.Reach(villages=6, donors=8)
+        assert reach("?year_from=2024") == reports.Reach(villages=0, donors=0)
+        itemise(reference.donation, Decimal("10.00"), reference.qixin)
+        village = Region.objects.create(name="新村", level=5, parent=reference.minxiao)
+        itemise(reference.donation, Decimal("10.00"), village)
+        assert reach().villages == 7  # 齐心村 was named already
+        guizhou = Region.objects.get(name="贵州省")
+        assert reach(f"?assisted_province={guizhou.pk}").villages == 7
+
+    def test_without_htmx_it_is_a_page_of_its_own(self, official_client, reference):
+        response = official_client.get("/reach/?year_from=2023")
+        assert response.status_code == 200
+        text = page_text(response)
+        assert "覆盖村" in text or "Villages reached" in text
+        assert 'href="/?year_from=2023"' in response.content.decode()
+
+    def test_bad_filters_are_refused_in_words(self, official_client, reference):
+        response = official_client.get("/reach/?year_from=abc", HTTP_HX_REQUEST="true")
+        assert response.status_code == 400
+        assert "输入整数" in response.content.decode()
+
+    def test_a_scoped_official_counts_their_pairings_only(
+        self, client, django_user_model, reference
+    ):
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import OFFICIAL_ASSIGNED
+        from partnerships.models import Assignment
+
+        user = django_user_model.objects.create_user(username="town", password="pw-Town-12345")
+        user.groups.add(Group.objects.get(name=OFFICIAL_ASSIGNED))
+        Assignment.objects.create(user=user, partnership=reference.town_pairing)
+        client.force_login(user)
+        response = client.get("/reach/", HTTP_HX_REQUEST="true")
+        assert reach_counts(response) == (0, 0)
 
 
 class TestOverviewPairingList:

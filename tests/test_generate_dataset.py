@@ -112,5 +112,10 @@ def test_dashboard_pages_render_on_the_generated_data(official_client):
     generate()
     county = Partnership.objects.filter(assisted_region__level=3).first()
     village = Region.objects.filter(level=5, donation_lines__isnull=False).first()
-    for url in ["/", f"/pairings/{county.pk}/", f"/regions/{village.pk}/"]:
+    for url in ["/", "/reach/", f"/pairings/{county.pk}/", f"/regions/{village.pk}/"]:
         assert official_client.get(url).status_code == 200
+    # Every pairing is listed on the overview or counted under one that is.
+    overview = official_client.get("/")
+    listed = len(overview.context["pairings"])
+    assert listed <= 100
+    assert listed + overview.context["pairings_not_listed"] == Partnership.objects.count()

@@ -44,6 +44,7 @@ def test_filters_never_fail(official_client, reference, params, htmx):
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     for url in [
         "/",
+        "/reach/",
         f"/pairings/{reference.pairing.pk}/",
         f"/regions/{reference.jiangkou.pk}/",
         f"/donors/{reference.town_government.pk}/",
