@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import access, indicators, pdf, reports, svg
+from . import access, indicators, pagecache, pdf, reports, svg
 from .models import (
     REGION_ANCESTORS,
     AidProject,
@@ -101,15 +101,32 @@ def targets_context(request: HttpRequest, partnership: Partnership) -> tuple[dic
 
 
 @dashboard_view
+@pagecache.versioned
 def pairing_targets(request: HttpRequest, pk: int) -> HttpResponse:
-    """A pairing's year against its targets: the panel on its page, or a page of its own."""
+    """A pairing's year against its targets: the panel on its page, which htmx loads once
+    the page is shown and on each change of year (reused until the data changes, like the
+    page), or a page of its own."""
     partnership = get_object_or_404(
         Partnership.objects.select_related("helping_region", "assisted_region"), pk=pk
     )
     _require_in_scope(request, partnership)
-    context, status = targets_context(request, partnership)
-    template = "partnerships/_targets.html" if request.htmx else "partnerships/targets.html"
-    return render(request, template, context, status=status)
+    if not request.htmx:
+        context, status = targets_context(request, partnership)
+        return render(request, "partnerships/targets.html", context, status=status)
+    answer = {"status": 200}
+
+    def build() -> dict:
+        context, answer["status"] = targets_context(request, partnership)
+        return context
+
+    html = pagecache.rendered(
+        request,
+        "partnerships/_targets.html",
+        build,
+        scope_paths=access.scope_for(request.user).paths,
+        keep=lambda: answer["status"] == 200,
+    )
+    return HttpResponse(html, status=answer["status"])
 
 
 def ranking_context(request: HttpRequest) -> tuple[dict, int]:

@@ -229,11 +229,17 @@ def cache_key(request: HttpRequest, part: str, scope_paths, version: str) -> str
 
 
 def rendered(
-    request: HttpRequest, template_name: str, build: Callable[[], dict], *, scope_paths
+    request: HttpRequest,
+    template_name: str,
+    build: Callable[[], dict],
+    *,
+    scope_paths,
+    keep: Callable[[], bool] = lambda: True,
 ) -> SafeString:
     """`template_name` (a "page.html#partial") rendered with `build()`, or the same HTML
     rendered earlier for the same request, language, scope and day on the same data. Only for
-    views wrapped in `versioned`."""
+    views wrapped in `versioned`. What `build` made is stored unless `keep()`, asked after
+    it, says no (an answer to a bad request)."""
     version = getattr(request, "data_version", None)
     key = cache_key(request, template_name, scope_paths, version) if version else None
     cache = caches[CACHE_ALIAS]
@@ -242,6 +248,6 @@ def rendered(
         if html is not None:
             return mark_safe(html)  # our own rendering, stored as it was
     html = render_to_string(template_name, build(), request)
-    if key is not None:
+    if key is not None and keep():
         cache.set(key, str(html))
     return mark_safe(html)  # rendered by the template engine just now

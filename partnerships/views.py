@@ -321,10 +321,6 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
             visit_exports=export_links(request, "visits", pairing=partnership.pk),
             ledger_exports=export_links(request, "ledger", pairing=partnership.pk),
         )
-        if _full_page(request):
-            from .assessment import targets_context
-
-            figures["targets"] = targets_context(request, partnership)[0]
         return figures
 
     if filters is None:

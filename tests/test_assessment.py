@@ -432,10 +432,20 @@ class TestPages:
         assert "150" in text and "100.00" in text  # workers; the fiscal target in 万元
         assert "共建产业园区" in text or "industrial parks" in text
 
-    def test_the_pairing_page_embeds_the_panel(self, official_client, year_2024):
-        response = official_client.get(f"/pairings/{year_2024.pairing.pk}/")
-        assert response.context["targets"]["year"] == 2024
-        assert 'id="targets"' in page_text(response)
+    def test_the_pairing_page_loads_the_panel_once_shown(self, official_client, year_2024):
+        url = f"/pairings/{year_2024.pairing.pk}/targets/"
+        page = official_client.get(f"/pairings/{year_2024.pairing.pk}/").content.decode()
+        assert f'hx-get="{url}" hx-trigger="load" hx-swap="outerHTML"' in page
+        panel = official_client.get(url, HTTP_HX_REQUEST="true")
+        assert panel.status_code == 200
+        assert "2024" in page_text(panel) and 'id="targets"' in page_text(panel)
+
+    def test_a_bad_year_is_not_kept(self, official_client, year_2024):
+        url = f"/pairings/{year_2024.pairing.pk}/targets/?year=1066"
+        for _ in range(2):
+            response = official_client.get(url, HTTP_HX_REQUEST="true")
+            assert response.status_code == 400
+            assert "请选择" in page_text(response)
 
     def test_htmx_gets_the_panel_only(self, official_client, year_2024):
         response = official_client.get(
@@ -854,6 +864,8 @@ def test_the_report_runs_a_fixed_number_of_queries(official_client, year_2024):
 def test_without_targets_the_panel_opens_on_the_newest_year_with_records(
     official_client, reference
 ):
-    response = official_client.get(f"/pairings/{reference.pairing.pk}/")
+    response = official_client.get(
+        f"/pairings/{reference.pairing.pk}/targets/", HTTP_HX_REQUEST="true"
+    )
     # The reference has no agreement; its records (people sent, the project) are of 2023.
-    assert response.context["targets"]["year"] == 2023
+    assert "2023" in page_text(response).split("</h2>")[0]

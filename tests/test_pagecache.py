@@ -224,6 +224,26 @@ class TestReusedContent:
         content = re.compile(r"<main[^>]*>.*</main>", re.S)
         assert content.search(warm.content.decode())[0] == content.search(cold.content.decode())[0]
 
+    @pytest.mark.parametrize(
+        ("path", "template"),
+        [
+            ("/reach/", "partnerships/reach.html#panel"),
+            ("/pairings/{pk}/targets/", "partnerships/_targets.html"),
+        ],
+    )
+    def test_the_panels_loaded_after_the_page_are_reused_too(
+        self, committed, reader, renders, path, template
+    ):
+        url = path.format(pk=committed.pairing.pk)
+        first = reader.get(url, HTTP_HX_REQUEST="true")
+        second = reader.get(url, HTTP_HX_REQUEST="true")
+        assert first.status_code == second.status_code == 200
+        assert first.content == second.content
+        assert renders == [template]
+        Donation.objects.filter(pk=committed.donation.pk).update(notes="新")
+        reader.get(url, HTTP_HX_REQUEST="true")
+        assert renders == [template, template]
+
     def test_a_reused_overview_does_not_read_the_pairings_sides(self, committed, reader):
         """The province choices are only worked out to render the filters afresh."""
         reader.get("/")
