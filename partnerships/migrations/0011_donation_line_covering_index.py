@@ -3,6 +3,9 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+# The index Django made for the foreign key in 0001 (the same name on both databases).
+OLD_INDEX = "partnerships_donationline_donation_id_23d0b930"
+
 
 class Migration(migrations.Migration):
 
@@ -16,9 +19,21 @@ class Migration(migrations.Migration):
             model_name='donationline',
             index=models.Index(fields=['donation', 'region', 'amount'], name='line_donation_region_amount'),
         ),
-        migrations.AlterField(
-            model_name='donationline',
-            name='donation',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='partnerships.donation', verbose_name='donation'),
+        # Only the old index goes: altering the field itself would make PostgreSQL drop and
+        # re-check the foreign key over every line (and SQLite rebuild the table).
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='donationline',
+                    name='donation',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='partnerships.donation', verbose_name='donation'),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    f"DROP INDEX IF EXISTS {OLD_INDEX}",
+                    f"CREATE INDEX {OLD_INDEX} ON partnerships_donationline (donation_id)",
+                ),
+            ],
         ),
     ]
