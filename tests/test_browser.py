@@ -160,6 +160,16 @@ def test_the_overview_fills_in_villages_reached_and_donors(site, page, console_e
     assert console_errors == []
 
 
+def test_a_panel_that_cannot_be_loaded_links_to_its_page(site, page):
+    reference = Reference()
+    page.route("**/targets/", lambda route: route.fulfill(status=500, body="down"))
+    sign_in(page, site.url, f"/pairings/{reference.pairing.pk}/")
+    link = page.locator("#targets a[data-if-failed]")
+    expect(link).to_be_visible()
+    assert link.get_attribute("href") == f"/pairings/{reference.pairing.pk}/targets/"
+    expect(page.locator("#targets")).not_to_have_attribute("aria-busy", "true")
+
+
 def test_pages_fit_a_phone_screen(site, page):
     page.set_viewport_size({"width": 375, "height": 800})
     reference = Reference()

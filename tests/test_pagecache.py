@@ -244,6 +244,14 @@ class TestReusedContent:
         reader.get(url, HTTP_HX_REQUEST="true")
         assert renders == [template, template]
 
+    def test_an_answer_to_a_bad_year_is_not_kept(self, committed, reader, renders):
+        url = f"/pairings/{committed.pairing.pk}/targets/"
+        for _ in range(2):
+            response = reader.get(url + "?year=1066", HTTP_HX_REQUEST="true")
+            assert response.status_code == 400
+        assert renders == ["partnerships/_targets.html"] * 2
+        assert reader.get(url, HTTP_HX_REQUEST="true").status_code == 200
+
     def test_a_reused_overview_does_not_read_the_pairings_sides(self, committed, reader):
         """The province choices are only worked out to render the filters afresh."""
         reader.get("/")

@@ -112,6 +112,20 @@
     }
   });
 
+  // A panel loaded once the page is shown (hx-trigger="load", aria-busy) that could not be
+  // fetched: stop saying it is busy and show the link to its own page.
+  function panelFailed(event) {
+    var placeholder = event.detail.elt;
+    if (placeholder && placeholder.getAttribute("aria-busy") === "true") {
+      placeholder.removeAttribute("aria-busy");
+      placeholder.querySelectorAll("[data-if-failed]").forEach(function (link) {
+        link.hidden = false;
+      });
+    }
+  }
+  document.addEventListener("htmx:responseError", panelFailed);
+  document.addEventListener("htmx:sendError", panelFailed);
+
   // The language switch returns to the page as it is now, filters included, even after
   // htmx has pushed a new URL since the page was rendered.
   document.addEventListener("submit", function (event) {
