@@ -540,16 +540,32 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
 
 def timeline(*, filters: Filters, partnership: Partnership, limit: int = 50) -> dict[str, Any]:
     """Visits and meetings of a pairing (its child pairings included), newest first."""
+    # Only the columns the list shows: a county's timeline is a hundred rows of five models.
+    pairing_name = [
+        "partnership__name",
+        "partnership__helping_region__name",
+        "partnership__assisted_region__name",
+    ]
     visits = (
         Visit.objects.filter(filters.year_q("start_date__year"))
         .filter(partnership__path__startswith=partnership.path)
         .select_related("leader", "partnership__helping_region", "partnership__assisted_region")
+        .only("start_date", "end_date", "direction", "partnership", "leader__name", *pairing_name)
         .order_by("-start_date", "-pk")
     )
     meetings = (
         Meeting.objects.filter(filters.year_q("year"))
         .filter(partnership__path__startswith=partnership.path)
         .select_related("visit", "partnership__helping_region", "partnership__assisted_region")
+        .only(
+            "date",
+            "year",
+            "title",
+            "partnership",
+            "visit__start_date",
+            "visit__end_date",
+            *pairing_name,
+        )
         .order_by("-year", "-date", "-pk")
     )
     visit_count = visits.count()
