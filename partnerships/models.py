@@ -1087,6 +1087,13 @@ def total_column(dimension: str, value: str) -> str:
     return f"{dimension}_{value}"
 
 
+# PairingYearTotal's split columns: (dimension, value, column) for every kind and funding.
+TOTAL_SPLITS = [
+    *(("kind", kind, total_column("kind", kind)) for kind in DonationKind.values),
+    *(("funding", funding, total_column("funding", funding)) for funding in Funding.values),
+]
+
+
 class Assignment(models.Model):
     """A user's pairing: staff enter, and scoped officials see, its records and its children's."""
 

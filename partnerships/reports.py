@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from .access import ALL, Scope
 from .models import (
     REGION_ANCESTORS,
+    TOTAL_SPLITS,
     Donation,
     DonationKind,
     DonationLine,
@@ -43,7 +44,6 @@ from .models import (
     Partnership,
     Region,
     Visit,
-    total_column,
 )
 from .money import MoneyField
 
@@ -173,21 +173,16 @@ def _split_rows(
 ) -> list[tuple[str, str, int, Decimal]]:
     """(dimension, value, year, total) for every kind and every funding with a total, from
     one grouping of PairingYearTotal's columns by year (only when `filters.totals_only`)."""
-    columns = [
-        (dimension, value, total_column(dimension, value))
-        for dimension, choices in (("kind", DonationKind.values), ("funding", Funding.values))
-        for value in choices
-    ]
     rows = (
         amounts(filters=filters, partnership=partnership)
         .order_by()
         .values("year")
-        .annotate(**{column: Sum(column) for *_, column in columns})
+        .annotate(**{column: Sum(column) for *_, column in TOTAL_SPLITS})
     )
     return [
         (dimension, value, row["year"], row[column])
         for row in rows
-        for dimension, value, column in columns
+        for dimension, value, column in TOTAL_SPLITS
         if row[column]
     ]
 

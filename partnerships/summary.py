@@ -31,10 +31,9 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
 from .models import (
+    TOTAL_SPLITS,
     Donation,
-    DonationKind,
     DonationSummary,
-    Funding,
     PairingYearTotal,
     Partnership,
     total_column,
@@ -43,11 +42,6 @@ from .models import (
 ZERO = Decimal("0.00")
 Key = tuple[int, int]  # (pairing id, year)
 KEY_FIELDS = ["partnership_id", "year", "kind", "category", "funding"]
-# PairingYearTotal's split columns: (dimension, value, column).
-SPLITS = [
-    *(("kind", kind, total_column("kind", kind)) for kind in DonationKind.values),
-    *(("funding", funding, total_column("funding", funding)) for funding in Funding.values),
-]
 # Keys are deleted and recomputed this many pairings at a time, to keep statements short.
 PAIRINGS_PER_STATEMENT = 200
 
@@ -130,7 +124,9 @@ def year_totals(rows: Iterable[dict]) -> dict[Key, dict]:
     for row in rows:
         key = (row["partnership_id"], row["year"])
         if key not in totals:
-            totals[key] = {"amount": ZERO, "count": 0} | {column: ZERO for *_, column in SPLITS}
+            totals[key] = {"amount": ZERO, "count": 0} | {
+                column: ZERO for *_, column in TOTAL_SPLITS
+            }
         figures = totals[key]
         figures["amount"] += row["total"]
         figures["count"] += row["n"]
@@ -164,16 +160,17 @@ def rebuild() -> int:
             f"GROUP BY {columns}"
         )
         rowcount = cursor.rowcount
-        split_columns = ", ".join(column for *_, column in SPLITS)
+        split_columns = ", ".join(column for *_, column in TOTAL_SPLITS)
         split_sums = ", ".join(
-            f"SUM(CASE WHEN {dimension} = %s THEN amount ELSE 0 END)" for dimension, *_ in SPLITS
+            f"SUM(CASE WHEN {dimension} = %s THEN amount ELSE 0 END)"
+            for dimension, *_ in TOTAL_SPLITS
         )
         cursor.execute(
             f"INSERT INTO {_table(PairingYearTotal)} "
             f"(partnership_id, year, amount, count, {split_columns}) "
             f"SELECT partnership_id, year, SUM(amount), SUM(count), {split_sums} "
             f"FROM {_table(DonationSummary)} GROUP BY partnership_id, year",
-            [value for _, value, _ in SPLITS],
+            [value for _, value, _ in TOTAL_SPLITS],
         )
         return rowcount
 
@@ -208,7 +205,7 @@ def _differences() -> list[str]:
         {**dict(zip(KEY_FIELDS, key, strict=True)), "total": total, "n": n}
         for key, (total, n) in expected.items()
     )
-    fields = ["amount", "count", *(column for *_, column in SPLITS)]
+    fields = ["amount", "count", *(column for *_, column in TOTAL_SPLITS)]
     stored_totals = {
         (row.pop("partnership_id"), row.pop("year")): row
         for row in PairingYearTotal.objects.values("partnership_id", "year", *fields).iterator()

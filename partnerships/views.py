@@ -10,7 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Prefetch, Value, When
 from django.db.models.functions import StrIndex, Substr
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -170,21 +170,24 @@ def _require_in_scope(request: HttpRequest, partnership: Partnership) -> None:
         raise Http404
 
 
-def shared_query(request: HttpRequest) -> str:
-    """The filters every dashboard page understands, as "?…", for links between pages."""
+def _query_of(request: HttpRequest, form_class) -> QueryDict:
+    """The request's GET parameters that `form_class` understands (a mutable copy)."""
     query = request.GET.copy()
     for name in list(query):
-        if name not in DashboardFilterForm.base_fields:
+        if name not in form_class.base_fields:
             del query[name]
+    return query
+
+
+def shared_query(request: HttpRequest) -> str:
+    """The filters every dashboard page understands, as "?…", for links between pages."""
+    query = _query_of(request, DashboardFilterForm)
     return f"?{query.urlencode()}" if query else ""
 
 
 def export_links(request: HttpRequest, summary: str, **scope: int) -> list[tuple[str, str]]:
     """Download links for a panel: its summary, with the page's filters and its subject."""
-    query = request.GET.copy()
-    for name in list(query):
-        if name not in ExportForm.base_fields:
-            del query[name]
+    query = _query_of(request, ExportForm)
     for name, pk in scope.items():
         query[name] = str(pk)
     suffix = f"?{query.urlencode()}" if query else ""
@@ -251,10 +254,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 def _overview_query(request: HttpRequest) -> str:
     """The overview's filters, as "?…" (or nothing), for the pages and panels that follow them."""
-    query = request.GET.copy()
-    for name in list(query):
-        if name not in OverviewFilterForm.base_fields:
-            del query[name]
+    query = _query_of(request, OverviewFilterForm)
     return f"?{query.urlencode()}" if query else ""
 
 
