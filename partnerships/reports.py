@@ -658,12 +658,7 @@ def donor_yearly(*, filters: Filters, organisation: Organisation) -> dict[str, A
 
 def donation_list(qs: QuerySet[Donation]) -> QuerySet[Donation]:
     """What a list of donations shows, fetched in a fixed number of queries."""
-    return qs.select_related(
-        "visit",
-        "partnership__helping_region",
-        "partnership__assisted_region",
-        f"region__{REGION_ANCESTORS}",
-    ).prefetch_related("donors", "recipient_regions", "recipient_organisations")
+    return qs.prefetch_related("donors", "recipient_regions", "recipient_organisations")
 
 
 def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donation]:

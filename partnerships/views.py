@@ -431,9 +431,9 @@ def visit_record_context(visit: Visit) -> dict:
         .prefetch_related(participants)
         .order_by("date", "pk")
     )
-    donations = reports.donation_list(visit.donations.order_by("date", "pk")).prefetch_related(
-        "lines__region", "lines__recipient_organisation", "lines__donor"
-    )
+    donations = reports.donation_list(
+        visit.donations.select_related("region").order_by("date", "pk")
+    ).prefetch_related("lines__region", "lines__recipient_organisation", "lines__donor")
     return {"visit": visit, "meetings": meetings, "donations": donations}
 
 
