@@ -1,0 +1,50 @@
+"""The benchmark's baseline of a page's own SQL (`make bench`): which queries it replays."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from partnerships.management.commands.bench import Command, data_queries
+
+pytestmark = pytest.mark.django_db
+
+
+def test_only_the_queries_for_what_a_page_shows_are_replayed():
+    captured = [
+        {"sql": 'SELECT "django_session"."session_key" FROM "django_session"'},
+        {"sql": 'SELECT "auth_user"."id" FROM "auth_user" WHERE "auth_user"."id" = 1'},
+        {"sql": "SELECT epoch, number FROM partnerships_dataversion WHERE id = 1"},
+        {"sql": 'SELECT SUM("amount") FROM "partnerships_donation"'},
+        {"sql": '(SELECT "donation_id" FROM "a") UNION (SELECT "donation_id" FROM "b")'},
+        {"sql": "BEGIN"},
+        {"sql": """UPDATE "django_session" SET "session_data" = 'x'"""},
+        {"sql": "COMMIT"},
+    ]
+    assert data_queries(captured) == [
+        'SELECT SUM("amount") FROM "partnerships_donation"',
+        '(SELECT "donation_id" FROM "a") UNION (SELECT "donation_id" FROM "b")',
+    ]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the benchmark runs on PostgreSQL only"
+)
+def test_a_pages_logged_queries_run_again_through_a_bare_connection(
+    official_client, reference, settings
+):
+    """Django logs a query with its parameters inlined; the benchmark runs that text as is."""
+    settings.DASHBOARD_CACHE = False
+    url = f"/regions/{reference.jiangkou.pk}/?year_from=2023"
+    official_client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        assert official_client.get(url).status_code == 200
+    shown = data_queries(captured.captured_queries)
+    assert any('FROM "partnerships_donation"' in sql for sql in shown)
+    assert any("LIKE" in sql for sql in shown)  # a region's places, by path prefix
+    assert not any("django_session" in sql or "auth_user" in sql for sql in shown)
+    command = Command()
+    try:
+        command.raw_script(shown)()  # raises if any statement is not valid as logged
+    finally:
+        for conn in command._raw_connections:
+            conn.close()
