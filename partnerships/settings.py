@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "partnerships.middleware.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -165,9 +166,10 @@ AXES_CLIENT_IP_CALLABLE = "partnerships.access.client_ip"
 # A revert from the history page would skip the change form's rules (scope, locked years).
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
-# Sessions end after this many idle seconds (each request restarts the clock).
+# Sessions end after this many idle seconds: requests restart the clock, writing the session
+# at most once a minute (partnerships.middleware.SessionRenewalMiddleware).
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", "1800"))
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_RENEWAL_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 LOGIN_URL = "login"

@@ -4,15 +4,19 @@ import datetime
 import logging
 import re
 import secrets
+import time
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from partnerships import access
+from partnerships.middleware import RENEWED_AT
 from partnerships.models import Assignment, Donation, LockedYear, Partnership, Visit
 
 from .admin_helpers import form_errors, management, page_text
@@ -217,6 +221,56 @@ class TestSignIn:
         Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
         response = client.get("/")
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+class TestSessionRenewal:
+    """A session in use stays alive without a write on every request (middleware.py)."""
+
+    def expiry(self):
+        return Session.objects.get().expire_date
+
+    def test_a_session_in_use_is_written_at_most_once_a_minute(self, client, official):
+        client.force_login(official)
+        assert client.get("/").status_code == 200  # the first request stamps it
+        written = self.expiry()
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/").status_code == 200
+        assert not [q for q in captured if "UPDATE" in q["sql"] and "django_session" in q["sql"]]
+        assert self.expiry() == written
+
+    def test_a_session_in_use_for_a_minute_is_renewed(self, client, official, settings):
+        client.force_login(official)
+        session = client.session
+        session[RENEWED_AT] = int(time.time()) - 61
+        session.save()
+        soon = timezone.now() + datetime.timedelta(minutes=5)
+        Session.objects.update(expire_date=soon)
+        assert client.get("/").status_code == 200
+        idle = datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+        assert self.expiry() > timezone.now() + idle - datetime.timedelta(minutes=1)
+
+    def test_the_interval_is_shorter_for_a_short_idle_time(self, client, official, settings):
+        settings.SESSION_COOKIE_AGE = 300  # five minutes: renewed every ten seconds
+        client.force_login(official)
+        session = client.session
+        session[RENEWED_AT] = int(time.time()) - 11
+        session.save()
+        Session.objects.update(expire_date=timezone.now() + datetime.timedelta(seconds=30))
+        assert client.get("/").status_code == 200
+        assert self.expiry() > timezone.now() + datetime.timedelta(seconds=250)
+
+    def test_an_unknown_session_cookie_creates_no_session(self, client, official):
+        client.cookies["sessionid"] = "x" * 32
+        assert client.get("/accounts/login/").status_code == 200
+        assert client.get("/").status_code == 302
+        assert not Session.objects.exists()
+
+    def test_signing_out_leaves_no_session(self, client, official):
+        client.force_login(official)
+        assert client.get("/").status_code == 200
+        assert client.post("/accounts/logout/").status_code == 302
+        assert not Session.objects.exists()
+        assert client.get("/").status_code == 302
 
 
 class TestHeaders:

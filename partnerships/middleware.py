@@ -1,0 +1,46 @@
+"""Request middleware of this project."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import auth
+from django.http import HttpRequest, HttpResponse
+
+# Session key of the Unix time when the session's idle clock was last restarted.
+RENEWED_AT = "_renewed_at"
+
+
+def renewal_interval() -> int:
+    """SESSION_RENEWAL_SECONDS, but never more than a thirtieth of the idle time."""
+    return min(settings.SESSION_RENEWAL_SECONDS, settings.SESSION_COOKIE_AGE // 30)
+
+
+class SessionRenewalMiddleware:
+    """Restart a signed-in session's idle clock (SESSION_COOKIE_AGE) as it is used, at most
+    once every renewal_interval().
+
+    Instead of SESSION_SAVE_EVERY_REQUEST, which writes the session row on every request: one
+    write transaction per page view, committed to disk, for a date that moves by seconds. A
+    session in use is written about once a minute, so it ends between SESSION_COOKIE_AGE
+    minus that interval and SESSION_COOKIE_AGE after its last request.
+
+    Sits after SessionMiddleware, which saves a modified session on the way out.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = request.session
+        # No cookie or a session just flushed (sign-out), then one that is unknown or expired
+        # (reading it finds no user): nothing to renew, and nothing to create.
+        if session.session_key is None or auth.SESSION_KEY not in session:
+            return response
+        now = int(time.time())
+        if session.modified or now - session.get(RENEWED_AT, 0) >= renewal_interval():
+            session[RENEWED_AT] = now  # marks it modified: SessionMiddleware saves it
+        return response
