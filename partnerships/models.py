@@ -1468,8 +1468,8 @@ class ProjectFunds(models.Model):
         AidProject, verbose_name=_("project"), on_delete=models.CASCADE, related_name="funds"
     )
     year = models.PositiveSmallIntegerField(_("year"))
-    committed = MoneyField(_("committed (yuan)"), null=True, blank=True)
-    spent = MoneyField(_("spent (yuan)"), null=True, blank=True)
+    committed = MoneyField(_("committed (yuan)"), null=True, blank=True, allow_zero=True)
+    spent = MoneyField(_("spent (yuan)"), null=True, blank=True, allow_zero=True)
     history = audit()
 
     class Meta:
@@ -1619,11 +1619,15 @@ class CooperationResult(Versioned):
     formerly_poor_employed = models.PositiveIntegerField(
         _("of whom formerly poor"), null=True, blank=True
     )
-    purchases = MoneyField(_("western farm products bought or sold (yuan)"), null=True, blank=True)
+    purchases = MoneyField(
+        _("western farm products bought or sold (yuan)"), null=True, blank=True, allow_zero=True
+    )
     enterprises_invested = models.PositiveIntegerField(
         _("enterprises guided to invest"), null=True, blank=True
     )
-    investment = MoneyField(_("amount they invested (yuan)"), null=True, blank=True)
+    investment = MoneyField(
+        _("amount they invested (yuan)"), null=True, blank=True, allow_zero=True
+    )
     industrial_parks = models.PositiveIntegerField(
         _("industrial parks built together"), null=True, blank=True
     )

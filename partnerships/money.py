@@ -20,8 +20,12 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 _UNITS = {"": Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000)}
-# At most 16 integer digits: beyond any real amount, and well inside Decimal's precision.
-_AMOUNT_RE = re.compile(r"^(?P<number>\d{1,16}(?:\.\d{1,12})?)(?P<unit>万|亿)?$")
+# Digits with commas between groups of three (1,050,000), or at most 16 digits without: beyond
+# any real amount, and well inside Decimal's precision. A comma anywhere else (50000,00 or
+# 123 456,78, a decimal comma) is refused rather than dropped, which would multiply by 100.
+_AMOUNT_RE = re.compile(
+    r"^(?P<number>(?:\d{1,3}(?:,\d{3}){1,5}|\d{1,16})(?:\.\d{1,12})?)(?P<unit>万|亿)?$"
+)
 
 
 def parse_amount(text: str) -> Decimal:
@@ -30,9 +34,8 @@ def parse_amount(text: str) -> Decimal:
     Returns exact yuan. Raises ValidationError for anything else, including amounts that
     are not a whole number of fen once the unit is applied.
     """
-    cleaned = re.sub(r"[\s,，_]", "", str(text))
+    cleaned = re.sub(r"\s", "", str(text)).replace("，", ",").replace("．", ".")
     cleaned = cleaned.removeprefix("¥").removeprefix("￥").removeprefix("RMB").removesuffix("元")
-    cleaned = cleaned.replace("．", ".")
     if cleaned.startswith("-"):
         raise ValidationError(_("The amount must be greater than zero."), code="min_value")
     match = _AMOUNT_RE.match(cleaned)
@@ -43,7 +46,7 @@ def parse_amount(text: str) -> Decimal:
             params={"value": text},
         )
     try:
-        value = Decimal(match["number"]) * _UNITS[match["unit"] or ""]
+        value = Decimal(match["number"].replace(",", "")) * _UNITS[match["unit"] or ""]
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid numbers
         raise ValidationError(_("“%(value)s” is not an amount."), params={"value": text}) from exc
     if value != value.quantize(CENT):
@@ -69,16 +72,26 @@ def to_wan(yuan: Decimal) -> Decimal:
 
 
 class AmountFormField(forms.Field):
+    """An amount in yuan as staff type it (parse_amount); above zero, or with `allow_zero` at
+    least zero (money committed or spent in a year may be none)."""
+
     default_error_messages = {
         "min_value": _("The amount must be greater than zero."),
+        "negative": _("The amount cannot be negative."),
         "max_value": _("The amount must be less than one trillion yuan."),
     }
 
-    def __init__(self, *, max_digits=None, decimal_places=None, **kwargs):
+    def __init__(self, *, max_digits=None, decimal_places=None, allow_zero=False, **kwargs):
+        self.allow_zero = allow_zero
         kwargs.setdefault(
             "help_text", _("In yuan; 1,050,000, 105万 and 1.05亿 are all understood.")
         )
         super().__init__(**kwargs)
+
+    def _too_small(self) -> ValidationError:
+        if self.allow_zero:
+            return ValidationError(self.error_messages["negative"], code="min_value")
+        return ValidationError(self.error_messages["min_value"], code="min_value")
 
     def prepare_value(self, value):
         if isinstance(value, Decimal):
@@ -90,14 +103,19 @@ class AmountFormField(forms.Field):
             return None
         if isinstance(value, Decimal):
             return value
-        return parse_amount(value)
+        try:
+            return parse_amount(value)
+        except ValidationError as error:
+            if error.code == "min_value":
+                raise self._too_small() from error
+            raise
 
     def validate(self, value):
         super().validate(value)
         if value is None:
             return
-        if value <= 0:
-            raise ValidationError(self.error_messages["min_value"], code="min_value")
+        if value < 0 or (value == 0 and not self.allow_zero):
+            raise self._too_small()
         if value > MAX_AMOUNT:
             raise ValidationError(self.error_messages["max_value"], code="max_value")
 
@@ -111,6 +129,16 @@ class MoneyField(models.BigIntegerField):
     """An amount in yuan (Decimal, two places) stored as integer fen."""
 
     description = _("Amount in yuan, stored in fen")
+
+    def __init__(self, *args, allow_zero: bool = False, **kwargs):
+        self.allow_zero = allow_zero  # whether a form accepts 0 (it always refuses less)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if self.allow_zero:
+            kwargs["allow_zero"] = True
+        return name, path, args, kwargs
 
     def from_db_value(self, value, expression, connection):
         if value is None:
@@ -131,4 +159,17 @@ class MoneyField(models.BigIntegerField):
         return to_fen(self.to_python(value))
 
     def formfield(self, **kwargs):
-        return models.Field.formfield(self, **{"form_class": AmountFormField, **kwargs})
+        # A text box, never the number box the admin gives integer fields: a browser keeps
+        # only the digits of 105万 or 1.05亿 in one and would send 105, not 1,050,000.
+        widget = kwargs.get("widget")
+        if widget is None or _is_number_input(widget):
+            kwargs["widget"] = forms.TextInput
+        return models.Field.formfield(
+            self, **{"form_class": AmountFormField, "allow_zero": self.allow_zero, **kwargs}
+        )
+
+
+def _is_number_input(widget) -> bool:
+    if isinstance(widget, type):
+        return issubclass(widget, forms.NumberInput)
+    return isinstance(widget, forms.NumberInput)

@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -342,6 +343,37 @@ class TestDonations:
         assert donation.amount == Decimal(stored)
         assert donation.region == reference.qixin
         assert donation.lines.get().amount == Decimal(stored)
+
+    def test_every_amount_box_keeps_what_was_typed(self, admin_client, reference):
+        """Amounts are text boxes: a number box (the admin's default for integer columns)
+        keeps only the digits of 105万 or 1.05亿, and the amount saved would be 10,000 times
+        too small."""
+        from django.contrib import admin
+
+        from partnerships.money import MoneyField
+
+        money_names = {
+            field.name
+            for model in apps.get_app_config("partnerships").get_models()
+            for field in model._meta.get_fields()
+            if isinstance(field, MoneyField)
+        }
+        seen = set()
+        for model in admin.site._registry:
+            if model._meta.app_label != "partnerships":
+                continue
+            url = f"/admin/partnerships/{model._meta.model_name}/add/"
+            response = admin_client.get(url)
+            if response.status_code != 200:
+                continue  # no add page (summaries, read-only records)
+            for tag in re.findall(r"<input [^>]*>", response.text):
+                name = re.search(r'name="([^"]+)"', tag)
+                if name and name[1].rsplit("-", 1)[-1] in money_names:
+                    # Inline forms by their prefix alone: lines-0-amount as lines-amount.
+                    field = re.sub(r"-(\d+|__prefix__)-", "-", name[1])
+                    seen.add(f"{model._meta.model_name}:{field}")
+                    assert 'type="text"' in tag and 'inputmode="decimal"' in tag, (url, tag)
+        assert {"donation:amount", "donation:lines-amount", "aidproject:funds-committed"} <= seen
 
     @pytest.mark.parametrize(
         ("typed", "message"),

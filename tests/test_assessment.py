@@ -385,6 +385,28 @@ class TestEntry:
         assert "must lie within 江口县" in " ".join(form_errors(response))
         assert AidProject.objects.count() == 1
 
+    def test_a_year_with_nothing_committed_can_say_so(self, english_admin_client, reference):
+        data = {
+            "partnership": reference.pairing.pk,
+            "name": "云舍村道路",
+            "region": reference.jiangkou.pk,
+            "category": "industry",
+            "status": "planned",
+            "funds-TOTAL_FORMS": "1",
+            "funds-INITIAL_FORMS": "0",
+            "funds-0-year": "2024",
+            "funds-0-committed": "-1",
+            "inspections-TOTAL_FORMS": "0",
+            "inspections-INITIAL_FORMS": "0",
+        }
+        response = english_admin_client.post("/admin/partnerships/aidproject/add/", data)
+        assert "The amount cannot be negative." in " ".join(form_errors(response))
+        data["funds-0-committed"] = "0"
+        response = english_admin_client.post("/admin/partnerships/aidproject/add/", data)
+        assert response.status_code == 302, form_errors(response)
+        project = AidProject.objects.get(name="云舍村道路")
+        assert list(project.funds.values_list("committed", "spent")) == [(Decimal("0.00"), None)]
+
     def test_a_village_pair_needs_a_village(self, english_admin_client, reference):
         response = english_admin_client.post(
             "/admin/partnerships/villageenterprisepair/add/",

@@ -14,6 +14,10 @@ from partnerships.money import AmountFormField, parse_amount, to_wan
         ("1050000", "1050000.00"),
         ("1,050,000", "1050000.00"),
         ("1，050，000", "1050000.00"),
+        ("1 050 000", "1050000.00"),
+        ("1,050,000.50", "1050000.50"),
+        ("１２３", "123.00"),
+        ("1,050万", "10500000.00"),
         ("1050000.00", "1050000.00"),
         ("105万", "1050000.00"),
         ("105万元", "1050000.00"),
@@ -29,7 +33,25 @@ def test_it_reads_amounts_as_staff_type_them(typed, expected):
     assert parse_amount(typed) == Decimal(expected)
 
 
-@pytest.mark.parametrize("typed", ["abc", "1.2.3", "105千", "1e6", "", "万", "1,05O,000"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "abc",
+        "1.2.3",
+        "105千",
+        "1e6",
+        "",
+        "万",
+        "1,05O,000",
+        # A comma that is not between groups of three is a decimal comma or a typo: dropping
+        # it would multiply the amount by 100 or more.
+        "50000,00",
+        "123 456,78",
+        "1,05,000",
+        "1050,000",
+        "1,0500",
+    ],
+)
 def test_it_rejects_what_is_not_an_amount(typed):
     with pytest.raises(ValidationError) as error:
         parse_amount(typed)
@@ -49,6 +71,16 @@ def test_the_form_field_rejects_zero_and_negative_amounts(typed):
     with pytest.raises(ValidationError) as error:
         AmountFormField().clean(typed)
     assert error.value.code == "min_value"
+
+
+def test_a_field_that_may_be_zero_takes_zero_but_not_less():
+    field = AmountFormField(allow_zero=True)
+    assert field.clean("0") == Decimal("0.00")
+    for typed in ("-5", "-0.01"):
+        with pytest.raises(ValidationError) as error:
+            field.clean(typed)
+        assert error.value.code == "min_value"
+        assert "negative" in str(error.value) or "负" in str(error.value)
 
 
 def test_the_form_field_rejects_absurd_amounts():
