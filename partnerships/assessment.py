@@ -15,12 +15,14 @@ from django.utils.translation import gettext_lazy
 
 from . import access, indicators, pagecache, pdf, reports, svg
 from .models import (
+    FIRST_YEAR,
     REGION_ANCESTORS,
     AidProject,
     Inspection,
     Partnership,
     Posting,
     Visit,
+    last_year,
 )
 from .views import _require_in_scope, dashboard_view, export_links, visit_record_context
 
@@ -205,7 +207,7 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
         pk=pk,
     )
     _require_in_scope(request, partnership)
-    if not 1990 <= year <= timezone.localdate().year + 1:
+    if not FIRST_YEAR <= year <= last_year():
         raise Http404
     filters = reports.Filters(year_from=year, year_to=year, scope=access.scope_for(request.user))
     history = reports.Filters(scope=access.scope_for(request.user))

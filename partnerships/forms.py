@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
+    FIRST_YEAR,
     GOVERNMENT_KINDS,
     Category,
     Donation,
@@ -21,6 +22,7 @@ from .models import (
     Partnership,
     Region,
     Visit,
+    last_year,
 )
 
 
@@ -345,7 +347,7 @@ class DonationLineFormSet(BaseInlineFormSet):
 
 
 def _year_bounds() -> tuple[int, int]:
-    return 1990, timezone.localdate().year + 1
+    return FIRST_YEAR, last_year()
 
 
 class DashboardFilterForm(forms.Form):

@@ -26,6 +26,25 @@ from .money import MoneyField
 # Enough joins to name any region by its full path without one query per ancestor.
 REGION_ANCESTORS = "parent__parent__parent__parent"
 
+# The years a record may fall in: from FIRST_YEAR (the programme's records start no earlier)
+# to next year, the same years the dashboard's filters offer, so every record can be shown.
+FIRST_YEAR = 1990
+
+
+def last_year() -> int:
+    return timezone.localdate().year + 1
+
+
+def validate_record_date(value: datetime.date) -> None:
+    """A date of a record: in the years FIRST_YEAR to last_year() (a typo such as 0202 or
+    2204 would otherwise give every chart and table centuries of empty years)."""
+    if not FIRST_YEAR <= value.year <= last_year():
+        raise ValidationError(
+            _("Enter a date in the years %(first)s to %(last)s."),
+            code="out_of_range",
+            params={"first": FIRST_YEAR, "last": last_year()},
+        )
+
 
 class Versioned(models.Model):
     """A counter bumped on every save, so an edit based on an old copy can be refused."""
@@ -265,8 +284,12 @@ class Partnership(Versioned, TreePathMixin):
     established_year = models.PositiveSmallIntegerField(
         _("year established"), null=True, blank=True, help_text=_("Leave empty if not known.")
     )
-    established_on = models.DateField(_("date established"), null=True, blank=True)
-    ended_on = models.DateField(_("date ended"), null=True, blank=True)
+    established_on = models.DateField(
+        _("date established"), null=True, blank=True, validators=[validate_record_date]
+    )
+    ended_on = models.DateField(
+        _("date ended"), null=True, blank=True, validators=[validate_record_date]
+    )
     notes = models.TextField(_("notes"), blank=True)
     history = audit("path")
 
@@ -453,8 +476,8 @@ class Visit(Versioned):
         Partnership, verbose_name=_("pairing"), on_delete=models.PROTECT, related_name="visits"
     )
     direction = models.CharField(_("direction"), max_length=20, choices=Direction.choices)
-    start_date = models.DateField(_("start date"))
-    end_date = models.DateField(_("end date"))
+    start_date = models.DateField(_("start date"), validators=[validate_record_date])
+    end_date = models.DateField(_("end date"), validators=[validate_record_date])
     date_note = models.CharField(
         _("note on the dates"),
         max_length=300,
@@ -537,7 +560,13 @@ class VisitActivity(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     title = models.CharField(_("title"), max_length=300)
-    date = models.DateField(_("date"), null=True, blank=True, help_text=_("Empty if not reported."))
+    date = models.DateField(
+        _("date"),
+        null=True,
+        blank=True,
+        help_text=_("Empty if not reported."),
+        validators=[validate_record_date],
+    )
     place = models.ForeignKey(
         Region, verbose_name=_("place"), on_delete=models.PROTECT, null=True, blank=True
     )
@@ -585,6 +614,7 @@ class HeldDuringVisit(Versioned):
         null=True,
         blank=True,
         help_text=_("May be left empty only for a visit whose report gives no exact day."),
+        validators=[validate_record_date],
     )
     # Stored so yearly filters and groupings use an index, not a function over two tables.
     year = models.PositiveSmallIntegerField(_("year"), editable=False, db_index=True)
@@ -1172,7 +1202,9 @@ class InPostPeriod(Versioned):
     `last_year` is empty while it is ongoing.
     """
 
-    start_date = models.DateField(_("start date"), null=True, blank=True)
+    start_date = models.DateField(
+        _("start date"), null=True, blank=True, validators=[validate_record_date]
+    )
     end_date = models.DateField(
         _("end date"),
         null=True,
@@ -1181,12 +1213,14 @@ class InPostPeriod(Versioned):
             "Empty with a start date means still under way: it counts in every year up to "
             "this one. When it has ended but the end is not reported, give the last day known."
         ),
+        validators=[validate_record_date],
     )
     known_on = models.DateField(
         _("known to be under way on"),
         null=True,
         blank=True,
         help_text=_("When the start is not reported: a day it was reported under way."),
+        validators=[validate_record_date],
     )
     known_during = models.ForeignKey(
         Visit,
@@ -1411,12 +1445,18 @@ class AidProject(Versioned):
         _("status"), max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.UNKNOWN
     )
     status_as_of = models.DateField(
-        _("status as of"), null=True, blank=True, help_text=_("The day the status was reported.")
+        _("status as of"),
+        null=True,
+        blank=True,
+        help_text=_("The day the status was reported."),
+        validators=[validate_record_date],
     )
     start_year = models.PositiveSmallIntegerField(
         _("year started"), null=True, blank=True, help_text=_("Leave empty if not reported.")
     )
-    completed_on = models.DateField(_("date completed"), null=True, blank=True)
+    completed_on = models.DateField(
+        _("date completed"), null=True, blank=True, validators=[validate_record_date]
+    )
     description = models.TextField(_("description"), blank=True)
     source = models.TextField(_("source"), blank=True, help_text=_("Where this was reported."))
     history = audit()
@@ -1610,8 +1650,8 @@ class CooperationResult(Versioned):
         on_delete=models.PROTECT,
         related_name="results",
     )
-    period_start = models.DateField(_("period from"))
-    period_end = models.DateField(_("period to"))
+    period_start = models.DateField(_("period from"), validators=[validate_record_date])
+    period_end = models.DateField(_("period to"), validators=[validate_record_date])
     year = models.PositiveSmallIntegerField(_("year"), editable=False, db_index=True)
     workers_employed = models.PositiveIntegerField(
         _("rural workers helped into jobs"), null=True, blank=True

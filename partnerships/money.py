@@ -129,6 +129,8 @@ class MoneyField(models.BigIntegerField):
     """An amount in yuan (Decimal, two places) stored as integer fen."""
 
     description = _("Amount in yuan, stored in fen")
+    # allow_zero is for forms only: changing it alters no column (nor rebuilds a SQLite table).
+    non_db_attrs = (*models.BigIntegerField.non_db_attrs, "allow_zero")
 
     def __init__(self, *args, allow_zero: bool = False, **kwargs):
         self.allow_zero = allow_zero  # whether a form accepts 0 (it always refuses less)

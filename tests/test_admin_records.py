@@ -344,6 +344,39 @@ class TestDonations:
         assert donation.region == reference.qixin
         assert donation.lines.get().amount == Decimal(stored)
 
+    @pytest.mark.parametrize("typed", ["0001-01-01", "1989-12-31", "2204-05-06"])
+    def test_a_date_outside_the_programme_years_is_refused(
+        self, english_admin_client, reference, typed
+    ):
+        """A typo such as 2204 would give every chart and table centuries of empty years."""
+        response = english_admin_client.post(DONATION_ADD, donation_data(reference, date=typed))
+        assert response.status_code == 200
+        last = datetime.date.today().year + 1
+        assert f"Enter a date in the years 1990 to {last}." in form_errors(response)
+        assert Donation.objects.count() == 1
+
+    def test_every_date_of_every_record_is_checked(self):
+        """Visits, meetings, postings, projects, results, pairings: none may miss the check."""
+        from django.db import models
+
+        from partnerships.models import validate_record_date
+
+        dates = [
+            field
+            for model in apps.get_app_config("partnerships").get_models()
+            if not model.__name__.startswith("Historical")
+            for field in model._meta.fields
+            if isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField)
+        ]
+        assert len(dates) >= 13
+        assert [f for f in dates if validate_record_date not in f.validators] == []
+
+    def test_a_date_in_next_year_is_taken(self, english_admin_client, reference):
+        next_year = datetime.date.today().year + 1
+        data = donation_data(reference, date=f"{next_year}-01-02")
+        assert english_admin_client.post(DONATION_ADD, data).status_code == 302
+        assert Donation.objects.filter(year=next_year).count() == 1
+
     def test_every_amount_box_keeps_what_was_typed(self, admin_client, reference):
         """Amounts are text boxes: a number box (the admin's default for integer columns)
         keeps only the digits of 105万 or 1.05亿, and the amount saved would be 10,000 times

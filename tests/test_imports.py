@@ -338,6 +338,16 @@ def test_a_broken_utf8_file_with_a_bom_is_refused_in_words(admin_client, referen
     assert "UTF-8" in response.context["preview"].problems[0].message
 
 
+def test_a_date_outside_the_programme_years_is_a_problem(admin_client, reference):
+    row = list(GOOD_ROWS[2])
+    row[1] = "2099-01-01"
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+    problems = response.context["preview"].problems
+    assert [problem.column for problem in problems] == ["日期"]
+    assert "1990" in problems[0].message
+    assert Donation.objects.count() == 1
+
+
 def test_absurdly_long_amounts_are_a_problem_not_a_crash(admin_client, reference):
     row = list(GOOD_ROWS[2])
     row[10] = "1" + "0" * 40
