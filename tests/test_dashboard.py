@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
+from django.template.loader import render_to_string
+from django.test import Client
 
 from partnerships import reports
 from partnerships.models import (
@@ -550,3 +552,38 @@ class TestOverviewPairingList:
             ("樟木头镇—江口县", 0, 0),
             ("樟木头镇—闵孝镇", 1, 2),
         ]
+
+
+class TestErrorPages:
+    """Errors speak the user's language inside the site, with a way back."""
+
+    def test_a_missing_page_says_so_in_chinese_with_the_site_around_it(self, official_client):
+        response = official_client.get("/pairings/999999/")
+        assert response.status_code == 404
+        text = page_text(response)
+        assert '<html lang="zh-Hans">' in text
+        assert "找不到页面" in text and "返回总览" in text
+        assert 'class="site-header"' in text  # signing out and the language switch are there
+
+    def test_and_in_english_on_request(self, official_client):
+        response = official_client.get("/visits/999999/", HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 404
+        assert "Page not found" in page_text(response)
+
+    def test_staff_find_their_way_back_to_data_entry(self, admin_client, official_client):
+        response = admin_client.get("/admin/partnerships/donation/999999/history/")
+        assert response.status_code == 404
+        assert "返回数据录入" in page_text(response)
+        assert "返回数据录入" not in page_text(official_client.get("/pairings/999999/"))
+
+    def test_an_expired_form_says_nothing_was_saved(self, official):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(official)
+        response = client.post("/accounts/logout/")
+        assert response.status_code == 403
+        text = page_text(response)
+        assert "表单已过期" in text and "没有保存任何内容" in text
+
+    def test_the_server_error_page_needs_no_request(self):
+        text = render_to_string("500.html")
+        assert "服务器出错" in text and "Server error" in text
