@@ -18,6 +18,8 @@ from django.db.models import Max, Min, Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -373,8 +375,30 @@ class ImportMixin:
         return exports.FORMATS[fmt](summary)
 
 
+class NamedOnDonationsProtected:
+    """Refuse to delete what a donation names as donor or recipient.
+
+    Those are many-to-many links, which Django deletes with the record: the donation would
+    silently lose a donor (and be counted without one) or a recipient. Listed as protected,
+    the admin's delete page and action say why and delete nothing.
+    """
+
+    named_on = ()  # the reverse names of Donation's many-to-many fields to this model
+    shown = 5
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        label = capfirst(Donation._meta.verbose_name)
+        for obj in objs:
+            for name in self.named_on:
+                for donation in getattr(obj, name).all()[: self.shown]:
+                    protected.append(format_html("{}: {}（{}）", label, donation, obj))
+        return deleted, counts, perms_needed, protected
+
+
 @admin.register(Region)
-class RegionAdmin(ImportMixin, RecordAdmin):
+class RegionAdmin(NamedOnDonationsProtected, ImportMixin, RecordAdmin):
+    named_on = ("donations_named_in",)
     import_kind = "regions"
     list_display = ["name", "level", "parent_path", "code"]
     list_filter = ["level"]
@@ -442,7 +466,8 @@ class PartnershipAdmin(RecordAdmin):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(RecordAdmin):
+class OrganisationAdmin(NamedOnDonationsProtected, RecordAdmin):
+    named_on = ("donations_given", "donations_received")
     list_display = ["name", "kind", "region"]
     list_filter = ["kind", "region__level"]
     search_fields = ["name", "region__name"]

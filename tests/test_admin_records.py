@@ -541,6 +541,46 @@ class TestChangelists:
         assert count_queries(admin_client, url) == small
 
 
+class TestDeletingWhatADonationNames:
+    """A donor or recipient named on a donation is not deleted with its links."""
+
+    def url(self, obj):
+        return f"/admin/partnerships/{obj._meta.model_name}/{obj.pk}/delete/"
+
+    @pytest.mark.parametrize("name", ["town_government", "qixin"])
+    def test_the_delete_page_refuses_and_says_why(self, english_admin_client, reference, name):
+        obj = getattr(reference, name)
+        donation = reference.donation
+        links = (donation.donors.count(), donation.recipient_regions.count())
+        assert links[0] >= 1 and links[1] >= 1
+        page = page_text(english_admin_client.get(self.url(obj)))
+        assert "would require deleting the following protected related objects" in page
+        assert f"Donation: {reference.donation}" in page
+        response = english_admin_client.post(self.url(obj), {"post": "yes"})
+        assert response.status_code == 200
+        assert type(obj).objects.filter(pk=obj.pk).exists()
+        assert (donation.donors.count(), donation.recipient_regions.count()) == links
+
+    def test_nor_through_the_list_action(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            "/admin/partnerships/organisation/",
+            {
+                "action": "delete_selected",
+                "_selected_action": [reference.town_government.pk],
+                "post": "yes",
+            },
+        )
+        assert response.status_code == 200
+        assert "protected" in page_text(response)
+        assert Organisation.objects.filter(pk=reference.town_government.pk).exists()
+
+    def test_an_organisation_no_donation_names_can_go(self, admin_client, reference):
+        spare = Organisation.objects.create(name="未用单位", kind="enterprise")
+        response = admin_client.post(self.url(spare), {"post": "yes"})
+        assert response.status_code == 302
+        assert not Organisation.objects.filter(pk=spare.pk).exists()
+
+
 class TestReviewedEdgeCases:
     """Edits that once slipped past the forms: each now gets a message and saves nothing."""
 

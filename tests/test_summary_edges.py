@@ -81,8 +81,11 @@ def test_after_deleting_a_co_donor_the_other_gave_alone(admin_client, reference)
     )
     alone.donors.set([reference.town_government, extra])
     alone.rebalance()
+    # The admin refuses to delete a donor (test_admin_records.TestDeletingWhatADonationNames);
+    # a deletion made elsewhere, in the shell, still keeps the stored donor count right.
     r = admin_client.post(f"/admin/partnerships/organisation/{extra.pk}/delete/", {"post": "yes"})
-    assert r.status_code == 302
+    assert r.status_code == 200 and Organisation.objects.filter(pk=extra.pk).exists()
+    extra.delete()
     rows = reports.top_donors(filters=reports.Filters())
     gov = next(r for r in rows if r.organisation == reference.town_government)
     assert gov.sole == Decimal("100.00"), (gov.sole, gov.joint)
