@@ -10,7 +10,7 @@ whatever the number of villages, years or donations. Two tables carry money:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -418,15 +418,40 @@ class TableRow:
     total: Decimal
 
 
+@dataclass(frozen=True)
+class Share:
+    """A total that may leave out parts the report does not give: `unknown` handovers name
+    the place as a recipient without saying how much of their total it received."""
+
+    amount: Decimal
+    unknown: int = 0
+
+
 @dataclass
 class YearTable:
-    """Places × years, with row totals, column totals and a grand total."""
+    """Places × years, with row totals, column totals and a grand total.
+
+    `unknown_shares` counts, per year, the handovers that name the region (or a place in it)
+    as a recipient but itemise nothing to it: its totals leave out their unknown part.
+    """
 
     years: list[int]
     rows: list[TableRow]
     rest: TableRow | None
     column_totals: list[Decimal]
     total: Decimal
+    unknown_shares: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def column_shares(self) -> list[Share]:
+        return [
+            Share(amount, self.unknown_shares.get(year, 0))
+            for year, amount in zip(self.years, self.column_totals, strict=True)
+        ]
+
+    @property
+    def total_share(self) -> Share:
+        return Share(self.total, sum(self.unknown_shares.get(year, 0) for year in self.years))
 
 
 def _table(
@@ -523,13 +548,33 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
             child_pk = int(parts[prefix_parts - 1])
             by_child[child_pk][year] += row["total"]
     children = Region.objects.select_related("parent").order_by().in_bulk(list(by_child))
-    years = year_span(filters=filters, data_years=years_covered(year_totals))
-    return _table(
+    unknown = unknown_shares(filters=filters, region=region)
+    years = year_span(filters=filters, data_years=years_covered({**unknown, **year_totals}))
+    table = _table(
         years=years,
         by_place=by_child,
         places=children,
         year_totals=year_totals,
         rest_label=_("Not itemised below %(region)s") % {"region": region.name},
+    )
+    table.unknown_shares = unknown
+    return table
+
+
+def unknown_shares(*, filters: Filters, region: Region) -> dict[int, int]:
+    """Per year, the handovers naming the region or a place in it as a recipient without a
+    line to any of them: the report gives one total for several recipients, and what this
+    region received of it is not known (FACTS.md: the 105万 to six villages and a town)."""
+    places = Region.objects.filter(path__startswith=region.path).values("pk")
+    named = RecipientRegionLink.objects.filter(region__in=places).values("donation_id")
+    itemised = DonationLine.objects.filter(region__in=places).values("donation_id")
+    return dict(
+        donations(filters=filters)
+        .filter(pk__in=named)
+        .exclude(pk__in=itemised)
+        .order_by()
+        .values_list("year")
+        .annotate(count=Count("pk"))
     )
 
 

@@ -112,11 +112,44 @@ class TestReferenceFigures:
         self, official_client, reference
     ):
         response = official_client.get(f"/regions/{reference.qixin.pk}/")
-        assert response.context["table"].total == Decimal("0.00")
+        table = response.context["table"]
+        assert table.total == Decimal("0.00")
+        assert table.years == [2023] and table.unknown_shares == {2023: 1}
         donations = list(response.context["page"].object_list)
         assert [d.pk for d in donations] == [reference.donation.pk]
         assert donations[0].received == Decimal("0.00")
-        assert "樟木头镇人民政府" in page_text(response)
+        text = page_text(response)
+        assert "樟木头镇人民政府" in text
+        # The report names the village among the recipients of one 105万 total: its share is
+        # unknown, never 0.00 (the yearly cell, the total and the donation's row).
+        assert ">0.00<" not in text
+        assert text.count(">不详</span>") == 3
+        assert "1 笔交接" in text
+
+    def test_a_village_with_a_known_part_shows_it_plus_the_unknown(
+        self, official_client, reference
+    ):
+        other = Donation.objects.create(
+            partnership=reference.pairing,
+            date=datetime.date(2023, 5, 1),
+            amount=Decimal("500.00"),
+            kind="funds",
+            region=reference.qixin,
+        )
+        other.donors.set([reference.town_government])
+        other.rebalance()
+        response = official_client.get(f"/regions/{reference.qixin.pk}/")
+        assert response.context["table"].column_shares == [
+            reports.Share(Decimal("500.00"), unknown=1)
+        ]
+        assert "0.05</data> <span" in page_text(response) and "＋不详" in page_text(response)
+
+    def test_a_place_given_the_handover_as_a_whole_has_no_unknown_share(
+        self, official_client, reference
+    ):
+        response = official_client.get(f"/regions/{reference.jiangkou.pk}/")
+        assert response.context["table"].unknown_shares == {}
+        assert "不详" not in page_text(response).split("年度受帮扶金额")[1].split("</table>")[0]
 
     def test_the_donor_page_shows_a_joint_handover_apart(self, official_client, reference):
         response = official_client.get(f"/donors/{reference.town_government.pk}/")

@@ -6,7 +6,7 @@ from functools import lru_cache
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from ..money import to_wan
@@ -39,6 +39,24 @@ def _wan(amount: Decimal, language: str | None) -> str:
         f"{amount:.2f}",
         _("%(amount)s yuan") % {"amount": f"{amount:,.2f}"},
         f"{to_wan(amount):,.2f}",
+    )
+
+
+@register.filter
+def wan_share(share) -> str:
+    """A reports.Share in 万元: "unknown" when nothing is known and some share is not given,
+    the known part "+ unknown" when both; never 0.00 for a place the report names."""
+    if not share.unknown:
+        return wan(share.amount)
+    note = ngettext(
+        "%(count)s handover names this place without saying how much it received",
+        "%(count)s handovers name this place without saying how much it received",
+        share.unknown,
+    ) % {"count": share.unknown}
+    if not share.amount:
+        return format_html('<span class="unknown" title="{}">{}</span>', note, _("unknown"))
+    return format_html(
+        '{} <span class="unknown" title="{}">{}</span>', wan(share.amount), note, _("+ unknown")
     )
 
 
