@@ -570,6 +570,13 @@ class TestReports:
             official_client.get(f"/pairings/{year_2024.pairing.pk}/report/1800/").status_code == 404
         )
 
+    def test_an_inspection_is_dated_by_its_visit_not_a_day(self, official_client, reference):
+        """The report says the delegation inspected 云舍文化村 during its 10-12 January visit,
+        not on which day."""
+        text = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
+        row = text.rsplit("<td>云舍文化村项目</td>", 1)[1].split("</tr>")[0]
+        assert "2023年1月10日–2023年1月12日考察期间" in row
+
     def test_a_pdf_fetches_nothing_but_static_files(self):
         from partnerships import pdf
 
