@@ -32,7 +32,8 @@ def targets(*, partnership: Partnership, year: int) -> Summary:
     ]
     rows = []
     for row in assessment.rows:
-        achieved = None if row.achieved.missing else row.achieved.value
+        # Empty, not 0, when no record gives a number (the records columns say how many).
+        achieved = None if row.achieved.missing or row.achieved.all_unknown else row.achieved.value
         rows.append(
             [
                 row.label,

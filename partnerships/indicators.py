@@ -78,6 +78,11 @@ class Achieved:
     def missing(self) -> bool:
         return self.records == 0
 
+    @property
+    def all_unknown(self) -> bool:
+        """Records say it happened, none says how many: the value is not known, not 0."""
+        return self.records > 0 and self.unknown == self.records
+
 
 def _empty() -> dict[str, Achieved]:
     return {

@@ -1,6 +1,7 @@
 """The whole cooperation record (issue 7): people sent, projects, village–enterprise pairs, jobs
 and purchases, targets; the indicators computed from them; the printable reports and PDFs."""
 
+import csv
 import datetime
 import io
 from decimal import Decimal
@@ -585,6 +586,35 @@ class TestReports:
         with pytest.raises(ValueError):
             pdf.url_fetcher("file:///etc/passwd")
         assert pdf.url_fetcher(pdf.BASE_URL + "static/css/print.css").status == 200
+
+    def test_a_figure_no_record_gives_is_unknown_not_zero(self, official_client, reference):
+        """The report says teachers and doctors were sent and a village-enterprise programme
+        exists, not how many: 不详, with no progress bar, never 0."""
+        target(reference.pairing, 2023, "professionals", 10)
+        response = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year=2023")
+        text = page_text(response)
+        row = text.split("选派专业技术人才")[1].split("</tr>")[0]
+        assert '<span class="unknown">不详</span>' in row
+        assert "<progress" not in row and ">0<" not in row
+        assert "2 条未报数字" in row
+        report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
+        assert '<span class="unknown">不详</span>' in report.split("选派专业技术人才")[1]
+        csv_text = b"".join(
+            official_client.get(
+                f"/export/targets.csv?pairing={reference.pairing.pk}&year=2023"
+            ).streaming_content
+        ).decode("utf-8-sig")
+        professionals = next(
+            row for row in csv.reader(io.StringIO(csv_text)) if row[0].startswith("选派专业")
+        )
+        assert professionals[1:4] == ["数量", "10", ""]  # unit, target, achieved unknown
+        assert professionals[-3:] == ["2", "2", ""]  # records, of which without a number
+
+    def test_a_figure_some_records_give_is_a_lower_bound(self, official_client, reference):
+        posting(reference.pairing, "doctor", 3, start_date=datetime.date(2023, 2, 1))
+        response = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year=2023")
+        row = page_text(response).split("选派专业技术人才")[1].split("</tr>")[0]
+        assert "至少 3" in row
 
 
 class TestDownloads:

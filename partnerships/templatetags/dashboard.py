@@ -61,6 +61,19 @@ def wan_share(share) -> str:
 
 
 @register.filter
+def achieved(row) -> str:
+    """An indicator's achieved value (indicators.Progress) with records behind it: "unknown"
+    when none of them gives a number, "at least" the sum when only some do."""
+    got = row.achieved
+    if got.all_unknown:
+        return format_html('<span class="unknown">{}</span>', _("unknown"))
+    value = wan(got.value) if row.money else str(got.value)
+    if got.unknown:
+        return format_html("{} {}", _("at least"), value)
+    return value
+
+
+@register.filter
 def wan_cells(amounts) -> str:
     """`<td class="num">` with each amount |wan: a row of a year table in one step, since a
     county's table has thousands of cells and a template loop costs more per cell."""
