@@ -566,7 +566,14 @@ class VisitAdmin(RecordAdmin):
         "delegation_size",
     ]
     list_filter = ["direction", "start_date", ("partnership", PartnershipListFilter)]
-    search_fields = ["leader__name", "summary", "purpose", "partnership__name"]
+    search_fields = [
+        "leader__name",
+        "summary",
+        "purpose",
+        "partnership__name",
+        "partnership__helping_region__name",
+        "partnership__assisted_region__name",
+    ]
     date_hierarchy = "start_date"
     autocomplete_fields = ["partnership", "leader", "members", "places"]
     list_select_related = [*PARTNERSHIP_NAMES, "leader"]
@@ -762,7 +769,12 @@ class DonationAdmin(ImportMixin, RecordAdmin):
 class AssignmentAdmin(admin.ModelAdmin):
     list_display = ["user", "partnership"]
     list_filter = [("partnership", PartnershipListFilter)]
-    search_fields = ["user__username", "partnership__name"]
+    search_fields = [
+        "user__username",
+        "partnership__name",
+        "partnership__helping_region__name",
+        "partnership__assisted_region__name",
+    ]
     autocomplete_fields = ["user", "partnership"]
     list_select_related = [
         "user",
@@ -908,7 +920,12 @@ class CooperationResultAdmin(RecordAdmin):
         "industrial_parks",
     ]
     list_filter = ["year", ("partnership", PartnershipListFilter)]
-    search_fields = ["partnership__name", "source"]
+    search_fields = [
+        "partnership__name",
+        "partnership__helping_region__name",
+        "partnership__assisted_region__name",
+        "source",
+    ]
     autocomplete_fields = ["partnership"]
     list_select_related = PARTNERSHIP_NAMES
     fieldsets = [
@@ -930,7 +947,12 @@ class CooperationResultAdmin(RecordAdmin):
 class AnnualTargetAdmin(RecordAdmin):
     list_display = ["partnership", "year", "indicator", "value_display"]
     list_filter = ["year", "indicator", ("partnership", PartnershipListFilter)]
-    search_fields = ["partnership__name", "source"]
+    search_fields = [
+        "partnership__name",
+        "partnership__helping_region__name",
+        "partnership__assisted_region__name",
+        "source",
+    ]
     autocomplete_fields = ["partnership"]
     list_select_related = PARTNERSHIP_NAMES
     fields = ["loaded_version", "partnership", ("year", "indicator"), ("amount", "count"), "source"]

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -539,6 +540,34 @@ class TestChangelists:
         small = count_queries(admin_client, url)
         self.grow(reference, 2, 20)
         assert count_queries(admin_client, url) == small
+
+
+@pytest.mark.parametrize(
+    "model", ["visit", "annualtarget", "cooperationresult", "assignment", "meeting"]
+)
+def test_records_of_a_pairing_are_found_by_its_places_names(admin_client, reference, model):
+    """Most pairings have no short name: staff search by the places, 江口 or 樟木头."""
+    from partnerships.models import AnnualTarget, Assignment, CooperationResult
+
+    pairing = reference.pairing
+    assert not pairing.name
+    if model == "annualtarget":
+        AnnualTarget.objects.create(partnership=pairing, year=2024, indicator="workers", count=5)
+    elif model == "cooperationresult":
+        CooperationResult.objects.create(
+            partnership=pairing,
+            period_start=datetime.date(2024, 1, 1),
+            period_end=datetime.date(2024, 12, 31),
+            workers_employed=3,
+        )
+    elif model == "assignment":
+        staff = get_user_model().objects.create_user("staff-search", password="x-Long-pass-1")
+        Assignment.objects.create(user=staff, partnership=pairing)
+    for term in ("江口", "樟木头"):
+        response = admin_client.get(f"/admin/partnerships/{model}/?q={term}")
+        assert response.status_code == 200
+        assert response.context["cl"].result_count >= 1, (model, term)
+    assert admin_client.get(f"/admin/partnerships/{model}/?q=贵阳").context["cl"].result_count == 0
 
 
 class TestDeletingWhatADonationNames:

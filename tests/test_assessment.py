@@ -578,6 +578,26 @@ class TestReports:
         row = text.rsplit("<td>云舍文化村项目</td>", 1)[1].split("</tr>")[0]
         assert "2023年1月10日–2023年1月12日考察期间" in row
 
+    def test_printed_pages_are_titled_by_what_they_print(self, official_client, reference):
+        """A browser names a saved PDF after the title: two visits must not share a name."""
+        record = page_text(official_client.get(f"/visits/{reference.visit.pk}/record/"))
+        assert f"<title>活动纪实 · {reference.visit}</title>" in record
+        report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
+        assert f"· {reference.pairing}</title>" in report
+
+    def test_the_village_total_is_printed_once_after_its_rows(self, official_client, year_2024):
+        text = page_text(official_client.get(f"/pairings/{year_2024.pairing.pk}/report/2024/"))
+        villages = text.split("各村帮扶情况")[1].split("</table>")[0]
+        assert "<tfoot>" not in villages  # a printed foot repeats under every page's rows
+        assert villages.count('<tr class="total">') == 1
+
+    def test_the_ranking_page_has_a_title_and_a_bad_year_no_broken_one(self, official_client):
+        text = page_text(official_client.get("/targets/"))
+        assert "<h1>各结对关系目标完成情况</h1>" in text
+        bad = official_client.get("/targets/?year=abc")
+        assert bad.status_code == 400
+        assert "（年）" not in page_text(bad) and "情况，年" not in page_text(bad)
+
     def test_a_pdf_fetches_nothing_but_static_files(self):
         from partnerships import pdf
 
