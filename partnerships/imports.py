@@ -31,6 +31,7 @@ from . import access, exports, summary
 from .forms import DonationForm
 from .models import (
     Category,
+    Donation,
     DonationKind,
     DonationLine,
     Funding,
@@ -297,7 +298,67 @@ def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, l
     form_class = type("ImportDonationForm", (DonationForm,), {"user": user})
     for handover in handovers:
         _check_handover(handover, directory, labels, preview, form_class)
+    _check_duplicates(handovers, labels, preview)
     return preview, handovers
+
+
+def _same_handover(partnership_id, date, visit_id, amount, kind, donor_ids) -> tuple:
+    return (partnership_id, date, visit_id, amount, kind, frozenset(donor_ids))
+
+
+def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> None:
+    """Refuse a handover already recorded, or given twice in the file: same pairing, day (or
+    visit), amount, kind and donors. Importing a file twice would otherwise count every
+    handover twice; one that truly happened twice is entered on the admin page."""
+    keys: list[tuple[tuple, _Handover]] = []
+    for handover in handovers:
+        if handover.form is None:
+            continue
+        data = handover.form.cleaned_data
+        key = _same_handover(
+            data["partnership"].pk,
+            data["date"],
+            data["visit"].pk if data["visit"] else None,
+            data["amount"],
+            data["kind"],
+            (donor.pk for donor in data["donors"]),
+        )
+        keys.append((key, handover))
+    if not keys:
+        return
+    recorded = {}
+    candidates = Donation.objects.filter(
+        partnership_id__in={key[0] for key, _h in keys}, amount__in={key[3] for key, _h in keys}
+    ).prefetch_related("donors")
+    for donation in candidates:
+        key = _same_handover(
+            donation.partnership_id,
+            donation.date,
+            donation.visit_id,
+            donation.amount,
+            donation.kind,
+            (donor.pk for donor in donation.donors.all()),
+        )
+        recorded.setdefault(key, donation)
+    column = labels.get("handover_total", "")
+    first_row: dict[tuple, int] = {}
+    for key, handover in keys:  # in the file's order
+        row = handover.rows[0][0]
+        if key in recorded:
+            message = _(
+                "Already recorded: %(donation)s, with the same pairing, date, amount, kind "
+                "and donors. Was this file imported before? A second handover like it is "
+                "entered on the admin page."
+            ) % {"donation": recorded[key]}
+        elif key in first_row:
+            message = _(
+                "The same handover as row %(row)s of this file (pairing, date, amount, kind "
+                "and donors): remove one, or enter a second handover on the admin page."
+            ) % {"row": first_row[key]}
+        else:
+            first_row[key] = row
+            continue
+        preview.problems.append(Problem(row, column, message))
 
 
 def _check_handover(

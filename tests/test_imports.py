@@ -148,7 +148,8 @@ class TestDonationImport:
 
     def test_one_bad_row_among_many_saves_nothing_and_names_the_row(self, admin_client, reference):
         good = GOOD_ROWS[2]
-        rows = [HEADER] + [good] * 30
+        # Thirty different handovers (the same one thirty times would be refused as repeats).
+        rows = [HEADER] + [[*good[:10], f"{1000 + n}.56", *good[11:]] for n in range(30)]
         bad = list(good)
         bad[10] = "十万"
         rows[16] = bad  # spreadsheet row 17: the header is row 1
@@ -346,6 +347,42 @@ def test_a_date_outside_the_programme_years_is_a_problem(admin_client, reference
     assert [problem.column for problem in problems] == ["日期"]
     assert "1990" in problems[0].message
     assert Donation.objects.count() == 1
+
+
+class TestRepeatedHandovers:
+    """Importing the same file twice must not count its money twice."""
+
+    def test_a_file_imported_twice_is_refused_the_second_time(self, admin_client, reference):
+        data = to_csv([HEADER, *GOOD_ROWS])
+        confirm(admin_client, DONATION_IMPORT, upload(admin_client, DONATION_IMPORT, data))
+        assert Donation.objects.count() == 3
+        again = upload(admin_client, DONATION_IMPORT, data)
+        problems = again.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [
+            (2, "交接总额（元）"),
+            (4, "交接总额（元）"),
+        ]
+        assert "已有记录" in problems[0].message and "1,050,000.00" in problems[0].message
+        assert "payload" not in again.context
+        assert Donation.objects.count() == 3
+
+    def test_the_same_handover_twice_in_a_file_is_refused(self, admin_client, reference):
+        response = upload(
+            admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS[2:], GOOD_ROWS[2]])
+        )
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(3, "交接总额（元）")]
+        assert "第 2 行" in problems[0].message
+
+    def test_a_different_day_amount_or_donor_is_a_different_handover(self, admin_client, reference):
+        data = to_csv([HEADER, *GOOD_ROWS])
+        confirm(admin_client, DONATION_IMPORT, upload(admin_client, DONATION_IMPORT, data))
+        changed = [list(GOOD_ROWS[2]) for _ in range(3)]
+        changed[0][1] = "2024-06-02"
+        changed[1][10] = "1,234.57"
+        changed[2][5] = "樟罗社区"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *changed]))
+        assert response.context["preview"].problems == []
 
 
 def test_absurdly_long_amounts_are_a_problem_not_a_crash(admin_client, reference):
