@@ -184,6 +184,34 @@ class Region(Versioned, TreePathMixin):
             allowed.append(cls.Level.CITY)
         return allowed
 
+    def _check_donations_follow(self, parent: Region) -> None:
+        """A move to another parent carries the region and what lies under it: refuse it when
+        a donation given into them would leave the assisted side of its pairing."""
+        subtree = self.path
+        tied = (
+            Q(donations__region__path__startswith=subtree)
+            | Q(donations__lines__region__path__startswith=subtree)
+            | Q(donations__recipient_regions__path__startswith=subtree)
+        )
+        sides = (
+            Partnership.objects.filter(tied)
+            .values_list("assisted_region__path", "assisted_region__name")
+            .distinct()
+        )
+        for side_path, side_name in sides:
+            # Fine if the side moves along (it lies in the region) or still contains it.
+            if not side_path.startswith(subtree) and not parent.path.startswith(side_path):
+                raise ValidationError(
+                    {
+                        "parent": _(
+                            "Donations to %(region)s or places in it belong to a pairing whose "
+                            "assisted side is %(side)s: under %(parent)s they would lie outside "
+                            "it. Correct those donations first."
+                        )
+                        % {"region": self.name, "side": side_name, "parent": parent.name}
+                    }
+                )
+
     def _check_children_fit(self) -> None:
         for child_level in self.children.values_list("level", flat=True).distinct():
             if self.level not in self.allowed_parent_levels(child_level):
@@ -239,6 +267,8 @@ class Region(Versioned, TreePathMixin):
             return
         if self.pk and parent.is_within(self):
             raise ValidationError({"parent": _("A region cannot sit inside itself.")})
+        if self.pk and self.path and not self.path.startswith(parent.path):
+            self._check_donations_follow(parent)
         allowed = [self.Level(level) for level in self.allowed_parent_levels(self.level)]
         if parent.level not in allowed:
             raise ValidationError(

@@ -570,6 +570,10 @@ def test_records_of_a_pairing_are_found_by_its_places_names(admin_client, refere
     assert admin_client.get(f"/admin/partnerships/{model}/?q=贵阳").context["cl"].result_count == 0
 
 
+def other_county_town(county):
+    return Region.objects.create(name="示例城关镇", level=4, parent=county)
+
+
 class TestDeletingWhatADonationNames:
     """A donor or recipient named on a donation is not deleted with its links."""
 
@@ -643,6 +647,48 @@ class TestReviewedEdgeCases:
         assert "cannot become a village or community" in page_text(response)
         town.refresh_from_db()
         assert town.level == 4
+
+    def move(self, client, region, parent):
+        return client.post(
+            f"/admin/partnerships/region/{region.pk}/change/",
+            {
+                "name": region.name,
+                "level": region.level,
+                "parent": parent.pk,
+                "code": region.code or "",
+                "loaded_version": region.version,
+            },
+        )
+
+    def test_a_region_cannot_carry_donations_out_of_their_pairing(
+        self, english_admin_client, reference
+    ):
+        """The reference handover (pairing 樟木头镇—江口县) names 闵孝镇 and its villages."""
+        other_county = Region.objects.create(
+            name="示例县", level=3, parent=reference.jiangkou.parent
+        )
+        response = self.move(english_admin_client, reference.minxiao, other_county)
+        assert response.status_code == 200
+        assert "assisted side is 江口县" in page_text(response)
+        reference.minxiao.refresh_from_db()
+        assert reference.minxiao.parent == reference.jiangkou
+        village = reference.qixin
+        response = self.move(english_admin_client, village, other_county_town(other_county))
+        assert "assisted side is 江口县" in page_text(response)
+        assert Region.objects.get(pk=village.pk).parent_id == village.parent_id
+
+    def test_a_move_within_the_side_or_of_an_unused_place_is_taken(
+        self, english_admin_client, reference
+    ):
+        other_town = Region.objects.create(name="示例镇", level=4, parent=reference.jiangkou)
+        response = self.move(english_admin_client, reference.qixin, other_town)
+        assert response.status_code == 302, page_text(response)
+        assert Region.objects.get(pk=reference.qixin.pk).parent == other_town
+        spare = Region.objects.create(name="空村", level=5, parent=reference.minxiao)
+        far = other_county_town(
+            Region.objects.create(name="示例县", level=3, parent=reference.jiangkou.parent)
+        )
+        assert self.move(english_admin_client, spare, far).status_code == 302
 
     def test_two_identical_child_pairings_are_refused_in_words(
         self, english_admin_client, reference
