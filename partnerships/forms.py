@@ -314,6 +314,21 @@ class ProjectFundsFormSet(BaseInlineFormSet):
                 raise locked_year_error(year)
 
 
+def line_organisation_error(body, region) -> str | None:
+    """A line's recipient organisation must be in the place the line goes to."""
+    if body is None or region is None or body.region is None or body.region.is_within(region):
+        return None
+    return _("%(body)s is in %(place)s, not in %(region)s, where this line goes.") % {
+        "body": body.name,
+        "place": body.region.name,
+        "region": region.name,
+    }
+
+
+def line_donor_error(donor) -> str:
+    return _("%(donor)s is not among this donation's donors.") % {"donor": donor.name}
+
+
 class DonationLineFormSet(BaseInlineFormSet):
     """Itemised lines must fit inside the donation, in amount and in place."""
 
@@ -336,6 +351,15 @@ class DonationLineFormSet(BaseInlineFormSet):
                     _("This line must go to %(region)s or a place within it.")
                     % {"region": donation.region.name},
                 )
+            body = form.cleaned_data.get("recipient_organisation")
+            if line_organisation_error(body, region):
+                form.add_error("recipient_organisation", line_organisation_error(body, region))
+            donor = form.cleaned_data.get("donor")
+            # Lines are edited on the donation's own page (the admin nests no inlines), whose
+            # main form posts the donors unprefixed: a line's donor must be one of them.
+            posted = self.data.getlist("donors") if "donors" in self.data else None
+            if donor is not None and posted is not None and str(donor.pk) not in posted:
+                form.add_error("donor", line_donor_error(donor))
         if donation.amount is not None and total > donation.amount:
             raise ValidationError(
                 _(

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import access, exports, summary
-from .forms import DonationForm
+from .forms import DonationForm, line_donor_error, line_organisation_error
 from .models import (
     Category,
     Donation,
@@ -566,6 +566,14 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
                     problem(number, key, message)
                     continue
                 line[attr] = org
+        if line.get("recipient_organisation") is not None:
+            error = line_organisation_error(line["recipient_organisation"], region)
+            if error:
+                problem(number, "line_organisation", error)
+                continue
+        if line.get("donor") is not None and line["donor"] not in donation["donors"]:
+            problem(number, "line_donor", line_donor_error(line["donor"]))
+            continue
         itemised_sum += amount
         handover.lines.append(line)
     if itemised_sum > total:

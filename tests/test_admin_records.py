@@ -484,6 +484,28 @@ class TestDonations:
         assert "This line must go to 闵孝镇 or a place within it." in page_text(response)
         assert Donation.objects.count() == 1
 
+    def test_a_lines_donor_and_recipient_must_fit_the_donation(
+        self, english_admin_client, reference
+    ):
+        stranger = Organisation.objects.create(name="某外地公司", kind="enterprise")
+        committee = Organisation.objects.create(
+            name="某村委会", kind="community", region=reference.minxiao
+        )
+        data = donation_data(reference, amount="10万", region=reference.jiangkou.pk)
+        line(data, 0, amount="1万", region=reference.qixin.pk, donor=stranger.pk)
+        line(data, 1, amount="1万", region=reference.qixin.pk, recipient_organisation=committee.pk)
+        response = english_admin_client.post(DONATION_ADD, data)
+        errors = " ".join(form_errors(response)) + page_text(response)
+        assert "某外地公司 is not among this donation's donors." in errors
+        assert "某村委会 is in 闵孝镇, not in 齐心村, where this line goes." in errors
+        assert Donation.objects.count() == 1
+        data = donation_data(reference, amount="10万", region=reference.jiangkou.pk)
+        line(data, 0, amount="1万", region=reference.minxiao.pk, donor=reference.town_government.pk)
+        line(
+            data, 1, amount="1万", region=reference.minxiao.pk, recipient_organisation=committee.pk
+        )
+        assert english_admin_client.post(DONATION_ADD, data).status_code == 302
+
     def test_recipients_must_lie_within_the_receiving_region(self, english_admin_client, reference):
         response = english_admin_client.post(
             DONATION_ADD,

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db.models import Sum
 
-from partnerships.models import Donation, DonationLine, Region
+from partnerships.models import Donation, DonationLine, Organisation, Region
 
 pytestmark = pytest.mark.django_db
 
@@ -346,6 +346,18 @@ def test_a_date_outside_the_programme_years_is_a_problem(admin_client, reference
     problems = response.context["preview"].problems
     assert [problem.column for problem in problems] == ["日期"]
     assert "1990" in problems[0].message
+    assert Donation.objects.count() == 1
+
+
+def test_a_lines_donor_must_be_among_the_donations_donors(admin_client, reference):
+    Organisation.objects.create(name="某外地公司", kind="enterprise")
+    header = [*HEADER[:17], "明细捐赠方", HEADER[17]]
+    first = [*GOOD_ROWS[0][:17], "某外地公司", GOOD_ROWS[0][17]]
+    second = [*GOOD_ROWS[1][:17], "", GOOD_ROWS[1][17]]
+    response = upload(admin_client, DONATION_IMPORT, to_csv([header, first, second]))
+    problems = response.context["preview"].problems
+    assert (problems[0].row, problems[0].column) == (2, "明细捐赠方")
+    assert "某外地公司" in problems[0].message
     assert Donation.objects.count() == 1
 
 
