@@ -370,8 +370,32 @@ class Partnership(Versioned, TreePathMixin):
             raise ValidationError(
                 {"established_year": _("The year does not match the date established.")}
             )
+        if self.ended_on and self.established_year and self.ended_on.year < self.established_year:
+            raise ValidationError(
+                {"ended_on": _("A pairing cannot end before it was established.")}
+            )
         if not (self.helping_region_id and self.assisted_region_id):
             return
+        if self.helping_region_id != self.assisted_region_id and (
+            self.helping_region.is_within(self.assisted_region)
+            or self.assisted_region.is_within(self.helping_region)
+        ):
+            raise ValidationError(
+                {
+                    "assisted_region": _(
+                        "%(inner)s lies within %(outer)s: a region cannot be paired with a "
+                        "place inside it."
+                    )
+                    % (
+                        {"inner": self.helping_region.name, "outer": self.assisted_region.name}
+                        if self.helping_region.is_within(self.assisted_region)
+                        else {
+                            "inner": self.assisted_region.name,
+                            "outer": self.helping_region.name,
+                        }
+                    )
+                }
+            )
         if self.pk:
             outside = self.donations.exclude(
                 region__path__startswith=self.assisted_region.path

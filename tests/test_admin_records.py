@@ -156,6 +156,35 @@ class TestPairings:
         assert "A region cannot be paired with itself." in page_text(response)
         assert Partnership.objects.count() == 4
 
+    def test_it_rejects_a_region_paired_with_a_place_inside_it(
+        self, english_admin_client, reference
+    ):
+        guizhou = Region.objects.get(name="贵州省")
+        response = english_admin_client.post(
+            PAIRING_ADD,
+            {
+                "helping_region": guizhou.pk,
+                "assisted_region": reference.jiangkou.pk,
+                **management("children"),
+            },
+        )
+        assert "江口县 lies within 贵州省" in page_text(response)
+        assert Partnership.objects.count() == 4
+
+    def test_it_rejects_an_end_before_the_year_established(self, english_admin_client, reference):
+        response = english_admin_client.post(
+            PAIRING_ADD,
+            {
+                "helping_region": reference.zhangmutou.pk,
+                "assisted_region": reference.qixin.pk,
+                "established_year": "2023",
+                "ended_on": "2001-01-01",
+                **management("children"),
+            },
+        )
+        assert "A pairing cannot end before it was established." in page_text(response)
+        assert Partnership.objects.count() == 4
+
     def test_it_rejects_the_same_active_pair_twice(self, english_admin_client, reference):
         response = english_admin_client.post(
             PAIRING_ADD,
