@@ -467,6 +467,7 @@ class PartnershipAdmin(RecordAdmin):
 
 @admin.register(Organisation)
 class OrganisationAdmin(NamedOnDonationsProtected, RecordAdmin):
+    form = forms.OrganisationForm
     named_on = ("donations_given", "donations_received")
     list_display = ["name", "kind", "region"]
     list_filter = ["kind", "region__level"]

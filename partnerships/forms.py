@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet, ModelChoiceIterator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .models import (
     FIRST_YEAR,
@@ -134,6 +135,51 @@ class GuardedModelForm(forms.ModelForm):
         year = min(years & locked_years(), default=None)
         if year is not None:
             raise locked_year_error(year)
+
+
+class OrganisationForm(GuardedModelForm):
+    """An organisation's kind decides which handovers count as government money: changing it
+    must not break a fiscal handover's rule, nor change the figures of a locked year."""
+
+    def clean(self):
+        cleaned = super().clean()
+        organisation, kind = self.instance, cleaned.get("kind")
+        if not organisation.pk or not kind or kind == organisation.kind:
+            return cleaned
+        given = Donation.objects.filter(donors=organisation)
+        if organisation.kind in GOVERNMENT_KINDS and kind not in GOVERNMENT_KINDS:
+            fiscal = given.filter(funding=Funding.FISCAL).count()
+            if fiscal:
+                self.add_error(
+                    "kind",
+                    ngettext(
+                        "%(count)d handover from this organisation is recorded as fiscal "
+                        "assistance funds, which come from government bodies only: change "
+                        "its funding first.",
+                        "%(count)d handovers from this organisation are recorded as fiscal "
+                        "assistance funds, which come from government bodies only: change "
+                        "their funding first.",
+                        fiscal,
+                    )
+                    % {"count": fiscal},
+                )
+        from .access import can_edit_locked_years, locked_years
+
+        if self.user is not None and not can_edit_locked_years(self.user):
+            locked = sorted(
+                set(given.filter(year__in=locked_years()).values_list("year", flat=True))
+            )
+            if locked:
+                self.add_error(
+                    "kind",
+                    _(
+                        "This organisation gave handovers in %(years)s, whose assessment is "
+                        "locked: its kind counts in those years' figures (government or "
+                        "social donors). Ask an administrator."
+                    )
+                    % {"years": "、".join(str(year) for year in locked)},
+                )
+        return cleaned
 
 
 class LockedYearForm(GuardedModelForm):

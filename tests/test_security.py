@@ -129,6 +129,46 @@ class TestLockedYears:
     def locked_2023(self, admin_user):
         return LockedYear.objects.create(year=2023, locked_by=admin_user)
 
+    def org_data(self, org, **changes):
+        return {
+            "name": org.name,
+            "kind": org.kind,
+            "region": org.region_id or "",
+            "loaded_version": org.version,
+            **changes,
+        }
+
+    def test_a_donors_kind_cannot_change_the_figures_of_a_locked_year(
+        self, client, staff_a, reference, locked_2023
+    ):
+        """Whether a donor is a government body counts in the year's figures (donor kind
+        filter, fiscal or social): staff may fix its name, not its kind."""
+        client.force_login(staff_a)
+        org = reference.town_government
+        url = f"/admin/partnerships/organisation/{org.pk}/change/"
+        response = client.post(url, self.org_data(org, kind="enterprise"))
+        assert response.status_code == 200
+        assert "2023" in page_text(response) and "已锁定" in page_text(response)
+        org.refresh_from_db()
+        assert org.kind == "government"
+        response = client.post(url, self.org_data(org, name="樟木头镇政府"))
+        assert response.status_code == 302
+        org.refresh_from_db()
+        assert org.name == "樟木头镇政府"
+
+    def test_a_fiscal_donor_stays_a_government_body(self, admin_client, reference):
+        org = reference.town_government
+        reference.donation.funding = "fiscal"
+        reference.donation.save()
+        response = admin_client.post(
+            f"/admin/partnerships/organisation/{org.pk}/change/",
+            self.org_data(org, kind="enterprise"),
+        )
+        assert response.status_code == 200
+        assert "财政援助资金" in page_text(response)
+        org.refresh_from_db()
+        assert org.kind == "government"
+
     def test_staff_cannot_change_or_delete_records_of_a_locked_year(
         self, client, staff_a, reference, locked_2023
     ):
