@@ -23,6 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from . import access, assessment_exports, charts, exports, pagecache, reports
 from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
 from .models import (
+    FIRST_YEAR,
     REGION_ANCESTORS,
     DonationKind,
     Funding,
@@ -32,6 +33,7 @@ from .models import (
     Partnership,
     Region,
     Visit,
+    last_year,
 )
 
 PAGE_SIZE = 50
@@ -112,7 +114,15 @@ def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
     form = form_class(request.GET)
     low, high = reports.data_years()
     this_year = timezone.localdate().year
-    years = list(range(min(low or this_year, this_year), max(high or this_year, this_year) + 1))
+    # A year asked for in the address (a bookmark, a link) is offered too, so the filter shows
+    # it as chosen instead of "earliest" or "latest"; the form still refuses one out of bounds.
+    asked = [
+        int(value)
+        for value in (request.GET.get("year_from", ""), request.GET.get("year_to", ""))
+        if value.isdigit() and FIRST_YEAR <= int(value) <= last_year()
+    ]
+    bounds = [low or this_year, high or this_year, this_year, *asked]
+    years = list(range(min(bounds), max(bounds) + 1))
     form.fields["year_from"].widget.choices = [("", _("Earliest")), *((y, y) for y in years)]
     form.fields["year_to"].widget.choices = [("", _("Latest")), *((y, y) for y in years)]
     if "helping_province" in form.fields:

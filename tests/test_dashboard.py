@@ -620,3 +620,13 @@ class TestErrorPages:
     def test_the_server_error_page_needs_no_request(self):
         text = render_to_string("500.html")
         assert "服务器出错" in text and "Server error" in text
+
+
+def test_a_year_asked_for_in_the_address_shows_as_chosen(official_client, reference):
+    """A bookmark to 1995-2000 (no data then) must not look like "earliest to latest"."""
+    response = official_client.get("/?year_from=1995&year_to=2000")
+    assert response.status_code == 200
+    text = page_text(response)
+    assert '<option value="1995" selected>1995</option>' in text
+    assert '<option value="2000" selected>2000</option>' in text
+    assert official_client.get("/?year_from=1066").status_code == 400
