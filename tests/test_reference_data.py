@@ -174,3 +174,11 @@ def test_loading_again_after_staff_edits_keeps_them_and_adds_nothing(reference):
     visit.refresh_from_db()
     assert visit.leader.name == "沈琦" and not visit.members.exists()
     assert Donation.objects.aggregate(total=Sum("amount"))["total"] == Decimal("1050000.00")
+
+
+def test_sample_visits_go_the_way_their_leaders_do(reference):
+    """Eastern officials lead the sample delegations to the western areas: east to west."""
+    call_command("load_sample_data", "--seed", "4", stdout=io.StringIO())
+    sample = Visit.objects.filter(source="示例数据")
+    assert sample.exists()
+    assert set(sample.values_list("direction", flat=True)) == {"east_to_west"}

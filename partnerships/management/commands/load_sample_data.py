@@ -301,7 +301,8 @@ class Sample:
         leader, *members = rng.sample(self.people[:3], k=rng.randint(1, 3))
         visit = Visit.objects.create(
             partnership=partnership,
-            direction=rng.choice([Direction.EAST_TO_WEST] * 3 + [Direction.WEST_TO_EAST]),
+            # The eastern officials below lead it to the western area: east to west.
+            direction=Direction.EAST_TO_WEST,
             start_date=start,
             end_date=end,
             leader=leader,
