@@ -8,7 +8,7 @@ from functools import cache, wraps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Prefetch, Value, When
+from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
 from django.db.models.functions import StrIndex, Substr
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, render
@@ -356,9 +356,18 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
             reports.donation_list(reports.donations_to_region(filters=filters, region=region)),
             PAGE_SIZE,
         ).get_page(request.GET.get("page"))
+        # The pairings this region is a side of: a helping town's page links to what it gave.
+        sides = Q(helping_region=region) | Q(assisted_region=region)
+        pairings = list(
+            Partnership.objects.filter(sides, access.scope_for(request.user).q())
+            .select_related("helping_region", "assisted_region")
+            .order_by("path")
+        )
         return dict(
             filters=filters,
             table=table,
+            pairings=pairings,
+            helps=any(pairing.helping_region_id == region.pk for pairing in pairings),
             show_breakdown=region.level < Region.Level.VILLAGE,
             chart=charts.yearly(years=table.years, totals=year_totals, label=region.name),
             page=page,

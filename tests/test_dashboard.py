@@ -630,3 +630,13 @@ def test_a_year_asked_for_in_the_address_shows_as_chosen(official_client, refere
     assert '<option value="1995" selected>1995</option>' in text
     assert '<option value="2000" selected>2000</option>' in text
     assert official_client.get("/?year_from=1066").status_code == 400
+
+
+def test_a_helping_town_links_to_the_pairings_it_is_a_side_of(official_client, reference):
+    """樟木头镇 received nothing: its page says so and leads to what it gave."""
+    text = page_text(official_client.get(f"/regions/{reference.zhangmutou.pk}/"))
+    assert f'href="/pairings/{reference.pairing.pk}/"' in text
+    assert f'href="/pairings/{reference.town_pairing.pk}/"' in text
+    assert "（帮扶方）" in text and "结对关系页面" in text
+    village = page_text(official_client.get(f"/regions/{reference.jiangkou.pk}/"))
+    assert "（受帮扶方）" in village and "结对关系页面" not in village
