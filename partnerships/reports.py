@@ -567,11 +567,17 @@ def unknown_shares(*, filters: Filters, region: Region) -> dict[int, int]:
     region received of it is not known (FACTS.md: the 105万 to six villages and a town)."""
     places = Region.objects.filter(path__startswith=region.path).values("pk")
     named = RecipientRegionLink.objects.filter(region__in=places).values("donation_id")
-    itemised = DonationLine.objects.filter(region__in=places).values("donation_id")
+    # Recipients lie within the receiving region, which holds the not-itemised rest: only a
+    # handover received above this region (by one of its few ancestors) can leave its share
+    # unknown. That keeps a county's or province's page from testing every handover in it.
+    above = [int(pk) for pk in region.path.strip("/").split("/")[:-1]]
+    # NOT EXISTS per handover (an anti-join on the line index), not NOT IN: with NOT IN,
+    # PostgreSQL scanned all donations (150 ms at 1M lines instead of under 1 ms).
+    itemised = DonationLine.objects.filter(donation=OuterRef("pk"), region__in=places)
     return dict(
         donations(filters=filters)
-        .filter(pk__in=named)
-        .exclude(pk__in=itemised)
+        .filter(region__in=above, pk__in=named)
+        .filter(~Exists(itemised))
         .order_by()
         .values_list("year")
         .annotate(count=Count("pk"))
