@@ -302,13 +302,27 @@ def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, l
     return preview, handovers
 
 
-def _same_handover(partnership_id, date, visit_id, amount, kind, donor_ids) -> tuple:
-    return (partnership_id, date, visit_id, amount, kind, frozenset(donor_ids))
+def _same_handover(
+    partnership_id, date, visit_id, amount, kind, donor_ids, *rest, recipients=(), bodies=()
+) -> tuple:
+    """Everything a handover records: two equal in all of it are the same handover."""
+    return (
+        partnership_id,
+        date,
+        visit_id,
+        amount,
+        kind,
+        frozenset(donor_ids),
+        *rest,
+        frozenset(recipients),
+        frozenset(bodies),
+    )
 
 
 def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> None:
     """Refuse a handover already recorded, or given twice in the file: same pairing, day (or
-    visit), amount, kind and donors. Importing a file twice would otherwise count every
+    visit), amount, kind, donors, receiving region, recipients, category, funding and
+    materials. Importing a file twice would otherwise count every
     handover twice; one that truly happened twice is entered on the admin page."""
     keys: list[tuple[tuple, _Handover]] = []
     for handover in handovers:
@@ -322,6 +336,12 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
             data["amount"],
             data["kind"],
             (donor.pk for donor in data["donors"]),
+            data["region"].pk if data.get("region") else None,
+            data.get("category"),
+            data.get("funding"),
+            data.get("materials_description") or "",
+            recipients=(place.pk for place in data.get("recipient_regions") or ()),
+            bodies=(body.pk for body in data.get("recipient_organisations") or ()),
         )
         keys.append((key, handover))
     if not keys:
@@ -329,7 +349,7 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
     recorded = {}
     candidates = Donation.objects.filter(
         partnership_id__in={key[0] for key, _h in keys}, amount__in={key[3] for key, _h in keys}
-    ).prefetch_related("donors")
+    ).prefetch_related("donors", "recipient_regions", "recipient_organisations")
     for donation in candidates:
         key = _same_handover(
             donation.partnership_id,
@@ -338,6 +358,12 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
             donation.amount,
             donation.kind,
             (donor.pk for donor in donation.donors.all()),
+            donation.region_id,
+            donation.category,
+            donation.funding,
+            donation.materials_description,
+            recipients=(place.pk for place in donation.recipient_regions.all()),
+            bodies=(body.pk for body in donation.recipient_organisations.all()),
         )
         recorded.setdefault(key, donation)
     column = labels.get("handover_total", "")

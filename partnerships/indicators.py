@@ -183,7 +183,8 @@ def _projects_under_way(
 ) -> set[tuple[int, int, int]]:
     """(pairing id, project id, year) for each project under way in one of `years`.
 
-    Under way in a year: started that year; money committed or spent that year; inspected by
+    Under way in a year: started that year; money committed or spent that year (a row of 0 or
+    of nothing reported is not money); inspected by
     a visit that year; or started earlier (or start not reported) and under construction, or
     completed no earlier than that year.
     """
@@ -194,9 +195,9 @@ def _projects_under_way(
         through &= Q(project__partnership__path__startswith=within.path)
     seen: set[tuple[int, int, int]] = set()
     seen.update(
-        ProjectFunds.objects.filter(through, year__gte=low, year__lte=high).values_list(
-            "project__partnership_id", "project_id", "year"
-        )
+        ProjectFunds.objects.filter(
+            Q(committed__gt=0) | Q(spent__gt=0), through, year__gte=low, year__lte=high
+        ).values_list("project__partnership_id", "project_id", "year")
     )
     seen.update(
         Inspection.objects.filter(
@@ -254,7 +255,8 @@ class Progress:
 
     @property
     def met(self) -> bool | None:
-        if self.target is None:
+        """None without a target, or when no record gives a number (not known)."""
+        if self.target is None or self.achieved.all_unknown:
             return None
         return self.achieved.value >= self.target
 
@@ -295,7 +297,9 @@ class YearAssessment:
         targets = self.with_targets
         if not targets:
             return None
-        return sum((min(row.share, Decimal(1)) for row in targets), Decimal(0)) / len(targets)
+        # An indicator no record gives a number for counts as nothing achieved.
+        shares = (min(row.share or Decimal(0), Decimal(1)) for row in targets)
+        return sum(shares, Decimal(0)) / len(targets)
 
 
 def _assess(
@@ -307,7 +311,7 @@ def _assess(
         target_value = target.value if target else None
         got = values[indicator.value]
         share = None
-        if target_value:
+        if target_value and not got.all_unknown:
             share = Decimal(got.value) / Decimal(target_value)
         assessment.rows.append(
             Progress(

@@ -119,7 +119,7 @@ def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
     asked = [
         int(value)
         for value in (request.GET.get("year_from", ""), request.GET.get("year_to", ""))
-        if value.isdigit() and FIRST_YEAR <= int(value) <= last_year()
+        if value.isdecimal() and FIRST_YEAR <= int(value) <= last_year()
     ]
     bounds = [low or this_year, high or this_year, this_year, *asked]
     years = list(range(min(bounds), max(bounds) + 1))

@@ -728,6 +728,22 @@ class TestReviewedEdgeCases:
         assert "assisted side is 江口县" in page_text(response)
         assert Region.objects.get(pk=village.pk).parent_id == village.parent_id
 
+    def test_nor_up_to_a_region_outside_the_side(self, english_admin_client, reference):
+        """A village of the town pairing (闵孝镇) moved up under 江口县 leaves that side."""
+        village = Region.objects.create(name="某新村", level=5, parent=reference.minxiao)
+        handover = Donation.objects.create(
+            partnership=reference.town_pairing,
+            date=datetime.date(2024, 3, 1),
+            amount=Decimal("100.00"),
+            kind="funds",
+            region=village,
+        )
+        handover.donors.set([reference.town_government])
+        handover.rebalance()
+        response = self.move(english_admin_client, village, reference.jiangkou)
+        assert "assisted side is 闵孝镇" in page_text(response)
+        assert Region.objects.get(pk=village.pk).parent == reference.minxiao
+
     def test_a_move_within_the_side_or_of_an_unused_place_is_taken(
         self, english_admin_client, reference
     ):

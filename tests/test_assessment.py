@@ -628,8 +628,12 @@ class TestReports:
         professionals = next(
             row for row in csv.reader(io.StringIO(csv_text)) if row[0].startswith("选派专业")
         )
-        assert professionals[1:4] == ["数量", "10", ""]  # unit, target, achieved unknown
+        # Unit, target, achieved, share and met: not known, so empty rather than 0 and "no".
+        assert professionals[1:6] == ["数量", "10", "", "", ""]
         assert professionals[-3:] == ["2", "2", ""]  # records, of which without a number
+        rows, assessment = values(reference.pairing, 2023)
+        assert rows["professionals"].met is None and rows["professionals"].share is None
+        assert assessment.mean_completion == 0  # the ranking counts it as nothing achieved
 
     def test_a_figure_some_records_give_is_a_lower_bound(self, official_client, reference):
         posting(reference.pairing, "doctor", 3, start_date=datetime.date(2023, 2, 1))
@@ -734,6 +738,24 @@ class TestReviewedRules:
         }
         # Start not reported and no later inspection: not counted in 2024.
         assert values(reference.pairing, 2024)[0]["projects"].achieved.missing
+
+    def test_a_funds_row_of_nothing_does_not_make_a_project_under_way(self, reference):
+        project = AidProject.objects.create(
+            partnership=reference.pairing,
+            name="待建项目",
+            region=reference.jiangkou,
+            category="industry",
+            status="planned",
+            start_year=2022,
+        )
+        ProjectFunds.objects.create(project=project, year=2024, committed=Decimal("0"))
+        ProjectFunds.objects.create(project=project, year=2025)  # nothing reported
+        for year in (2024, 2025):
+            assert project.pk not in indicators.projects_under_way(
+                partnership=reference.pairing, year=year
+            )
+        ProjectFunds.objects.create(project=project, year=2026, spent=Decimal("1"))
+        assert project.pk in indicators.projects_under_way(partnership=reference.pairing, year=2026)
 
     def test_a_project_being_built_counts_every_year_until_done(self, reference):
         project = AidProject.objects.create(

@@ -630,6 +630,7 @@ def test_a_year_asked_for_in_the_address_shows_as_chosen(official_client, refere
     assert '<option value="1995" selected>1995</option>' in text
     assert '<option value="2000" selected>2000</option>' in text
     assert official_client.get("/?year_from=1066").status_code == 400
+    assert official_client.get("/?year_from=²").status_code == 400  # a digit int() refuses
 
 
 def test_a_helping_town_links_to_the_pairings_it_is_a_side_of(official_client, reference):

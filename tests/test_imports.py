@@ -386,6 +386,15 @@ class TestRepeatedHandovers:
         assert [(p.row, p.column) for p in problems] == [(3, "交接总额（元）")]
         assert "第 2 行" in problems[0].message
 
+    def test_the_same_gift_to_another_village_is_another_handover(self, admin_client, reference):
+        data = to_csv([HEADER, *GOOD_ROWS])
+        confirm(admin_client, DONATION_IMPORT, upload(admin_client, DONATION_IMPORT, data))
+        other = list(GOOD_ROWS[0])
+        other[0], other[6], other[11], other[17] = "H9", "闵孝镇", "未细分", ""
+        other[12:17] = ["", "", "", "", ""]
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, other]))
+        assert response.context["preview"].problems == []
+
     def test_a_different_day_amount_or_donor_is_a_different_handover(self, admin_client, reference):
         data = to_csv([HEADER, *GOOD_ROWS])
         confirm(admin_client, DONATION_IMPORT, upload(admin_client, DONATION_IMPORT, data))
