@@ -372,14 +372,15 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
         row = handover.rows[0][0]
         if key in recorded:
             message = _(
-                "Already recorded: %(donation)s, with the same pairing, date, amount, kind "
-                "and donors. Was this file imported before? A second handover like it is "
-                "entered on the admin page."
+                "Already recorded: %(donation)s, with the same pairing, date, amount, funds or "
+                "materials, donors, recipients and the rest. Was this file imported before? A "
+                "second handover like it is entered on the admin page."
             ) % {"donation": recorded[key]}
         elif key in first_row:
             message = _(
-                "The same handover as row %(row)s of this file (pairing, date, amount, kind "
-                "and donors): remove one, or enter a second handover on the admin page."
+                "The same handover as row %(row)s of this file (pairing, date, amount, funds or "
+                "materials, donors, recipients and the rest): remove one, or enter a second "
+                "handover on the admin page."
             ) % {"row": first_row[key]}
         else:
             first_row[key] = row

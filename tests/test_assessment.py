@@ -24,6 +24,7 @@ from partnerships.models import (
     ProjectFunds,
     Region,
     VillageEnterprisePair,
+    Visit,
 )
 
 from .admin_helpers import count_queries, form_errors, page_text
@@ -577,6 +578,10 @@ class TestReports:
         text = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
         row = text.rsplit("<td>云舍文化村项目</td>", 1)[1].split("</tr>")[0]
         assert "2023年1月10日–2023年1月12日考察期间" in row
+        Visit.objects.filter(pk=reference.visit.pk).update(end_date=reference.visit.start_date)
+        text = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
+        row = text.rsplit("<td>云舍文化村项目</td>", 1)[1].split("</tr>")[0]
+        assert "<td>2023年1月10日考察期间</td>" in row  # a one-day visit, its day once
 
     def test_printed_pages_are_titled_by_what_they_print(self, official_client, reference):
         """A browser names a saved PDF after the title: two visits must not share a name."""

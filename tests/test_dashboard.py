@@ -124,7 +124,7 @@ class TestReferenceFigures:
         # unknown, never 0.00 (the yearly cell, the total and the donation's row).
         assert ">0.00<" not in text
         assert text.count(">不详</span>") == 3
-        assert "1 笔交接" in text
+        assert "1 笔捐赠" in text
 
     def test_a_village_with_a_known_part_shows_it_plus_the_unknown(
         self, official_client, reference
