@@ -143,6 +143,7 @@ class OrganisationForm(GuardedModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        self._check_lines_received(cleaned)
         organisation, kind = self.instance, cleaned.get("kind")
         if not organisation.pk or not kind or kind == organisation.kind:
             return cleaned
@@ -180,6 +181,24 @@ class OrganisationForm(GuardedModelForm):
                     % {"years": "、".join(str(year) for year in locked)},
                 )
         return cleaned
+
+    def _check_lines_received(self, cleaned) -> None:
+        """A line's recipient organisation lies in the line's place: a new region must too."""
+        region = cleaned.get("region")
+        if not self.instance.pk or region is None or region.pk == self.instance.region_id:
+            return
+        for line in self.instance.donation_lines_received.select_related("region"):
+            error = line_organisation_error(_Placed(self.instance.name, region), line.region)
+            if error:
+                self.add_error("region", error)
+                return
+
+
+class _Placed:
+    """An organisation as it would be placed, for line_organisation_error."""
+
+    def __init__(self, name: str, region: Region):
+        self.name, self.region = name, region
 
 
 class LockedYearForm(GuardedModelForm):
@@ -340,6 +359,17 @@ class DonationInVisitForm(DonationForm):
                     _("Itemised lines of this donation went to %(places)s, outside %(region)s.")
                     % {"places": "、".join(stray), "region": region.name},
                 )
+        donors = cleaned.get("donors")
+        if self.instance.pk and donors is not None:
+            kept = {donor.pk for donor in donors}
+            for line in self.instance.lines.filter(donor__isnull=False).select_related("donor"):
+                if line.donor_id not in kept:
+                    self.add_error(
+                        "donors",
+                        _("An itemised line of this donation names %(donor)s as its donor.")
+                        % {"donor": line.donor.name},
+                    )
+                    break
         return cleaned
 
 

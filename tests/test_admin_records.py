@@ -849,6 +849,51 @@ class TestReviewedEdgeCases:
         assert reference.donation.amount == Decimal("1050000.00")
         assert reference.donation.region == reference.jiangkou
 
+    def test_the_visit_page_keeps_the_donors_its_lines_name(self, english_admin_client, reference):
+        donation = reference.donation
+        DonationLine.objects.create(
+            donation=donation,
+            amount=Decimal("200000.00"),
+            region=reference.qixin,
+            donor=reference.town_government,
+        )
+        donation.rebalance()
+        others = list(
+            donation.donors.exclude(pk=reference.town_government.pk).values_list("pk", flat=True)
+        )
+        url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+        response = english_admin_client.post(url, visit_change_data(reference, donors=others))
+        assert "An itemised line of this donation names 樟木头镇人民政府 as its donor." in " ".join(
+            form_errors(response)
+        )
+        assert donation.donors.filter(pk=reference.town_government.pk).exists()
+
+    def test_an_organisation_a_line_goes_to_stays_in_its_place(
+        self, english_admin_client, reference
+    ):
+        committee = Organisation.objects.create(
+            name="齐心村村委会", kind="community", region=reference.qixin
+        )
+        DonationLine.objects.create(
+            donation=reference.donation,
+            amount=Decimal("100.00"),
+            region=reference.qixin,
+            recipient_organisation=committee,
+        )
+        reference.donation.rebalance()
+        response = english_admin_client.post(
+            f"/admin/partnerships/organisation/{committee.pk}/change/",
+            {
+                "name": committee.name,
+                "kind": committee.kind,
+                "region": reference.minxiao.pk,
+                "loaded_version": committee.version,
+            },
+        )
+        assert "齐心村村委会 is in 闵孝镇, not in 齐心村" in " ".join(form_errors(response))
+        committee.refresh_from_db()
+        assert committee.region == reference.qixin
+
     def test_moving_a_visit_moves_its_undated_meetings_and_donations(
         self, english_admin_client, reference
     ):
