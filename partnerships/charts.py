@@ -6,6 +6,7 @@ numeric strings for drawing, and what a reader sees in tooltips comes from the s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
@@ -81,7 +82,12 @@ def places_by_year(*, table: YearTable) -> dict:
     }
 
 
-def yearly(*, years: list[int], totals: dict[int, Decimal], label: str) -> dict:
+def yearly(
+    *, years: list[int], totals: dict[int, Decimal], label: str, unknown: Iterable[int] = ()
+) -> dict:
+    """`unknown`: years whose figure is not known (a share the report does not give): no bar
+    rather than a bar of 0, where nothing else is known of them."""
+    unknown = set(unknown)
     return {
         "type": "bar",
         "unit": _("10,000 yuan"),
@@ -89,7 +95,12 @@ def yearly(*, years: list[int], totals: dict[int, Decimal], label: str) -> dict:
         "datasets": [
             {
                 "label": label,
-                "data": [wan(totals.get(year, Decimal(0))) for year in years],
+                "data": [
+                    None
+                    if year in unknown and not totals.get(year)
+                    else wan(totals.get(year, Decimal(0)))
+                    for year in years
+                ],
                 "color": PALETTE[0],
             }
         ],

@@ -22,7 +22,7 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import reports
 from .models import (
@@ -201,7 +201,19 @@ def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:
     ]
     if table.rest:
         rows.append([*[""] * 5, table.rest.label, *table.rest.cells, table.rest.total])
-    rows.append([*[""] * 5, _("Total"), *table.column_totals, table.total])
+    total_label = _("Total")
+    if table.unknown_shares:
+        # The page says 不详 for these years: the download must not let 0.00 pass for a figure.
+        total_label = ngettext(
+            "Total, without the unknown share of %(count)s handover naming this region (%(years)s)",
+            "Total, without the unknown share of %(count)s handovers naming this region "
+            "(%(years)s)",
+            sum(table.unknown_shares.values()),
+        ) % {
+            "count": sum(table.unknown_shares.values()),
+            "years": "、".join(str(year) for year in sorted(table.unknown_shares)),
+        }
+    rows.append([*[""] * 5, total_label, *table.column_totals, table.total])
     # The last row already holds the totals: the XLSX 万元 row restates it, not sums again.
     return Summary(name, columns, rows, scope=scope, extra={"total_row": True})
 

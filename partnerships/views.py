@@ -369,7 +369,12 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
             pairings=pairings,
             helps=any(pairing.helping_region_id == region.pk for pairing in pairings),
             show_breakdown=region.level < Region.Level.VILLAGE,
-            chart=charts.yearly(years=table.years, totals=year_totals, label=region.name),
+            chart=charts.yearly(
+                years=table.years,
+                totals=year_totals,
+                label=region.name,
+                unknown=table.unknown_shares,
+            ),
             page=page,
             place_exports=export_links(request, "places", region=region.pk),
             ledger_exports=export_links(request, "ledger", region=region.pk),

@@ -125,6 +125,15 @@ class TestReferenceFigures:
         assert ">0.00<" not in text
         assert text.count(">不详</span>") == 3
         assert "1 笔捐赠" in text
+        # Nor in its chart (no bar, not a bar of 0) or its download's total row.
+        assert response.context["chart"]["datasets"][0]["data"] == [None]
+
+    def test_a_towns_download_says_its_total_leaves_out_an_unknown_share(
+        self, official_client, reference
+    ):
+        response = official_client.get(f"/export/places.csv?region={reference.minxiao.pk}")
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+        assert "不含 1 笔点名本地区的捐赠中所得部分不详的金额（2023）" in text
 
     def test_a_village_with_a_known_part_shows_it_plus_the_unknown(
         self, official_client, reference
