@@ -188,17 +188,10 @@ class OrganisationForm(GuardedModelForm):
         if not self.instance.pk or region is None or region.pk == self.instance.region_id:
             return
         for line in self.instance.donation_lines_received.select_related("region"):
-            error = line_organisation_error(_Placed(self.instance.name, region), line.region)
+            error = line_organisation_error(self.instance, line.region, place=region)
             if error:
                 self.add_error("region", error)
                 return
-
-
-class _Placed:
-    """An organisation as it would be placed, for line_organisation_error."""
-
-    def __init__(self, name: str, region: Region):
-        self.name, self.region = name, region
 
 
 class LockedYearForm(GuardedModelForm):
@@ -390,13 +383,15 @@ class ProjectFundsFormSet(BaseInlineFormSet):
                 raise locked_year_error(year)
 
 
-def line_organisation_error(body, region) -> str | None:
-    """A line's recipient organisation must be in the place the line goes to."""
-    if body is None or region is None or body.region is None or body.region.is_within(region):
+def line_organisation_error(body, region, *, place=None) -> str | None:
+    """A line's recipient organisation must be in the place the line goes to; `place` is
+    where the organisation would be, when not where it is now."""
+    place = place or (body.region if body is not None else None)
+    if place is None or region is None or place.is_within(region):
         return None
     return _("%(body)s is in %(place)s, not in %(region)s, where this line goes.") % {
         "body": body.name,
-        "place": body.region.name,
+        "place": place.name,
         "region": region.name,
     }
 
@@ -427,9 +422,9 @@ class DonationLineFormSet(BaseInlineFormSet):
                     _("This line must go to %(region)s or a place within it.")
                     % {"region": donation.region.name},
                 )
-            body = form.cleaned_data.get("recipient_organisation")
-            if line_organisation_error(body, region):
-                form.add_error("recipient_organisation", line_organisation_error(body, region))
+            error = line_organisation_error(form.cleaned_data.get("recipient_organisation"), region)
+            if error:
+                form.add_error("recipient_organisation", error)
             donor = form.cleaned_data.get("donor")
             # Lines are edited on the donation's own page (the admin nests no inlines), whose
             # main form posts the donors unprefixed: a line's donor must be one of them.

@@ -23,6 +23,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.forms.models import model_to_dict
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -302,70 +303,50 @@ def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, l
     return preview, handovers
 
 
-def _same_handover(
-    partnership_id, date, visit_id, amount, kind, donor_ids, *rest, recipients=(), bodies=()
-) -> tuple:
-    """Everything a handover records: two equal in all of it are the same handover."""
+# What a handover records: two equal in all of it are the same handover.
+HANDOVER_FIELDS = (
+    "partnership",
+    "date",
+    "visit",
+    "amount",
+    "kind",
+    "region",
+    "category",
+    "funding",
+    "materials_description",
+)
+HANDOVER_SETS = ("donors", "recipient_regions", "recipient_organisations")
+
+
+def _handover_key(values: dict[str, Any]) -> tuple:
+    """From a donation form's cleaned data or model_to_dict of a donation (objects or pks)."""
+
+    def pk(value):
+        return getattr(value, "pk", value)
+
     return (
-        partnership_id,
-        date,
-        visit_id,
-        amount,
-        kind,
-        frozenset(donor_ids),
-        *rest,
-        frozenset(recipients),
-        frozenset(bodies),
+        *(pk(values.get(name)) for name in HANDOVER_FIELDS),
+        *(frozenset(pk(item) for item in values.get(name) or ()) for name in HANDOVER_SETS),
     )
 
 
 def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> None:
-    """Refuse a handover already recorded, or given twice in the file: same pairing, day (or
-    visit), amount, kind, donors, receiving region, recipients, category, funding and
-    materials. Importing a file twice would otherwise count every
-    handover twice; one that truly happened twice is entered on the admin page."""
-    keys: list[tuple[tuple, _Handover]] = []
-    for handover in handovers:
-        if handover.form is None:
-            continue
-        data = handover.form.cleaned_data
-        key = _same_handover(
-            data["partnership"].pk,
-            data["date"],
-            data["visit"].pk if data["visit"] else None,
-            data["amount"],
-            data["kind"],
-            (donor.pk for donor in data["donors"]),
-            data["region"].pk if data.get("region") else None,
-            data.get("category"),
-            data.get("funding"),
-            data.get("materials_description") or "",
-            recipients=(place.pk for place in data.get("recipient_regions") or ()),
-            bodies=(body.pk for body in data.get("recipient_organisations") or ()),
-        )
-        keys.append((key, handover))
-    if not keys:
+    """Refuse a handover already recorded, or given twice in the file: the same in all it
+    records (HANDOVER_FIELDS and HANDOVER_SETS). Importing a file twice would otherwise count
+    every handover twice; one that truly happened twice is entered on the admin page."""
+    checked = [handover for handover in handovers if handover.form is not None]
+    if not checked:
         return
-    recorded = {}
+    keys = [(_handover_key(handover.form.cleaned_data), handover) for handover in checked]
+    data = [handover.form.cleaned_data for handover in checked]
     candidates = Donation.objects.filter(
-        partnership_id__in={key[0] for key, _h in keys}, amount__in={key[3] for key, _h in keys}
-    ).prefetch_related("donors", "recipient_regions", "recipient_organisations")
+        partnership__in={values["partnership"] for values in data},
+        amount__in={values["amount"] for values in data},
+    ).prefetch_related(*HANDOVER_SETS)
+    recorded = {}
     for donation in candidates:
-        key = _same_handover(
-            donation.partnership_id,
-            donation.date,
-            donation.visit_id,
-            donation.amount,
-            donation.kind,
-            (donor.pk for donor in donation.donors.all()),
-            donation.region_id,
-            donation.category,
-            donation.funding,
-            donation.materials_description,
-            recipients=(place.pk for place in donation.recipient_regions.all()),
-            bodies=(body.pk for body in donation.recipient_organisations.all()),
-        )
-        recorded.setdefault(key, donation)
+        fields = model_to_dict(donation, fields=HANDOVER_FIELDS + HANDOVER_SETS)
+        recorded.setdefault(_handover_key(fields), donation)
     column = labels.get("handover_total", "")
     first_row: dict[tuple, int] = {}
     for key, handover in keys:  # in the file's order

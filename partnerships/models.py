@@ -378,24 +378,17 @@ class Partnership(Versioned, TreePathMixin):
             )
         if not (self.helping_region_id and self.assisted_region_id):
             return
-        if self.helping_region_id != self.assisted_region_id and (
-            self.helping_region.is_within(self.assisted_region)
-            or self.assisted_region.is_within(self.helping_region)
-        ):
+        inner, outer = self.helping_region, self.assisted_region
+        if outer.is_within(inner):
+            inner, outer = outer, inner
+        if inner.pk != outer.pk and inner.is_within(outer):
             raise ValidationError(
                 {
                     "assisted_region": _(
                         "%(inner)s lies within %(outer)s: a region cannot be paired with a "
                         "place inside it."
                     )
-                    % (
-                        {"inner": self.helping_region.name, "outer": self.assisted_region.name}
-                        if self.helping_region.is_within(self.assisted_region)
-                        else {
-                            "inner": self.assisted_region.name,
-                            "outer": self.helping_region.name,
-                        }
-                    )
+                    % {"inner": inner.name, "outer": outer.name}
                 }
             )
         if self.pk:

@@ -188,10 +188,15 @@ class Command(BaseCommand):
 
     # Subjects and baselines --------------------------------------------------------------
 
-    def raw(self, sql: str, params=()) -> callable:
-        """A bare psycopg connection running the aggregate a page shows."""
+    def kept_connection(self) -> psycopg.Connection:
+        """A bare connection for baselines, kept for the whole run (listed for tests to close)."""
         conn = raw_connection()
         self._raw_connections = [*getattr(self, "_raw_connections", []), conn]
+        return conn
+
+    def raw(self, sql: str, params=()) -> callable:
+        """A bare psycopg connection running the aggregate a page shows."""
+        conn = self.kept_connection()
 
         def run():
             with conn.cursor() as cursor:
@@ -202,8 +207,7 @@ class Command(BaseCommand):
 
     def raw_script(self, statements: list[str]) -> callable:
         """A bare psycopg connection running the given statements one after another."""
-        conn = raw_connection()
-        self._raw_connections = [*getattr(self, "_raw_connections", []), conn]
+        conn = self.kept_connection()
 
         def run():
             with conn.cursor() as cursor:
