@@ -196,8 +196,11 @@ def shared_query(request: HttpRequest) -> str:
 
 
 def export_links(request: HttpRequest, summary: str, **scope: int) -> list[tuple[str, str]]:
-    """Download links for a panel: its summary, with the page's filters and its subject."""
-    query = _query_of(request, ExportForm)
+    """Download links for a panel: its summary, with the page's filters and its subject.
+
+    Only the filters come from the page's address; what the download is about comes from
+    `scope` alone (a page's own `year` or `pairing` parameter is not the download's)."""
+    query = _query_of(request, OverviewFilterForm)
     for name, pk in scope.items():
         query[name] = str(pk)
     suffix = f"?{query.urlencode()}" if query else ""
@@ -498,17 +501,20 @@ def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summar
     )
 
 
-SUMMARY_NAMES = (
-    "yearly",
-    "pairings",
-    "villages",
-    "places",
-    "donors",
-    "ledger",
-    "visits",
-    "targets",
-    "ranking",
-)
+# Each summary and what it can be narrowed to besides the filters: a download asked for with
+# anything else is refused rather than silently made without it.
+SUMMARY_SCOPES = {
+    "yearly": (),
+    "pairings": ("pairing",),
+    "villages": ("pairing",),
+    "places": ("region",),
+    "donors": ("pairing", "region", "donor"),
+    "ledger": ("pairing", "region", "donor", "visit"),
+    "visits": ("pairing", "visit"),
+    "targets": ("pairing", "year"),
+    "ranking": ("year",),
+}
+SUMMARY_NAMES = tuple(SUMMARY_SCOPES)
 
 
 @dashboard_view
@@ -523,6 +529,13 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
             _("These filters could not be applied:") + " " + form.error_text(),
             content_type="text/plain; charset=utf-8",
         )
+    for name in ("pairing", "region", "donor", "visit", "year"):
+        if form.cleaned_data.get(name) is not None and name not in SUMMARY_SCOPES[summary]:
+            return HttpResponseBadRequest(
+                _("This download cannot be narrowed by “%(field)s”.")
+                % {"field": ExportForm.base_fields[name].label},
+                content_type="text/plain; charset=utf-8",
+            )
     scope = access.scope_for(request.user)
     filters = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
     subject = form.cleaned_data.get("pairing") or (

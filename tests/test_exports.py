@@ -110,6 +110,37 @@ def test_bad_export_requests_get_a_400_in_words(official_client, reference, url)
     assert len(response.content.decode()) > 5
 
 
+@pytest.mark.parametrize(
+    ("summary", "query", "field"),
+    [
+        ("yearly", "pairing={pairing}", "结对关系"),
+        ("places", "region={county}&pairing={pairing}", "结对关系"),
+        ("villages", "pairing={pairing}&year=2023", "年份"),
+        ("visits", "pairing={pairing}&donor={donor}", "捐赠方"),
+        ("ranking", "year=2023&region={county}", "地区"),
+    ],
+)
+def test_an_export_refuses_what_it_cannot_be_narrowed_by(
+    official_client, reference, summary, query, field
+):
+    """A pairing's yearly download is not the programme's: it is refused, not silently widened."""
+    query = query.format(
+        pairing=reference.pairing.pk,
+        county=reference.jiangkou.pk,
+        donor=reference.visit.donations.first().donors.first().pk,
+    )
+    response = official_client.get(f"/export/{summary}.csv?{query}", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 400
+    assert response.content.decode() == f"此下载不能按“{field}”限定。"
+
+
+def test_download_links_take_the_filters_not_the_pages_own_parameters(official_client, reference):
+    page = official_client.get("/?year=2024&year_from=2023&pairing=1").content.decode()
+    assert "/export/yearly.csv?year_from=2023&amp;" not in page
+    assert '/export/yearly.csv?year_from=2023"' in page
+    assert "pairing=1" not in page.split("/export/ledger.csv", 1)[1].split('"', 1)[0]
+
+
 def test_exports_need_a_signed_in_user(client, reference):
     response = client.get("/export/ledger.csv")
     assert response.status_code == 302
