@@ -6,12 +6,13 @@ Pages here follow the dashboard's rules (views.dashboard_view): sign-in, scope, 
 from __future__ import annotations
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_htmx.http import push_url
 
 from . import access, indicators, pagecache, pdf, reports, svg
 from .models import (
@@ -72,7 +73,35 @@ def _bind_year(request: HttpRequest, years: list[int], target_years: list[int]):
     form = YearForm(request.GET, years=years)
     if not form.is_valid():
         return form, None
+    # A year asked for is in the page's address (keep_year_in_address): the dashboard's filter
+    # form sends it along (hx-include), so that a filter change keeps it there.
+    form.fields["year"].widget.attrs["data-kept-in-address"] = ""
     return form, form.cleaned_data["year"]
+
+
+def keep_year_in_address(
+    request: HttpRequest, response: HttpResponse, pages: dict[str, dict]
+) -> HttpResponse:
+    """After a year chosen in a panel, put it in the address of the page showing the panel
+    (htmx pushes it), so that reloading, Back and a copied link keep it.
+
+    `pages` maps the names of the pages the panel may be on to their URL arguments; an address
+    the browser reports for another page is left alone."""
+    year = request.GET.get("year", "")
+    if not request.htmx or response.status_code != 200 or year == "":
+        return response
+    path, _sep, query = (request.htmx.current_url_abs_path or "").partition("?")
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return response
+    if pages.get(match.url_name) != match.kwargs:
+        return response
+    address = QueryDict(query, mutable=True)
+    if address.get("year") != year:
+        address["year"] = year
+        push_url(response, f"{path}?{address.urlencode()}")
+    return response
 
 
 def targets_context(request: HttpRequest, partnership: Partnership) -> tuple[dict, int]:
@@ -128,7 +157,11 @@ def pairing_targets(request: HttpRequest, pk: int) -> HttpResponse:
         scope_paths=access.scope_for(request.user).paths,
         keep=lambda: answer["status"] == 200,
     )
-    return HttpResponse(html, status=answer["status"])
+    return keep_year_in_address(
+        request,
+        HttpResponse(html, status=answer["status"]),
+        {"pairing": {"pk": pk}, "pairing_targets": {"pk": pk}},
+    )
 
 
 def ranking_context(request: HttpRequest) -> tuple[dict, int]:
@@ -148,7 +181,11 @@ def ranking(request: HttpRequest) -> HttpResponse:
     """Pairings ranked by the share of their targets met in a year."""
     context, status = ranking_context(request)
     template = "partnerships/_ranking.html" if request.htmx else "partnerships/ranking.html"
-    return render(request, template, context, status=status)
+    return keep_year_in_address(
+        request,
+        render(request, template, context, status=status),
+        {"overview": {}, "ranking": {}},
+    )
 
 
 # --- Printable reports ----------------------------------------------------------------------

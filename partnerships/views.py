@@ -310,7 +310,10 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _require_in_scope(request, partnership)
     scope = access.scope_for(request.user)
     form, filters = _bind_filters(request)
-    context = {"form": form, "partnership": partnership}
+    targets_url = reverse("pairing_targets", args=[partnership.pk])
+    if request.GET.get("year"):
+        targets_url += "?" + QueryDict.fromkeys(["year"], request.GET["year"]).urlencode()
+    context = {"form": form, "partnership": partnership, "targets_url": targets_url}
 
     def build() -> dict:
         figures = {

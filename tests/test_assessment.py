@@ -471,6 +471,44 @@ class TestPages:
         text = page_text(response)
         assert text.lstrip().startswith('<section id="targets"') and "<html" not in text
 
+    def test_a_chosen_year_goes_into_the_pages_address(self, official_client, year_2024):
+        pk = year_2024.pairing.pk
+
+        def panel(year, current):
+            return official_client.get(
+                f"/pairings/{pk}/targets/?year={year}",
+                HTTP_HX_REQUEST="true",
+                HTTP_HX_CURRENT_URL=f"http://testserver{current}",
+            )
+
+        # the page's filters stay, its year is set or replaced
+        pushed = panel(2023, f"/pairings/{pk}/?year_from=2020&year=2024")
+        assert pushed["HX-Push-Url"] == f"/pairings/{pk}/?year_from=2020&year=2023"
+        assert panel(2023, f"/pairings/{pk}/")["HX-Push-Url"] == f"/pairings/{pk}/?year=2023"
+        # loading the year the address already has, another page, a bad year: nothing pushed
+        assert "HX-Push-Url" not in panel(2023, f"/pairings/{pk}/?year=2023")
+        assert "HX-Push-Url" not in panel(2023, f"/pairings/{pk + 1}/")
+        assert "HX-Push-Url" not in panel(2023, "/regions/1/")
+        assert "HX-Push-Url" not in panel(1066, f"/pairings/{pk}/")
+        ranking = official_client.get(
+            "/targets/?year=2023", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/"
+        )
+        assert ranking["HX-Push-Url"] == "/?year=2023"
+
+    def test_the_year_in_the_address_is_shown_on_reload(self, official_client, year_2024):
+        pk = year_2024.pairing.pk
+        page = official_client.get(f"/pairings/{pk}/?year=2023").content.decode()
+        assert f'hx-get="/pairings/{pk}/targets/?year=2023" hx-trigger="load"' in page
+        # the filters send the chosen year along, so a filter change keeps it in the address
+        assert 'hx-include="closest form, [data-kept-in-address]"' in page
+        panel = official_client.get(f"/pairings/{pk}/targets/?year=2023", HTTP_HX_REQUEST="true")
+        assert '<select name="year" data-kept-in-address' in page_text(panel)
+        # a year not asked for is not put in the address by a filter change
+        panel = official_client.get(f"/pairings/{pk}/targets/", HTTP_HX_REQUEST="true")
+        assert "data-kept-in-address" not in page_text(panel)
+        overview = official_client.get("/?year=2023")
+        assert overview.context["ranking_year"] == 2023
+
     def test_a_bad_year_is_a_400_in_words(self, official_client, reference):
         response = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year=1066")
         assert response.status_code == 400
