@@ -96,6 +96,15 @@ def test_filters_swap_the_chart_and_table_without_a_page_load(site, page, consol
     expect(page.locator("h1")).to_contain_text("示例东西")
     all_years_series = chart_series(page)  # waits for the deferred scripts to draw it
     assert chart_count(page) == 1
+    # The value axis is in 万元: its ticks show the decimals they have, not ".00" on each.
+    ticks = page.evaluate(
+        """(() => {
+            const chart = window.Chart.getChart(document.querySelector("#panel canvas"));
+            return chart.scales[chart.options.indexAxis === "y" ? "x" : "y"].ticks.map(
+                (tick) => tick.label);
+        })()"""
+    )
+    assert ticks and not any(label.endswith(".00") for label in ticks), ticks
     # A marker on window survives swaps and disappears with any full page load.
     page.evaluate("window.__sameDocument = true")
     all_years_total = grand_total(page)
@@ -208,12 +217,19 @@ def test_the_targets_panel_changes_year_in_place(site, page, console_errors):
     heading = page.locator("#targets-heading")
     page.select_option("#targets select[name=year]", "2023")
     expect(heading).to_contain_text("2023")
-    # The page stayed: the panel was swapped, the aid table is still there.
-    assert page.url.endswith(path)
+    # The page stayed: the panel was swapped, the aid table is still there; the year went into
+    # the page's address.
+    page.wait_for_url(f"**{path}?year=2023")
     expect(page.locator("#targets .flag").first).to_be_visible()
     expect(page.locator("#villages-heading")).to_be_visible()
     report = page.locator("#targets a", has_text="A4")
     assert report.count() == 0 or report.first.get_attribute("href").endswith("/report/2023/")
+    # A filter change keeps the year in the address, and a reload shows it again.
+    choose(page, "year_from", "2022")
+    assert {"year_from=2022", "year=2023"} <= set(page.url.split("?")[1].split("&")), page.url
+    page.reload()
+    expect(heading).to_contain_text("2023")
+    expect(page.locator("#targets select[name=year]")).to_have_value("2023")
     assert console_errors == []
 
 

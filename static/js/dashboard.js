@@ -3,9 +3,11 @@
 (function () {
   "use strict";
 
-  function formatter() {
+  // Amounts in tooltips show their two decimals; axis ticks only the decimals they have
+  // (0, 50, 100 rather than 0.00, 50.00, 100.00).
+  function formatter(minimumFractionDigits) {
     return new Intl.NumberFormat(document.documentElement.lang || undefined, {
-      minimumFractionDigits: 2,
+      minimumFractionDigits: minimumFractionDigits,
       maximumFractionDigits: 2,
     });
   }
@@ -47,7 +49,8 @@
       var band = spec.stacked ? 24 : Math.max(22, spec.datasets.length * 9 + 10);
       box.style.height = Math.max(220, spec.labels.length * band + 90) + "px";
     }
-    var numbers = formatter();
+    var numbers = formatter(2);
+    var ticks = formatter(0);
     var unit = spec.unit || "";
     var valueAxis = {
       beginAtZero: true,
@@ -55,7 +58,7 @@
       title: { display: true, text: unit },
       ticks: {
         callback: function (value) {
-          return numbers.format(value);
+          return ticks.format(value);
         },
       },
     };
