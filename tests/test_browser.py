@@ -152,6 +152,20 @@ def test_the_language_switch_keeps_the_page_and_filters(site, page, console_erro
     assert console_errors == []
 
 
+def test_the_first_tab_offers_a_skip_to_the_content(site, page, console_errors):
+    sign_in(page, site.url, "/")
+    expect(page.locator("h1")).to_be_visible()
+    skip = page.locator("a.skip-link")
+    assert skip.bounding_box()["y"] < 0  # off screen until focused
+    page.keyboard.press("Tab")
+    expect(skip).to_be_focused()
+    expect(skip).to_have_text("跳到正文")
+    assert skip.bounding_box()["y"] >= 0
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    assert console_errors == []
+
+
 def test_the_overview_fills_in_villages_reached_and_donors(site, page, console_errors):
     from partnerships import reports
 
