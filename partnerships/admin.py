@@ -23,7 +23,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import access, exports, forms, imports, reports, summary
+from . import access, exports, forms, imports, punctuation, reports, summary
 from .models import (
     REGION_ANCESTORS,
     AidProject,
@@ -246,7 +246,7 @@ class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
                 continue
             label = self.model._meta.get_field(change.field).verbose_name
             lines.append(f"{label}: {change.old} → {change.new}")
-        return "；".join(lines)
+        return punctuation.punct("；").join(lines)
 
 
 class ScopedInline(ScopedChoicesMixin):
@@ -392,7 +392,16 @@ class NamedOnDonationsProtected:
         for obj in objs:
             for name in self.named_on:
                 for donation in getattr(obj, name).all()[: self.shown]:
-                    protected.append(format_html("{}: {}（{}）", label, donation, obj))
+                    protected.append(
+                        format_html(
+                            "{}: {}{}{}{}",
+                            label,
+                            donation,
+                            punctuation.punct("（"),
+                            obj,
+                            punctuation.punct("）"),
+                        )
+                    )
         return deleted, counts, perms_needed, protected
 
 
@@ -752,7 +761,7 @@ class DonationAdmin(ImportMixin, RecordAdmin):
 
     @admin.display(description=_("donors"))
     def donor_names(self, donation):
-        return "、".join(donor.name for donor in donation.donors.all())
+        return punctuation.joined(donor.name for donor in donation.donors.all())
 
     @transaction.atomic
     def save_related(self, request, form, formsets, change):

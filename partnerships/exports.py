@@ -24,7 +24,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from . import reports
+from . import punctuation, reports
 from .models import (
     REGION_ANCESTORS,
     Category,
@@ -211,7 +211,7 @@ def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:
             sum(table.unknown_shares.values()),
         ) % {
             "count": sum(table.unknown_shares.values()),
-            "years": "、".join(str(year) for year in sorted(table.unknown_shares)),
+            "years": punctuation.joined(str(year) for year in sorted(table.unknown_shares)),
         }
     rows.append([*[""] * 5, total_label, *table.column_totals, table.total])
     # The last row already holds the totals: the XLSX 万元 row restates it, not sums again.

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from . import punctuation
 from .models import (
     FIRST_YEAR,
     GOVERNMENT_KINDS,
@@ -101,9 +102,9 @@ class GuardedModelForm(forms.ModelForm):
             "%(fields)s. Nothing of yours was saved; reload the page to see the current "
             "values and make your change again."
         ) % {
-            "people": "、".join(people) or _("someone else"),
+            "people": punctuation.joined(people) or _("someone else"),
             "when": when.strftime("%Y-%m-%d %H:%M") if when else "",
-            "fields": "、".join(fields) or _("its details"),
+            "fields": punctuation.joined(fields) or _("its details"),
         }
 
     def record_years(self, cleaned) -> set[int]:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from .money import MoneyField
+from .punctuation import punct
 
 # Enough joins to name any region by its full path without one query per ancestor.
 REGION_ANCESTORS = "parent__parent__parent__parent"
@@ -362,7 +363,7 @@ class Partnership(Versioned, TreePathMixin):
 
     def __str__(self) -> str:
         pair = f"{self.helping_region.name}—{self.assisted_region.name}"
-        return f"{self.name}（{pair}）" if self.name else pair
+        return f"{self.name}{punct('（')}{pair}{punct('）')}" if self.name else pair
 
     def clean(self):
         super().clean()
@@ -510,7 +511,9 @@ class Person(Versioned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name}（{self.position}）" if self.position else self.name
+        if not self.position:
+            return self.name
+        return f"{self.name}{punct('（')}{self.position}{punct('）')}"
 
 
 class Direction(models.TextChoices):
@@ -792,7 +795,7 @@ class MeetingParticipant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.person.name}（{self.get_role_display()}）"
+        return f"{self.person.name}{punct('（')}{self.get_role_display()}{punct('）')}"
 
 
 class Category(models.TextChoices):
@@ -1441,7 +1444,7 @@ class Posting(InPostPeriod):
     def __str__(self) -> str:
         who = self.person.name if self.person_id else self.get_kind_display()
         count = _("number not reported") if self.headcount is None else self.headcount
-        return f"{who}（{count}）→ {self.host_region.name}"
+        return f"{who}{punct('（')}{count}{punct('）')} → {self.host_region.name}"
 
     def clean(self):
         super().clean()

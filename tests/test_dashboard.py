@@ -369,6 +369,21 @@ class TestLanguage:
         assert "Not itemised to a village" in text
         assert "Jan. 10, 2023" in page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
 
+    def test_counts_and_punctuation_follow_the_language(self, official_client, reference):
+        """Recorded names stay as recorded; the marks and plurals around them are the page's."""
+        pairing, visit = f"/pairings/{reference.pairing.pk}/", f"/visits/{reference.visit.pk}/"
+        english = page_text(official_client.get(pairing, HTTP_ACCEPT_LANGUAGE="en"))
+        assert "1 visit and 2 meetings in the selected years." in english
+        english = page_text(official_client.get(visit, HTTP_ACCEPT_LANGUAGE="en"))
+        assert "<dd>黄淦洪 (樟木头镇党委书记)</dd>" in english
+        assert "杨俊丽 (樟木头镇副镇长), 沈琦 (樟木头镇副镇长)</dd>" in english
+        assert "负责人 (size not reported)</dd>" in english
+        chinese = page_text(official_client.get(pairing, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert "所选年份内共有考察交流 1 次、座谈会 2 场。" in chinese
+        chinese = page_text(official_client.get(visit, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert "杨俊丽（樟木头镇副镇长）、沈琦（樟木头镇副镇长）</dd>" in chinese
+        assert "负责人（人数未见报道）</dd>" in chinese
+
 
 class TestSampleTotals:
     def test_on_screen_totals_equal_the_database_to_the_fen(self, official_client, sample):

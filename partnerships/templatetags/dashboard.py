@@ -9,9 +9,16 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
+from .. import punctuation
 from ..money import to_wan
 
 register = template.Library()
+
+
+@register.simple_tag
+def punct(mark: str) -> str:
+    """{% punct "、" %}: the mark in Chinese, its Western form (", ") in other languages."""
+    return punctuation.punct(mark)
 
 
 @register.filter
