@@ -185,35 +185,160 @@ class Region(Versioned, TreePathMixin):
             allowed.append(cls.Level.CITY)
         return allowed
 
-    def _check_donations_follow(self, parent: Region) -> None:
+    def _check_records_follow(self, parent: Region) -> None:
         """A move to another parent carries the region and what lies under it: refuse it when
-        a donation given into them would leave the assisted side of its pairing."""
+        a record tied to a place in it would leave the side of its pairing it must lie in
+        (donations, projects, village–enterprise pairs, people sent), when a pairing with a
+        side in it would leave its parent pairing's side, or when the region would come to
+        lie inside the other side of a pairing it is a side of."""
         subtree = self.path
         places = Region.objects.filter(path__startswith=subtree).values("pk")
-        # Three small lookups by region, not one join fanning out over donations, lines and
-        # recipients (an admin save at 1M lines).
-        received = Donation.objects.filter(region__in=places).values("partnership")
-        lines = DonationLine.objects.filter(region__in=places).values("donation__partnership")
-        named = Donation.recipient_regions.through.objects.filter(region__in=places).values(
-            "donation__partnership"
-        )
-        tied = Q(pk__in=received) | Q(pk__in=lines) | Q(pk__in=named)
-        sides = Partnership.objects.filter(tied).values_list(
-            "assisted_region__path", "assisted_region__name"
-        )
-        for side_path, side_name in sides:
+
+        def stays_within(side_path: str) -> bool:
             # Fine if the side moves along (it lies in the region) or still contains it.
-            if not side_path.startswith(subtree) and not parent.path.startswith(side_path):
+            return side_path.startswith(subtree) or parent.path.startswith(side_path)
+
+        names = {"region": self.name, "parent": parent.name}
+        # Small lookups by region, not one join fanning out over donations, lines and
+        # recipients (an admin save at 1M lines).
+        east_to_west = Posting.objects.filter(direction=Direction.EAST_TO_WEST)
+        assisted_side = [
+            (
+                Q(pk__in=Donation.objects.filter(region__in=places).values("partnership"))
+                | Q(
+                    pk__in=DonationLine.objects.filter(region__in=places).values(
+                        "donation__partnership"
+                    )
+                )
+                | Q(
+                    pk__in=Donation.recipient_regions.through.objects.filter(
+                        region__in=places
+                    ).values("donation__partnership")
+                ),
+                _(
+                    "Donations to %(region)s or places in it belong to a pairing whose "
+                    "assisted side is %(side)s: under %(parent)s they would lie outside "
+                    "it. Correct those donations first."
+                ),
+            ),
+            (
+                Q(pk__in=AidProject.objects.filter(region__in=places).values("partnership")),
+                _(
+                    "Aid projects in %(region)s or places in it belong to a pairing whose "
+                    "assisted side is %(side)s: under %(parent)s they would lie outside it. "
+                    "Correct those projects first."
+                ),
+            ),
+            (
+                Q(
+                    pk__in=VillageEnterprisePair.objects.filter(village__in=places).values(
+                        "partnership"
+                    )
+                ),
+                _(
+                    "Village–enterprise pairs in %(region)s or places in it belong to a "
+                    "pairing whose assisted side is %(side)s: under %(parent)s they would lie "
+                    "outside it. Correct those pairs first."
+                ),
+            ),
+            (
+                Q(pk__in=east_to_west.filter(host_region__in=places).values("partnership")),
+                _(
+                    "People sent to work in %(region)s or places in it belong to a pairing "
+                    "whose assisted side is %(side)s: under %(parent)s they would work "
+                    "outside it. Correct those records of people sent first."
+                ),
+            ),
+        ]
+        for tied, message in assisted_side:
+            sides = Partnership.objects.filter(tied).values_list(
+                "assisted_region__path", "assisted_region__name"
+            )
+            for side_path, side_name in sides:
+                if not stays_within(side_path):
+                    raise ValidationError({"parent": message % {**names, "side": side_name}})
+        west_to_east = Posting.objects.exclude(direction=Direction.EAST_TO_WEST)
+        sides = Partnership.objects.filter(
+            pk__in=west_to_east.filter(host_region__in=places).values("partnership")
+        ).values_list("helping_region__path", "helping_region__name")
+        for side_path, side_name in sides:
+            if not stays_within(side_path):
                 raise ValidationError(
                     {
                         "parent": _(
-                            "Donations to %(region)s or places in it belong to a pairing whose "
-                            "assisted side is %(side)s: under %(parent)s they would lie outside "
-                            "it. Correct those donations first."
+                            "People sent to work in %(region)s or places in it belong to a "
+                            "pairing whose helping side is %(side)s: under %(parent)s they "
+                            "would work outside it. Correct those records of people sent first."
                         )
-                        % {"region": self.name, "side": side_name, "parent": parent.name}
+                        % {**names, "side": side_name}
                     }
                 )
+        received = (
+            DonationLine.objects.filter(recipient_organisation__region__in=places)
+            .exclude(region__in=places)
+            .values_list("region__path", "region__name")
+            .distinct()
+        )
+        for line_path, line_name in received:
+            if not parent.path.startswith(line_path):
+                raise ValidationError(
+                    {
+                        "parent": _(
+                            "Organisations in %(region)s or places in it receive donation lines "
+                            "given to %(side)s: under %(parent)s they would lie outside it. "
+                            "Correct those lines first."
+                        )
+                        % {**names, "side": line_name}
+                    }
+                )
+        # The pairings this region or a place in it is a side of.
+        sided = Partnership.objects.filter(
+            Q(helping_region__path__startswith=subtree)
+            | Q(assisted_region__path__startswith=subtree)
+        ).select_related(
+            "helping_region", "assisted_region", "parent__helping_region", "parent__assisted_region"
+        )
+        for pairing in sided:
+            for side, other, parent_side in (
+                (
+                    pairing.helping_region,
+                    pairing.assisted_region,
+                    pairing.parent and pairing.parent.helping_region,
+                ),
+                (
+                    pairing.assisted_region,
+                    pairing.helping_region,
+                    pairing.parent and pairing.parent.assisted_region,
+                ),
+            ):
+                if not side.path.startswith(subtree):
+                    continue
+                if not other.path.startswith(subtree) and parent.path.startswith(other.path):
+                    raise ValidationError(
+                        {
+                            "parent": _(
+                                "%(region)s or a place in it is paired with %(other)s: under "
+                                "%(parent)s it would lie inside the region it is paired with."
+                            )
+                            % {**names, "other": other.name}
+                        }
+                    )
+                if parent_side is not None and not stays_within(parent_side.path):
+                    raise ValidationError(
+                        {
+                            "parent": _(
+                                "%(region)s or a place in it is a side of %(pairing)s, which "
+                                "is part of %(outer)s: under %(parent)s it would lie outside "
+                                "%(side)s. Correct that pairing first."
+                            )
+                            % {
+                                **names,
+                                "pairing": pairing,
+                                "outer": pairing.parent,
+                                "side": parent_side.name,
+                            }
+                        }
+                    )
 
     def _check_children_fit(self) -> None:
         for child_level in self.children.values_list("level", flat=True).distinct():
@@ -271,7 +396,7 @@ class Region(Versioned, TreePathMixin):
         if self.pk and parent.is_within(self):
             raise ValidationError({"parent": _("A region cannot sit inside itself.")})
         if self.pk and self.path and self.path != f"{parent.path}{self.pk}/":
-            self._check_donations_follow(parent)
+            self._check_records_follow(parent)
         allowed = [self.Level(level) for level in self.allowed_parent_levels(self.level)]
         if parent.level not in allowed:
             raise ValidationError(

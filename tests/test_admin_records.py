@@ -12,12 +12,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from partnerships.models import (
+    AidProject,
     Donation,
     DonationLine,
     Meeting,
     Organisation,
     Partnership,
+    Posting,
     Region,
+    VillageEnterprisePair,
     Visit,
 )
 
@@ -744,6 +747,85 @@ class TestReviewedEdgeCases:
         assert "assisted side is 闵孝镇" in page_text(response)
         assert Region.objects.get(pk=village.pk).parent == reference.minxiao
 
+    @pytest.mark.parametrize("record", ["project", "village pair", "posting", "child pairing"])
+    def test_nor_can_it_carry_other_records_out_of_their_pairing(
+        self, english_admin_client, reference, record
+    ):
+        """Projects, village–enterprise pairs, people sent and child pairings are tied to the
+        assisted side of their pairing as donations are."""
+        town = Region.objects.create(name="新建镇", level=4, parent=reference.jiangkou)
+        village = Region.objects.create(name="新建村", level=5, parent=town)
+        expected = {
+            "project": "Aid projects in 新建镇",
+            "village pair": "Village–enterprise pairs in 新建镇",
+            "posting": "People sent to work in 新建镇",
+            "child pairing": "新建镇 or a place in it is a side of",
+        }[record]
+        if record == "project":
+            AidProject.objects.create(
+                partnership=reference.pairing, name="示例项目", region=village
+            )
+        elif record == "village pair":
+            VillageEnterprisePair.objects.create(
+                partnership=reference.pairing, village=village, start_date=datetime.date(2023, 1, 1)
+            )
+        elif record == "posting":
+            Posting.objects.create(
+                partnership=reference.pairing,
+                kind="teacher",
+                host_region=village,
+                start_date=datetime.date(2023, 2, 1),
+            )
+        else:
+            Partnership.objects.create(
+                helping_region=reference.zhangmutou, assisted_region=town, parent=reference.pairing
+            )
+        far = other_county_town(
+            Region.objects.create(name="示例县", level=3, parent=reference.jiangkou.parent)
+        ).parent
+        response = self.move(english_admin_client, town, far)
+        assert response.status_code == 200
+        assert expected in page_text(response)
+        assert Region.objects.get(pk=town.pk).parent == reference.jiangkou
+        # Within the side, the same move is taken.
+        other_town = Region.objects.create(name="另一镇", level=4, parent=reference.jiangkou)
+        assert self.move(english_admin_client, village, other_town).status_code == 302
+
+    def test_nor_can_people_sent_west_to_east_leave_the_helping_side(
+        self, english_admin_client, reference
+    ):
+        school = Region.objects.create(name="樟木头中学片区", level=5, parent=reference.zhangmutou)
+        Posting.objects.create(
+            partnership=reference.pairing,
+            kind="teacher",
+            direction="west_to_east",
+            host_region=school,
+            start_date=datetime.date(2023, 2, 1),
+        )
+        response = self.move(english_admin_client, school, reference.minxiao)
+        assert "whose helping side is 樟木头镇" in page_text(response)
+        assert Region.objects.get(pk=school.pk).parent == reference.zhangmutou
+
+    def test_nor_into_the_region_it_is_paired_with(self, english_admin_client, reference):
+        response = self.move(english_admin_client, reference.zhangmutou, reference.jiangkou)
+        assert "樟木头镇 or a place in it is paired with 江口县" in page_text(response)
+        assert Region.objects.get(pk=reference.zhangmutou.pk).parent_id != reference.jiangkou.pk
+
+    def test_nor_away_from_a_line_its_organisation_receives(self, english_admin_client, reference):
+        town = Region.objects.create(name="新建镇", level=4, parent=reference.jiangkou)
+        school = Organisation.objects.create(name="新建镇中学", kind="school", region=town)
+        DonationLine.objects.create(
+            donation=reference.donation,
+            amount=Decimal("100.00"),
+            region=reference.jiangkou,
+            recipient_organisation=school,
+        )
+        reference.donation.rebalance()
+        far = Region.objects.create(name="示例县", level=3, parent=reference.jiangkou.parent)
+        response = self.move(english_admin_client, town, far)
+        assert "receive donation lines given to 江口县" in page_text(response)
+        assert Region.objects.get(pk=town.pk).parent == reference.jiangkou
+
     def test_a_move_within_the_side_or_of_an_unused_place_is_taken(
         self, english_admin_client, reference
     ):
@@ -1029,3 +1111,4 @@ class TestDateHierarchy:
         response = admin_client.get("/admin/partnerships/donation/")
         assert response.status_code == 200
         assert hierarchy_links(response) == []
+
