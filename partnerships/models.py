@@ -598,7 +598,17 @@ class Organisation(Versioned):
                 fields=["region", "name"],
                 name="organisation_unique_in_region",
                 violation_error_message=_("This region already has an organisation of that name."),
-            )
+            ),
+            # The constraint above lets any number of rows with no region share a name (NULLs
+            # are distinct), and imports and donation pages would not know which one is meant.
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(region__isnull=True),
+                name="organisation_unique_without_region",
+                violation_error_message=_(
+                    "An organisation of that name without a region is already recorded."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

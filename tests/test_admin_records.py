@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from partnerships.models import (
@@ -1112,3 +1112,39 @@ class TestDateHierarchy:
         assert response.status_code == 200
         assert hierarchy_links(response) == []
 
+
+class TestOrganisationNames:
+    ADD = "/admin/partnerships/organisation/add/"
+
+    def test_a_name_without_a_region_is_recorded_once(self, english_admin_client, reference):
+        """Regions tell same-named bodies apart; without one, a second row would be a guess."""
+        data = {"name": "某慈善基金会", "kind": "charity", "region": ""}
+        assert english_admin_client.post(self.ADD, data).status_code == 302
+        response = english_admin_client.post(self.ADD, data)
+        assert response.status_code == 200
+        assert "An organisation of that name without a region is already recorded." in " ".join(
+            form_errors(response)
+        )
+        assert Organisation.objects.filter(name="某慈善基金会").count() == 1
+        # With regions, the same name may be recorded in two places.
+        for region in (reference.zhangmutou, reference.jiangkou):
+            response = english_admin_client.post(self.ADD, {**data, "region": region.pk})
+            assert response.status_code == 302, form_errors(response)
+        assert Organisation.objects.filter(name="某慈善基金会").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_names_doubled_organisations_instead_of_failing_obscurely():
+    from django.core.management import call_command
+
+    call_command("migrate", "partnerships", "0014", verbosity=0)
+    try:
+        for _ in range(2):
+            Organisation.objects.create(name="重名基金会", kind="charity")
+        with pytest.raises(RuntimeError, match=r"重名基金会 \(2×\)"):
+            call_command("migrate", "partnerships", "0015", verbosity=0)
+        Organisation.objects.filter(name="重名基金会").first().delete()
+    finally:
+        call_command("migrate", verbosity=0)
+    with pytest.raises(IntegrityError):
+        Organisation.objects.create(name="重名基金会", kind="charity")
