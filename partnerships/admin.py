@@ -23,7 +23,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import access, exports, forms, imports, punctuation, reports, summary
+from . import access, exports, forms, history, imports, punctuation, reports, summary
 from .models import (
     REGION_ANCESTORS,
     AidProject,
@@ -165,7 +165,6 @@ class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
     """Every record admin: pairing scope, locked years, stale-copy refusal, audit history."""
 
     form = forms.GuardedModelForm
-    history_list_display = ["changes"]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -220,6 +219,11 @@ class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         self._in_scope_or_404(request, object_id)
+        pk = self.model._meta.pk.to_python(unquote(str(object_id)))
+        extra_context = {
+            **(extra_context or {}),
+            "child_histories": history.child_histories(self.model, self.inlines, pk),
+        }
         return super().history_view(request, object_id, extra_context)
 
     def has_change_permission(self, request, obj=None):
@@ -232,21 +236,9 @@ class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
             request.user, obj
         )
 
-    @admin.display(description=_("changes"))
-    def changes(self, record):
-        """What this version changed, before → after, for the history page."""
-        previous = record.prev_record
-        if previous is None:
-            return _("created") if record.history_type == "+" else ""
-        if record.history_type == "-":
-            return _("deleted")
-        lines = []
-        for change in record.diff_against(previous).changes:
-            if change.field == "version":
-                continue
-            label = self.model._meta.get_field(change.field).verbose_name
-            lines.append(f"{label}: {change.old} → {change.new}")
-        return punctuation.punct("；").join(lines)
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        """What each version changed, as entered (partnerships/history.py)."""
+        history.set_deltas(self.model, list(historical_records))
 
 
 class ScopedInline(ScopedChoicesMixin):

@@ -45,7 +45,9 @@ class GuardedModelForm(forms.ModelForm):
     The admin sets `user` on the form class it builds (admin.RecordAdmin.get_form).
     """
 
-    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    loaded_version = forms.IntegerField(
+        label=_("Version when the page was opened"), widget=forms.HiddenInput, required=False
+    )
     user = None
 
     def __init__(self, *args, **kwargs):

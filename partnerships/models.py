@@ -1067,8 +1067,11 @@ class Donation(HeldDuringVisit):
         ]
 
     def __str__(self) -> str:
+        amount = f"{self.amount:,.2f}"
+        if self.date is None and self.year is None:  # a version in the audit trail: no year kept
+            return _("%(amount)s yuan, undated") % {"amount": amount}
         return _("%(amount)s yuan on %(date)s") % {
-            "amount": f"{self.amount:,.2f}",
+            "amount": amount,
             "date": self.date.isoformat() if self.date else self.year,
         }
 

@@ -105,7 +105,32 @@ class TestAuditTrail:
         assert latest.amount == Decimal("1000000.00")
         assert latest.prev_record.amount == Decimal("1050000.00")
         history = page_text(admin_client.get(f"{change_url(donation)[:-7]}history/"))
-        assert "1050000.00 → 1000000.00" in history
+        assert "1,050,000.00 → 1,000,000.00" in history
+
+    def test_the_history_page_reads_as_entered_with_the_lines_below(
+        self, english_admin_client, reference
+    ):
+        donation = reference.donation
+        changed = donation_form_data(donation, category="education", notes="")
+        assert english_admin_client.post(change_url(donation), changed).status_code == 302
+        line = donation.lines.first()
+        line.note = "按村分配"
+        line.save()
+        response = english_admin_client.get(f"{change_url(donation)[:-7]}history/")
+        history = page_text(response)
+        # choice labels, not stored codes; no bookkeeping counter; the page's own labels
+        assert "<strong>Purpose category:</strong> not stated → education</li>" in history
+        assert "unspecified" not in history and "Version:" not in history
+        assert "Changes</th>" in history and "Change reason" not in history
+        # the itemised line's change, below the donation's own
+        assert "Donation lines entered on this page" in history
+        assert "<strong>Note:</strong> — → 按村分配</li>" in history
+        chinese = page_text(
+            english_admin_client.get(
+                f"{change_url(donation)[:-7]}history/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+            )
+        )
+        assert "变更内容</th>" in chinese and "本页录入的捐赠明细" in chinese
 
     def test_history_outlives_a_deleted_record(self, admin_client, reference):
         donation = Donation.objects.create(
