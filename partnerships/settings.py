@@ -73,7 +73,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "simple_history",
-    "axes",
+    "partnerships.axes_app.AxesConfig",
     "csp",
     "partnerships",
 ]

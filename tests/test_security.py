@@ -132,6 +132,13 @@ class TestAuditTrail:
         )
         assert "变更内容</th>" in chinese and "本页录入的捐赠明细" in chinese
 
+    def test_the_sign_in_records_read_in_chinese(self, admin_client):
+        index = page_text(admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert "登录安全" in index and "登录日志" in index and ">Axes<" not in index
+        assert "Model name" not in index
+        log = page_text(admin_client.get("/admin/axes/accesslog/", HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert "IP 地址" in log and "浏览器标识" in log and "User Agent" not in log
+
     def test_history_outlives_a_deleted_record(self, admin_client, reference):
         donation = Donation.objects.create(
             partnership=reference.pairing,
