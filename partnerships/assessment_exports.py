@@ -37,7 +37,7 @@ def targets(*, partnership: Partnership, year: int) -> Summary:
         rows.append(
             [
                 row.label,
-                _("yuan") if row.money else _("count"),
+                _("yuan") if row.money else row.count_unit,
                 row.target,
                 achieved,
                 _percent(row.share),

@@ -22,6 +22,7 @@ from django.db.models import Count, Q, Sum
 
 from .access import ALL, Scope
 from .models import (
+    COUNT_UNITS,
     MONEY_INDICATORS,
     AidProject,
     AnnualTarget,
@@ -252,6 +253,11 @@ class Progress:
     target: Decimal | int | None
     achieved: Achieved
     share: Decimal | None = None  # achieved ÷ target, may exceed 1
+
+    @property
+    def count_unit(self) -> str:
+        """What a counted indicator counts (人, 家, 个); empty for money."""
+        return "" if self.money else str(COUNT_UNITS[self.indicator])
 
     @property
     def met(self) -> bool | None:

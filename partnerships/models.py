@@ -19,6 +19,7 @@ from django.db import models, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from .money import MoneyField
@@ -1989,6 +1990,17 @@ MONEY_INDICATORS = (
     Indicator.INVESTMENT,
     Indicator.PURCHASES,
 )
+# What the other indicators count, as the unit after their figures (人, 家, 个).
+COUNT_UNITS = {
+    Indicator.OFFICIALS: pgettext_lazy("unit", "people"),
+    Indicator.PROFESSIONALS: pgettext_lazy("unit", "people"),
+    Indicator.WORKERS: pgettext_lazy("unit", "people"),
+    Indicator.FORMERLY_POOR: pgettext_lazy("unit", "people"),
+    Indicator.ENTERPRISES: pgettext_lazy("unit", "enterprises"),
+    Indicator.PARKS: pgettext_lazy("unit", "parks"),
+    Indicator.VILLAGE_PAIRS: pgettext_lazy("unit", "villages"),
+    Indicator.PROJECTS: pgettext_lazy("unit", "projects"),
+}
 
 
 class AnnualTarget(Versioned):

@@ -3,6 +3,7 @@ and purchases, targets; the indicators computed from them; the printable reports
 
 import csv
 import datetime
+import re
 import io
 from decimal import Decimal
 
@@ -672,7 +673,7 @@ class TestReports:
             row for row in csv.reader(io.StringIO(csv_text)) if row[0].startswith("选派专业")
         )
         # Unit, target, achieved, share and met: not known, so empty rather than 0 and "no".
-        assert professionals[1:6] == ["数量", "10", "", "", ""]
+        assert professionals[1:6] == ["人", "10", "", "", ""]
         assert professionals[-3:] == ["2", "2", ""]  # records, of which without a number
         rows, assessment = values(reference.pairing, 2023)
         assert rows["professionals"].met is None and rows["professionals"].share is None
@@ -683,6 +684,20 @@ class TestReports:
         response = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year=2023")
         row = page_text(response).split("选派专业技术人才")[1].split("</tr>")[0]
         assert "至少 3" in row
+
+    def test_each_counted_indicator_names_what_it_counts(self, official_client, year_2024):
+        panel = page_text(
+            official_client.get(f"/pairings/{year_2024.pairing.pk}/targets/?year=2024")
+        )
+        units = dict(re.findall(r'<th scope="row">([^<]+)<span class="unit">（([^）]+)）', panel))
+        assert units["选派专业技术人才（支教、支医等）"] == "人" and units["引导投资企业数"] == "家"
+        assert units["共建产业园区数"] == "个" and units["财政援助资金"] == "万元"
+        english = page_text(
+            official_client.get(
+                f"/pairings/{year_2024.pairing.pk}/targets/?year=2024", HTTP_ACCEPT_LANGUAGE="en"
+            )
+        )
+        assert "industrial parks built together<span class=\"unit\"> (parks)</span>" in english
 
 
 class TestDownloads:
@@ -698,7 +713,7 @@ class TestDownloads:
         rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
         fiscal = rows["财政援助资金"]
         assert fiscal[2:6] == ["1000000.00", "1000000.10", "100.0", "是"]
-        assert rows["共建产业园区（个）"][-1] == "是"  # no record yet
+        assert rows["共建产业园区数"][-1] == "是"  # no record yet
         assert rows["选派专业技术人才（支教、支医等）"][3:5] == ["8", "80.0"]
 
     def test_the_ranking_download(self, official_client, year_2024):
