@@ -20,6 +20,12 @@ BAR = 16
 GAP = 6
 LABEL_WIDTH = 170
 TEXT = 11
+# The print stylesheet's fonts: SVG text does not inherit the page's, and the system's default
+# sans-serif draws Chinese with the Japanese forms of Noto Sans CJK (and digits with DejaVu).
+FONTS = (
+    "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'Microsoft YaHei', "
+    "'PingFang SC', sans-serif"
+)
 
 
 def _n(number) -> str:
@@ -65,10 +71,11 @@ def horizontal_bars(rows: list[tuple[str, Decimal]], *, unit: str) -> SafeString
     )
     return format_html(
         '<svg class="bars" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" '
-        'width="100%" role="img" aria-label="{}">{}'
+        'width="100%" font-family="{}" role="img" aria-label="{}">{}'
         '<text x="{}" y="{}" font-size="{}" fill="#555">{}</text></svg>',
         WIDTH,
         height,
+        FONTS,
         unit,
         bars,
         LABEL_WIDTH,
@@ -113,11 +120,12 @@ def vertical_bars(columns: list[tuple[str, Decimal]], *, unit: str) -> SafeStrin
     )
     return format_html(
         '<svg class="bars" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" '
-        'width="100%" role="img" aria-label="{}">'
+        'width="100%" font-family="{}" role="img" aria-label="{}">'
         '<line x1="30" y1="{}" x2="{}" y2="{}" stroke="#999"/>{}'
         '<text x="0" y="12" font-size="{}" fill="#555">{}</text></svg>',
         WIDTH,
         height,
+        FONTS,
         unit,
         base,
         WIDTH - 10,

@@ -570,6 +570,19 @@ def pdf_pages(response) -> list[str]:
     return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.content)).pages]
 
 
+def pdf_fonts(response) -> set[str]:
+    """The fonts a PDF embeds, in its pages and in the charts drawn into them."""
+    names = set()
+    for page in pypdf.PdfReader(io.BytesIO(response.content)).pages:
+        resources = [page["/Resources"]]
+        for xobject in page["/Resources"].get("/XObject", {}).values():
+            resources.append(xobject.get_object().get("/Resources") or {})
+        for resource in resources:
+            for font in resource.get("/Font", {}).values():
+                names.add(str(font.get_object()["/BaseFont"]).split("+", 1)[-1])
+    return names
+
+
 class TestReports:
     def test_the_visit_record_is_one_a4_page_with_the_key_facts(self, official_client, reference):
         response = official_client.get(f"/visits/{reference.visit.pk}/record.pdf")
@@ -601,6 +614,8 @@ class TestReports:
         assert "齐心村产业路" in text and "30.00" in text  # project and its 2024 commitment
         assert "80%" in text  # professionals
         assert "<svg" not in text
+        # Text and chart labels alike in the Simplified Chinese forms of the print font.
+        assert pdf_fonts(response) == {"Noto-Sans-CJK-SC", "Noto-Sans-CJK-SC-Bold"}
 
     def test_the_annual_report_page_has_its_charts(self, official_client, year_2024):
         response = official_client.get(f"/pairings/{year_2024.pairing.pk}/report/2024/")
@@ -697,7 +712,7 @@ class TestReports:
                 f"/pairings/{year_2024.pairing.pk}/targets/?year=2024", HTTP_ACCEPT_LANGUAGE="en"
             )
         )
-        assert "industrial parks built together<span class=\"unit\"> (parks)</span>" in english
+        assert 'industrial parks built together<span class="unit"> (parks)</span>' in english
 
 
 class TestDownloads:
