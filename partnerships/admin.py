@@ -11,6 +11,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -765,6 +767,28 @@ class DonationAdmin(ImportMixin, RecordAdmin):
         # Each deleted donation refreshes its summary key; collect them and refresh once.
         with summary.deferred():
             super().delete_queryset(request, queryset)
+
+
+class RoleUserAdmin(UserAdmin):
+    """Accounts get their rights from the four roles (access.setup_roles), not one by one.
+
+    Django's list of some 300 single permissions, named in English as the database stores them,
+    is left off the form unless the account already holds some (they would otherwise act
+    unseen); the roles say in both languages what each may do."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.user_permissions.exists():
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "user_permissions"]})
+            for name, options in fieldsets
+        ]
+
+
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.register(User, RoleUserAdmin)
 
 
 @admin.register(Assignment)

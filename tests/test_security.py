@@ -139,6 +139,17 @@ class TestAuditTrail:
         log = page_text(admin_client.get("/admin/axes/accesslog/", HTTP_ACCEPT_LANGUAGE="zh-hans"))
         assert "IP 地址" in log and "浏览器标识" in log and "User Agent" not in log
 
+    def test_accounts_get_roles_not_a_list_of_english_permissions(self, admin_client, admin_user):
+        from django.contrib.auth.models import Permission
+
+        url = f"/admin/auth/user/{admin_user.pk}/change/"
+        page = page_text(admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert 'name="groups"' in page and "录入人员 Data-entry staff" in page
+        assert 'name="user_permissions"' not in page and "Can add log entry" not in page
+        # Permissions an account already holds one by one stay in view.
+        admin_user.user_permissions.add(Permission.objects.get(codename="view_region"))
+        assert 'name="user_permissions"' in page_text(admin_client.get(url))
+
     def test_history_outlives_a_deleted_record(self, admin_client, reference):
         donation = Donation.objects.create(
             partnership=reference.pairing,
