@@ -624,6 +624,17 @@ def test_records_of_a_pairing_are_found_by_its_places_names(admin_client, refere
     assert admin_client.get(f"/admin/partnerships/{model}/?q=贵阳").context["cl"].result_count == 0
 
 
+def line_to(reference, region, organisation):
+    """An itemised line of 100.00 of the reference handover to an organisation in a region."""
+    DonationLine.objects.create(
+        donation=reference.donation,
+        amount=Decimal("100.00"),
+        region=region,
+        recipient_organisation=organisation,
+    )
+    reference.donation.rebalance()
+
+
 def other_county_town(county):
     return Region.objects.create(name="示例城关镇", level=4, parent=county)
 
@@ -814,13 +825,7 @@ class TestReviewedEdgeCases:
     def test_nor_away_from_a_line_its_organisation_receives(self, english_admin_client, reference):
         town = Region.objects.create(name="新建镇", level=4, parent=reference.jiangkou)
         school = Organisation.objects.create(name="新建镇中学", kind="school", region=town)
-        DonationLine.objects.create(
-            donation=reference.donation,
-            amount=Decimal("100.00"),
-            region=reference.jiangkou,
-            recipient_organisation=school,
-        )
-        reference.donation.rebalance()
+        line_to(reference, reference.jiangkou, school)
         far = Region.objects.create(name="示例县", level=3, parent=reference.jiangkou.parent)
         response = self.move(english_admin_client, town, far)
         assert "receive donation lines given to 江口县" in page_text(response)
@@ -956,13 +961,7 @@ class TestReviewedEdgeCases:
         committee = Organisation.objects.create(
             name="齐心村村委会", kind="community", region=reference.qixin
         )
-        DonationLine.objects.create(
-            donation=reference.donation,
-            amount=Decimal("100.00"),
-            region=reference.qixin,
-            recipient_organisation=committee,
-        )
-        reference.donation.rebalance()
+        line_to(reference, reference.qixin, committee)
         response = english_admin_client.post(
             f"/admin/partnerships/organisation/{committee.pk}/change/",
             {

@@ -3,8 +3,8 @@ and purchases, targets; the indicators computed from them; the printable reports
 
 import csv
 import datetime
-import re
 import io
+import re
 from decimal import Decimal
 
 import pypdf
