@@ -10,6 +10,7 @@ from django import forms as django_forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import PAGE_VAR
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -71,22 +72,26 @@ class UploadForm(django_forms.Form):
         return upload
 
 
+# The records that belong to one pairing through their own `partnership` field.
+PAIRING_RECORDS = (
+    Visit,
+    Meeting,
+    Donation,
+    Posting,
+    AidProject,
+    VillageEnterprisePair,
+    CooperationResult,
+    AnnualTarget,
+)
+
+
 def scope_filter(model, scope: access.Scope) -> Q:
     """What of `model` a user with `scope` may see and pick in the admin."""
     if scope.everything:
         return Q()
     if model is Partnership:
         return scope.q("")
-    if model in (
-        Visit,
-        Meeting,
-        Donation,
-        Posting,
-        AidProject,
-        VillageEnterprisePair,
-        CooperationResult,
-        AnnualTarget,
-    ):
+    if model in PAIRING_RECORDS:
         return scope.q("partnership__")
     if model is ProjectFunds:
         return scope.q("project__partnership__")
@@ -222,11 +227,26 @@ class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
     def history_view(self, request, object_id, extra_context=None):
         self._in_scope_or_404(request, object_id)
         pk = self.model._meta.pk.to_python(unquote(str(object_id)))
-        extra_context = {
-            **(extra_context or {}),
-            "child_histories": history.child_histories(self.model, self.inlines, pk),
-        }
+        scope = access.scope_for(request.user)
+        obj = self.model._default_manager.filter(pk=pk).first()
+        children = []
+        if request.GET.get(PAGE_VAR, "1") == "1":  # below the first page of its versions only
+            children = history.child_histories(
+                self.model,
+                self.get_inline_instances(request, obj),
+                pk,
+                lambda model: Q() if model is Partnership else scope_filter(model, scope),
+            )
+        extra_context = {**(extra_context or {}), "child_histories": children}
         return super().history_view(request, object_id, extra_context)
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        """A record's versions from while it belonged to a pairing outside the user's scope
+        (before it was moved) stay hidden, as the records of that pairing do."""
+        queryset = super().get_history_queryset(request, history_manager, pk_name, object_id)
+        if self.model in PAIRING_RECORDS:
+            queryset = queryset.filter(scope_filter(self.model, access.scope_for(request.user)))
+        return queryset
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and not access.is_locked_for(
@@ -662,6 +682,9 @@ class DonationLineInline(ScopedInline, admin.TabularInline):
         "itemised lines (what is not itemised is counted at the receiving region)"
     )
 
+    # The not-itemised line is kept by the model (Donation.rebalance), not entered.
+    history_q = Q(is_itemised=True)
+
     def get_queryset(self, request):
         return (
             super()
@@ -877,6 +900,7 @@ class InspectedByInline(ScopedInline, admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = _("inspected during (add inspections on the visit's page)")
+    history_shown = False  # entered on the visit's page, and listed in its history
 
     def has_add_permission(self, request, obj=None):
         return False

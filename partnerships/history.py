@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
+from django.db.models import Q
 from django.forms.models import _get_foreign_key
 from django.utils import formats
 from django.utils.html import conditional_escape
@@ -62,9 +64,26 @@ class ReadableChanges(HistoricalRecordContextHelper):
         return conditional_escape(old), conditional_escape(new)
 
 
+def label(record) -> str:
+    """The version's record named as the admin names it, without a query for each related
+    row the history query already read, and without failing when one has since been deleted
+    (a participant's person, an inspection's project)."""
+    instance = record.history_object
+    for name, related in record._state.fields_cache.items():
+        if related is not None:
+            instance._state.fields_cache[name] = related
+    try:
+        return str(instance)
+    except ObjectDoesNotExist:
+        return f"{capfirst(instance._meta.verbose_name)} {instance.pk}"
+
+
 def set_deltas(model: type[models.Model], records: Sequence) -> None:
-    """Give each record (newest first, all of one object) `history_delta_changes`: what it
-    changed against the record before it, readable. The oldest one has none."""
+    """Give each record (newest first, all of one object) its `label` and
+    `history_delta_changes`: what it changed against the record before it, readable. The
+    oldest one changed nothing it can be compared with."""
+    for record in records:
+        record.label = label(record)
     for newer, older in itertools.pairwise(records):
         # Only fields staff edit are compared: not the `version` counter, paths or stored years.
         delta = newer.diff_against(older, foreign_keys_are_objs=True)
@@ -78,19 +97,26 @@ class ChildHistory:
     more: int  # changes not shown, beyond CHILD_ROWS_SHOWN
 
 
-def child_histories(parent: type[models.Model], inlines: Iterable, object_id) -> list:
+def child_histories(
+    parent: type[models.Model], inlines: Iterable, object_id, visible: Callable[[type], Q]
+) -> list:
     """The changes of the rows entered on the parent's page, one list per inline with an
-    audit trail: newest first, each with what it changed. A row since deleted shows too."""
+    audit trail: newest first, each with what it changed. A row since deleted shows too.
+
+    `inlines` are the inline admins the user has; `visible(model)` narrows a model's history
+    to the rows the user may see (their pairings). An inline may narrow it further with
+    `history_q` (a donation's lines: not the not-itemised line the model keeps itself) or
+    leave it out with `history_shown = False` (rows entered on another record's page)."""
     histories = []
     for inline in inlines:
         model = inline.model
         manager_name = getattr(model._meta, "simple_history_manager_attribute", None)
-        if manager_name is None:
+        if manager_name is None or not getattr(inline, "history_shown", True):
             continue
         key = _get_foreign_key(parent, model, fk_name=inline.fk_name)
         rows = (
             getattr(model, manager_name)
-            .filter(**{key.attname: object_id})
+            .filter(visible(model), getattr(inline, "history_q", Q()), **{key.attname: object_id})
             ._select_related_history_tracked_objs()
             .select_related("history_user")
             .order_by("-history_date", "-history_id")

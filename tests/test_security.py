@@ -17,7 +17,17 @@ from django.utils import timezone
 
 from partnerships import access
 from partnerships.middleware import RENEWED_AT
-from partnerships.models import Assignment, Donation, LockedYear, Partnership, Visit
+from partnerships.models import (
+    Assignment,
+    Donation,
+    DonationLine,
+    LockedYear,
+    MeetingParticipant,
+    Partnership,
+    Person,
+    Region,
+    Visit,
+)
 
 from .admin_helpers import form_errors, management, page_text
 from .process_helpers import run_python
@@ -113,18 +123,24 @@ class TestAuditTrail:
         donation = reference.donation
         changed = donation_form_data(donation, category="education", notes="")
         assert english_admin_client.post(change_url(donation), changed).status_code == 302
-        line = donation.lines.first()
+        line = DonationLine.objects.create(
+            donation=donation, amount=Decimal("100.00"), region=reference.qixin
+        )
+        donation.rebalance()
         line.note = "按村分配"
         line.save()
         response = english_admin_client.get(f"{change_url(donation)[:-7]}history/")
         history = page_text(response)
         # choice labels, not stored codes; no bookkeeping counter; the page's own labels
         assert "<strong>Purpose category:</strong> not stated → education</li>" in history
-        assert "unspecified" not in history and "Version:" not in history
+        assert "unspecified" not in history
         assert "Changes</th>" in history and "Change reason" not in history
         # the itemised line's change, below the donation's own
         assert "Donation lines entered on this page" in history
         assert "<strong>Note:</strong> — → 按村分配</li>" in history
+        # not the not-itemised line, which the donation keeps itself
+        assert "<td>1,049,900.00 → 江口县</td>" not in history
+        assert "<td>100.00 → 齐心村</td>" in history
         chinese = page_text(
             english_admin_client.get(
                 f"{change_url(donation)[:-7]}history/", HTTP_ACCEPT_LANGUAGE="zh-hans"
@@ -149,6 +165,51 @@ class TestAuditTrail:
         # Permissions an account already holds one by one stay in view.
         admin_user.user_permissions.add(Permission.objects.get(codename="view_region"))
         assert 'name="user_permissions"' in page_text(admin_client.get(url))
+
+    def test_a_history_page_survives_the_deletion_of_what_its_rows_named(
+        self, admin_client, reference
+    ):
+        meeting = reference.visit.meetings.first()
+        guest = Person.objects.create(name="来宾甲")
+        participant = MeetingParticipant.objects.create(
+            meeting=meeting, person=guest, role="attendee"
+        )
+        participant_id = participant.pk
+        participant.delete()
+        guest.delete()
+        response = admin_client.get(f"/admin/partnerships/meeting/{meeting.pk}/history/")
+        assert response.status_code == 200
+        # named by what is left of it: its kind and number
+        assert f"<td>出席人员 {participant_id}</td>" in page_text(response)
+
+    def test_versions_from_another_pairing_stay_hidden(
+        self, client, admin_client, staff_a, reference
+    ):
+        """A donation moved into staff_a's pairing keeps its audit trail, but what it was
+        while in another pairing is not shown to them, nor its lines from then."""
+        other = Partnership.objects.create(
+            helping_region=reference.zhangmutou,
+            assisted_region=Region.objects.create(
+                name="另县", level=3, parent=reference.jiangkou.parent
+            ),
+        )
+        donation = Donation.objects.create(
+            partnership=other,
+            date=datetime.date(2024, 3, 1),
+            amount=Decimal("1234.00"),
+            kind="funds",
+            region=other.assisted_region,
+            notes="另县时期的备注",
+        )
+        donation.rebalance()
+        donation.partnership, donation.region = reference.pairing, reference.jiangkou
+        donation.notes = "移入后"
+        donation.save()
+        client.force_login(staff_a)
+        history = page_text(client.get(f"/admin/partnerships/donation/{donation.pk}/history/"))
+        assert "另县时期的备注" not in history and "1 个版本" in history
+        full = page_text(admin_client.get(f"/admin/partnerships/donation/{donation.pk}/history/"))
+        assert "另县时期的备注 → 移入后" in full
 
     def test_history_outlives_a_deleted_record(self, admin_client, reference):
         donation = Donation.objects.create(
