@@ -25,7 +25,13 @@ from .models import (
     Visit,
     last_year,
 )
-from .views import _require_in_scope, dashboard_view, export_links, visit_record_context
+from .views import (
+    _full_page,
+    _require_in_scope,
+    dashboard_view,
+    export_links,
+    visit_record_context,
+)
 
 RECENT_YEARS = 10
 
@@ -141,7 +147,7 @@ def pairing_targets(request: HttpRequest, pk: int) -> HttpResponse:
         Partnership.objects.select_related("helping_region", "assisted_region"), pk=pk
     )
     _require_in_scope(request, partnership)
-    if not request.htmx:
+    if _full_page(request):  # its own page, or Back to it (htmx restores it whole)
         context, status = targets_context(request, partnership)
         return render(request, "partnerships/targets.html", context, status=status)
     answer = {"status": 200}
@@ -180,7 +186,7 @@ def ranking_context(request: HttpRequest) -> tuple[dict, int]:
 def ranking(request: HttpRequest) -> HttpResponse:
     """Pairings ranked by the share of their targets met in a year."""
     context, status = ranking_context(request)
-    template = "partnerships/_ranking.html" if request.htmx else "partnerships/ranking.html"
+    template = "partnerships/ranking.html" if _full_page(request) else "partnerships/_ranking.html"
     return keep_year_in_address(
         request,
         render(request, template, context, status=status),

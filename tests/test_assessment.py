@@ -496,6 +496,13 @@ class TestPages:
         )
         assert ranking["HX-Push-Url"] == "/?year=2023"
 
+    def test_back_to_a_panels_own_page_gets_the_whole_page(self, official_client, year_2024):
+        """htmx restores Back by asking the pushed address again (no history cache)."""
+        restore = {"HTTP_HX_REQUEST": "true", "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}
+        for url in (f"/pairings/{year_2024.pairing.pk}/targets/?year=2023", "/targets/?year=2023"):
+            text = page_text(official_client.get(url, **restore))
+            assert "<html" in text and "site-header" in text, url
+
     def test_the_year_in_the_address_is_shown_on_reload(self, official_client, year_2024):
         pk = year_2024.pairing.pk
         page = official_client.get(f"/pairings/{pk}/?year=2023").content.decode()
