@@ -292,6 +292,39 @@ class Region(Versioned, TreePathMixin):
                         % {**names, "side": line_name}
                     }
                 )
+        # A donation's lines, named recipient places and recipient organisations lie within
+        # the region it was handed over to (the forms' rule): one that stays put keeps them.
+        named = (
+            Q(pk__in=DonationLine.objects.filter(region__in=places).values("donation"))
+            | Q(
+                pk__in=Donation.recipient_regions.through.objects.filter(region__in=places).values(
+                    "donation"
+                )
+            )
+            | Q(
+                pk__in=Donation.recipient_organisations.through.objects.filter(
+                    organisation__region__in=places
+                ).values("donation")
+            )
+        )
+        receiving = (
+            Donation.objects.filter(named)
+            .exclude(region__in=places)
+            .values_list("region__path", "region__name")
+            .distinct()
+        )
+        for region_path, region_name in receiving:
+            if not parent.path.startswith(region_path):
+                raise ValidationError(
+                    {
+                        "parent": _(
+                            "Donations handed over to %(side)s name %(region)s, places in it or "
+                            "organisations there as recipients: under %(parent)s they would lie "
+                            "outside %(side)s. Correct those donations first."
+                        )
+                        % {**names, "side": region_name}
+                    }
+                )
         # The pairings this region or a place in it is a side of.
         sided = Partnership.objects.filter(
             Q(helping_region__path__startswith=subtree)

@@ -831,6 +831,32 @@ class TestReviewedEdgeCases:
         assert "receive donation lines given to 江口县" in page_text(response)
         assert Region.objects.get(pk=town.pk).parent == reference.jiangkou
 
+    def test_nor_away_from_the_donation_that_names_it(self, english_admin_client, reference):
+        """Within the assisted side (江口县), a place a handover to 闵孝镇 names stays in 闵孝镇."""
+        village = Region.objects.create(name="某新村", level=5, parent=reference.minxiao)
+        handover = Donation.objects.create(
+            partnership=reference.pairing,
+            date=datetime.date(2024, 3, 1),
+            amount=Decimal("500.00"),
+            kind="funds",
+            region=reference.minxiao,
+        )
+        handover.donors.set([reference.town_government])
+        DonationLine.objects.create(donation=handover, amount=Decimal("100.00"), region=village)
+        handover.rebalance()
+        other_town = Region.objects.create(name="另一镇", level=4, parent=reference.jiangkou)
+        response = self.move(english_admin_client, village, other_town)
+        assert "Donations handed over to 闵孝镇 name 某新村" in page_text(response)
+        assert Region.objects.get(pk=village.pk).parent == reference.minxiao
+        # the same for a recipient organisation named on the donation itself
+        town = Region.objects.create(name="新建镇", level=4, parent=reference.jiangkou)
+        school = Organisation.objects.create(name="新建镇中学", kind="school", region=town)
+        reference.donation.recipient_organisations.add(school)
+        far = Region.objects.create(name="示例县", level=3, parent=reference.jiangkou.parent)
+        response = self.move(english_admin_client, town, far)
+        assert "Donations handed over to 江口县 name 新建镇" in page_text(response)
+        assert Region.objects.get(pk=town.pk).parent == reference.jiangkou
+
     def test_a_move_within_the_side_or_of_an_unused_place_is_taken(
         self, english_admin_client, reference
     ):
