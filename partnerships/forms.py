@@ -181,7 +181,7 @@ class OrganisationForm(GuardedModelForm):
                         "locked: its kind counts in those years' figures (government or "
                         "social donors). Ask an administrator."
                     )
-                    % {"years": "、".join(str(year) for year in locked)},
+                    % {"years": punctuation.joined(str(year) for year in locked)},
                 )
         return cleaned
 
@@ -300,7 +300,10 @@ class DonationForm(GuardedModelForm):
                 self.add_error(
                     "region",
                     _("%(places)s lie outside the receiving region %(region)s.")
-                    % {"places": "、".join(p.name for p in outside), "region": region.name},
+                    % {
+                        "places": punctuation.joined(p.name for p in outside),
+                        "region": region.name,
+                    },
                 )
         if cleaned.get("kind") == DonationKind.FUNDS and cleaned.get("materials_description"):
             self.add_error(
@@ -321,7 +324,7 @@ class DonationForm(GuardedModelForm):
                     "Fiscal assistance funds come from government bodies only; %(names)s "
                     "are not. Choose “social donations” or “not stated”."
                 )
-                % {"names": "、".join(others)},
+                % {"names": punctuation.joined(others)},
             )
 
 
@@ -353,7 +356,7 @@ class DonationInVisitForm(DonationForm):
                 self.add_error(
                     "region",
                     _("Itemised lines of this donation went to %(places)s, outside %(region)s.")
-                    % {"places": "、".join(stray), "region": region.name},
+                    % {"places": punctuation.joined(stray), "region": region.name},
                 )
         donors = cleaned.get("donors")
         if self.instance.pk and donors is not None:

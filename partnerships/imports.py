@@ -28,7 +28,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import access, exports, summary
+from . import access, exports, punctuation, summary
 from .forms import DonationForm, line_donor_error, line_organisation_error
 from .models import (
     Category,
@@ -615,13 +615,13 @@ def describe_donations(handovers: list[_Handover]) -> list[dict[str, Any]]:
                 "row": handover.rows[0][0],
                 "date": data["date"] or (data["visit"].start_date if data["visit"] else None),
                 "partnership": str(data["partnership"]),
-                "donors": exports.joined(d.name for d in data["donors"]),
+                "donors": punctuation.joined(d.name for d in data["donors"]),
                 "region": data["region"].name,
                 "amount": data["amount"],
                 "kind": DonationKind(data["kind"]).label,
-                "lines": [
+                "lines": punctuation.punct("；").join(
                     f"{line['region'].name} {line['amount']:,.2f}" for line in handover.lines
-                ],
+                ),
             }
         )
     return items
