@@ -24,6 +24,7 @@ from django.utils import formats
 from django.utils.html import conditional_escape
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from . import punctuation
@@ -39,8 +40,13 @@ def readable(field: models.Field, value: Any) -> str:
     """A stored value as the admin's form showed it."""
     if isinstance(value, list):  # many-to-many: the related objects
         return punctuation.joined(str(item) for item in value) or NOTHING
-    if value is None or value == "":
-        return NOTHING
+    if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
+        return NOTHING  # an empty foreign key comes as a "deleted" object without a key
+    if isinstance(value, DeletedObject):
+        return _("%(kind)s no. %(id)s, since deleted") % {
+            "kind": capfirst(value.model._meta.verbose_name),
+            "id": value.pk,
+        }
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, bool):
@@ -131,6 +137,12 @@ def child_histories(
             by_row.setdefault(getattr(record, model._meta.pk.attname), []).append(record)
         for records in by_row.values():
             set_deltas(model, records)
+        # A save that changed nothing staff see (the visit page saves every row on it) is noise.
+        shown = [
+            record
+            for record in shown
+            if record.history_type != "~" or getattr(record, "history_delta_changes", None) != []
+        ]
         if shown:
             histories.append(ChildHistory(capfirst(model._meta.verbose_name_plural), shown, more))
     return histories

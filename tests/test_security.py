@@ -129,6 +129,11 @@ class TestAuditTrail:
         donation.rebalance()
         line.note = "按村分配"
         line.save()
+        line.donor = reference.town_government
+        line.save()
+        line.donor = None
+        line.save()
+        line.save()  # changes nothing: not listed
         response = english_admin_client.get(f"{change_url(donation)[:-7]}history/")
         history = page_text(response)
         # choice labels, not stored codes; no bookkeeping counter; the page's own labels
@@ -140,7 +145,10 @@ class TestAuditTrail:
         assert "<strong>Note:</strong> — → 按村分配</li>" in history
         # not the not-itemised line, which the donation keeps itself
         assert "<td>1,049,900.00 → 江口县</td>" not in history
-        assert "<td>100.00 → 齐心村</td>" in history
+        assert history.count("<td>100.00 → 齐心村</td>") == 4  # created and three changes
+        assert "<strong>Donor:</strong> — → 樟木头镇人民政府</li>" in history
+        assert "<strong>Donor:</strong> 樟木头镇人民政府 → —</li>" in history
+        assert "pk=None" not in history
         chinese = page_text(
             english_admin_client.get(
                 f"{change_url(donation)[:-7]}history/", HTTP_ACCEPT_LANGUAGE="zh-hans"
