@@ -521,6 +521,8 @@ class TestPages:
         response = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year=1066")
         assert response.status_code == 400
         assert "请选择" in page_text(response)  # "Choose a year between …", in Chinese
+        # the heading does not name a year it could not show
+        assert '<h2 id="targets-heading">年度目标完成情况</h2>' in page_text(response)
 
     def test_the_overview_ranks(self, official_client, year_2024):
         response = official_client.get("/")
