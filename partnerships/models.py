@@ -767,6 +767,17 @@ class Visit(Versioned):
     def covers(self, day: datetime.date) -> bool:
         return self.start_date <= day <= self.end_date
 
+    @property
+    def has_valid_dates(self) -> bool:
+        """Whether its days can date what happened during it. When not (missing, reversed, a
+        typo such as 2204), its own form says so once; the meetings and handovers on the same
+        page do not each repeat it as "outside the visit"."""
+        if not (self.start_date and self.end_date) or self.end_date < self.start_date:
+            return False
+        return all(
+            FIRST_YEAR <= day.year <= last_year() for day in (self.start_date, self.end_date)
+        )
+
 
 class VisitActivity(models.Model):
     class Kind(models.TextChoices):
@@ -806,13 +817,7 @@ class VisitActivity(models.Model):
     def clean(self):
         super().clean()
         visit = self.visit  # may be the unsaved visit of the same admin page
-        if (
-            self.date
-            and visit
-            and visit.start_date
-            and visit.end_date
-            and not visit.covers(self.date)
-        ):
+        if self.date and visit and visit.has_valid_dates and not visit.covers(self.date):
             raise ValidationError({"date": _("The date must fall within the visit's dates.")})
 
 
@@ -861,8 +866,8 @@ class HeldDuringVisit(Versioned):
         if visit is None and self.date is None:
             raise ValidationError({"date": _("Give a date, or the visit it took place during.")})
         if visit is not None:
-            if not (visit.start_date and visit.end_date):
-                return  # the visit's own form reports its missing dates
+            if not visit.has_valid_dates:
+                return  # the visit's own form reports its missing or wrong dates
             if self.date and not visit.covers(self.date):
                 raise ValidationError(
                     {

@@ -1001,6 +1001,16 @@ class TestReviewedEdgeCases:
         committee.refresh_from_db()
         assert committee.region == reference.qixin
 
+    def test_a_wrong_visit_date_is_reported_once_not_on_every_row(
+        self, english_admin_client, reference
+    ):
+        data = visit_change_data(reference, date="2023-01-11")
+        data["start_date"] = "2204-01-10"  # a typo for 2023: also after the end date
+        url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+        errors = " ".join(form_errors(english_admin_client.post(url, data)))
+        assert "Enter a date in the years" in errors
+        assert "within the visit" not in errors
+
     def test_moving_a_visit_moves_its_undated_meetings_and_donations(
         self, english_admin_client, reference
     ):
