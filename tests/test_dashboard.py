@@ -378,11 +378,37 @@ class TestLanguage:
         assert "<dd>黄淦洪 (樟木头镇党委书记)</dd>" in english
         assert "杨俊丽 (樟木头镇副镇长), 沈琦 (樟木头镇副镇长)</dd>" in english
         assert "负责人 (size not reported)</dd>" in english
+        record = page_text(official_client.get(f"{visit}record/", HTTP_ACCEPT_LANGUAGE="en"))
+        assert ") chair" in record and ")chair" not in record
         chinese = page_text(official_client.get(pairing, HTTP_ACCEPT_LANGUAGE="zh-hans"))
         assert "所选年份内共有考察交流 1 次、座谈会 2 场。" in chinese
         chinese = page_text(official_client.get(visit, HTTP_ACCEPT_LANGUAGE="zh-hans"))
         assert "杨俊丽（樟木头镇副镇长）、沈琦（樟木头镇副镇长）</dd>" in chinese
         assert "负责人（人数未见报道）</dd>" in chinese
+
+
+def test_a_one_day_visit_gives_its_day_once_and_dates_its_meetings(official_client, reference):
+    day = datetime.date(2024, 4, 12)
+    visit = Visit.objects.create(
+        partnership=reference.pairing, direction="east_to_west", start_date=day, end_date=day
+    )
+    Meeting.objects.create(partnership=reference.pairing, visit=visit, title="一日座谈会")
+    once = '<time datetime="2024-04-12">2024年4月12日</time>'
+    for url in (
+        f"/visits/{visit.pk}/",
+        f"/visits/{visit.pk}/record/",
+        f"/pairings/{reference.pairing.pk}/",
+    ):
+        text = page_text(official_client.get(url))
+        assert once in text and f"{once}–" not in text, url
+        assert "2024年4月12日–2024年4月12日" not in text, url
+        meeting = text.split("一日座谈会")[0].rsplit("<li", 1)[-1] if "pairings" in url else text
+        assert "具体日期未见报道" not in meeting, url  # the meeting's day is the visit's
+    # a delegation without a description: its size alone, not in brackets after nothing
+    assert "<dd>人数未见报道</dd>" in page_text(official_client.get(f"/visits/{visit.pk}/"))
+    # a meeting of a longer visit, without its own day, still says the day is not reported
+    visit_page = page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
+    assert "考察期间（具体日期未见报道）" in visit_page
 
 
 class TestSampleTotals:

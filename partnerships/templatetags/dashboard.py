@@ -1,9 +1,11 @@
 """Money formatting for templates: 万元 on screen, the exact yuan kept alongside."""
 
+import datetime
 from decimal import Decimal
 from functools import lru_cache
 
 from django import template
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
@@ -19,6 +21,18 @@ register = template.Library()
 def punct(mark: str) -> str:
     """{% punct "、" %}: the mark in Chinese, its Western form (", ") in other languages."""
     return punctuation.punct(mark)
+
+
+@register.simple_tag
+def days(start: datetime.date | None, end: datetime.date | None) -> str:
+    """{% days visit.start_date visit.end_date %}: the day of a one-day visit once, else the
+    first and last day, each as a <time>."""
+    if start is None:
+        return ""
+    first = format_html('<time datetime="{}">{}</time>', start.isoformat(), date_format(start))
+    if end is None or end == start:
+        return first
+    return format_html('{}–<time datetime="{}">{}</time>', first, end.isoformat(), date_format(end))
 
 
 @register.filter
