@@ -238,7 +238,8 @@ def visit_record_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "partnerships/print_visit.html",
         {**context, "as_pdf": True},
-        filename=_("visit-record-%(date)s.pdf") % {"date": visit.start_date.isoformat()},
+        filename=_("visit-record-%(pairing)s-%(date)s.pdf")
+        % {"pairing": visit.partnership, "date": visit.start_date.isoformat()},
     )
 
 
@@ -310,5 +311,6 @@ def pairing_report_pdf(request: HttpRequest, pk: int, year: int) -> HttpResponse
         request,
         "partnerships/print_pairing.html",
         {**context, "as_pdf": True},
-        filename=_("pairing-report-%(year)d.pdf") % {"year": year},
+        filename=_("pairing-report-%(pairing)s-%(year)d.pdf")
+        % {"pairing": context["partnership"], "year": year},
     )

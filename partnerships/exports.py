@@ -663,8 +663,10 @@ def visits(
     filters: reports.Filters,
     partnership: Partnership | None = None,
     visit_ids: list[int] | None = None,
+    scope: str = "",
 ) -> Summary:
-    """Visits with their meetings, chairs and the donations handed over during them."""
+    """Visits with their meetings, chairs and the donations handed over during them; `scope`
+    names them in the file name (the pairing's name by default)."""
     selected = Visit.objects.filter(
         filters.year_q("start_date__year"), filters.pairing_q("partnership__")
     )
@@ -731,7 +733,7 @@ def visits(
                 visit.donated,
             ]
 
-    return Summary(_("Visits and meetings"), columns, rows(), scope=str(partnership or ""))
+    return Summary(_("Visits and meetings"), columns, rows(), scope=scope or str(partnership or ""))
 
 
 # The formats ----------------------------------------------------------------------------

@@ -500,7 +500,10 @@ def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summar
             filters=filters, partnership=pairing, region=region, organisation=donor, visit=visit
         )
     return exports.visits(
-        filters=filters, partnership=pairing, visit_ids=[visit.pk] if visit else None
+        filters=filters,
+        partnership=pairing,
+        visit_ids=[visit.pk] if visit else None,
+        scope=str(visit or ""),
     )
 
 

@@ -70,6 +70,17 @@ def test_the_file_name_says_what_and_when(official_client, reference):
     name = unquote(disposition.split("''", 1)[1])
     assert re.fullmatch(r"各村年度帮扶金额-樟木头镇—江口县-\d{8}-\d{4}\.csv", name), name
 
+    def name_of(url):
+        disposition = official_client.get(url)["Content-Disposition"]
+        return unquote(disposition.split("''", 1)[-1].split("filename=", 1)[-1]).strip('"')
+
+    # one visit's downloads and printed records name what they are about, so two do not collide
+    visit = reference.visit
+    assert f"考察交流与座谈会-{visit}-" in name_of(f"/export/visits.csv?visit={visit.pk}")
+    assert name_of(f"/visits/{visit.pk}/record.pdf") == "活动纪实-樟木头镇—江口县-2023-01-10.pdf"
+    report = name_of(f"/pairings/{reference.pairing.pk}/report/2023.pdf")
+    assert report == "结对年度报告-樟木头镇—江口县-2023.pdf"
+
 
 def test_exports_carry_the_filters(official_client, reference):
     assert csv_rows(official_client.get("/export/yearly.csv?year_from=2024"))[1:] == []
