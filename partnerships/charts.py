@@ -62,6 +62,13 @@ def yearly_by_kind(*, years: list[int], per_kind: dict[str, dict[int, Decimal]])
     }
 
 
+def _known_wan(row, i: int) -> str | None:
+    """A row's amount in year `i`, or None where its share is all unknown."""
+    if row.unknown and row.unknown[i] and not row.cells[i]:
+        return None
+    return wan(row.cells[i])
+
+
 def places_by_year(*, table: YearTable) -> dict:
     """One bar per place, split by year: places compare by length, years by colour."""
     rows = [*table.rows, *([table.rest] if table.rest else [])]
@@ -74,7 +81,13 @@ def places_by_year(*, table: YearTable) -> dict:
         "datasets": [
             {
                 "label": str(year),
-                "data": [wan(row.cells[i]) for row in rows],
+                # no bar where nothing is known of a place's share (not a bar of 0)
+                "data": [
+                    None
+                    if row.unknown and row.unknown[i] and not row.cells[i]
+                    else wan(row.cells[i])
+                    for row in rows
+                ],
                 "color": year_colour(year),
             }
             for i, year in enumerate(table.years)

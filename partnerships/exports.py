@@ -197,7 +197,8 @@ def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:
         .in_bulk([row.region.pk for row in table.rows])
     )
     rows = [
-        [*region_cells(regions[row.region.pk]), "", *row.cells, row.total] for row in table.rows
+        [*region_cells(regions[row.region.pk]), _unknown_note(row, table.years), *_cells(row)]
+        for row in table.rows
     ]
     if table.rest:
         rows.append([*[""] * 5, table.rest.label, *table.rest.cells, table.rest.total])
@@ -216,6 +217,32 @@ def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:
     rows.append([*[""] * 5, total_label, *table.column_totals, table.total])
     # The last row already holds the totals: the XLSX 万元 row restates it, not sums again.
     return Summary(name, columns, rows, scope=scope, extra={"total_row": True})
+
+
+def _cells(row: reports.TableRow) -> list[Decimal | None]:
+    """A row's amounts and total; empty, not 0.00, where its share is all unknown."""
+    if not row.unknown:
+        return [*row.cells, row.total]
+    cells = [
+        share.amount if share.amount or not share.unknown else None for share in row.cell_shares
+    ]
+    return [*cells, row.total if row.total or not any(row.unknown) else None]
+
+
+def _unknown_note(row: reports.TableRow, years: list[int]) -> str:
+    if not any(row.unknown):
+        return ""
+    count = sum(row.unknown)
+    return ngettext(
+        "Without its unknown share of %(count)s handover (%(years)s)",
+        "Without its unknown share of %(count)s handovers (%(years)s)",
+        count,
+    ) % {
+        "count": count,
+        "years": punctuation.joined(
+            str(year) for year, n in zip(years, row.unknown, strict=True) if n
+        ),
+    }
 
 
 def villages(*, filters: reports.Filters, partnership: Partnership) -> Summary:

@@ -17,6 +17,7 @@ from typing import Any
 from django.db.models import (
     Count,
     Exists,
+    F,
     Max,
     Min,
     OuterRef,
@@ -416,6 +417,16 @@ class TableRow:
     region: Region | None
     cells: list[Decimal]
     total: Decimal
+    # Per year, the handovers naming this place without saying its share (empty: none).
+    unknown: list[int] = field(default_factory=list)
+
+    @property
+    def cell_shares(self) -> list[Share]:
+        return [Share(amount, n) for amount, n in zip(self.cells, self.unknown, strict=True)]
+
+    @property
+    def total_share(self) -> Share:
+        return Share(self.total, sum(self.unknown))
 
 
 @dataclass(frozen=True)
@@ -461,17 +472,30 @@ def _table(
     places: dict[int, Region],
     year_totals: dict[int, Decimal],
     rest_label: str,
+    unknown_by_place: dict[int, dict[int, int]] | None = None,
 ) -> YearTable:
-    names = Counter(places[pk].name for pk in by_place)
+    """`unknown_by_place`: per place and year, the handovers naming it without its share; a
+    place only named so still gets its row, reading "unknown" rather than nothing."""
+    unknown_by_place = unknown_by_place or {}
+    keys = list(by_place) + [pk for pk in unknown_by_place if pk not in by_place]
+    names = Counter(places[pk].name for pk in keys)
     rows = []
-    for pk, per_year in by_place.items():
+    for pk in keys:
+        per_year = by_place.get(pk, {})
         cells = [per_year.get(year, ZERO) for year in years]
         place = places[pk]
         # Two villages may share a name (新村 is common): tell them apart by their parent.
         label = place.name
         if names[place.name] > 1 and place.parent:
             label = f"{place.parent.name} {place.name}"
-        rows.append(TableRow(label, place, cells, sum(cells, ZERO)))
+        row = TableRow(label, place, cells, sum(cells, ZERO))
+        if pk in unknown_by_place:
+            row.unknown = [unknown_by_place[pk].get(year, 0) for year in years]
+            if not any(row.unknown):  # named only in years outside the table
+                row.unknown = []
+                if pk not in by_place:
+                    continue
+        rows.append(row)
     rows.sort(key=lambda row: (-row.total, row.label))
     column_totals = [year_totals.get(year, ZERO) for year in years]
     placed = [sum((row.cells[i] for row in rows), ZERO) for i in range(len(years))]
@@ -502,14 +526,46 @@ def village_year_table(*, filters: Filters, partnership: Partnership) -> YearTab
     by_village: dict[int, dict[int, Decimal]] = defaultdict(dict)
     for row in village_rows:
         by_village[row["region_id"]][row["donation__year"]] = row["total"]
-    villages = Region.objects.select_related("parent").order_by().in_bulk(list(by_village))
+    unknown = unknown_village_shares(
+        named=RecipientRegionLink.objects.filter(
+            donation__in=donations(filters=filters, partnership=partnership),
+            region__level=Region.Level.VILLAGE,
+        )
+    )
+    villages = Region.objects.select_related("parent").order_by().in_bulk([*by_village, *unknown])
     return _table(
         years=years,
         by_place=by_village,
         places=villages,
         year_totals=year_totals,
         rest_label=_("Not itemised to a village"),
+        unknown_by_place=unknown,
     )
+
+
+def unknown_village_shares(*, named: QuerySet) -> dict[int, dict[int, int]]:
+    """Per village and year, how many of the handovers in `named` (recipient links) name the
+    village without saying what it received: handed to a larger region, with no line to
+    the village (FACTS.md: the 105万 to six villages and a town). A handover received by the
+    village itself is all the village's, and one itemised to it says its share."""
+    itemised = DonationLine.objects.filter(
+        donation_id=OuterRef("donation_id"), region_id=OuterRef("region_id")
+    )
+    # Where everything was itemised to other places, nothing is left that could be its share.
+    rest = DonationLine.objects.filter(
+        donation_id=OuterRef("donation_id"), is_itemised=False, amount__gt=0
+    )
+    rows = (
+        named.exclude(donation__region_id=F("region_id"))
+        .filter(~Exists(itemised), Exists(rest))
+        .order_by()
+        .values_list("region_id", "donation__year")
+        .annotate(count=Count("donation_id"))
+    )
+    unknown: dict[int, dict[int, int]] = defaultdict(dict)
+    for village, year, count in rows:
+        unknown[village][year] = count
+    return dict(unknown)
 
 
 def totals_by_year(per_kind: dict[str, dict[int, Decimal]]) -> dict[int, Decimal]:
@@ -547,7 +603,18 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
         if len(parts) >= prefix_parts:  # below the region itself: credit the child on the way
             child_pk = int(parts[prefix_parts - 1])
             by_child[child_pk][year] += row["total"]
-    children = Region.objects.select_related("parent").order_by().in_bulk(list(by_child))
+    # Villages are the places whose own share a handover can leave unknown row by row; a
+    # larger child's total leaves it out, as the table's total row says.
+    by_village = {}
+    if region.level != Region.Level.VILLAGE:  # a village has no villages under it
+        by_village = unknown_village_shares(
+            named=RecipientRegionLink.objects.filter(
+                donation__in=donations(filters=filters),
+                region__parent=region,
+                region__level=Region.Level.VILLAGE,
+            )
+        )
+    children = Region.objects.select_related("parent").order_by().in_bulk([*by_child, *by_village])
     unknown = unknown_shares(filters=filters, region=region)
     years = year_span(filters=filters, data_years=years_covered({**unknown, **year_totals}))
     table = _table(
@@ -556,6 +623,7 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
         places=children,
         year_totals=year_totals,
         rest_label=_("Not itemised below %(region)s") % {"region": region.name},
+        unknown_by_place=by_village,
     )
     table.unknown_shares = unknown
     return table

@@ -56,7 +56,13 @@ class TestReferenceFigures:
         assert response.status_code == 200
         table = response.context["table"]
         assert table.years == [2023]
-        assert table.rows == []
+        # The six villages the report names: each received part of the 105万, how much is
+        # not said. Their rows read 不详, never 0.00; the whole sum stays not itemised.
+        assert sorted(row.label for row in table.rows) == sorted(
+            ["齐心村", "净河村", "双屯村", "坝梅村", "沙坝河村", "长岗岭村"]
+        )
+        assert all(row.cells == [Decimal(0)] and row.unknown == [1] for row in table.rows)
+        assert page_text(response).count('<span class="unknown"') == 6 * 2  # cell and total
         assert table.rest.cells == [Decimal("1050000.00")]
         assert table.total == Decimal("1050000.00")
         text = page_text(response)
@@ -68,9 +74,11 @@ class TestReferenceFigures:
         itemise(reference.donation, Decimal("200000.00"), reference.qixin)
         response = official_client.get(f"/pairings/{reference.pairing.pk}/")
         table = response.context["table"]
-        assert [(row.label, row.cells) for row in table.rows] == [
+        assert [(row.label, row.cells) for row in table.rows if not row.unknown] == [
             ("齐心村", [Decimal("200000.00")])
         ]
+        # the other five villages named in the handover: their shares are still not known
+        assert len([row for row in table.rows if row.unknown == [1]]) == 5
         assert table.rest.cells == [Decimal("850000.00")]
         assert table.total == Decimal("1050000.00")
         text = page_text(response)
@@ -88,7 +96,8 @@ class TestReferenceFigures:
             village = Region.objects.create(name="新村", level=5, parent=town)
             itemise(reference.donation, Decimal("1000.00"), village)
         table = official_client.get(f"/pairings/{reference.pairing.pk}/").context["table"]
-        assert sorted(row.label for row in table.rows) == ["乙镇 新村", "甲镇 新村"]
+        known = sorted(row.label for row in table.rows if not row.unknown)
+        assert known == ["乙镇 新村", "甲镇 新村"]
 
     def test_the_parent_pairing_lists_its_child_with_the_total(self, official_client, reference):
         guangdong_guizhou = Partnership.objects.get(name="粤黔")
@@ -104,7 +113,15 @@ class TestReferenceFigures:
         itemise(reference.donation, Decimal("200000.00"), reference.qixin)
         response = official_client.get(f"/regions/{reference.jiangkou.pk}/")
         table = response.context["table"]
-        assert [(row.label, row.total) for row in table.rows] == [("齐心村", Decimal("200000.00"))]
+        known = [(row.label, row.total) for row in table.rows if not row.unknown]
+        assert known == [("齐心村", Decimal("200000.00"))]
+        assert {row.label for row in table.rows if row.unknown} == {
+            "净河村",
+            "双屯村",
+            "坝梅村",
+            "沙坝河村",
+            "长岗岭村",
+        }
         assert table.rest.total == Decimal("850000.00")
         assert table.total == Decimal("1050000.00")
 
@@ -310,9 +327,10 @@ class TestHtmx:
             self.URL.format(pk=reference.pairing.pk), HTTP_HX_REQUEST="true"
         )
         chart = response.context["chart"]
-        assert chart["labels"] == ["齐心村", "未细分到村"]
+        assert chart["labels"][0] == "齐心村" and chart["labels"][-1] == "未细分到村"
         assert chart["datasets"][0]["label"] == "2023"
-        assert chart["datasets"][0]["data"] == ["20.00", "85.00"]
+        # the five villages whose shares are unknown get no bar, not a bar of 0
+        assert chart["datasets"][0]["data"] == ["20.00", *[None] * 5, "85.00"]
         body = response.content.decode()
         assert '<script id="pairing-chart" type="application/json">' in body
         # No inline script that runs: only the JSON data block.
