@@ -4,6 +4,7 @@ Each admin declares what it shows; changelists stay at a fixed query count.
 """
 
 import base64
+import re
 import secrets
 
 from django import forms as django_forms
@@ -168,7 +169,19 @@ class ScopedChoicesMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class RecordAdmin(ScopedChoicesMixin, SimpleHistoryAdmin):
+class SearchByShownNames:
+    """Names as the site writes them ("樟木头镇—江口县", "莞铜（东莞市—铜仁市）") are found by
+    their parts: the dashes and brackets between names are in no field, so they separate
+    search terms as spaces do."""
+
+    PUNCTUATION = re.compile(r"[—–－()（）·、，,\u3000]")
+
+    def get_search_results(self, request, queryset, search_term):
+        search_term = self.PUNCTUATION.sub(" ", search_term)
+        return super().get_search_results(request, queryset, search_term)
+
+
+class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
     """Every record admin: pairing scope, locked years, stale-copy refusal, audit history."""
 
     form = forms.GuardedModelForm
@@ -815,7 +828,7 @@ admin.site.register(User, RoleUserAdmin)
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(SearchByShownNames, admin.ModelAdmin):
     list_display = ["user", "partnership"]
     list_filter = [("partnership", PartnershipListFilter)]
     search_fields = [

@@ -617,11 +617,25 @@ def test_records_of_a_pairing_are_found_by_its_places_names(admin_client, refere
     elif model == "assignment":
         staff = get_user_model().objects.create_user("staff-search", password="x-Long-pass-1")
         Assignment.objects.create(user=staff, partnership=pairing)
-    for term in ("江口", "樟木头"):
+    # parts of the names, or the pairing's name as the site writes it
+    for term in ("江口", "樟木头", "樟木头镇—江口县"):
         response = admin_client.get(f"/admin/partnerships/{model}/?q={term}")
         assert response.status_code == 200
         assert response.context["cl"].result_count >= 1, (model, term)
     assert admin_client.get(f"/admin/partnerships/{model}/?q=贵阳").context["cl"].result_count == 0
+
+
+def test_a_pairing_is_picked_by_its_name_as_shown(admin_client, reference):
+    response = admin_client.get(
+        "/admin/autocomplete/",
+        {
+            "term": "莞铜（东莞市—铜仁市）",
+            "app_label": "partnerships",
+            "model_name": "visit",
+            "field_name": "partnership",
+        },
+    )
+    assert [item["text"] for item in response.json()["results"]] == ["莞铜（东莞市—铜仁市）"]
 
 
 def line_to(reference, region, organisation):
