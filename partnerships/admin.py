@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max, Min, Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -525,6 +525,20 @@ class VisitActivityInline(ScopedInline, admin.TabularInline):
     fields = ["position", "kind", "title", "date", "place", "description"]
     autocomplete_fields = ["place"]
     extra = 0
+    # Six columns in one row: narrow boxes keep the visit page within the screen's width.
+    formfield_overrides = {
+        models.TextField: {"widget": django_forms.Textarea(attrs={"rows": 2, "cols": 16})},
+        models.CharField: {"widget": django_forms.TextInput(attrs={"size": 14})},
+        models.PositiveSmallIntegerField: {
+            "widget": django_forms.NumberInput(attrs={"class": "vPositiveSmallIntegerField"})
+        },
+    }
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "place":
+            getattr(field.widget, "widget", field.widget).attrs["data-width"] = "14em"
+        return field
 
 
 class MeetingInVisitInline(ScopedInline, admin.StackedInline):

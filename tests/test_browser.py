@@ -265,3 +265,18 @@ def test_the_annual_report_prints_on_a4_with_its_charts(site, page, console_erro
     text = unicodedata.normalize("NFKC", "".join(p.extract_text() for p in reader.pages))
     assert "2023" in text and "示例" in text
     assert console_errors == []
+
+
+def test_the_visit_form_fits_an_office_screen(site, page, console_errors, django_user_model):
+    """The activities table has six columns: at 1280 px nothing runs off to the right."""
+    django_user_model.objects.create_superuser("chief", password="pw-Chief-12345")
+    visit = Reference().visit
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{site.url}/admin/login/?next=/admin/partnerships/visit/{visit.pk}/change/")
+    page.fill("input[name=username]", "chief")
+    page.fill("input[name=password]", "pw-Chief-12345")
+    page.click("input[type=submit]")
+    expect(page.locator("#activities-group")).to_be_visible()
+    assert page.locator("#activities-group tbody tr.form-row").count() >= 5
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert console_errors == []
