@@ -40,6 +40,16 @@ ENTERED_BY_STAFF = [
     "cooperationresult",
     "annualtarget",
 ]
+# Rows entered on another record's page (a donation's lines, a visit's activities, a
+# meeting's participants, a project's funds and inspections): staff who entered a wrong one
+# remove it there. Whole records (visits, donations, …) are deleted by an administrator.
+REMOVED_BY_STAFF = [
+    "visitactivity",
+    "meetingparticipant",
+    "donationline",
+    "projectfunds",
+    "inspection",
+]
 ROLE_PERMISSIONS = {
     ADMINISTRATOR: None,  # every permission of this app and of user accounts
     DATA_ENTRY: [
@@ -48,6 +58,7 @@ ROLE_PERMISSIONS = {
             for model in ENTERED_BY_STAFF
             for action in ("add", "change", "view")
         ),
+        *(f"delete_{model}" for model in REMOVED_BY_STAFF),
         "view_region",
         "view_partnership",
     ],

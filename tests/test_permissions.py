@@ -253,3 +253,40 @@ def test_an_assigned_official_sees_the_overview_of_their_pairings_only(client, w
     # The parent pairing is named but not linked: it is outside their scope.
     page = client.get(f"/pairings/{world['a'].pk}/").content.decode()
     assert f'href="/pairings/{world["a"].parent_id}/' not in page
+
+
+def test_staff_remove_a_wrong_line_but_not_a_donation(client, world, reference):
+    """A line entered by mistake is removed on the donation's page; the donation, with its
+    money, is left to an administrator to delete."""
+    from decimal import Decimal
+
+    from partnerships.models import DonationLine
+
+    from .test_security import donation_form_data
+
+    donation = reference.donation
+    line = DonationLine.objects.create(
+        donation=donation, amount=Decimal("1000.00"), region=reference.qixin
+    )
+    donation.rebalance()
+    donation.refresh_from_db()
+    client = client_for(client, world, "staff_a")
+    url = f"/admin/partnerships/donation/{donation.pk}/change/"
+    data = donation_form_data(donation)
+    data.update(
+        {
+            "lines-INITIAL_FORMS": "1",
+            "lines-TOTAL_FORMS": "1",
+            "lines-0-id": line.pk,
+            "lines-0-donation": donation.pk,
+            "lines-0-amount": "1000.00",
+            "lines-0-region": reference.qixin.pk,
+            "lines-0-DELETE": "on",
+        }
+    )
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert not DonationLine.objects.filter(pk=line.pk).exists()
+    rest = donation.lines.get(is_itemised=False)
+    assert rest.amount == donation.amount  # the rest took the line's amount back
+    assert client.get(f"/admin/partnerships/donation/{donation.pk}/delete/").status_code == 403
