@@ -151,6 +151,8 @@ def test_sample_data_is_deterministic_fictional_and_leaves_the_reference_alone(r
             "name", flat=True
         )
     )
+    titles = Meeting.objects.exclude(pk__in=before["Meeting"]).values_list("title", flat=True)
+    assert all(t.startswith("示例") and not t.startswith("示例示例") for t in titles)
     years = set(Donation.objects.values_list("year", flat=True))
     assert min(years) == 2021
     # Lines always add up to their donation.

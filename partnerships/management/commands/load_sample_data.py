@@ -332,7 +332,7 @@ class Sample:
                 partnership=partnership,
                 visit=visit,
                 date=rng.choice([None, start, end]),
-                title=f"示例{area.name}协作座谈会",
+                title=f"{area.name}协作座谈会",  # area names already start with 示例
                 venue=f"{area.name}示例会议室",
                 agenda="示例：通报年度协作进展",
             )
