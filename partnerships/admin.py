@@ -7,6 +7,8 @@ import base64
 import re
 import secrets
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -25,6 +27,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import access, exports, forms, history, imports, punctuation, reports, summary
@@ -817,6 +820,24 @@ class DonationAdmin(ImportMixin, RecordAdmin):
         # Each deleted donation refreshes its summary key; collect them and refresh once.
         with summary.deferred():
             super().delete_queryset(request, queryset)
+
+
+class SignInAttemptAdmin(AccessAttemptAdmin):
+    """django-axes' list of sign-in attempts, its status column named and counted in the
+    user's language ("STATUS", "3 Attempt Remaining")."""
+
+    @admin.display(description=_("status"))
+    def status(self, obj):
+        remaining = settings.AXES_FAILURE_LIMIT - obj.failures_since_start
+        if remaining > 0:
+            return ngettext(
+                "%(count)d attempt left", "%(count)d attempts left", remaining
+            ) % {"count": remaining}
+        return _("Locked Out")
+
+
+admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, SignInAttemptAdmin)
 
 
 class RoleUserAdmin(UserAdmin):

@@ -160,6 +160,9 @@ AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "0.25"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Each failed sign-in is kept (with the address and user name tried), for the admin's
+# 登录失败 list; without it that list stays empty.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client's address: the proxy's X-Forwarded-For entry when behind one, else the peer.
 AXES_CLIENT_IP_CALLABLE = "partnerships.access.client_ip"

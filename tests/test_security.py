@@ -464,7 +464,16 @@ def test_lockout_page_is_in_words(client, django_user_model, settings):
         response = client.post("/accounts/login/", {"username": "zhao", "password": "x"})
     assert response.status_code == 429
     text = page_text(response)
-    assert "稍后" in text and "0:15:00" in text
+    assert "稍后" in text and "15 分钟" in text and "0:15:00" not in text
+    # each failure is on record for the administrator's 登录失败 list, with the status worded
+    from axes.models import AccessFailureLog
+
+    assert AccessFailureLog.objects.filter(username="zhao").count() >= settings.AXES_FAILURE_LIMIT
+    admin = django_user_model.objects.create_superuser("chief", password="pw-Chief-12345")
+    client.force_login(admin)
+    attempts = page_text(client.get("/admin/axes/accessattempt/", HTTP_ACCEPT_LANGUAGE="zh-hans"))
+    assert "column-status" in attempts and ">状态<" in attempts
+    assert "Attempt Remaining" not in attempts and "已锁定" in attempts
 
 
 class TestReviewedHoles:

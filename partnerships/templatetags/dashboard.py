@@ -36,6 +36,16 @@ def days(start: datetime.date | None, end: datetime.date | None) -> str:
 
 
 @register.filter
+def duration(length: datetime.timedelta) -> str:
+    """A wait in words: "15 minutes", "2 hours" (not 0:15:00)."""
+    minutes = round(length.total_seconds() / 60)
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = minutes // 60
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+
+
+@register.filter
 def yuan(amount: Decimal | None) -> str:
     """1,050,000.00"""
     if amount is None:
