@@ -101,22 +101,17 @@ def yearly(
     """`unknown`: years whose figure is not known (a share the report does not give): no bar
     rather than a bar of 0, where nothing else is known of them."""
     unknown = set(unknown)
+    data = [
+        None if year in unknown and not totals.get(year) else wan(totals.get(year, Decimal(0)))
+        for year in years
+    ]
     return {
         "type": "bar",
         "unit": _("10,000 yuan"),
         "labels": [str(year) for year in years],
-        "datasets": [
-            {
-                "label": label,
-                "data": [
-                    None
-                    if year in unknown and not totals.get(year)
-                    else wan(totals.get(year, Decimal(0)))
-                    for year in years
-                ],
-                "color": PALETTE[0],
-            }
-        ],
+        "datasets": [{"label": label, "data": data, "color": PALETTE[0]}],
+        # False when every year is unknown: the page shows no chart then, not empty axes.
+        "known": any(value is not None for value in data),
     }
 
 

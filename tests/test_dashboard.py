@@ -144,6 +144,7 @@ class TestReferenceFigures:
         assert "1 笔捐赠" in text
         # Nor in its chart (no bar, not a bar of 0) or its download's total row.
         assert response.context["chart"]["datasets"][0]["data"] == [None]
+        assert 'id="region-chart"' not in text  # no empty axes where nothing is known
 
     def test_a_towns_download_says_its_total_leaves_out_an_unknown_share(
         self, official_client, reference
