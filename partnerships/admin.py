@@ -547,6 +547,7 @@ class VisitActivityInline(ScopedInline, admin.TabularInline):
 class MeetingInVisitInline(ScopedInline, admin.StackedInline):
     model = Meeting
     form = forms.GuardedModelForm
+    formset = forms.HeldDuringVisitFormSet
     fields = [
         ("title", "date"),
         ("partnership", "venue"),
@@ -564,6 +565,7 @@ class MeetingInVisitInline(ScopedInline, admin.StackedInline):
 class DonationInVisitInline(ScopedInline, admin.StackedInline):
     model = Donation
     form = forms.DonationInVisitForm
+    formset = forms.HeldDuringVisitFormSet
     fields = [
         ("date", "partnership"),
         ("amount", "kind", "category", "funding"),

@@ -579,6 +579,21 @@ class ExportForm(OverviewFilterForm):
         return year
 
 
+class HeldDuringVisitFormSet(BaseInlineFormSet):
+    """A visit page's meetings and handovers: a new row starts in the visit's pairing, which
+    staff would otherwise pick again for each (a child pairing may still be chosen)."""
+
+    def get_form_kwargs(self, index):
+        kwargs = super().get_form_kwargs(index)
+        is_new = index is None or index >= self.initial_form_count()
+        if is_new and self.instance.pk and self.instance.partnership_id:
+            kwargs["initial"] = {
+                **kwargs.get("initial", {}),
+                "partnership": self.instance.partnership_id,
+            }
+        return kwargs
+
+
 class ChildPartnershipFormSet(BaseInlineFormSet):
     """The same pair active twice is refused in words (the database refuses it with a 500)."""
 

@@ -1015,6 +1015,19 @@ class TestReviewedEdgeCases:
         committee.refresh_from_db()
         assert committee.region == reference.qixin
 
+    def test_a_new_meeting_or_handover_on_a_visit_starts_in_its_pairing(
+        self, admin_client, reference
+    ):
+        page = admin_client.get(f"/admin/partnerships/visit/{reference.visit.pk}/change/")
+        pairing = reference.pairing.pk
+        for prefix in ("donations", "meetings"):
+            form = page.context["inline_admin_formsets"]
+            formset = next(f.formset for f in form if f.formset.prefix == prefix)
+            assert formset.empty_form["partnership"].value() == pairing
+            # rows already entered keep their own pairing (the town pairing's symposium)
+            for existing in formset.initial_forms:
+                assert existing["partnership"].value() == existing.instance.partnership_id
+
     def test_a_wrong_visit_date_is_reported_once_not_on_every_row(
         self, english_admin_client, reference
     ):
