@@ -454,6 +454,16 @@ class TestPages:
         text = page_text(response)
         assert response.status_code == 200
         assert '<progress max="100" value="80"' in text  # professionals: 8 of 10
+        assert '<span class="share">80%</span>' in text
+
+    def test_a_target_far_exceeded_reads_with_separators(self, official_client, year_2024):
+        AnnualTarget.objects.filter(partnership=year_2024.pairing, indicator="workers").update(
+            count=1
+        )
+        text = page_text(
+            official_client.get(f"/pairings/{year_2024.pairing.pk}/targets/?year=2024")
+        )
+        assert '<span class="share">15,000%</span>' in text  # 150 workers against 1
         assert "150" in text and "100.00" in text  # workers; the fiscal target in 万元
         assert "共建产业园区" in text or "industrial parks" in text
 

@@ -36,6 +36,12 @@ def days(start: datetime.date | None, end: datetime.date | None) -> str:
 
 
 @register.filter
+def percent(share: Decimal) -> str:
+    """A share as a whole percentage with thousands separators, as amounts have: 10,839%."""
+    return f"{share * 100:,.0f}%"
+
+
+@register.filter
 def duration(length: datetime.timedelta) -> str:
     """A wait in words: "15 minutes", "2 hours" (not 0:15:00)."""
     minutes = round(length.total_seconds() / 60)
