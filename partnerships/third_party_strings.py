@@ -1,7 +1,7 @@
 """Words the admin shows that django-axes, or Django itself, has no Chinese for.
 
-Listed here so that makemessages puts them in this app's catalogue, which Django consults for
-any message an earlier app's catalogue does not translate. Never imported.
+Listed here so that makemessages puts them in this app's catalogue, which Django reads before
+any app's (it is in LOCALE_PATHS). Never imported.
 """
 
 from django.utils.translation import gettext_noop
