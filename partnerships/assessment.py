@@ -259,7 +259,9 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
     table = reports.village_year_table(filters=filters, partnership=partnership)
     yearly = reports.yearly_totals(filters=history, partnership=partnership)
     years = sorted(y for y in yearly if y <= year)[-RECENT_YEARS:]
-    bars = [(row.label, row.total) for row in table.rows[:15]]
+    # A village whose share is all unknown gets no bar (not a bar of 0); the table says 不详.
+    known = [row for row in table.rows if row.total or not any(row.unknown)]
+    bars = [(row.label, row.total) for row in known[:15]]
     if table.rest is not None:
         bars.append((table.rest.label, table.rest.total))
     subtree = {"partnership__path__startswith": partnership.path}

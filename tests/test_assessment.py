@@ -669,6 +669,20 @@ class TestReports:
         assert "<tfoot>" not in villages  # a printed foot repeats under every page's rows
         assert villages.count('<tr class="total">') == 1
 
+    def test_the_report_never_prints_0_for_a_share_not_given(self, official_client, reference):
+        """The reference villages each received part of the 105万, how much is not said."""
+        for url in (
+            f"/pairings/{reference.pairing.pk}/report/2023/",
+            f"/pairings/{reference.pairing.pk}/report/2023.pdf",
+        ):
+            response = official_client.get(url)
+            if url.endswith(".pdf"):
+                text = "".join(pdf_pages(response))
+                assert "不详" in text and "0.00" not in text
+            else:
+                villages = page_text(response).split("各村帮扶情况")[1].split("</table>")[0]
+                assert villages.count(">不详</span>") == 6 and ">0.00<" not in villages
+
     def test_the_ranking_page_has_a_title_and_a_bad_year_no_broken_one(self, official_client):
         text = page_text(official_client.get("/targets/"))
         assert "<h1>各结对关系目标完成情况</h1>" in text
