@@ -82,12 +82,7 @@ def places_by_year(*, table: YearTable) -> dict:
             {
                 "label": str(year),
                 # no bar where nothing is known of a place's share (not a bar of 0)
-                "data": [
-                    None
-                    if row.unknown and row.unknown[i] and not row.cells[i]
-                    else wan(row.cells[i])
-                    for row in rows
-                ],
+                "data": [_known_wan(row, i) for row in rows],
                 "color": year_colour(year),
             }
             for i, year in enumerate(table.years)
