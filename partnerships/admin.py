@@ -596,6 +596,15 @@ class InspectionInline(ScopedInline, admin.TabularInline):
     extra = 0
     verbose_name_plural = _("projects inspected (考察项目)")
 
+    def get_queryset(self, request):
+        # A visit may inspect a project of a pairing the user does not see (its parent's):
+        # that row is neither shown nor changed nor deleted from here.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(access.scope_for(request.user).q("project__partnership__"))
+        )
+
 
 @admin.action(description=_("Export the selected visits as CSV"))
 def export_visits(modeladmin, request, queryset):
@@ -832,9 +841,9 @@ class SignInAttemptAdmin(AccessAttemptAdmin):
     def status(self, obj):
         remaining = settings.AXES_FAILURE_LIMIT - obj.failures_since_start
         if remaining > 0:
-            return ngettext(
-                "%(count)d attempt left", "%(count)d attempts left", remaining
-            ) % {"count": remaining}
+            return ngettext("%(count)d attempt left", "%(count)d attempts left", remaining) % {
+                "count": remaining
+            }
         return _("Locked Out")
 
 

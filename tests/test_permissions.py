@@ -290,3 +290,21 @@ def test_staff_remove_a_wrong_line_but_not_a_donation(client, world, reference):
     rest = donation.lines.get(is_itemised=False)
     assert rest.amount == donation.amount  # the rest took the line's amount back
     assert client.get(f"/admin/partnerships/donation/{donation.pk}/delete/").status_code == 403
+
+
+def test_a_visit_page_leaves_inspections_of_other_pairings_alone(client, world, reference):
+    """A visit may inspect a project of a pairing staff do not see: they neither see it on the
+    visit's page nor can remove it from there."""
+    from partnerships.models import AidProject, Inspection
+
+    project = AidProject.objects.filter(partnership__path__startswith=world["b"].path).first()
+    inspection = Inspection.objects.create(visit=world["visit_a"], project=project, note="外")
+    client = client_for(client, world, "staff_a")
+    page = client.get(f"/admin/partnerships/visit/{world['visit_a'].pk}/change/")
+    formset = next(
+        f.formset
+        for f in page.context["inline_admin_formsets"]
+        if f.formset.prefix == "inspections"
+    )
+    assert inspection not in formset.queryset
+    assert project.name not in page.content.decode()
