@@ -143,6 +143,6 @@ def child_histories(
             for record in shown
             if record.history_type != "~" or getattr(record, "history_delta_changes", None) != []
         ]
-        if shown:
+        if shown or more:
             histories.append(ChildHistory(capfirst(model._meta.verbose_name_plural), shown, more))
     return histories
