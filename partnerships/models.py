@@ -200,6 +200,13 @@ class Region(Versioned, TreePathMixin):
             return side_path.startswith(subtree) or parent.path.startswith(side_path)
 
         names = {"region": self.name, "parent": parent.name}
+
+        def refuse_leaving(sides, message) -> None:
+            """`sides`: the (path, name) of each region the records must stay within."""
+            for side_path, side_name in sides:
+                if not stays_within(side_path):
+                    raise ValidationError({"parent": message % {**names, "side": side_name}})
+
         # Small lookups by region, not one join fanning out over donations, lines and
         # recipients (an admin save at 1M lines).
         east_to_west = Posting.objects.filter(direction=Direction.EAST_TO_WEST)
@@ -255,43 +262,32 @@ class Region(Versioned, TreePathMixin):
             sides = Partnership.objects.filter(tied).values_list(
                 "assisted_region__path", "assisted_region__name"
             )
-            for side_path, side_name in sides:
-                if not stays_within(side_path):
-                    raise ValidationError({"parent": message % {**names, "side": side_name}})
+            refuse_leaving(sides, message)
         west_to_east = Posting.objects.exclude(direction=Direction.EAST_TO_WEST)
-        sides = Partnership.objects.filter(
-            pk__in=west_to_east.filter(host_region__in=places).values("partnership")
-        ).values_list("helping_region__path", "helping_region__name")
-        for side_path, side_name in sides:
-            if not stays_within(side_path):
-                raise ValidationError(
-                    {
-                        "parent": _(
-                            "People sent to work in %(region)s or places in it belong to a "
-                            "pairing whose helping side is %(side)s: under %(parent)s they "
-                            "would work outside it. Correct those records of people sent first."
-                        )
-                        % {**names, "side": side_name}
-                    }
-                )
+        refuse_leaving(
+            Partnership.objects.filter(
+                pk__in=west_to_east.filter(host_region__in=places).values("partnership")
+            ).values_list("helping_region__path", "helping_region__name"),
+            _(
+                "People sent to work in %(region)s or places in it belong to a "
+                "pairing whose helping side is %(side)s: under %(parent)s they "
+                "would work outside it. Correct those records of people sent first."
+            ),
+        )
         received = (
             DonationLine.objects.filter(recipient_organisation__region__in=places)
             .exclude(region__in=places)
             .values_list("region__path", "region__name")
             .distinct()
         )
-        for line_path, line_name in received:
-            if not parent.path.startswith(line_path):
-                raise ValidationError(
-                    {
-                        "parent": _(
-                            "Organisations in %(region)s or places in it receive donation lines "
-                            "given to %(side)s: under %(parent)s they would lie outside it. "
-                            "Correct those lines first."
-                        )
-                        % {**names, "side": line_name}
-                    }
-                )
+        refuse_leaving(
+            received,
+            _(
+                "Organisations in %(region)s or places in it receive donation lines "
+                "given to %(side)s: under %(parent)s they would lie outside it. "
+                "Correct those lines first."
+            ),
+        )
         # A donation's lines, named recipient places and recipient organisations lie within
         # the region it was handed over to (the forms' rule): one that stays put keeps them.
         named = (
@@ -313,18 +309,14 @@ class Region(Versioned, TreePathMixin):
             .values_list("region__path", "region__name")
             .distinct()
         )
-        for region_path, region_name in receiving:
-            if not parent.path.startswith(region_path):
-                raise ValidationError(
-                    {
-                        "parent": _(
-                            "Donations handed over to %(side)s name %(region)s, places in it or "
-                            "organisations there as recipients: under %(parent)s they would lie "
-                            "outside %(side)s. Correct those donations first."
-                        )
-                        % {**names, "side": region_name}
-                    }
-                )
+        refuse_leaving(
+            receiving,
+            _(
+                "Donations handed over to %(side)s name %(region)s, places in it or "
+                "organisations there as recipients: under %(parent)s they would lie "
+                "outside %(side)s. Correct those donations first."
+            ),
+        )
         # The pairings this region or a place in it is a side of.
         sided = Partnership.objects.filter(
             Q(helping_region__path__startswith=subtree)
