@@ -37,10 +37,14 @@ def last_year() -> int:
     return timezone.localdate().year + 1
 
 
+def in_programme_years(value: datetime.date) -> bool:
+    return FIRST_YEAR <= value.year <= last_year()
+
+
 def validate_record_date(value: datetime.date) -> None:
     """A date of a record: in the years FIRST_YEAR to last_year() (a typo such as 0202 or
     2204 would otherwise give every chart and table centuries of empty years)."""
-    if not FIRST_YEAR <= value.year <= last_year():
+    if not in_programme_years(value):
         raise ValidationError(
             _("Enter a date in the years %(first)s to %(last)s."),
             code="out_of_range",
@@ -766,9 +770,7 @@ class Visit(Versioned):
         page do not each repeat it as "outside the visit"."""
         if not (self.start_date and self.end_date) or self.end_date < self.start_date:
             return False
-        return all(
-            FIRST_YEAR <= day.year <= last_year() for day in (self.start_date, self.end_date)
-        )
+        return in_programme_years(self.start_date) and in_programme_years(self.end_date)
 
 
 class VisitActivity(models.Model):

@@ -83,6 +83,16 @@ class Reference:
         self.red_cross = Organisation.objects.get(name="江口县红十字会")
 
 
+def handover(partnership, region, amount: str, day, donors=()):
+    """A funds handover of `amount` yuan to `region` on `day`, by `donors`, with its lines."""
+    donation = Donation.objects.create(
+        partnership=partnership, date=day, amount=Decimal(amount), kind="funds", region=region
+    )
+    donation.donors.set(donors)
+    donation.rebalance()
+    return donation
+
+
 @pytest.fixture
 def reference(db):
     load_reference_data.load()

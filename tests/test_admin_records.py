@@ -25,6 +25,7 @@ from partnerships.models import (
 )
 
 from .admin_helpers import count_queries, form_errors, management, page_text
+from .conftest import handover
 
 pytestmark = pytest.mark.django_db
 
@@ -759,15 +760,13 @@ class TestReviewedEdgeCases:
     def test_nor_up_to_a_region_outside_the_side(self, english_admin_client, reference):
         """A village of the town pairing (闵孝镇) moved up under 江口县 leaves that side."""
         village = Region.objects.create(name="某新村", level=5, parent=reference.minxiao)
-        handover = Donation.objects.create(
-            partnership=reference.town_pairing,
-            date=datetime.date(2024, 3, 1),
-            amount=Decimal("100.00"),
-            kind="funds",
-            region=village,
+        handover(
+            reference.town_pairing,
+            village,
+            "100.00",
+            datetime.date(2024, 3, 1),
+            [reference.town_government],
         )
-        handover.donors.set([reference.town_government])
-        handover.rebalance()
         response = self.move(english_admin_client, village, reference.jiangkou)
         assert "assisted side is 闵孝镇" in page_text(response)
         assert Region.objects.get(pk=village.pk).parent == reference.minxiao
@@ -848,16 +847,15 @@ class TestReviewedEdgeCases:
     def test_nor_away_from_the_donation_that_names_it(self, english_admin_client, reference):
         """Within the assisted side (江口县), a place a handover to 闵孝镇 names stays in 闵孝镇."""
         village = Region.objects.create(name="某新村", level=5, parent=reference.minxiao)
-        handover = Donation.objects.create(
-            partnership=reference.pairing,
-            date=datetime.date(2024, 3, 1),
-            amount=Decimal("500.00"),
-            kind="funds",
-            region=reference.minxiao,
+        given = handover(
+            reference.pairing,
+            reference.minxiao,
+            "500.00",
+            datetime.date(2024, 3, 1),
+            [reference.town_government],
         )
-        handover.donors.set([reference.town_government])
-        DonationLine.objects.create(donation=handover, amount=Decimal("100.00"), region=village)
-        handover.rebalance()
+        DonationLine.objects.create(donation=given, amount=Decimal("100.00"), region=village)
+        given.rebalance()
         other_town = Region.objects.create(name="另一镇", level=4, parent=reference.jiangkou)
         response = self.move(english_admin_client, village, other_town)
         assert "Donations handed over to 闵孝镇 name 某新村" in page_text(response)

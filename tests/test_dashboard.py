@@ -23,6 +23,7 @@ from partnerships.models import (
 )
 
 from .admin_helpers import count_queries, page_text
+from .conftest import handover
 
 pytestmark = pytest.mark.django_db
 
@@ -158,15 +159,13 @@ class TestReferenceFigures:
     def test_a_village_with_a_known_part_shows_it_plus_the_unknown(
         self, official_client, reference
     ):
-        other = Donation.objects.create(
-            partnership=reference.pairing,
-            date=datetime.date(2023, 5, 1),
-            amount=Decimal("500.00"),
-            kind="funds",
-            region=reference.qixin,
+        handover(
+            reference.pairing,
+            reference.qixin,
+            "500.00",
+            datetime.date(2023, 5, 1),
+            [reference.town_government],
         )
-        other.donors.set([reference.town_government])
-        other.rebalance()
         response = official_client.get(f"/regions/{reference.qixin.pk}/")
         assert response.context["table"].column_shares == [
             reports.Share(Decimal("500.00"), unknown=1)
