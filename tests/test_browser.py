@@ -61,11 +61,26 @@ def wait_until(page, expression, timeout=15.0):
         page.wait_for_timeout(50)
 
 
+def wait_settled(page, selector):
+    """Wait until htmx has settled the element swapped in as `selector`.
+
+    htmx inserts new content with the class htmx-added and only attaches its listeners
+    when it settles, 20 ms later; a change made in between goes unheard.
+    """
+    wait_until(
+        page,
+        f"(() => {{ const e = document.querySelector({selector!r});"
+        " return e && !e.classList.contains('htmx-added'); })()",
+    )
+
+
 def choose(page, name, value):
-    """Pick a filter and wait until htmx has swapped in the new panel."""
+    """Pick a filter and wait until htmx has swapped in, and settled, the new panel."""
+    wait_settled(page, "#panel")
     page.evaluate("document.getElementById('panel').dataset.stale = 'yes'")
     page.select_option(f"#panel select[name={name}]", value)
     wait_until(page, "!document.getElementById('panel').dataset.stale")
+    wait_settled(page, "#panel")
     expect(page.locator(f"#panel select[name={name}]")).to_have_value(value)
 
 
@@ -230,6 +245,9 @@ def test_the_targets_panel_changes_year_in_place(site, page, console_errors):
     wait_until(page, "window.htmx !== undefined")
     heading = page.locator("#targets-heading")
     select = page.locator("#targets select[name=year]")
+    # The panel loads after the page: its form listens once htmx has settled it.
+    wait_until(page, "document.querySelector('#targets form') !== null")
+    wait_settled(page, "#targets")
     # A year other than the one the panel opened on (which depends on today's date).
     year = "2023" if select.input_value() != "2023" else "2024"
     with page.expect_response(lambda response: f"/targets/?year={year}" in response.url) as asked:
