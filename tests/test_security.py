@@ -485,6 +485,46 @@ def test_lockout_page_is_in_words(client, django_user_model, settings):
     assert "Attempt Remaining" not in attempts and "已锁定" in attempts
 
 
+def test_sign_in_records_are_named_in_words_and_local_time(client, django_user_model):
+    """django-axes names a record "Attempted Access: 2026-12-04 23:38:20+00:00"."""
+    import datetime
+
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    django_user_model.objects.create_user(username="zhao", password="right-Password-3")
+    client.post("/accounts/login/", {"username": "zhao", "password": "x"})
+    admin = django_user_model.objects.create_superuser("chief", password="pw-Chief-12345")
+    client.force_login(admin)
+    utc = datetime.datetime(2026, 12, 4, 23, 38, tzinfo=datetime.UTC)  # 5 Dec, 07:38 in Beijing
+    AccessAttempt.objects.update(attempt_time=utc)
+    AccessFailureLog.objects.update(attempt_time=utc)
+    AccessLog.objects.update(attempt_time=utc)
+    attempt = AccessAttempt.objects.get(username="zhao")
+    failure = AccessFailureLog.objects.get(username="zhao")
+    sign_in = AccessLog.objects.get(username="chief")
+    when = "2026年12月5日 07:38"
+    admin = "/admin/axes"
+    attempts = f"zhao 从 127.0.0.1 登录失败，最近一次 {when}"
+    pages = {
+        f"{admin}/accessattempt/{attempt.pk}/change/": attempts,
+        f"{admin}/accessfailurelog/{failure.pk}/change/": f"zhao 登录失败，{when}",
+        f"{admin}/accesslog/{sign_in.pk}/change/": f"chief 登录，{when}",
+    }
+    for url, name in pages.items():
+        text = page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert name in text, url
+        assert "Attempted Access" not in text and "Failed access" not in text, url
+        assert "+00:00" not in text and "Access Log for" not in text, url
+    failure.locked_out = True
+    assert str(failure) == "zhao 登录失败，已锁定，2026年12月5日 07:38"
+    english = client.get(
+        f"/admin/axes/accessattempt/{attempt.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "Failed sign-ins of zhao from 127.0.0.1, last Dec. 5, 2026, 7:38 a.m." in page_text(
+        english
+    )
+
+
 class TestReviewedHoles:
     """Ways around the rules that a review found; each is closed now."""
 
