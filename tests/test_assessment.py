@@ -663,6 +663,24 @@ class TestReports:
         report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
         assert f"· {reference.pairing}</title>" in report
 
+    def test_pages_with_amounts_say_they_are_rounded(self, official_client, reference):
+        """Each amount is rounded to 0.01 万元 (100 yuan) on its own, so a column of them can
+        add up 0.01 away from its total: every page and printout says so."""
+        note = "金额单位为万元，四舍五入保留两位小数，合计与各分项之和可能相差 0.01。"
+        for url in (
+            "/",
+            f"/pairings/{reference.pairing.pk}/",
+            f"/visits/{reference.visit.pk}/record/",
+            f"/pairings/{reference.pairing.pk}/report/2023/",
+        ):
+            assert note in page_text(official_client.get(url)), url
+        for url in (
+            f"/visits/{reference.visit.pk}/record.pdf",
+            f"/pairings/{reference.pairing.pk}/report/2023.pdf",
+        ):
+            text = "".join(pdf_pages(official_client.get(url))).replace("\n", "")
+            assert "四舍五入" in text, url
+
     def test_the_village_total_is_printed_once_after_its_rows(self, official_client, year_2024):
         text = page_text(official_client.get(f"/pairings/{year_2024.pairing.pk}/report/2024/"))
         villages = text.split("各村帮扶情况")[1].split("</table>")[0]
