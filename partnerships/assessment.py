@@ -15,15 +15,14 @@ from django.utils.translation import gettext_lazy
 from django_htmx.http import push_url
 
 from . import access, indicators, pagecache, pdf, reports, svg
+from .indicators import RECENT_YEARS, assessment_years
 from .models import (
-    FIRST_YEAR,
     REGION_ANCESTORS,
     AidProject,
     Inspection,
     Partnership,
     Posting,
     Visit,
-    last_year,
 )
 from .views import (
     _full_page,
@@ -32,8 +31,6 @@ from .views import (
     export_links,
     visit_record_context,
 )
-
-RECENT_YEARS = 10
 
 
 class YearForm(forms.Form):
@@ -52,14 +49,6 @@ class YearForm(forms.Form):
                 % {"low": min(self.years), "high": max(self.years)}
             )
         return year
-
-
-def assessment_years(*, partnership: Partnership | None = None, scope=access.ALL) -> list[int]:
-    """The years one may assess, newest first: the last ten up to this year, and target years."""
-    this_year = timezone.localdate().year
-    years = set(range(this_year - RECENT_YEARS + 1, this_year + 1))
-    years.update(indicators.target_years(partnership=partnership, scope=scope))
-    return sorted(years, reverse=True)
 
 
 def _default_year(years: list[int], target_years: list[int]) -> int:
@@ -251,7 +240,7 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
         pk=pk,
     )
     _require_in_scope(request, partnership)
-    if not FIRST_YEAR <= year <= last_year():
+    if year not in assessment_years(partnership=partnership):
         raise Http404
     filters = reports.Filters(year_from=year, year_to=year, scope=access.scope_for(request.user))
     history = reports.Filters(scope=access.scope_for(request.user))

@@ -18,11 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Q, Sum
+from django.utils import timezone
 
 from .access import ALL, Scope
 from .models import (
     COUNT_UNITS,
+    FIRST_YEAR,
     MONEY_INDICATORS,
     AidProject,
     AnnualTarget,
@@ -32,14 +34,18 @@ from .models import (
     Funding,
     Indicator,
     Inspection,
+    PairingYearTotal,
     Partnership,
     Posting,
     ProjectFunds,
     ProjectStatus,
     VillageEnterprisePair,
+    Visit,
 )
 
 ZERO = Decimal("0.00")
+# The years offered for assessment reach back this far at least (assessment_years).
+RECENT_YEARS = 10
 
 # Which period figure feeds which indicator.
 RESULT_FIGURES = {
@@ -385,3 +391,29 @@ def target_years(*, partnership: Partnership | None = None, scope: Scope = ALL) 
     if partnership is not None:
         qs = qs.filter(partnership=partnership)
     return sorted(set(qs.values_list("year", flat=True)), reverse=True)
+
+
+def first_recorded_year(
+    *, partnership: Partnership | None = None, scope: Scope = ALL
+) -> int | None:
+    """The first year with a donation or a visit, of the pairing (child pairings included)
+    or of every pairing in scope; None when there is none."""
+    where = scope.q("partnership__")
+    if partnership is not None:
+        where &= Q(partnership__path__startswith=partnership.path)
+    donations = PairingYearTotal.objects.filter(where).aggregate(first=Min("year"))["first"]
+    visits = Visit.objects.filter(where).aggregate(first=Min("start_date"))["first"]
+    return min((y for y in (donations, visits and visits.year) if y), default=None)
+
+
+def assessment_years(*, partnership: Partnership | None = None, scope: Scope = ALL) -> list[int]:
+    """The years one may assess, print or download, newest first: every year up to this one
+    from the first with a donation or a visit (the last ten at least), and target years."""
+    this_year = timezone.localdate().year
+    first = min(
+        this_year - RECENT_YEARS + 1,
+        first_recorded_year(partnership=partnership, scope=scope) or this_year,
+    )
+    years = set(range(max(first, FIRST_YEAR), this_year + 1))
+    years.update(target_years(partnership=partnership, scope=scope))
+    return sorted(years, reverse=True)

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import access, assessment_exports, charts, exports, pagecache, reports
+from . import access, assessment_exports, charts, exports, indicators, pagecache, reports
 from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
 from .models import (
     FIRST_YEAR,
@@ -474,10 +474,17 @@ def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summar
         year = scope.get("year")
         if year is None:
             return _("Choose the year to export.")
+        if name == "targets" and pairing is None:
+            return _("Choose the pairing whose targets to export.")
+        # The years the targets panel and the ranking offer, and no others.
+        years = indicators.assessment_years(partnership=pairing, scope=filters.scope)
+        if year not in years:
+            return _("Choose a year between %(low)d and %(high)d.") % {
+                "low": min(years),
+                "high": max(years),
+            }
         if name == "ranking":
             return assessment_exports.ranking(year=year, scope=filters.scope)
-        if pairing is None:
-            return _("Choose the pairing whose targets to export.")
         return assessment_exports.targets(partnership=pairing, year=year)
     if name == "yearly":
         return exports.yearly(filters=filters)

@@ -801,6 +801,40 @@ class TestDownloads:
             }
         ]
 
+    def test_the_panel_report_and_downloads_offer_the_same_years(self, official_client, reference):
+        """Every year from the first record on, the last ten at least: a handover of 15 years
+        ago can be assessed, printed and downloaded; the year before it nowhere."""
+        from django.utils import timezone
+
+        pairing = reference.pairing
+        this_year = timezone.localdate().year
+        early = this_year - 14
+        donation(pairing, "500.00", "fiscal", day=datetime.date(early, 3, 1))
+        panel = official_client.get(f"/pairings/{pairing.pk}/targets/?year={early}")
+        assert panel.status_code == 200
+        offered = [int(y) for y, _label in panel.context["year_form"].fields["year"].widget.choices]
+        assert offered == list(range(this_year, early - 1, -1))
+        ranking = official_client.get(f"/targets/?year={early}")
+        assert ranking.status_code == 200
+        for ok in (
+            f"/pairings/{pairing.pk}/report/{early}/",
+            f"/export/targets.csv?pairing={pairing.pk}&year={early}",
+            f"/export/ranking.csv?year={early}",
+        ):
+            assert official_client.get(ok).status_code == 200, ok
+        before = early - 1
+        assert (
+            official_client.get(f"/pairings/{pairing.pk}/targets/?year={before}").status_code == 400
+        )
+        assert official_client.get(f"/pairings/{pairing.pk}/report/{before}/").status_code == 404
+        for refused in (
+            f"/export/targets.csv?pairing={pairing.pk}&year={before}",
+            f"/export/ranking.csv?year={before}",
+        ):
+            response = official_client.get(refused)
+            assert response.status_code == 400, refused
+            assert response.content.decode() == f"请选择 {early} 年至 {this_year} 年之间的年份。"
+
     def test_a_download_without_a_year_or_pairing_is_refused_in_words(
         self, official_client, reference
     ):
