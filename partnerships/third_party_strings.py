@@ -1,10 +1,13 @@
-"""Words the admin shows that django-axes, or Django itself, has no Chinese for.
+"""Words the admin shows that django-axes, or Django itself, has no Chinese for, or Chinese
+this app words otherwise (POLITE).
 
 Listed here so that makemessages puts them in this app's catalogue, which Django reads before
 any app's (it is in LOCALE_PATHS). Never imported.
 """
 
-from django.utils.translation import gettext_noop
+# ruff: noqa: E501 (each message is Django's, word for word, on one line)
+
+from django.utils.translation import gettext_noop, ngettext
 
 AXES = [
     gettext_noop("access attempt"),
@@ -44,3 +47,65 @@ DJANGO_ADMIN = [
     gettext_noop("Add link"),
     gettext_noop("Change or view list link"),
 ]
+
+
+# Django's Chinese addresses the reader as 你 in some messages and 您 in others; this app
+# says 您 throughout, as a government office does. (And 已经 for its typo 己经.)
+POLITE = [
+    gettext_noop(
+        "ManagementForm data is missing or has been tampered with. Missing fields: %(field_names)s. You may need to file a bug report if the issue persists."
+    ),
+    gettext_noop(
+        'If you are using the <meta name="referrer" content="no-referrer"> tag or including the “Referrer-Policy: no-referrer” header, please remove them. The CSRF protection requires the “Referer” header to do strict referer checking. If you’re concerned about privacy, use alternatives like <a rel="noreferrer" …> for links to third-party sites.'
+    ),
+    gettext_noop("Are you sure?"),
+    gettext_noop("The {name} “{obj}” was added successfully. You may add another {name} below."),
+    gettext_noop("The {name} “{obj}” was changed successfully. You may edit it again below."),
+    gettext_noop("The {name} “{obj}” was changed successfully. You may add another {name} below."),
+    gettext_noop("You don’t have permission to view or edit anything."),
+    gettext_noop(
+        "First, enter a username and password. Then, you’ll be able to edit more user options."
+    ),
+    gettext_noop(
+        "Deleting the %(object_name)s '%(escaped_object)s' would result in deleting related objects, but your account doesn't have permission to delete the following types of objects:"
+    ),
+    gettext_noop(
+        'Are you sure you want to delete the %(object_name)s "%(escaped_object)s"? All of the following related items will be deleted:'
+    ),
+    gettext_noop(
+        "Deleting the selected %(objects_name)s would result in deleting related objects, but your account doesn't have permission to delete the following types of objects:"
+    ),
+    gettext_noop("Your password was changed."),
+    gettext_noop(
+        "Please enter your old password, for security’s sake, and then enter your new password twice so we can verify you typed it in correctly."
+    ),
+    gettext_noop("Your password has been set.  You may go ahead and log in now."),
+    gettext_noop(
+        "Please enter your new password twice so we can verify you typed it in correctly."
+    ),
+    gettext_noop(
+        "We’ve emailed you instructions for setting your password, if an account exists with the email you entered. You should receive them shortly."
+    ),
+    gettext_noop(
+        "If you don’t receive an email, please make sure you’ve entered the address you registered with, and check your spam folder."
+    ),
+    gettext_noop(
+        "You're receiving this email because you requested a password reset for your user account at %(site_name)s."
+    ),
+    gettext_noop("Your username, in case you’ve forgotten:"),
+    gettext_noop(
+        "Forgotten your password? Enter your email address below, and we’ll email instructions for setting a new one."
+    ),
+    gettext_noop("Your old password was entered incorrectly. Please enter it again."),
+    gettext_noop("Your password can’t be too similar to your other personal information."),
+    gettext_noop("Your password can’t be a commonly used password."),
+    gettext_noop("Your password can’t be entirely numeric."),
+]
+
+
+def _polite_plurals():
+    ngettext(
+        "Your password must contain at least %(min_length)d character.",
+        "Your password must contain at least %(min_length)d characters.",
+        1,
+    )

@@ -156,6 +156,42 @@ class TestAuditTrail:
         )
         assert "变更内容</th>" in chinese and "本页录入的捐赠明细" in chinese
 
+    def test_the_admin_says_nin_not_ni(self, admin_client):
+        """Django's Chinese says 你 in some messages and 您 in others; a government office
+        says 您. Every message Django words with 你 reads 您 here, pages and scripts alike."""
+        import gettext
+        import json
+        from pathlib import Path
+
+        import django
+        from django.utils import translation
+
+        root = Path(django.__file__).parent
+        informal = set()  # the messages Django words with 你; a plural's by its singular
+        for app in ("conf", "contrib/admin", "contrib/auth"):
+            with open(root / app / "locale/zh_Hans/LC_MESSAGES/django.mo", "rb") as mo:
+                catalogue = gettext.GNUTranslations(mo)._catalog
+            informal.update(key for key, text in catalogue.items() if "你" in text)
+        assert len(informal) >= 20  # Django's catalogues as of 5.2
+        with translation.override("zh-hans"):
+            for key in informal:
+                if isinstance(key, tuple):  # (singular, form): Chinese has one form
+                    text = translation.ngettext(key[0], key[0], 2)
+                else:
+                    text = translation.gettext(key)
+                assert "你" not in text and "您" in text, key
+        scripts = admin_client.get("/admin/jsi18n/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+        catalogue = json.loads(
+            scripts.content.decode().split("const newcatalog = ", 1)[1].split(";\n", 1)[0]
+        )
+        words = json.dumps(catalogue, ensure_ascii=False)
+        assert "你" not in words and "您已选择一项操作" in words
+        # the admin's own pages, such as the delete confirmation
+        page = page_text(
+            admin_client.get("/admin/password_change/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+        )
+        assert "您的旧密码" in page and "你" not in page
+
     def test_the_group_picker_reads_in_chinese(self, admin_client):
         """Django's Chinese catalogue for the admin's scripts lacks the picker's words."""
         import json
