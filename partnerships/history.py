@@ -24,14 +24,13 @@ from django.utils import formats
 from django.utils.html import conditional_escape
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from simple_history.models import DeletedObject
+from simple_history.models import DeletedObject, ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from . import punctuation
 
 # A record's page lists the latest changes of each kind of row entered on it, at most this many
-# (as many as the library shows of its own versions on one page): comparing many-to-many
-# fields takes a query per version.
+# (as many as the library shows of its own versions on one page).
 CHILD_ROWS_SHOWN = 100
 NOTHING = "—"
 
@@ -62,7 +61,7 @@ def readable(field: models.Field, value: Any) -> str:
 
 class ReadableChanges(HistoricalRecordContextHelper):
     def prepare_delta_change_value(self, change, value):
-        value = super().prepare_delta_change_value(change, value)
+        # Many-to-many values come as the related objects (_m2m_values), not the library's rows.
         return readable(self.model._meta.get_field(change.field), value)
 
     def stringify_delta_change_values(self, change, old, new):
@@ -84,15 +83,47 @@ def label(record) -> str:
         return f"{capfirst(instance._meta.verbose_name)} {instance.pk}"
 
 
+def _m2m_values(model: type[models.Model], records: Sequence) -> dict[str, dict[Any, list]]:
+    """For each many-to-many field with an audit trail, each version's related objects
+    (history id -> objects, in their model's order): two queries a field for all versions.
+
+    The library's diff_against reads them with two queries a field for each pair compared."""
+    if not records:
+        return {}
+    ids = [record.history_id for record in records]
+    values = {}
+    for field in records[0]._history_m2m_fields:
+        through = getattr(records[0], field.name).model  # the versions' copy of the through rows
+        target = field.m2m_reverse_field_name()
+        target_id = through._meta.get_field(target).attname
+        rows = list(through.objects.filter(history_id__in=ids).values_list("history_id", target_id))
+        related = field.related_model._base_manager.in_bulk({pk for _id, pk in rows})
+        order = {pk: index for index, pk in enumerate(related)}
+        by_version: dict[Any, list] = {history_id: [] for history_id in ids}
+        for history_id, pk in rows:
+            by_version[history_id].append(related.get(pk) or DeletedObject(field.related_model, pk))
+        for objects in by_version.values():
+            objects.sort(key=lambda obj: (order.get(obj.pk, len(order)), str(obj.pk)))
+        values[field.name] = by_version
+    return values
+
+
 def set_deltas(model: type[models.Model], records: Sequence) -> None:
     """Give each record (newest first, all of one object) its `label` and
     `history_delta_changes`: what it changed against the record before it, readable. The
     oldest one changed nothing it can be compared with."""
     for record in records:
         record.label = label(record)
+    m2m = _m2m_values(model, records)
     for newer, older in itertools.pairwise(records):
         # Only fields staff edit are compared: not the `version` counter, paths or stored years.
-        delta = newer.diff_against(older, foreign_keys_are_objs=True)
+        delta = newer.diff_against(older, excluded_fields=m2m, foreign_keys_are_objs=True)
+        for name, by_version in m2m.items():
+            old, new = by_version[older.history_id], by_version[newer.history_id]
+            if [obj.pk for obj in old] != [obj.pk for obj in new]:
+                delta.changes.append(ModelChange(name, old, new))
+                delta.changed_fields.append(name)
+        delta.changes.sort(key=lambda change: change.field)
         newer.history_delta_changes = ReadableChanges(model, newer).context_for_delta_changes(delta)
 
 

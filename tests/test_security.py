@@ -117,6 +117,39 @@ class TestAuditTrail:
         history = page_text(admin_client.get(f"{change_url(donation)[:-7]}history/"))
         assert "1,050,000.00 → 1,000,000.00" in history
 
+    def test_donor_changes_read_as_names_in_a_fixed_number_of_queries(
+        self, english_admin_client, reference
+    ):
+        """Many-to-many fields (a handover's donors) are compared for every version on the
+        page at once: the library's comparison costs queries for each version."""
+        from partnerships.punctuation import joined
+
+        donation = reference.donation
+        donors = list(donation.donors.all())
+        url = f"{change_url(donation)[:-7]}history/"
+
+        def save_with(chosen):
+            donation.refresh_from_db()
+            data = donation_form_data(donation, donors=[d.pk for d in chosen])
+            assert english_admin_client.post(change_url(donation), data).status_code == 302
+
+        def history_queries():
+            with CaptureQueriesContext(connection) as queries:
+                assert english_admin_client.get(url).status_code == 200
+            return len(queries)
+
+        save_with(donors[1:])
+        history = page_text(english_admin_client.get(url))
+        names = [d.name for d in donors]
+        assert f"<strong>Donors:</strong> {joined(names)} → {joined(names[1:])}</li>" in history
+        few = history_queries()
+        for _round in range(3):
+            save_with(donors[2:])
+            save_with(donors)
+        history = page_text(english_admin_client.get(url))
+        assert f"<strong>Donors:</strong> {joined(names[2:])} → {joined(names)}</li>" in history
+        assert history_queries() == few
+
     def test_the_history_page_reads_as_entered_with_the_lines_below(
         self, english_admin_client, reference
     ):
