@@ -29,6 +29,7 @@ from .views import (
     _require_in_scope,
     dashboard_view,
     export_links,
+    shown_villages,
     visit_record_context,
 )
 
@@ -245,7 +246,7 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
     filters = reports.Filters(year_from=year, year_to=year, scope=access.scope_for(request.user))
     history = reports.Filters(scope=access.scope_for(request.user))
     assessment = indicators.pairing_years(partnership=partnership, years=[year])[year]
-    table = reports.village_year_table(filters=filters, partnership=partnership)
+    table = shown_villages(reports.village_year_table(filters=filters, partnership=partnership))
     yearly = reports.yearly_totals(filters=history, partnership=partnership)
     years = sorted(y for y in yearly if y <= year)[-RECENT_YEARS:]
     # A village whose share is all unknown gets no bar (not a bar of 0); the table says 不详.

@@ -71,7 +71,7 @@ def _known_wan(row, i: int) -> str | None:
 
 def places_by_year(*, table: YearTable) -> dict:
     """One bar per place, split by year: places compare by length, years by colour."""
-    rows = [*table.rows, *([table.rest] if table.rest else [])]
+    rows = [*table.rows, *(row for row in (table.others, table.rest) if row is not None)]
     return {
         "type": "bar",
         "horizontal": True,

@@ -10,7 +10,8 @@ whatever the number of villages, years or donations. Two tables carry money:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -419,15 +420,20 @@ class TableRow:
     total: Decimal
     # Per year, the handovers naming this place without saying its share (empty: none).
     unknown: list[int] = field(default_factory=list)
+    # Says what `unknown` counts when the row is not one place (YearTable.shortened).
+    unknown_note: str = ""
 
     @property
     def cell_shares(self) -> list[Share]:
         unknown = self.unknown or [0] * len(self.cells)
-        return [Share(amount, n) for amount, n in zip(self.cells, unknown, strict=True)]
+        return [
+            Share(amount, n, self.unknown_note)
+            for amount, n in zip(self.cells, unknown, strict=True)
+        ]
 
     @property
     def total_share(self) -> Share:
-        return Share(self.total, sum(self.unknown))
+        return Share(self.total, sum(self.unknown), self.unknown_note)
 
 
 @dataclass(frozen=True)
@@ -437,6 +443,7 @@ class Share:
 
     amount: Decimal
     unknown: int = 0
+    note: str = ""  # what the unknown part is, when not handovers naming one place
 
 
 @dataclass
@@ -453,6 +460,29 @@ class YearTable:
     column_totals: list[Decimal]
     total: Decimal
     unknown_shares: dict[int, int] = field(default_factory=dict)
+    # The rows left off a page, summed (shortened): between `rows` and `rest`.
+    others: TableRow | None = None
+
+    def shortened(self, count: int, *, label: Callable[[int], str], unknown_note: str) -> YearTable:
+        """The first `count` rows (the largest), the others summed in one row named
+        `label(how many)`: a province's thousands of villages would make a page nobody
+        reads; the download lists them all. Where some of them have a share not given, the
+        row says so (`unknown_note`) and counts, per year, the places that have."""
+        if len(self.rows) <= count:
+            return self
+        hidden = self.rows[count:]
+        years = range(len(self.years))
+        cells = [sum((row.cells[i] for row in hidden), ZERO) for i in years]
+        unknown = [sum(1 for row in hidden if row.unknown and row.unknown[i]) for i in years]
+        others = TableRow(
+            label(len(hidden)),
+            None,
+            cells,
+            sum(cells, ZERO),
+            unknown if any(unknown) else [],
+            unknown_note,
+        )
+        return replace(self, rows=self.rows[:count], others=others)
 
     @property
     def column_shares(self) -> list[Share]:

@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
@@ -37,6 +38,9 @@ from .models import (
 )
 
 PAGE_SIZE = 50
+# A pairing's page and annual report list its villages with the most aid, this many; the rest
+# are summed in one row (a province pairing has thousands), and listed in the download.
+VILLAGES_SHOWN = 100
 # The overview lists whole levels of pairings up to about this many rows (reports.pairing_totals).
 OVERVIEW_PAIRING_ROWS = 100
 
@@ -295,6 +299,24 @@ def overview_reach(request: HttpRequest) -> HttpResponse:
     )
 
 
+def shown_villages(table: reports.YearTable) -> reports.YearTable:
+    """A pairing's village table as a page shows it: VILLAGES_SHOWN rows and the others."""
+    return table.shortened(
+        VILLAGES_SHOWN,
+        label=lambda count: (
+            ngettext(
+                "%(count)s other village (all are in the download)",
+                "%(count)s other villages (all are in the download)",
+                count,
+            )
+            % {"count": f"{count:,}"}
+        ),
+        unknown_note=_(
+            "Some of these villages are named in handovers that do not say how much each received"
+        ),
+    )
+
+
 @dashboard_view
 @pagecache.versioned
 def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -323,7 +345,7 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         }
         if filters is None:
             return figures
-        table = reports.village_year_table(filters=filters, partnership=partnership)
+        table = shown_villages(reports.village_year_table(filters=filters, partnership=partnership))
         figures.update(
             filters=filters,
             table=table,

@@ -91,6 +91,35 @@ class TestReferenceFigures:
         assert listed["樟木头镇—江口县"] == Decimal("1050000.00")
         assert listed["莞铜（东莞市—铜仁市）"] == Decimal("1050000.00")
 
+    def test_a_pairing_with_many_villages_lists_the_largest_and_sums_the_others(
+        self, official_client, reference, monkeypatch
+    ):
+        """A province pairing has thousands of villages: the page lists VILLAGES_SHOWN, the
+        others in one row that keeps the table adding up; the download lists every one."""
+        from partnerships import views
+
+        monkeypatch.setattr(views, "VILLAGES_SHOWN", 3)
+        itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+        response = official_client.get(f"/pairings/{reference.pairing.pk}/")
+        table = response.context["table"]
+        assert [row.label for row in table.rows] == ["齐心村", "净河村", "双屯村"]
+        # the three others, each named in the handover without its share
+        assert table.others.label == "其他 3 个村（全部村见下载）"
+        assert table.others.cells == [Decimal("0.00")] and table.others.unknown == [3]
+        assert table.rest.total == Decimal("850000.00")
+        assert table.total == Decimal("1050000.00")  # still the pairing's total
+        text = page_text(response)
+        others = text.split("其他 3 个村（全部村见下载）")[1].split("</tr>")[0]
+        assert others.count(">不详</span>") == 2  # the year and the total, never 0.00
+        assert "这些村中有的被捐赠点名，但未说明各村所得金额" in others
+        assert response.context["chart"]["labels"][3] == "其他 3 个村（全部村见下载）"
+        download = official_client.get(f"/export/villages.csv?pairing={reference.pairing.pk}")
+        rows = b"".join(download.streaming_content).decode("utf-8-sig")
+        assert all(name in rows for name in ("坝梅村", "沙坝河村", "长岗岭村"))
+        report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
+        villages = report.split("各村帮扶情况")[1].split("</table>")[0]
+        assert "其他 3 个村（全部村见下载）" in villages and "坝梅村" not in villages
+
     def test_villages_that_share_a_name_are_told_apart(self, official_client, reference):
         for town_name in ("甲镇", "乙镇"):
             town = Region.objects.create(name=town_name, level=4, parent=reference.jiangkou)

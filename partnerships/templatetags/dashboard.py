@@ -85,7 +85,7 @@ def wan_share(share) -> str:
     the known part "+ unknown" when both; never 0.00 for a place the report names."""
     if not share.unknown:
         return wan(share.amount)
-    note = ngettext(
+    note = share.note or ngettext(
         "%(count)s handover names this place without saying how much it received",
         "%(count)s handovers name this place without saying how much it received",
         share.unknown,
