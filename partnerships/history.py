@@ -28,6 +28,7 @@ from simple_history.models import DeletedObject, ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from . import punctuation
+from .models import REGION_ANCESTORS, Region
 
 # A record's page lists the latest changes of each kind of row entered on it, at most this many
 # (as many as the library shows of its own versions on one page).
@@ -97,11 +98,15 @@ def _m2m_values(model: type[models.Model], records: Sequence) -> dict[str, dict[
         target = field.m2m_reverse_field_name()
         target_id = through._meta.get_field(target).attname
         rows = list(through.objects.filter(history_id__in=ids).values_list("history_id", target_id))
-        related = field.related_model._base_manager.in_bulk({pk for _id, pk in rows})
+        model = field.related_model
+        objects = model._base_manager.order_by(*(model._meta.ordering or ["pk"]))
+        if model is Region:  # named with their county and province
+            objects = objects.select_related(REGION_ANCESTORS)
+        related = objects.in_bulk({pk for _id, pk in rows})
         order = {pk: index for index, pk in enumerate(related)}
         by_version: dict[Any, list] = {history_id: [] for history_id in ids}
         for history_id, pk in rows:
-            by_version[history_id].append(related.get(pk) or DeletedObject(field.related_model, pk))
+            by_version[history_id].append(related.get(pk) or DeletedObject(model, pk))
         for objects in by_version.values():
             objects.sort(key=lambda obj: (order.get(obj.pk, len(order)), str(obj.pk)))
         values[field.name] = by_version

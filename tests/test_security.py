@@ -128,9 +128,13 @@ class TestAuditTrail:
         donors = list(donation.donors.all())
         url = f"{change_url(donation)[:-7]}history/"
 
-        def save_with(chosen):
+        places = list(donation.recipient_regions.all())
+
+        def save_with(chosen, named=places):
             donation.refresh_from_db()
-            data = donation_form_data(donation, donors=[d.pk for d in chosen])
+            data = donation_form_data(
+                donation, donors=[d.pk for d in chosen], recipient_regions=[p.pk for p in named]
+            )
             assert english_admin_client.post(change_url(donation), data).status_code == 302
 
         def history_queries():
@@ -144,10 +148,12 @@ class TestAuditTrail:
         assert f"<strong>Donors:</strong> {joined(names)} → {joined(names[1:])}</li>" in history
         few = history_queries()
         for _round in range(3):
-            save_with(donors[2:])
+            save_with(donors[2:], places[1:])  # recipients too: places named with their county
             save_with(donors)
         history = page_text(english_admin_client.get(url))
         assert f"<strong>Donors:</strong> {joined(names[2:])} → {joined(names)}</li>" in history
+        full = [str(place) for place in places]  # with their county and province
+        assert f"{joined(full[1:])} → {joined(full)}</li>" in history
         assert history_queries() == few
 
     def test_the_history_page_reads_as_entered_with_the_lines_below(
