@@ -38,8 +38,8 @@ NOTHING = "—"
 
 def readable(field: models.Field, value: Any) -> str:
     """A stored value as the admin's form showed it."""
-    if isinstance(value, list):  # many-to-many: the related objects
-        return punctuation.joined(str(item) for item in value) or NOTHING
+    if isinstance(value, list):  # many-to-many: the related objects, some since deleted
+        return punctuation.joined(readable(field, item) for item in value) or NOTHING
     if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
         return NOTHING  # an empty foreign key comes as a "deleted" object without a key
     if isinstance(value, DeletedObject):
@@ -113,13 +113,17 @@ def _m2m_values(model: type[models.Model], records: Sequence) -> dict[str, dict[
     return values
 
 
-def set_deltas(model: type[models.Model], records: Sequence) -> None:
+def set_deltas(
+    model: type[models.Model], records: Sequence, m2m: dict[str, dict] | None = None
+) -> None:
     """Give each record (newest first, all of one object) its `label` and
     `history_delta_changes`: what it changed against the record before it, readable. The
-    oldest one changed nothing it can be compared with."""
+    oldest one changed nothing it can be compared with. `m2m`: _m2m_values of these records
+    (or more), when the caller has read them already."""
     for record in records:
         record.label = label(record)
-    m2m = _m2m_values(model, records)
+    if m2m is None:
+        m2m = _m2m_values(model, records)
     for newer, older in itertools.pairwise(records):
         # Only fields staff edit are compared: not the `version` counter, paths or stored years.
         delta = newer.diff_against(older, excluded_fields=m2m, foreign_keys_are_objs=True)
@@ -171,8 +175,9 @@ def child_histories(
         by_row: dict[Any, list] = {}
         for record in shown:
             by_row.setdefault(getattr(record, model._meta.pk.attname), []).append(record)
+        m2m = _m2m_values(model, shown)  # for every row at once
         for records in by_row.values():
-            set_deltas(model, records)
+            set_deltas(model, records, m2m)
         # A save that changed nothing staff see (the visit page saves every row on it) is noise.
         shown = [
             record
