@@ -45,10 +45,7 @@ class YearForm(forms.Form):
     def clean_year(self):
         year = self.cleaned_data["year"]
         if year is not None and year not in self.years:
-            raise forms.ValidationError(
-                _("Choose a year between %(low)d and %(high)d.")
-                % {"low": min(self.years), "high": max(self.years)}
-            )
+            raise forms.ValidationError(indicators.year_refusal(self.years))
         return year
 
 
@@ -246,7 +243,9 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
     filters = reports.Filters(year_from=year, year_to=year, scope=access.scope_for(request.user))
     history = reports.Filters(scope=access.scope_for(request.user))
     assessment = indicators.pairing_years(partnership=partnership, years=[year])[year]
-    table = shown_villages(reports.village_year_table(filters=filters, partnership=partnership))
+    table = shown_villages(
+        reports.village_year_table(filters=filters, partnership=partnership), printed=True
+    )
     yearly = reports.yearly_totals(filters=history, partnership=partnership)
     years = sorted(y for y in yearly if y <= year)[-RECENT_YEARS:]
     # A village whose share is all unknown gets no bar (not a bar of 0); the table says 不详.

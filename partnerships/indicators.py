@@ -20,7 +20,9 @@ from decimal import Decimal
 
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from . import punctuation
 from .access import ALL, Scope
 from .models import (
     COUNT_UNITS,
@@ -396,19 +398,31 @@ def target_years(*, partnership: Partnership | None = None, scope: Scope = ALL) 
 def first_recorded_year(
     *, partnership: Partnership | None = None, scope: Scope = ALL
 ) -> int | None:
-    """The first year with a donation or a visit, of the pairing (child pairings included)
-    or of every pairing in scope; None when there is none."""
-    where = scope.q("partnership__")
-    if partnership is not None:
-        where &= Q(partnership__path__startswith=partnership.path)
-    donations = PairingYearTotal.objects.filter(where).aggregate(first=Min("year"))["first"]
-    visits = Visit.objects.filter(where).aggregate(first=Min("start_date"))["first"]
-    return min((y for y in (donations, visits and visits.year) if y), default=None)
+    """The first year of a record the assessment counts (a donation, visit, person sent,
+    period figure or aid project), of the pairing (child pairings included) or of every
+    pairing in scope; None when there is none. One small query each."""
+
+    def first(queryset, column: str, prefix: str = "partnership__"):
+        where = scope.q(prefix)
+        if partnership is not None:
+            where &= Q(**{f"{prefix}path__startswith": partnership.path})
+        return queryset.filter(where).aggregate(first=Min(column))["first"]
+
+    visits = first(Visit.objects, "start_date")
+    years = [
+        first(PairingYearTotal.objects, "year"),
+        visits and visits.year,
+        first(Posting.objects, "year"),
+        first(CooperationResult.objects, "year"),
+        first(AidProject.objects, "start_year"),
+        first(ProjectFunds.objects, "year", "project__partnership__"),
+    ]
+    return min((year for year in years if year), default=None)
 
 
 def assessment_years(*, partnership: Partnership | None = None, scope: Scope = ALL) -> list[int]:
     """The years one may assess, print or download, newest first: every year up to this one
-    from the first with a donation or a visit (the last ten at least), and target years."""
+    from the first with a record (the last ten at least), and target years."""
     this_year = timezone.localdate().year
     first = min(
         this_year - RECENT_YEARS + 1,
@@ -417,3 +431,21 @@ def assessment_years(*, partnership: Partnership | None = None, scope: Scope = A
     years = set(range(max(first, FIRST_YEAR), this_year + 1))
     years.update(target_years(partnership=partnership, scope=scope))
     return sorted(years, reverse=True)
+
+
+def year_refusal(years: list[int]) -> str:
+    """Why a year not in `years` (assessment_years) is refused, naming the years offered:
+    "between 2015 and 2026", or each run of them where a target year stands apart."""
+    runs: list[list[int]] = []
+    for year in sorted(years):
+        if runs and year == runs[-1][-1] + 1:
+            runs[-1].append(year)
+        else:
+            runs.append([year])
+    if len(runs) == 1:
+        return _("Choose a year between %(low)d and %(high)d.") % {
+            "low": runs[0][0],
+            "high": runs[0][-1],
+        }
+    named = (str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in runs)
+    return _("Choose one of these years: %(years)s.") % {"years": punctuation.joined(named)}

@@ -299,18 +299,27 @@ def overview_reach(request: HttpRequest) -> HttpResponse:
     )
 
 
-def shown_villages(table: reports.YearTable) -> reports.YearTable:
+def shown_villages(table: reports.YearTable, *, printed: bool = False) -> reports.YearTable:
     """A pairing's village table as a page shows it: VILLAGES_SHOWN rows and the others."""
-    return table.shortened(
-        VILLAGES_SHOWN,
-        label=lambda count: (
-            ngettext(
+
+    def label(count: int) -> str:
+        if printed:  # no link on paper: say where the download is
+            text = ngettext(
+                "%(count)s other village (see the village download on the pairing's page)",
+                "%(count)s other villages (see the village download on the pairing's page)",
+                count,
+            )
+        else:
+            text = ngettext(
                 "%(count)s other village (all are in the download)",
                 "%(count)s other villages (all are in the download)",
                 count,
             )
-            % {"count": f"{count:,}"}
-        ),
+        return text % {"count": f"{count:,}"}
+
+    return table.shortened(
+        VILLAGES_SHOWN,
+        label=label,
         unknown_note=_(
             "Some of these villages are named in handovers that do not say how much each received"
         ),
@@ -501,10 +510,7 @@ def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summar
         # The years the targets panel and the ranking offer, and no others.
         years = indicators.assessment_years(partnership=pairing, scope=filters.scope)
         if year not in years:
-            return _("Choose a year between %(low)d and %(high)d.") % {
-                "low": min(years),
-                "high": max(years),
-            }
+            return indicators.year_refusal(years)
         if name == "ranking":
             return assessment_exports.ranking(year=year, scope=filters.scope)
         return assessment_exports.targets(partnership=pairing, year=year)

@@ -665,8 +665,8 @@ class TestReports:
 
     def test_pages_with_amounts_say_they_are_rounded(self, official_client, reference):
         """Each amount is rounded to 0.01 万元 (100 yuan) on its own, so a column of them can
-        add up 0.01 away from its total: every page and printout says so."""
-        note = "金额单位为万元，四舍五入保留两位小数，合计与各分项之和可能相差 0.01。"
+        add up a little away from its total: every page and printout says so."""
+        note = "金额单位为万元，各项分别四舍五入保留两位小数，合计与各分项之和可能略有出入。"
         for url in (
             "/",
             f"/pairings/{reference.pairing.pk}/",
@@ -834,6 +834,58 @@ class TestDownloads:
             response = official_client.get(refused)
             assert response.status_code == 400, refused
             assert response.content.decode() == f"请选择 {early} 年至 {this_year} 年之间的年份。"
+
+    def test_any_record_the_assessment_counts_opens_its_year(self, official_client, reference):
+        """A person sent 15 years ago is a record of that year, as a handover would be."""
+        from django.utils import timezone
+
+        early = timezone.localdate().year - 14
+        posting(reference.pairing, "teacher", 2, start_date=datetime.date(early, 9, 1))
+        panel = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year={early}")
+        assert panel.status_code == 200
+        assert panel.context["assessment"].rows  # the year is assessed
+
+    def test_a_refusal_names_the_years_offered(self, official_client, reference):
+        """A target year far from the records leaves a gap: the refusal does not offer it."""
+        from django.utils import timezone
+
+        this_year = timezone.localdate().year
+        target(reference.pairing, 2005, "fiscal_funds", Decimal("100.00"))
+        pk = reference.pairing.pk
+        offered = f"请选择以下年份之一：2005、{this_year - 9}–{this_year}。"
+        panel = official_client.get(f"/pairings/{pk}/targets/?year=2010")
+        assert panel.status_code == 400 and offered in page_text(panel)
+        refused = official_client.get(f"/export/targets.csv?pairing={pk}&year=2010")
+        assert refused.status_code == 400 and refused.content.decode() == offered
+        assert official_client.get(f"/export/targets.csv?pairing={pk}&year=2005").status_code == 200
+
+    def test_a_scoped_officials_years_come_from_their_pairings_only(
+        self, client, django_user_model, reference
+    ):
+        """How far back another pairing's records go is not theirs to see, even as a year."""
+        from django.contrib.auth.models import Group
+        from django.utils import timezone
+
+        from partnerships.access import OFFICIAL_ASSIGNED
+        from partnerships.models import Assignment
+
+        this_year = timezone.localdate().year
+        early = this_year - 14
+        other = Partnership.objects.get(name="粤黔")  # above the official's pairing
+        donation(
+            other, "500.00", "fiscal", day=datetime.date(early, 3, 1), region=other.assisted_region
+        )
+        user = django_user_model.objects.create_user(username="town", password="pw-Town-12345")
+        user.groups.add(Group.objects.get(name=OFFICIAL_ASSIGNED))
+        Assignment.objects.create(user=user, partnership=reference.town_pairing)
+        client.force_login(user)
+        ranking = client.get("/targets/")
+        offered = [
+            int(y) for y, _label in ranking.context["ranking_form"].fields["year"].widget.choices
+        ]
+        assert min(offered) == this_year - 9
+        assert client.get(f"/targets/?year={early}").status_code == 400
+        assert client.get(f"/export/ranking.csv?year={early}").status_code == 400
 
     def test_a_download_without_a_year_or_pairing_is_refused_in_words(
         self, official_client, reference

@@ -98,27 +98,35 @@ class TestReferenceFigures:
         others in one row that keeps the table adding up; the download lists every one."""
         from partnerships import views
 
-        monkeypatch.setattr(views, "VILLAGES_SHOWN", 3)
-        itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+        monkeypatch.setattr(views, "VILLAGES_SHOWN", 2)
+        for name, amount in (("齐心村", "200000.00"), ("净河村", "30000.00"), ("坝梅村", "500.00")):
+            itemise(reference.donation, Decimal(amount), Region.objects.get(name=name))
+        itemise(reference.donation, Decimal("300.00"), Region.objects.get(name="长岗岭村"))
         response = official_client.get(f"/pairings/{reference.pairing.pk}/")
         table = response.context["table"]
-        assert [row.label for row in table.rows] == ["齐心村", "净河村", "双屯村"]
-        # the three others, each named in the handover without its share
-        assert table.others.label == "其他 3 个村（全部村见下载）"
-        assert table.others.cells == [Decimal("0.00")] and table.others.unknown == [3]
-        assert table.rest.total == Decimal("850000.00")
-        assert table.total == Decimal("1050000.00")  # still the pairing's total
+        assert [row.label for row in table.rows] == ["齐心村", "净河村"]
+        # 坝梅村 and 长岗岭村 with 800 yuan between them; 双屯村 and 沙坝河村, named in the
+        # handover without their shares
+        label = "其他 4 个村（全部村见下载）"
+        assert table.others.label == label
+        assert table.others.cells == [Decimal("800.00")] and table.others.total == Decimal("800.00")
+        assert table.others.unknown == [2]
+        assert table.rest.total == Decimal("819200.00")
+        placed = sum(row.total for row in [*table.rows, table.others, table.rest])
+        assert placed == table.total == Decimal("1050000.00")  # still the pairing's total
         text = page_text(response)
-        others = text.split("其他 3 个村（全部村见下载）")[1].split("</tr>")[0]
-        assert others.count(">不详</span>") == 2  # the year and the total, never 0.00
+        others = text.split(label)[1].split("</tr>")[0]
+        assert others.count(">0.08</data> <span") == 2  # the year and the total: "0.08 ＋不详"
         assert "这些村中有的被捐赠点名，但未说明各村所得金额" in others
-        assert response.context["chart"]["labels"][3] == "其他 3 个村（全部村见下载）"
+        chart = response.context["chart"]
+        assert chart["labels"][2] == label and chart["datasets"][0]["data"][2] == "0.08"
         download = official_client.get(f"/export/villages.csv?pairing={reference.pairing.pk}")
         rows = b"".join(download.streaming_content).decode("utf-8-sig")
-        assert all(name in rows for name in ("坝梅村", "沙坝河村", "长岗岭村"))
+        assert all(name in rows for name in ("坝梅村", "双屯村", "沙坝河村", "长岗岭村"))
+        # On paper there is no download link: the row says where to find the others.
         report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
         villages = report.split("各村帮扶情况")[1].split("</table>")[0]
-        assert "其他 3 个村（全部村见下载）" in villages and "坝梅村" not in villages
+        assert "其他 4 个村（详见结对关系页面的分村下载）" in villages and "坝梅村" not in villages
 
     def test_villages_that_share_a_name_are_told_apart(self, official_client, reference):
         for town_name in ("甲镇", "乙镇"):

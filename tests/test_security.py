@@ -23,6 +23,7 @@ from partnerships.models import (
     DonationLine,
     LockedYear,
     MeetingParticipant,
+    Organisation,
     Partnership,
     Person,
     Region,
@@ -155,6 +156,55 @@ class TestAuditTrail:
         full = [str(place) for place in places]  # with their county and province
         assert f"{joined(full[1:])} → {joined(full)}</li>" in history
         assert history_queries() == few
+
+    def test_a_visits_history_costs_the_same_however_many_handovers_it_lists(
+        self, english_admin_client, reference
+    ):
+        """The handovers entered on a visit's page are listed below its own versions, their
+        donors and recipients compared for all of them at once."""
+        from .conftest import handover
+
+        visit = reference.visit
+        url = f"/admin/partnerships/visit/{visit.pk}/history/"
+
+        def add_handovers(count):
+            for _i in range(count):
+                donation = handover(
+                    reference.pairing,
+                    reference.jiangkou,
+                    "1000.00",
+                    visit.start_date,
+                    [reference.town_government],
+                )
+                donation.visit = visit
+                donation.save()
+                donation.donors.set([reference.red_cross])  # a version changing the donors
+
+        def queries():
+            with CaptureQueriesContext(connection) as captured:
+                assert english_admin_client.get(url).status_code == 200
+            return len(captured)
+
+        add_handovers(2)
+        queries()  # the first look also reads what a session keeps for later
+        few = queries()
+        add_handovers(6)
+        queries()
+        assert queries() == few
+        history = page_text(english_admin_client.get(url))
+        assert history.count("<strong>Donors:</strong> 樟木头镇人民政府 → ") == 8
+
+    def test_a_donor_since_deleted_is_named_in_the_pages_language(self, admin_client, reference):
+        donation = reference.donation
+        gone = Organisation.objects.create(name="临时公司", kind=reference.red_cross.kind)
+        donation.donors.add(gone)
+        donation.donors.remove(gone)
+        gone_pk = gone.pk
+        gone.delete()
+        url = f"/admin/partnerships/donation/{donation.pk}/history/"
+        text = page_text(admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert f"pk={gone_pk}" not in text and "Deleted" not in text
+        assert f"单位 第 {gone_pk} 号（已删除）" in text
 
     def test_the_history_page_reads_as_entered_with_the_lines_below(
         self, english_admin_client, reference
