@@ -248,11 +248,9 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
     )
     yearly = reports.yearly_totals(filters=history, partnership=partnership)
     years = sorted(y for y in yearly if y <= year)[-RECENT_YEARS:]
-    # A village whose share is all unknown gets no bar (not a bar of 0); the table says 不详.
-    known = [row for row in table.rows if row.total or not any(row.unknown)]
-    bars = [(row.label, row.total) for row in known[:15]]
-    if table.rest is not None:
-        bars.append((table.rest.label, table.rest.total))
+    # The villages with the most aid, as on the pairing's page (charts.places_by_year): no bar
+    # for a share all unknown (the table says 不详), nor for what was not itemised.
+    bars = [(row.label, row.total) for row in table.rows[:15] if row.total]
     subtree = {"partnership__path__startswith": partnership.path}
     # The projects under way that year, as the "aid projects" indicator counts them.
     projects = list(

@@ -69,9 +69,17 @@ def _known_wan(row, i: int) -> str | None:
     return wan(row.cells[i])
 
 
+# A pairing's chart compares this many villages, those with the most aid.
+PLACES_CHARTED = 20
+
+
 def places_by_year(*, table: YearTable) -> dict:
-    """One bar per place, split by year: places compare by length, years by colour."""
-    rows = [*table.rows, *(row for row in (table.others, table.rest) if row is not None)]
+    """One bar per place, split by year: places compare by length, years by colour.
+
+    Only the PLACES_CHARTED places with the most aid, and none whose share is all unknown:
+    beside them a row of what was not itemised, or of a hundred other villages summed, would
+    make their bars slivers. The table below the chart lists all of them."""
+    rows = [row for row in table.rows[:PLACES_CHARTED] if row.total]
     return {
         "type": "bar",
         "horizontal": True,
