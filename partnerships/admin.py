@@ -10,6 +10,7 @@ import secrets
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms as django_forms
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -184,6 +185,20 @@ class SearchByShownNames:
         return super().get_search_results(request, queryset, search_term)
 
 
+def _without_links(items: list, prefixes: tuple[str, ...]) -> list:
+    """The admin's nested list of deleted objects without the entries starting with
+    `prefixes` (get_deleted_objects: each is "Verbose name: object")."""
+    kept = []
+    for item in items:
+        if isinstance(item, list):
+            nested = _without_links(item, prefixes)
+            if nested:
+                kept.append(nested)
+        elif not str(item).startswith(prefixes):
+            kept.append(item)
+    return kept
+
+
 class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
     """Every record admin: pairing scope, locked years, stale-copy refusal, audit history."""
 
@@ -196,6 +211,21 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         return type(form.__name__, (form,), {"user": request.user})
+
+    def get_deleted_objects(self, objs, request):
+        """What a deletion takes with it, without the many-to-many links: Django lists each
+        as a row of its own ("Donation-organisation关系: Donation_donors object (146)"), but
+        they are part of the record being deleted, whose page names them."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        links = [
+            model
+            for model in apps.get_models(include_auto_created=True)
+            if model._meta.auto_created
+        ]
+        prefixes = tuple(f"{capfirst(model._meta.verbose_name)}: " for model in links)
+        plurals = {str(model._meta.verbose_name_plural) for model in links}
+        counts = {name: count for name, count in counts.items() if str(name) not in plurals}
+        return _without_links(deleted, prefixes), counts, perms_needed, protected
 
     def get_formsets_with_inlines(self, request, obj=None):
         for formset, inline in super().get_formsets_with_inlines(request, obj):

@@ -687,6 +687,24 @@ class TestDeletingWhatADonationNames:
         assert "protected" in page_text(response)
         assert Organisation.objects.filter(pk=reference.town_government.pk).exists()
 
+    def test_the_confirmation_lists_records_not_their_links(self, admin_client, reference):
+        """Deleting a handover takes its lines; its donor and recipient links go with it
+        and are not listed as "Donation_donors object (146)"."""
+        donation = reference.donation
+        pages = [
+            admin_client.get(self.url(donation)),
+            admin_client.post(  # the list's delete action, before confirming
+                "/admin/partnerships/donation/",
+                {"action": "delete_selected", "_selected_action": [donation.pk]},
+            ),
+        ]
+        for response in pages:
+            page = page_text(response)
+            assert "捐赠明细" in page  # its lines are listed
+            assert "object (" not in page and "关系:" not in page and "Donation_" not in page
+        assert admin_client.post(self.url(donation), {"post": "yes"}).status_code == 302
+        assert not Donation.objects.filter(pk=donation.pk).exists()
+
     def test_an_organisation_no_donation_names_can_go(self, admin_client, reference):
         spare = Organisation.objects.create(name="未用单位", kind="enterprise")
         response = admin_client.post(self.url(spare), {"post": "yes"})
