@@ -109,3 +109,14 @@ def _polite_plurals():
         "Your password must contain at least %(min_length)d characters.",
         1,
     )
+
+
+# Django's Chinese for these reads wrongly ("取消选中" for the delete link beside a choice) or
+# clumsily, with Western punctuation.
+BETTER = [
+    gettext_noop("Delete selected %(model)s"),
+    gettext_noop("Add another %(model)s"),
+    gettext_noop(
+        "Please enter the correct %(username)s and password for a staff account. Note that both fields may be case-sensitive."
+    ),
+]

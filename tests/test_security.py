@@ -281,6 +281,14 @@ class TestAuditTrail:
         )
         assert "您的旧密码" in page and "你" not in page
 
+    def test_the_admins_own_words_read_right(self, client, admin_client, reference):
+        """Django's Chinese titles the delete link beside a choice "取消选中" (deselect)."""
+        donation = reference.donation
+        form = page_text(admin_client.get(f"/admin/partnerships/donation/{donation.pk}/change/"))
+        assert 'title="删除选中的地区"' in form and "取消选中" not in form
+        refused = client.post("/admin/login/", {"username": "nobody", "password": "x"})
+        assert "请输入工作人员账户正确的用户名和密码。注意两者都区分大小写。" in page_text(refused)
+
     def test_the_group_picker_reads_in_chinese(self, admin_client):
         """Django's Chinese catalogue for the admin's scripts lacks the picker's words."""
         import json
