@@ -304,6 +304,20 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
             request.user, obj
         )
 
+    def save_related(self, request, form, formsets, change):
+        """One save, one version: the links saved after the record (donors, recipients, a
+        delegation's members and places) go into the version the save recorded, rather than
+        a version for each link removed or added (history.snapshot_m2m)."""
+        instance = form.instance
+        if not history.m2m_tracked(self.model):
+            return super().save_related(request, form, formsets, change)
+        instance.skip_history_when_saving = True  # django-simple-history's switch
+        try:
+            super().save_related(request, form, formsets, change)
+        finally:
+            del instance.skip_history_when_saving
+        history.snapshot_m2m(instance)
+
     def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
         """What each version changed, as entered (partnerships/history.py)."""
         history.set_deltas(self.model, list(historical_records))

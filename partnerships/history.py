@@ -113,6 +113,33 @@ def _m2m_values(model: type[models.Model], records: Sequence) -> dict[str, dict[
     return values
 
 
+def m2m_tracked(model: type[models.Model]) -> list:
+    """The many-to-many fields whose values each version of `model` keeps."""
+    manager_name = getattr(model._meta, "simple_history_manager_attribute", None)
+    if manager_name is None:
+        return []
+    return list(getattr(getattr(model, manager_name).model, "_history_m2m_fields", []))
+
+
+def snapshot_m2m(instance: models.Model) -> None:
+    """Give the record's latest version the many-to-many values the record has now.
+
+    The admin saves a record, which records a version with the links it had before, then
+    its links, each change of which would record a version of its own: swapping a donor made
+    one version without either donor, then one with the new one. RecordAdmin.save_related
+    stops those and calls this instead, so one save is one version, as entered."""
+    record = instance.history.order_by("-history_date", "-history_id").first()
+    if record is None:
+        return
+    for field in record._history_m2m_fields:
+        kept = getattr(record, field.name).model  # the versions' copy of the through rows
+        through = field.remote_field.through
+        names = [f.attname for f in through._meta.concrete_fields]
+        rows = through.objects.filter(**{field.m2m_field_name(): instance.pk}).values(*names)
+        kept.objects.filter(history=record).delete()
+        kept.objects.bulk_create([kept(history=record, **row) for row in rows])
+
+
 def set_deltas(
     model: type[models.Model], records: Sequence, m2m: dict[str, dict] | None = None
 ) -> None:

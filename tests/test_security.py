@@ -157,6 +157,43 @@ class TestAuditTrail:
         assert f"{joined(full[1:])} → {joined(full)}</li>" in history
         assert history_queries() == few
 
+    def test_one_save_is_one_version_with_its_links_as_saved(self, english_admin_client, reference):
+        """Swapping a donor used to record a version without either donor (the remove), then
+        one with the new donor (the add), after the version of the save itself."""
+        from partnerships.punctuation import joined
+
+        donation = reference.donation
+        donors = list(donation.donors.all())
+        places = list(donation.recipient_regions.all())
+        newcomer = Organisation.objects.create(name="新来单位", kind=reference.red_cross.kind)
+        versions = donation.history.count()
+        swapped = [*donors[1:], newcomer]
+        data = donation_form_data(
+            donation,
+            donors=[d.pk for d in swapped],
+            recipient_regions=[p.pk for p in places[1:]],
+            notes="换了一个捐赠方",
+        )
+        assert english_admin_client.post(change_url(donation), data).status_code == 302
+        assert donation.history.count() == versions + 1
+        latest = donation.history.first()
+        assert {d.pk for d in swapped} == set(
+            latest.donors.values_list("organisation_id", flat=True)
+        )
+        history = page_text(english_admin_client.get(f"{change_url(donation)[:-7]}history/"))
+        # the newest version: the donor swapped and the place dropped, as saved, in one row
+        newest = history.split("<tbody>")[1].split("</tr>")[0]
+        before = [d.name for d in donors]
+        after = [d.name for d in Organisation.objects.filter(pk__in=[d.pk for d in swapped])]
+        assert f"<strong>Donors:</strong> {joined(before)} → {joined(after)}</li>" in newest
+        dropped = str(places[0])
+        label = "<strong>Recipient towns and villages:</strong> "
+        recipients = newest.split(label)[1].split("</li>")[0]
+        old_places, new_places = recipients.split(" → ")
+        assert dropped in old_places and dropped not in new_places
+        assert len(new_places.split(", ")) == len(places) - 1
+        assert "<strong>Notes:</strong>" in newest
+
     def test_a_visits_history_costs_the_same_however_many_handovers_it_lists(
         self, english_admin_client, reference
     ):
