@@ -318,6 +318,25 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
             del instance.skip_history_when_saving
         history.snapshot_m2m(instance)
 
+    def save_formset(self, request, form, formset, change):
+        """Rows with links of their own (the handovers on a visit's page, with their donors
+        and recipients) get one version per save too, as save_related gives the record."""
+        if not history.m2m_tracked(formset.model):
+            return super().save_formset(request, form, formset, change)
+        rows = formset.save(commit=False)
+        for row in formset.deleted_objects:
+            row.delete()
+        for row in rows:
+            row.save()
+            row.skip_history_when_saving = True
+        try:
+            formset.save_m2m()
+        finally:
+            for row in rows:
+                del row.skip_history_when_saving
+        for row in rows:
+            history.snapshot_m2m(row)
+
     def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
         """What each version changed, as entered (partnerships/history.py)."""
         history.set_deltas(self.model, list(historical_records))

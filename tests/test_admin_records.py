@@ -1011,6 +1011,21 @@ class TestReviewedEdgeCases:
         )
         assert donation.donors.filter(pk=reference.town_government.pk).exists()
 
+    def test_a_handover_saved_on_the_visit_page_gets_one_version(
+        self, english_admin_client, reference
+    ):
+        """Its donors changed on the visit's page: one version of the handover, with the
+        donors as saved, not one per donor removed."""
+        donation = reference.donation
+        kept = list(donation.donors.values_list("pk", flat=True))[2:]
+        versions = donation.history.count()
+        url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+        response = english_admin_client.post(url, visit_change_data(reference, donors=kept))
+        assert response.status_code == 302, form_errors(response)
+        assert donation.history.count() == versions + 1
+        latest = donation.history.first()
+        assert sorted(latest.donors.values_list("organisation_id", flat=True)) == sorted(kept)
+
     def test_an_organisation_a_line_goes_to_stays_in_its_place(
         self, english_admin_client, reference
     ):
