@@ -6,7 +6,7 @@ Pages here follow the dashboard's rules (views.dashboard_view): sign-in, scope, 
 from __future__ import annotations
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
@@ -230,6 +230,26 @@ def visit_record_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+class YearNotOffered(Exception):
+    """A report asked for a year the targets panel does not offer (assessment_years)."""
+
+
+def _report(request: HttpRequest, pk: int, year: int, respond) -> HttpResponse:
+    """`respond(context)` with the pairing's report of `year`, or a page saying which years
+    there are: not a 404, which would suggest the pairing is out of reach."""
+    try:
+        context = _pairing_report(request, pk, year)
+    except YearNotOffered as refused:
+        partnership, years = refused.args
+        context = {
+            "partnership": partnership,
+            "year": year,
+            "refusal": indicators.year_refusal(years),
+        }
+        return render(request, "partnerships/report_year.html", context, status=400)
+    return respond(context)
+
+
 def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
     partnership = get_object_or_404(
         Partnership.objects.select_related(
@@ -238,8 +258,9 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
         pk=pk,
     )
     _require_in_scope(request, partnership)
-    if year not in assessment_years(partnership=partnership):
-        raise Http404
+    years = assessment_years(partnership=partnership)
+    if year not in years:
+        raise YearNotOffered(partnership, years)
     filters = reports.Filters(year_from=year, year_to=year, scope=access.scope_for(request.user))
     history = reports.Filters(scope=access.scope_for(request.user))
     assessment = indicators.pairing_years(partnership=partnership, years=[year])[year]
@@ -290,16 +311,25 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
 def pairing_report(request: HttpRequest, pk: int, year: int) -> HttpResponse:
     """A pairing's annual report: indicators against targets, aid per village, visits, people,
     projects; A4 for the browser's print."""
-    return render(request, "partnerships/print_pairing.html", _pairing_report(request, pk, year))
+    return _report(
+        request,
+        pk,
+        year,
+        lambda context: render(request, "partnerships/print_pairing.html", context),
+    )
 
 
 @dashboard_view
 def pairing_report_pdf(request: HttpRequest, pk: int, year: int) -> HttpResponse:
-    context = _pairing_report(request, pk, year)
-    return pdf.response(
+    return _report(
         request,
-        "partnerships/print_pairing.html",
-        {**context, "as_pdf": True},
-        filename=_("pairing-report-%(pairing)s-%(year)d.pdf")
-        % {"pairing": context["partnership"], "year": year},
+        pk,
+        year,
+        lambda context: pdf.response(
+            request,
+            "partnerships/print_pairing.html",
+            {**context, "as_pdf": True},
+            filename=_("pairing-report-%(pairing)s-%(year)d.pdf")
+            % {"pairing": context["partnership"], "year": year},
+        ),
     )

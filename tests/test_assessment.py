@@ -539,6 +539,8 @@ class TestPages:
         assert response.context["ranking_year"] == 2024
         assert [r.partnership for r in response.context["ranking"]] == [year_2024.pairing]
         assert "2/4" in page_text(response)
+        # a ranked pairing opens on the year it was ranked for
+        assert f'href="/pairings/{year_2024.pairing.pk}/?year=2024"' in page_text(response)
 
     def test_query_counts_stay_constant_as_records_grow(self, official_client, year_2024):
         county = year_2024.pairing
@@ -645,9 +647,13 @@ class TestReports:
         text = page_text(official_client.get(url))
         assert text.count("<svg") == 2
         assert "齐心村" in text.split("<svg")[1]
-        assert (
-            official_client.get(f"/pairings/{year_2024.pairing.pk}/report/1800/").status_code == 404
-        )
+        # a year the targets panel does not offer: refused in words, not a 404 (which would
+        # suggest the pairing is out of reach)
+        for suffix in ("1800/", "1995.pdf"):
+            refused = official_client.get(f"/pairings/{year_2024.pairing.pk}/report/{suffix}")
+            assert refused.status_code == 400
+            text = page_text(refused)
+            assert "没有该年度的年度报告。" in text and "<p>请选择" in text
 
     def test_an_inspection_is_dated_by_its_visit_not_a_day(self, official_client, reference):
         """The report says the delegation inspected 云舍文化村 during its 10-12 January visit,
@@ -666,6 +672,9 @@ class TestReports:
         assert f"<title>活动纪实 · {reference.visit}</title>" in record
         report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
         assert f"· {reference.pairing}</title>" in report
+        # a phone lays them out at its own width (print.css narrows them on a small screen)
+        viewport = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        assert viewport in record and viewport in report
 
     def test_pages_with_amounts_say_they_are_rounded(self, official_client, reference):
         """Each amount is rounded to 0.01 万元 (100 yuan) on its own, so a column of them can
@@ -830,7 +839,7 @@ class TestDownloads:
         assert (
             official_client.get(f"/pairings/{pairing.pk}/targets/?year={before}").status_code == 400
         )
-        assert official_client.get(f"/pairings/{pairing.pk}/report/{before}/").status_code == 404
+        assert official_client.get(f"/pairings/{pairing.pk}/report/{before}/").status_code == 400
         for refused in (
             f"/export/targets.csv?pairing={pairing.pk}&year={before}",
             f"/export/ranking.csv?year={before}",
