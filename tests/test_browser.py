@@ -218,6 +218,15 @@ def test_pages_fit_a_phone_screen(site, page):
     expect(page.locator("h1")).to_be_visible()
     # Wide tables scroll inside their box; the page itself does not scroll sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # The printable pages too, read on a phone (not laid out 980 px wide and shrunk).
+    for path in (
+        f"/visits/{reference.visit.pk}/record/",
+        f"/pairings/{reference.pairing.pk}/report/2023/",
+    ):
+        page.goto(site.url + path)
+        expect(page.locator("h1")).to_be_visible()
+        assert page.evaluate("window.innerWidth") == 375, path
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
 
 
 def test_the_visit_record_prints_on_one_a4_page(site, page, console_errors):
