@@ -25,6 +25,7 @@ from django.db.models import Max, Min, Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -822,6 +823,10 @@ class YearListFilter(admin.SimpleListFilter):
             return queryset.none()
 
 
+# The donations list names this many donors of a handover, then says how many more.
+DONORS_LISTED = 3
+
+
 @admin.register(Donation)
 class DonationAdmin(ImportMixin, RecordAdmin):
     import_kind = "donations"
@@ -829,15 +834,16 @@ class DonationAdmin(ImportMixin, RecordAdmin):
     form = forms.DonationForm
     # "12 of 1,000,000" would count every donation a second time on each filtered page.
     show_full_result_count = False
+    # Short cells, so that the list fits an office screen (1280 px): the day or year as the
+    # link, the place's own name (its path in a tooltip), the first donors and how many more.
     list_display = [
-        "__str__",
-        "year",
+        "handed_over",
         "partnership",
         "amount_display",
         "kind",
         "category",
         "funding",
-        "region",
+        "region_name",
         "donor_names",
     ]
     list_filter = [
@@ -880,9 +886,25 @@ class DonationAdmin(ImportMixin, RecordAdmin):
     def amount_display(self, donation):
         return f"{donation.amount:,.2f}"
 
+    @admin.display(description=_("date"), ordering="date")
+    def handed_over(self, donation):
+        if donation.date is None:
+            return _("%(year)s (day not reported)") % {"year": donation.year}
+        return formats.date_format(donation.date, "SHORT_DATE_FORMAT")
+
+    @admin.display(description=_("recipient region"), ordering="region__name")
+    def region_name(self, donation):
+        return format_html('<span title="{}">{}</span>', donation.region, donation.region.name)
+
     @admin.display(description=_("donors"))
     def donor_names(self, donation):
-        return punctuation.joined(donor.name for donor in donation.donors.all())
+        donors = [donor.name for donor in donation.donors.all()]
+        more = len(donors) - DONORS_LISTED
+        if more <= 1:  # "and 1 more" is no shorter than the name
+            return punctuation.joined(donors)
+        names = punctuation.joined(donors[:DONORS_LISTED])
+        text = ngettext("%(names)s and %(count)s more", "%(names)s and %(count)s more", more)
+        return text % {"names": names, "count": more}
 
     @transaction.atomic
     def save_related(self, request, form, formsets, change):

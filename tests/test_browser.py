@@ -301,6 +301,24 @@ def test_the_annual_report_prints_on_a4_with_its_charts(site, page, console_erro
     assert console_errors == []
 
 
+def test_the_donations_list_fits_an_office_screen(site, page, django_user_model):
+    """Eight donors and a county's full path once made each row wrap and push columns off."""
+    django_user_model.objects.create_superuser("chief", password="pw-Chief-12345")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{site.url}/admin/login/?next=/admin/partnerships/donation/")
+    page.fill("input[name=username]", "chief")
+    page.fill("input[name=password]", "pw-Chief-12345")
+    page.click("input[type=submit]")
+    expect(page.locator("#result_list")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    reference = page.locator("#result_list tr", has_text="1,050,000.00")
+    donors = reference.locator("td.field-donor_names")
+    expect(donors).to_contain_text("等（另有 5 个）")
+    # the report gives the handover's year, not its day; the place by its own name
+    expect(reference.locator(".field-handed_over")).to_have_text("2023 年（具体日期未见报道）")
+    expect(reference.locator(".field-region_name")).to_have_text("江口县")
+
+
 def test_the_visit_form_fits_an_office_screen(site, page, console_errors, django_user_model):
     """The activities table has six columns: at 1280 px nothing runs off to the right."""
     django_user_model.objects.create_superuser("chief", password="pw-Chief-12345")
