@@ -7,8 +7,8 @@ import base64
 import re
 import secrets
 
-from axes.admin import AccessAttemptAdmin
-from axes.models import AccessAttempt
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms as django_forms
 from django.apps import apps
 from django.conf import settings
@@ -918,9 +918,17 @@ class DonationAdmin(ImportMixin, RecordAdmin):
             super().delete_queryset(request, queryset)
 
 
+def _without_browser(columns) -> list[str]:
+    """django-axes' list columns without the browser's long identification string, which
+    pushed the counts and status off an office screen; each record's page still shows it."""
+    return [column for column in columns if column != "user_agent"]
+
+
 class SignInAttemptAdmin(AccessAttemptAdmin):
     """django-axes' list of sign-in attempts, its status column named and counted in the
     user's language ("STATUS", "3 Attempt Remaining")."""
+
+    list_display = _without_browser(AccessAttemptAdmin.list_display)
 
     @admin.display(description=_("status"))
     def status(self, obj):
@@ -934,6 +942,20 @@ class SignInAttemptAdmin(AccessAttemptAdmin):
 
 admin.site.unregister(AccessAttempt)
 admin.site.register(AccessAttempt, SignInAttemptAdmin)
+
+
+class SignInFailureAdmin(AccessFailureLogAdmin):
+    list_display = _without_browser(AccessFailureLogAdmin.list_display)
+
+
+class SignInLogAdmin(AccessLogAdmin):
+    list_display = _without_browser(AccessLogAdmin.list_display)
+
+
+for _model, _model_admin in ((AccessFailureLog, SignInFailureAdmin), (AccessLog, SignInLogAdmin)):
+    if admin.site.is_registered(_model):  # as django-axes' settings have it
+        admin.site.unregister(_model)
+        admin.site.register(_model, _model_admin)
 
 
 class RoleUserAdmin(UserAdmin):
