@@ -239,6 +239,15 @@ class TestReferenceFigures:
         assert "江口县政府会议室" in text
         assert ">105.00</data>" in text
         assert "考察云舍文化村" in text
+        # Chinese punctuation on a Chinese page, Western on an English one
+        assert "<h1>考察：樟木头镇—江口县</h1>" in text
+        assert "活动纪实：<a" in text and "下载捐赠明细：<a" in text
+        pairing = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/"))
+        assert "考察：西部赴东部，带队领导" in pairing or "考察：东部赴西部，带队领导" in pairing
+        english = page_text(
+            official_client.get(f"/visits/{reference.visit.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+        )
+        assert "<h1>Visit: 樟木头镇—江口县</h1>" in english
 
     def test_top_donors_do_not_multiply_a_joint_handover(self, official_client, reference):
         response = official_client.get(f"/pairings/{reference.pairing.pk}/")
