@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pypdf
 import pytest
+from django.test import Client
 
 from partnerships import indicators
 from partnerships.models import (
@@ -687,6 +688,9 @@ class TestReports:
             f"/pairings/{reference.pairing.pk}/report/2023/",
         ):
             assert note in page_text(official_client.get(url)), url
+        # not on pages without amounts
+        assert "四舍五入" not in page_text(official_client.get("/no-such-page/"))
+        assert "四舍五入" not in page_text(Client().get("/accounts/login/"))
         for url in (
             f"/visits/{reference.visit.pk}/record.pdf",
             f"/pairings/{reference.pairing.pk}/report/2023.pdf",
