@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from . import indicators
 from .access import ALL, Scope
-from .exports import NUMBER, Column, Summary
+from .exports import NUMBER, YES_NO, Column, Summary
 from .models import Partnership
 
 
@@ -25,10 +25,10 @@ def targets(*, partnership: Partnership, year: int) -> Summary:
         Column("target", _("Target"), NUMBER, summable=False),
         Column("achieved", _("Achieved"), NUMBER, summable=False),
         Column("share_percent", _("Share done (%)"), NUMBER, summable=False),
-        Column("met", _("Met")),
+        Column("met", _("Met"), YES_NO),
         Column("records", _("Records"), NUMBER, summable=False),
         Column("without_number", _("Records without a number"), NUMBER, summable=False),
-        Column("no_record", _("No record yet")),
+        Column("no_record", _("No record yet"), YES_NO),
     ]
     rows = []
     for row in assessment.rows:
@@ -41,10 +41,10 @@ def targets(*, partnership: Partnership, year: int) -> Summary:
                 row.target,
                 achieved,
                 _percent(row.share),
-                "" if row.met is None else (_("yes") if row.met else _("no")),
+                row.met,
                 row.achieved.records,
                 row.achieved.unknown,
-                _("yes") if row.achieved.missing else "",
+                row.achieved.missing,
             ]
         )
     return Summary(

@@ -42,6 +42,7 @@ from .models import (
 from .money import to_wan
 
 TEXT, MONEY, DATE, NUMBER = "text", "money", "date", "number"
+YES_NO = "yes_no"  # True, False or None: 是 / 否 / empty in a sheet, true / false / null in JSON
 CHUNK = 2000
 # OWASP: a spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -87,9 +88,15 @@ def restore(text: str) -> str:
     return text
 
 
+def _yes_no(value: bool) -> str:
+    return _("yes") if value else _("no")
+
+
 def _cell_text(value: Any, kind: str) -> str:
     if value is None:
         return ""
+    if kind == YES_NO:
+        return _yes_no(value)
     if kind == MONEY:
         return f"{value:.2f}"
     if kind == DATE:
@@ -834,6 +841,8 @@ def json_response(summary: Summary) -> StreamingHttpResponse:
             return str(v)
         if kind == DATE:
             return json.dumps(v.isoformat())
+        if kind == YES_NO:
+            return "true" if v else "false"
         return json.dumps(str(v), ensure_ascii=False)
 
     def stream() -> Iterator[str]:
@@ -885,6 +894,8 @@ def xlsx_response(summary: Summary) -> FileResponse:
                 cells.append(cell)
             elif kind in (DATE, NUMBER):
                 cells.append(v)
+            elif kind == YES_NO:
+                cells.append(_yes_no(v))
             else:
                 # Text stays text: openpyxl would store "=…" as a formula.
                 cell = WriteOnlyCell(sheet, value=neutralise(str(v)))

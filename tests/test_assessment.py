@@ -798,6 +798,14 @@ class TestDownloads:
         assert fiscal[2:6] == ["1000000.00", "1000000.10", "100.0", "是"]
         assert rows["共建产业园区数"][-1] == "是"  # no record yet
         assert rows["选派专业技术人才（支教、支医等）"][3:5] == ["8", "80.0"]
+        assert rows["选派专业技术人才（支教、支医等）"][-1] == "否"  # it has a record
+        # JSON says yes and no as true and false, not as the words
+        import json
+
+        answer = official_client.get(links["JSON"])
+        items = {item["indicator"]: item for item in json.loads(b"".join(answer.streaming_content))}
+        assert items["财政援助资金"]["met"] is True and items["共建产业园区数"]["no_record"] is True
+        assert items["财政援助资金"]["no_record"] is False
 
     def test_the_ranking_download(self, official_client, year_2024):
         response = official_client.get("/export/ranking.json?year=2024")
