@@ -639,6 +639,13 @@ class TestReports:
         # Text and chart labels alike in the Simplified Chinese forms of the print font.
         assert pdf_fonts(response) == {"Noto-Sans-CJK-SC", "Noto-Sans-CJK-SC-Bold"}
 
+    def test_a_report_of_a_year_before_any_aid_says_so(self, official_client, reference):
+        """The reference pairing's first handover is of 2023: its 2022 report has no yearly
+        chart to draw, and says so under the heading rather than leaving it empty."""
+        text = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2022/"))
+        assert "<svg" not in text
+        assert "截至本年度尚无捐赠记录。" in text.split("年度帮扶金额")[1]
+
     def test_the_annual_report_page_has_its_charts(self, official_client, year_2024):
         url = f"/pairings/{year_2024.pairing.pk}/report/2024/"
         # Nothing given to a village yet: no village chart (not a bar of what was not
