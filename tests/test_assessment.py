@@ -764,7 +764,8 @@ class TestReports:
         )
         # Unit, target, achieved, share and met: not known, so empty rather than 0 and "no".
         assert professionals[1:6] == ["人", "10", "", "", ""]
-        assert professionals[-3:] == ["2", "2", ""]  # records, of which without a number
+        # records, of which without a number; it has records, so "no record yet" is no
+        assert professionals[-3:] == ["2", "2", "否"]
         rows, assessment = values(reference.pairing, 2023)
         assert rows["professionals"].met is None and rows["professionals"].share is None
         assert assessment.mean_completion == 0  # the ranking counts it as nothing achieved
