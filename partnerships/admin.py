@@ -10,7 +10,6 @@ import secrets
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms as django_forms
-from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -214,15 +213,13 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
         return type(form.__name__, (form,), {"user": request.user})
 
     def get_deleted_objects(self, objs, request):
-        """What a deletion takes with it, without the many-to-many links: Django lists each
-        as a row of its own ("Donation-organisation关系: Donation_donors object (146)"), but
-        they are part of the record being deleted, whose page names them."""
+        """What a deletion takes with it, without the record's own many-to-many links: Django
+        lists each as a row of its own ("Donation-organisation关系: Donation_donors object
+        (146)"), but they are part of the record, whose page names them. Links of another
+        record (a visit's member, when deleting the person) stay listed, by name
+        (history.name_link_rows): that record loses them."""
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        links = [
-            model
-            for model in apps.get_models(include_auto_created=True)
-            if model._meta.auto_created
-        ]
+        links = [field.remote_field.through for field in self.model._meta.local_many_to_many]
         prefixes = tuple(f"{capfirst(model._meta.verbose_name)}: " for model in links)
         plurals = {str(model._meta.verbose_name_plural) for model in links}
         counts = {name: count for name, count in counts.items() if str(name) not in plurals}
@@ -312,12 +309,16 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
         instance = form.instance
         if not history.m2m_tracked(self.model):
             return super().save_related(request, form, formsets, change)
+        # Django's save_related, with the links' own versions held back: only while the links
+        # are saved, so that any other save of the record is recorded as usual.
         instance.skip_history_when_saving = True  # django-simple-history's switch
         try:
-            super().save_related(request, form, formsets, change)
+            form.save_m2m()
         finally:
             del instance.skip_history_when_saving
         history.snapshot_m2m(instance)
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def save_formset(self, request, form, formset, change):
         """Rows with links of their own (the handovers on a visit's page, with their donors
@@ -329,6 +330,7 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
             row.delete()
         for row in rows:
             row.save()
+        for row in rows:
             row.skip_history_when_saving = True
         try:
             formset.save_m2m()

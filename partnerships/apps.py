@@ -45,6 +45,14 @@ class PartnershipsConfig(AppConfig):
         post_delete.connect(
             donor_deleted, sender="partnerships.Organisation", dispatch_uid="donor-count-post"
         )
+        from simple_history.signals import post_create_historical_record
+
+        from . import history
+
+        post_create_historical_record.connect(
+            history.remember_version, dispatch_uid="history-remember-version"
+        )
+        history.name_link_rows()
         user_logged_in.connect(_logged_in, dispatch_uid="security-log-in")
         user_logged_out.connect(_logged_out, dispatch_uid="security-log-out")
         user_login_failed.connect(_login_failed, dispatch_uid="security-log-failed")

@@ -121,15 +121,44 @@ def m2m_tracked(model: type[models.Model]) -> list:
     return list(getattr(getattr(model, manager_name).model, "_history_m2m_fields", []))
 
 
+def name_link_rows() -> None:
+    """Name the rows of this app's many-to-many links by what they link ("江口县 visit of
+    2023-01-10: 黄淦洪") rather than "Visit_members object (3)": the admin lists them when
+    deleting a record another record links to (a person named in a visit's delegation)."""
+    from django.apps import apps
+
+    for model in apps.get_app_config("partnerships").get_models():
+        for field in model._meta.local_many_to_many:
+            through = field.remote_field.through
+            if not through._meta.auto_created:
+                continue
+            source, target = field.m2m_field_name(), field.m2m_reverse_field_name()
+
+            def __str__(row, source=source, target=target) -> str:
+                return f"{getattr(row, source)}{punctuation.punct('：')}{getattr(row, target)}"
+
+            through.__str__ = __str__
+
+
+# Where remember_version puts the version a save recorded, on the instance saved.
+SAVED_VERSION = "_saved_version"
+
+
+def remember_version(sender, instance, history_instance, **kwargs) -> None:
+    """post_create_historical_record: the version this save recorded, for snapshot_m2m (the
+    newest by date may be another server's, whose clock runs ahead)."""
+    setattr(instance, SAVED_VERSION, history_instance)
+
+
 def snapshot_m2m(instance: models.Model) -> None:
-    """Give the record's latest version the many-to-many values the record has now.
+    """Give the version the record's last save recorded the many-to-many values it has now.
 
     The admin saves a record, which records a version with the links it had before, then
     its links, each change of which would record a version of its own: swapping a donor made
     one version without either donor, then one with the new one. RecordAdmin.save_related
     stops those and calls this instead, so one save is one version, as entered."""
-    record = instance.history.order_by("-history_date", "-history_id").first()
-    if record is None:
+    record = getattr(instance, SAVED_VERSION, None)
+    if record is None:  # the save recorded no version (history switched off)
         return
     for field in record._history_m2m_fields:
         kept = getattr(record, field.name).model  # the versions' copy of the through rows

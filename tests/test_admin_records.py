@@ -705,6 +705,19 @@ class TestDeletingWhatADonationNames:
         assert admin_client.post(self.url(donation), {"post": "yes"}).status_code == 302
         assert not Donation.objects.filter(pk=donation.pk).exists()
 
+    def test_deleting_what_a_visit_links_to_says_the_visit_loses_it(self, admin_client, reference):
+        """A person in a visit's delegation, deleted: the visit loses that member, so the
+        confirmation names the link, readably (the visit's own links it leaves out)."""
+        from partnerships.models import Person
+
+        visit = reference.visit
+        person = Person.objects.create(name="只是随行人员")
+        visit.members.add(person)
+        url = f"/admin/partnerships/person/{person.pk}/delete/"
+        page = page_text(admin_client.get(url))
+        assert f"{visit}：只是随行人员" in page
+        assert "object (" not in page
+
     def test_an_organisation_no_donation_names_can_go(self, admin_client, reference):
         spare = Organisation.objects.create(name="未用单位", kind="enterprise")
         response = admin_client.post(self.url(spare), {"post": "yes"})
@@ -1025,6 +1038,86 @@ class TestReviewedEdgeCases:
         assert donation.history.count() == versions + 1
         latest = donation.history.first()
         assert sorted(latest.donors.values_list("organisation_id", flat=True)) == sorted(kept)
+
+    def test_the_visit_page_saves_members_adds_and_deletes_handovers_one_version_each(
+        self, english_admin_client, reference
+    ):
+        from partnerships.models import Person
+
+        from .test_summary import assert_exact  # (it imports this module)
+
+        visit, donation = reference.visit, reference.donation
+        url = f"/admin/partnerships/visit/{visit.pk}/change/"
+        # the visit's own links: one version, its members as saved
+        newcomer = Person.objects.create(name="新成员")
+        versions = visit.history.count()
+        data = {**visit_change_data(reference), "members": [newcomer.pk]}
+        response = english_admin_client.post(url, data)
+        assert response.status_code == 302, form_errors(response)
+        assert visit.history.count() == versions + 1
+        assert list(visit.history.first().members.values_list("person_id", flat=True)) == [
+            newcomer.pk
+        ]
+        # a new handover with a donor, entered on the visit page: one version with its donor
+        visit.refresh_from_db()
+        donation.refresh_from_db()
+        data = visit_change_data(reference)
+        data.update(
+            {
+                "donations-TOTAL_FORMS": "2",
+                "donations-1-visit": visit.pk,
+                "donations-1-partnership": donation.partnership_id,
+                "donations-1-amount": "5000.00",
+                "donations-1-kind": donation.kind,
+                "donations-1-category": donation.category,
+                "donations-1-funding": donation.funding,
+                "donations-1-donors": [reference.red_cross.pk],
+                "donations-1-region": donation.region_id,
+            }
+        )
+        response = english_admin_client.post(url, data)
+        assert response.status_code == 302, form_errors(response)
+        new = Donation.objects.get(amount="5000.00")
+        assert new.history.count() == 1
+        assert list(new.history.first().donors.values_list("organisation_id", flat=True)) == [
+            reference.red_cross.pk
+        ]
+        assert_exact()
+        # deleted on the visit page: gone, and the summary still exact
+        visit.refresh_from_db()
+        data = visit_change_data(reference)
+        rows = list(Donation.objects.filter(visit=visit).order_by("date", "pk"))
+        data.update(
+            {"donations-TOTAL_FORMS": str(len(rows)), "donations-INITIAL_FORMS": str(len(rows))}
+        )
+        for i, row in enumerate(rows):
+            data.update(
+                {
+                    f"donations-{i}-id": row.pk,
+                    f"donations-{i}-visit": visit.pk,
+                    f"donations-{i}-partnership": row.partnership_id,
+                    f"donations-{i}-amount": f"{row.amount:.2f}",
+                    f"donations-{i}-kind": row.kind,
+                    f"donations-{i}-category": row.category,
+                    f"donations-{i}-funding": row.funding,
+                    f"donations-{i}-donors": list(row.donors.values_list("pk", flat=True)),
+                    f"donations-{i}-recipient_regions": list(
+                        row.recipient_regions.values_list("pk", flat=True)
+                    ),
+                    f"donations-{i}-recipient_organisations": list(
+                        row.recipient_organisations.values_list("pk", flat=True)
+                    ),
+                    f"donations-{i}-region": row.region_id,
+                    f"donations-{i}-loaded_version": row.version,
+                }
+            )
+            if row.pk == new.pk:
+                data[f"donations-{i}-DELETE"] = "on"
+        response = english_admin_client.post(url, data)
+        assert response.status_code == 302, form_errors(response)
+        assert not Donation.objects.filter(pk=new.pk).exists()
+        assert Donation.objects.filter(pk=donation.pk).exists()
+        assert_exact()
 
     def test_an_organisation_a_line_goes_to_stays_in_its_place(
         self, english_admin_client, reference

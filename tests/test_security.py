@@ -194,6 +194,26 @@ class TestAuditTrail:
         assert len(new_places.split(", ")) == len(places) - 1
         assert "<strong>Notes:</strong>" in newest
 
+    def test_a_saves_links_go_to_its_own_version(self, admin_client, reference):
+        """Not to the newest version by date: another server, its clock ahead, may have
+        saved the record a moment before."""
+        donation = reference.donation
+        donation.refresh_from_db()
+        donation._history_date = timezone.now() + datetime.timedelta(seconds=2)
+        donation.notes = "saved on server B"
+        donation.save()
+        del donation._history_date
+        other = donation.history.order_by("-history_id").first()
+        before = set(other.donors.values_list("organisation_id", flat=True))
+        newcomer = Organisation.objects.create(name="新来单位", kind=reference.red_cross.kind)
+        donation.refresh_from_db()
+        data = donation_form_data(donation, donors=[newcomer.pk], notes="saved on server A")
+        assert admin_client.post(change_url(donation), data).status_code == 302
+        ours = donation.history.order_by("-history_id").first()
+        assert ours.notes == "saved on server A"
+        assert set(ours.donors.values_list("organisation_id", flat=True)) == {newcomer.pk}
+        assert set(other.donors.values_list("organisation_id", flat=True)) == before
+
     def test_a_visits_history_costs_the_same_however_many_handovers_it_lists(
         self, english_admin_client, reference
     ):
