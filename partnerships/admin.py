@@ -6,6 +6,7 @@ Each admin declares what it shows; changelists stay at a fixed query count.
 import base64
 import re
 import secrets
+from contextlib import ExitStack
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -311,12 +312,8 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
             return super().save_related(request, form, formsets, change)
         # Django's save_related, with the links' own versions held back: only while the links
         # are saved, so that any other save of the record is recorded as usual.
-        instance.skip_history_when_saving = True  # django-simple-history's switch
-        try:
+        with history.links_in_one_version(instance):
             form.save_m2m()
-        finally:
-            del instance.skip_history_when_saving
-        history.snapshot_m2m(instance)
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
@@ -330,15 +327,10 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
             row.delete()
         for row in rows:
             row.save()
-        for row in rows:
-            row.skip_history_when_saving = True
-        try:
-            formset.save_m2m()
-        finally:
+        with ExitStack() as each:
             for row in rows:
-                del row.skip_history_when_saving
-        for row in rows:
-            history.snapshot_m2m(row)
+                each.enter_context(history.links_in_one_version(row))
+            formset.save_m2m()
 
     def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
         """What each version changed, as entered (partnerships/history.py)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -167,6 +168,19 @@ def snapshot_m2m(instance: models.Model) -> None:
         rows = through.objects.filter(**{field.m2m_field_name(): instance.pk}).values(*names)
         kept.objects.filter(history=record).delete()
         kept.objects.bulk_create([kept(history=record, **row) for row in rows])
+
+
+@contextmanager
+def links_in_one_version(instance: models.Model) -> Iterator[None]:
+    """Set the just-saved record's many-to-many links inside this block: their changes record
+    no versions of their own, and the save's version gets the links as set (snapshot_m2m).
+    Used wherever a record is saved and then linked: the admin, imports, the demo loaders."""
+    instance.skip_history_when_saving = True  # django-simple-history's switch
+    try:
+        yield
+    finally:
+        del instance.skip_history_when_saving
+    snapshot_m2m(instance)
 
 
 def set_deltas(

@@ -28,7 +28,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import access, exports, punctuation, summary
+from . import access, exports, history, punctuation, summary
 from .forms import DonationForm, line_donor_error, line_organisation_error
 from .models import (
     Category,
@@ -636,7 +636,10 @@ def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, in
     # One summary refresh for the whole file, in its transaction, not one per donation.
     with transaction.atomic(), summary.deferred():
         for handover in handovers:
-            donation = handover.form.save()
+            donation = handover.form.save(commit=False)
+            donation.save()
+            with history.links_in_one_version(donation):  # one version, its donors as saved
+                handover.form.save_m2m()
             for line in handover.lines:
                 DonationLine.objects.create(donation=donation, **line)
             donation.rebalance()

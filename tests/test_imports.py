@@ -145,6 +145,15 @@ class TestDonationImport:
         assert first.region == reference.qixin
         assert second.region == reference.jiangkou
         assert sorted(second.donors.values_list("name", flat=True)) == ["樟罗社区", "石新社区"]
+        # each imported donation has one version, with its donors as imported
+        assert second.history.count() == 1
+        version = second.history.get()
+        assert set(version.donors.values_list("organisation_id", flat=True)) == set(
+            second.donors.values_list("pk", flat=True)
+        )
+        # as have the reference data's
+        assert reference.donation.history.count() == 1
+        assert reference.visit.history.count() == 1
 
     def test_one_bad_row_among_many_saves_nothing_and_names_the_row(self, admin_client, reference):
         good = GOOD_ROWS[2]

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from partnerships import history
 from partnerships import reference_data as ref
 from partnerships.models import (
     AidProject,
@@ -121,8 +122,9 @@ def load_visit(partnerships, regions, organisations, people, counter) -> None:
     )
     visit.full_clean()
     visit.save()
-    visit.members.set([people[key] for key in spec["members"]])
-    visit.places.set([regions[path] for path in spec["places"]])
+    with history.links_in_one_version(visit):
+        visit.members.set([people[key] for key in spec["members"]])
+        visit.places.set([regions[path] for path in spec["places"]])
     for position, (kind, title, place, description) in enumerate(ref.ACTIVITIES, start=1):
         VisitActivity.objects.create(
             visit=visit,
@@ -166,11 +168,12 @@ def load_visit(partnerships, regions, organisations, people, counter) -> None:
     )
     donation.full_clean(exclude=["year"])
     donation.save()
-    donation.donors.set([organisations[key] for key in spec["donors"]])
-    donation.recipient_regions.set([regions[path] for path in spec["recipient_regions"]])
-    donation.recipient_organisations.set(
-        [organisations[key] for key in spec["recipient_organisations"]]
-    )
+    with history.links_in_one_version(donation):
+        donation.donors.set([organisations[key] for key in spec["donors"]])
+        donation.recipient_regions.set([regions[path] for path in spec["recipient_regions"]])
+        donation.recipient_organisations.set(
+            [organisations[key] for key in spec["recipient_organisations"]]
+        )
     donation.rebalance()
     counter["created"] += 1
 

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from partnerships import summary
+from partnerships import history, summary
 from partnerships.models import (
     AidProject,
     AnnualTarget,
@@ -312,8 +312,9 @@ class Sample:
             summary="示例数据，仅供演示。",
             source="示例数据",
         )
-        visit.members.set(members)
-        visit.places.set([area])
+        with history.links_in_one_version(visit):
+            visit.members.set(members)
+            visit.places.set([area])
         VisitActivity.objects.create(
             visit=visit, kind=VisitActivity.Kind.MEETING, title="示例协作工作座谈会", position=1
         )
@@ -389,9 +390,10 @@ class Sample:
             region=target,
             source="示例数据",
         )
-        donation.donors.set(donors)
-        donation.recipient_regions.set(recipient_regions)
-        donation.recipient_organisations.set(recipient_orgs)
+        with history.links_in_one_version(donation):
+            donation.donors.set(donors)
+            donation.recipient_regions.set(recipient_regions)
+            donation.recipient_organisations.set(recipient_orgs)
         for village, share in lines:
             DonationLine.objects.create(
                 donation=donation,
