@@ -204,6 +204,8 @@ def set_deltas(
                 delta.changed_fields.append(name)
         delta.changes.sort(key=lambda change: change.field)
         newer.history_delta_changes = ReadableChanges(model, newer).context_for_delta_changes(delta)
+        # A save that changed nothing staff enter: said so, rather than an empty cell.
+        newer.unchanged = newer.history_type == "~" and not newer.history_delta_changes
 
 
 @dataclass

@@ -114,6 +114,7 @@ def _polite_plurals():
 # Django's Chinese for these reads wrongly ("取消选中" for the delete link beside a choice) or
 # clumsily, with Western punctuation.
 BETTER = [
+    gettext_noop(":"),  # after each form label: "结对关系：", not "结对关系:"
     gettext_noop("Delete selected %(model)s"),
     gettext_noop("Add another %(model)s"),
     gettext_noop(

@@ -751,7 +751,7 @@ class TestReports:
         assert '<span class="unknown">不详</span>' in row
         assert "<progress" not in row and ">0<" not in row
         # Two records, neither gives a number.
-        assert '2 <span class="flag">（其中 2 条未报数字）' in row
+        assert '2<span class="flag">（其中 2 条未报数字）' in row
         report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
         assert '<span class="unknown">不详</span>' in report.split("选派专业技术人才")[1]
         csv_text = b"".join(

@@ -193,6 +193,19 @@ class TestAuditTrail:
         assert dropped in old_places and dropped not in new_places
         assert len(new_places.split(", ")) == len(places) - 1
         assert "<strong>Notes:</strong>" in newest
+        # saved again without a change: said so, not an empty cell
+        donation.refresh_from_db()
+        data = donation_form_data(donation)
+        assert english_admin_client.post(change_url(donation), data).status_code == 302
+        history = page_text(english_admin_client.get(f"{change_url(donation)[:-7]}history/"))
+        newest = history.split("<tbody>")[1].split("</tr>")[0]
+        assert "Saved without a change to what staff enter." in newest
+        chinese = page_text(
+            english_admin_client.get(
+                f"{change_url(donation)[:-7]}history/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+            )
+        )
+        assert "已保存，但录入内容没有改动。" in chinese and "<strong>捐赠方：</strong>" in chinese
 
     def test_a_saves_links_go_to_its_own_version(self, admin_client, reference):
         """Not to the newest version by date: another server, its clock ahead, may have
@@ -343,6 +356,7 @@ class TestAuditTrail:
         donation = reference.donation
         form = page_text(admin_client.get(f"/admin/partnerships/donation/{donation.pk}/change/"))
         assert 'title="删除选中的地区"' in form and "取消选中" not in form
+        assert ">结对关系：</label>" in form  # a Chinese colon after each label
         refused = client.post("/admin/login/", {"username": "nobody", "password": "x"})
         assert "请输入工作人员账户正确的用户名和密码。注意两者都区分大小写。" in page_text(refused)
 
