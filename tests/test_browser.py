@@ -311,6 +311,12 @@ def test_the_donations_list_fits_an_office_screen(site, page, django_user_model)
     page.click("input[type=submit]")
     expect(page.locator("#result_list")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    # nor does the table scroll inside its box: every column is in view
+    widths = page.evaluate(
+        """[document.querySelector('#result_list').scrollWidth,
+            document.querySelector('#changelist .results').clientWidth]"""
+    )
+    assert widths[0] <= widths[1], widths
     reference = page.locator("#result_list tr", has_text="1,050,000.00")
     donors = reference.locator("td.field-donor_names")
     expect(donors).to_contain_text("等（另有 5 个）")
@@ -320,7 +326,8 @@ def test_the_donations_list_fits_an_office_screen(site, page, django_user_model)
 
 
 def test_the_visit_form_fits_an_office_screen(site, page, console_errors, django_user_model):
-    """The activities table has six columns: at 1280 px nothing runs off to the right."""
+    """The activities table has six columns: at 1280 px nothing runs off to the right, in
+    either language (the English headers are the wider)."""
     django_user_model.objects.create_superuser("chief", password="pw-Chief-12345")
     visit = Reference().visit
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -330,5 +337,9 @@ def test_the_visit_form_fits_an_office_screen(site, page, console_errors, django
     page.click("input[type=submit]")
     expect(page.locator("#activities-group")).to_be_visible()
     assert page.locator("#activities-group tbody tr.form-row").count() >= 5
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": site.url}])
+    page.reload()
+    expect(page.locator("#activities-group")).to_contain_text("Delete?")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     assert console_errors == []
