@@ -93,11 +93,18 @@ class Achieved:
         return self.records > 0 and self.unknown == self.records
 
 
+# Alongside the indicators: donations that do not say whether they are fiscal or social, which
+# count in neither (the reference's 105万) but are worth saying beside them.
+NOT_CLASSED = "funding_not_stated"
+
+
 def _empty() -> dict[str, Achieved]:
-    return {
+    values = {
         indicator: Achieved(value=ZERO if is_money(indicator) else 0)
         for indicator in Indicator.values
     }
+    values[NOT_CLASSED] = Achieved(value=ZERO)
+    return values
 
 
 Values = dict[int, dict[int, dict[str, Achieved]]]  # pairing id → year → indicator → Achieved
@@ -120,15 +127,15 @@ def achieved(
     # The donation summary holds exactly these sums (kept in every write's transaction).
     for pk, year, funding, total, n in (
         DonationSummary.objects.filter(pairing_q, year__gte=low, year__lte=high)
-        .exclude(funding=Funding.UNSPLIT)
         .order_by()
         .values_list("partnership_id", "year", "funding")
         .annotate(total=Sum("amount"), n=Sum("count"))
     ):
         if year in wanted:
-            indicator = (
-                Indicator.FISCAL_FUNDS if funding == Funding.FISCAL else Indicator.SOCIAL_DONATIONS
-            )
+            indicator = {
+                Funding.FISCAL: Indicator.FISCAL_FUNDS,
+                Funding.SOCIAL: Indicator.SOCIAL_DONATIONS,
+            }.get(funding, NOT_CLASSED)
             out[pk][year][indicator].add(total, records=n)
 
     sums = {f"{name}_sum": Sum(name) for name in RESULT_FIGURES.values()}
@@ -286,6 +293,8 @@ class Progress:
 class YearAssessment:
     year: int
     rows: list[Progress] = field(default_factory=list)
+    # Donations of the year that do not say fiscal or social: in neither indicator.
+    not_classed: Achieved = field(default_factory=lambda: Achieved(value=ZERO))
 
     @property
     def with_targets(self) -> list[Progress]:
@@ -319,7 +328,7 @@ class YearAssessment:
 def _assess(
     year: int, values: dict[str, Achieved], targets: dict[str, AnnualTarget]
 ) -> YearAssessment:
-    assessment = YearAssessment(year)
+    assessment = YearAssessment(year, not_classed=values[NOT_CLASSED])
     for indicator in Indicator:
         target = targets.get(indicator.value)
         target_value = target.value if target else None

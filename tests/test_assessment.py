@@ -528,6 +528,22 @@ class TestPages:
         overview = official_client.get("/?year=2023")
         assert overview.context["ranking_year"] == 2023
 
+    def test_aid_not_classed_fiscal_or_social_is_said_beside_the_indicators(
+        self, official_client, reference
+    ):
+        """The reference's 105万 does not say fiscal or social: both indicators have no record
+        for 2023, and the panel says why, rather than leaving an official to think the
+        pairing gave nothing."""
+        response = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year=2023")
+        assessment = response.context["assessment"]
+        assert assessment.not_classed.value == Decimal("1050000.00")
+        assert assessment.not_classed.records == 1
+        assert "本年度有 1 笔捐赠共" in page_text(response)
+        assert "万元未说明属于财政援助还是社会帮扶，不计入这两项指标。" in page_text(response)
+        # a year without such donations says nothing of it
+        other = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year=2024")
+        assert "未说明属于财政援助还是社会帮扶" not in page_text(other)
+
     def test_a_bad_year_is_a_400_in_words(self, official_client, reference):
         response = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?year=1066")
         assert response.status_code == 400
