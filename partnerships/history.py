@@ -156,9 +156,10 @@ def snapshot_m2m(instance: models.Model) -> None:
 
     The admin saves a record, which records a version with the links it had before, then
     its links, each change of which would record a version of its own: swapping a donor made
-    one version without either donor, then one with the new one. RecordAdmin.save_related
-    stops those and calls this instead, so one save is one version, as entered."""
-    record = getattr(instance, SAVED_VERSION, None)
+    one version without either donor, then one with the new one. links_in_one_version stops
+    those and calls this instead, so one save is one version, as entered. The version is
+    used once: a later call without a new save leaves the old versions alone."""
+    record = instance.__dict__.pop(SAVED_VERSION, None)
     if record is None:  # the save recorded no version (history switched off)
         return
     for field in record._history_m2m_fields:
