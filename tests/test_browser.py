@@ -45,6 +45,16 @@ def sign_in(page, base_url, next_path):
     page.click("form.login button[type=submit]")
 
 
+def admin_sign_in(page, base_url, next_path, django_user_model):
+    """An administrator at an office screen's width (1280 px), signed in to the admin."""
+    django_user_model.objects.create_superuser("chief", password="pw-Chief-12345")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base_url}/admin/login/?next={next_path}")
+    page.fill("input[name=username]", "chief")
+    page.fill("input[name=password]", "pw-Chief-12345")
+    page.click("input[type=submit]")
+
+
 def wait_until(page, expression, timeout=15.0):
     """Poll a JavaScript expression until it is truthy, and return its value.
 
@@ -303,12 +313,7 @@ def test_the_annual_report_prints_on_a4_with_its_charts(site, page, console_erro
 
 def test_the_donations_list_fits_an_office_screen(site, page, django_user_model):
     """Eight donors and a county's full path once made each row wrap and push columns off."""
-    django_user_model.objects.create_superuser("chief", password="pw-Chief-12345")
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{site.url}/admin/login/?next=/admin/partnerships/donation/")
-    page.fill("input[name=username]", "chief")
-    page.fill("input[name=password]", "pw-Chief-12345")
-    page.click("input[type=submit]")
+    admin_sign_in(page, site.url, "/admin/partnerships/donation/", django_user_model)
     expect(page.locator("#result_list")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     # nor does the table scroll inside its box: every column is in view
@@ -328,13 +333,10 @@ def test_the_donations_list_fits_an_office_screen(site, page, django_user_model)
 def test_the_visit_form_fits_an_office_screen(site, page, console_errors, django_user_model):
     """The activities table has six columns: at 1280 px nothing runs off to the right, in
     either language (the English headers are the wider)."""
-    django_user_model.objects.create_superuser("chief", password="pw-Chief-12345")
     visit = Reference().visit
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{site.url}/admin/login/?next=/admin/partnerships/visit/{visit.pk}/change/")
-    page.fill("input[name=username]", "chief")
-    page.fill("input[name=password]", "pw-Chief-12345")
-    page.click("input[type=submit]")
+    admin_sign_in(
+        page, site.url, f"/admin/partnerships/visit/{visit.pk}/change/", django_user_model
+    )
     expect(page.locator("#activities-group")).to_be_visible()
     assert page.locator("#activities-group tbody tr.form-row").count() >= 5
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280

@@ -121,5 +121,23 @@ def wan_cells(amounts) -> str:
 
 
 @register.filter
+def row_total(row) -> str:
+    """A year table row's total (reports.TableRow) in 万元: "unknown" where a share is not
+    given (wan_share), else plain (wan)."""
+    return wan_share(row.total_share) if row.unknown else wan(row.total)
+
+
+@register.filter
+def row_cells(row) -> str:
+    """A year table row's `<td>`s, each year and its total: a row with no share unknown is
+    formatted through the cache (wan_cells), as most rows are."""
+    if row.unknown:
+        cells = "".join(f'<td class="num">{wan_share(share)}</td>' for share in row.cell_shares)
+    else:
+        cells = wan_cells(row.cells)
+    return mark_safe(f'{cells}<td class="num total">{row_total(row)}</td>')  # each escaped
+
+
+@register.filter
 def indent(depth: int) -> str:
     return "\u3000" * int(depth)
