@@ -286,6 +286,8 @@ class DonationForm(GuardedModelForm):
         recipient_organisations = list(cleaned.get("recipient_organisations") or [])
         named_places = recipient_regions + [o.region for o in recipient_organisations if o.region]
         region = cleaned.get("region")
+        if self._region_follows_recipients():
+            region = None
         if region is None and partnership is not None:
             region = smallest_common_region(named_places) or partnership.assisted_region
             cleaned["region"] = region
@@ -299,7 +301,10 @@ class DonationForm(GuardedModelForm):
             if outside:
                 self.add_error(
                     "region",
-                    _("%(places)s lie outside the receiving region %(region)s.")
+                    _(
+                        "%(places)s lie outside the receiving region %(region)s. Choose a region "
+                        "that holds every recipient, or leave it empty to have it filled in."
+                    )
                     % {
                         "places": punctuation.joined(p.name for p in outside),
                         "region": region.name,
@@ -312,6 +317,27 @@ class DonationForm(GuardedModelForm):
             )
         self._check_funding(cleaned)
         return cleaned
+
+    def _region_follows_recipients(self) -> bool:
+        """A saved receiving region that was filled in from the recipients, and is left as it
+        was while the recipients or the pairing change, is filled in afresh from the new ones.
+
+        Otherwise a handover's region, once filled in, would refuse every recipient outside it
+        until staff thought to empty the field.
+        """
+        donation = self.instance
+        changed = set(self.changed_data)
+        if donation.pk is None or donation.region_id is None or "region" in changed:
+            return False
+        if not changed & {"recipient_regions", "recipient_organisations", "partnership"}:
+            return False
+        saved_places = list(donation.recipient_regions.all()) + [
+            organisation.region
+            for organisation in donation.recipient_organisations.select_related("region")
+            if organisation.region
+        ]
+        filled_in = smallest_common_region(saved_places) or donation.partnership.assisted_region
+        return donation.region_id == filled_in.pk
 
     def _check_funding(self, cleaned) -> None:
         if cleaned.get("funding") != Funding.FISCAL or "donors" not in cleaned:

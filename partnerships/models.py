@@ -1047,7 +1047,8 @@ class Donation(HeldDuringVisit):
         related_name="donations_received",
         help_text=_(
             "Where the handover went as a whole; the part not itemised to a recipient is "
-            "counted here. Leave empty to use the smallest region holding every recipient."
+            "counted here. Leave empty to use the smallest region holding every recipient; "
+            "a region filled in that way follows the recipients when they change."
         ),
     )
     donors = models.ManyToManyField(
@@ -1103,10 +1104,9 @@ class Donation(HeldDuringVisit):
         amount = f"{self.amount:,.2f}"
         if self.date is None and self.year is None:  # a version in the audit trail: no year kept
             return _("%(amount)s yuan, undated") % {"amount": amount}
-        return _("%(amount)s yuan on %(date)s") % {
-            "amount": amount,
-            "date": self.date.isoformat() if self.date else self.year,
-        }
+        if self.date is None:  # the report gives the year only
+            return _("%(amount)s yuan in %(year)s") % {"amount": amount, "year": self.year}
+        return _("%(amount)s yuan on %(date)s") % {"amount": amount, "date": self.date.isoformat()}
 
     def save(self, *args, **kwargs):
         from . import summary

@@ -547,6 +547,71 @@ class TestDonations:
         assert "齐心村 lie outside the receiving region 闵孝镇" in page_text(response)
         assert Donation.objects.count() == 1
 
+    def test_a_filled_in_region_follows_the_recipients(self, english_admin_client, reference):
+        """Left empty, the region is filled in; left as filled in, it follows the recipients."""
+        assert english_admin_client.post(DONATION_ADD, donation_data(reference)).status_code == 302
+        donation = Donation.objects.exclude(pk=reference.donation.pk).get()
+        assert donation.region == reference.qixin
+        shuangtun = Region.objects.get(name="双屯村")
+
+        def change(**fields):
+            donation.refresh_from_db()
+            data = donation_data(
+                reference, region=donation.region_id, loaded_version=donation.version, **fields
+            )
+            url = f"/admin/partnerships/donation/{donation.pk}/change/"
+            return english_admin_client.post(url, data)
+
+        assert change(recipient_regions=[shuangtun.pk]).status_code == 302
+        donation.refresh_from_db()
+        assert donation.region == shuangtun
+        assert list(donation.lines.values_list("region__name", flat=True)) == ["双屯村"]
+        assert change(recipient_regions=[shuangtun.pk, reference.qixin.pk]).status_code == 302
+        donation.refresh_from_db()
+        assert donation.region == reference.jiangkou
+
+    def test_a_region_chosen_by_hand_stays(self, english_admin_client, reference):
+        data = donation_data(reference, region=reference.jiangkou.pk)
+        assert english_admin_client.post(DONATION_ADD, data).status_code == 302
+        donation = Donation.objects.exclude(pk=reference.donation.pk).get()
+        shuangtun = Region.objects.get(name="双屯村")
+        data.update(recipient_regions=[shuangtun.pk], loaded_version=donation.version)
+        url = f"/admin/partnerships/donation/{donation.pk}/change/"
+        assert english_admin_client.post(url, data).status_code == 302
+        donation.refresh_from_db()
+        assert donation.region == reference.jiangkou
+
+    def test_a_region_changed_with_the_recipients_is_checked(self, english_admin_client, reference):
+        assert english_admin_client.post(DONATION_ADD, donation_data(reference)).status_code == 302
+        donation = Donation.objects.exclude(pk=reference.donation.pk).get()
+        shuangtun = Region.objects.get(name="双屯村")
+        data = donation_data(
+            reference,
+            region=reference.minxiao.pk,
+            recipient_regions=[shuangtun.pk],
+            loaded_version=donation.version,
+        )
+        url = f"/admin/partnerships/donation/{donation.pk}/change/"
+        response = english_admin_client.post(url, data)
+        assert "双屯村 lie outside the receiving region 闵孝镇. Choose a region" in page_text(
+            response
+        )
+        donation.refresh_from_db()
+        assert donation.region == reference.qixin
+        assert list(donation.recipient_regions.all()) == [reference.qixin]
+
+    def test_a_filled_in_region_follows_on_the_visit_page(self, english_admin_client, reference):
+        """The reference handover's 江口县 holds its recipients: with only 齐心村, it is 齐心村."""
+        donation = reference.donation
+        qixin = reference.qixin
+        response = english_admin_client.post(
+            f"/admin/partnerships/visit/{reference.visit.pk}/change/",
+            visit_change_data(reference, recipient_regions=[qixin.pk], recipient_organisations=[]),
+        )
+        assert response.status_code == 302, form_errors(response)
+        donation.refresh_from_db()
+        assert donation.region == qixin
+
 
 class TestChangelists:
     URLS = [

@@ -127,6 +127,21 @@ def test_the_handover_is_one_total_of_105_wan_from_8_donors_to_8_recipients(refe
     ]
 
 
+def test_a_handover_is_named_by_its_day_or_only_the_year_reported(reference):
+    from django.utils import translation
+
+    donation = reference.donation
+    assert donation.date is None  # the report gives no day
+    with translation.override("en"):
+        assert str(donation) == f"1,050,000.00 yuan in {donation.year}"
+        donation.date = datetime.date(donation.year, 3, 5)
+        assert str(donation) == f"1,050,000.00 yuan on {donation.year}-03-05"
+    with translation.override("zh-hans"):
+        assert str(donation) == f"{donation.year}-03-05 1,050,000.00 元"
+        donation.date = None
+        assert str(donation) == f"{donation.year} 年 1,050,000.00 元"
+
+
 def test_loading_twice_changes_nothing(reference):
     before = snapshot()
     call_command("load_reference_data", stdout=io.StringIO())
