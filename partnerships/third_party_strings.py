@@ -120,4 +120,20 @@ BETTER = [
     gettext_noop(
         "Please enter the correct %(username)s and password for a staff account. Note that both fields may be case-sensitive."
     ),
+    # Straight quotes and Western commas and colons in Django's Chinese.
+    gettext_noop(
+        "Deleting the %(object_name)s '%(escaped_object)s' would require deleting the following protected related objects:"
+    ),
+    gettext_noop(
+        "Deleting the selected %(objects_name)s would require deleting the following protected related objects:"
+    ),
+    gettext_noop(
+        "Deleting %(class_name)s %(instance)s would require deleting the following protected related objects: %(related_objects)s"
+    ),
+    gettext_noop("Sorting priority: %(priority_number)s"),
+    gettext_noop("Set password: %s"),
+    gettext_noop("“%(path)s” does not exist"),
+    gettext_noop(
+        "You are seeing this message because this HTTPS site requires a “Referer header” to be sent by your web browser, but none was sent. This header is required for security reasons, to ensure that your browser is not being hijacked by third parties."
+    ),
 ]
