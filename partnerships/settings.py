@@ -181,6 +181,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+FORMAT_MODULE_PATH = ["partnerships.formats"]  # an English short date is year first
 LOCALE_PATHS = [BASE_DIR / "partnerships" / "locale"]
 USE_I18N = True
 TIME_ZONE = "Asia/Shanghai"

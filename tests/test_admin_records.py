@@ -661,6 +661,12 @@ class TestChangelists:
         self.grow(reference, 2, 20)
         assert count_queries(admin_client, url) == small
 
+    def test_english_lists_give_the_day_year_first(self, english_admin_client, reference):
+        """Django's English short date, "05/06/2024", reads as 5 June in most of the world."""
+        handover(reference.town_pairing, reference.qixin, "100", datetime.date(2024, 5, 6))
+        text = page_text(english_admin_client.get("/admin/partnerships/donation/"))
+        assert "2024-05-06" in text and "05/06/2024" not in text
+
 
 @pytest.mark.parametrize(
     "model", ["visit", "annualtarget", "cooperationresult", "assignment", "meeting"]
