@@ -63,10 +63,13 @@ def ranking(*, year: int, scope: Scope = ALL) -> Summary:
         Column("helping_region", _("Helping side")),
         Column("assisted_region", _("Assisted side")),
         Column("targets", _("Targets"), NUMBER, summable=False),
-        Column("met", _("Targets met"), NUMBER, summable=False),
+        # Counts, named apart from the targets download's yes/no "met" and "no_record".
+        Column("targets_met", _("Targets met"), NUMBER, summable=False),
         Column("share_met_percent", _("Share met (%)"), NUMBER, summable=False),
         Column("average_progress_percent", _("Average progress (%)"), NUMBER, summable=False),
-        Column("no_record", _("Indicators without a record"), NUMBER, summable=False),
+        Column(
+            "indicators_without_record", _("Indicators without a record"), NUMBER, summable=False
+        ),
     ]
     rows = []
     for rank, item in enumerate(indicators.ranking(year=year, scope=scope), start=1):

@@ -843,10 +843,10 @@ class TestDownloads:
                 "helping_region": "樟木头镇",
                 "assisted_region": "江口县",
                 "targets": 4,
-                "met": 2,
+                "targets_met": 2,
                 "share_met_percent": 50.0,
                 "average_progress_percent": 70.0,
-                "no_record": 1,
+                "indicators_without_record": 1,
             }
         ]
 
