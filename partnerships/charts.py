@@ -80,12 +80,18 @@ def places_by_year(*, table: YearTable) -> dict:
     beside them a row of what was not itemised, or of a hundred other villages summed, would
     make their bars slivers. The table below the chart lists all of them."""
     rows = [row for row in table.rows[:PLACES_CHARTED] if row.total]
+    # Whether a village with aid is left off the chart: only then is it "the N villages with
+    # the most aid" (the rest have no amount known, or none).
+    left_out = any(row.total for row in table.rows[PLACES_CHARTED:]) or bool(
+        table.others and table.others.total
+    )
     return {
         "type": "bar",
         "horizontal": True,
         "stacked": True,
         "unit": _("10,000 yuan"),
         "labels": [row.label for row in rows],
+        "top_only": left_out,
         "datasets": [
             {
                 "label": str(year),

@@ -130,6 +130,24 @@ class TestReferenceFigures:
         villages = report.split("各村帮扶情况")[1].split("</table>")[0]
         assert "其他 4 个村（详见结对关系页面的分村下载）" in villages and "坝梅村" not in villages
 
+    def test_the_chart_says_most_aid_only_when_it_leaves_villages_out(
+        self, official_client, reference, monkeypatch
+    ):
+        """With one village's share known, its bar is not "the village with the most aid": the
+        five others the handover names have no amount to compare."""
+        from partnerships import charts
+
+        itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+        url = f"/pairings/{reference.pairing.pk}/"
+        response = official_client.get(url)
+        assert response.context["chart"]["labels"] == ["齐心村"]
+        text = page_text(response)
+        assert "帮扶金额已知的 1 个村，按年（万元）" in text and "获帮扶最多" not in text
+        itemise(reference.donation, Decimal("1000.00"), Region.objects.get(name="净河村"))
+        monkeypatch.setattr(charts, "PLACES_CHARTED", 1)
+        text = page_text(official_client.get(url))
+        assert "获帮扶最多的 1 个村，按年（万元）" in text
+
     def test_villages_that_share_a_name_are_told_apart(self, official_client, reference):
         for town_name in ("甲镇", "乙镇"):
             town = Region.objects.create(name=town_name, level=4, parent=reference.jiangkou)
