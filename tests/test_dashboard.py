@@ -185,6 +185,30 @@ class TestReferenceFigures:
         assert table.rest.total == Decimal("850000.00")
         assert table.total == Decimal("1050000.00")
 
+    @pytest.mark.parametrize("many", [1, 2, 5000])
+    def test_a_regions_donations_are_the_same_by_either_plan(self, reference, monkeypatch, many):
+        """A region with few handovers is listed by their ids, one with many by subqueries;
+        which is told by a probe of at most 2 × MANY_IDS line and link rows."""
+        itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+        handover(reference.town_pairing, reference.qixin, "100", datetime.date(2024, 5, 6))
+        handover(reference.town_pairing, reference.minxiao, "50", datetime.date(2024, 5, 7))
+        monkeypatch.setattr(reports, "MANY_IDS", many)
+        listed = {
+            region.name: [
+                (d.pk, d.received)
+                for d in reports.donations_to_region(filters=reports.Filters(), region=region)
+            ]
+            for region in (reference.jiangkou, reference.minxiao, reference.qixin)
+        }
+        donation = reference.donation.pk
+        assert listed["齐心村"][1:] == [(donation, Decimal("200000.00"))]
+        assert listed["江口县"][-1] == (donation, Decimal("1050000.00"))
+        assert [received for _, received in listed["江口县"][:2]] == [
+            Decimal("50.00"),
+            Decimal("100.00"),
+        ]
+        assert len(listed["闵孝镇"]) == 2  # its own handover, and 105万 naming it
+
     def test_a_village_named_in_an_unsplit_handover_lists_it_without_a_share(
         self, official_client, reference
     ):
