@@ -289,8 +289,13 @@ class DonationForm(GuardedModelForm):
         if self._region_follows_recipients():
             region = None
         if region is None and partnership is not None:
-            region = smallest_common_region(named_places) or partnership.assisted_region
+            region = self._filled_in_region(
+                named_places, recipient_organisations, partnership.assisted_region
+            )
             cleaned["region"] = region
+            self.instance.region_filled_in = True
+        elif "region" in self.changed_data:
+            self.instance.region_filled_in = False  # chosen by hand: it stays
         if region is not None and partnership is not None:
             message = Donation.region_outside_assisted_side(region, partnership)
             if message:
@@ -319,25 +324,29 @@ class DonationForm(GuardedModelForm):
         return cleaned
 
     def _region_follows_recipients(self) -> bool:
-        """A saved receiving region that was filled in from the recipients, and is left as it
-        was while the recipients or the pairing change, is filled in afresh from the new ones.
+        """A receiving region the form filled in, left as it is while the recipients or the
+        pairing change, is filled in afresh; one chosen by hand stays (and is checked).
 
         Otherwise a handover's region, once filled in, would refuse every recipient outside it
         until staff thought to empty the field.
         """
-        donation = self.instance
         changed = set(self.changed_data)
-        if donation.pk is None or donation.region_id is None or "region" in changed:
+        if not self.instance.pk or not self.instance.region_filled_in or "region" in changed:
             return False
-        if not changed & {"recipient_regions", "recipient_organisations", "partnership"}:
-            return False
-        saved_places = list(donation.recipient_regions.all()) + [
-            organisation.region
-            for organisation in donation.recipient_organisations.select_related("region")
-            if organisation.region
-        ]
-        filled_in = smallest_common_region(saved_places) or donation.partnership.assisted_region
-        return donation.region_id == filled_in.pk
+        return bool(changed & {"recipient_regions", "recipient_organisations", "partnership"})
+
+    def _filled_in_region(self, places, organisations, assisted: Region) -> Region:
+        """The smallest region holding every recipient and the saved itemised lines (which
+        must lie within it); the pairing's assisted side where a recipient organisation's
+        place is not known, since the rest may have gone anywhere in it."""
+        if any(organisation.region_id is None for organisation in organisations):
+            return assisted
+        if self.instance.pk:
+            places = places + [
+                line.region
+                for line in self.instance.lines.filter(is_itemised=True).select_related("region")
+            ]
+        return smallest_common_region(places) or assisted
 
     def _check_funding(self, cleaned) -> None:
         if cleaned.get("funding") != Funding.FISCAL or "donors" not in cleaned:

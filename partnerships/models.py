@@ -1051,6 +1051,11 @@ class Donation(HeldDuringVisit):
             "a region filled in that way follows the recipients when they change."
         ),
     )
+    # Whether the form filled the region in (left empty); such a region follows the recipients
+    # when they change, one chosen by hand stays (forms.DonationForm).
+    region_filled_in = models.BooleanField(
+        _("receiving region filled in"), default=False, editable=False
+    )
     donors = models.ManyToManyField(
         Organisation, verbose_name=_("donors"), related_name="donations_given"
     )
@@ -1072,7 +1077,10 @@ class Donation(HeldDuringVisit):
     # donors' m2m_changed signal (count_donors below), and by generate_dataset's COPY.
     donor_count = models.PositiveSmallIntegerField(_("number of donors"), default=0, editable=False)
     history = audit(
-        "year", "donor_count", m2m_fields=[donors, recipient_regions, recipient_organisations]
+        "year",
+        "donor_count",
+        "region_filled_in",
+        m2m_fields=[donors, recipient_regions, recipient_organisations],
     )
 
     class Meta(HeldDuringVisit.Meta):

@@ -100,6 +100,7 @@ POLITE = [
     gettext_noop("Your password can’t be too similar to your other personal information."),
     gettext_noop("Your password can’t be a commonly used password."),
     gettext_noop("Your password can’t be entirely numeric."),
+    gettext_noop("You may edit it again below"),  # django-simple-history
 ]
 
 
@@ -130,9 +131,16 @@ BETTER = [
     gettext_noop(
         "Deleting %(class_name)s %(instance)s would require deleting the following protected related objects: %(related_objects)s"
     ),
+    gettext_noop(
+        "Are you sure you want to delete the selected %(objects_name)s? All of the following objects and their related items will be deleted:"
+    ),
     gettext_noop("Sorting priority: %(priority_number)s"),
     gettext_noop("Set password: %s"),
     gettext_noop("“%(path)s” does not exist"),
+    # django-simple-history's
+    gettext_noop("View history: %s"),
+    gettext_noop("Change history: %s"),
+    gettext_noop('The %(name)s "%(obj)s" was changed successfully.'),
     gettext_noop(
         "You are seeing this message because this HTTPS site requires a “Referer header” to be sent by your web browser, but none was sent. This header is required for security reasons, to ensure that your browser is not being hijacked by third parties."
     ),

@@ -571,15 +571,63 @@ class TestDonations:
         assert donation.region == reference.jiangkou
 
     def test_a_region_chosen_by_hand_stays(self, english_admin_client, reference):
-        data = donation_data(reference, region=reference.jiangkou.pk)
+        """Even one that is what the form would have filled in: 江口县 for 齐心村 and 净河村
+        stays 江口县 when 净河村 is dropped."""
+        jinghe = Region.objects.get(name="净河村")
+        data = donation_data(
+            reference,
+            region=reference.jiangkou.pk,
+            recipient_regions=[reference.qixin.pk, jinghe.pk],
+        )
         assert english_admin_client.post(DONATION_ADD, data).status_code == 302
         donation = Donation.objects.exclude(pk=reference.donation.pk).get()
-        shuangtun = Region.objects.get(name="双屯村")
-        data.update(recipient_regions=[shuangtun.pk], loaded_version=donation.version)
+        assert not donation.region_filled_in
+        data.update(recipient_regions=[reference.qixin.pk], loaded_version=donation.version)
         url = f"/admin/partnerships/donation/{donation.pk}/change/"
         assert english_admin_client.post(url, data).status_code == 302
         donation.refresh_from_db()
         assert donation.region == reference.jiangkou
+
+    def test_a_filled_in_region_holds_the_itemised_lines(self, english_admin_client, reference):
+        """A line already given to 净河村 keeps the region wide enough for it."""
+        jinghe = Region.objects.get(name="净河村")
+        data = donation_data(reference, amount="10万", recipient_regions=[jinghe.pk])
+        line(data, 0, amount="2万", region=jinghe.pk)
+        assert english_admin_client.post(DONATION_ADD, data).status_code == 302
+        donation = Donation.objects.exclude(pk=reference.donation.pk).get()
+        assert donation.region == jinghe and donation.region_filled_in
+        itemised = donation.lines.get(is_itemised=True)
+        data = donation_data(
+            reference,
+            amount="10万",
+            region=jinghe.pk,
+            recipient_regions=[reference.qixin.pk],
+            loaded_version=donation.version,
+            **{
+                "lines-INITIAL_FORMS": "1",
+                "lines-TOTAL_FORMS": "1",
+                "lines-0-id": itemised.pk,
+                "lines-0-donation": donation.pk,
+                "lines-0-amount": "2万",
+                "lines-0-region": jinghe.pk,
+            },
+        )
+        url = f"/admin/partnerships/donation/{donation.pk}/change/"
+        response = english_admin_client.post(url, data)
+        assert response.status_code == 302, form_errors(response)
+        donation.refresh_from_db()
+        assert donation.region == reference.jiangkou
+
+    def test_a_recipient_of_unknown_place_widens_to_the_assisted_side(
+        self, english_admin_client, reference
+    ):
+        """The rest of a handover to 齐心村 and a school whose place is not recorded may have
+        gone anywhere in the county: it is not counted as 齐心村's."""
+        school = Organisation.objects.create(name="某小学", kind="school")
+        data = donation_data(reference, recipient_organisations=[school.pk])
+        assert english_admin_client.post(DONATION_ADD, data).status_code == 302
+        donation = Donation.objects.exclude(pk=reference.donation.pk).get()
+        assert donation.region == reference.jiangkou and donation.region_filled_in
 
     def test_a_region_changed_with_the_recipients_is_checked(self, english_admin_client, reference):
         assert english_admin_client.post(DONATION_ADD, donation_data(reference)).status_code == 302
@@ -601,16 +649,26 @@ class TestDonations:
         assert list(donation.recipient_regions.all()) == [reference.qixin]
 
     def test_a_filled_in_region_follows_on_the_visit_page(self, english_admin_client, reference):
-        """The reference handover's 江口县 holds its recipients: with only 齐心村, it is 齐心村."""
+        """The reference handover's 江口县 was chosen; emptied, it is filled in (齐心村, its
+        only recipient now), and then follows the recipients."""
         donation = reference.donation
-        qixin = reference.qixin
-        response = english_admin_client.post(
-            f"/admin/partnerships/visit/{reference.visit.pk}/change/",
-            visit_change_data(reference, recipient_regions=[qixin.pk], recipient_organisations=[]),
+        url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+        qixin, shuangtun = reference.qixin, Region.objects.get(name="双屯村")
+        data = visit_change_data(
+            reference, recipient_regions=[qixin.pk], recipient_organisations=[], region=""
         )
+        response = english_admin_client.post(url, data)
         assert response.status_code == 302, form_errors(response)
         donation.refresh_from_db()
-        assert donation.region == qixin
+        assert donation.region == qixin and donation.region_filled_in
+        reference.visit.refresh_from_db()
+        data = visit_change_data(
+            reference, recipient_regions=[shuangtun.pk], recipient_organisations=[]
+        )
+        response = english_admin_client.post(url, data)
+        assert response.status_code == 302, form_errors(response)
+        donation.refresh_from_db()
+        assert donation.region == shuangtun
 
 
 class TestChangelists:

@@ -323,12 +323,14 @@ class TestAuditTrail:
         from pathlib import Path
 
         import django
+        import simple_history
         from django.utils import translation
 
         root = Path(django.__file__).parent
         informal = set()  # the messages Django words with 你; a plural's by its singular
-        for app in ("conf", "contrib/admin", "contrib/auth"):
-            with open(root / app / "locale/zh_Hans/LC_MESSAGES/django.mo", "rb") as mo:
+        catalogues = [root / app for app in ("conf", "contrib/admin", "contrib/auth")]
+        for app in [*catalogues, Path(simple_history.__file__).parent]:
+            with open(app / "locale/zh_Hans/LC_MESSAGES/django.mo", "rb") as mo:
                 catalogue = gettext.GNUTranslations(mo)._catalog
             informal.update(key for key, text in catalogue.items() if "你" in text)
         assert len(informal) >= 20  # Django's catalogues as of 5.2
@@ -366,10 +368,13 @@ class TestAuditTrail:
         def words(text):  # without HTML tags, whose attributes are quoted
             return re.sub(r"<[^>]*>", "", text)
 
+        import simple_history
+
         root = Path(django.__file__).parent
         found = set()
-        for app in ("conf", "contrib/admin", "contrib/auth"):
-            with open(root / app / "locale/zh_Hans/LC_MESSAGES/django.mo", "rb") as mo:
+        catalogues = [root / app for app in ("conf", "contrib/admin", "contrib/auth")]
+        for app in [*catalogues, Path(simple_history.__file__).parent]:
+            with open(app / "locale/zh_Hans/LC_MESSAGES/django.mo", "rb") as mo:
                 catalogue = gettext.GNUTranslations(mo)._catalog
             found.update(
                 key
@@ -377,7 +382,7 @@ class TestAuditTrail:
                 # the yesno filter's choices, split at the commas
                 if key != "yes,no,maybe" and western.search(words(text))
             )
-        assert len(found) >= 8  # Django's catalogues as of 5.2
+        assert len(found) >= 12  # Django's and simple_history's catalogues as of 5.2 / 3.13
         with translation.override("zh-hans"):
             for key in found:
                 if isinstance(key, tuple):
@@ -399,6 +404,13 @@ class TestAuditTrail:
             )
         )
         assert f"您确定要删除捐赠“{donation}”吗？下列所有相关项目都将一并删除：" in page
+        history = page_text(
+            admin_client.get(
+                f"/admin/partnerships/donation/{donation.pk}/history/",
+                HTTP_ACCEPT_LANGUAGE="zh-hans",
+            )
+        )
+        assert f"查看历史记录：{donation}" in history
 
     def test_the_admins_own_words_read_right(self, client, admin_client, reference):
         """Django's Chinese titles the delete link beside a choice "取消选中" (deselect)."""
@@ -407,7 +419,7 @@ class TestAuditTrail:
         assert 'title="删除选中的地区"' in form and "取消选中" not in form
         assert ">结对关系：</label>" in form  # a Chinese colon after each label
         refused = client.post("/admin/login/", {"username": "nobody", "password": "x"})
-        assert "请输入工作人员账户正确的用户名和密码。注意两者都区分大小写。" in page_text(refused)
+        assert "请输入工作人员账号正确的用户名和密码。注意两者都区分大小写。" in page_text(refused)
 
     def test_the_group_picker_reads_in_chinese(self, admin_client):
         """Django's Chinese catalogue for the admin's scripts lacks the picker's words."""
