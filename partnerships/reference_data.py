@@ -81,8 +81,9 @@ VISIT = {
     "end_date": date(2023, 1, 12),
     "date_note": "报道只写“1月10日—12日”，未印年份；会上汇报的是2022年度工作，故推定为2023年。",
     "leader": "黄淦洪",
-    # The two deputy mayors of Zhangmutou attended the meeting in Jiangkou.
-    "members": ["杨俊丽", "沈琦"],
+    # None but the leader: the report names Zhangmutou's two deputy mayors only as attending
+    # the meeting in Jiangkou (the meeting's participants below), not as the delegation's.
+    "members": [],
     "delegation_size": None,
     "delegation_description": "樟木头镇党政代表团及相关企业负责人",
     "places": [JIANGKOU],

@@ -18,6 +18,7 @@ from partnerships.models import (
     Meeting,
     Organisation,
     Partnership,
+    Person,
     Posting,
     Region,
     VillageEnterprisePair,
@@ -237,7 +238,7 @@ class TestVisits:
     def test_it_rejects_a_delegation_smaller_than_its_named_members(
         self, english_admin_client, reference
     ):
-        people = list(reference.visit.members.all())
+        people = [Person.objects.create(name=name) for name in ("甲", "乙")]
         response = english_admin_client.post(
             VISIT_ADD,
             self.visit_data(reference, delegation_size="1", members=[p.pk for p in people]),
@@ -837,8 +838,6 @@ class TestDeletingWhatADonationNames:
     def test_deleting_what_a_visit_links_to_says_the_visit_loses_it(self, admin_client, reference):
         """A person in a visit's delegation, deleted: the visit loses that member, so the
         confirmation names the link, readably (the visit's own links it leaves out)."""
-        from partnerships.models import Person
-
         visit = reference.visit
         person = Person.objects.create(name="只是随行人员")
         visit.members.add(person)
@@ -1171,8 +1170,6 @@ class TestReviewedEdgeCases:
     def test_the_visit_page_saves_members_adds_and_deletes_handovers_one_version_each(
         self, english_admin_client, reference
     ):
-        from partnerships.models import Person
-
         from .test_summary import assert_exact  # (it imports this module)
 
         visit, donation = reference.visit, reference.donation

@@ -18,6 +18,7 @@ from partnerships.models import (
     Meeting,
     Organisation,
     Partnership,
+    Person,
     Region,
     Visit,
 )
@@ -484,6 +485,8 @@ class TestLanguage:
     def test_counts_and_punctuation_follow_the_language(self, official_client, reference):
         """Recorded names stay as recorded; the marks and plurals around them are the page's."""
         pairing, visit = f"/pairings/{reference.pairing.pk}/", f"/visits/{reference.visit.pk}/"
+        # two named members, as staff might record them (the report names none)
+        reference.visit.members.set(Person.objects.filter(name__in=["杨俊丽", "沈琦"]))
         english = page_text(official_client.get(pairing, HTTP_ACCEPT_LANGUAGE="en"))
         assert "1 visit and 2 meetings in the selected years." in english
         english = page_text(official_client.get(visit, HTTP_ACCEPT_LANGUAGE="en"))
