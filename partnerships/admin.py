@@ -214,7 +214,11 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (form,), {"user": request.user})
+        attributes = {"user": request.user}
+        version = getattr(obj, "_history", None)  # a past version, shown by history_form_view
+        if version is not None:
+            attributes["__init__"] = history.form_showing_links_of(version, form.__init__)
+        return type(form.__name__, (form,), attributes)
 
     def get_deleted_objects(self, objs, request):
         """What a deletion takes with it, without the record's own many-to-many links: Django

@@ -114,6 +114,25 @@ def _m2m_values(model: type[models.Model], records: Sequence) -> dict[str, dict[
     return values
 
 
+def form_showing_links_of(version, init):
+    """A form's __init__ that shows the many-to-many links `version` kept: Django fills
+    them in from the record as it is now, so a past version read its members, donors and
+    recipients of today."""
+
+    def __init__(form, *args, **kwargs):
+        init(form, *args, **kwargs)
+        for name, by_version in _m2m_values(type(version), [version]).items():
+            if name in form.fields:
+                # a related object deleted since has no choice to show
+                form.initial[name] = [
+                    obj.pk
+                    for obj in by_version[version.history_id]
+                    if not isinstance(obj, DeletedObject)
+                ]
+
+    return __init__
+
+
 def m2m_tracked(model: type[models.Model]) -> list:
     """The many-to-many fields whose values each version of `model` keeps."""
     manager_name = getattr(model._meta, "simple_history_manager_attribute", None)

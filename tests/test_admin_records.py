@@ -1167,6 +1167,30 @@ class TestReviewedEdgeCases:
         latest = donation.history.first()
         assert sorted(latest.donors.values_list("organisation_id", flat=True)) == sorted(kept)
 
+    def test_a_past_version_shows_the_links_it_had(self, english_admin_client, reference):
+        """A version's page shows the members and places saved then, not today's."""
+        visit = reference.visit
+        first, second = (Person.objects.create(name=name) for name in ("甲成员", "乙成员"))
+        url = f"/admin/partnerships/visit/{visit.pk}/change/"
+        data = {**visit_change_data(reference), "members": [first.pk]}
+        assert english_admin_client.post(url, data).status_code == 302
+        then = visit.history.first()
+        visit.refresh_from_db()
+        reference.donation.refresh_from_db()
+        data = {**visit_change_data(reference), "members": [second.pk], "places": []}
+        assert english_admin_client.post(url, data).status_code == 302
+        page = english_admin_client.get(
+            f"/admin/partnerships/visit/{visit.pk}/history/{then.history_id}/"
+        ).content.decode()
+        selected = re.findall(r'<option value="(\d+)" selected>([^<]*)</option>', page)
+        assert (str(first.pk), "甲成员") in selected
+        assert str(second.pk) not in {pk for pk, _ in selected}
+        assert any("江口县" in name for _, name in selected)  # the place it had then
+        now = english_admin_client.get(url).content.decode()
+        assert (str(second.pk), "乙成员") in re.findall(
+            r'<option value="(\d+)" selected>([^<]*)</option>', now
+        )
+
     def test_the_visit_page_saves_members_adds_and_deletes_handovers_one_version_each(
         self, english_admin_client, reference
     ):
