@@ -236,7 +236,7 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
     def get_formsets_with_inlines(self, request, obj=None):
         for formset, inline in super().get_formsets_with_inlines(request, obj):
             formset.form = type(formset.form.__name__, (formset.form,), {"user": request.user})
-            yield formset, inline
+            yield type(formset.__name__, (forms.NoticesVanishedRows, formset), {}), inline
 
     def _in_scope_or_404(self, request, object_id) -> None:
         """An object outside the user's scope, or an id that is no id, is simply not there."""

@@ -407,6 +407,39 @@ class DonationInVisitForm(DonationForm):
         return cleaned
 
 
+class NoticesVanishedRows:
+    """Mixed into every admin inline formset: a row someone else deleted after the page was
+    opened. Django rejects its hidden id ("select a valid choice") where no one sees it, so
+    the page only said "please correct the errors below", save after save."""
+
+    def clean(self):
+        super().clean()
+        vanished = [
+            form
+            for form in self.initial_forms
+            if form.instance.pk is None and not (self.can_delete and self._should_delete_form(form))
+        ]
+        if vanished:
+            raise ValidationError(
+                ngettext(
+                    "%(count)d %(model)s on this page was deleted by someone else after you "
+                    "opened it. Nothing was saved: open the page again to see the records as "
+                    "they are now, then make your changes again.",
+                    "%(count)d %(model)s on this page were deleted by someone else after you "
+                    "opened it. Nothing was saved: open the page again to see the records as "
+                    "they are now, then make your changes again.",
+                    len(vanished),
+                )
+                % {
+                    "count": len(vanished),
+                    "model": self.model._meta.verbose_name
+                    if len(vanished) == 1
+                    else self.model._meta.verbose_name_plural,
+                },
+                code="vanished",
+            )
+
+
 class ProjectFundsFormSet(BaseInlineFormSet):
     """A funds row of a locked year can be neither changed (its form says so) nor deleted."""
 

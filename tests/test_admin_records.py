@@ -1167,6 +1167,29 @@ class TestReviewedEdgeCases:
         latest = donation.history.first()
         assert sorted(latest.donors.values_list("organisation_id", flat=True)) == sorted(kept)
 
+    def test_a_row_deleted_meanwhile_is_named_not_a_silent_refusal(self, admin_client, reference):
+        """Someone deletes the visit's handover while the visit's page is open: saving the
+        page says so, instead of "please correct the errors below" and nothing marked."""
+        visit = reference.visit
+        data = visit_change_data(reference, notes="")
+        data["summary"] = "改过的概要"
+        reference.donation.lines.all().delete()
+        Donation.objects.filter(pk=reference.donation.pk).delete()
+        url = f"/admin/partnerships/visit/{visit.pk}/change/"
+        response = admin_client.post(url, data)
+        assert response.status_code == 200
+        assert (
+            "本页上的 1 条捐赠记录在您打开本页后已被他人删除。本次未作任何保存：请重新打开本页查看"
+            "现有记录，再重新录入您的修改。"
+        ) in page_text(response)
+        visit.refresh_from_db()
+        assert visit.summary != "改过的概要"
+        # deleting it on the page too is what happened: that saves
+        data["donations-0-DELETE"] = "on"
+        assert admin_client.post(url, data).status_code == 302
+        visit.refresh_from_db()
+        assert visit.summary == "改过的概要"
+
     def test_a_past_version_shows_the_links_it_had(self, english_admin_client, reference):
         """A version's page shows the members and places saved then, not today's."""
         visit = reference.visit
