@@ -13,7 +13,8 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
 from django.contrib.admin.views.main import PAGE_VAR
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
@@ -27,7 +28,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats
 from django.utils.html import format_html
-from django.utils.text import capfirst
+from django.utils.text import capfirst, smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
@@ -182,11 +183,33 @@ class SearchByShownNames:
     their parts: the dashes and brackets between names are in no field, so they separate
     search terms as spaces do."""
 
-    PUNCTUATION = re.compile(r"[—–－()（）·、，,\u3000]")
+    PUNCTUATION = re.compile(r"[—–－()（）·、，,\u3000“”‘’「」]")
 
     def get_search_results(self, request, queryset, search_term):
+        """As Django's, except that a field across a many-valued relation (a donation's
+        donors) is searched in a subquery: Django joins it into the list's query and then
+        needs DISTINCT over every row, which took 4 s for a donations search at a million
+        lines."""
         search_term = self.PUNCTUATION.sub(" ", search_term)
-        return super().get_search_results(request, queryset, search_term)
+        fields = list(self.get_search_fields(request))
+        plain = all(re.fullmatch(r"\w+", field.replace("__", "_")) for field in fields)
+        many = [field for field in fields if lookup_spawns_duplicates(self.opts, field)]
+        if not search_term.strip() or not many or not plain:
+            return super().get_search_results(request, queryset, search_term)
+        model = queryset.model
+        terms = []
+        for bit in smart_split(search_term):
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+                bit = unescape_string_literal(bit)
+            term = Q()
+            for field in fields:
+                lookup = {f"{field}__icontains": bit}
+                if field in many:
+                    term |= Q(pk__in=model._base_manager.filter(**lookup).values("pk"))
+                else:
+                    term |= Q(**lookup)
+            terms.append(term)
+        return queryset.filter(*terms), False
 
 
 def _without_links(items: list, prefixes: tuple[str, ...]) -> list:
@@ -522,7 +545,21 @@ class RegionAdmin(NamedOnDonationsProtected, ImportMixin, RecordAdmin):
 
 
 class PartnershipListFilter(admin.RelatedFieldListFilter):
-    """Pairing choices named in one query, not two per pairing."""
+    """Pairing choices named in one query, not two per pairing. A pairing chosen lists its
+    child pairings' records too, as the dashboard counts them (粤黔 holds 莞铜's handovers)."""
+
+    def queryset(self, request, queryset):
+        chosen = self.used_parameters.get(self.lookup_kwarg)
+        if not chosen:
+            return super().queryset(request, queryset)
+        try:
+            paths = list(Partnership.objects.filter(pk__in=chosen).values_list("path", flat=True))
+        except (ValueError, ValidationError) as error:
+            raise IncorrectLookupParameters(error) from error
+        subtrees = Q(pk__in=[])
+        for subtree in paths:
+            subtrees |= Q(**{f"{self.field_path}__path__startswith": subtree})
+        return queryset.filter(subtrees)
 
     def field_choices(self, field, request, model_admin):
         pairings = Partnership.objects.filter(access.scope_for(request.user).q("")).select_related(
@@ -855,7 +892,13 @@ class DonationAdmin(ImportMixin, RecordAdmin):
         ("partnership", PartnershipListFilter),
         "donors__kind",
     ]
-    search_fields = ["donors__name", "recipient_organisations__name", "region__name", "source"]
+    search_fields = [
+        "donors__name",
+        "recipient_regions__name",
+        "recipient_organisations__name",
+        "region__name",
+        "source",
+    ]
     date_hierarchy = "date"
     autocomplete_fields = [
         "partnership",

@@ -720,6 +720,31 @@ class TestChangelists:
         self.grow(reference, 2, 20)
         assert count_queries(admin_client, url) == small
 
+    def test_a_parent_pairing_lists_its_children_records_and_recipients_are_searched(
+        self, admin_client, reference
+    ):
+        guangdong_guizhou = Partnership.objects.get(name="粤黔")
+        url = "/admin/partnerships/donation/"
+        listed = admin_client.get(f"{url}?partnership__id__exact={guangdong_guizhou.pk}")
+        assert [d.pk for d in listed.context["cl"].result_list] == [reference.donation.pk]
+        town = admin_client.get(f"{url}?partnership__id__exact={reference.town_pairing.pk}")
+        assert list(town.context["cl"].result_list) == []
+        visits = admin_client.get(
+            f"/admin/partnerships/visit/?partnership__id__exact={guangdong_guizhou.pk}"
+        )
+        assert [v.pk for v in visits.context["cl"].result_list] == [reference.visit.pk]
+        bad = admin_client.get(f"{url}?partnership__id__exact=abc")
+        assert bad.status_code == 302 and "e=1" in bad.url  # Django's "bad filter" page
+        found = admin_client.get(f"{url}?q=双屯村")
+        assert [d.pk for d in found.context["cl"].result_list] == [reference.donation.pk]
+        # six of its eight donors have 樟 in their names: listed once, without DISTINCT;
+        # each word must match (a recipient, then the receiving region)
+        for query in ("樟", "双屯村 江口县", "“双屯村”"):
+            found = admin_client.get(url, {"q": query})
+            assert [d.pk for d in found.context["cl"].result_list] == [reference.donation.pk]
+            assert found.context["cl"].result_count == 1
+        assert not admin_client.get(url, {"q": "双屯村 昆明"}).context["cl"].result_list
+
     def test_english_lists_give_the_day_year_first(self, english_admin_client, reference):
         """Django's English short date, "05/06/2024", reads as 5 June in most of the world."""
         handover(reference.town_pairing, reference.qixin, "100", datetime.date(2024, 5, 6))
