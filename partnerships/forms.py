@@ -285,6 +285,10 @@ class DonationForm(GuardedModelForm):
         recipient_regions = list(cleaned.get("recipient_regions") or [])
         recipient_organisations = list(cleaned.get("recipient_organisations") or [])
         named_places = recipient_regions + [o.region for o in recipient_organisations if o.region]
+        if partnership is not None and self._recipients_outside(
+            partnership, recipient_regions, recipient_organisations
+        ):
+            return cleaned
         region = cleaned.get("region")
         if self._region_follows_recipients():
             region = None
@@ -322,6 +326,26 @@ class DonationForm(GuardedModelForm):
             )
         self._check_funding(cleaned)
         return cleaned
+
+    def _recipients_outside(self, partnership, regions, organisations) -> bool:
+        """Recipients must lie in the pairing's assisted side; says which do not."""
+        assisted = partnership.assisted_region
+        found = False
+        for field, names in (
+            ("recipient_regions", [r.name for r in regions if not r.is_within(assisted)]),
+            (
+                "recipient_organisations",
+                [o.name for o in organisations if o.region and not o.region.is_within(assisted)],
+            ),
+        ):
+            if names:
+                found = True
+                self.add_error(
+                    field,
+                    _("%(names)s lie outside %(region)s, the side this pairing assists.")
+                    % {"names": punctuation.joined(names), "region": assisted.name},
+                )
+        return found
 
     def _region_follows_recipients(self) -> bool:
         """A receiving region the form filled in, left as it is while the recipients or the

@@ -1054,7 +1054,11 @@ class Donation(HeldDuringVisit):
     # Whether the form filled the region in (left empty); such a region follows the recipients
     # when they change, one chosen by hand stays (forms.DonationForm).
     region_filled_in = models.BooleanField(
-        _("receiving region filled in"), default=False, editable=False
+        # db_default too: generate_dataset's COPY leaves the column out
+        _("receiving region filled in"),
+        default=False,
+        db_default=False,
+        editable=False,
     )
     donors = models.ManyToManyField(
         Organisation, verbose_name=_("donors"), related_name="donations_given"
@@ -1064,6 +1068,8 @@ class Donation(HeldDuringVisit):
         verbose_name=_("recipient towns and villages"),
         blank=True,
         related_name="donations_named_in",
+        # what the choices offer (a county or province is the receiving region, not a recipient)
+        limit_choices_to={"level__gte": 4},
     )
     recipient_organisations = models.ManyToManyField(
         Organisation,

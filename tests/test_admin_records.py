@@ -540,6 +540,38 @@ class TestDonations:
         )
         assert english_admin_client.post(DONATION_ADD, data).status_code == 302
 
+    def test_recipients_must_lie_within_the_assisted_side(self, english_admin_client, reference):
+        """Said on the recipients, not as a receiving region the staff member left empty."""
+        tongren = Region.objects.get(name="铜仁市")
+        county = Region.objects.create(name="某外县", level=3, parent=tongren)
+        village = Region.objects.create(name="某外村", level=5, parent=county)
+        school = Organisation.objects.create(name="某外县小学", kind="school", region=county)
+        data = donation_data(
+            reference,
+            recipient_regions=[reference.qixin.pk, village.pk],
+            recipient_organisations=[school.pk],
+        )
+        response = english_admin_client.post(DONATION_ADD, data)
+        errors = form_errors(response)
+        assert "某外村 lie outside 江口县, the side this pairing assists." in errors
+        assert "某外县小学 lie outside 江口县, the side this pairing assists." in errors
+        assert not any("receiving region" in error for error in errors)
+        assert Donation.objects.count() == 1
+        # a county is a receiving region, not a recipient: not offered, and refused
+        data = donation_data(reference, recipient_regions=[reference.jiangkou.pk])
+        assert english_admin_client.post(DONATION_ADD, data).status_code == 200
+        offered = english_admin_client.get(
+            "/admin/autocomplete/",
+            {
+                "app_label": "partnerships",
+                "model_name": "donation",
+                "field_name": "recipient_regions",
+                "term": "江口",
+            },
+        ).json()["results"]
+        assert offered == []
+        assert Donation.objects.count() == 1
+
     def test_recipients_must_lie_within_the_receiving_region(self, english_admin_client, reference):
         response = english_admin_client.post(
             DONATION_ADD,
