@@ -498,12 +498,46 @@ def line_donor_error(donor) -> str:
     return _("%(donor)s is not among this donation's donors.") % {"donor": donor.name}
 
 
+def recipient_places(regions, organisations) -> list[Region] | None:
+    """The places a handover's lines may go to: its recipient towns and villages and its
+    recipient organisations' places (and what lies within them). None where any place will
+    do: no recipient is named, or one organisation's place is not recorded."""
+    if not regions and not organisations:
+        return None
+    if any(organisation.region is None for organisation in organisations):
+        return None
+    return [*regions, *(organisation.region for organisation in organisations)]
+
+
+def line_outside_recipients_error(region, places) -> str | None:
+    if region is None or places is None or any(region.is_within(place) for place in places):
+        return None
+    return _(
+        "%(place)s is not among this handover's recipients, nor within one of them: add it to "
+        "the recipients first."
+    ) % {"place": region.name}
+
+
 class DonationLineFormSet(BaseInlineFormSet):
     """Itemised lines must fit inside the donation, in amount and in place."""
+
+    def _posted_recipient_places(self) -> list[Region] | None:
+        """The recipients the donation's form posted (lines are edited on its page)."""
+        try:
+            regions = list(Region.objects.filter(pk__in=self.data.getlist("recipient_regions")))
+            organisations = list(
+                Organisation.objects.filter(
+                    pk__in=self.data.getlist("recipient_organisations")
+                ).select_related("region")
+            )
+        except (ValueError, ValidationError):  # the donation's form says what is wrong
+            return None
+        return recipient_places(regions, organisations)
 
     def clean(self):
         super().clean()
         donation = self.instance
+        places = self._posted_recipient_places() if self.is_bound else None
         total = Decimal(0)
         for form in self.forms:
             if not hasattr(form, "cleaned_data") or not form.cleaned_data:
@@ -520,6 +554,8 @@ class DonationLineFormSet(BaseInlineFormSet):
                     _("This line must go to %(region)s or a place within it.")
                     % {"region": donation.region.name},
                 )
+            elif error := line_outside_recipients_error(region, places):
+                form.add_error("region", error)
             error = line_organisation_error(form.cleaned_data.get("recipient_organisation"), region)
             if error:
                 form.add_error("recipient_organisation", error)

@@ -29,7 +29,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import access, exports, history, punctuation, summary
-from .forms import DonationForm, line_donor_error, line_organisation_error
+from .forms import (
+    DonationForm,
+    line_donor_error,
+    line_organisation_error,
+    line_outside_recipients_error,
+    recipient_places,
+)
 from .models import (
     Category,
     Donation,
@@ -559,6 +565,16 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
                 _("This line must go to %(region)s or a place within it.")
                 % {"region": donation["region"].name},
             )
+            continue
+        error = line_outside_recipients_error(
+            region,
+            recipient_places(
+                list(donation.get("recipient_regions") or []),
+                list(donation.get("recipient_organisations") or []),
+            ),
+        )
+        if error:
+            problem(number, "village", error)
             continue
         line = {"amount": amount, "region": region, "note": row.get("note", "")}
         if len(line["note"]) > DonationLine._meta.get_field("note").max_length:

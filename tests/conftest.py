@@ -63,6 +63,17 @@ def plain_static_storage(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the site's language: a request in English leaves English active
+    in the thread (LocaleMiddleware activates, nothing deactivates), which would change how
+    the next test's records are named."""
+    from django.utils import translation
+
+    with translation.override(django_settings.LANGUAGE_CODE):
+        yield
+
+
 class Reference:
     """Handles on the reference record, loaded through the real command."""
 

@@ -533,7 +533,13 @@ class TestDonations:
         assert "某外地公司 is not among this donation's donors." in errors
         assert "某村委会 is in 闵孝镇, not in 齐心村, where this line goes." in errors
         assert Donation.objects.count() == 1
-        data = donation_data(reference, amount="10万", region=reference.jiangkou.pk)
+        data = donation_data(
+            reference,
+            amount="10万",
+            region=reference.jiangkou.pk,
+            recipient_regions=[reference.minxiao.pk],
+            recipient_organisations=[committee.pk],
+        )
         line(data, 0, amount="1万", region=reference.minxiao.pk, donor=reference.town_government.pk)
         line(
             data, 1, amount="1万", region=reference.minxiao.pk, recipient_organisation=committee.pk
@@ -621,8 +627,9 @@ class TestDonations:
         donation.refresh_from_db()
         assert donation.region == reference.jiangkou
 
-    def test_a_filled_in_region_holds_the_itemised_lines(self, english_admin_client, reference):
-        """A line already given to 净河村 keeps the region wide enough for it."""
+    def test_a_line_goes_to_a_recipient(self, english_admin_client, reference):
+        """A line already given to 净河村 keeps it among the recipients; with 齐心村 added,
+        the filled-in region widens to hold both."""
         jinghe = Region.objects.get(name="净河村")
         data = donation_data(reference, amount="10万", recipient_regions=[jinghe.pk])
         line(data, 0, amount="2万", region=jinghe.pk)
@@ -646,6 +653,14 @@ class TestDonations:
             },
         )
         url = f"/admin/partnerships/donation/{donation.pk}/change/"
+        response = english_admin_client.post(url, data)
+        assert (
+            "净河村 is not among this handover's recipients, nor within one of them: add it to "
+            "the recipients first."
+        ) in form_errors(response)
+        donation.refresh_from_db()
+        assert donation.region == jinghe
+        data["recipient_regions"] = [reference.qixin.pk, jinghe.pk]
         response = english_admin_client.post(url, data)
         assert response.status_code == 302, form_errors(response)
         donation.refresh_from_db()

@@ -370,6 +370,17 @@ def test_a_lines_donor_must_be_among_the_donations_donors(admin_client, referenc
     assert Donation.objects.count() == 1
 
 
+def test_a_line_must_go_to_one_of_the_handovers_recipients(admin_client, reference):
+    first, rest = list(GOOD_ROWS[0]), list(GOOD_ROWS[1])
+    first[6] = rest[6] = "齐心村、净河村"  # received in 江口县
+    first[16] = "双屯村"  # which the handover does not name
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, rest]))
+    problems = response.context["preview"].problems
+    assert (problems[0].row, problems[0].column) == (2, "村（社区）")
+    assert "双屯村不在本次捐赠的受赠方中" in problems[0].message
+    assert Donation.objects.count() == 1
+
+
 class TestRepeatedHandovers:
     """Importing the same file twice must not count its money twice."""
 
