@@ -544,6 +544,14 @@ class RegionAdmin(NamedOnDonationsProtected, ImportMixin, RecordAdmin):
         return queryset.select_related(REGION_ANCESTORS), may_have_duplicates
 
 
+class DonorKindListFilter(admin.ChoicesFieldListFilter):
+    """The donors' kind, titled so: the field's own name, "kind", read as the donation's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = _("donor's kind")
+
+
 class PartnershipListFilter(admin.RelatedFieldListFilter):
     """Pairing choices named in one query, not two per pairing. A pairing chosen lists its
     child pairings' records too, as the dashboard counts them (粤黔 holds 莞铜's handovers)."""
@@ -890,7 +898,7 @@ class DonationAdmin(ImportMixin, RecordAdmin):
         "category",
         "funding",
         ("partnership", PartnershipListFilter),
-        "donors__kind",
+        ("donors__kind", DonorKindListFilter),
     ]
     search_fields = [
         "donors__name",

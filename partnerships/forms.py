@@ -106,7 +106,8 @@ class GuardedModelForm(forms.ModelForm):
         ) % {
             "people": punctuation.joined(people) or _("someone else"),
             "when": when.strftime("%Y-%m-%d %H:%M") if when else "",
-            "fields": punctuation.joined(fields) or _("its details"),
+            # no field of its own changed: the save changed its entries (lines, activities)
+            "fields": punctuation.joined(fields) or _("the entries further down its page"),
         }
 
     def record_years(self, cleaned) -> set[int]:

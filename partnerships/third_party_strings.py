@@ -104,6 +104,19 @@ POLITE = [
 ]
 
 
+def _better_plurals():
+    ngettext(
+        "Ensure that there are no more than %(max)s digit in total.",
+        "Ensure that there are no more than %(max)s digits in total.",
+        1,
+    )
+    ngettext(
+        "Ensure that there are no more than %(max)s decimal place.",
+        "Ensure that there are no more than %(max)s decimal places.",
+        1,
+    )
+
+
 def _polite_plurals():
     ngettext(
         "Your password must contain at least %(min_length)d character.",
@@ -135,6 +148,19 @@ BETTER = [
         "Are you sure you want to delete the selected %(objects_name)s? All of the following objects and their related items will be deleted:"
     ),
     gettext_noop("Sorting priority: %(priority_number)s"),
+    gettext_noop("You may edit it again below."),
+    gettext_noop(" By %(filter_title)s "),
+    gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
+    gettext_noop("Enter a valid date."),
+    # Western full stops and "..." after Chinese
+    gettext_noop("Please correct the duplicate values below."),
+    gettext_noop("Popup closing…"),
+    gettext_noop("Please correct the duplicate data for %(field)s, which must be unique."),
+    gettext_noop(
+        "Please correct the duplicate data for %(field_name)s which must be unique for the %(lookup)s in %(date_field)s."
+    ),
+    gettext_noop("Start typing to filter…"),
+    gettext_noop("CSRF verification failed. Request aborted."),
     gettext_noop("Set password: %s"),
     gettext_noop("“%(path)s” does not exist"),
     # django-simple-history's

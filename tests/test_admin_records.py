@@ -546,6 +546,17 @@ class TestDonations:
         )
         assert english_admin_client.post(DONATION_ADD, data).status_code == 302
 
+    def test_a_chinese_date_is_read_and_a_bad_one_says_the_format(self, admin_client, reference):
+        data = donation_data(reference, date="2024年5月6日")
+        assert admin_client.post(DONATION_ADD, data).status_code == 302
+        assert Donation.objects.exclude(pk=reference.donation.pk).get().date == datetime.date(
+            2024, 5, 6
+        )
+        response = admin_client.post(DONATION_ADD, donation_data(reference, date="2024.13.06"))
+        assert "请输入有效的日期，格式如 2024-03-06。" in form_errors(response)
+        listed = page_text(admin_client.get("/admin/partnerships/donation/"))
+        assert "按捐赠方类型" in listed and " 以 " not in listed
+
     def test_recipients_must_lie_within_the_assisted_side(self, english_admin_client, reference):
         """Said on the recipients, not as a receiving region the staff member left empty."""
         tongren = Region.objects.get(name="铜仁市")

@@ -96,6 +96,21 @@ class TestNoLostUpdates:
         donation.refresh_from_db()
         assert donation.amount == Decimal("1000000.00") and "my note" not in donation.notes
 
+    def test_a_save_that_changed_only_lines_says_so(self, admin_client, staff_a, reference):
+        donation = reference.donation
+        stale = donation_form_data(donation)
+        itemised = {"lines-TOTAL_FORMS": "1", "lines-0-amount": "20万"}
+        itemised["lines-0-region"] = reference.qixin.pk
+        first = admin_client.post(change_url(donation), donation_form_data(donation, **itemised))
+        assert first.status_code == 302
+        second_client = Client()
+        second_client.force_login(staff_a)
+        response = second_client.post(change_url(donation), {**stale, "notes": "my note"})
+        message = " ".join(form_errors(response))
+        assert "修改了：该页下方的明细条目。" in message, message
+        history = page_text(admin_client.get(f"{change_url(donation)[:-7]}history/"))
+        assert "<th>条目</th>" in history.replace(' scope="col"', "")
+
     def test_a_save_from_the_current_copy_goes_through(self, admin_client, reference):
         donation = reference.donation
         response = admin_client.post(change_url(donation), donation_form_data(donation, notes="x"))
@@ -363,7 +378,7 @@ class TestAuditTrail:
         import django
         from django.utils import translation
 
-        western = re.compile(r"[\"']|[\u4e00-\u9fff][,:;?!]|[,:;?!] ?[\u4e00-\u9fff]")
+        western = re.compile(r"[\"']|[\u4e00-\u9fff][,:;?!.]|[,:;?!] ?[\u4e00-\u9fff]")
 
         def words(text):  # without HTML tags, whose attributes are quoted
             return re.sub(r"<[^>]*>", "", text)

@@ -1,1 +1,1 @@
-"""Date formats this app words otherwise than Django's locales (settings.FORMAT_MODULE_PATH)."""
+"""Formats this app words otherwise than Django's locales (settings.FORMAT_MODULE_PATH)."""
