@@ -282,6 +282,19 @@ class DonationForm(GuardedModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        # Every check runs, so one save shows every problem (not one problem a save).
+        self._check_places(cleaned)
+        if cleaned.get("kind") == DonationKind.FUNDS and cleaned.get("materials_description"):
+            self.add_error(
+                "materials_description",
+                _("A donation of funds only has no materials; choose “funds and materials”."),
+            )
+        self._check_funding(cleaned)
+        return cleaned
+
+    def _check_places(self, cleaned) -> None:
+        """The recipients lie in the assisted side, and the receiving region holds them all
+        (filled in where left empty)."""
         partnership = cleaned.get("partnership")
         recipient_regions = list(cleaned.get("recipient_regions") or [])
         recipient_organisations = list(cleaned.get("recipient_organisations") or [])
@@ -289,7 +302,7 @@ class DonationForm(GuardedModelForm):
         if partnership is not None and self._recipients_outside(
             partnership, recipient_regions, recipient_organisations
         ):
-            return cleaned
+            return
         region = cleaned.get("region")
         if self._region_follows_recipients():
             region = None
@@ -305,7 +318,7 @@ class DonationForm(GuardedModelForm):
             message = Donation.region_outside_assisted_side(region, partnership)
             if message:
                 self.add_error("region", message)
-                return cleaned
+                return
         if region is not None:
             outside = [place for place in named_places if not place.is_within(region)]
             if outside:
@@ -320,13 +333,6 @@ class DonationForm(GuardedModelForm):
                         "region": region.name,
                     },
                 )
-        if cleaned.get("kind") == DonationKind.FUNDS and cleaned.get("materials_description"):
-            self.add_error(
-                "materials_description",
-                _("A donation of funds only has no materials; choose “funds and materials”."),
-            )
-        self._check_funding(cleaned)
-        return cleaned
 
     def _recipients_outside(self, partnership, regions, organisations) -> bool:
         """Recipients must lie in the pairing's assisted side; says which do not."""

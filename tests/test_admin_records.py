@@ -546,6 +546,24 @@ class TestDonations:
         )
         assert english_admin_client.post(DONATION_ADD, data).status_code == 302
 
+    def test_one_save_shows_every_problem(self, english_admin_client, reference):
+        tongren = Region.objects.get(name="铜仁市")
+        county = Region.objects.create(name="某外县", level=3, parent=tongren)
+        village = Region.objects.create(name="某外村", level=5, parent=county)
+        community = Organisation.objects.get(name="樟罗社区")
+        data = donation_data(
+            reference,
+            amount="1,2",
+            recipient_regions=[village.pk],
+            donors=[community.pk],
+            funding="fiscal",
+        )
+        errors = " ".join(form_errors(english_admin_client.post(DONATION_ADD, data)))
+        assert "某外村 lie outside 江口县" in errors
+        assert "Fiscal assistance funds come from government bodies only" in errors
+        assert "“1,2” is not an amount." in errors
+        assert Donation.objects.count() == 1
+
     def test_a_chinese_date_is_read_and_a_bad_one_says_the_format(self, admin_client, reference):
         data = donation_data(reference, date="2024年5月6日")
         assert admin_client.post(DONATION_ADD, data).status_code == 302
