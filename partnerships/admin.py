@@ -942,7 +942,10 @@ class DonationAdmin(ImportMixin, RecordAdmin):
     def handed_over(self, donation):
         if donation.date is None:
             return _("%(year)s (day not reported)") % {"year": donation.year}
-        return formats.date_format(donation.date, "SHORT_DATE_FORMAT")
+        # kept on one line (admin.css); the longer "year only" note may wrap
+        return format_html(
+            '<span class="day">{}</span>', formats.date_format(donation.date, "SHORT_DATE_FORMAT")
+        )
 
     @admin.display(description=_("recipient region"), ordering="region__name")
     def region_name(self, donation):

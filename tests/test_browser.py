@@ -1,5 +1,6 @@
 """What needs JavaScript: htmx swaps, pushed URLs, Back, the charts, the language switch."""
 
+import datetime
 import io
 import time
 import unicodedata
@@ -8,9 +9,9 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from partnerships.models import Partnership
+from partnerships.models import Donation, Organisation, Partnership, Region
 
-from .conftest import Reference
+from .conftest import Reference, handover
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -313,6 +314,16 @@ def test_the_annual_report_prints_on_a4_with_its_charts(site, page, console_erro
 
 def test_the_donations_list_fits_an_office_screen(site, page, django_user_model):
     """Eight donors and a county's full path once made each row wrap and push columns off."""
+    reference = Reference()
+    for day in (23, 24):
+        gift = handover(
+            reference.town_pairing,
+            Region.objects.get(name="沙坝河村"),
+            "100",
+            datetime.date(2024, 11, day),
+            donors=Organisation.objects.filter(name__contains="公司"),
+        )
+        Donation.objects.filter(pk=gift.pk).update(category="rural")
     admin_sign_in(page, site.url, "/admin/partnerships/donation/", django_user_model)
     expect(page.locator("#result_list")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
@@ -328,6 +339,37 @@ def test_the_donations_list_fits_an_office_screen(site, page, django_user_model)
     # the report gives the handover's year, not its day; the place by its own name
     expect(reference.locator(".field-handed_over")).to_have_text("2023 年（具体日期未见报道）")
     expect(reference.locator(".field-region_name")).to_have_text("江口县")
+    # a day, a category and a place each on one line ("2026年11月23 / 日" read as two words)
+    lines = page.evaluate(
+        """[...document.querySelectorAll(
+              '#result_list .field-handed_over .day, #result_list td.field-category,'
+              + ' #result_list td.field-region_name')]
+            .map(cell => {
+              const range = document.createRange();
+              range.selectNodeContents(cell);
+              return [cell.textContent, new Set([...range.getClientRects()].map(r => r.top)).size];
+            })"""
+    )
+    assert lines and all(count == 1 for _, count in lines), lines
+    expect(page.locator("#user-tools")).to_contain_text("欢迎，chief。")
+
+
+def test_a_history_pages_tables_line_up(site, page, django_user_model):
+    """The record's versions and the tables of its page's entries, one width, one column
+    grid: they were each as narrow as their content, and headers broke (已修 / 改)."""
+    visit = Reference().visit
+    admin_sign_in(
+        page, site.url, f"/admin/partnerships/visit/{visit.pk}/history/", django_user_model
+    )
+    expect(page.locator("table.child-history").first).to_be_visible()
+    boxes = page.evaluate(
+        """[...document.querySelectorAll('#change-history, table.child-history')].map(t => [
+              t.getBoundingClientRect().width,
+              t.querySelector('th:nth-child(3)').getBoundingClientRect().left,
+            ])"""
+    )
+    assert len(boxes) > 2 and len({round(w) for w, _ in boxes}) == 1, boxes
+    assert len({round(left) for _, left in boxes}) == 1, boxes
 
 
 def test_the_visit_form_fits_an_office_screen(site, page, console_errors, django_user_model):
