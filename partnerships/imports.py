@@ -283,6 +283,7 @@ class _Handover:
     rows: list[tuple[int, dict[str, str]]]
     form: DonationForm | None = None
     lines: list[dict[str, Any]] = field(default_factory=list)
+    rest_note: str = ""  # the not-itemised row's note, for the line rebalance makes
 
 
 def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, list[_Handover]]:
@@ -549,6 +550,11 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
         if not flag:
             if amount is not None:
                 rest_given.append((number, amount))
+            note = row.get("note", "")
+            if len(note) > DonationLine._meta.get_field("note").max_length:
+                problem(number, "note", _("The note is longer than 300 characters."))
+            elif note:
+                handover.rest_note = note
             continue
         if amount is None:
             problem(number, "amount", _("An itemised line needs its amount."))
@@ -634,6 +640,12 @@ def describe_donations(handovers: list[_Handover]) -> list[dict[str, Any]]:
                 "donors": punctuation.joined(d.name for d in data["donors"]),
                 "region": data["region"].name,
                 "amount": data["amount"],
+                "recipients": punctuation.joined(
+                    [r.name for r in data["recipient_regions"]]
+                    + [o.name for o in data["recipient_organisations"]]
+                ),
+                "category": Category(data["category"]).label,
+                "funding": Funding(data["funding"]).label,
                 "kind": DonationKind(data["kind"]).label,
                 "lines": punctuation.punct("；").join(
                     f"{line['region'].name} {line['amount']:,.2f}" for line in handover.lines
@@ -659,6 +671,8 @@ def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, in
             for line in handover.lines:
                 DonationLine.objects.create(donation=donation, **line)
             donation.rebalance()
+            if handover.rest_note:
+                donation.lines.filter(is_itemised=False).update(note=handover.rest_note)
     return preview, len(handovers)
 
 

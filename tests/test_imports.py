@@ -155,6 +155,22 @@ class TestDonationImport:
         assert reference.donation.history.count() == 1
         assert reference.visit.history.count() == 1
 
+    def test_the_preview_shows_what_will_be_saved_and_the_rests_note_is_kept(
+        self, admin_client, reference
+    ):
+        header = [*HEADER, "备注"]
+        rows = [[*row, ""] for row in GOOD_ROWS]
+        rows[1][-1] = "余款由镇统筹"  # the not-itemised row's note
+        response = upload(admin_client, DONATION_IMPORT, to_csv([header, *rows]), name="good.csv")
+        text = response.content.decode()
+        assert "“good.csv”的预览" in text
+        preview = text.split('id="import-preview"')[1].split("</table>")[0]
+        assert "<td>齐心村</td>" in preview and "<td>教育</td>" in preview
+        assert "1,050,000.00" in preview and "<td>未说明</td>" in preview
+        assert confirm(admin_client, DONATION_IMPORT, response).status_code == 302
+        donation = Donation.objects.get(amount=Decimal("1050000.00"), date__year=2024)
+        assert donation.lines.get(is_itemised=False).note == "余款由镇统筹"
+
     def test_one_bad_row_among_many_saves_nothing_and_names_the_row(self, admin_client, reference):
         good = GOOD_ROWS[2]
         # Thirty different handovers (the same one thirty times would be refused as repeats).
