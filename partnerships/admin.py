@@ -28,6 +28,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats
 from django.utils.html import format_html
+from django.utils.safestring import SafeData, mark_safe
 from django.utils.text import capfirst, smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -214,7 +215,8 @@ class SearchByShownNames:
 
 def _without_links(items: list, prefixes: tuple[str, ...]) -> list:
     """The admin's nested list of deleted objects without the entries starting with
-    `prefixes` (get_deleted_objects: each is "Verbose name: object")."""
+    `prefixes` (get_deleted_objects: each is "Verbose name: object"), and in Chinese with a
+    Chinese colon after the name ("座谈会：…", not "座谈会: …")."""
     kept = []
     for item in items:
         if isinstance(item, list):
@@ -222,8 +224,17 @@ def _without_links(items: list, prefixes: tuple[str, ...]) -> list:
             if nested:
                 kept.append(nested)
         elif not str(item).startswith(prefixes):
-            kept.append(item)
+            kept.append(_colon_after_name(item))
     return kept
+
+
+def _colon_after_name(item):
+    colon = punctuation.punct("：")
+    if colon == ": " or ": " not in str(item):
+        return item
+    name, rest = str(item).split(": ", 1)
+    text = f"{name}{colon}{rest}"
+    return mark_safe(text) if isinstance(item, SafeData) else text  # it was safe: the same
 
 
 class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
@@ -254,6 +265,7 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
         prefixes = tuple(f"{capfirst(model._meta.verbose_name)}: " for model in links)
         plurals = {str(model._meta.verbose_name_plural) for model in links}
         counts = {name: count for name, count in counts.items() if str(name) not in plurals}
+        protected = [_colon_after_name(item) for item in protected]
         return _without_links(deleted, prefixes), counts, perms_needed, protected
 
     def get_formsets_with_inlines(self, request, obj=None):

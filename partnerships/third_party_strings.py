@@ -148,6 +148,7 @@ BETTER = [
         "Are you sure you want to delete the selected %(objects_name)s? All of the following objects and their related items will be deleted:"
     ),
     gettext_noop("Sorting priority: %(priority_number)s"),
+    gettext_noop("Cannot delete %(name)s"),
     gettext_noop("You may edit it again below."),
     gettext_noop(" By %(filter_title)s "),
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),

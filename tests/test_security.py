@@ -419,6 +419,19 @@ class TestAuditTrail:
             )
         )
         assert f"您确定要删除捐赠“{donation}”吗？下列所有相关项目都将一并删除：" in page
+        assert "捐赠明细：" in page and "捐赠明细: " not in page  # its lines, listed
+        assert re.search(r"捐赠明细：\d", page)  # the summary's count
+        visit = admin_client.get(
+            f"/admin/partnerships/visit/{reference.visit.pk}/delete/",
+            HTTP_ACCEPT_LANGUAGE="zh-hans",
+        ).content.decode()
+        # a visit with a handover is protected: the handover is named, after a Chinese colon
+        assert "<title>无法删除考察交流" in visit
+        assert "捐赠：<a href=" in visit and "捐赠: " not in visit
+        english = admin_client.get(
+            f"/admin/partnerships/visit/{reference.visit.pk}/delete/", HTTP_ACCEPT_LANGUAGE="en"
+        ).content.decode()
+        assert "Donation: <a href=" in english
         history = page_text(
             admin_client.get(
                 f"/admin/partnerships/donation/{donation.pk}/history/",
