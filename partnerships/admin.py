@@ -293,7 +293,7 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         """A past version, to read only: reverting would skip every rule of the change form."""
         self._in_scope_or_404(request, object_id)
-        if not str(version_id).isdigit():
+        if not re.fullmatch(r"[0-9]+", str(version_id)):  # isdigit() takes "²"
             raise Http404
         if request.method == "POST":
             raise PermissionDenied
@@ -524,8 +524,9 @@ class NamedOnDonationsProtected:
                 for donation in getattr(obj, name).all()[: self.shown]:
                     protected.append(
                         format_html(
-                            "{}: {}{}{}{}",
+                            "{}{}{}{}{}{}",
                             label,
+                            punctuation.punct("："),
                             donation,
                             punctuation.punct("（"),
                             obj,
@@ -553,6 +554,9 @@ class RegionAdmin(NamedOnDonationsProtected, ImportMixin, RecordAdmin):
     def get_search_results(self, request, queryset, search_term):
         # Autocomplete lists full paths (贵州省 铜仁市 江口县 …): fetch the ancestors in one go.
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if request.GET.get("field_name") == "recipient_regions":
+            # recipients are towns and villages; a county is a receiving region
+            queryset = queryset.filter(level__gte=Region.Level.TOWN)
         return queryset.select_related(REGION_ANCESTORS), may_have_duplicates
 
 
@@ -574,7 +578,7 @@ class PartnershipListFilter(admin.RelatedFieldListFilter):
             return super().queryset(request, queryset)
         try:
             paths = list(Partnership.objects.filter(pk__in=chosen).values_list("path", flat=True))
-        except (ValueError, ValidationError) as error:
+        except (ValueError, ValidationError, OverflowError) as error:
             raise IncorrectLookupParameters(error) from error
         subtrees = Q(pk__in=[])
         for subtree in paths:
@@ -585,7 +589,18 @@ class PartnershipListFilter(admin.RelatedFieldListFilter):
         pairings = Partnership.objects.filter(access.scope_for(request.user).q("")).select_related(
             "helping_region", "assisted_region"
         )
-        return [(pairing.pk, str(pairing)) for pairing in pairings.order_by("path")]
+        pairings = list(pairings.order_by("path"))
+        self.paths = {pairing.pk: pairing.path for pairing in pairings}
+        return [(pairing.pk, str(pairing)) for pairing in pairings]
+
+    def get_facet_counts(self, pk_attname, filtered_qs):
+        """With "show counts", each pairing counts its subtree, as choosing it lists."""
+        return {
+            f"{pk}__c": models.Count(
+                pk_attname, filter=Q(**{f"{self.field_path}__path__startswith": self.paths[pk]})
+            )
+            for pk, _label in self.lookup_choices
+        }
 
 
 class ChildPartnershipInline(ScopedInline, admin.TabularInline):

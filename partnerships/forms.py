@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django import forms
@@ -435,6 +436,27 @@ class DonationInVisitForm(DonationForm):
                         % {"donor": line.donor.name},
                     )
                     break
+        if self.instance.pk and {"recipient_regions", "recipient_organisations"} & set(
+            self.changed_data
+        ):
+            places = recipient_places(
+                list(cleaned.get("recipient_regions") or []),
+                list(cleaned.get("recipient_organisations") or []),
+            )
+            stray = [
+                line.region.name
+                for line in self.instance.lines.filter(is_itemised=True).select_related("region")
+                if line_outside_recipients_error(line.region, places)
+            ]
+            if stray:
+                self.add_error(
+                    "recipient_regions",
+                    _(
+                        "Itemised lines of this donation went to %(places)s, which the "
+                        "recipients would no longer hold."
+                    )
+                    % {"places": punctuation.joined(dict.fromkeys(stray))},
+                )
         return cleaned
 
 
@@ -443,22 +465,29 @@ class NoticesVanishedRows:
     opened. Django rejects its hidden id ("select a valid choice") where no one sees it, so
     the page only said "please correct the errors below", save after save."""
 
+    def _pk_name(self) -> str:
+        return self.model._meta.pk.name
+
     def clean(self):
         super().clean()
+        # A row whose id is a number but no longer a record of this page: deleted, or moved
+        # to another record (a tampered id is left to Django's own refusal).
         vanished = [
             form
             for form in self.initial_forms
-            if form.instance.pk is None and not (self.can_delete and self._should_delete_form(form))
+            if form.instance.pk is None
+            and re.fullmatch(r"[0-9]+", str(form.data.get(form.add_prefix(self._pk_name()), "")))
+            and not (self.can_delete and self._should_delete_form(form))
         ]
         if vanished:
             raise ValidationError(
                 ngettext(
-                    "%(count)d %(model)s on this page was deleted by someone else after you "
-                    "opened it. Nothing was saved: open the page again to see the records as "
-                    "they are now, then make your changes again.",
-                    "%(count)d %(model)s on this page were deleted by someone else after you "
-                    "opened it. Nothing was saved: open the page again to see the records as "
-                    "they are now, then make your changes again.",
+                    "%(count)d %(model)s on this page was deleted or moved by someone else "
+                    "after you opened it. Nothing was saved: open the page again to see the "
+                    "records as they are now, then make your changes again.",
+                    "%(count)d %(model)s on this page were deleted or moved by someone else "
+                    "after you opened it. Nothing was saved: open the page again to see the "
+                    "records as they are now, then make your changes again.",
                     len(vanished),
                 )
                 % {

@@ -671,8 +671,10 @@ def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, in
             for line in handover.lines:
                 DonationLine.objects.create(donation=donation, **line)
             donation.rebalance()
-            if handover.rest_note:
-                donation.lines.filter(is_itemised=False).update(note=handover.rest_note)
+            rest = donation.lines.filter(is_itemised=False).first()
+            if handover.rest_note and rest is not None:
+                rest.note = handover.rest_note
+                rest.save(update_fields=["note"])  # through the model: its audit trail too
     return preview, len(handovers)
 
 

@@ -1068,8 +1068,6 @@ class Donation(HeldDuringVisit):
         verbose_name=_("recipient towns and villages"),
         blank=True,
         related_name="donations_named_in",
-        # what the choices offer (a county or province is the receiving region, not a recipient)
-        limit_choices_to={"level__gte": 4},
     )
     recipient_organisations = models.ManyToManyField(
         Organisation,

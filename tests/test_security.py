@@ -432,6 +432,14 @@ class TestAuditTrail:
             f"/admin/partnerships/visit/{reference.visit.pk}/delete/", HTTP_ACCEPT_LANGUAGE="en"
         ).content.decode()
         assert "Donation: <a href=" in english
+        # a region named by a handover is protected too
+        region = page_text(
+            admin_client.get(
+                f"/admin/partnerships/region/{reference.qixin.pk}/delete/",
+                HTTP_ACCEPT_LANGUAGE="zh-hans",
+            )
+        )
+        assert f"捐赠：{donation}（{reference.qixin}）" in region
         history = page_text(
             admin_client.get(
                 f"/admin/partnerships/donation/{donation.pk}/history/",
@@ -849,7 +857,13 @@ class TestReviewedHoles:
         assert client.get(other_history).status_code == 404
         other.delete()
         assert client.get(other_history).status_code == 404  # deleted, still not theirs
-        for bad in ("abc/change/", "abc/history/", "abc/delete/", f"{donation.pk}/history/x/"):
+        for bad in (
+            "abc/change/",
+            "abc/history/",
+            "abc/delete/",
+            f"{donation.pk}/history/x/",
+            f"{donation.pk}/history/%C2%B2/",  # "²", which str.isdigit() takes
+        ):
             assert client.get(f"/admin/partnerships/donation/{bad}").status_code == 404
 
     def test_scoped_staff_keep_donors_placed_outside_their_sides(self, client, staff_a, reference):
