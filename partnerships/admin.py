@@ -567,6 +567,13 @@ class DonorKindListFilter(admin.ChoicesFieldListFilter):
         super().__init__(*args, **kwargs)
         self.title = _("donor's kind")
 
+    def get_facet_counts(self, pk_attname, filtered_qs):
+        """Handovers, not donor links: a handover from two communities counts once."""
+        counts = super().get_facet_counts(pk_attname, filtered_qs)
+        for count in counts.values():
+            count.distinct = True
+        return counts
+
 
 class PartnershipListFilter(admin.RelatedFieldListFilter):
     """Pairing choices named in one query, not two per pairing. A pairing chosen lists its
@@ -576,10 +583,13 @@ class PartnershipListFilter(admin.RelatedFieldListFilter):
         chosen = self.used_parameters.get(self.lookup_kwarg)
         if not chosen:
             return super().queryset(request, queryset)
-        try:
-            paths = list(Partnership.objects.filter(pk__in=chosen).values_list("path", flat=True))
-        except (ValueError, ValidationError, OverflowError) as error:
+        try:  # ids, the same refusal on both databases (SQLite overflows past 64 bits)
+            ids = [int(value) for value in chosen]
+        except (TypeError, ValueError) as error:
             raise IncorrectLookupParameters(error) from error
+        if not all(0 < pk < 2**63 for pk in ids):
+            raise IncorrectLookupParameters(chosen)
+        paths = list(Partnership.objects.filter(pk__in=ids).values_list("path", flat=True))
         subtrees = Q(pk__in=[])
         for subtree in paths:
             subtrees |= Q(**{f"{self.field_path}__path__startswith": subtree})

@@ -824,6 +824,9 @@ class TestChangelists:
         # with counts shown, a parent pairing counts its subtree, as choosing it lists
         counted = page_text(admin_client.get(f"{url}?_facets=True"))
         assert re.search(r"粤黔（广东省—贵州省） \(1\)", counted), counted.split("粤黔")[1][:80]
+        # the reference handover's three communities count it once among donor kinds
+        kinds = counted.split("按捐赠方类型")[1]
+        assert re.search(r"居（村）民委员会 \(1\)", kinds), kinds[:300]
         found = admin_client.get(f"{url}?q=双屯村")
         assert [d.pk for d in found.context["cl"].result_list] == [reference.donation.pk]
         # six of its eight donors have 樟 in their names: listed once, without DISTINCT;
@@ -1344,6 +1347,9 @@ class TestReviewedEdgeCases:
         page = english_admin_client.get(
             f"/admin/partnerships/visit/{visit.pk}/history/{then.history_id}/"
         ).content.decode()
+        crumbs = page.split('class="breadcrumbs"')[1].split("</div>")[0]
+        assert "Partnerships" not in crumbs and "Historical" not in crumbs
+        assert "Visits</a>" in crumbs and "View visit" in crumbs
         selected = re.findall(r'<option value="(\d+)" selected>([^<]*)</option>', page)
         assert (str(first.pk), "甲成员") in selected
         assert str(second.pk) not in {pk for pk, _ in selected}

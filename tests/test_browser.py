@@ -354,6 +354,21 @@ def test_the_donations_list_fits_an_office_screen(site, page, django_user_model)
     expect(page.locator("#user-tools")).to_contain_text("欢迎，chief。")
 
 
+def test_a_donations_lines_fit_an_office_screen(site, page, django_user_model):
+    """The lines table ran 120 px past a 1280 px window, its note and delete box cut off."""
+    reference = Reference()
+    donation = reference.donation
+    donation.lines.create(amount=200000, region=reference.qixin, is_itemised=True)
+    donation.rebalance()
+    admin_sign_in(
+        page, site.url, f"/admin/partnerships/donation/{donation.pk}/change/", django_user_model
+    )
+    expect(page.locator("#lines-group")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    note = page.locator("#lines-group td.field-note input").first
+    assert note.bounding_box()["x"] + note.bounding_box()["width"] <= 1280
+
+
 def test_a_history_pages_tables_line_up(site, page, django_user_model):
     """The record's versions and the tables of its page's entries, one width, one column
     grid: they were each as narrow as their content, and headers broke (已修 / 改)."""
