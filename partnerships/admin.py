@@ -305,7 +305,19 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
         # summary keys are refreshed once, at the end, locked together in a fixed order, so
         # two pages saved at once cannot lock the same pairings in opposite orders.
         with transaction.atomic(), summary.deferred():
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+        self._say_vanished_rows_at_the_top(request, response)
+        return response
+
+    @staticmethod
+    def _say_vanished_rows_at_the_top(request, response) -> None:
+        """A row deleted meanwhile (forms.NoticesVanishedRows) is said at its inline, which
+        may be thousands of pixels below "please correct the errors below": said on top too."""
+        context = getattr(response, "context_data", None) or {}
+        for inline in context.get("inline_admin_formsets", []):
+            for error in inline.formset.non_form_errors().as_data():
+                if error.code == "vanished":
+                    messages.error(request, error.message)
 
     def delete_view(self, request, object_id, extra_context=None):
         self._in_scope_or_404(request, object_id)
