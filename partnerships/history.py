@@ -215,6 +215,12 @@ def set_deltas(
     if m2m is None:
         m2m = _m2m_values(model, records)
     for newer, older in itertools.pairwise(records):
+        if newer.history_type == "-":
+            # A deletion changed no field: its links, gone with it, read as edits ("捐赠方：
+            # 某公司 → —"). The action column says 已删除; the version before, what it was.
+            newer.history_delta_changes = []
+            newer.unchanged = False
+            continue
         # Only fields staff edit are compared: not the `version` counter, paths or stored years.
         delta = newer.diff_against(older, excluded_fields=m2m, foreign_keys_are_objs=True)
         for name, by_version in m2m.items():

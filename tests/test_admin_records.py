@@ -1457,6 +1457,11 @@ class TestReviewedEdgeCases:
         assert not Donation.objects.filter(pk=new.pk).exists()
         assert Donation.objects.filter(pk=donation.pk).exists()
         assert_exact()
+        # the visit's history says the handover was deleted, not that its donor was removed
+        history = page_text(english_admin_client.get(f"{url[:-7]}history/"))
+        handovers = history.split("Donations entered on this page")[1].split("</table>")[0]
+        deleted = handovers.split("Deleted")[1].split("</tr>")[0]
+        assert "江口县红十字会" not in deleted and "→" not in deleted, deleted
 
     def test_an_organisation_a_line_goes_to_stays_in_its_place(
         self, english_admin_client, reference
