@@ -566,7 +566,7 @@ class DonationLineFormSet(BaseInlineFormSet):
                     pk__in=self.data.getlist("recipient_organisations")
                 ).select_related("region")
             )
-        except (ValueError, ValidationError):  # the donation's form says what is wrong
+        except (ValueError, ValidationError, OverflowError):  # the donation's form says so
             return None
         return recipient_places(regions, organisations)
 

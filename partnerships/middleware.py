@@ -44,3 +44,23 @@ class SessionRenewalMiddleware:
         if session.modified or now - session.get(RENEWED_AT, 0) >= renewal_interval():
             session[RENEWED_AT] = now  # marks it modified: SessionMiddleware saves it
         return response
+
+
+class OverflowIsBadRequestMiddleware:
+    """A number past 64 bits posted as a record's id (no page offers one: the request was
+    made by hand) overflows SQLite's integers inside Django's own form fields, a 500. It is
+    answered as the bad request it is, with the 400 page; the view's transaction has rolled
+    back, so nothing is saved. (PostgreSQL compares such a number and finds no record.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, OverflowError):
+            from django.views.defaults import bad_request
+
+            return bad_request(request, exception)
+        return None
