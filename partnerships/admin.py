@@ -309,6 +309,14 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
         self._say_vanished_rows_at_the_top(request, response)
         return response
 
+    def message_user(self, request, message, *args, **kwargs):
+        """Django joins two sentences of a message with a space, which in Chinese stands
+        after the full stop: "…”。 您可以在下方再次编辑。"."""
+        if punctuation.punct("：") == "：" and "。 " in str(message):
+            joined = str(message).replace("。 ", "。")
+            message = mark_safe(joined) if isinstance(message, SafeData) else joined
+        super().message_user(request, message, *args, **kwargs)
+
     @staticmethod
     def _say_vanished_rows_at_the_top(request, response) -> None:
         """A row deleted meanwhile (forms.NoticesVanishedRows) is said at its inline, which

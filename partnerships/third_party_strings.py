@@ -149,6 +149,7 @@ BETTER = [
     ),
     gettext_noop("Sorting priority: %(priority_number)s"),
     gettext_noop("Cannot delete %(name)s"),
+    gettext_noop("%(name)s with ID “%(key)s” doesn’t exist. Perhaps it was deleted?"),
     gettext_noop("You may edit it again below."),
     gettext_noop(" By %(filter_title)s "),
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),

@@ -574,6 +574,20 @@ class TestDonations:
         assert response.status_code == 400 or form_errors(response)
         assert Donation.objects.count() == 1
 
+    def test_chinese_messages_have_no_space_after_a_full_stop(self, admin_client, reference):
+        response = admin_client.post(
+            DONATION_ADD, {**donation_data(reference), "_continue": "1"}, follow=True
+        )
+        saved = page_text(response).split("messagelist")[1][:400]
+        assert "。您可以在下方再次编辑。" in saved and "。 " not in saved
+        missing = "/admin/partnerships/donation/99999/change/"
+        gone = page_text(admin_client.get(missing, follow=True))
+        assert "ID 为“99999”的捐赠不存在，可能已被删除。" in gone
+        page = page_text(admin_client.get(f"{DONATION_ADD[:-4]}import/"))
+        assert "或 105万。下载模板：" in page
+        english = admin_client.get(f"{DONATION_ADD[:-4]}import/", HTTP_ACCEPT_LANGUAGE="en")
+        assert "or 105万. Download a template:" in page_text(english)
+
     def test_a_chinese_date_is_read_and_a_bad_one_says_the_format(self, admin_client, reference):
         data = donation_data(reference, date="2024年5月6日")
         assert admin_client.post(DONATION_ADD, data).status_code == 302
