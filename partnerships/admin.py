@@ -229,11 +229,10 @@ def _without_links(items: list, prefixes: tuple[str, ...]) -> list:
 
 
 def _colon_after_name(item):
-    colon = punctuation.punct("：")
-    if colon == ": " or ": " not in str(item):
+    if not punctuation.chinese() or ": " not in str(item):
         return item
     name, rest = str(item).split(": ", 1)
-    text = f"{name}{colon}{rest}"
+    text = f"{name}：{rest}"
     return mark_safe(text) if isinstance(item, SafeData) else text  # it was safe: the same
 
 
@@ -312,7 +311,7 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
     def message_user(self, request, message, *args, **kwargs):
         """Django joins two sentences of a message with a space, which in Chinese stands
         after the full stop: "…”。 您可以在下方再次编辑。"."""
-        if punctuation.punct("：") == "：" and "。 " in str(message):
+        if punctuation.chinese() and "。 " in str(message):
             joined = str(message).replace("。 ", "。")
             message = mark_safe(joined) if isinstance(message, SafeData) else joined
         super().message_user(request, message, *args, **kwargs)

@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet, ModelChoiceIterator
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -19,6 +20,7 @@ from .models import (
     Category,
     Donation,
     DonationKind,
+    DonationLine,
     Funding,
     MeetingParticipant,
     Organisation,
@@ -373,12 +375,15 @@ class DonationForm(GuardedModelForm):
         place is not known, since the rest may have gone anywhere in it."""
         if any(organisation.region_id is None for organisation in organisations):
             return assisted
-        if self.instance.pk:
-            places = places + [
-                line.region
-                for line in self.instance.lines.filter(is_itemised=True).select_related("region")
-            ]
+        places = places + [line.region for line in self.saved_itemised_lines]
         return smallest_common_region(places) or assisted
+
+    @cached_property
+    def saved_itemised_lines(self) -> list[DonationLine]:
+        """The donation's itemised lines as saved (none for a new one), read once a form."""
+        if not self.instance.pk:
+            return []
+        return list(self.instance.lines.filter(is_itemised=True).select_related("region"))
 
     def _check_funding(self, cleaned) -> None:
         if cleaned.get("funding") != Funding.FISCAL or "donors" not in cleaned:
@@ -402,10 +407,7 @@ class DonationInVisitForm(DonationForm):
         cleaned = super().clean()
         amount = cleaned.get("amount")
         if self.instance.pk and amount is not None:
-            itemised = sum(
-                (line.amount for line in self.instance.lines.filter(is_itemised=True)),
-                Decimal(0),
-            )
+            itemised = sum((line.amount for line in self.saved_itemised_lines), Decimal(0))
             if amount < itemised:
                 self.add_error(
                     "amount",
@@ -416,7 +418,7 @@ class DonationInVisitForm(DonationForm):
         if self.instance.pk and region is not None:
             stray = [
                 line.region.name
-                for line in self.instance.lines.filter(is_itemised=True).select_related("region")
+                for line in self.saved_itemised_lines
                 if not line.region.is_within(region)
             ]
             if stray:
@@ -445,7 +447,7 @@ class DonationInVisitForm(DonationForm):
             )
             stray = [
                 line.region.name
-                for line in self.instance.lines.filter(is_itemised=True).select_related("region")
+                for line in self.saved_itemised_lines
                 if line_outside_recipients_error(line.region, places)
             ]
             if stray:
@@ -465,18 +467,16 @@ class NoticesVanishedRows:
     opened. Django rejects its hidden id ("select a valid choice") where no one sees it, so
     the page only said "please correct the errors below", save after save."""
 
-    def _pk_name(self) -> str:
-        return self.model._meta.pk.name
-
     def clean(self):
         super().clean()
         # A row whose id is a number but no longer a record of this page: deleted, or moved
         # to another record (a tampered id is left to Django's own refusal).
+        pk_name = self.model._meta.pk.name
         vanished = [
             form
             for form in self.initial_forms
             if form.instance.pk is None
-            and re.fullmatch(r"[0-9]+", str(form.data.get(form.add_prefix(self._pk_name()), "")))
+            and re.fullmatch(r"[0-9]+", str(form.data.get(form.add_prefix(pk_name), "")))
             and not (self.can_delete and self._should_delete_form(form))
         ]
         if vanished:

@@ -529,10 +529,22 @@ _LINE_KEYS = {
 }
 
 
+def _note_too_long(note: str, number: int, problem) -> bool:
+    """A line's note longer than the column holds is a problem on its row."""
+    if len(note) <= DonationLine._meta.get_field("note").max_length:
+        return False
+    problem(number, "note", _("The note is longer than 300 characters."))
+    return True
+
+
 def _check_lines(handover: _Handover, directory: Directory, donation: dict, problem) -> None:
     total = donation["amount"]
     itemised_sum = Decimal(0)
     rest_given: list[tuple[int, Decimal]] = []
+    places = recipient_places(
+        list(donation.get("recipient_regions") or []),
+        list(donation.get("recipient_organisations") or []),
+    )
     for number, row in handover.rows:
         flag = _is_itemised(row.get("itemised", ""))
         if flag is None:
@@ -547,13 +559,11 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
             except (ValidationError, InvalidOperation) as error:
                 problem(number, "amount", " ".join(getattr(error, "messages", [str(error)])))
                 continue
+        note = row.get("note", "")
         if not flag:
             if amount is not None:
                 rest_given.append((number, amount))
-            note = row.get("note", "")
-            if len(note) > DonationLine._meta.get_field("note").max_length:
-                problem(number, "note", _("The note is longer than 300 characters."))
-            elif note:
+            if note and not _note_too_long(note, number, problem):
                 handover.rest_note = note
             continue
         if amount is None:
@@ -572,20 +582,13 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
                 % {"region": donation["region"].name},
             )
             continue
-        error = line_outside_recipients_error(
-            region,
-            recipient_places(
-                list(donation.get("recipient_regions") or []),
-                list(donation.get("recipient_organisations") or []),
-            ),
-        )
+        error = line_outside_recipients_error(region, places)
         if error:
             problem(number, "village", error)
             continue
-        line = {"amount": amount, "region": region, "note": row.get("note", "")}
-        if len(line["note"]) > DonationLine._meta.get_field("note").max_length:
-            problem(number, "note", _("The note is longer than 300 characters."))
+        if _note_too_long(note, number, problem):
             continue
+        line = {"amount": amount, "region": region, "note": note}
         for key, attr, near in (
             ("line_organisation", "recipient_organisation", donation["region"]),
             ("line_donor", "donor", None),

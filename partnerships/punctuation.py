@@ -11,11 +11,14 @@ from django.utils.translation import get_language
 WESTERN = {"、": ", ", "，": ", ", "；": "; ", "：": ": ", "（": " (", "）": ")"}
 
 
+def chinese() -> bool:
+    """Whether the page is in Chinese, and so takes Chinese marks."""
+    return (get_language() or "").startswith("zh")
+
+
 def punct(mark: str) -> str:
     """A Chinese punctuation mark, or its Western form when the language is not Chinese."""
-    if (get_language() or "").startswith("zh"):
-        return mark
-    return WESTERN[mark]
+    return mark if chinese() else WESTERN[mark]
 
 
 def joined(items: Iterable[str]) -> str:
