@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # the widgets' own templates, for TemplatesSetting below
     "django_htmx",
     "template_partials",
     "simple_history",
@@ -102,6 +103,10 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+
+# Widgets render through TEMPLATES, so templates/ may override one of Django's (the password
+# summary's colon in templates/auth/widgets/).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 ROOT_URLCONF = "partnerships.urls"
 WSGI_APPLICATION = "partnerships.wsgi.application"

@@ -115,6 +115,7 @@ def _better_plurals():
         "Ensure that there are no more than %(max)s decimal places.",
         1,
     )
+    ngettext("%(counter)s result", "%(counter)s results", 1)  # no full stop before （显示全部）
 
 
 def _polite_plurals():
@@ -154,6 +155,7 @@ BETTER = [
     gettext_noop(" By %(filter_title)s "),
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
     gettext_noop("Enter a valid date."),
+    gettext_noop("%(full_result_count)s total"),
     # Western full stops and "..." after Chinese
     gettext_noop("Please correct the duplicate values below."),
     gettext_noop("Popup closing…"),
