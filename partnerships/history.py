@@ -29,7 +29,7 @@ from simple_history.models import DeletedObject, ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from . import punctuation
-from .models import REGION_ANCESTORS, Region
+from .models import REGION_ANCESTORS, HeldDuringVisit, Region, Visit
 
 # A record's page lists the latest changes of each kind of row entered on it, at most this many
 # (as many as the library shows of its own versions on one page).
@@ -71,11 +71,19 @@ class ReadableChanges(HistoricalRecordContextHelper):
         return conditional_escape(old), conditional_escape(new)
 
 
-def label(record) -> str:
+def label(record, visit_years: dict[Any, int] | None = None) -> str:
     """The version's record named as the admin names it, without a query for each related
     row the history query already read, and without failing when one has since been deleted
-    (a participant's person, an inspection's project)."""
+    (a participant's person, an inspection's project).
+
+    The audit trail keeps no stored year: a version without a day takes its visit's, from
+    `visit_years` (visit id -> year), so it is named "2023 年 …元" as on every other page."""
     instance = record.history_object
+    if isinstance(instance, HeldDuringVisit):
+        if instance.date is not None:
+            instance.year = instance.date.year
+        elif visit_years:
+            instance.year = visit_years.get(instance.visit_id)
     for name, related in record._state.fields_cache.items():
         if related is not None:
             instance._state.fields_cache[name] = related
@@ -83,6 +91,17 @@ def label(record) -> str:
         return str(instance)
     except ObjectDoesNotExist:
         return f"{capfirst(instance._meta.verbose_name)} {instance.pk}"
+
+
+def _years_of_undated_visits(model: type[models.Model], records: Sequence) -> dict[Any, int]:
+    """The year each visit of a version without a day falls in (its start's, as `save` stores
+    it), in one query. A visit since deleted is missing: the version then reads "undated"."""
+    if not issubclass(model, HeldDuringVisit):
+        return {}
+    visits = {record.visit_id for record in records if record.date is None and record.visit_id}
+    if not visits:
+        return {}
+    return dict(Visit.objects.filter(pk__in=visits).values_list("pk", "start_date__year"))
 
 
 def _m2m_values(model: type[models.Model], records: Sequence) -> dict[str, dict[Any, list]]:
@@ -210,8 +229,9 @@ def set_deltas(
     `history_delta_changes`: what it changed against the record before it, readable. The
     oldest one changed nothing it can be compared with. `m2m`: _m2m_values of these records
     (or more), when the caller has read them already."""
+    visit_years = _years_of_undated_visits(model, records)
     for record in records:
-        record.label = label(record)
+        record.label = label(record, visit_years)
     if m2m is None:
         m2m = _m2m_values(model, records)
     for newer, older in itertools.pairwise(records):

@@ -291,6 +291,32 @@ class TestAuditTrail:
         assert f"pk={gone_pk}" not in text and "Deleted" not in text
         assert f"单位 第 {gone_pk} 号（已删除）" in text
 
+    def test_a_handover_without_a_day_is_named_by_its_visits_year(self, admin_client, reference):
+        """As on every other page: "2023 年 1,050,000.00 元", not "…元（日期未记录）", in its own
+        history, in its visit's, on a version's page; whatever the number of versions."""
+        donation = reference.donation
+        assert donation.date is None and donation.year == 2023
+
+        def texts():
+            with CaptureQueriesContext(connection) as captured:
+                own = page_text(admin_client.get(f"{change_url(donation)[:-7]}history/"))
+            visits = page_text(
+                admin_client.get(f"/admin/partnerships/visit/{reference.visit.pk}/history/")
+            )
+            return own, visits, len(captured)
+
+        own, visits, few = texts()
+        for notes in ("一", "二", "三"):
+            donation.notes = notes
+            donation.save()
+        own, visits, more = texts()
+        assert more == few
+        for text in (own, visits):
+            assert "2023 年 1,050,000.00 元" in text and "日期未记录" not in text
+        version = donation.history.first().history_id
+        page = page_text(admin_client.get(f"{change_url(donation)[:-7]}history/{version}/"))
+        assert "日期未记录" not in page and "2023 年 1,050,000.00 元" in page
+
     def test_the_history_page_reads_as_entered_with_the_lines_below(
         self, english_admin_client, reference
     ):
