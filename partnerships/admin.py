@@ -680,6 +680,10 @@ class OrganisationAdmin(NamedOnDonationsProtected, RecordAdmin):
     autocomplete_fields = ["region"]
     list_select_related = [f"region__{REGION_ANCESTORS}"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        form.follow_moved_recipient()
+
 
 @admin.register(Person)
 class PersonAdmin(RecordAdmin):

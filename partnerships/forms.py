@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.forms.models import BaseInlineFormSet, ModelChoiceIterator
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -29,6 +30,9 @@ from .models import (
     Visit,
     last_year,
 )
+
+# Moving a recipient organisation that its handovers do not allow names this many of them.
+MOVED_RECIPIENT_PROBLEMS_SHOWN = 5
 
 
 def locked_year_error(year: int) -> ValidationError:
@@ -151,6 +155,7 @@ class OrganisationForm(GuardedModelForm):
     def clean(self):
         cleaned = super().clean()
         self._check_lines_received(cleaned)
+        self._check_donations_received(cleaned)
         organisation, kind = self.instance, cleaned.get("kind")
         if not organisation.pk or not kind or kind == organisation.kind:
             return cleaned
@@ -199,6 +204,135 @@ class OrganisationForm(GuardedModelForm):
             if error:
                 self.add_error("region", error)
                 return
+
+    def _check_donations_received(self, cleaned) -> None:
+        """Moved, a recipient organisation takes its handovers' lines and receiving regions
+        along: it must stay in each pairing's assisted side, keep holding the lines that went
+        to its old place (unless another recipient holds them) and lie in a receiving region
+        chosen by hand. A region the form filled in follows it (`moved_regions`, saved by
+        `follow_moved_recipient`), as it follows a handover's recipients."""
+        self.moved_regions: dict[Donation, Region] = {}
+        region = cleaned.get("region")
+        if not self.instance.pk or self.instance.region_id == (region.pk if region else None):
+            return
+        from .access import can_edit_locked_years, locked_years, scope_for
+
+        locked = set() if self.user is None or can_edit_locked_years(self.user) else locked_years()
+        received = self.instance.donations_received.select_related(
+            "partnership__assisted_region", "region"
+        ).prefetch_related(
+            "recipient_regions",
+            "recipient_organisations__region",
+            Prefetch(
+                "lines",
+                DonationLine.objects.filter(is_itemised=True).select_related("region"),
+                to_attr="itemised",
+            ),
+        )
+        hidden = set()  # of pairings the user is not assigned to: counted, not described
+        if self.user is not None and not scope_for(self.user).everything:
+            hidden = set(
+                received.exclude(scope_for(self.user).q("partnership__")).values_list(
+                    "pk", flat=True
+                )
+            )
+        problems, hidden_problems = [], 0
+        for donation in received:
+            organisations = [
+                organisation if organisation.pk != self.instance.pk else Organisation(region=region)
+                for organisation in donation.recipient_organisations.all()
+            ]
+            problem = self._moved_recipient_problem(donation, region, organisations)
+            if problem is None and donation.region_filled_in:
+                follows = self._region_filled_in(donation, organisations)
+                if follows != donation.region:
+                    if donation.year in locked:
+                        problem = locked_year_error(donation.year).message
+                    else:
+                        self.moved_regions[donation] = follows
+            if problem and donation.pk in hidden:
+                hidden_problems += 1
+            elif problem:
+                problems.append(
+                    _("“%(donation)s” (%(pairing)s): %(problem)s")
+                    % {"donation": donation, "pairing": donation.partnership, "problem": problem}
+                )
+        if problems or hidden_problems:
+            self.moved_regions = {}
+            shown = problems[:MOVED_RECIPIENT_PROBLEMS_SHOWN]
+            more = len(problems) - len(shown)
+            if more:
+                shown.append(
+                    ngettext("and %(count)d more handover.", "and %(count)d more handovers.", more)
+                    % {"count": more}
+                )
+            if hidden_problems:
+                shown.append(
+                    ngettext(
+                        "and %(count)d handover of a pairing you are not assigned to: ask an "
+                        "administrator.",
+                        "and %(count)d handovers of pairings you are not assigned to: ask an "
+                        "administrator.",
+                        hidden_problems,
+                    )
+                    % {"count": hidden_problems}
+                )
+            self.add_error(
+                "region",
+                ValidationError(
+                    [
+                        _(
+                            "This organisation received handovers that its new place does not "
+                            "fit; change them first:"
+                        ),
+                        *shown,
+                    ]
+                ),
+            )
+
+    @staticmethod
+    def _moved_recipient_problem(donation, place, organisations) -> str | None:
+        assisted = donation.partnership.assisted_region
+        if place is not None and not place.is_within(assisted):
+            return _("%(place)s lies outside %(region)s, the side this pairing assists.") % {
+                "place": place.name,
+                "region": assisted.name,
+            }
+        if (
+            place is not None
+            and not donation.region_filled_in
+            and not place.is_within(donation.region)
+        ):
+            return _(
+                "its receiving region %(region)s, chosen by hand, does not hold %(place)s."
+            ) % {"region": donation.region.name, "place": place.name}
+        places = recipient_places(list(donation.recipient_regions.all()), organisations)
+        for line in donation.itemised:
+            error = line_outside_recipients_error(line.region, places)
+            if error:
+                return error
+        return None
+
+    @staticmethod
+    def _region_filled_in(donation, organisations) -> Region:
+        """DonationForm._filled_in_region, with the organisation in its new place."""
+        assisted = donation.partnership.assisted_region
+        if any(organisation.region is None for organisation in organisations):
+            return assisted
+        places = [
+            *donation.recipient_regions.all(),
+            *(organisation.region for organisation in organisations),
+            *(line.region for line in donation.itemised),
+        ]
+        return smallest_common_region(places) or assisted
+
+    def follow_moved_recipient(self) -> None:
+        """After the organisation is saved: the receiving regions that follow it move, with
+        the not-itemised rest of each handover, in one version each."""
+        for donation, region in self.moved_regions.items():
+            donation.region = region
+            donation.save()
+            donation.rebalance()
 
 
 class LockedYearForm(GuardedModelForm):

@@ -4,6 +4,7 @@ import datetime
 import html
 import re
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
@@ -13,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from partnerships.models import (
     AidProject,
+    Assignment,
     Donation,
     DonationLine,
     Meeting,
@@ -1740,3 +1742,138 @@ def test_the_migration_names_doubled_organisations_instead_of_failing_obscurely(
         call_command("migrate", verbosity=0)
     with pytest.raises(IntegrityError):
         Organisation.objects.create(name="重名基金会", kind="charity")
+
+
+class TestMovingARecipientOrganisation:
+    """An organisation named among a handover's recipients takes the handover along when it
+    moves: its lines, its receiving region, the pairing's assisted side."""
+
+    @pytest.fixture
+    def places(self, reference):
+        town = Region.objects.create(name="示例镇", level=4, parent=reference.jiangkou)
+        east, west = (
+            Region.objects.create(name=name, level=5, parent=town) for name in ("东村", "西村")
+        )
+        committee = Organisation.objects.create(name="东村村委会", kind="community", region=east)
+        donation = Donation.objects.create(
+            partnership=reference.pairing,
+            date=datetime.date(2024, 3, 6),
+            amount=Decimal("1000.00"),
+            kind="funds",
+            region=east,
+            region_filled_in=True,
+        )
+        donation.recipient_organisations.set([committee])
+        donation.lines.create(amount=Decimal("400.00"), region=east, is_itemised=True)
+        donation.rebalance()
+        return SimpleNamespace(
+            town=town, east=east, west=west, committee=committee, donation=donation
+        )
+
+    def move(self, client, organisation, region):
+        return client.post(
+            f"/admin/partnerships/organisation/{organisation.pk}/change/",
+            {
+                "name": organisation.name,
+                "kind": organisation.kind,
+                "region": region.pk,
+                "loaded_version": organisation.version,
+            },
+        )
+
+    def test_a_line_to_its_old_place_keeps_it_there(self, admin_client, places):
+        response = self.move(admin_client, places.committee, places.west)
+        errors = " ".join(form_errors(response))
+        assert "本单位收到的以下捐赠与新的所在地不符，请先修改这些捐赠：" in errors, errors
+        assert "“2024-03-06 1,000.00 元”（樟木头镇—江口县）：东村不在本次捐赠的受赠方中" in errors
+        places.committee.refresh_from_db()
+        places.donation.refresh_from_db()
+        assert places.committee.region == places.east and places.donation.region == places.east
+
+    def test_a_filled_in_region_follows_it(self, admin_client, places):
+        places.donation.lines.filter(is_itemised=True).delete()
+        places.donation.rebalance()
+        response = self.move(admin_client, places.committee, places.west)
+        assert response.status_code == 302, form_errors(response)
+        places.donation.refresh_from_db()
+        assert places.donation.region == places.west and places.donation.region_filled_in
+        assert [(line.region, line.amount) for line in places.donation.lines.all()] == [
+            (places.west, Decimal("1000.00"))
+        ]
+        assert places.donation.history.first().region == places.west
+        # with the line to 东村 back, the region widens to hold both
+        places.donation.lines.create(amount=Decimal("400.00"), region=places.east, is_itemised=True)
+        places.donation.recipient_regions.set([places.east])
+        places.donation.rebalance()
+        places.committee.refresh_from_db()
+        assert self.move(admin_client, places.committee, places.town).status_code == 302
+        places.donation.refresh_from_db()
+        assert places.donation.region == places.town
+
+    def test_a_region_chosen_by_hand_stays_and_must_hold_it(self, admin_client, places, reference):
+        moved = {"region": places.town, "region_filled_in": False}
+        Donation.objects.filter(pk=places.donation.pk).update(**moved)
+        places.donation.lines.filter(is_itemised=True).delete()
+        response = self.move(admin_client, places.committee, reference.minxiao)
+        errors = " ".join(form_errors(response))
+        assert "该捐赠人工选定的受赠地区示例镇不包含闵孝镇。" in errors, errors
+        assert self.move(admin_client, places.committee, places.west).status_code == 302
+        places.donation.refresh_from_db()
+        assert places.donation.region == places.town
+
+    def test_it_stays_in_the_assisted_side(self, admin_client, places, reference):
+        response = self.move(admin_client, places.committee, reference.zhangmutou)
+        errors = " ".join(form_errors(response))
+        assert "樟木头镇不在本结对关系的受帮扶方江口县范围内。" in errors, errors
+        places.committee.refresh_from_db()
+        assert places.committee.region == places.east
+
+    def test_many_handovers_are_counted_not_all_listed(self, admin_client, places, reference):
+        for day in range(1, 8):
+            copy = Donation.objects.create(
+                partnership=reference.pairing,
+                date=datetime.date(2024, 4, day),
+                amount=Decimal("10.00"),
+                kind="funds",
+                region=places.east,
+            )
+            copy.recipient_organisations.set([places.committee])
+        errors = form_errors(self.move(admin_client, places.committee, reference.zhangmutou))
+        assert len(errors) == 1 + 5 + 1 and errors[-1] == "另有 3 笔捐赠。"
+
+    def test_a_locked_years_region_does_not_follow(self, client, places, reference):
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+        from partnerships.models import LockedYear
+
+        places.donation.lines.filter(is_itemised=True).delete()
+        places.donation.rebalance()
+        staff = get_user_model().objects.create_user("mover", password="x", is_staff=True)
+        staff.groups.add(Group.objects.get(name=DATA_ENTRY))
+        Assignment.objects.create(user=staff, partnership=reference.pairing)
+        client.force_login(staff)
+        LockedYear.objects.create(year=2024)
+        errors = " ".join(form_errors(self.move(client, places.committee, places.west)))
+        assert "2024年已锁定" in errors, errors
+        places.donation.refresh_from_db()
+        places.committee.refresh_from_db()
+        assert places.donation.region == places.east and places.committee.region == places.east
+
+    def test_another_pairings_handover_is_counted_not_shown(self, client, places, reference):
+        """Staff of the town pairing moving an organisation that the county pairing's
+        handover names: told that one exists, not what it is."""
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+
+        staff = get_user_model().objects.create_user("mover", password="x", is_staff=True)
+        staff.groups.add(Group.objects.get(name=DATA_ENTRY))
+        Assignment.objects.create(user=staff, partnership=reference.town_pairing)
+        own = handover(reference.town_pairing, reference.qixin, "50.00", datetime.date(2024, 5, 1))
+        own.recipient_organisations.set([places.committee])
+        client.force_login(staff)
+        errors = form_errors(self.move(client, places.committee, reference.zhangmutou))
+        assert errors[1].startswith("“2024-05-01 50.00 元”（樟木头镇—闵孝镇）：")
+        assert errors[2:] == ["另有 1 笔捐赠属于您未被分配的结对关系，请联系管理员。"]
+        assert "1,000.00" not in " ".join(errors) and "江口县）" not in " ".join(errors)
