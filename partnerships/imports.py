@@ -422,6 +422,10 @@ def _check_handover(
         )
         return
 
+    # Columns found wrong before the form sees them: left out of its data, so that the form
+    # still checks the rest of the row (a bad date does not hide a bad amount), and its own
+    # word on them, which would repeat the problem, left out.
+    reported: set[str] = set()
     data: dict[str, Any] = {
         "partnership": partnership.pk,
         "materials_description": first.get("materials", ""),
@@ -434,13 +438,15 @@ def _check_handover(
             data["date"] = parse_date(first["date"]).isoformat()
         except ValueError:
             problem(first_number, "date", _("Write dates as 2023-01-10."))
-            return
+            reported.add("date")
+    visit_start = None
     if first.get("visit"):
         try:
             visit_start = parse_date(first["visit"])
         except ValueError:
             problem(first_number, "visit", _("Write dates as 2023-01-10."))
-            return
+            reported.update({"visit", "date"})  # "give a date or a visit" would follow
+    if visit_start is not None:
         ancestors = [p.pk for p in partnership.ancestors_and_self]
         visit = (
             Visit.objects.filter(partnership__in=ancestors, start_date=visit_start)
@@ -453,8 +459,9 @@ def _check_handover(
                 "visit",
                 _("No visit of this pairing starts on %(date)s.") % {"date": visit_start},
             )
-            return
-        data["visit"] = visit.pk
+            reported.update({"visit", "date"})
+        else:
+            data["visit"] = visit.pk
     data["kind"] = choice_value(first.get("kind", ""), DonationKind) or first.get("kind", "")
     data["category"] = choice_value(
         first.get("category") or Category.UNSPECIFIED, Category
@@ -470,6 +477,7 @@ def _check_handover(
             org, message = directory.organisation(name, near)
             if org is None:
                 problem(first_number, key, message)
+                reported.add(key)  # not also "this field is required" when it was the only one
             else:
                 found.append(org.pk)
         return found
@@ -487,6 +495,7 @@ def _check_handover(
                 _("No single place named “%(name)s” in %(region)s.")
                 % {"name": name, "region": partnership.assisted_region.name},
             )
+            reported.add("recipient_regions")
     data["recipient_regions"] = recipients
     data["recipient_organisations"] = organisations(
         "recipient_organisations", partnership.assisted_region
@@ -495,8 +504,9 @@ def _check_handover(
         region = directory.region_by_full_name(first["receiving_region"])
         if region is None:
             problem(first_number, "receiving_region", _("Unknown region."))
-            return
-        data["region"] = region.pk
+            reported.add("receiving_region")
+        else:
+            data["region"] = region.pk
 
     form = form_class(data=data)
     if not form.is_valid():
@@ -508,11 +518,14 @@ def _check_handover(
             "__all__": "date",
         }
         for name, errors in form.errors.items():
-            for error in errors:
-                problem(first_number, form_to_column.get(name, name), error)
-        return
-    handover.form = form
-    _check_lines(handover, directory, form.cleaned_data, problem)
+            column = form_to_column.get(name, name)
+            if column not in reported:
+                for error in errors:
+                    problem(first_number, column, error)
+    elif not reported:
+        handover.form = form
+    # The lines are checked against what of the handover is right.
+    _check_lines(handover, directory, {"partnership": partnership, **form.cleaned_data}, problem)
 
 
 _LINE_KEYS = {
@@ -538,7 +551,10 @@ def _note_too_long(note: str, number: int, problem) -> bool:
 
 
 def _check_lines(handover: _Handover, directory: Directory, donation: dict, problem) -> None:
-    total = donation["amount"]
+    """Each line's problems; against the handover's facts that are right (`donation`: the
+    form's cleaned data, which lacks what was wrong)."""
+    total = donation.get("amount")
+    area = donation.get("region") or donation["partnership"].assisted_region
     itemised_sum = Decimal(0)
     rest_given: list[tuple[int, Decimal]] = []
     places = recipient_places(
@@ -574,12 +590,11 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
         if region is None:
             problem(number, "village", _("Unknown region."))
             continue
-        if not region.is_within(donation["region"]):
+        if not region.is_within(area):
             problem(
                 number,
                 "village",
-                _("This line must go to %(region)s or a place within it.")
-                % {"region": donation["region"].name},
+                _("This line must go to %(region)s or a place within it.") % {"region": area.name},
             )
             continue
         error = line_outside_recipients_error(region, places)
@@ -590,7 +605,7 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
             continue
         line = {"amount": amount, "region": region, "note": note}
         for key, attr, near in (
-            ("line_organisation", "recipient_organisation", donation["region"]),
+            ("line_organisation", "recipient_organisation", area),
             ("line_donor", "donor", None),
         ):
             if row.get(key):
@@ -604,11 +619,14 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
             if error:
                 problem(number, "line_organisation", error)
                 continue
-        if line.get("donor") is not None and line["donor"] not in donation["donors"]:
+        donors = donation.get("donors")
+        if line.get("donor") is not None and donors is not None and line["donor"] not in donors:
             problem(number, "line_donor", line_donor_error(line["donor"]))
             continue
         itemised_sum += amount
         handover.lines.append(line)
+    if total is None:  # the handover's amount is wrong: said at its column
+        return
     if itemised_sum > total:
         problem(
             handover.rows[0][0],

@@ -374,6 +374,35 @@ def test_a_date_outside_the_programme_years_is_a_problem(admin_client, reference
     assert Donation.objects.count() == 1
 
 
+def test_every_problem_of_a_row_is_reported_at_once(admin_client, reference):
+    """A bad date used to hide a bad total; a bad total, the lines' own problems."""
+    first, rest = list(GOOD_ROWS[0]), list(GOOD_ROWS[1])
+    for row in (first, rest):
+        row[1] = "5月6日"  # no year
+        row[10] = "一百万"  # no amount
+    first[16] = "双屯村"  # not a recipient
+    rest[4] = "2024-13-01"  # the visit: no such day
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, rest]))
+    found = [(p.row, p.column) for p in response.context["preview"].problems]
+    assert (2, "日期") in found and (2, "交接总额（元）") in found, found
+    assert (2, "村（社区）") in found, found  # the line, checked though its handover is wrong
+    assert (3, "考察开始日期") in found, found  # differs from the first row's (empty) visit
+    # the form's "give a date or a visit" would repeat the date's problem
+    assert found.count((2, "日期")) == 1, found
+    assert Donation.objects.count() == 1
+
+
+def test_an_unknown_receiving_region_does_not_hide_the_rest(admin_client, reference):
+    header = [*HEADER, "受赠地区"]
+    row = [*GOOD_ROWS[2], "贵州省 铜仁市 不存在县"]
+    row[5] = "不存在的公司"
+    row[10] = "-5"
+    response = upload(admin_client, DONATION_IMPORT, to_csv([header, row]))
+    found = [(p.row, p.column) for p in response.context["preview"].problems]
+    # and the donors' column says what is wrong once, not also "this field is required"
+    assert sorted(found) == [(2, "交接总额（元）"), (2, "受赠地区"), (2, "捐赠方")], found
+
+
 def test_a_lines_donor_must_be_among_the_donations_donors(admin_client, reference):
     Organisation.objects.create(name="某外地公司", kind="enterprise")
     header = [*HEADER[:17], "明细捐赠方", HEADER[17]]
