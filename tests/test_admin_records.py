@@ -865,6 +865,30 @@ class TestChangelists:
             assert found.context["cl"].result_count == 1
         assert not admin_client.get(url, {"q": "双屯村 昆明"}).context["cl"].result_list
 
+    def test_amounts_in_lists_have_thousands_separators(self, admin_client, reference):
+        """6,020,000.00 as everywhere else, not 6020000.00; an unknown amount as unknown."""
+        from partnerships.models import CooperationResult
+
+        for purchases in (Decimal("6020000.00"), None):
+            CooperationResult.objects.create(
+                partnership=reference.pairing,
+                period_start=datetime.date(2024, 1, 1),
+                period_end=datetime.date(2024, 6, 30),
+                purchases=purchases,
+                investment=Decimal("0.50"),
+            )
+        page = admin_client.get("/admin/partnerships/cooperationresult/").content.decode()
+        cells = re.findall(r'<td class="field-purchases">([^<]*)</td>', page)
+        assert sorted(cells) == ["-", "6,020,000.00"], cells
+        assert '<td class="field-investment">0.50</td>' in page
+        # the column still sorts by the amount
+        assert '<th scope="col" class="sortable column-purchases">' in page
+
+    def test_the_donations_list_says_fiscal_or_social_in_a_word(self, admin_client, reference):
+        page = admin_client.get("/admin/partnerships/donation/").content.decode()
+        short = '<td class="field-funding_short"><span title="未区分财政与社会">未区分</span>'
+        assert short in page
+
     def test_a_searchs_count_reads_as_chinese(self, admin_client, reference):
         """Django's own read "1 条结果。 (显示全部)": a full stop, a space, Western brackets."""
         url = "/admin/partnerships/donation/?q=双屯村"

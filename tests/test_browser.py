@@ -351,7 +351,61 @@ def test_the_donations_list_fits_an_office_screen(site, page, django_user_model)
             })"""
     )
     assert lines and all(count == 1 for _, count in lines), lines
+    # names wrap between names ("…有限公司、/ …"), not inside one ("…有限公 / 司"); so do
+    # fiscal or social and the rest
+    assert not words_broken(page, "#result_list td"), words_broken(page, "#result_list td")
     expect(page.locator("#user-tools")).to_contain_text("欢迎，chief。")
+
+
+def words_broken(page, selector) -> list[str]:
+    """The cells under `selector` whose text wraps between two Chinese characters, each with
+    " / " where it wraps ("社会帮扶资 / 金"). Between a Chinese mark and what follows ("…、/
+    广东…") is where Chinese wraps."""
+    return page.evaluate(
+        """selector => {
+          const ideograph = /[\u4e00-\u9fff]/;
+          const broken = [];
+          for (const cell of document.querySelectorAll(selector)) {
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            const chars = [];
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+              for (let i = 0; i < node.length; i++) {
+                const range = document.createRange();
+                range.setStart(node, i);
+                range.setEnd(node, i + 1);
+                const rect = range.getClientRects()[0];
+                if (rect) chars.push([node.data[i], rect.top]);
+              }
+            }
+            let text = "", wrapped = false;
+            for (let i = 0; i < chars.length; i++) {
+              if (i && chars[i][1] > chars[i - 1][1] + 2) {
+                text += " / ";
+                const before = chars[i - 1][0], after = chars[i][0];
+                if (ideograph.test(before) && ideograph.test(after)) wrapped = true;
+              }
+              text += chars[i][0];
+            }
+            if (wrapped) broken.push(text);
+          }
+          return broken;
+        }""",
+        selector,
+    )
+
+
+def test_the_people_sent_list_keeps_words_whole(site, page, django_user_model):
+    """ "支医医护人 / 员", "东部赴 / 西部" at 1280 px."""
+    admin_sign_in(page, site.url, "/admin/partnerships/posting/", django_user_model)
+    expect(page.locator("#result_list")).to_be_visible()
+    assert page.locator("#result_list tbody tr").count() > 10
+    cells = "#result_list td, #result_list tbody th"
+    assert not words_broken(page, cells), words_broken(page, cells)
+    widths = page.evaluate(
+        """[document.querySelector('#result_list').scrollWidth,
+            document.querySelector('#changelist .results').clientWidth]"""
+    )
+    assert widths[0] <= widths[1], widths
 
 
 def test_a_donations_lines_fit_an_office_screen(site, page, django_user_model):
