@@ -207,8 +207,12 @@ def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:
         [*region_cells(regions[row.region.pk]), _unknown_note(row, table.years), *_cells(row)]
         for row in table.rows
     ]
-    if table.rest:
-        rows.append([*[""] * 5, table.rest.label, *table.rest.cells, table.rest.total])
+    totals = _share_cells([*table.column_shares, table.total_share])
+    if table.rest and not table.rows:
+        # A village's own row is all there is: its unknown shares are the table's.
+        rows.append([*[""] * 5, table.rest.label, *totals])
+    elif table.rest:
+        rows.append([*[""] * 5, table.rest.label, *_cells(table.rest)])
     total_label = _("Total")
     if table.unknown_shares:
         # The page says 不详 for these years: the download must not let 0.00 pass for a figure.
@@ -221,19 +225,20 @@ def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:
             "count": sum(table.unknown_shares.values()),
             "years": punctuation.joined(str(year) for year in sorted(table.unknown_shares)),
         }
-    rows.append([*[""] * 5, total_label, *table.column_totals, table.total])
+    rows.append([*[""] * 5, total_label, *totals])
     # The last row already holds the totals: the XLSX 万元 row restates it, not sums again.
     return Summary(name, columns, rows, scope=scope, extra={"total_row": True})
 
 
 def _cells(row: reports.TableRow) -> list[Decimal | None]:
     """A row's amounts and total; empty, not 0.00, where its share is all unknown."""
-    if not row.unknown:
-        return [*row.cells, row.total]
-    cells = [
-        share.amount if share.amount or not share.unknown else None for share in row.cell_shares
-    ]
-    return [*cells, row.total if row.total or not any(row.unknown) else None]
+    return _share_cells([*row.cell_shares, row.total_share])
+
+
+def _share_cells(shares: list[reports.Share]) -> list[Decimal | None]:
+    """Amounts as the page gives them: empty where the page says 不详 (nothing known, some
+    share not given), never 0.00; the known part where the page says "… ＋不详"."""
+    return [share.amount if share.amount or not share.unknown else None for share in shares]
 
 
 def _unknown_note(row: reports.TableRow, years: list[int]) -> str:

@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import json
 import re
 from decimal import Decimal
 
@@ -237,6 +238,25 @@ class TestReferenceFigures:
         response = official_client.get(f"/export/places.csv?region={reference.minxiao.pk}")
         text = b"".join(response.streaming_content).decode("utf-8-sig")
         assert "不含 1 笔点名本地区的捐赠中所得部分不详的金额（2023）" in text
+        # where the page says 不详, the download has no figure: not 0.00
+        assert text.splitlines()[-1].endswith("（2023）,,"), text
+        response = official_client.get(f"/export/places.json?region={reference.minxiao.pk}")
+        rows = json.loads(b"".join(response.streaming_content))
+        assert rows[-1]["2023"] is None and rows[-1]["total"] is None
+
+    def test_a_villages_download_has_no_figure_where_its_page_says_unknown(
+        self, official_client, reference
+    ):
+        page = page_text(official_client.get(f"/regions/{reference.qixin.pk}/"))
+        # its yearly table names its row, and can be downloaded as a town's can
+        assert '<th scope="row">齐心村</th>' in page
+        assert f'href="/export/places.csv?region={reference.qixin.pk}"' in page
+        # and the lines download says what it leaves out
+        assert "另有 1 笔上面所列的捐赠点名本地区但未说明其所得" in page
+        response = official_client.get(f"/export/places.csv?region={reference.qixin.pk}")
+        lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+        assert all(line.endswith(",,") for line in lines[1:]), lines
+        assert "0.00" not in "".join(lines)
 
     def test_a_village_with_a_known_part_shows_it_plus_the_unknown(
         self, official_client, reference
