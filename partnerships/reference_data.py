@@ -9,10 +9,9 @@ no meeting day, no delegation size, no split of the 105万元 by donor or recipi
 from datetime import date
 from decimal import Decimal
 
-SOURCE = (
-    "樟木头镇东西部协作结对帮扶交流工作新闻报道（1月10日—12日，江口县）；"
-    "转录见 shared/reference/zhangmutou-jiangkou-visit.txt"
-)
+# Shown to officials as each record's source: the report, not where this project keeps its
+# transcription (which the text named until migration 0020 rewrote it).
+SOURCE = "樟木头镇东西部协作结对帮扶交流工作新闻报道（地方政府发布；1月10日—12日，江口县）"
 
 # (name, level, parent path as a tuple of names). Levels: 1 province … 5 village.
 REGIONS = [

@@ -199,3 +199,29 @@ def test_sample_visits_go_the_way_their_leaders_do(reference):
     sample = Visit.objects.filter(source="示例数据")
     assert sample.exists()
     assert set(sample.values_list("direction", flat=True)) == {"east_to_west"}
+
+
+def test_the_source_names_the_report_not_a_file_here(reference, official_client):
+    """Officials read the source on pages, prints and downloads: "转录见 shared/reference/…"
+    named this project's transcription file. Databases loaded before are rewritten by
+    migration 0020, and loading again then adds nothing."""
+    import importlib
+
+    from django.apps import apps
+
+    from partnerships import reference_data
+
+    rewrite = importlib.import_module(
+        "partnerships.migrations.0020_reference_source_without_a_file_path"
+    )
+    models = [apps.get_model("partnerships", name) for name in rewrite.MODELS]
+    assert {m for m in models if m.objects.filter(source=reference_data.SOURCE).exists()}
+    for model in models:
+        model.objects.filter(source=reference_data.SOURCE).update(source=rewrite.OLD)
+    before = snapshot()
+    rewrite.rewrite(apps, None)
+    assert not any(m.objects.filter(source=rewrite.OLD).exists() for m in models)
+    call_command("load_reference_data", stdout=io.StringIO())
+    assert snapshot() == before
+    page = official_client.get(f"/visits/{reference.visit.pk}/").content.decode()
+    assert reference_data.SOURCE in page and "shared/reference" not in page
