@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cache, wraps
 
 from django.conf import settings
@@ -21,7 +22,16 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import access, assessment_exports, charts, exports, indicators, pagecache, reports
+from . import (
+    access,
+    assessment_exports,
+    charts,
+    exports,
+    indicators,
+    pagecache,
+    punctuation,
+    reports,
+)
 from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
 from .models import (
     FIRST_YEAR,
@@ -32,6 +42,7 @@ from .models import (
     MeetingParticipant,
     Organisation,
     Partnership,
+    Person,
     Region,
     Visit,
     last_year,
@@ -475,6 +486,36 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render_page(request, "partnerships/visit.html", context)
 
 
+@dataclass
+class MeetingPerson:
+    """One person at a meeting with every role they had: the chair who also spoke is listed
+    once, "王颖 — 主持人、讲话：主持会议并讲话", not once per role."""
+
+    person: Person
+    roles: list[str] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+
+    @property
+    def roles_text(self) -> str:
+        return punctuation.joined(self.roles)
+
+    @property
+    def remarks_text(self) -> str:
+        return punctuation.punct("；").join(self.remarks)
+
+
+def people_of(participants) -> list[MeetingPerson]:
+    """Participants (in the report's order of roles) grouped by person, in order of their
+    first role."""
+    people: dict[int, MeetingPerson] = {}
+    for participant in participants:
+        entry = people.setdefault(participant.person_id, MeetingPerson(participant.person))
+        entry.roles.append(participant.get_role_display())
+        if participant.remarks and participant.remarks not in entry.remarks:
+            entry.remarks.append(participant.remarks)
+    return list(people.values())
+
+
 def visit_record_context(visit: Visit) -> dict:
     """A visit's meetings (participants in a report's order) and handovers, for its pages."""
     # Chair first, then speakers, the reporter and attendees, as a report lists them.
@@ -486,12 +527,14 @@ def visit_record_context(visit: Visit) -> dict:
         "participants",
         queryset=MeetingParticipant.objects.select_related("person").order_by(role_order, "pk"),
     )
-    meetings = (
+    meetings = list(
         Meeting.objects.filter(visit=visit)
         .select_related("partnership__helping_region", "partnership__assisted_region")
         .prefetch_related(participants)
         .order_by("date", "pk")
     )
+    for meeting in meetings:
+        meeting.people = people_of(meeting.participants.all())
     donations = reports.donation_list(
         visit.donations.select_related("region").order_by("date", "pk")
     ).prefetch_related("lines__region", "lines__recipient_organisation", "lines__donor")

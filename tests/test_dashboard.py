@@ -297,7 +297,9 @@ class TestReferenceFigures:
         response = official_client.get(f"/visits/{reference.visit.pk}/")
         text = page_text(response)
         assert "2023年1月10日" in text and "2023年1月12日" in text
-        assert "王颖（江口县委副书记） — 主持人" in text
+        # the chair who also spoke is listed once, with both roles
+        assert "王颖（江口县委副书记） — 主持人、讲话：主持会议并讲话<br>" in text
+        assert text.count("王颖（江口县委副书记）") == 1
         assert "李树文（江口县委常委、副县长） — 汇报人" in text
         assert "江口县政府会议室" in text
         assert ">105.00</data>" in text
