@@ -69,10 +69,13 @@ class Summary:
     # The same rows as one SQL query (sql, params) for PostgreSQL's COPY, when there is one:
     # the CSV then streams from the database without a Python object per cell.
     copy_sql: Callable[[], tuple[str, list[Any]]] | None = None
+    # The filters it was made with, in a few words each (reports.Filters.words), named in the
+    # file's name so that a filtered download does not pass for the whole.
+    filter_words: list[str] = field(default_factory=list)
 
     def filename(self, extension: str) -> str:
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        parts = [str(self.name), self.scope, stamp]
+        parts = [str(self.name), self.scope, *self.filter_words, stamp]
         return "-".join(part for part in parts if part).replace("/", "-") + f".{extension}"
 
 

@@ -35,6 +35,7 @@ from .access import ALL, Scope
 from .models import (
     REGION_ANCESTORS,
     TOTAL_SPLITS,
+    Category,
     Donation,
     DonationKind,
     DonationLine,
@@ -81,6 +82,35 @@ class Filters:
             **{name: data.get(name) or cls.__dataclass_fields__[name].default for name in fields},
             scope=scope,
         )
+
+    def words(self) -> list[str]:
+        """The filters chosen, in a few words each (for a download's file name): a file
+        saved from a filtered page must not pass for the whole programme's figures."""
+        first, last = self.year_from, self.year_to
+        words = []
+        if first and last:
+            words.append(
+                _("in %(year)s") % {"year": first}
+                if first == last
+                else _("%(first)s to %(last)s") % {"first": first, "last": last}
+            )
+        elif first:
+            words.append(_("from %(year)s") % {"year": first})
+        elif last:
+            words.append(_("to %(year)s") % {"year": last})
+        for value, choices in (
+            (self.category, Category),
+            (self.donor_kind, Organisation.Kind),
+            (self.kind, DonationKind),
+            (self.funding, Funding),
+        ):
+            if value:
+                words.append(str(choices(value).label))
+        if self.helping_province:
+            words.append(_("helping %(name)s") % {"name": self.helping_province.name})
+        if self.assisted_province:
+            words.append(_("assisted %(name)s") % {"name": self.assisted_province.name})
+        return words
 
     def _columns_q(self, prefix: str) -> Q:
         """Year, category, kind and funding: columns of Donation and of DonationSummary alike."""

@@ -632,4 +632,5 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
     result = _summary(summary, filters, form.cleaned_data)
     if isinstance(result, str):
         return HttpResponseBadRequest(result, content_type="text/plain; charset=utf-8")
+    result.filter_words = filters.words()
     return exports.FORMATS[fmt](result)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from partnerships import exports
-from partnerships.models import Donation, DonationLine, Organisation
+from partnerships.models import Donation, DonationLine, Organisation, Region
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +80,23 @@ def test_the_file_name_says_what_and_when(official_client, reference):
     assert name_of(f"/visits/{visit.pk}/record.pdf") == "活动纪实-樟木头镇—江口县-2023-01-10.pdf"
     report = name_of(f"/pairings/{reference.pairing.pk}/report/2023.pdf")
     assert report == "结对年度报告-樟木头镇—江口县-2023.pdf"
+    # a filtered download says so: saved, it must not pass for the whole programme's figures
+    guangdong = Region.objects.get(name="广东省")
+    named = name_of(
+        f"/export/yearly.xlsx?year_from=2023&category=education&donor_kind=enterprise"
+        f"&kind=funds&funding=fiscal&helping_province={guangdong.pk}"
+    )
+    assert re.fullmatch(
+        r"年度帮扶金额-2023年起-教育-企业-资金-财政援助资金-帮扶方广东省-\d{8}-\d{4}\.xlsx", named
+    ), named
+    assert "-2021至2023年-" in name_of("/export/ledger.json?year_from=2021&year_to=2023")
+    assert "-至2023年-" in name_of("/export/ledger.csv?year_to=2023")
+    assert "-2023年-" in name_of("/export/ledger.csv?year_from=2023&year_to=2023")
+    assert re.fullmatch(r"年度帮扶金额-\d{8}-\d{4}\.csv", name_of("/export/yearly.csv"))
+    english = official_client.get(
+        "/export/yearly.csv?year_from=2023&category=education", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "Aid per year-from 2023-education-" in english["Content-Disposition"]
 
 
 def test_exports_carry_the_filters(official_client, reference):
