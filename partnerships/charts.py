@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from . import punctuation
 from .models import DonationKind
 from .money import to_wan
 from .reports import YearTable
@@ -36,6 +37,12 @@ KIND_COLOURS = {
 }
 
 
+def _words() -> dict:
+    """What the page's script writes around the figures, in the page's language: the colon
+    after a series' name in a tooltip, and the mark of a share not given ("＋不详")."""
+    return {"colon": punctuation.punct("："), "plus_unknown": _("+ unknown")}
+
+
 def wan(amount: Decimal) -> str:
     return f"{to_wan(amount):.2f}"
 
@@ -46,6 +53,7 @@ def year_colour(year: int) -> str:
 
 def yearly_by_kind(*, years: list[int], per_kind: dict[str, dict[int, Decimal]]) -> dict:
     return {
+        **_words(),
         "type": "bar",
         "stacked": True,
         "unit": _("10,000 yuan"),
@@ -86,6 +94,7 @@ def places_by_year(*, table: YearTable) -> dict:
         table.others and table.others.total
     )
     return {
+        **_words(),
         "type": "bar",
         "horizontal": True,
         "stacked": True,
@@ -97,6 +106,8 @@ def places_by_year(*, table: YearTable) -> dict:
                 "label": str(year),
                 # no bar where nothing is known of a place's share (not a bar of 0)
                 "data": [_known_wan(row, i) for row in rows],
+                # "＋不详" in the tooltip where part of the share is not given
+                "unknown": [bool(row.unknown and row.unknown[i]) for row in rows],
                 "color": year_colour(year),
             }
             for i, year in enumerate(table.years)
@@ -115,10 +126,25 @@ def yearly(
         for year in years
     ]
     return {
+        **_words(),
         "type": "bar",
         "unit": _("10,000 yuan"),
-        "labels": [str(year) for year in years],
-        "datasets": [{"label": label, "data": data, "color": PALETTE[0]}],
+        # a year of which nothing is known says so under its empty slot, which would
+        # otherwise look like a year of nothing: "2026（不详）"
+        "labels": [
+            f"{year}{punctuation.punct('（')}{_('unknown')}{punctuation.punct('）')}"
+            if value is None
+            else str(year)
+            for year, value in zip(years, data, strict=True)
+        ],
+        "datasets": [
+            {
+                "label": label,
+                "data": data,
+                "unknown": [year in unknown for year in years],
+                "color": PALETTE[0],
+            }
+        ],
         # False when every year is unknown: the page shows no chart then, not empty axes.
         "known": any(value is not None for value in data),
     }
@@ -126,6 +152,7 @@ def yearly(
 
 def donor_by_year(*, rows: list[dict]) -> dict:
     return {
+        **_words(),
         "type": "bar",
         "stacked": True,
         "unit": _("10,000 yuan"),

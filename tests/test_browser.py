@@ -456,3 +456,33 @@ def test_the_visit_form_fits_an_office_screen(site, page, console_errors, django
     expect(page.locator("#activities-group")).to_contain_text("Delete?")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     assert console_errors == []
+
+
+def test_a_charts_tooltip_says_where_part_of_a_figure_is_unknown(site, page, console_errors):
+    """The table said "0.05 ＋不详" for a village, the chart's tooltip only "2023: 0.05"."""
+    reference = Reference()
+    handover(
+        reference.pairing,
+        reference.qixin,
+        "500.00",
+        datetime.date(2023, 5, 1),
+        [reference.town_government],
+    )
+    sign_in(page, site.url, f"/pairings/{reference.pairing.pk}/")
+    wait_until(page, "window.Chart && document.querySelector('#pairing-chart')")
+    labels = wait_until(
+        page,
+        """(() => {
+            const canvas = document.querySelector("#pairing-chart canvas")
+                || document.querySelector("figure[data-chart] canvas");
+            const chart = canvas && window.Chart.getChart(canvas);
+            if (!chart) return null;
+            const label = chart.options.plugins.tooltip.callbacks.label;
+            return chart.data.datasets.flatMap((dataset, i) => dataset.data.map((value, j) =>
+              value === null ? null : label({
+                parsed: {x: Number(value), y: Number(value)}, dataset: dataset,
+                datasetIndex: i, dataIndex: j})).filter(Boolean));
+        })()""",
+    )
+    assert "2023：0.05 万元 ＋不详" in labels, labels
+    assert not console_errors

@@ -273,6 +273,23 @@ class TestReferenceFigures:
             reports.Share(Decimal("500.00"), unknown=1)
         ]
         assert "0.05</data> <span" in page_text(response) and "＋不详" in page_text(response)
+        # its chart's tooltip adds ＋不详 to the known part
+        chart = response.context["chart"]
+        assert chart["datasets"][0]["unknown"] == [True] and chart["plus_unknown"] == "＋不详"
+        assert chart["colon"] == "："
+
+    def test_a_year_of_which_nothing_is_known_says_so_on_the_chart(
+        self, official_client, reference
+    ):
+        """An empty slot for 2023 looked like a year of nothing, as a year of 0.00 does."""
+        handover(reference.pairing, reference.qixin, "500.00", datetime.date(2024, 5, 1))
+        chart = official_client.get(f"/regions/{reference.qixin.pk}/").context["chart"]
+        assert chart["labels"] == ["2023（不详）", "2024"]
+        assert chart["datasets"][0]["data"] == [None, "0.05"]
+        english = official_client.get(
+            f"/regions/{reference.qixin.pk}/", HTTP_ACCEPT_LANGUAGE="en"
+        ).context["chart"]
+        assert english["labels"] == ["2023 (unknown)", "2024"] and english["colon"] == ": "
 
     def test_a_place_given_the_handover_as_a_whole_has_no_unknown_share(
         self, official_client, reference
