@@ -790,11 +790,14 @@ class DashboardFilterForm(forms.Form):
         return cleaned
 
     def error_text(self) -> str:
-        return " ".join(
-            f"{self.fields[name].label if name in self.fields else ''}: {message}".lstrip(": ")
+        """Every error in a line: "结对关系：请选择有效的选项：…", "Pairing: Select a valid …"."""
+        colon = punctuation.punct("：")
+        parts = [
+            f"{self.fields[name].label}{colon}{message}" if name in self.fields else str(message)
             for name, messages in self.errors.items()
             for message in messages
-        )
+        ]
+        return ("" if punctuation.chinese() else " ").join(parts)
 
 
 class _LazyChoices(ModelChoiceIterator):

@@ -456,5 +456,6 @@ def year_refusal(years: list[int]) -> str:
             "low": runs[0][0],
             "high": runs[0][-1],
         }
-    named = (str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in runs)
+    dash = punctuation.punct("—")
+    named = (str(run[0]) if len(run) == 1 else f"{run[0]}{dash}{run[-1]}" for run in runs)
     return _("Choose one of these years: %(years)s.") % {"years": punctuation.joined(named)}

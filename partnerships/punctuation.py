@@ -8,7 +8,9 @@ from collections.abc import Iterable
 
 from django.utils.translation import get_language
 
-WESTERN = {"、": ", ", "，": ", ", "；": "; ", "：": ": ", "（": " (", "）": ")"}
+# "—" between the first and last of a span (dates, years), as the report writes 1月10日—12日;
+# English takes an en dash.
+WESTERN = {"、": ", ", "，": ", ", "；": "; ", "：": ": ", "（": " (", "）": ")", "—": "–"}
 
 
 def chinese() -> bool:

@@ -298,7 +298,9 @@ def overview_reach(request: HttpRequest) -> HttpResponse:
     form, filters = _bind_filters(request, OverviewFilterForm)
     if filters is None:
         return HttpResponseBadRequest(
-            _("These filters could not be applied:") + " " + form.error_text(),
+            _("These filters could not be applied:")
+            + ("" if punctuation.chinese() else " ")
+            + form.error_text(),
             content_type="text/plain; charset=utf-8",
         )
     context = {"overview_url": reverse("overview") + _overview_query(request)}
@@ -610,7 +612,9 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
     form = ExportForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(
-            _("These filters could not be applied:") + " " + form.error_text(),
+            _("These filters could not be applied:")
+            + ("" if punctuation.chinese() else " ")
+            + form.error_text(),
             content_type="text/plain; charset=utf-8",
         )
     for name in ("pairing", "region", "donor", "visit", "year"):

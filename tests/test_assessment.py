@@ -684,7 +684,7 @@ class TestReports:
         not on which day."""
         text = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
         row = text.rsplit("<td>云舍文化村项目</td>", 1)[1].split("</tr>")[0]
-        assert "2023年1月10日–2023年1月12日考察期间" in row
+        assert "2023年1月10日—2023年1月12日考察期间" in row
         Visit.objects.filter(pk=reference.visit.pk).update(end_date=reference.visit.start_date)
         text = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
         row = text.rsplit("<td>云舍文化村项目</td>", 1)[1].split("</tr>")[0]
@@ -901,7 +901,7 @@ class TestDownloads:
         this_year = timezone.localdate().year
         target(reference.pairing, 2005, "fiscal_funds", Decimal("100.00"))
         pk = reference.pairing.pk
-        offered = f"请选择以下年份之一：2005、{this_year - 9}–{this_year}。"
+        offered = f"请选择以下年份之一：2005、{this_year - 9}—{this_year}。"
         panel = official_client.get(f"/pairings/{pk}/targets/?year=2010")
         assert panel.status_code == 400 and offered in page_text(panel)
         refused = official_client.get(f"/export/targets.csv?pairing={pk}&year=2010")

@@ -325,11 +325,23 @@ class TestReferenceFigures:
         assert "<h1>考察：樟木头镇—江口县</h1>" in text
         assert "活动纪实：<a" in text and "下载捐赠明细：<a" in text
         pairing = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/"))
-        assert "考察：西部赴东部，带队领导" in pairing or "考察：东部赴西部，带队领导" in pairing
+        assert "考察：东部赴西部，黄淦洪带队" in pairing
+        # a span of days with the report's dash, no space around it
+        assert '2023年1月10日</time>—<time datetime="2023-01-12">' in pairing
+        # sentences and brackets follow Chinese text without a space
+        assert "略有出入。将鼠标悬停" in pairing
+        province = reference.pairing.parent.parent
+        text = page_text(official_client.get(f"/pairings/{province.pk}/"))
+        assert re.search(r"</a><span class=\"below\">（另有 \d+ 个下级结对）", text), text
         english = page_text(
             official_client.get(f"/visits/{reference.visit.pk}/", HTTP_ACCEPT_LANGUAGE="en")
         )
         assert "<h1>Visit: 樟木头镇—江口县</h1>" in english
+        assert '</time>–<time datetime="2023-01-12">' in english
+        english = page_text(
+            official_client.get(f"/pairings/{reference.pairing.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+        )
+        assert "led by 黄淦洪" in english and "parts. Hover a figure" in english
 
     def test_top_donors_do_not_multiply_a_joint_handover(self, official_client, reference):
         response = official_client.get(f"/pairings/{reference.pairing.pk}/")
@@ -397,9 +409,9 @@ class TestFilters:
             ("year_from=2025&year_to=2021", "截止年份不得早于起始年份"),
             ("year_from=1800", "1990"),
             ("category=bogus", "bogus"),
-            ("donor_kind=%00", "选择一个有效的选项"),
-            ("helping_province=999999", "选择一个有效的选项"),
-            ("helping_province=abc", "选择一个有效的选项"),
+            ("donor_kind=%00", "请选择有效的选项"),
+            ("helping_province=999999", "请选择有效的选项"),
+            ("helping_province=abc", "请选择有效的选项"),
         ],
     )
     def test_bad_filters_get_a_400_with_a_readable_message(

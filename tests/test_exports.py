@@ -99,6 +99,16 @@ def test_the_file_name_says_what_and_when(official_client, reference):
     assert "Aid per year-from 2023-education-" in english["Content-Disposition"]
 
 
+def test_a_bad_filter_is_refused_in_plain_chinese(official_client, reference):
+    response = official_client.get("/export/villages.csv?pairing=99999999999999999999")
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        "以下筛选条件无法应用：结对关系：请选择有效的选项：所选项不在可选范围内。"
+    )
+    english = official_client.get("/export/villages.csv?pairing=x", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.content.decode().startswith("These filters could not be applied: Pairing: ")
+
+
 def test_exports_carry_the_filters(official_client, reference):
     assert csv_rows(official_client.get("/export/yearly.csv?year_from=2024"))[1:] == []
     rows = csv_rows(official_client.get("/export/yearly.csv?year_from=2023&year_to=2023"))

@@ -32,7 +32,13 @@ def days(start: datetime.date | None, end: datetime.date | None) -> str:
     first = format_html('<time datetime="{}">{}</time>', start.isoformat(), date_format(start))
     if end is None or end == start:
         return first
-    return format_html('{}–<time datetime="{}">{}</time>', first, end.isoformat(), date_format(end))
+    return format_html(
+        '{}{}<time datetime="{}">{}</time>',
+        first,
+        punctuation.punct("—"),
+        end.isoformat(),
+        date_format(end),
+    )
 
 
 @register.filter
