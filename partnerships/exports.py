@@ -135,6 +135,14 @@ def joined(names: Iterable[str]) -> str:
 # The summaries --------------------------------------------------------------------------
 
 
+def _in_yuan(label: str) -> str:
+    """A column's name with its unit: 资金（元）; 资金及物资（未拆分，元）, not （未拆分）（元）."""
+    unit = _("yuan")
+    if label.endswith(("）", ")")):
+        return f"{label[:-1]}{punctuation.punct('，')}{unit}{label[-1]}"
+    return f"{label}{punctuation.punct('（')}{unit}{punctuation.punct('）')}"
+
+
 def yearly(*, filters: reports.Filters) -> Summary:
     per_kind = reports.yearly_totals_by_kind(filters=filters)
     years = reports.year_span(
@@ -144,14 +152,15 @@ def yearly(*, filters: reports.Filters) -> Summary:
     kinds = DonationKind.values
     columns = [
         Column("year", _("Year"), NUMBER),
-        *(Column(kind, DonationKind(kind).label, MONEY) for kind in kinds),
+        *(Column(kind, _in_yuan(str(DonationKind(kind).label)), MONEY) for kind in kinds),
         Column("total", _("Total (yuan)"), MONEY),
     ]
     rows = []
     for year in years:
         amounts = [per_kind[kind].get(year, reports.ZERO) for kind in kinds]
         rows.append([year, *amounts, sum(amounts, reports.ZERO)])
-    return Summary(_("Aid per year"), columns, rows)
+    # The CSV ends with the page's total row, as the XLSX does (in 万元); JSON leaves it out.
+    return Summary(_("Aid per year"), columns, rows, extra={"csv_total": _("Total")})
 
 
 def pairings(*, filters: reports.Filters, within: Partnership | None = None) -> Summary:
@@ -794,8 +803,21 @@ def csv_response(summary: Summary) -> StreamingHttpResponse:
     def stream() -> Iterator[str]:
         yield header
         kinds = [c.kind for c in summary.columns]
+        summed = [c.kind == MONEY and c.summable for c in summary.columns]
+        totals = [Decimal(0)] * len(kinds)
+        rows = 0
         for row in summary.rows:
+            rows += 1
+            for i, value in enumerate(row):
+                if summed[i] and value is not None:
+                    totals[i] += value
             yield writer.writerow([_cell_text(v, k) for v, k in zip(row, kinds, strict=True)])
+        label = summary.extra.get("csv_total")
+        if label and rows:
+            yield writer.writerow(
+                [str(label)]
+                + [_cell_text(totals[i], MONEY) if summed[i] else "" for i in range(1, len(kinds))]
+            )
 
     if summary.copy_sql is not None and copy_available():
         body = copy_stream(header, *summary.copy_sql())

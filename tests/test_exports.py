@@ -1,6 +1,7 @@
 """CSV, XLSX and JSON summaries: their content, spreadsheet safety, and streaming."""
 
 import csv
+import datetime
 import io
 import json
 import re
@@ -13,6 +14,8 @@ from django.test.utils import CaptureQueriesContext
 
 from partnerships import exports
 from partnerships.models import Donation, DonationLine, Organisation, Region
+
+from .conftest import handover
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +110,15 @@ def test_a_bad_filter_is_refused_in_plain_chinese(official_client, reference):
     )
     english = official_client.get("/export/villages.csv?pairing=x", HTTP_ACCEPT_LANGUAGE="en")
     assert english.content.decode().startswith("These filters could not be applied: Pairing: ")
+
+
+def test_the_yearly_csv_ends_with_the_pages_total_row(official_client, reference):
+    """As the page's table and the XLSX do; and each amount column says its unit."""
+    handover(reference.pairing, reference.qixin, "0.10", datetime.date(2024, 5, 1))
+    rows = csv_rows(official_client.get("/export/yearly.csv"))
+    assert rows[0] == ["年份", "资金（元）", "物资（元）", "资金及物资（未拆分，元）", "合计（元）"]
+    assert rows[-1] == ["合计", "0.10", "0.00", "1050000.00", "1050000.10"]
+    assert len(json.loads(official_client.get("/export/yearly.json").getvalue())) == 2
 
 
 def test_exports_carry_the_filters(official_client, reference):
