@@ -360,15 +360,18 @@ def test_the_donations_list_fits_an_office_screen(site, page, django_user_model)
 def words_broken(page, selector) -> list[str]:
     """The cells under `selector` whose text wraps between two Chinese characters, each with
     " / " where it wraps ("社会帮扶资 / 金"). Between a Chinese mark and what follows ("…、/
-    广东…") is where Chinese wraps."""
+    广东…") is where Chinese wraps; at a <br> a line ends, and is not counted."""
     return page.evaluate(
         """selector => {
           const ideograph = /[\u4e00-\u9fff]/;
           const broken = [];
           for (const cell of document.querySelectorAll(selector)) {
-            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            const walker = document.createTreeWalker(
+              cell, NodeFilter.SHOW_TEXT | NodeFilter.SHOW_ELEMENT);
             const chars = [];
             for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+              if (node.nodeName === "BR") chars.push(["¶", -Infinity]);  // a line ends here
+              if (node.nodeType !== Node.TEXT_NODE) continue;
               for (let i = 0; i < node.length; i++) {
                 const range = document.createRange();
                 range.setStart(node, i);
@@ -486,3 +489,110 @@ def test_a_charts_tooltip_says_where_part_of_a_figure_is_unknown(site, page, con
     )
     assert "2023：0.05 万元 ＋不详" in labels, labels
     assert not console_errors
+
+
+def dashboard_tables(page):
+    """Each dashboard table on the page: its scroll box's widths and its right edge once
+    scrolled to the end (whether every column can be brought into view)."""
+    return page.evaluate(
+        """[...document.querySelectorAll('table.figures')].map(table => {
+              const box = table.closest('.table-wrap');
+              if (!box) return {caption: table.caption && table.caption.textContent, box: null};
+              box.scrollLeft = box.scrollWidth;
+              const boxRight = box.getBoundingClientRect().right;
+              const tableRight = table.getBoundingClientRect().right;
+              box.scrollLeft = 0;
+              return {caption: table.caption && table.caption.textContent,
+                      box: [box.scrollWidth, box.clientWidth, boxRight],
+                      tableRight: tableRight};
+            })"""
+    )
+
+
+def dates_on_two_lines(page) -> list[str]:
+    """The dates in dashboard tables that wrap ("2021年9月3 / 日")."""
+    return page.evaluate(
+        """[...document.querySelectorAll('table.figures time')].filter(time => {
+              const range = document.createRange();
+              range.selectNodeContents(time);
+              return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+            }).map(time => time.textContent)"""
+    )
+
+
+def sample_dashboard_paths() -> list[str]:
+    """A page of each kind with its tables: the overview (pairings and ranking), the ranking,
+    a visit with handovers and their lines, a county with two pages of handovers, a pairing
+    with its donors, a donor."""
+    from django.db.models import Count
+
+    from partnerships.models import Visit
+
+    visit = (
+        Visit.objects.annotate(n=Count("donations"))
+        .filter(n__gt=1, partnership__name="")
+        .order_by("pk")
+        .first()
+    )
+    county = Region.objects.get(name="示例西县")
+    pairing = Partnership.objects.get(name="示例东西")
+    donor = Organisation.objects.get(name="示例服饰有限公司")
+    return [
+        "/",
+        "/targets/",
+        f"/visits/{visit.pk}/",
+        f"/regions/{county.pk}/",
+        f"/regions/{county.pk}/?page=2",
+        f"/pairings/{pairing.pk}/",
+        f"/donors/{donor.pk}/",
+    ]
+
+
+def test_dashboard_tables_read_on_a_phone(site, page, console_errors):
+    """At 390 px names stood one character a line (示/例/东/市), headers broke (帮扶/方) and
+    the last columns were cut off: each table now keeps its words whole and scrolls inside
+    its own box, and the page does not scroll sideways."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    paths = sample_dashboard_paths()
+    sign_in(page, site.url, paths[0])
+    for path in paths:
+        page.goto(site.url + path)
+        expect(page.locator("table.figures").first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        cells = "table.figures th, table.figures td"
+        assert not words_broken(page, cells), (path, words_broken(page, cells))
+        assert not dates_on_two_lines(page), (path, dates_on_two_lines(page))
+        for table in dashboard_tables(page):
+            assert table["box"] is not None, (path, table)
+            box_right = table["box"][2]
+            assert box_right <= 390, (path, table)
+            # scrolled to its end, its last column is in view
+            assert table["tableRight"] <= box_right + 1, (path, table)
+        # a column of names or places is wide enough for a name, not one character
+        narrowest = page.evaluate(
+            """Math.min(...[...document.querySelectorAll(
+                  'table.figures tbody th, table.figures tbody td:not(.num)')]
+                .filter(cell => cell.colSpan === 1)
+                .map(cell => cell.getBoundingClientRect().width))"""
+        )
+        assert narrowest >= 80, (path, narrowest)
+    assert console_errors == []
+
+
+def test_dashboard_words_stay_whole_at_office_width(site, page, console_errors):
+    """At 1280 px dates broke (2021年9月3 / 日), and so did a headline tile (资金及物资（未拆
+    / 分）) and a header (资金或物 / 资); the tables still fit without scrolling."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    paths = sample_dashboard_paths()
+    sign_in(page, site.url, paths[0])
+    for path in paths:
+        page.goto(site.url + path)
+        expect(page.locator("table.figures").first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, path
+        cells = "table.figures th, table.figures td, .stat .label"
+        assert not words_broken(page, cells), (path, words_broken(page, cells))
+        assert not dates_on_two_lines(page), (path, dates_on_two_lines(page))
+        for table in dashboard_tables(page):
+            scroll_width, client_width, _right = table["box"]
+            assert scroll_width <= client_width, (path, table)
+    assert console_errors == []
