@@ -857,3 +857,22 @@ def test_a_helping_town_links_to_the_pairings_it_is_a_side_of(official_client, r
     assert "（帮扶方）" in text and "结对关系页面" in text
     village = page_text(official_client.get(f"/regions/{reference.jiangkou.pk}/"))
     assert "（受帮扶方）" in village and "结对关系页面" not in village
+
+
+def test_a_filter_left_out_reads_as_one_left_empty(official_client, reference):
+    """The dashboard's script leaves empty filters out of the address (a shared link names
+    only what was chosen): each page, and its htmx panel, answer as if they were sent empty."""
+    empty = "&year_to=&category=&donor_kind=&kind=&funding="
+    pages = [
+        ("/", "&helping_province=&assisted_province="),
+        (f"/pairings/{reference.pairing.pk}/", ""),
+        (f"/regions/{reference.jiangkou.pk}/", ""),
+        (f"/donors/{reference.town_government.pk}/", ""),
+    ]
+    for path, more in pages:
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            short = official_client.get(f"{path}?year_from=2023", **headers)
+            full = official_client.get(f"{path}?year_from=2023{empty}{more}", **headers)
+            assert short.status_code == full.status_code == 200, path
+            assert grand_totals(short) == grand_totals(full) != [], path
+            assert '<option value="2023" selected>2023</option>' in page_text(short), path

@@ -135,6 +135,32 @@
   document.addEventListener("htmx:responseError", panelFailed);
   document.addEventListener("htmx:sendError", panelFailed);
 
+  // A shared link names only the filters chosen: a parameter left empty stays out of the
+  // request, and so out of the address htmx pushes (the server reads a missing filter as an
+  // empty one). A link's own query (a pager's, from a page loaded with them) loses them too.
+  function dropEmpty(data) {
+    Array.from(new Set(Array.from(data.keys()))).forEach(function (name) {
+      var values = data.getAll(name);
+      if (values.every(function (value) { return value === ""; })) {
+        data.delete(name);
+      }
+    });
+  }
+  document.addEventListener("htmx:configRequest", function (event) {
+    var detail = event.detail;
+    if (detail.verb !== "get") {
+      return;
+    }
+    if (detail.formData) {
+      dropEmpty(detail.formData);
+    }
+    var url = new URL(detail.path, window.location.href);
+    if (url.origin === window.location.origin && url.search) {
+      dropEmpty(url.searchParams);
+      detail.path = url.pathname + url.search + url.hash;
+    }
+  });
+
   // The language switch returns to the page as it is now, filters included, even after
   // htmx has pushed a new URL since the page was rendered.
   document.addEventListener("submit", function (event) {
