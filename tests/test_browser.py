@@ -614,3 +614,66 @@ def test_a_filter_change_pushes_only_the_filters_chosen(site, page, console_erro
     expect(page.locator("#panel select[name=category]")).to_have_value("education")
     expect(page.locator("#panel select[name=year_from]")).to_have_value("")
     assert console_errors == []
+
+
+def focused(page) -> str:
+    """What has keyboard focus: a short description, "BODY" when nothing has."""
+    return page.evaluate(
+        """(() => { const e = document.activeElement;
+              return !e || e === document.body ? "BODY"
+                : e.tagName + (e.id ? "#" + e.id : "") + " " + e.textContent.trim().slice(0, 30);
+            })()"""
+    )
+
+
+def press_and_wait_for_swap(page, selector, region):
+    """Focus `selector`, press Enter, and wait until htmx has swapped and settled `region`."""
+    wait_settled(page, region)
+    page.evaluate(f"document.querySelector({region!r}).dataset.stale = 'yes'")
+    page.locator(selector).focus()
+    page.keyboard.press("Enter")
+    wait_until(page, f"!document.querySelector({region!r}).dataset.stale")
+    wait_settled(page, region)
+    page.wait_for_timeout(100)
+
+
+def test_keyboard_focus_survives_a_swap(site, page, console_errors):
+    """Enter on 应用, 重置, 下一页 or a year of the strip swapped the control away and left
+    focus on <body>; after 下一页 the window stayed near the bottom of the new list."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, site.url, "/")
+    expect(page.locator("h1")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    choose(page, "year_from", "2023")
+
+    press_and_wait_for_swap(page, "#panel form.filters button[type=submit]", "#panel")
+    expect(page.locator("#panel form.filters button[type=submit]")).to_be_focused()
+
+    press_and_wait_for_swap(page, "#panel form.filters a.reset", "#panel")
+    expect(page.locator("#panel form.filters a.reset")).to_be_focused()
+    expect(page).to_have_url(f"{site.url}/")
+    expect(page.locator("#panel select[name=year_from]")).to_have_value("")
+    assert page.evaluate("window.__sameDocument") is True  # reset swapped, no page load
+
+    county = Region.objects.get(name="示例西县")
+    page.goto(f"{site.url}/regions/{county.pk}/")
+    next_page = "#panel nav.pager a:last-child"
+    expect(page.locator(next_page)).to_be_visible()
+    page.locator(next_page).scroll_into_view_if_needed()
+    press_and_wait_for_swap(page, next_page, "#panel")
+    assert "page=2" in page.url
+    heading = page.locator("#donations-heading")
+    expect(heading).to_be_focused()
+    top = page.evaluate("document.getElementById('donations-heading').getBoundingClientRect().top")
+    assert 0 <= top < 100, top  # the new list starts at the top of the window
+
+    pairing = Reference().pairing
+    page.goto(f"{site.url}/pairings/{pairing.pk}/")
+    wait_until(page, "document.querySelector('#targets .year-strip a') !== null")
+    year_link = page.locator("#targets .year-strip li:not(.current) a").first
+    year = year_link.text_content()
+    press_and_wait_for_swap(page, "#targets .year-strip li:not(.current) a >> nth=0", "#targets")
+    expect(page.locator("#targets-heading")).to_contain_text(year)
+    expect(page.locator("#targets-heading")).to_be_focused()
+    assert focused(page) != "BODY"
+    assert console_errors == []

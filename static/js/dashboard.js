@@ -161,6 +161,67 @@
     }
   });
 
+  // Keyboard focus through a swap. The control pressed (应用, 重置, a filter, 下一页, a year) is
+  // replaced with the content it fetched, and focus would fall back to <body>. It goes to the
+  // same control in the new content, or where the control says (data-focus-heading: paging and
+  // the year strip) or no counterpart is left, to its section's heading; that heading is
+  // scrolled to the top, where the new list begins.
+  var focusAfterSwap = null;
+
+  function sameControl(old, region) {
+    var attributes = ["name", "type", "value", "href"];
+    return Array.from(region.querySelectorAll(old.tagName)).find(function (element) {
+      return attributes.every(function (name) {
+        return element.getAttribute(name) === old.getAttribute(name);
+      });
+    });
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    var active = document.activeElement;
+    if (!target || !target.id || !active || active === document.body || !target.contains(active)) {
+      return;
+    }
+    var section = active.closest("section[aria-labelledby]");
+    focusAfterSwap = {
+      old: target,
+      regionId: target.id,
+      control: active,
+      toHeading: Boolean(active.closest("[data-focus-heading]")),
+      headingId: section && target.contains(section)
+        ? section.getAttribute("aria-labelledby")
+        : target.getAttribute("aria-labelledby"),
+    };
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var wanted = focusAfterSwap;
+    var region = wanted && document.getElementById(wanted.regionId);
+    if (!region || region === wanted.old) {
+      return; // not swapped yet (another swap settled first)
+    }
+    focusAfterSwap = null;
+    var active = document.activeElement;
+    if (!wanted.toHeading && active && active !== document.body && region.contains(active)) {
+      return; // htmx kept it (a control with an id)
+    }
+    var control = wanted.toHeading ? null : sameControl(wanted.control, region);
+    if (control) {
+      control.focus();
+      return;
+    }
+    var heading = (wanted.headingId && document.getElementById(wanted.headingId))
+      || region.querySelector("h2, h3");
+    if (heading) {
+      if (!heading.hasAttribute("tabindex")) {
+        heading.setAttribute("tabindex", "-1");
+      }
+      heading.focus({ preventScroll: true });
+      heading.scrollIntoView({ block: "start" });
+    }
+  });
+
   // The language switch returns to the page as it is now, filters included, even after
   // htmx has pushed a new URL since the page was rendered.
   document.addEventListener("submit", function (event) {
