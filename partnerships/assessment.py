@@ -41,6 +41,9 @@ class YearForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.years = years
         self.fields["year"].widget.choices = [(y, y) for y in years]
+        # "abc" or "²" says which years there are, as a year not offered does ("输入整数。"
+        # said nothing of them)
+        self.fields["year"].error_messages["invalid"] = indicators.year_refusal(years)
 
     def clean_year(self):
         year = self.cleaned_data["year"]
@@ -65,6 +68,8 @@ def _bind_year(request: HttpRequest, years: list[int], target_years: list[int]):
         return YearForm(initial={"year": year}, years=years), year
     form = YearForm(request.GET, years=years)
     if not form.is_valid():
+        # The box shows no year rather than the first one offered, which is not what was asked.
+        form.fields["year"].widget.choices = [("", "—"), *form.fields["year"].widget.choices]
         return form, None
     # A year asked for is in the page's address (keep_year_in_address): the dashboard's filter
     # form sends it along (hx-include), so that a filter change keeps it there.

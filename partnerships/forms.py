@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.forms.models import BaseInlineFormSet, ModelChoiceIterator
 from django.utils import timezone
-from django.utils.functional import cached_property
+from django.utils.functional import cached_property, lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -749,12 +749,26 @@ def _year_bounds() -> tuple[int, int]:
     return FIRST_YEAR, last_year()
 
 
+def _choose_a_year() -> str:
+    low, high = _year_bounds()
+    return _("Choose a year between %(low)d and %(high)d.") % {"low": low, "high": high}
+
+
+# A year that is no number ("abc") says which years there are, as one out of range does,
+# rather than Django's "输入整数。"; worked out when said (the last year moves on 1 January).
+NOT_A_YEAR = {"invalid": lazy(_choose_a_year, str)()}
+
+
 class DashboardFilterForm(forms.Form):
     """The GET filters shared by a dashboard page, its htmx fragments and its exports."""
 
     # Selects offer the years with data; the view fills in their choices.
-    year_from = forms.IntegerField(label=_("From year"), required=False, widget=forms.Select)
-    year_to = forms.IntegerField(label=_("To year"), required=False, widget=forms.Select)
+    year_from = forms.IntegerField(
+        label=_("From year"), required=False, widget=forms.Select, error_messages=NOT_A_YEAR
+    )
+    year_to = forms.IntegerField(
+        label=_("To year"), required=False, widget=forms.Select, error_messages=NOT_A_YEAR
+    )
     category = forms.ChoiceField(
         label=_("Category"), required=False, choices=[("", _("All categories")), *Category.choices]
     )

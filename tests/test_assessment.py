@@ -908,6 +908,30 @@ class TestDownloads:
         assert refused.status_code == 400 and refused.content.decode() == offered
         assert official_client.get(f"/export/targets.csv?pairing={pk}&year=2005").status_code == 200
 
+    def test_a_year_that_is_no_number_is_refused_by_naming_the_years(
+        self, official_client, reference
+    ):
+        """ "输入整数。" while the box showed 2026; a report heading echoed the number asked."""
+        from django.utils import timezone
+
+        this_year = timezone.localdate().year
+        pk = reference.pairing.pk
+        panel = official_client.get(f"/pairings/{pk}/targets/?year=abc")
+        text = page_text(panel)
+        assert panel.status_code == 400 and "输入整数" not in text
+        assert f"请选择 {this_year - 9} 年至 {this_year} 年之间的年份。" in text, text
+        # the box shows no year (its first option), not 2026 as if that had been asked for
+        options = text.split('<select name="year"')[1].split("</select>")[0]
+        assert options.split("<option ")[1].startswith('value="">—</option>'), options
+        report = official_client.get(f"/pairings/{pk}/report/99999999999999999999/")
+        assert report.status_code in (400, 404)
+        if report.status_code == 400:
+            heading = page_text(report).split("<h1>")[1].split("</h1>")[0]
+            assert heading == "年度报告 · 樟木头镇—江口县", heading
+        report = official_client.get(f"/pairings/{pk}/report/1999/")
+        assert report.status_code == 400
+        assert "<h1>年度报告 · 樟木头镇—江口县</h1>" in page_text(report)
+
     def test_a_scoped_officials_years_come_from_their_pairings_only(
         self, client, django_user_model, reference
     ):
