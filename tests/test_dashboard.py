@@ -337,6 +337,13 @@ class TestReferenceFigures:
             official_client.get(f"/visits/{reference.visit.pk}/", HTTP_ACCEPT_LANGUAGE="en")
         )
         assert "<h1>Visit: 樟木头镇—江口县</h1>" in english
+        # a handover's lines are captioned in 万元, as the table under the caption
+        reference.donation.lines.create(
+            amount=Decimal("200000.00"), region=reference.qixin, is_itemised=True
+        )
+        reference.donation.rebalance()
+        text = page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
+        assert "<caption>2023 年捐赠（105.00 万元）的细分情况</caption>" in text
         assert '</time>–<time datetime="2023-01-12">' in english
         english = page_text(
             official_client.get(f"/pairings/{reference.pairing.pk}/", HTTP_ACCEPT_LANGUAGE="en")

@@ -66,6 +66,14 @@ def yuan(amount: Decimal | None) -> str:
 
 
 @register.filter
+def wan_text(amount: Decimal | None) -> str:
+    """36.18: an amount in 万元 as plain text, for a sentence (wan gives the table's cell)."""
+    if amount is None:
+        return ""
+    return f"{to_wan(amount):,.2f}"
+
+
+@register.filter
 def wan(amount: Decimal | None) -> str:
     """105.00 shown in 万元; the exact amount in yuan rides along in <data value> and a tooltip."""
     if amount is None:
