@@ -350,6 +350,14 @@ class TestReferenceFigures:
         )
         assert "led by 黄淦洪" in english and "parts. Hover a figure" in english
 
+    def test_a_pairing_without_records_says_its_zero_is_no_record(self, official_client, reference):
+        """樟木头镇—闵孝镇 read 0.00 while 闵孝镇's page said its share of the 105万 is 不详."""
+        town = page_text(official_client.get(f"/pairings/{reference.town_pairing.pk}/"))
+        assert "下表的 0.00 表示没有记录，而非已知为零" in town
+        assert f'<a href="/regions/{reference.minxiao.pk}/">闵孝镇页面</a>' in town
+        county = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/"))
+        assert "表示没有记录" not in county
+
     def test_top_donors_do_not_multiply_a_joint_handover(self, official_client, reference):
         response = official_client.get(f"/pairings/{reference.pairing.pk}/")
         donors = response.context["donors"]
