@@ -1018,7 +1018,11 @@ class DonationAdmin(ImportMixin, RecordAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("donors")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(reports.in_recorded_order("donors", Organisation))
+        )
 
     @admin.display(description=_("amount (yuan)"), ordering="amount")
     def amount_display(self, donation):

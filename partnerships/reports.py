@@ -22,6 +22,7 @@ from django.db.models import (
     Max,
     Min,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -846,9 +847,20 @@ def donor_yearly(*, filters: Filters, organisation: Organisation) -> dict[str, A
     }
 
 
+def in_recorded_order(name: str, model) -> Prefetch:
+    """A donation's donors or recipients in the order they were recorded (for the reference
+    handover, the report's order), as the downloads list them, not by the code points of
+    their names, which read to no one as an order."""
+    return Prefetch(name, queryset=model.objects.order_by("pk"))
+
+
 def donation_list(qs: QuerySet[Donation]) -> QuerySet[Donation]:
     """What a list of donations shows, fetched in a fixed number of queries."""
-    return qs.prefetch_related("donors", "recipient_regions", "recipient_organisations")
+    return qs.prefetch_related(
+        in_recorded_order("donors", Organisation),
+        in_recorded_order("recipient_regions", Region),
+        in_recorded_order("recipient_organisations", Organisation),
+    )
 
 
 def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donation]:

@@ -337,6 +337,13 @@ class TestReferenceFigures:
             official_client.get(f"/visits/{reference.visit.pk}/", HTTP_ACCEPT_LANGUAGE="en")
         )
         assert "<h1>Visit: 樟木头镇—江口县</h1>" in english
+        # donors and recipients in the report's order (as recorded, as the downloads list
+        # them), not by their names' code points: the town government first, 闵孝镇 before
+        # the villages
+        visit_page = page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
+        flat = re.sub(r"<[^>]+>|\s+", "", visit_page)
+        assert "樟木头镇人民政府、樟罗社区、石新社区、樟洋社区、广东小猪班纳" in flat
+        assert "闵孝镇、齐心村、双屯村、净河村、坝梅村、沙坝河村、长岗岭村、江口县红十字会" in flat
         # a handover's lines are captioned in 万元, as the table under the caption
         reference.donation.lines.create(
             amount=Decimal("200000.00"), region=reference.qixin, is_itemised=True
