@@ -938,6 +938,8 @@ def xlsx_response(summary: Summary) -> FileResponse:
         summary_row: list[Any] = [None] * len(kinds)
         summary_row[0] = header_cell(_("Total (10,000 yuan)"))
         for i in money:
+            if totals[i] is None:  # the total row's 不详: no figure in 万元 either
+                continue
             cell = WriteOnlyCell(sheet, value=to_wan(totals[i]))
             cell.number_format = "#,##0.00"
             cell.font = bold

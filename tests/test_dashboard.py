@@ -243,6 +243,15 @@ class TestReferenceFigures:
         response = official_client.get(f"/export/places.json?region={reference.minxiao.pk}")
         rows = json.loads(b"".join(response.streaming_content))
         assert rows[-1]["2023"] is None and rows[-1]["total"] is None
+        # nor in the XLSX, nor its row in 万元
+        import openpyxl
+
+        for region in (reference.minxiao, reference.qixin):
+            response = official_client.get(f"/export/places.xlsx?region={region.pk}")
+            assert response.status_code == 200
+            sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+            values = [cell.value for cell in list(sheet.rows)[-1]]
+            assert values[0] == "合计（万元）" and values[-2:] == [None, None], values
 
     def test_a_villages_download_has_no_figure_where_its_page_says_unknown(
         self, official_client, reference
