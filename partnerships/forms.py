@@ -219,7 +219,7 @@ class OrganisationForm(GuardedModelForm):
 
         locked = set() if self.user is None or can_edit_locked_years(self.user) else locked_years()
         received = self.instance.donations_received.select_related(
-            "partnership__assisted_region", "region"
+            "partnership__assisted_region", "partnership__helping_region", "region"
         ).prefetch_related(
             "recipient_regions",
             "recipient_organisations__region",
@@ -246,20 +246,24 @@ class OrganisationForm(GuardedModelForm):
             if problem is None and donation.region_filled_in:
                 follows = self._region_filled_in(donation, organisations)
                 if follows != donation.region:
-                    if donation.year in locked:
+                    if donation.pk in hidden:
+                        # a handover the user may not change is not changed in their name
+                        problem = True
+                    elif donation.year in locked:
                         problem = locked_year_error(donation.year).message
                     else:
                         self.moved_regions[donation] = follows
             if problem and donation.pk in hidden:
                 hidden_problems += 1
             elif problem:
-                problems.append(
-                    _("“%(donation)s” (%(pairing)s): %(problem)s")
-                    % {"donation": donation, "pairing": donation.partnership, "problem": problem}
-                )
+                problems.append((donation, problem))
         if problems or hidden_problems:
             self.moved_regions = {}
-            shown = problems[:MOVED_RECIPIENT_PROBLEMS_SHOWN]
+            shown = [
+                _("“%(donation)s” (%(pairing)s): %(problem)s")
+                % {"donation": donation, "pairing": donation.partnership, "problem": problem}
+                for donation, problem in problems[:MOVED_RECIPIENT_PROBLEMS_SHOWN]
+            ]
             more = len(problems) - len(shown)
             if more:
                 shown.append(

@@ -1884,6 +1884,55 @@ class TestMovingARecipientOrganisation:
         places.committee.refresh_from_db()
         assert places.donation.region == places.east and places.committee.region == places.east
 
+    def test_another_pairings_handover_is_not_changed_in_their_name(
+        self, client, places, reference
+    ):
+        """Its region would follow the organisation: the user may not change that handover,
+        so the move waits for an administrator rather than rewrite it unseen."""
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+
+        places.donation.lines.filter(is_itemised=True).delete()
+        places.donation.rebalance()
+        city = Donation.objects.create(
+            partnership=reference.pairing.parent,
+            date=datetime.date(2024, 3, 7),
+            amount=Decimal("10.00"),
+            kind="funds",
+            region=places.east,
+            region_filled_in=True,
+        )
+        city.recipient_organisations.set([places.committee])
+        staff = get_user_model().objects.create_user("mover", password="x", is_staff=True)
+        staff.groups.add(Group.objects.get(name=DATA_ENTRY))
+        Assignment.objects.create(user=staff, partnership=reference.pairing)
+        client.force_login(staff)
+        errors = form_errors(self.move(client, places.committee, places.west))
+        assert errors[1:] == ["另有 1 笔捐赠属于您未被分配的结对关系，请联系管理员。"], errors
+        for record in (city, places.donation, places.committee):
+            record.refresh_from_db()
+        assert city.region == places.donation.region == places.committee.region == places.east
+
+    def test_the_check_costs_the_same_however_many_handovers(self, admin_client, places, reference):
+        def queries(count):
+            for day in range(count):
+                copy = Donation.objects.create(
+                    partnership=reference.pairing,
+                    date=datetime.date(2023, 1, 1) + datetime.timedelta(days=day),
+                    amount=Decimal("10.00"),
+                    kind="funds",
+                    region=places.east,
+                )
+                copy.recipient_organisations.set([places.committee])
+            places.committee.refresh_from_db()
+            with CaptureQueriesContext(connection) as captured:
+                self.move(admin_client, places.committee, reference.zhangmutou)
+            return len(captured)
+
+        queries(1)  # the first request also reads what the session keeps for later
+        assert queries(6) == queries(25)
+
     def test_another_pairings_handover_is_counted_not_shown(self, client, places, reference):
         """Staff of the town pairing moving an organisation that the county pairing's
         handover names: told that one exists, not what it is."""
