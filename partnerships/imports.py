@@ -37,6 +37,7 @@ from .forms import (
     recipient_places,
 )
 from .models import (
+    NO_DATE_NOR_VISIT,
     Category,
     Donation,
     DonationKind,
@@ -445,7 +446,7 @@ def _check_handover(
             visit_start = parse_date(first["visit"])
         except ValueError:
             problem(first_number, "visit", _("Write dates as 2023-01-10."))
-            reported.update({"visit", "date"})  # "give a date or a visit" would follow
+            reported.add("visit")
     if visit_start is not None:
         ancestors = [p.pk for p in partnership.ancestors_and_self]
         visit = (
@@ -459,7 +460,7 @@ def _check_handover(
                 "visit",
                 _("No visit of this pairing starts on %(date)s.") % {"date": visit_start},
             )
-            reported.update({"visit", "date"})
+            reported.add("visit")
         else:
             data["visit"] = visit.pk
     data["kind"] = choice_value(first.get("kind", ""), DonationKind) or first.get("kind", "")
@@ -517,15 +518,28 @@ def _check_handover(
             "region": "receiving_region",
             "__all__": "date",
         }
+        # A visit said to be wrong is left out: "give a date, or the visit" would repeat it.
+        repeats = {str(NO_DATE_NOR_VISIT)} if "visit" in reported else set()
         for name, errors in form.errors.items():
             column = form_to_column.get(name, name)
             if column not in reported:
                 for error in errors:
-                    problem(first_number, column, error)
+                    if error not in repeats:
+                        problem(first_number, column, error)
     elif not reported:
         handover.form = form
-    # The lines are checked against what of the handover is right.
-    _check_lines(handover, directory, {"partnership": partnership, **form.cleaned_data}, problem)
+    # The lines are checked against what of the handover is right. Where its recipients or
+    # receiving region are wrong, where a line may go is not known: not checked, rather than
+    # blamed on the line (and its amount still counts towards the rest).
+    places = {"recipient_regions", "recipient_organisations", "receiving_region"}
+    places_known = not reported & places
+    _check_lines(
+        handover,
+        directory,
+        {"partnership": partnership, **form.cleaned_data},
+        problem,
+        places_known=places_known,
+    )
 
 
 _LINE_KEYS = {
@@ -550,7 +564,9 @@ def _note_too_long(note: str, number: int, problem) -> bool:
     return True
 
 
-def _check_lines(handover: _Handover, directory: Directory, donation: dict, problem) -> None:
+def _check_lines(
+    handover: _Handover, directory: Directory, donation: dict, problem, *, places_known=True
+) -> None:
     """Each line's problems; against the handover's facts that are right (`donation`: the
     form's cleaned data, which lacks what was wrong)."""
     total = donation.get("amount")
@@ -590,14 +606,14 @@ def _check_lines(handover: _Handover, directory: Directory, donation: dict, prob
         if region is None:
             problem(number, "village", _("Unknown region."))
             continue
-        if not region.is_within(area):
+        if places_known and not region.is_within(area):
             problem(
                 number,
                 "village",
                 _("This line must go to %(region)s or a place within it.") % {"region": area.name},
             )
             continue
-        error = line_outside_recipients_error(region, places)
+        error = line_outside_recipients_error(region, places) if places_known else None
         if error:
             problem(number, "village", error)
             continue

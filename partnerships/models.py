@@ -815,6 +815,9 @@ class VisitActivity(models.Model):
             raise ValidationError({"date": _("The date must fall within the visit's dates.")})
 
 
+NO_DATE_NOR_VISIT = _("Give a date, or the visit it took place during.")
+
+
 class HeldDuringVisit(Versioned):
     """A record dated by its own date or, when the report gives none, by its visit's dates."""
 
@@ -858,7 +861,7 @@ class HeldDuringVisit(Versioned):
         # On the visit's own admin page the visit may not be saved yet: use the object.
         visit = self.visit
         if visit is None and self.date is None:
-            raise ValidationError({"date": _("Give a date, or the visit it took place during.")})
+            raise ValidationError({"date": NO_DATE_NOR_VISIT})
         if visit is not None:
             if not visit.has_valid_dates:
                 return  # the visit's own form reports its missing or wrong dates

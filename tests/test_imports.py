@@ -392,6 +392,37 @@ def test_every_problem_of_a_row_is_reported_at_once(admin_client, reference):
     assert Donation.objects.count() == 1
 
 
+def test_a_wrong_visit_does_not_hide_a_locked_year(client, reference, django_user_model):
+    from django.contrib.auth.models import Group
+
+    from partnerships.access import DATA_ENTRY
+    from partnerships.models import Assignment, LockedYear
+
+    staff = django_user_model.objects.create_user("importer", password="x", is_staff=True)
+    staff.groups.add(Group.objects.get(name=DATA_ENTRY))
+    Assignment.objects.create(user=staff, partnership=reference.pairing)
+    client.force_login(staff)
+    LockedYear.objects.create(year=2024)
+    row = list(GOOD_ROWS[2])
+    row[4] = "2024-13-01"  # the visit: no such day
+    response = upload(client, DONATION_IMPORT, to_csv([HEADER, row]))
+    problems = response.context["preview"].problems
+    messages = {(p.column, p.message) for p in problems}
+    assert ("考察开始日期", "日期请按 2023-01-10 的格式填写。") in messages, messages
+    assert any("2024年已锁定" in message for _column, message in messages), messages
+    assert not any("或其所在的考察交流" in message for _column, message in messages), messages
+
+
+def test_a_misspelt_recipient_is_not_blamed_on_the_lines(admin_client, reference):
+    """With 齐心材 unknown, the handover seemed to go to 双屯村 only: its line to 齐心村 was
+    refused, and so was the rest, which no longer added up."""
+    first, rest = list(GOOD_ROWS[0]), list(GOOD_ROWS[1])
+    first[6] = rest[6] = "齐心材、双屯村"
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, rest]))
+    found = [(p.row, p.column) for p in response.context["preview"].problems]
+    assert found == [(2, "受赠乡镇（街道）和村（社区）")], response.context["preview"].problems
+
+
 def test_an_unknown_receiving_region_does_not_hide_the_rest(admin_client, reference):
     header = [*HEADER, "受赠地区"]
     row = [*GOOD_ROWS[2], "贵州省 铜仁市 不存在县"]
