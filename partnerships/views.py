@@ -601,6 +601,9 @@ SUMMARY_SCOPES = {
     "ranking": ("year",),
 }
 SUMMARY_NAMES = tuple(SUMMARY_SCOPES)
+# The assessment's downloads are of one year's targets and results: the dashboard's filters,
+# which pages pass along, do not narrow them, and their file names do not name them.
+UNFILTERED_SUMMARIES = ("targets", "ranking")
 
 
 @dashboard_view
@@ -636,5 +639,6 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
     result = _summary(summary, filters, form.cleaned_data)
     if isinstance(result, str):
         return HttpResponseBadRequest(result, content_type="text/plain; charset=utf-8")
-    result.filter_words = filters.words()
+    if summary not in UNFILTERED_SUMMARIES:
+        result.filter_words = filters.words()
     return exports.FORMATS[fmt](result)

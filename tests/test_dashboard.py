@@ -373,6 +373,12 @@ class TestReferenceFigures:
         assert f'<a href="/regions/{reference.minxiao.pk}/">闵孝镇页面</a>' in town
         county = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/"))
         assert "表示没有记录" not in county
+        # a pairing with no parent has none to send the reader to
+        east = Region.objects.create(name="示例东省", level=1)
+        west = Region.objects.create(name="示例西省", level=1)
+        top = Partnership.objects.create(helping_region=east, assisted_region=west)
+        text = page_text(official_client.get(f"/pairings/{top.pk}/"))
+        assert "表示没有记录，而非已知为零。</p>" in text and "上级结对" not in text
 
     def test_top_donors_do_not_multiply_a_joint_handover(self, official_client, reference):
         response = official_client.get(f"/pairings/{reference.pairing.pk}/")

@@ -96,6 +96,9 @@ def test_the_file_name_says_what_and_when(official_client, reference):
     assert "-至2023年-" in name_of("/export/ledger.csv?year_to=2023")
     assert "-2023年-" in name_of("/export/ledger.csv?year_from=2023&year_to=2023")
     assert re.fullmatch(r"年度帮扶金额-\d{8}-\d{4}\.csv", name_of("/export/yearly.csv"))
+    # the ranking is one year's targets: the filters a page passes along do not narrow it
+    ranking = name_of("/export/ranking.csv?year=2023&category=education")
+    assert "教育" not in ranking, ranking
     english = official_client.get(
         "/export/yearly.csv?year_from=2023&category=education", HTTP_ACCEPT_LANGUAGE="en"
     )

@@ -180,6 +180,10 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
     var active = document.activeElement;
+    if (!event.detail.shouldSwap) {
+      focusAfterSwap = null; // an error answer swaps nothing: nothing to follow later
+      return;
+    }
     if (!target || !target.id || !active || active === document.body || !target.contains(active)) {
       return;
     }
