@@ -848,9 +848,10 @@ def donor_yearly(*, filters: Filters, organisation: Organisation) -> dict[str, A
 
 
 def in_recorded_order(name: str, model) -> Prefetch:
-    """A donation's donors or recipients in the order they were recorded (for the reference
-    handover, the report's order), as the downloads list them, not by the code points of
-    their names, which read to no one as an order."""
+    """A donation's donors or recipients in the order those organisations and places were
+    entered (for the reference handover, the report's order), as the downloads list them, not
+    by the code points of their names, which read to no one as an order. (A handover keeps no
+    order of its own among them: Django adds a save's links in id order anyway.)"""
     return Prefetch(name, queryset=model.objects.order_by("pk"))
 
 
