@@ -76,8 +76,9 @@ def label(record, visit_years: dict[Any, int] | None = None) -> str:
     row the history query already read, and without failing when one has since been deleted
     (a participant's person, an inspection's project).
 
-    The audit trail keeps no stored year: a version without a day takes its visit's, from
-    `visit_years` (visit id -> year), so it is named "2023 年 …元" as on every other page."""
+    The audit trail keeps no stored year: a version without a day takes its visit's year as
+    the visit is now (from `visit_years`, visit id -> year; a visit moved since moves it too),
+    so it is named "2023 年 …元" as on every other page."""
     instance = record.history_object
     if isinstance(instance, HeldDuringVisit):
         if instance.date is not None:
