@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.forms.models import model_to_dict
 from django.utils import translation
@@ -692,14 +692,31 @@ def describe_donations(handovers: list[_Handover]) -> list[dict[str, Any]]:
     return items
 
 
+def one_import_at_a_time() -> None:
+    """Within a transaction: wait for any other import to commit first. The checks for
+    handovers already recorded read what is committed; two confirmations at once (a double
+    click, two tabs) would each find the other's rows missing and save them twice. SQLite's
+    transactions take the write lock as they begin (transaction_mode IMMEDIATE); PostgreSQL
+    takes this advisory lock, released at commit."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
+
+
+# pg_advisory_xact_lock's key for imports ("import" as a number).
+IMPORT_LOCK = 0x696D706F7274
+
+
 def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, int]:
-    """Check the file again and save every donation in it, or none."""
-    preview, handovers = preview_donations(data, filename, user)
-    preview.items = describe_donations(handovers)
-    if not preview.ok:
-        return preview, 0
+    """Check the file again and save every donation in it, or none: the check and the saves
+    in one transaction, one import at a time, so a file confirmed twice at once counts once."""
     # One summary refresh for the whole file, in its transaction, not one per donation.
     with transaction.atomic(), summary.deferred():
+        one_import_at_a_time()
+        preview, handovers = preview_donations(data, filename, user)
+        preview.items = describe_donations(handovers)
+        if not preview.ok:
+            return preview, 0
         for handover in handovers:
             donation = handover.form.save(commit=False)
             donation.save()
@@ -796,10 +813,11 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
 
 
 def import_regions(data: bytes, filename: str) -> tuple[Preview, int]:
-    preview, regions = check_regions(data, filename)
-    if not preview.ok:
-        return preview, 0
     with transaction.atomic():
+        one_import_at_a_time()
+        preview, regions = check_regions(data, filename)
+        if not preview.ok:
+            return preview, 0
         for region in regions:
             # A parent from earlier in the file was saved a moment ago, in this same loop.
             region.save()

@@ -118,3 +118,43 @@ def test_writers_of_two_pairings_in_opposite_orders_do_not_deadlock_when_deferre
     t1.join()
     t2.join()
     assert errors == [], errors
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_file_confirmed_twice_at_once_is_imported_once():
+    """A double click on 确认导入, or two tabs: each confirmation checked the file before the
+    other had committed, and both saved it (found by the adversarial review)."""
+    import csv
+    import io
+
+    from partnerships import imports
+
+    load_reference_data.load()
+    rows = [
+        ["捐赠交接编号", "日期", "帮扶方", "受帮扶方", "捐赠方", "资金或物资", "交接总额（元）"],
+        ["H1", "2024-05-06", "广东省 东莞市 樟木头镇", "贵州省 铜仁市 江口县"],
+    ]
+    rows[1] += ["樟木头镇人民政府", "资金", "12345.67"]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    data = buffer.getvalue().encode()
+    start = threading.Barrier(2)
+    saved, errors = [], []
+
+    def confirm():
+        try:
+            start.wait(10)
+            saved.append(imports.import_donations(data, "d.csv")[1])
+        except Exception as exc:
+            errors.append(repr(exc)[:200])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [], errors
+    assert sorted(saved) == [0, 1]
+    assert Donation.objects.filter(amount=Decimal("12345.67")).count() == 1
