@@ -110,7 +110,8 @@ def scope_filter(model, scope: access.Scope) -> Q:
     if model is ProjectFunds:
         return scope.q("project__partnership__")
     if model is Inspection:
-        return scope.q("visit__partnership__")
+        # a visit may inspect another pairing's project: that project stays out of sight
+        return scope.q("visit__partnership__") & scope.q("project__partnership__")
     if model is Organisation:
         return access.organisation_q(scope)
     if model is Person:

@@ -208,9 +208,10 @@ def _visit_record(request: HttpRequest, pk: int) -> dict:
     visit = _visit(request, pk)
     return {
         **visit_record_context(visit),
-        "inspections": Inspection.objects.filter(visit=visit).select_related(
-            "project__region", "project__partnership"
-        ),
+        # a visit may inspect another pairing's project, which a scoped official may not see
+        "inspections": Inspection.objects.filter(visit=visit)
+        .filter(access.scope_for(request.user).q("project__partnership__"))
+        .select_related("project__region", "project__partnership"),
         "printed_on": timezone.localdate(),
         "pdf_url": reverse("visit_record_pdf", args=[visit.pk]),
     }

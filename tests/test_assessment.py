@@ -1247,3 +1247,38 @@ def test_without_targets_the_panel_opens_on_the_newest_year_with_records(
     )
     # The reference has no agreement; its records (people sent, the project) are of 2023.
     assert "2023" in page_text(response).split("</h2>")[0]
+
+
+def test_a_visit_inspecting_another_pairings_project_does_not_show_it(
+    client, django_user_model, reference
+):
+    """Found by the adversarial review: a scoped official saw the project of a pairing not
+    theirs on the visit's record and its PDF, and scoped staff in the visit's history."""
+    from django.contrib.auth.models import Group
+
+    from partnerships.access import DATA_ENTRY, OFFICIAL_ASSIGNED
+    from partnerships.models import AidProject, Assignment, Inspection
+
+    other = Partnership.objects.get(name="粤黔")  # above the reference pairing
+    hidden = AidProject.objects.create(
+        partnership=other, name="他处的文化广场", region=other.assisted_region, category="rural"
+    )
+    Inspection.objects.create(visit=reference.visit, project=hidden)
+    official = django_user_model.objects.create_user(username="town", password="pw-Town-12345")
+    official.groups.add(Group.objects.get(name=OFFICIAL_ASSIGNED))
+    Assignment.objects.create(user=official, partnership=reference.pairing)
+    client.force_login(official)
+    record = client.get(f"/visits/{reference.visit.pk}/record/").content.decode()
+    assert "云舍文化村项目" in record and "他处的文化广场" not in record
+    pdf_text = "".join(pdf_pages(client.get(f"/visits/{reference.visit.pk}/record.pdf")))
+    assert "他处的文化广场" not in pdf_text
+    staff = django_user_model.objects.create_user("staff-a", password="x", is_staff=True)
+    staff.groups.add(Group.objects.get(name=DATA_ENTRY))
+    Assignment.objects.create(user=staff, partnership=reference.pairing)
+    client.force_login(staff)
+    history = client.get(f"/admin/partnerships/visit/{reference.visit.pk}/history/")
+    assert history.status_code == 200 and "他处的文化广场" not in history.content.decode()
+    # an administrator sees it
+    admin = django_user_model.objects.create_superuser("chief", password="x")
+    client.force_login(admin)
+    assert "他处的文化广场" in client.get(f"/visits/{reference.visit.pk}/record/").content.decode()
