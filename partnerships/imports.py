@@ -114,6 +114,12 @@ def _xlsx_text(value: Any) -> str:
     return str(value)
 
 
+# No file of ours has this many columns; the rest of a wider sheet is not read.
+MAX_COLUMNS = 64
+# Characters no text of a record may hold (PostgreSQL refuses NUL; XLSX refuses them all).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def read_rows(data: bytes, filename: str) -> list[list[str]]:
     """All rows of the first sheet (or the CSV), as text, header first."""
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
@@ -123,18 +129,43 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
             workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises many kinds for a damaged file
             raise UnreadableFile(_("The file could not be opened as an XLSX workbook.")) from error
-        sheet = workbook.worksheets[0]
-        rows = [[_xlsx_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-        workbook.close()
+        rows = []
+        try:
+            # At most MAX_COLUMNS columns and one row past MAX_ROWS (then refused below): a
+            # sheet may declare itself 16,384 columns by a million rows in a few bytes.
+            sheet = workbook.worksheets[0].iter_rows(max_col=MAX_COLUMNS, values_only=True)
+            for row in sheet:
+                rows.append([_xlsx_text(v) for v in row])
+                if len(rows) > MAX_ROWS + 1:
+                    break
+        except Exception as error:  # a damaged sheet: openpyxl raises many kinds
+            raise UnreadableFile(_("The file could not be opened as an XLSX workbook.")) from error
+        finally:
+            workbook.close()
     else:
         text = decode(data)
+        reader = csv.reader(io.StringIO(text, newline=""))
+        rows = []
         try:
-            rows = list(csv.reader(io.StringIO(text, newline="")))
-        except csv.Error as error:
+            for row in reader:
+                rows.append(row[:MAX_COLUMNS])
+                if len(rows) > MAX_ROWS + 1:
+                    break
+        except csv.Error as error:  # its text is Python's, in English: said in our words
             raise UnreadableFile(
-                _("The CSV file is damaged: %(error)s") % {"error": error}
+                _(
+                    "The CSV file cannot be read from its line %(line)d on (a cell too long, or a "
+                    "quotation mark not closed)."
+                )
+                % {"line": reader.line_num}
             ) from error
     rows = [[cell.strip() for cell in row] for row in rows]
+    for number, row in enumerate(rows, start=1):
+        if any(CONTROL_CHARACTERS.search(cell) for cell in row):
+            raise UnreadableFile(
+                _("Row %(row)d holds a control character (such as NUL), which cannot be saved.")
+                % {"row": number}
+            )
     while rows and not any(rows[-1]):
         rows.pop()
     if not rows:

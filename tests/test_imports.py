@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,8 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from partnerships.models import Donation, DonationLine, Organisation, Region
+
+from .admin_helpers import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -507,3 +510,69 @@ def test_absurdly_long_amounts_are_a_problem_not_a_crash(admin_client, reference
     row[10] = "1" + "0" * 40
     response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
     assert response.context["preview"].problems[0].column == "交接总额（元）"
+
+
+def _xlsx(sheet_xml=None, dimension_rows=None) -> bytes:
+    """A workbook whose first sheet's XML is replaced, or declares itself `dimension_rows` rows
+    by 16,384 columns with one cell in the last row (a few KB)."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["名称", "层级", "上级地区"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                if sheet_xml is not None:
+                    data = sheet_xml
+                else:
+                    n = dimension_rows
+                    data = re.sub(
+                        rb'<dimension ref="[^"]*" ?/>',
+                        f'<dimension ref="A1:XFD{n}"/>'.encode(),
+                        data,
+                    ).replace(
+                        b"</sheetData>",
+                        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>y</t></is></c></row>'
+                        "</sheetData>".encode(),
+                    )
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+class TestHostileFiles:
+    """Found by the adversarial review: each gave a 500, or took the server's memory."""
+
+    def test_a_sheet_declaring_itself_huge_is_read_only_as_far_as_needed(self):
+        from partnerships import imports
+
+        rows = imports.read_rows(_xlsx(dimension_rows=2000), "b.xlsx")
+        assert len(rows) == 2000 and max(len(row) for row in rows) <= imports.MAX_COLUMNS
+
+    def test_a_damaged_sheet_is_refused_in_words(self, admin_client, reference):
+        sheet = (
+            b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            b'<sheetData><row r="1"><c r="A1" t="n"><v>abc</v></c></row></sheetData></worksheet>'
+        )
+        response = upload(admin_client, DONATION_IMPORT, _xlsx(sheet), name="d.xlsx")
+        assert response.status_code == 200
+        assert "无法将该文件作为 XLSX 工作簿打开" in page_text(response)
+
+    def test_control_characters_are_refused_with_their_row(self, admin_client, reference):
+        for bad in ("齐心\x00村", "齐心\x0b村"):
+            data = to_csv([HEADER, *GOOD_ROWS]).replace("齐心村".encode(), bad.encode(), 1)
+            response = upload(admin_client, DONATION_IMPORT, data)
+            assert response.status_code == 200
+            assert "第 2 行含有控制字符" in page_text(response), page_text(response)[-2000:]
+        assert Donation.objects.count() == 1
+
+    def test_a_cell_too_long_for_csv_is_said_in_chinese(self, admin_client, reference):
+        data = to_csv([HEADER, [*GOOD_ROWS[2][:-1], "x" * 200_000]])
+        text = page_text(upload(admin_client, DONATION_IMPORT, data))
+        assert "field larger" not in text and "第 2 行起无法读取" in text
