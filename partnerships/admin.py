@@ -296,7 +296,10 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
 
     def get_formsets_with_inlines(self, request, obj=None):
         for formset, inline in super().get_formsets_with_inlines(request, obj):
-            formset.form = type(formset.form.__name__, (formset.form,), {"user": request.user})
+            bases = (forms.RefusesControlCharacters, formset.form)
+            if issubclass(formset.form, forms.RefusesControlCharacters):
+                bases = (formset.form,)
+            formset.form = type(formset.form.__name__, bases, {"user": request.user})
             yield type(formset.__name__, (forms.NoticesVanishedRows, formset), {}), inline
 
     def _in_scope_or_404(self, request, object_id) -> None:

@@ -895,6 +895,7 @@ def xlsx_response(summary: Summary) -> FileResponse:
     """One sheet, header frozen, amounts as numbers, and a 万元 total row under the money."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
@@ -927,8 +928,10 @@ def xlsx_response(summary: Summary) -> FileResponse:
             elif kind == YES_NO:
                 cells.append(_yes_no(v))
             else:
-                # Text stays text: openpyxl would store "=…" as a formula.
-                cell = WriteOnlyCell(sheet, value=neutralise(str(v)))
+                # Text stays text: openpyxl would store "=…" as a formula. A control character
+                # (saved before forms refused them) would make the whole workbook fail.
+                text = ILLEGAL_CHARACTERS_RE.sub("", neutralise(str(v)))
+                cell = WriteOnlyCell(sheet, value=text)
                 cell.data_type = "s"
                 cells.append(cell)
         sheet.append(cells)

@@ -46,7 +46,29 @@ def locked_year_error(year: int) -> ValidationError:
     )
 
 
-class GuardedModelForm(forms.ModelForm):
+# Characters no text of a record may hold: PostgreSQL refuses NUL, and XLSX (so every
+# download in it) refuses all of them. They come in by pasting from other programs.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+class RefusesControlCharacters:
+    """A form whose texts may not hold control characters, each said at its field."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, value in list(cleaned.items()):
+            if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+                self.add_error(
+                    name,
+                    _(
+                        "This text holds a control character (such as a vertical tab pasted "
+                        "from another program), which cannot be saved: remove it."
+                    ),
+                )
+        return cleaned
+
+
+class GuardedModelForm(RefusesControlCharacters, forms.ModelForm):
     """Refuses a save based on a stale copy (optimistic locking) or into a locked year.
 
     The admin sets `user` on the form class it builds (admin.RecordAdmin.get_form).

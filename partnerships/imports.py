@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy
 
 from . import access, exports, history, punctuation, summary
 from .forms import (
+    CONTROL_CHARACTERS,
     DonationForm,
     line_donor_error,
     line_organisation_error,
@@ -116,8 +117,6 @@ def _xlsx_text(value: Any) -> str:
 
 # No file of ours has this many columns; the rest of a wider sheet is not read.
 MAX_COLUMNS = 64
-# Characters no text of a record may hold (PostgreSQL refuses NUL; XLSX refuses them all).
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def read_rows(data: bytes, filename: str) -> list[list[str]]:

@@ -64,3 +64,23 @@ class OverflowIsBadRequestMiddleware:
 
             return bad_request(request, exception)
         return None
+
+
+class NulInAddressIsBadRequestMiddleware:
+    """A NUL character in the address's query (?kind__exact=%00, an autocomplete's term) is
+    no value anyone means; PostgreSQL refuses it in any text, a 500 wherever a list filter or
+    search passes it on. It is answered with the 400 page before any view sees it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            from django.core.exceptions import BadRequest
+            from django.views.defaults import bad_request
+
+            return bad_request(request, BadRequest("NUL in the query"))
+        return self.get_response(request)

@@ -156,6 +156,7 @@ BETTER = [
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
     gettext_noop("Enter a valid date."),
     gettext_noop("%(full_result_count)s total"),
+    gettext_noop("Null characters are not allowed."),  # Django's Chinese: "不允许是用空字符串。"
     gettext_noop("Select a valid choice. %(value)s is not one of the available choices."),
     gettext_noop("Select a valid choice. That choice is not one of the available choices."),
     # Western full stops and "..." after Chinese

@@ -979,3 +979,52 @@ class TestReviewedHoles:
         assert access.client_ip(request) == "10.9.9.9"
         settings.BEHIND_PROXY = False
         assert access.client_ip(request) == "127.0.0.1"
+
+
+class TestControlCharacters:
+    """Found by the adversarial review: a NUL in an address gave 500s on PostgreSQL (list
+    filters, autocompletes), and a vertical tab in a name broke every XLSX download."""
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/admin/partnerships/donation/?kind__exact=%00",
+            "/admin/partnerships/donation/?donors__kind__exact=%00",
+            "/admin/partnerships/organisation/?kind__exact=%00",
+            "/admin/autocomplete/?app_label=partnerships&model_name=donation"
+            "&field_name=donors&term=%00",
+            "/?category=%00",
+        ],
+    )
+    def test_a_nul_in_the_address_is_a_bad_request(self, admin_client, reference, url):
+        response = admin_client.get(url)
+        assert response.status_code == 400
+
+    def test_a_name_with_a_control_character_is_refused(self, admin_client, reference):
+        org = reference.town_government
+        response = admin_client.post(
+            f"/admin/partnerships/organisation/{org.pk}/change/",
+            {
+                "name": "樟木头镇人民\x0b政府",
+                "kind": org.kind,
+                "region": org.region_id or "",
+                "loaded_version": org.version,
+            },
+        )
+        assert response.status_code == 200
+        assert "该文本含有控制字符" in " ".join(form_errors(response))
+        org.refresh_from_db()
+        assert org.name == "樟木头镇人民政府"
+
+    def test_one_saved_before_does_not_break_the_xlsx_downloads(self, official_client, reference):
+        import io
+
+        import openpyxl
+
+        Organisation.objects.filter(pk=reference.town_government.pk).update(name="樟木头镇\x0b政府")
+        for summary in ("ledger", "donors"):
+            response = official_client.get(f"/export/{summary}.xlsx")
+            assert response.status_code == 200, summary
+            sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+            texts = [str(cell.value) for row in sheet.rows for cell in row if cell.value]
+            assert any("樟木头镇政府" in text for text in texts), summary
