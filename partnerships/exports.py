@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, Q, Subquery, Sum
 from django.http import FileResponse, StreamingHttpResponse
@@ -819,9 +820,13 @@ def csv_response(summary: Summary) -> StreamingHttpResponse:
                 + [_cell_text(totals[i], MONEY) if summed[i] else "" for i in range(1, len(kinds))]
             )
 
+    body = None
     if summary.copy_sql is not None and copy_available():
-        body = copy_stream(header, *summary.copy_sql())
-    else:
+        try:
+            body = copy_stream(header, *summary.copy_sql())
+        except EmptyResultSet:  # nothing can match (no pairing assigned yet): just the header
+            body = None
+    if body is None:
         body = stream()
     response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, summary.filename("csv"))
