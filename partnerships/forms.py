@@ -31,6 +31,9 @@ from .models import (
     last_year,
 )
 
+# The last year an annual target may be set for (the tables' check constraints).
+LAST_TARGET_YEAR = 2100
+
 # Moving a recipient organisation that its handovers do not allow names this many of them.
 MOVED_RECIPIENT_PROBLEMS_SHOWN = 5
 
@@ -911,8 +914,11 @@ class ExportForm(OverviewFilterForm):
     year = forms.IntegerField(label=_("Year"), required=False)
 
     def clean_year(self):
+        """The year of a targets or ranking download: as far ahead as a target may be set (an
+        agreement for years to come), which the download then checks against the years its
+        panel offers."""
         year = self.cleaned_data.get("year")
-        low, high = _year_bounds()
+        low, high = FIRST_YEAR, LAST_TARGET_YEAR
         if year is not None and not low <= year <= high:
             raise ValidationError(
                 _("Choose a year between %(low)d and %(high)d.") % {"low": low, "high": high}

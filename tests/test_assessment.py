@@ -1282,3 +1282,19 @@ def test_a_visit_inspecting_another_pairings_project_does_not_show_it(
     admin = django_user_model.objects.create_superuser("chief", password="x")
     client.force_login(admin)
     assert "他处的文化广场" in client.get(f"/visits/{reference.visit.pk}/record/").content.decode()
+
+
+def test_a_target_years_ahead_downloads_as_its_panel_shows_it(official_client, reference):
+    """The panel and the report showed a target for 2100; its downloads said to choose a year
+    up to next year (found by the adversarial review)."""
+    target(reference.pairing, 2100, "fiscal_funds", Decimal("100.00"))
+    pk = reference.pairing.pk
+    assert official_client.get(f"/pairings/{pk}/targets/?year=2100").status_code == 200
+    for url in (
+        f"/export/targets.csv?pairing={pk}&year=2100",
+        f"/export/targets.json?pairing={pk}&year=2100",
+        "/export/ranking.csv?year=2100",
+    ):
+        assert official_client.get(url).status_code == 200, url
+    refused = official_client.get(f"/export/targets.csv?pairing={pk}&year=2101")
+    assert refused.status_code == 400
