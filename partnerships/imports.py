@@ -603,6 +603,7 @@ def _check_lines(
     area = donation.get("region") or donation["partnership"].assisted_region
     itemised_sum = Decimal(0)
     rest_given: list[tuple[int, Decimal]] = []
+    rest_rows: list[int] = []
     places = recipient_places(
         list(donation.get("recipient_regions") or []),
         list(donation.get("recipient_organisations") or []),
@@ -623,6 +624,11 @@ def _check_lines(
                 continue
         note = row.get("note", "")
         if not flag:
+            if rest_rows:
+                # two rests would be read as one, its note the last's: the file is wrong
+                problem(number, "itemised", _("A handover has one not-itemised row at most."))
+                continue
+            rest_rows.append(number)
             if amount is not None:
                 rest_given.append((number, amount))
             if note and not _note_too_long(note, number, problem):
@@ -796,8 +802,9 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
     regions = []
     for number, row in mapped:
         level = choice_value(row.get("level", ""), Region.Level) if row.get("level") else None
-        if level is None and row.get("level", "").isdigit():
-            level = int(row["level"]) if 1 <= int(row["level"]) <= 5 else None
+        # 1 to 5 as ASCII digits ("²" and "①" are digits to str.isdigit, but no number)
+        if level is None and re.fullmatch(r"[1-5]", row.get("level", "")):
+            level = int(row["level"])
         if level is None:
             preview.problems.append(Problem(number, labels["level"], _("Unknown level.")))
             continue

@@ -353,6 +353,15 @@ class TestRegionImport:
         assert sorted(p.row for p in problems) == [3, 4, 5]
         assert not Region.objects.filter(name="好村").exists()
 
+    @pytest.mark.parametrize("level", ["²", "①", "6", "0"])
+    def test_a_level_that_is_no_level_is_a_problem(self, admin_client, reference, level):
+        rows = [self.HEADER, ["某新村", level, "贵州省 铜仁市 江口县", ""]]
+        response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
+        assert response.status_code == 200
+        assert [(p.row, p.message) for p in response.context["preview"].problems] == [
+            (2, "未知层级。")
+        ]
+
 
 def test_a_confirmation_counts_once(admin_client, reference):
     response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, GOOD_ROWS[2]]))
@@ -435,6 +444,16 @@ def test_an_unknown_receiving_region_does_not_hide_the_rest(admin_client, refere
     found = [(p.row, p.column) for p in response.context["preview"].problems]
     # and the donors' column says what is wrong once, not also "this field is required"
     assert sorted(found) == [(2, "交接总额（元）"), (2, "受赠地区"), (2, "捐赠方")], found
+
+
+def test_a_handover_has_one_rest_row_at_most(admin_client, reference):
+    """Two 未细分 rows of 1,050,000 each (the file totalling 210万) passed, one saved, the
+    second's note over the first's (found by the adversarial review)."""
+    first, rest = list(GOOD_ROWS[1]), list(GOOD_ROWS[1])
+    first[17] = rest[17] = "1050000"
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, rest]))
+    found = [(p.row, p.column, p.message) for p in response.context["preview"].problems]
+    assert found == [(3, "明细类型", "一笔捐赠至多有一行“未细分”。")], found
 
 
 def test_a_lines_donor_must_be_among_the_donations_donors(admin_client, reference):
