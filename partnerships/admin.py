@@ -14,9 +14,10 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
-from django.contrib.admin.views.main import PAGE_VAR
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -257,6 +258,34 @@ class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
     """Every record admin: pairing scope, locked years, stale-copy refusal, audit history."""
 
     form = forms.GuardedModelForm
+
+    def response_action(self, request, queryset):
+        """Rows chosen for an action by ids that are no ids ("abc", sent by hand) made the
+        action's query fail, a 500: the list says no rows were chosen, as Django's own does."""
+        pk = self.model._meta.pk
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk.to_python(value)
+            except ValidationError:
+                self.message_user(
+                    request,
+                    _(
+                        "Items must be selected in order to perform actions on them. No items "
+                        "have been changed."
+                    ),
+                    messages.WARNING,
+                )
+                return None
+        return super().response_action(request, queryset)
+
+    def changelist_view(self, request, extra_context=None):
+        """A date hierarchy's year of 9999 made Django work out the year after it, a 500:
+        such a year is a bad filter, as any other (Django's "?e=1" page)."""
+        if self.date_hierarchy:
+            year = request.GET.get(f"{self.date_hierarchy}__year", "")
+            if year and not (re.fullmatch(r"\d{1,4}", year) and 1 <= int(year) <= 9998):
+                return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        return super().changelist_view(request, extra_context)
 
     def get_list_display(self, request):
         columns = []
@@ -1147,6 +1176,12 @@ admin.site.register(User, RoleUserAdmin)
 
 @admin.register(Assignment)
 class AssignmentAdmin(SearchByShownNames, admin.ModelAdmin):
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # a user or pairing id posted as "abc" is refused by the form, not a 500
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = TolerantAutocompleteSelect(db_field, self.admin_site)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     list_display = ["user", "partnership"]
     list_filter = [("partnership", PartnershipListFilter)]
     search_fields = [

@@ -1028,3 +1028,40 @@ class TestControlCharacters:
             sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
             texts = [str(cell.value) for row in sheet.rows for cell in row if cell.value]
             assert any("樟木头镇政府" in text for text in texts), summary
+
+
+class TestHandMadeAdminRequests:
+    """Found by the adversarial review: each of these gave a 500."""
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/admin/partnerships/donation/?date__year=9999",
+            "/admin/partnerships/meeting/?date__year=9999",
+            "/admin/partnerships/visit/?start_date__year=9999",
+            "/admin/partnerships/donation/?date__year=abc",
+        ],
+    )
+    def test_a_date_hierarchy_year_past_9998_is_a_bad_filter(self, admin_client, reference, url):
+        response = admin_client.get(url)
+        assert response.status_code == 302 and response.url.endswith("?e=1")
+
+    @pytest.mark.parametrize("selected", ["abc", "1\x00"])
+    def test_an_action_on_ids_that_are_no_ids_changes_nothing(
+        self, admin_client, reference, selected
+    ):
+        for action in ("export_donations", "delete_selected"):
+            response = admin_client.post(
+                "/admin/partnerships/donation/",
+                {"action": action, "_selected_action": [selected], "index": "0"},
+            )
+            assert response.status_code == 302, action
+        assert Donation.objects.filter(pk=reference.donation.pk).exists()
+
+    def test_an_assignment_with_ids_that_are_no_ids_is_refused(self, admin_client, reference):
+        response = admin_client.post(
+            "/admin/partnerships/assignment/add/", {"user": "abc", "partnership": "x\x00"}
+        )
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors
+        assert not Assignment.objects.exists()
