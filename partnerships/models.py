@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -50,6 +50,11 @@ def validate_record_date(value: datetime.date) -> None:
             code="out_of_range",
             params={"first": FIRST_YEAR, "last": last_year()},
         )
+
+
+# A count staff enter fits PostgreSQL's integer column; SQLite's would take up to 2**63 and
+# then overflow when the assessment sums two of them (found by the adversarial review).
+COUNT_LIMIT = MaxValueValidator(2_147_483_647)
 
 
 class Versioned(models.Model):
@@ -713,7 +718,11 @@ class Visit(Versioned):
         Person, verbose_name=_("named members"), blank=True, related_name="visits_joined"
     )
     delegation_size = models.PositiveIntegerField(
-        _("delegation size"), null=True, blank=True, help_text=_("Leave empty if not reported.")
+        _("delegation size"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty if not reported."),
+        validators=[COUNT_LIMIT],
     )
     delegation_description = models.CharField(
         _("delegation"), max_length=300, blank=True, help_text=_("As reported, e.g. 党政代表团.")
@@ -1586,6 +1595,7 @@ class Posting(InPostPeriod):
         null=True,
         blank=True,
         help_text=_("Leave empty when the report does not give the number."),
+        validators=[COUNT_LIMIT],
     )
     sending_organisation = models.ForeignKey(
         Organisation,
@@ -1892,22 +1902,22 @@ class CooperationResult(Versioned):
     period_end = models.DateField(_("period to"), validators=[validate_record_date])
     year = models.PositiveSmallIntegerField(_("year"), editable=False, db_index=True)
     workers_employed = models.PositiveIntegerField(
-        _("rural workers helped into jobs"), null=True, blank=True
+        _("rural workers helped into jobs"), null=True, blank=True, validators=[COUNT_LIMIT]
     )
     formerly_poor_employed = models.PositiveIntegerField(
-        _("of whom formerly poor"), null=True, blank=True
+        _("of whom formerly poor"), null=True, blank=True, validators=[COUNT_LIMIT]
     )
     purchases = MoneyField(
         _("western farm products bought or sold (yuan)"), null=True, blank=True, allow_zero=True
     )
     enterprises_invested = models.PositiveIntegerField(
-        _("enterprises guided to invest"), null=True, blank=True
+        _("enterprises guided to invest"), null=True, blank=True, validators=[COUNT_LIMIT]
     )
     investment = MoneyField(
         _("amount they invested (yuan)"), null=True, blank=True, allow_zero=True
     )
     industrial_parks = models.PositiveIntegerField(
-        _("industrial parks built together"), null=True, blank=True
+        _("industrial parks built together"), null=True, blank=True, validators=[COUNT_LIMIT]
     )
     source = models.TextField(_("source"), blank=True, help_text=_("Where this was reported."))
     notes = models.TextField(_("notes"), blank=True)
@@ -2065,7 +2075,11 @@ class AnnualTarget(Versioned):
         help_text=_("For indicators in money, e.g. 1000万."),
     )
     count = models.PositiveIntegerField(
-        _("target number"), null=True, blank=True, help_text=_("For indicators that count.")
+        _("target number"),
+        null=True,
+        blank=True,
+        help_text=_("For indicators that count."),
+        validators=[COUNT_LIMIT],
     )
     source = models.TextField(
         _("source"), blank=True, help_text=_("The agreement or plan the target comes from.")

@@ -1065,3 +1065,22 @@ class TestHandMadeAdminRequests:
         assert response.status_code == 200
         assert response.context["adminform"].form.errors
         assert not Assignment.objects.exists()
+
+
+def test_a_count_past_an_integer_column_is_refused_on_both_databases(admin_client, reference):
+    """SQLite took counts up to 2**63, then overflowed summing two (found by the adversarial
+    review); PostgreSQL's column stops at 2,147,483,647."""
+    from partnerships.models import CooperationResult
+
+    response = admin_client.post(
+        "/admin/partnerships/cooperationresult/add/",
+        {
+            "partnership": reference.pairing.pk,
+            "period_start": "2024-01-01",
+            "period_end": "2024-06-30",
+            "workers_employed": "2147483648",
+        },
+    )
+    assert response.status_code == 200
+    assert "workers_employed" in response.context["adminform"].form.errors
+    assert not CooperationResult.objects.exists()
