@@ -446,7 +446,7 @@ class TestFilters:
             ("year_from=2025&year_to=2021", "截止年份不得早于起始年份"),
             ("year_from=1800", "1990"),
             ("category=bogus", "bogus"),
-            ("donor_kind=%00", "请选择有效的选项"),
+            ("donor_kind=%00", "无法识别该地址或表单"),  # any NUL: the 400 page
             ("helping_province=999999", "请选择有效的选项"),
             ("helping_province=abc", "请选择有效的选项"),
         ],
