@@ -796,6 +796,16 @@ class _Echo:
         return value
 
 
+def _money_totals(summary: Summary) -> list[str]:
+    """Each summable amount column's total as CSV text, the other columns empty."""
+    return [
+        _cell_text(sum((row[i] for row in summary.rows if row[i] is not None), Decimal(0)), MONEY)
+        if column.kind == MONEY and column.summable
+        else ""
+        for i, column in enumerate(summary.columns)
+    ]
+
+
 def csv_response(summary: Summary) -> StreamingHttpResponse:
     """UTF-8 with a BOM, so Excel and WPS on Chinese Windows read the Chinese correctly."""
     writer = csv.writer(_Echo())
@@ -804,21 +814,11 @@ def csv_response(summary: Summary) -> StreamingHttpResponse:
     def stream() -> Iterator[str]:
         yield header
         kinds = [c.kind for c in summary.columns]
-        summed = [c.kind == MONEY and c.summable for c in summary.columns]
-        totals = [Decimal(0)] * len(kinds)
-        rows = 0
         for row in summary.rows:
-            rows += 1
-            for i, value in enumerate(row):
-                if summed[i] and value is not None:
-                    totals[i] += value
             yield writer.writerow([_cell_text(v, k) for v, k in zip(row, kinds, strict=True)])
         label = summary.extra.get("csv_total")
-        if label and rows:
-            yield writer.writerow(
-                [str(label)]
-                + [_cell_text(totals[i], MONEY) if summed[i] else "" for i in range(1, len(kinds))]
-            )
+        if label and summary.rows:  # a list of a few rows (yearly), summed once at the end
+            yield writer.writerow([str(label), *_money_totals(summary)[1:]])
 
     body = None
     if summary.copy_sql is not None and copy_available():

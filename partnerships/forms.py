@@ -344,16 +344,13 @@ class OrganisationForm(GuardedModelForm):
 
     @staticmethod
     def _region_filled_in(donation, organisations) -> Region:
-        """DonationForm._filled_in_region, with the organisation in its new place."""
-        assisted = donation.partnership.assisted_region
-        if any(organisation.region is None for organisation in organisations):
-            return assisted
+        """The handover's filled-in region with the organisation in its new place."""
         places = [
             *donation.recipient_regions.all(),
-            *(organisation.region for organisation in organisations),
+            *(organisation.region for organisation in organisations if organisation.region),
             *(line.region for line in donation.itemised),
         ]
-        return smallest_common_region(places) or assisted
+        return filled_in_region(places, organisations, donation.partnership.assisted_region)
 
     def follow_moved_recipient(self) -> None:
         """After the organisation is saved: the receiving regions that follow it move, with
@@ -388,6 +385,16 @@ def smallest_common_region(regions: list[Region]) -> Region | None:
     if not common:
         return None
     return Region.objects.get(pk=int(common[-1]))
+
+
+def filled_in_region(places, organisations, assisted: Region) -> Region:
+    """A handover's receiving region when staff leave it empty: the smallest region holding
+    `places` (its recipients' places and its itemised lines, which must lie within it); the
+    pairing's assisted side where a recipient organisation's place is not known, since the
+    rest may have gone anywhere in it."""
+    if any(organisation.region is None for organisation in organisations):
+        return assisted
+    return smallest_common_region(places) or assisted
 
 
 class VisitForm(GuardedModelForm):
@@ -473,8 +480,9 @@ class DonationForm(GuardedModelForm):
         if self._region_follows_recipients():
             region = None
         if region is None and partnership is not None:
-            region = self._filled_in_region(
-                named_places, recipient_organisations, partnership.assisted_region
+            lines = [line.region for line in self.saved_itemised_lines]
+            region = filled_in_region(
+                named_places + lines, recipient_organisations, partnership.assisted_region
             )
             cleaned["region"] = region
             self.instance.region_filled_in = True
@@ -531,15 +539,6 @@ class DonationForm(GuardedModelForm):
         if not self.instance.pk or not self.instance.region_filled_in or "region" in changed:
             return False
         return bool(changed & {"recipient_regions", "recipient_organisations", "partnership"})
-
-    def _filled_in_region(self, places, organisations, assisted: Region) -> Region:
-        """The smallest region holding every recipient and the saved itemised lines (which
-        must lie within it); the pairing's assisted side where a recipient organisation's
-        place is not known, since the rest may have gone anywhere in it."""
-        if any(organisation.region_id is None for organisation in organisations):
-            return assisted
-        places = places + [line.region for line in self.saved_itemised_lines]
-        return smallest_common_region(places) or assisted
 
     @cached_property
     def saved_itemised_lines(self) -> list[DonationLine]:
