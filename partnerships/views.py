@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
 from django.db.models.functions import StrIndex, Substr
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -67,6 +67,11 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
                 login = redirect_to_login(request.htmx.current_url_abs_path or "/")
                 return HttpResponseClientRedirect(login["Location"])
             return redirect_to_login(request.get_full_path())
+        if not request.htmx and len(filled(request.GET)) < len(request.GET):
+            # A form sent without JavaScript names every filter, chosen or not: the address
+            # (bookmarked, shared, and the base of the page's own links) keeps only the chosen.
+            kept = filled(request.GET)
+            return redirect(f"{request.path}?{kept.urlencode()}" if kept else request.path)
         return view(request, *args, **kwargs)
 
     return require_GET(vary_on_headers("HX-Request")(wrapper))
@@ -195,9 +200,18 @@ def _require_in_scope(request: HttpRequest, partnership: Partnership) -> None:
         raise Http404
 
 
+def filled(query: QueryDict) -> QueryDict:
+    """`query` without its empty values (a mutable copy): an empty filter is no filter."""
+    kept = QueryDict(mutable=True)
+    for name, values in query.lists():
+        if values := [value for value in values if value != ""]:
+            kept.setlist(name, values)
+    return kept
+
+
 def _query_of(request: HttpRequest, form_class) -> QueryDict:
-    """The request's GET parameters that `form_class` understands (a mutable copy)."""
-    query = request.GET.copy()
+    """The request's chosen GET parameters that `form_class` understands (a mutable copy)."""
+    query = filled(request.GET)
     for name in list(query):
         if name not in form_class.base_fields:
             del query[name]
