@@ -575,6 +575,42 @@ def test_dashboard_tables_read_on_a_phone(site, page, console_errors):
     assert console_errors == []
 
 
+def test_named_rows_keep_their_names_in_view_on_a_phone(site, page, console_errors):
+    """On a phone, scrolling a village table sideways took the villages' names off screen with
+    the first years: the column of names now stays while the figures scroll under it."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    paths = sample_dashboard_paths()
+    sign_in(page, site.url, paths[0])
+    scrolled = 0
+    for path in paths:
+        page.goto(site.url + path)
+        expect(page.locator("table.figures").first).to_be_visible()
+        tables = page.evaluate(
+            """[...document.querySelectorAll('.table-wrap')].filter(wrap =>
+                  wrap.scrollWidth > wrap.clientWidth
+                  && wrap.querySelector('tbody > tr > th:first-child')
+               ).map(wrap => {
+                  const name = wrap.querySelector('tbody > tr > th:first-child');
+                  name.scrollIntoView({block: 'center', inline: 'nearest'});
+                  wrap.scrollLeft = wrap.scrollWidth;
+                  const after = name.getBoundingClientRect().left;
+                  const hit = document.elementFromPoint(
+                      after + 2, name.getBoundingClientRect().top + 2);
+                  return {after, wrapLeft: wrap.getBoundingClientRect().left,
+                          covered: name.contains(hit),
+                          background: getComputedStyle(name).backgroundColor};
+               })"""
+        )
+        for table in tables:
+            scrolled += 1
+            assert abs(table["after"] - table["wrapLeft"]) <= 1, (path, table)
+            # opaque and on top: the figures scroll under the names, not over them
+            assert table["background"] not in ("rgba(0, 0, 0, 0)", "transparent"), (path, table)
+            assert table["covered"], (path, table)
+    assert scrolled, "no table of these pages scrolls sideways at 390 px"
+    assert console_errors == []
+
+
 def test_dashboard_words_stay_whole_at_office_width(site, page, console_errors):
     """At 1280 px dates broke (2021年9月3 / 日), and so did a headline tile (资金及物资（未拆
     / 分）) and a header (资金或物 / 资); the tables still fit without scrolling."""
