@@ -353,6 +353,17 @@ def shown_villages(table: reports.YearTable, *, printed: bool = False) -> report
     )
 
 
+def _ancestors(partnership: Partnership) -> list[Partnership]:
+    """The pairings above `partnership`, the top first, with their sides: one query at most
+    (none above a city pairing, whose parent comes with it), where walking up the parents
+    took three for a county pairing and six for a town's."""
+    ids = [int(pk) for pk in partnership.path.strip("/").split("/")[:-1]]
+    if len(ids) <= 1:
+        return [partnership.parent] if partnership.parent else []
+    found = Partnership.objects.select_related("helping_region", "assisted_region").in_bulk(ids)
+    return [found[pk] for pk in ids]
+
+
 @dashboard_view
 @pagecache.versioned
 def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -375,9 +386,7 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
     def build() -> dict:
         figures = {
-            "visible_ancestors": [
-                p for p in partnership.ancestors_and_self[:-1] if scope.allows(p)
-            ],
+            "visible_ancestors": [p for p in _ancestors(partnership) if scope.allows(p)],
         }
         if filters is None:
             return figures

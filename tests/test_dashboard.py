@@ -12,7 +12,7 @@ from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.test import Client
 
-from partnerships import reports
+from partnerships import reports, views
 from partnerships.models import (
     Donation,
     DonationLine,
@@ -924,6 +924,24 @@ def test_a_helping_town_links_to_the_pairings_it_is_a_side_of(official_client, r
     assert "（帮扶方）" in text and "结对关系页面" in text
     village = page_text(official_client.get(f"/regions/{reference.jiangkou.pk}/"))
     assert "（受帮扶方）" in village and "结对关系页面" not in village
+
+
+def test_a_pairings_ancestors_cost_one_query_at_any_depth(
+    official_client, reference, django_assert_num_queries
+):
+    """Walking up the parents cost two queries per level above the parent (the pairing and
+    its two sides): three for a county pairing, six for a town's."""
+    town_pairing = Partnership.objects.get(pk=reference.town_pairing.pk)
+    with django_assert_num_queries(1):
+        names = [str(pairing) for pairing in views._ancestors(town_pairing)]
+    assert names == ["粤黔（广东省—贵州省）", "莞铜（东莞市—铜仁市）", "樟木头镇—江口县"]
+    city_pairing = Partnership.objects.select_related(
+        "parent__helping_region", "parent__assisted_region"
+    ).get(name="莞铜")
+    with django_assert_num_queries(0):  # its parent comes with it
+        assert [str(pairing) for pairing in views._ancestors(city_pairing)] == names[:1]
+    page = re.sub(r"<[^>]+>", "", page_text(official_client.get(f"/pairings/{town_pairing.pk}/")))
+    assert "粤黔（广东省—贵州省） › 莞铜（东莞市—铜仁市） › 樟木头镇—江口县" in page
 
 
 def test_a_filter_left_out_reads_as_one_left_empty(official_client, reference):
