@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.test import Client
+from django.utils import translation
 
 from partnerships import reports, views
 from partnerships.models import (
@@ -586,6 +587,17 @@ class TestAccess:
 
 
 class TestLanguage:
+    def test_choice_labels_follow_the_active_language(self):
+        # Each field's labels are kept (models.ChoiceLabels), but translated at each call.
+        donation = Donation(kind="both", category="medical")
+        with translation.override("zh-hans"):
+            chinese = donation.get_kind_display(), donation.get_category_display()
+        with translation.override("en"):
+            english = donation.get_kind_display(), donation.get_category_display()
+        assert chinese == ("资金及物资（未拆分）", "医疗")
+        assert english == ("funds and materials (not split)", "medical care")
+        assert Donation(kind="retired").get_kind_display() == "retired"  # as Django's
+
     def test_chinese_is_the_default(self, official_client, reference):
         text = page_text(official_client.get("/"))
         assert '<html lang="zh-Hans">' in text
