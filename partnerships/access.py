@@ -182,17 +182,20 @@ def refused(request, what: str) -> None:
     )
 
 
-def organisation_q(scope: Scope) -> Q:
+def organisation_q(scope: Scope, *, above: bool = False) -> Q:
     """Organisations of the pairings in scope.
 
     Those placed on either side of a pairing in scope, those named on a donation in scope
     (a donor may sit elsewhere, like a 广东… company), and unplaced ones no other pairing uses.
+    With `above`, also those named on the records of the pairings above (what a record of a
+    town pairing may name, like the county pairing's visit: to pick, not to change).
     """
     if scope.everything:
         return Q()
     from .models import Donation, DonationLine, Partnership, Posting, VillageEnterprisePair
 
-    in_scope = Donation.objects.filter(scope.q("partnership__"))
+    pairings = scope.q_with_ancestors if above else scope.q
+    in_scope = Donation.objects.filter(pairings("partnership__"))
     donors = Donation.donors.through.objects.filter(donation__in=in_scope)
     recipients = Donation.recipient_organisations.through.objects.filter(donation__in=in_scope)
     q = Q(pk__in=donors.values("organisation_id")) | Q(pk__in=recipients.values("organisation_id"))
@@ -201,8 +204,8 @@ def organisation_q(scope: Scope) -> Q:
     )
     for helping, assisted in sides:
         q |= Q(region__path__startswith=helping) | Q(region__path__startswith=assisted)
-    postings = Posting.objects.filter(scope.q("partnership__"))
-    pairs = VillageEnterprisePair.objects.filter(scope.q("partnership__"))
+    postings = Posting.objects.filter(pairings("partnership__"))
+    pairs = VillageEnterprisePair.objects.filter(pairings("partnership__"))
     q |= (
         Q(pk__in=postings.values("sending_organisation_id"))
         | Q(pk__in=postings.values("host_organisation_id"))
@@ -228,18 +231,20 @@ def organisation_q(scope: Scope) -> Q:
     return q | unused
 
 
-def person_q(scope: Scope) -> Q:
+def person_q(scope: Scope, *, above: bool = False) -> Q:
     """People of the pairings in scope: of an organisation in scope, or on a visit or meeting
-    in scope, or nowhere yet (just entered)."""
+    in scope, or nowhere yet (just entered). With `above`, also those of the pairings above
+    (see organisation_q)."""
     if scope.everything:
         return Q()
     from .models import Meeting, MeetingParticipant, Organisation, Posting, Visit
 
-    visits = Visit.objects.filter(scope.q("partnership__"))
-    meetings = Meeting.objects.filter(scope.q("partnership__"))
-    postings = Posting.objects.filter(scope.q("partnership__"))
+    pairings = scope.q_with_ancestors if above else scope.q
+    visits = Visit.objects.filter(pairings("partnership__"))
+    meetings = Meeting.objects.filter(pairings("partnership__"))
+    postings = Posting.objects.filter(pairings("partnership__"))
     q = (
-        Q(organisation__in=Organisation.objects.filter(organisation_q(scope)))
+        Q(organisation__in=Organisation.objects.filter(organisation_q(scope, above=above)))
         | Q(pk__in=visits.exclude(leader=None).values("leader_id"))
         | Q(pk__in=Visit.members.through.objects.filter(visit__in=visits).values("person_id"))
         | Q(pk__in=MeetingParticipant.objects.filter(meeting__in=meetings).values("person_id"))

@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms as django_forms
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -126,6 +127,47 @@ def scope_filter(model, scope: access.Scope) -> Q:
     return Q()
 
 
+def pickable(model, scope: access.Scope) -> Q:
+    """What of `model` a record of the user's pairings may be linked to: what they see, and
+    the visits of the pairings above theirs with the organisations and people named on those
+    pairings' records (the town pairing's meeting held during the county pairing's visit)."""
+    if scope.everything:
+        return Q()
+    if model is Visit:
+        return scope.q_with_ancestors("partnership__")
+    if model is Organisation:
+        return access.organisation_q(scope, above=True)
+    if model is Person:
+        return access.person_q(scope, above=True)
+    return scope_filter(model, scope)
+
+
+def autocomplete_source(request):
+    """The field of another record that an admin autocomplete request fills in, or None."""
+    match = request.resolver_match
+    if match is None or match.url_name != "autocomplete":
+        return None
+    try:
+        model = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+        return model._meta.get_field(request.GET["field_name"])
+    except (KeyError, LookupError, ValueError, FieldDoesNotExist):
+        return None
+
+
+class PicksAboveScope:
+    """An autocomplete for another record's field offers what that record may be linked to
+    (`pickable`), where the list and pages of this model show only the user's pairings'."""
+
+    def get_search_results(self, request, queryset, search_term):
+        source = autocomplete_source(request)
+        scope = access.scope_for(request.user)
+        if source is not None and source.model is not self.model and not scope.everything:
+            queryset = self.model._default_manager.filter(
+                pickable(self.model, scope)
+            ).complex_filter(source.get_limit_choices_to())
+        return super().get_search_results(request, queryset, search_term)
+
+
 class TolerantAutocompleteMixin:
     """Re-renders a form whose submitted id is garbage ("abc", 10**20) instead of failing.
 
@@ -159,16 +201,11 @@ class ScopedChoicesMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         scope = access.scope_for(request.user)
         related = db_field.related_model
-        if not scope.everything and related is Visit and db_field.model is not Visit:
+        if not scope.everything and related in (Visit, Organisation, Person):
             # A record may belong to a visit of the parent pairing: keep that choice.
-            kwargs["queryset"] = Visit.objects.filter(scope.q_with_ancestors("partnership__"))
-        elif not scope.everything and related in (
-            Partnership,
-            Organisation,
-            Person,
-            AidProject,
-            Meeting,
-        ):
+            if related is not db_field.model:
+                kwargs["queryset"] = related._default_manager.filter(pickable(related, scope))
+        elif not scope.everything and related in (Partnership, AidProject, Meeting):
             kwargs["queryset"] = related._default_manager.filter(scope_filter(related, scope))
         if db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = TolerantAutocompleteSelect(db_field, self.admin_site)
@@ -178,7 +215,7 @@ class ScopedChoicesMixin:
         scope = access.scope_for(request.user)
         related = db_field.related_model
         if not scope.everything and related in (Organisation, Person):
-            kwargs["queryset"] = related._default_manager.filter(scope_filter(related, scope))
+            kwargs["queryset"] = related._default_manager.filter(pickable(related, scope))
         if db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = TolerantAutocompleteSelectMultiple(db_field, self.admin_site)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
@@ -254,7 +291,7 @@ def _money_column(field: MoneyField):
     return column
 
 
-class RecordAdmin(SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
+class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
     """Every record admin: pairing scope, locked years, stale-copy refusal, audit history."""
 
     form = forms.GuardedModelForm
@@ -1158,6 +1195,22 @@ class RoleUserAdmin(UserAdmin):
     Django's list of some 300 single permissions, named in English as the database stores them,
     is left off the form unless the account already holds some (they would otherwise act
     unseen); the roles say in both languages what each may do."""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Staff and administrators work in the admin, which signs in only accounts with staff
+        # status: without it, their right password was refused as a wrong one.
+        account = form.instance
+        roles = account.groups.filter(name__in=[access.ADMINISTRATOR, access.DATA_ENTRY])
+        if not account.is_staff and roles.exists():
+            account.is_staff = True
+            account.save(update_fields=["is_staff"])
+            self.message_user(
+                request,
+                _("%(user)s was given staff status: their role works in the admin, which needs it.")
+                % {"user": account.get_username()},
+                messages.WARNING,
+            )
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

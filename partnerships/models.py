@@ -660,7 +660,8 @@ class Organisation(Versioned):
                 condition=Q(region__isnull=True),
                 name="organisation_unique_without_region",
                 violation_error_message=_(
-                    "An organisation of that name without a region is already recorded."
+                    "An organisation of that name without a region is already recorded: "
+                    "choose it where it is needed, or ask an administrator if you cannot find it."
                 ),
             ),
         ]

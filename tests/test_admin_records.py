@@ -230,6 +230,34 @@ class TestVisits:
             **overrides,
         }
 
+    @pytest.mark.parametrize("language", ["zh-hans", "en"])
+    def test_dates_are_read_as_official_documents_write_them(
+        self, admin_client, reference, language
+    ):
+        """2023.1.10 (as in many notices) was refused on the form, read by the import."""
+        written = [
+            ("2024-03-05", "2024-03-07"),
+            ("2024.3.5", "2024.3.7"),
+            ("2024/3/5", "2024/03/07"),
+            ("2024年3月5日", "2024年3月7日"),
+        ]
+        for number, (start, end) in enumerate(written):
+            response = admin_client.post(
+                VISIT_ADD,
+                self.visit_data(reference, start_date=start, end_date=end, purpose=f"第{number}次"),
+                HTTP_ACCEPT_LANGUAGE=language,
+            )
+            assert response.status_code == 302, (start, form_errors(response))
+            visit = Visit.objects.get(purpose=f"第{number}次")
+            assert (visit.start_date, visit.end_date) == (
+                datetime.date(2024, 3, 5),
+                datetime.date(2024, 3, 7),
+            )
+        response = admin_client.post(
+            VISIT_ADD, self.visit_data(reference, start_date="2024.13.5", purpose="错")
+        )
+        assert response.status_code == 200 and not Visit.objects.filter(purpose="错").exists()
+
     def test_it_rejects_an_end_before_the_start(self, english_admin_client, reference):
         response = english_admin_client.post(
             VISIT_ADD, self.visit_data(reference, end_date="2024-03-01")
@@ -1740,7 +1768,7 @@ class TestOrganisationNames:
         assert english_admin_client.post(self.ADD, data).status_code == 302
         response = english_admin_client.post(self.ADD, data)
         assert response.status_code == 200
-        assert "An organisation of that name without a region is already recorded." in " ".join(
+        assert "An organisation of that name without a region is already recorded" in " ".join(
             form_errors(response)
         )
         assert Organisation.objects.filter(name="某慈善基金会").count() == 1

@@ -22,6 +22,8 @@ from partnerships.models import (
     Visit,
 )
 
+from .admin_helpers import form_errors
+
 pytestmark = pytest.mark.django_db
 
 ROLES = ["anonymous", "official_all", "official_a", "staff_a", "staff_b", "admin"]
@@ -202,6 +204,65 @@ def test_staff_see_only_their_pairings_in_choices_and_autocomplete(client, world
     )
     names = [item["text"] for item in response.json()["results"]]
     assert "樟木头镇人民政府" in names and not any(n.startswith("示例") for n in names)
+
+
+def test_staff_of_a_town_pairing_link_records_to_the_county_pairings_visit(
+    client, world, django_user_model
+):
+    """The reference's 闵孝镇 meeting belongs to the town pairing but was held during the
+    county pairing's visit, with its people and donors: staff assigned to the town pairing
+    found neither the visit nor 永林 to choose, and had to invent a day."""
+    reference = world["reference"]
+    clerk = django_user_model.objects.create_user(username="town_clerk", is_staff=True)
+    clerk.groups.add(Group.objects.get(name=access.DATA_ENTRY))
+    Assignment.objects.create(user=clerk, partnership=reference.town_pairing)
+    client.force_login(clerk)
+
+    def offered(model_name, field_name, term=""):
+        response = client.get(
+            "/admin/autocomplete/",
+            {
+                "app_label": "partnerships",
+                "model_name": model_name,
+                "field_name": field_name,
+                "term": term,
+            },
+        )
+        assert response.status_code == 200
+        return [item["id"] for item in response.json()["results"]]
+
+    visit = str(reference.visit.pk)
+    assert offered("meeting", "visit", "樟木头") == [visit]
+    assert offered("donation", "visit") == [visit]
+    assert offered("villageenterprisepair", "known_during") == [visit]
+    yonglin = Organisation.objects.get(name="永林电子股份有限公司")
+    assert str(yonglin.pk) in offered("donation", "donors", "永林")
+    assert not any(
+        Organisation.objects.get(pk=pk).name.startswith("示例")
+        for pk in offered("donation", "donors")
+    )
+    speaker = reference.visit.leader
+    assert str(speaker.pk) in offered("meetingparticipant", "person", speaker.name)
+    # To choose, not to change: the visit stays out of their list and pages.
+    assert client.get("/admin/partnerships/visit/").context["cl"].result_count == 0
+    assert client.get(f"/admin/partnerships/visit/{visit}/change/").status_code in (302, 404)
+    # A meeting of theirs held during it is saved with it, without inventing a day.
+    response = client.post(
+        "/admin/partnerships/meeting/add/",
+        {
+            "partnership": reference.town_pairing.pk,
+            "visit": visit,
+            "title": "村企结对帮扶座谈会",
+            "participants-TOTAL_FORMS": "1",
+            "participants-INITIAL_FORMS": "0",
+            "participants-0-person": speaker.pk,
+            "participants-0-role": "speaker",
+        },
+    )
+    assert response.status_code == 302, form_errors(response)
+    meeting = Meeting.objects.get(title="村企结对帮扶座谈会")
+    assert meeting.visit == reference.visit and meeting.date is None
+    assert meeting.year == reference.visit.start_date.year
 
 
 def test_staff_cannot_move_a_record_into_another_pairing(client, world):

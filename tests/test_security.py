@@ -520,6 +520,49 @@ class TestAuditTrail:
         admin_user.user_permissions.add(Permission.objects.get(codename="view_region"))
         assert 'name="user_permissions"' in page_text(admin_client.get(url))
 
+    def test_a_data_entry_account_gets_the_staff_status_it_needs(
+        self, admin_client, django_user_model
+    ):
+        """An account given the data-entry role without 工作人员状态 could not sign in to the
+        admin, and its right password was refused as a wrong one."""
+        clerk = django_user_model.objects.create_user(username="luru01", password="pw-luru-123")
+        role = Group.objects.get(name=access.DATA_ENTRY)
+        response = admin_client.post(
+            f"/admin/auth/user/{clerk.pk}/change/",
+            {
+                "username": "luru01",
+                "is_active": "on",
+                "groups": [role.pk],
+                "date_joined_0": "2026-12-01",
+                "date_joined_1": "09:00:00",
+            },
+            follow=True,
+        )
+        assert response.status_code == 200
+        clerk.refresh_from_db()
+        assert clerk.is_staff and list(clerk.groups.all()) == [role]
+        assert "已为 luru01 勾选“工作人员状态”" in page_text(response)
+        signed_in = Client().post(
+            "/admin/login/?next=/admin/",
+            {"username": "luru01", "password": "pw-luru-123", "next": "/admin/"},
+        )
+        assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
+        # An official's role needs no admin, and gets no staff status.
+        reader = django_user_model.objects.create_user(username="lingdao")
+        official = Group.objects.get(name=access.OFFICIAL_ALL)
+        admin_client.post(
+            f"/admin/auth/user/{reader.pk}/change/",
+            {
+                "username": "lingdao",
+                "is_active": "on",
+                "groups": [official.pk],
+                "date_joined_0": "2026-12-01",
+                "date_joined_1": "09:00:00",
+            },
+        )
+        reader.refresh_from_db()
+        assert list(reader.groups.all()) == [official] and not reader.is_staff
+
     def test_a_history_page_survives_the_deletion_of_what_its_rows_named(
         self, admin_client, reference
     ):
