@@ -19,7 +19,6 @@ from .indicators import RECENT_YEARS, assessment_years
 from .models import (
     REGION_ANCESTORS,
     AidProject,
-    Inspection,
     Partnership,
     Posting,
     Visit,
@@ -207,11 +206,7 @@ def _visit(request: HttpRequest, pk: int) -> Visit:
 def _visit_record(request: HttpRequest, pk: int) -> dict:
     visit = _visit(request, pk)
     return {
-        **visit_record_context(visit),
-        # a visit may inspect another pairing's project, which a scoped official may not see
-        "inspections": Inspection.objects.filter(visit=visit)
-        .filter(access.scope_for(request.user).q("project__partnership__"))
-        .select_related("project__region", "project__partnership"),
+        **visit_record_context(visit, access.scope_for(request.user)),
         "printed_on": timezone.localdate(),
         "pdf_url": reverse("visit_record_pdf", args=[visit.pk]),
     }

@@ -38,11 +38,13 @@ from .models import (
     REGION_ANCESTORS,
     DonationKind,
     Funding,
+    Inspection,
     Meeting,
     MeetingParticipant,
     Organisation,
     Partnership,
     Person,
+    Posting,
     Region,
     Visit,
     last_year,
@@ -502,7 +504,7 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     _require_in_scope(request, visit.partnership)
     context = {
-        **visit_record_context(visit),
+        **visit_record_context(visit, access.scope_for(request.user)),
         "ledger_exports": export_links(request, "ledger", visit=visit.pk),
         "visit_exports": export_links(request, "visits", visit=visit.pk),
         "record_url": reverse("visit_record", args=[visit.pk]),
@@ -541,8 +543,9 @@ def people_of(participants) -> list[MeetingPerson]:
     return list(people.values())
 
 
-def visit_record_context(visit: Visit) -> dict:
-    """A visit's meetings (participants in a report's order) and handovers, for its pages."""
+def visit_record_context(visit: Visit, scope: access.Scope) -> dict:
+    """A visit's meetings (participants in a report's order), handovers, projects inspected
+    and people sent it called on, for its pages."""
     # Chair first, then speakers, the reporter and attendees, as a report lists them.
     role_order = Case(
         *(When(role=role, then=Value(i)) for i, role in enumerate(MeetingParticipant.Role)),
@@ -563,7 +566,19 @@ def visit_record_context(visit: Visit) -> dict:
     donations = reports.donation_list(
         visit.donations.select_related("region").order_by("date", "pk")
     ).prefetch_related("lines__region", "lines__recipient_organisation", "lines__donor")
-    return {"visit": visit, "meetings": meetings, "donations": donations}
+    return {
+        "visit": visit,
+        "meetings": meetings,
+        "donations": donations,
+        # a visit may inspect another pairing's project, which a scoped official may not see
+        "inspections": Inspection.objects.filter(visit=visit)
+        .filter(scope.q("project__partnership__"))
+        .select_related("project__region", "project__partnership"),
+        "postings": Posting.objects.filter(known_during=visit)
+        .filter(scope.q("partnership__"))
+        .select_related("person", "host_region", "sending_organisation", "host_organisation")
+        .order_by("kind", "pk"),
+    }
 
 
 def _summary(name: str, filters: reports.Filters, scope: dict) -> exports.Summary | str:

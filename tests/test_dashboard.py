@@ -7,20 +7,24 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import translation
 
-from partnerships import reports, views
+from partnerships import access, reports, views
 from partnerships.models import (
+    AidProject,
+    Assignment,
     Donation,
     DonationLine,
     Meeting,
     Organisation,
     Partnership,
     Person,
+    Posting,
     Region,
     Visit,
 )
@@ -366,6 +370,33 @@ class TestReferenceFigures:
             official_client.get(f"/pairings/{reference.pairing.pk}/", HTTP_ACCEPT_LANGUAGE="en")
         )
         assert "led by 黄淦洪" in english and "parts. Hover a figure" in english
+
+    def test_the_visit_page_lists_the_project_inspected_and_people_called_on(
+        self, client, official_client, reference, django_user_model
+    ):
+        """The record and the report name the 云舍文化村 project inspected and the teachers and
+        doctors called on; the visit's page said nothing of either."""
+        text = re.sub(
+            r"<[^>]+>", "", page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
+        )
+        assert "考察的项目" in text
+        assert "云舍文化村项目（江口县；在建）：参观文化村项目建设" in re.sub(r"\s+", "", text)
+        assert "看望的选派人员" in text
+        assert "支教教师（人数未见报道） → 江口县" in text
+        assert "支医医护人员（人数未见报道） → 江口县" in text
+        # Those of a pairing the official may not see stay out, as on the printed record.
+        other = Partnership.objects.create(
+            helping_region=reference.zhangmutou, assisted_region=Region.objects.get(name="贵州省")
+        )
+        Posting.objects.filter(known_during=reference.visit).update(partnership=other)
+        AidProject.objects.filter(inspections__visit=reference.visit).update(partnership=other)
+        scoped = django_user_model.objects.create_user(username="scoped_official")
+        scoped.groups.add(Group.objects.get(name=access.OFFICIAL_ASSIGNED))
+        Assignment.objects.create(user=scoped, partnership=reference.pairing)
+        client.force_login(scoped)
+        text = page_text(client.get(f"/visits/{reference.visit.pk}/"))
+        assert "云舍文化村项目" not in text.split("考察的项目")[1].split("</section>")[0]
+        assert "支教教师" not in text and "无项目考察记录。" in text
 
     def test_a_pairing_without_records_says_its_zero_is_no_record(self, official_client, reference):
         """樟木头镇—闵孝镇 read 0.00 while 闵孝镇's page said its share of the 105万 is 不详."""
