@@ -9,6 +9,7 @@ epoch for the dashboard's reused content (pagecache.py), so nothing rendered bef
 """
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from partnerships import pagecache, summary
 
@@ -35,4 +36,7 @@ class Command(BaseCommand):
             return
         rows = summary.rebuild()
         pagecache.new_epoch()
+        # Run after a restore (README), which leaves the planner without statistics.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         self.stdout.write(self.style.SUCCESS(f"Summary rebuilt: {rows} rows."))
