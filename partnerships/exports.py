@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import OuterRef, Prefetch, Q, Subquery, Sum
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -849,19 +849,31 @@ def copy_stream(header: str, sql: str, params: list[Any]) -> Iterator[bytes]:
     they are on both paths. Rows go out in batches, not one tiny write each.
     """
     yield header.encode()
+    # The web process's statement timeout (startup.limit_statement_time) would also count
+    # the time a slow client takes to download: the export is one statement, lifted from it.
+    limit = getattr(connection, "statement_timeout_ms", 0)
     # Django's cursor wraps psycopg's; COPY binds the parameters on the client side.
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT CSV)", params) as copy,
-    ):
-        batch = []
-        for row in copy:
-            batch.append(bytes(row)[:-1])
-            if len(batch) >= COPY_BATCH:
-                yield b"\r\n".join(batch) + b"\r\n"
+    with connection.cursor() as cursor:
+        if limit:
+            cursor.execute("SET statement_timeout = 0")
+        try:
+            with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT CSV)", params) as copy:
                 batch = []
-        if batch:
-            yield b"\r\n".join(batch) + b"\r\n"
+                for row in copy:
+                    batch.append(bytes(row)[:-1])
+                    if len(batch) >= COPY_BATCH:
+                        yield b"\r\n".join(batch) + b"\r\n"
+                        batch = []
+                if batch:
+                    yield b"\r\n".join(batch) + b"\r\n"
+        finally:
+            if limit:
+                try:
+                    cursor.execute(f"SET statement_timeout = {int(limit)}")
+                except DatabaseError:
+                    # A download cut short can leave the connection unusable: a new one
+                    # gets the limit again (startup.apply_statement_timeout).
+                    connection.close()
 
 
 def json_response(summary: Summary) -> StreamingHttpResponse:

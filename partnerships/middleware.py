@@ -84,3 +84,28 @@ class NulInAddressIsBadRequestMiddleware:
 
             return bad_request(request, BadRequest("NUL in the query"))
         return self.get_response(request)
+
+
+class StatementTimeoutIsServiceUnavailableMiddleware:
+    """A statement stopped by the web process's statement timeout (settings.STATEMENT_TIMEOUT)
+    is answered with a 503 page that says what happened and what to do, in the user's language,
+    not Django's bare 500. Nothing was changed: the statement was a read, or its transaction
+    rolled back."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        from django.db import OperationalError
+
+        cause = exception.__cause__
+        if isinstance(exception, OperationalError) and getattr(cause, "sqlstate", "") == "57014":
+            from django.conf import settings
+            from django.shortcuts import render
+
+            context = {"seconds": settings.STATEMENT_TIMEOUT}
+            return render(request, "503.html", context, status=503)
+        return None

@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "partnerships.middleware.NulInAddressIsBadRequestMiddleware",
     "partnerships.middleware.OverflowIsBadRequestMiddleware",
+    "partnerships.middleware.StatementTimeoutIsServiceUnavailableMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -141,6 +142,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # makes PostgreSQL compile them with JIT: 100–300 ms of compiling for a query that runs
     # in 10 ms. Short reporting queries never repay it.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# A web process stops any one statement after this many seconds (PostgreSQL; 0: never), and
+# answers the page with a 503 saying so (partnerships/startup.py, middleware.py): a query the
+# planner got badly wrong must not hold a worker and a database backend for minutes. Commands
+# (migrate, generate_dataset, rebuild_summary) are not web processes and are not limited.
+STATEMENT_TIMEOUT = int(os.environ.get("STATEMENT_TIMEOUT", "60"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers and one writer work at once; IMMEDIATE transactions plus a busy timeout
     # make two staff saving at the same moment wait for each other instead of failing with

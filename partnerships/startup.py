@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import gc
 
+from django.conf import settings
+from django.db.backends.signals import connection_created
+
 
 def freeze_startup_objects() -> int:
     """Collect what start-up left behind, then exempt the survivors from later collections;
@@ -21,3 +24,20 @@ def freeze_startup_objects() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+def limit_statement_time() -> None:
+    """Every database connection this process opens stops a statement after
+    settings.STATEMENT_TIMEOUT seconds (PostgreSQL): called by the web process only."""
+    connection_created.connect(apply_statement_timeout, dispatch_uid="statement_timeout")
+
+
+def apply_statement_timeout(sender=None, connection=None, **kwargs) -> None:
+    if connection is None or connection.vendor != "postgresql" or settings.STATEMENT_TIMEOUT <= 0:
+        return
+    milliseconds = settings.STATEMENT_TIMEOUT * 1000
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = {int(milliseconds)}")
+    # What a statement that may rightly run longer (the ledger's COPY, streamed to a slow
+    # client) lifts and restores: exports.copy_stream.
+    connection.statement_timeout_ms = milliseconds

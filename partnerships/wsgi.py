@@ -18,9 +18,10 @@ if not settings.DEBUG and settings.SECRET_KEY == settings.DEVELOPMENT_SECRET_KEY
 
 from django.urls import get_resolver  # noqa: E402
 
-from .startup import freeze_startup_objects  # noqa: E402
+from .startup import freeze_startup_objects, limit_statement_time  # noqa: E402
 
 # Import the URL patterns, and through them every view module, as the first request would,
 # so that they are frozen with the rest of start-up (partnerships/startup.py says why).
 get_resolver().url_patterns  # noqa: B018 - evaluated for its import side effect
 freeze_startup_objects()
+limit_statement_time()

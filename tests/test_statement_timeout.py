@@ -1,0 +1,67 @@
+"""The web process's statement timeout (PostgreSQL): a runaway query ends in a 503 page that
+says so; the ledger's COPY, which streams to a client at its own pace, is exempt."""
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from partnerships import exports, reports, startup
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no statement timeout"),
+    # A cancelled statement aborts the transaction around it: no test-wide transaction.
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def limited():
+    """This test's connection limited as a web process's is, to one second."""
+    with override_settings(STATEMENT_TIMEOUT=1):
+        connection.ensure_connection()
+        startup.apply_statement_timeout(connection=connection)
+        yield connection
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+    del connection.statement_timeout_ms
+
+
+def current_timeout() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return cursor.fetchone()[0]
+
+
+def test_a_page_stopped_by_the_limit_says_so(official_client, reference, limited, monkeypatch):
+    def slow(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(3)")
+        return []
+
+    monkeypatch.setattr(reports, "top_donors", slow)
+    assert current_timeout() == "1s"
+    response = official_client.get(f"/pairings/{reference.pairing.pk}/?year_from=2020")
+    assert response.status_code == 503
+    text = response.content.decode()
+    assert "这一页的计算超过了 1 秒，已停止，未作任何修改。" in text
+    assert "请缩小筛选范围" in text
+    # The connection is still usable, and still limited.
+    assert current_timeout() == "1s"
+    assert official_client.get("/").status_code == 200
+
+
+def test_the_ledger_copy_is_exempt_and_the_limit_comes_back(limited):
+    sql = "SELECT current_setting('statement_timeout'), pg_sleep(1.5)"
+    body = b"".join(exports.copy_stream("header\r\n", sql, []))
+    assert body == b'header\r\n0,""\r\n'  # no limit while it ran, and it ran past one
+    assert current_timeout() == "1s"
+    # A download cut short restores it too.
+    stream = exports.copy_stream("header\r\n", "SELECT generate_series(1, 5000)", [])
+    next(stream), next(stream)
+    stream.close()
+    assert current_timeout() == "1s"
+
+
+def test_commands_and_tests_are_not_limited():
+    # Only the web process (wsgi.py) calls startup.limit_statement_time.
+    assert current_timeout() == "0"
