@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connection
-from django.db.models import OuterRef, Prefetch, Q, Subquery, Sum
+from django.db.models import F, OuterRef, Prefetch, Q, Subquery, Sum
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -478,7 +478,15 @@ def ledger(**scope) -> Summary:
     """
     lines = (
         ledger_lines(**scope)
-        .order_by("donation__year", "donation__date", "donation_id", "-is_itemised", "pk")
+        # Within a year, handovers known only by their visit after the dated ones, on both
+        # databases (as COPY's ORDER BY does on PostgreSQL, which sorts NULLs last upwards).
+        .order_by(
+            "donation__year",
+            F("donation__date").asc(nulls_last=True),
+            "donation_id",
+            "-is_itemised",
+            "pk",
+        )
         .values_list(*LEDGER_VALUES)
     )
     itemised_label, rest_label = _("itemised"), _("not itemised")

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from .indexes import NullsLastIndex
 from .money import MoneyField
 from .punctuation import punct
 
@@ -74,6 +75,12 @@ class ChoiceLabels:
 
 
 _CHOICE_LABELS: dict[models.Field, dict] = {}
+
+
+# Lists of meetings and donations: newest first and, within a year, those known only by their
+# visit (no day reported) after the dated ones, on both databases (PostgreSQL would put them
+# first: it sorts NULLs first in a descending order, SQLite last).
+LIST_ORDER = ("-year", F("date").desc(nulls_last=True), "-pk")
 
 
 class Versioned(ChoiceLabels, models.Model):
@@ -953,7 +960,7 @@ class Meeting(HeldDuringVisit):
     class Meta(HeldDuringVisit.Meta):
         verbose_name = _("meeting")
         verbose_name_plural = _("meetings")
-        ordering = ["-year", "-date", "-pk"]
+        ordering = LIST_ORDER
 
     def __str__(self) -> str:
         return self.title
@@ -1122,7 +1129,7 @@ class Donation(HeldDuringVisit):
     class Meta(HeldDuringVisit.Meta):
         verbose_name = _("donation")
         verbose_name_plural = _("donations")
-        ordering = ["-year", "-date", "-pk"]
+        ordering = LIST_ORDER
         constraints = [
             *HeldDuringVisit.Meta.constraints,
             models.CheckConstraint(
@@ -1141,7 +1148,12 @@ class Donation(HeldDuringVisit):
                 name="donation_pairing_year_amounts",
             ),
             models.Index(fields=["date"]),
-            models.Index(fields=["-year", "-date", "-id"], name="donation_list_order"),
+            NullsLastIndex(
+                F("year").desc(),
+                F("date").desc(nulls_last=True),
+                F("id").desc(),
+                name="donation_list_order",
+            ),
         ]
 
     def __str__(self) -> str:

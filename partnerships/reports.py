@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from .access import ALL, Scope
 from .models import (
+    LIST_ORDER,
     REGION_ANCESTORS,
     TOTAL_SPLITS,
     Category,
@@ -752,7 +753,7 @@ def timeline(*, filters: Filters, partnership: Partnership, limit: int = 50) -> 
             "visit__end_date",
             *pairing_name,
         )
-        .order_by("-year", "-date", "-pk")
+        .order_by(*LIST_ORDER)
     )
     visit_count = visits.count()
     meeting_count = meetings.count()
@@ -900,7 +901,7 @@ def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donatio
                 )
             )
         )
-        .order_by("-year", "-date", "-pk")
+        .order_by(*LIST_ORDER)
     )
 
 
@@ -910,4 +911,4 @@ def donations_by_donor(*, filters: Filters, organisation: Organisation) -> Query
     given = list(
         DonorLink.objects.filter(organisation=organisation).values_list("donation_id", flat=True)
     )
-    return donations(filters=filters).filter(pk__in=given).order_by("-year", "-date", "-pk")
+    return donations(filters=filters).filter(pk__in=given).order_by(*LIST_ORDER)
