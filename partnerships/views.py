@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, wraps
 
 from django.conf import settings
@@ -152,7 +152,15 @@ def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
     if not form.is_valid():
         return form, None
     scope = access.scope_for(request.user)
-    return form, reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
+    filters = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
+    # Years before the programme's first record, or after this year and its last, hold
+    # nothing anywhere: a table asked for from 1990 does not list 27 columns of 0.00.
+    first, last = low or this_year, max(high or this_year, this_year)
+    if filters.year_from and filters.year_from < first:
+        filters = replace(filters, year_from=first)
+    if filters.year_to and filters.year_to > last:
+        filters = replace(filters, year_to=last)
+    return form, filters
 
 
 def _require_organisation_in_scope(request: HttpRequest, organisation: Organisation) -> None:
@@ -679,4 +687,13 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
         return HttpResponseBadRequest(result, content_type="text/plain; charset=utf-8")
     if summary not in UNFILTERED_SUMMARIES:
         result.filter_words = filters.words()
+    if fmt == "xlsx" and (rows := exports.xlsx_too_large(result)) is not None:
+        csv_url = reverse("export", args=[summary, "csv"])
+        query = filled(request.GET).urlencode()
+        context = {
+            "rows": rows,
+            "limit": exports.XLSX_MAX_ROWS,
+            "csv_url": f"{csv_url}?{query}" if query else csv_url,
+        }
+        return render(request, "partnerships/xlsx_too_large.html", context, status=400)
     return exports.FORMATS[fmt](result)

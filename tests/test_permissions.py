@@ -265,6 +265,21 @@ def test_staff_of_a_town_pairing_link_records_to_the_county_pairings_visit(
     assert meeting.year == reference.visit.start_date.year
 
 
+def test_a_scoped_official_is_told_the_figures_are_their_pairings_only(client, world):
+    """A province outside their pairings read 合计 0.00, as if it had received nothing."""
+    note = "以下数字只统计分配给您的结对关系及其下级结对"
+    guizhou = Region.objects.get(name="贵州省")
+    official = client_for(client, world, "official_a")
+    for path in ("/", f"/regions/{guizhou.pk}/", f"/pairings/{world['a'].pk}/"):
+        assert note in text_of(official.get(path)), path
+    # On every request, the page's content reused or not.
+    assert note in text_of(official.get(f"/regions/{guizhou.pk}/"))
+    for role in ("official_all", "admin"):
+        other = Client()
+        other.force_login(world["users"][role])
+        assert note not in text_of(other.get(f"/regions/{guizhou.pk}/")), role
+
+
 def test_staff_cannot_move_a_record_into_another_pairing(client, world):
     client = client_for(client, world, "staff_a")
     visit = world["visit_a"]
