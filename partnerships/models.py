@@ -104,8 +104,20 @@ def audit(*derived: str, **options) -> HistoricalRecords:
     return HistoricalRecords(excluded_fields=list(derived), **options)
 
 
+# The width of each step of a materialised path: "/0000000003/0000000017/". Sorting by path
+# then lists a tree in order, parents before children and siblings by id; with "/3/17/"
+# steps "/13/" sorted before "/7/" and lists came out scrambled (东省01, 03, …, 02).
+PATH_DIGITS = 10
+
+
+def path_step(pk: int) -> str:
+    """A record's step in a materialised path, without its slashes."""
+    return f"{pk:0{PATH_DIGITS}d}"
+
+
 class TreePathMixin(models.Model):
-    """A materialised path of primary keys ("/3/17/240/") so a subtree is one indexed prefix."""
+    """A materialised path of primary keys ("/0000000003/0000000017/", see PATH_DIGITS) so a
+    subtree is one indexed prefix and sorting by path gives the tree's order."""
 
     path = models.CharField(max_length=255, editable=False, db_index=True, default="")
 
@@ -116,7 +128,7 @@ class TreePathMixin(models.Model):
         with transaction.atomic():
             super().save(*args, **kwargs)
             parent = self.parent
-            new_path = f"{parent.path if parent else '/'}{self.pk}/"
+            new_path = f"{parent.path if parent else '/'}{path_step(self.pk)}/"
             if new_path != self.path:
                 old_path = self.path
                 type(self).objects.filter(pk=self.pk).update(path=new_path)

@@ -25,6 +25,7 @@ from partnerships.models import (
     Region,
     VillageEnterprisePair,
     Visit,
+    path_step,
 )
 
 from .admin_helpers import count_queries, form_errors, management, page_text
@@ -115,7 +116,7 @@ class TestRegions:
         assert response.status_code == 302
         village = Region.objects.get(name="云舍村")
         assert village.full_name == "贵州省 铜仁市 江口县 云舍村"
-        assert village.path == f"{reference.jiangkou.path}{village.pk}/"
+        assert village.path == f"{reference.jiangkou.path}{path_step(village.pk)}/"
 
     def test_it_rejects_a_province_with_a_parent_or_a_town_without_one(
         self, english_admin_client, reference
@@ -146,7 +147,7 @@ class TestRegions:
         town.parent = other_county
         town.save()
         village.refresh_from_db()
-        assert village.path == f"{other_county.path}{town.pk}/{village.pk}/"
+        assert village.path == f"{other_county.path}{path_step(town.pk)}/{path_step(village.pk)}/"
 
 
 class TestPairings:
@@ -1978,3 +1979,29 @@ class TestMovingARecipientOrganisation:
         assert errors[1].startswith("“2024-05-01 50.00 元”（樟木头镇—闵孝镇）：")
         assert errors[2:] == ["另有 1 笔捐赠属于您未被分配的结对关系，请联系管理员。"]
         assert "1,000.00" not in " ".join(errors) and "江口县）" not in " ".join(errors)
+
+
+def test_lists_follow_the_tree_with_siblings_by_id(reference, admin_client):
+    """Paths were "/4/5/6/7/10/": sorted as text, 净河村 (id 10) came before 齐心村 (id 8)
+    under 闵孝镇, and 东省01, 03, 04, 05, 06, 02 on the overview. Fixed-width steps sort as
+    the tree does; migration 0024 rewrites older paths (and back)."""
+    import importlib
+
+    from django.apps import apps
+
+    def tree_order(rows):
+        return sorted(rows, key=lambda row: [int(step) for step in row.path.strip("/").split("/")])
+
+    regions, pairings = list(Region.objects.all()), list(Partnership.objects.all())
+    assert len(regions) > 10 and regions == tree_order(regions)
+    assert pairings == tree_order(pairings)
+    listed = admin_client.get("/admin/partnerships/region/").context["cl"].result_list
+    assert list(listed) == tree_order(regions)[: len(listed)]
+
+    migration = importlib.import_module("partnerships.migrations.0024_fixed_width_paths")
+    padded = dict(Region.objects.values_list("pk", "path"))
+    migration.unpad(apps, None)
+    village = Region.objects.get(name="齐心村")
+    assert village.path == "/" + "".join(f"{int(s)}/" for s in padded[village.pk].split("/") if s)
+    migration.pad(apps, None)
+    assert dict(Region.objects.values_list("pk", "path")) == padded

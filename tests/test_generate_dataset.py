@@ -9,7 +9,15 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
 
-from partnerships.models import Donation, DonationLine, Meeting, Partnership, Region, Visit
+from partnerships.models import (
+    Donation,
+    DonationLine,
+    Meeting,
+    Partnership,
+    Region,
+    Visit,
+    path_step,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -48,12 +56,12 @@ def test_every_invariant_holds():
     )
     # Paths are the chain of ids; donations and lines stay inside their pairing's assisted side.
     for region in Region.objects.select_related("parent").iterator():
-        expected = f"{region.parent.path if region.parent else '/'}{region.pk}/"
+        expected = f"{region.parent.path if region.parent else '/'}{path_step(region.pk)}/"
         assert region.path == expected
     for pairing in Partnership.objects.select_related(
         "parent__helping_region", "parent__assisted_region", "helping_region", "assisted_region"
     ):
-        assert pairing.path.endswith(f"/{pairing.pk}/")
+        assert pairing.path.endswith(f"/{path_step(pairing.pk)}/")
         if pairing.parent:
             assert pairing.helping_region.is_within(pairing.parent.helping_region)
             assert pairing.assisted_region.is_within(pairing.parent.assisted_region)

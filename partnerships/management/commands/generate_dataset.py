@@ -41,6 +41,7 @@ from partnerships.models import (
     Region,
     Visit,
     funding_of,
+    path_step,
 )
 
 PREFIX = "生成"
@@ -222,7 +223,7 @@ class Generator:
             nonlocal region_id
             pk = region_id
             region_id += 1
-            path = f"{parent_path}{pk}/"
+            path = f"{parent_path}{path_step(pk)}/"
             rows.append(
                 (
                     pk,
@@ -295,7 +296,7 @@ class Generator:
             nonlocal next_id
             pk = next_id
             next_id += 1
-            path = f"{parent['path'] if parent else '/'}{pk}/"
+            path = f"{parent['path'] if parent else '/'}{path_step(pk)}/"
             year = self.rng.choice(self.years[: max(1, len(self.years) // 2)])
             rows.append(
                 (
