@@ -4,6 +4,7 @@ import datetime
 import io
 import time
 import unicodedata
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -712,4 +713,48 @@ def test_keyboard_focus_survives_a_swap(site, page, console_errors):
     expect(page.locator("#targets-heading")).to_contain_text(year)
     expect(page.locator("#targets-heading")).to_be_focused()
     assert focused(page) != "BODY"
+    assert console_errors == []
+
+
+def cards_cut_off(page) -> list[str]:
+    """The headline cards whose figure is hidden in part: wider than its card (cut off under
+    the next card or spilling over its border), or a card past the window's edge."""
+    return page.evaluate(
+        """[...document.querySelectorAll('.headline .stat')].filter(stat => {
+              const card = stat.getBoundingClientRect();
+              const value = stat.querySelector('.value');
+              const figure = value.getBoundingClientRect();
+              return value.scrollWidth > value.clientWidth
+                || figure.left < card.left || figure.right > card.right
+                || card.left < 0 || card.right > document.documentElement.clientWidth;
+            }).map(stat => stat.textContent.replace(/\\s+/g, ' ').trim())"""
+    )
+
+
+def test_headline_figures_show_in_full(site, page, console_errors):
+    """帮扶总额 3,859,092.12 read "3,859,092.1…" at 1366 px, hidden under the next card, and
+    ran past the card's border at 390 px: every figure up to 99,999,999.99 万元 now shows
+    whole, in both languages."""
+    pairing = Reference().pairing
+    county = Region.objects.get(name="江口县")
+    # 99,999,999.99 万元 in all in 1995, a year of nothing else, split across the three kinds
+    for kind in ("funds", "materials", "both"):
+        Donation.objects.create(
+            partnership=pairing,
+            date=datetime.date(1995, 6, 1),
+            amount=Decimal("333333333300.00"),
+            kind=kind,
+            region=county,
+        ).rebalance()
+    path = "/?year_from=1995&year_to=1995"
+    sign_in(page, site.url, path)
+    for language, total in (("zh-hans", "99,999,999.99"), ("en", "99,999,999.99")):
+        page.set_extra_http_headers({"Accept-Language": language})
+        for width in (1366, 390):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.goto(site.url + path)
+            expect(page.locator(".headline .stat .value").first).to_have_text(total)
+            expect(page.locator(".reach .stat .value").first).not_to_have_text("…")
+            assert not cards_cut_off(page), (language, width, cards_cut_off(page))
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert console_errors == []
