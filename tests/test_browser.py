@@ -758,3 +758,53 @@ def test_headline_figures_show_in_full(site, page, console_errors):
             assert not cards_cut_off(page), (language, width, cards_cut_off(page))
             assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert console_errors == []
+
+
+def totals_out_of_view(page) -> list[dict]:
+    """Each table with a total column that scrolls sideways, scrolled back to its start: where
+    its total column is (in view at the box's right edge, opaque and on top of the figures
+    scrolling under it)."""
+    return page.evaluate(
+        """[...document.querySelectorAll('.table-wrap')].filter(wrap =>
+              wrap.scrollWidth > wrap.clientWidth && wrap.querySelector('table.with-total')
+           ).map(wrap => {
+              wrap.scrollIntoView({block: 'start'});
+              wrap.scrollLeft = 0;
+              const right = wrap.getBoundingClientRect().right;
+              const cells = [...wrap.querySelectorAll('tr')].map(row => row.lastElementChild);
+              const hidden = cells.filter(cell => {
+                  const box = cell.getBoundingClientRect();
+                  // on top of the figures, where the window shows it
+                  const shown = box.top >= 0 && box.bottom <= window.innerHeight;
+                  const hit = shown && document.elementFromPoint(box.left + 2, box.top + 2);
+                  const background = getComputedStyle(cell).backgroundColor;
+                  return Math.abs(box.right - right) > 1 || (shown && !cell.contains(hit))
+                      || background === 'rgba(0, 0, 0, 0)';
+              });
+              return {caption: wrap.querySelector('caption').textContent,
+                      hidden: hidden.map(cell => cell.textContent)};
+           })"""
+    )
+
+
+def test_totals_stay_in_view_while_a_table_scrolls(site, page, console_errors):
+    """At 1366 px the 合计 column of a pairing's village table with years from 1990 was off
+    screen, and so was a county's place table's; at 390 px the overview's pairing table hid
+    帮扶总额. The total column now stays at the right of the box while the figures scroll."""
+    pairing = Partnership.objects.get(name="示例东西")
+    county = Region.objects.get(name="示例西县")
+    pages = {
+        1366: [f"/pairings/{pairing.pk}/?year_from=1990", f"/regions/{county.pk}/?year_from=1990"],
+        390: ["/", f"/pairings/{pairing.pk}/", f"/regions/{county.pk}/?year_from=2010"],
+    }
+    sign_in(page, site.url, "/")
+    for width, paths in pages.items():
+        page.set_viewport_size({"width": width, "height": 800})
+        for path in paths:
+            page.goto(site.url + path)
+            expect(page.locator("table.figures").first).to_be_visible()
+            tables = totals_out_of_view(page)
+            assert tables, (width, path, "no table with a total scrolls")
+            for table in tables:
+                assert not table["hidden"], (width, path, table)
+    assert console_errors == []
