@@ -1077,3 +1077,27 @@ def test_a_filter_left_out_reads_as_one_left_empty(official_client, reference):
             assert full.redirect_chain == chain, path
             assert grand_totals(short) == grand_totals(full) != [], path
             assert '<option value="2023" selected>2023</option>' in page_text(short), path
+
+
+def test_a_chart_with_nothing_to_draw_says_so(official_client, reference):
+    """/?donor_kind=school drew an empty 0–1 grid: a chart with no figure for the filters is
+    now a line of text in its place, written by the server (no JavaScript needed)."""
+    pk = reference.pairing.pk
+    empty = [
+        "/?donor_kind=school",
+        "/?year_from=2000&year_to=2001",  # years shown, all of them 0.00
+        f"/pairings/{pk}/?donor_kind=school",
+        f"/regions/{reference.jiangkou.pk}/?year_from=2000&year_to=2001",
+        f"/donors/{reference.town_government.pk}/?year_from=2000&year_to=2001",
+    ]
+    for path in empty:
+        body = official_client.get(path).content.decode()
+        assert "data-chart" not in body, path
+        assert '<p class="note chart-empty">当前筛选条件下无数据。</p>' in body, path
+    english = official_client.get("/?donor_kind=school", HTTP_ACCEPT_LANGUAGE="en")
+    assert "No data for these filters." in english.content.decode()
+    # with figures, the chart and no such line
+    donor = reference.town_government
+    for path in ("/", f"/regions/{reference.jiangkou.pk}/", f"/donors/{donor.pk}/"):
+        body = official_client.get(path).content.decode()
+        assert "data-chart" in body and "chart-empty" not in body, path

@@ -42,6 +42,18 @@ def days(start: datetime.date | None, end: datetime.date | None) -> str:
 
 
 @register.filter
+def chart_empty(chart: dict) -> bool:
+    """Whether a chart payload (charts.py) has no bar to draw: no years, or nothing but 0.00
+    and unknowns. Its place then says so in words (_chart.html), which needs no script,
+    rather than Chart.js drawing a bare 0–1 grid."""
+    return not any(
+        value is not None and Decimal(value)
+        for dataset in chart["datasets"]
+        for value in dataset["data"]
+    )
+
+
+@register.filter
 def percent(share: Decimal) -> str:
     """A share as a whole percentage with thousands separators, as amounts have: 10,839%."""
     return f"{share * 100:,.0f}%"
