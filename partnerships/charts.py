@@ -6,6 +6,7 @@ numeric strings for drawing, and what a reader sees in tooltips comes from the s
 
 from __future__ import annotations
 
+import colorsys
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -47,8 +48,25 @@ def wan(amount: Decimal) -> str:
     return f"{to_wan(amount):.2f}"
 
 
-def year_colour(year: int) -> str:
-    return PALETTE[year % len(PALETTE)]
+def _extension_colour(i: int) -> str:
+    """The i-th colour after PALETTE: hues a golden angle apart, at three lightnesses in
+    turn, so neighbours differ in both; every one differs from the others and from PALETTE
+    (tests/test_dashboard.py checks 60)."""
+    hue = (i * 137.508 + 15) % 360 / 360
+    lightness = (0.38, 0.55, 0.7)[i % 3]
+    red, green, blue = colorsys.hls_to_rgb(hue, lightness, 0.6)
+    return "#{:02X}{:02X}{:02X}".format(*(round(part * 255) for part in (red, green, blue)))
+
+
+def year_colours(years: Iterable[int]) -> dict[int, str]:
+    """A distinct colour for each year one chart shows (`year % 10` gave 1997, 2007 and 2017
+    one colour). Counted from the latest year, so the recent years, where the figures are,
+    get the colour-blind-safe PALETTE, and widening the range to earlier years leaves their
+    colours as they were."""
+    return {
+        year: PALETTE[i] if i < len(PALETTE) else _extension_colour(i - len(PALETTE))
+        for i, year in enumerate(sorted(set(years), reverse=True))
+    }
 
 
 def yearly_by_kind(*, years: list[int], per_kind: dict[str, dict[int, Decimal]]) -> dict:
@@ -93,6 +111,7 @@ def places_by_year(*, table: YearTable) -> dict:
     left_out = any(row.total for row in table.rows[PLACES_CHARTED:]) or bool(
         table.others and table.others.total
     )
+    colours = year_colours(table.years)
     return {
         **_words(),
         "type": "bar",
@@ -108,7 +127,7 @@ def places_by_year(*, table: YearTable) -> dict:
                 "data": [_known_wan(row, i) for row in rows],
                 # "＋不详" in the tooltip where part of the share is not given
                 "unknown": [bool(row.unknown and row.unknown[i]) for row in rows],
-                "color": year_colour(year),
+                "color": colours[year],
             }
             for i, year in enumerate(table.years)
         ],

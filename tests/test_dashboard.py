@@ -1101,3 +1101,26 @@ def test_a_chart_with_nothing_to_draw_says_so(official_client, reference):
     for path in ("/", f"/regions/{reference.jiangkou.pk}/", f"/donors/{donor.pk}/"):
         body = official_client.get(path).content.decode()
         assert "data-chart" in body and "chart-empty" not in body, path
+
+
+def test_every_year_of_a_chart_has_its_own_colour(official_client, reference):
+    """With years from 1990 a pairing's chart gave 1997, 2007 and 2017 one colour (year % 10):
+    each year shown now has its own, the latest ten those of the colour-blind-safe palette."""
+    from partnerships.charts import PALETTE
+
+    itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+    chart = official_client.get(f"/pairings/{reference.pairing.pk}/?year_from=1990").context[
+        "chart"
+    ]
+    colours = {int(dataset["label"]): dataset["color"] for dataset in chart["datasets"]}
+    assert min(colours) == 1990 and len(colours) > 30
+    assert len(set(colours.values())) == len(colours)
+    assert len({colours[1997], colours[2007], colours[2017]}) == 3
+    latest = sorted(colours, reverse=True)[: len(PALETTE)]
+    assert [colours[year] for year in latest] == PALETTE
+    # distinct however many years a chart shows, and a year keeps its colour when the
+    # range widens to earlier years
+    from partnerships.charts import year_colours
+
+    assert len(set(year_colours(range(1990, 2050)).values())) == 60
+    assert year_colours(range(2015, 2027))[2020] == year_colours(range(1990, 2027))[2020]
