@@ -808,3 +808,31 @@ def test_totals_stay_in_view_while_a_table_scrolls(site, page, console_errors):
             for table in tables:
                 assert not table["hidden"], (width, path, table)
     assert console_errors == []
+
+
+def test_a_timeline_date_range_reads_as_one(site, page, console_errors):
+    """The pairing page's timeline read "2026年11月26日 —2026年11月29日", a gap before the dash
+    only (the first date's margin), beside "2026年10月24日—2026年10月25日": every span now has
+    nothing but the dash between its days."""
+    pairing = Partnership.objects.get(name="示例东西")
+    sign_in(page, site.url, f"/pairings/{pairing.pk}/")
+    expect(page.locator(".timeline li").first).to_be_visible()
+    gaps = page.evaluate(
+        """[...document.querySelectorAll('.timeline li')].filter(li =>
+              li.querySelectorAll('time').length === 2
+           ).map(li => {
+              const [first, last] = li.querySelectorAll('time');
+              const dash = document.createRange();
+              dash.setStartAfter(first);
+              dash.setEndBefore(last);
+              return {text: li.textContent.trim().slice(0, 30),
+                      dash: dash.toString(),
+                      gap: last.getBoundingClientRect().left - first.getBoundingClientRect().right
+                           - dash.getBoundingClientRect().width};
+           })"""
+    )
+    assert gaps, "no visit of several days on the timeline"
+    for entry in gaps:
+        assert entry["dash"] == "—", entry
+        assert abs(entry["gap"]) < 1, entry
+    assert console_errors == []
