@@ -45,8 +45,8 @@ def grand_totals(response) -> list[Decimal]:
 
 def reach_counts(response) -> tuple[int, ...]:
     """The villages reached and the donors, as the reach panel shows them."""
-    values = re.findall(r'class="value">(\d+)</span>', response.content.decode())
-    return tuple(int(value) for value in values)
+    values = re.findall(r'class="value">([\d,]+)</span>', response.content.decode())
+    return tuple(int(value.replace(",", "")) for value in values)
 
 
 def itemise(donation, amount, region, donor=None):
@@ -1124,3 +1124,24 @@ def test_every_year_of_a_chart_has_its_own_colour(official_client, reference):
 
     assert len(set(year_colours(range(1990, 2050)).values())) == 60
     assert year_colours(range(2015, 2027))[2020] == year_colours(range(1990, 2027))[2020]
+
+
+def test_headline_counts_have_thousands_separators(official_client, reference, monkeypatch):
+    """考察交流 8798, 座谈会 13201 and 覆盖村 19549 had no separators beside 3,859,092.12:
+    counts now read 8,798, in either language."""
+    from dataclasses import replace
+
+    headline, reach = reports.headline, reports.reach
+    monkeypatch.setattr(
+        reports, "headline", lambda **kw: replace(headline(**kw), visits=8798, meetings=13201)
+    )
+    monkeypatch.setattr(
+        reports, "reach", lambda **kw: replace(reach(**kw), villages=19549, donors=1234567)
+    )
+    for language in ("zh-hans", "en"):
+        overview = official_client.get("/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        assert '<span class="value">8,798</span>' in overview, language
+        assert '<span class="value">13,201</span>' in overview, language
+        panel = official_client.get("/reach/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        assert '<span class="value">19,549</span>' in panel, language
+        assert '<span class="value">1,234,567</span>' in panel, language

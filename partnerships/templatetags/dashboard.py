@@ -54,6 +54,12 @@ def chart_empty(chart: dict) -> bool:
 
 
 @register.filter
+def count(number: int) -> str:
+    """8,798: a count with thousands separators, as amounts have (yuan, wan)."""
+    return f"{number:,}"
+
+
+@register.filter
 def percent(share: Decimal) -> str:
     """A share as a whole percentage with thousands separators, as amounts have: 10,839%."""
     return f"{share * 100:,.0f}%"
