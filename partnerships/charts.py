@@ -10,6 +10,7 @@ import colorsys
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from . import punctuation
@@ -78,7 +79,8 @@ def yearly_by_kind(*, years: list[int], per_kind: dict[str, dict[int, Decimal]])
         "labels": [str(year) for year in years],
         "datasets": [
             {
-                "label": str(DonationKind(kind).label),
+                # "Funds", as the table's header says (the choice's own label is "funds")
+                "label": capfirst(DonationKind(kind).label),
                 "data": [wan(per_kind[kind].get(year, Decimal(0))) for year in years],
                 "color": KIND_COLOURS[kind],
             }

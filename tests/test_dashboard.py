@@ -1145,3 +1145,17 @@ def test_headline_counts_have_thousands_separators(official_client, reference, m
         panel = official_client.get("/reach/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
         assert '<span class="value">19,549</span>' in panel, language
         assert '<span class="value">1,234,567</span>' in panel, language
+
+
+def test_the_charts_legend_names_kinds_as_the_table_does(official_client, reference):
+    """The English legend said "funds" and "materials" where the table's header says "Funds"."""
+    handover(reference.pairing, reference.qixin, "500.00", datetime.date(2024, 5, 1))
+    for language, labels in (
+        ("en", ["Funds", "Funds and materials (not split)"]),
+        ("zh-hans", ["资金", "资金及物资（未拆分）"]),
+    ):
+        response = official_client.get("/", HTTP_ACCEPT_LANGUAGE=language)
+        legend = [dataset["label"] for dataset in response.context["chart"]["datasets"]]
+        assert legend == labels, language
+        headers = re.findall(r'<th scope="col" class="num">([^<]+)</th>', page_text(response))
+        assert set(labels) <= set(headers), (language, headers)
