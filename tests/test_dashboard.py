@@ -1159,3 +1159,52 @@ def test_the_charts_legend_names_kinds_as_the_table_does(official_client, refere
         assert legend == labels, language
         headers = re.findall(r'<th scope="col" class="num">([^<]+)</th>', page_text(response))
         assert set(labels) <= set(headers), (language, headers)
+
+
+def pager_links(response) -> dict[str, str]:
+    """The pager's links by their rel (first, prev, next, last): each href, checked to be
+    the same as its hx-get."""
+    nav = re.search(r'<nav class="pager"[^>]*>(.*?)</nav>', page_text(response), re.S).group(1)
+    links = {}
+    for attributes in re.findall(r"<a ([^>]*)>", nav):
+        href = re.search(r'href="([^"]*)"', attributes).group(1)
+        assert f'hx-get="{href}"' in attributes
+        assert 'hx-target="#panel" hx-swap="outerHTML" hx-push-url="true"' in attributes
+        rel = re.search(r'rel="(\w+)"', attributes)
+        links[rel.group(1) if rel else attributes] = href.replace("&amp;", "&")
+    return links
+
+
+def test_the_pager_offers_first_and_last_pages_and_counts_rows(
+    official_client, sample, monkeypatch
+):
+    """A county's page said only "第 1 页，共 621 页" and 下一页: it now links 首页, 上一页,
+    下一页 and 末页 and says how many handovers the list holds."""
+    monkeypatch.setattr(views, "PAGE_SIZE", 10)
+    county = Region.objects.get(name="示例西县")
+    url = f"/regions/{county.pk}/?year_from=1990"
+    first = official_client.get(url)
+    paginator = first.context["page"].paginator
+    last_number = paginator.num_pages
+    assert last_number >= 3 and paginator.count > 20
+    assert pager_links(first) == {
+        "next": "?year_from=1990&page=2",
+        "last": f"?year_from=1990&page={last_number}",
+    }
+    assert f"共 {paginator.count:,} 条" in page_text(first)
+    middle = official_client.get(f"{url}&page=2")
+    assert pager_links(middle) == {
+        "first": "?year_from=1990&page=1",
+        "prev": "?year_from=1990&page=1",
+        "next": "?year_from=1990&page=3",
+        "last": f"?year_from=1990&page={last_number}",
+    }
+    assert "首页" in page_text(middle) and "末页" in page_text(middle)
+    last = official_client.get(f"{url}&page={last_number}")
+    assert pager_links(last) == {
+        "first": "?year_from=1990&page=1",
+        "prev": f"?year_from=1990&page={last_number - 1}",
+    }
+    english = official_client.get(f"{url}&page=2", HTTP_ACCEPT_LANGUAGE="en")
+    assert f"{paginator.count:,} entries in all" in page_text(english)
+    assert "First page" in page_text(english) and "Last page" in page_text(english)
