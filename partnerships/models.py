@@ -998,7 +998,9 @@ class MeetingParticipant(ChoiceLabels, models.Model):
     class Meta:
         verbose_name = _("participant")
         verbose_name_plural = _("participants")
-        ordering = ["meeting", "role", "pk"]
+        # In the order entered, which is the report's: a report may name a guest before the
+        # chair, and ordering by role code would put attendees first.
+        ordering = ["meeting", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["meeting", "person", "role"],

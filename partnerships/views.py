@@ -9,7 +9,7 @@ from functools import cache, wraps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Prefetch, Q, Value
 from django.db.models.functions import StrIndex, Substr
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -540,8 +540,8 @@ class MeetingPerson:
 
 
 def people_of(participants) -> list[MeetingPerson]:
-    """Participants (in the report's order of roles) grouped by person, in order of their
-    first role."""
+    """Participants (in the order entered, the report's) grouped by person, in order of their
+    first entry."""
     people: dict[int, MeetingPerson] = {}
     for participant in participants:
         entry = people.setdefault(participant.person_id, MeetingPerson(participant.person))
@@ -552,16 +552,11 @@ def people_of(participants) -> list[MeetingPerson]:
 
 
 def visit_record_context(visit: Visit, scope: access.Scope) -> dict:
-    """A visit's meetings (participants in a report's order), handovers, projects inspected
-    and people sent it called on, for its pages."""
-    # Chair first, then speakers, the reporter and attendees, as a report lists them.
-    role_order = Case(
-        *(When(role=role, then=Value(i)) for i, role in enumerate(MeetingParticipant.Role)),
-        output_field=IntegerField(),
-    )
+    """A visit's meetings (participants in the order entered, the report's), handovers,
+    projects inspected and people sent it called on, for its pages."""
     participants = Prefetch(
         "participants",
-        queryset=MeetingParticipant.objects.select_related("person").order_by(role_order, "pk"),
+        queryset=MeetingParticipant.objects.select_related("person").order_by("pk"),
     )
     meetings = list(
         Meeting.objects.filter(visit=visit)

@@ -388,6 +388,21 @@ class TestMeetings:
         assert "A meeting has one chair." in form_errors(response)
         assert Meeting.objects.count() == 2
 
+    def test_its_participants_are_listed_in_the_order_entered(self, admin_client, reference):
+        meeting = Meeting.objects.get(title="江口县·樟木头镇东西部协作工作座谈会")
+        response = admin_client.get(f"/admin/partnerships/meeting/{meeting.pk}/change/")
+        forms = response.context["inline_admin_formsets"][0].formset.forms
+        listed = [(form.instance.person.name, form.instance.role) for form in forms[:-1]]
+        # the report's order: the chair, the speakers, the reporter, then those attending
+        assert listed == [
+            ("王颖", "chair"),
+            ("王颖", "speaker"),
+            ("黄淦洪", "speaker"),
+            ("李树文", "reporter"),
+            ("杨俊丽", "attendee"),
+            ("沈琦", "attendee"),
+        ]
+
 
 class TestDonations:
     @pytest.mark.parametrize(

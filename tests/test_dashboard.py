@@ -326,6 +326,19 @@ class TestReferenceFigures:
             }
         ]
 
+    def test_the_visit_page_lists_participants_in_the_order_entered(
+        self, official_client, reference
+    ):
+        # A report may name a guest attending before the chair: the page keeps its order.
+        meeting = Meeting.objects.get(title="江口县·樟木头镇东西部协作工作座谈会")
+        wang_ying = meeting.participants.get(role="chair").person
+        meeting.participants.all().delete()
+        guest = Person.objects.create(name="来宾甲", position="")
+        meeting.participants.create(person=guest, role="attendee")
+        meeting.participants.create(person=wang_ying, role="chair")
+        text = page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
+        assert text.index("来宾甲") < text.index("王颖（江口县委副书记） — 主持人")
+
     def test_the_visit_page_shows_the_meeting_and_handover(self, official_client, reference):
         response = official_client.get(f"/visits/{reference.visit.pk}/")
         text = page_text(response)
