@@ -8,6 +8,7 @@ import functools
 import re
 import secrets
 from contextlib import ExitStack
+from decimal import Decimal
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -1074,11 +1075,18 @@ class DonationAdmin(ImportMixin, RecordAdmin):
     ]
     list_select_related = [*PARTNERSHIP_NAMES, f"region__{REGION_ANCESTORS}"]
     inlines = [DonationLineInline]
+    readonly_fields = ["not_itemised"]
     fieldsets = [
         (None, {"fields": [("partnership", "visit"), "date", "loaded_version"]}),
         (
             _("What was given"),
-            {"fields": [("amount", "kind", "category", "funding"), "materials_description"]},
+            {
+                "fields": [
+                    ("amount", "not_itemised"),
+                    ("kind", "category", "funding"),
+                    "materials_description",
+                ]
+            },
         ),
         (
             _("Who gave it to whom"),
@@ -1097,6 +1105,16 @@ class DonationAdmin(ImportMixin, RecordAdmin):
     @admin.display(description=_("amount (yuan)"), ordering="amount")
     def amount_display(self, donation):
         return f"{donation.amount:,.2f}"
+
+    @admin.display(description=_("not itemised (yuan)"))
+    def not_itemised(self, donation):
+        """The rest of the amount the lines leave, as the model keeps it in the not-itemised
+        line (Donation.rebalance) and the dashboard counts it at the receiving region."""
+        if donation.pk is None or getattr(donation, "_history", None) is not None:
+            # nothing saved yet; a past version's lines are not kept with it
+            return "—"
+        rest = donation.lines.filter(is_itemised=False).values_list("amount", flat=True).first()
+        return f"{rest or Decimal(0):,.2f}"
 
     @admin.display(description=_("date"), ordering="date")
     def handed_over(self, donation):

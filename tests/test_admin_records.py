@@ -489,6 +489,20 @@ class TestDonations:
                     assert 'type="text"' in tag and 'inputmode="decimal"' in tag, (url, tag)
         assert {"donation:amount", "donation:lines-amount", "aidproject:funds-committed"} <= seen
 
+    def test_its_page_shows_what_is_not_itemised_to_the_fen(self, admin_client, reference):
+        donation = reference.donation
+        for village, amount in [("齐心村", "200000"), ("双屯村", "200000"), ("净河村", "5000.50")]:
+            donation.lines.create(
+                amount=Decimal(amount), region=Region.objects.get(name=village), is_itemised=True
+            )
+        donation.rebalance()
+        response = admin_client.get(f"/admin/partnerships/donation/{donation.pk}/change/")
+        text = page_text(response)
+        assert "未细分部分（元）" in text
+        assert re.search(r'<div class="readonly">644,999\.50</div>', text)
+        added = page_text(admin_client.get(DONATION_ADD))
+        assert "未细分部分（元）" in added and '<div class="readonly">—</div>' in added
+
     @pytest.mark.parametrize(
         ("typed", "message"),
         [
