@@ -4,6 +4,8 @@ Each admin declares what it shows; changelists stay at a fixed query count.
 """
 
 import base64
+import calendar
+import datetime
 import functools
 import re
 import secrets
@@ -238,14 +240,17 @@ class SearchByShownNames:
         fields = list(self.get_search_fields(request))
         plain = all(re.fullmatch(r"\w+", field.replace("__", "_")) for field in fields)
         many = [field for field in fields if lookup_spawns_duplicates(self.opts, field)]
-        if not search_term.strip() or not many or not plain:
+        bits = [
+            unescape_string_literal(bit) if bit[0] in "\"'" and bit[0] == bit[-1] else bit
+            for bit in smart_split(search_term)
+        ]
+        beyond = [self.search_beyond_fields(bit) for bit in bits]
+        if not bits or not plain or not (many or any(beyond)):
             return super().get_search_results(request, queryset, search_term)
         model = queryset.model
         terms = []
-        for bit in smart_split(search_term):
-            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-                bit = unescape_string_literal(bit)
-            term = Q()
+        for bit, term in zip(bits, beyond, strict=True):
+            term = term or Q()
             for field in fields:
                 lookup = {f"{field}__icontains": bit}
                 if field in many:
@@ -254,6 +259,11 @@ class SearchByShownNames:
                     term |= Q(**lookup)
             terms.append(term)
         return queryset.filter(*terms), False
+
+    def search_beyond_fields(self, bit: str) -> Q | None:
+        """What a search term matches besides its text in the search fields (a visit: its
+        dates), or None."""
+        return None
 
 
 def _without_links(items: list, prefixes: tuple[str, ...]) -> list:
@@ -885,6 +895,29 @@ def export_donations(modeladmin, request, queryset):
     return exports.csv_response(exports.ledger(filters=reports.Filters(), donation_ids=ids))
 
 
+SEARCHED_DATE = re.compile(r"(\d{4})(?:[-/.年](\d{1,2})(?:[-/.月](\d{1,2})日?|月)?|年)?")
+
+
+def searched_dates(text: str) -> tuple[datetime.date, datetime.date] | None:
+    """The first and last day of the year, month or day `text` writes, or None when it
+    writes none (2023-02-30 is no day: it is searched for as text)."""
+    match = SEARCHED_DATE.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day = (int(part) if part else None for part in match.groups())
+    try:
+        if day is not None:
+            first = last = datetime.date(year, month, day)
+        elif month is not None:
+            first = datetime.date(year, month, 1)
+            last = first.replace(day=calendar.monthrange(year, month)[1])
+        else:
+            first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    except ValueError:  # no such month or day, or year 0
+        return None
+    return first, last
+
+
 @admin.register(Visit)
 class VisitAdmin(RecordAdmin):
     form = forms.VisitForm
@@ -939,6 +972,16 @@ class VisitAdmin(RecordAdmin):
         # Autocomplete names each visit by its pairing: fetch them with the visits.
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return queryset.select_related(*PARTNERSHIP_NAMES), may_have_duplicates
+
+    def search_beyond_fields(self, bit):
+        # Staff choose a meeting's or a handover's visit by its date, written as they write
+        # dates: 2023, 2023年1月, 2023-01-10, 2023.1.10, 2023年1月10日. A visit is found by
+        # any day of its span.
+        span = searched_dates(bit)
+        if span is None:
+            return None
+        first, last = span
+        return Q(start_date__lte=last, end_date__gte=first)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

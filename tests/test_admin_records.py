@@ -841,6 +841,50 @@ class TestDonations:
         assert donation.region == shuangtun
 
 
+class TestVisitSearch:
+    """Meetings and handovers choose their visit in a search box: staff type its date."""
+
+    @staticmethod
+    def found(client, term, model_name="meeting"):
+        query = {"app_label": "partnerships", "model_name": model_name, "field_name": "visit"}
+        response = client.get("/admin/autocomplete/", {**query, "term": term})
+        return [int(result["id"]) for result in response.json()["results"]]
+
+    @pytest.mark.parametrize(
+        "term",
+        ["2023", "2023-01-10", "2023年1月", "2023年1月10日", "2023.1.10", "2023年1月11日"],
+    )
+    def test_a_visit_is_found_by_a_year_month_or_day_of_it(self, admin_client, reference, term):
+        assert self.found(admin_client, term) == [reference.visit.pk]
+        assert self.found(admin_client, term, "donation") == [reference.visit.pk]
+
+    @pytest.mark.parametrize(
+        "term", ["2022", "2023年2月", "2023-01-13", "2023-02-30", "黄山 2023", "樟木头 2024"]
+    )
+    def test_other_dates_find_nothing(self, admin_client, reference, term):
+        assert self.found(admin_client, term) == []
+
+    def test_a_date_narrows_a_search_by_name(self, admin_client, reference):
+        Visit.objects.create(
+            partnership=reference.pairing,
+            direction="east_to_west",
+            start_date=datetime.date(2024, 3, 1),
+            end_date=datetime.date(2024, 3, 2),
+        )
+        assert len(self.found(admin_client, "樟木头")) == 2
+        assert self.found(admin_client, "樟木头 2023年1月") == [reference.visit.pk]
+        response = admin_client.get("/admin/partnerships/visit/", {"q": "江口县 2023.1.10"})
+        assert list(response.context["cl"].result_list) == [reference.visit]
+
+    def test_a_date_search_costs_no_more_queries(self, admin_client, reference):
+        url = "/admin/autocomplete/?app_label=partnerships&model_name=meeting&field_name=visit"
+        by_name = count_queries(admin_client, f"{url}&term=樟木头")
+        assert count_queries(admin_client, f"{url}&term=2023年1月10日") == by_name
+        assert count_queries(admin_client, f"{url}&term=樟木头+2023") == by_name
+        changelist = count_queries(admin_client, "/admin/partnerships/visit/?q=樟木头")
+        assert count_queries(admin_client, "/admin/partnerships/visit/?q=2023-01") == changelist
+
+
 class TestChangelists:
     URLS = [
         "/admin/autocomplete/?app_label=partnerships&model_name=donation&field_name=visit",

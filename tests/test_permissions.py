@@ -280,6 +280,20 @@ def test_a_scoped_official_is_told_the_figures_are_their_pairings_only(client, w
         assert note not in text_of(other.get(f"/regions/{guizhou.pk}/")), role
 
 
+def test_staff_find_only_their_pairings_visits_by_date(client, world):
+    day = world["visit_b"].start_date.isoformat()
+    query = {"app_label": "partnerships", "model_name": "meeting", "field_name": "visit"}
+
+    def found(role):
+        response = client_for(client, world, role).get(
+            "/admin/autocomplete/", {**query, "term": day}
+        )
+        return [int(item["id"]) for item in response.json()["results"]]
+
+    assert world["visit_b"].pk in found("admin")
+    assert world["visit_b"].pk not in found("staff_a")
+
+
 def test_staff_cannot_move_a_record_into_another_pairing(client, world):
     client = client_for(client, world, "staff_a")
     visit = world["visit_a"]
