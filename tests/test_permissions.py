@@ -233,6 +233,7 @@ def test_staff_of_a_town_pairing_link_records_to_the_county_pairings_visit(
 
     visit = str(reference.visit.pk)
     assert offered("meeting", "visit", "樟木头") == [visit]
+    assert offered("meeting", "visit", "2023年1月11日") == [visit]  # a day of its span
     assert offered("donation", "visit") == [visit]
     assert offered("villageenterprisepair", "known_during") == [visit]
     yonglin = Organisation.objects.get(name="永林电子股份有限公司")
