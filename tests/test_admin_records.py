@@ -1005,8 +1005,34 @@ class TestChangelists:
                 "alt=\"{% translate 'Search' %}\"": 'alt="Search"',
                 '{% punct "（" %}<a ': " (<a ",
                 '</a>{% punct "）" %}': "</a>)",
+                "{% if show_result_count and cl.query or show_result_count and "
+                "cl.get_filters_params %}": "{% if show_result_count %}",
             },
         )
+
+    @pytest.mark.parametrize("model", ["donation", "visit"])
+    def test_a_count_shows_only_for_a_search_or_filter(self, admin_client, reference, model):
+        """The donations list counts no total (show_full_result_count): unfiltered, it read
+        "3 条结果（显示全部）" as though a search had left three."""
+        handover(reference.town_pairing, reference.qixin, "100", datetime.date(2024, 5, 6))
+        Visit.objects.create(
+            partnership=reference.town_pairing,
+            direction="east_to_west",
+            start_date=datetime.date(2024, 5, 6),
+            end_date=datetime.date(2024, 5, 6),
+        )
+        url = f"/admin/partnerships/{model}/"
+
+        def count(query=""):
+            text = re.sub(r"<[^>]+>", "", page_text(admin_client.get(url + query)))
+            found = re.search(r"(\d+) 条结果（([^）]*)）", text)
+            return found and found.groups()
+
+        assert count() is None
+        assert count("?o=-1") is None
+        assert count("?q=江口县") == ("1", "显示全部" if model == "donation" else "共 2 条")
+        filtered = {"donation": "?year=2024", "visit": "?start_date__year=2024"}[model]
+        assert count(filtered) == ("1", "显示全部" if model == "donation" else "共 2 条")
 
     def test_a_users_password_summary_takes_a_chinese_colon(self, admin_client, admin_user):
         text = page_text(admin_client.get(f"/admin/auth/user/{admin_user.pk}/change/"))
