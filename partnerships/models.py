@@ -690,7 +690,8 @@ class Organisation(Versioned):
 
 
 class Person(Versioned):
-    name = models.CharField(_("name"), max_length=100)
+    # a person's name is 姓名; an organisation's or a place's, 名称
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     position = models.CharField(
         _("position"),
         max_length=200,
@@ -1894,6 +1895,26 @@ class VillageEnterprisePair(InPostPeriod):
         blank=True,
         related_name="enterprise_pairs",
         help_text=_("Leave empty when the report does not name it."),
+    )
+    # InPostPeriod's words are a posting's (在岗, teachers called on): a pair is in effect.
+    known_on = models.DateField(
+        _("known to be paired on"),
+        null=True,
+        blank=True,
+        help_text=_("When the start is not reported: a day the pairing was reported in effect."),
+        validators=[validate_record_date],
+    )
+    known_during = models.ForeignKey(
+        Visit,
+        verbose_name=_("known to be paired during the visit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="%(class)s_seen",
+        help_text=_(
+            "When neither the start nor the day is reported: the visit during which the "
+            "pairing was reported in effect (e.g. one whose symposium discussed it)."
+        ),
     )
     meeting = models.ForeignKey(
         Meeting,

@@ -841,6 +841,33 @@ class TestDonations:
         assert donation.region == shuangtun
 
 
+class TestLabels:
+    def label_of(self, client, model, field):
+        form = client.get(f"/admin/partnerships/{model}/add/").context["adminform"].form
+        return str(form.fields[field].label), str(form.fields[field].help_text)
+
+    def test_a_persons_name_is_a_persons(self, admin_client, reference):
+        assert self.label_of(admin_client, "person", "name")[0] == "姓名"
+        assert self.label_of(admin_client, "organisation", "name")[0] == "名称"
+        assert self.label_of(admin_client, "region", "name")[0] == "名称"
+
+    def test_a_village_enterprise_pair_speaks_of_a_pairing_not_a_posting(
+        self, admin_client, reference
+    ):
+        texts = [
+            text
+            for field in ("known_on", "known_during", "end_date")
+            for text in self.label_of(admin_client, "villageenterprisepair", field)
+        ]
+        assert texts[0] == "已知结对关系存续的日期"
+        assert "结对关系" in texts[2]
+        assert not any("在岗" in text or "教师" in text for text in texts), texts
+        # a posting keeps its own words
+        assert self.label_of(admin_client, "posting", "known_on")[0] == "已知在岗（进行中）日期"
+        posting_visit = self.label_of(admin_client, "posting", "known_during")
+        assert "派驻教师" in posting_visit[1]
+
+
 class TestVisitSearch:
     """Meetings and handovers choose their visit in a search box: staff type its date."""
 
