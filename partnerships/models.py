@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import F, Q, Sum
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -790,7 +790,8 @@ class Visit(Versioned):
     def __str__(self) -> str:
         return _("%(partnership)s visit of %(date)s") % {
             "partnership": self.partnership,
-            "date": self.start_date.isoformat(),
+            # as the dashboard writes a day: 樟木头镇—江口县 2023年1月10日考察交流
+            "date": formats.date_format(self.start_date),
         }
 
     def save(self, *args, **kwargs):

@@ -903,6 +903,11 @@ class TestVisitSearch:
         response = admin_client.get("/admin/partnerships/visit/", {"q": "江口县 2023.1.10"})
         assert list(response.context["cl"].result_list) == [reference.visit]
 
+    def test_a_visit_is_named_with_its_day_as_the_site_writes_it(self, admin_client, reference):
+        query = {"app_label": "partnerships", "model_name": "meeting", "field_name": "visit"}
+        results = admin_client.get("/admin/autocomplete/", query).json()["results"]
+        assert [result["text"] for result in results] == ["樟木头镇—江口县 2023年1月10日考察交流"]
+
     def test_a_date_search_costs_no_more_queries(self, admin_client, reference):
         url = "/admin/autocomplete/?app_label=partnerships&model_name=meeting&field_name=visit"
         by_name = count_queries(admin_client, f"{url}&term=樟木头")

@@ -423,6 +423,51 @@ def test_a_donations_lines_fit_an_office_screen(site, page, django_user_model):
     assert note.bounding_box()["x"] + note.bounding_box()["width"] <= 1280
 
 
+SHOWS_WHOLE = """el => {
+  // whether a box's text (a text box's value, a select's chosen option) is shown whole
+  const style = getComputedStyle(el);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = style.font;
+  const select = el.tagName === "SELECT";
+  const text = select ? el.options[el.selectedIndex].text : el.value;
+  const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return context.measureText(text).width <= room - (select ? 16 : 0);
+}"""
+
+
+def test_entry_forms_show_whole_words_at_1366(site, page, django_user_model):
+    """At 1366 × 768 the lines' "删除?" broke into 删 / 除?, the visit chosen for a handover
+    read "2023-01-10考…", and an activity's title and kind were cut (江口县·樟木头镇东西部…,
+    看望慰问选派干部人…)."""
+    reference = Reference()
+    donation = reference.donation
+    donation.lines.create(amount=200000, region=reference.qixin, is_itemised=True)
+    donation.rebalance()
+    admin_sign_in(
+        page, site.url, f"/admin/partnerships/donation/{donation.pk}/change/", django_user_model
+    )
+    page.set_viewport_size({"width": 1366, "height": 768})
+    expect(page.locator("#lines-group")).to_be_visible()
+    assert not words_broken(page, "#lines-group thead th"), words_broken(page, "#lines-group th")
+    chosen = page.locator("#select2-id_visit-container")
+    expect(chosen).to_contain_text("樟木头镇—江口县 2023年1月10日考察交流")
+    assert chosen.evaluate("el => el.scrollWidth <= el.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    page.goto(f"{site.url}/admin/partnerships/visit/{reference.visit.pk}/change/")
+    rows = "#activities-group tr.form-row:not(.empty-form)"
+    title = page.locator(
+        f"{rows} td.field-title input[value='江口县·樟木头镇东西部协作工作座谈会']"
+    )
+    kinds = page.locator(f"{rows} td.field-kind select")
+    expect(title).to_be_visible()
+    assert title.evaluate(SHOWS_WHOLE)
+    assert kinds.count() >= 5 and all(kind.evaluate(SHOWS_WHOLE) for kind in kinds.all())
+    assert "看望慰问选派干部人才" in kinds.evaluate_all(
+        "selects => selects.map(s => s.options[s.selectedIndex].text)"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+
+
 def test_a_history_pages_tables_line_up(site, page, django_user_model):
     """The record's versions and the tables of its page's entries, one width, one column
     grid: they were each as narrow as their content, and headers broke (已修 / 改)."""
