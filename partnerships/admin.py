@@ -838,6 +838,10 @@ class MeetingInVisitInline(ScopedInline, admin.StackedInline):
     show_change_link = True
     verbose_name_plural = _("meetings (participants are entered on each meeting's own page)")
 
+    def get_queryset(self, request):
+        # in date order, as the report and the dashboard list them, not newest first
+        return super().get_queryset(request).order_by(*Meeting.IN_VISIT_ORDER)
+
 
 class DonationInVisitInline(ScopedInline, admin.StackedInline):
     model = Donation

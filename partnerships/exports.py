@@ -758,7 +758,7 @@ def visits(
             Prefetch("places", queryset=Region.objects.order_by("pk")),
             Prefetch(
                 "meetings",
-                queryset=Meeting.objects.order_by("date", "pk").prefetch_related(
+                queryset=Meeting.objects.order_by(*Meeting.IN_VISIT_ORDER).prefetch_related(
                     Prefetch("participants", queryset=chairs, to_attr="chairs")
                 ),
             ),

@@ -976,6 +976,11 @@ class Meeting(HeldDuringVisit):
         verbose_name_plural = _("meetings")
         ordering = LIST_ORDER
 
+    # A visit's meetings as a report tells them (the visit's page, its print and export):
+    # by day, then in the order entered; those with no day of their own (held on a day of the
+    # visit not reported) after, on both databases (SQLite sorts an empty date first).
+    IN_VISIT_ORDER = (F("date").asc(nulls_last=True), "pk")
+
     def __str__(self) -> str:
         return self.title
 

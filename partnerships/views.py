@@ -562,7 +562,7 @@ def visit_record_context(visit: Visit, scope: access.Scope) -> dict:
         Meeting.objects.filter(visit=visit)
         .select_related("partnership__helping_region", "partnership__assisted_region")
         .prefetch_related(participants)
-        .order_by("date", "pk")
+        .order_by(*Meeting.IN_VISIT_ORDER)
     )
     for meeting in meetings:
         meeting.people = people_of(meeting.participants.all())

@@ -403,6 +403,37 @@ class TestMeetings:
             ("沈琦", "attendee"),
         ]
 
+    def test_a_visits_page_lists_its_meetings_in_date_order(self, admin_client, reference):
+        """Newest first, as the meetings list sorts them, read backwards on a visit's page."""
+        work = Meeting.objects.get(title="江口县·樟木头镇东西部协作工作座谈会")
+        villages = Meeting.objects.get(title="樟木头镇·闵孝镇村企结对帮扶座谈会")
+        url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+
+        def listed():
+            formsets = admin_client.get(url).context["inline_admin_formsets"]
+            meetings = next(f for f in formsets if f.formset.model is Meeting).formset
+            return [form.instance.title for form in meetings.forms if form.instance.pk]
+
+        # no day reported for either: in the order entered, the report's
+        assert listed() == [work.title, villages.title]
+        Meeting.objects.filter(pk=villages.pk).update(date=datetime.date(2023, 1, 11))
+        Meeting.objects.filter(pk=work.pk).update(date=datetime.date(2023, 1, 10))
+        later = Meeting.objects.create(
+            title="同日另一场座谈会",
+            date=datetime.date(2023, 1, 10),
+            visit=reference.visit,
+            partnership=reference.pairing,
+        )
+        undated = Meeting.objects.create(
+            title="日期未见报道的座谈会", visit=reference.visit, partnership=reference.pairing
+        )
+        expected = [work.title, later.title, villages.title, undated.title]
+        assert listed() == expected
+        page = page_text(admin_client.get(f"/visits/{reference.visit.pk}/"))
+        assert re.findall(r"<h3>([^<]*)</h3>", page.split('id="meetings-heading"')[1])[:4] == (
+            expected
+        )
+
 
 class TestDonations:
     @pytest.mark.parametrize(
