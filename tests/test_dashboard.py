@@ -1009,6 +1009,12 @@ def test_handovers_without_a_day_come_after_the_dated_ones_of_their_year(
         assert shown.index(dated.pk) < shown.index(reference.donation.pk), path
     changelist = admin_client.get("/admin/partnerships/donation/")
     assert [d.pk for d in changelist.context["cl"].result_list] == expected
+    # A visit's own page lists its handovers by day, those without one after.
+    dated.visit = reference.visit
+    dated.date = datetime.date(2023, 1, 11)
+    dated.save()
+    visit_page = official_client.get(f"/visits/{reference.visit.pk}/")
+    assert [d.pk for d in visit_page.context["donations"]] == [dated.pk, reference.donation.pk]
 
 
 def test_years_before_any_record_or_after_this_year_are_no_columns(official_client, reference):
