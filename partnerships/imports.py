@@ -443,22 +443,25 @@ def _check_handover(
                 _("There is no pairing of %(helping)s with %(assisted)s.")
                 % {"helping": helping.name, "assisted": assisted.name},
             )
-    if partnership is None:
-        return
-    if user is not None and not access.scope_for(user).allows(partnership):
+    if (
+        partnership is not None
+        and user is not None
+        and not access.scope_for(user).allows(partnership)
+    ):
         problem(
             first_number,
             "assisted_region",
             _("You are not assigned to the pairing %(pairing)s.") % {"pairing": partnership},
         )
-        return
+        partnership = None
 
     # Columns found wrong before the form sees them: left out of its data, so that the form
     # still checks the rest of the row (a bad date does not hide a bad amount), and its own
-    # word on them, which would repeat the problem, left out.
-    reported: set[str] = set()
+    # word on them, which would repeat the problem, left out. Without the pairing the rest
+    # of the row is checked all the same; only what needs the pairing (its visit) is not.
+    reported: set[str] = set() if partnership else {"assisted_region"}
     data: dict[str, Any] = {
-        "partnership": partnership.pk,
+        "partnership": partnership.pk if partnership else "",
         "materials_description": first.get("materials", ""),
         "source": first.get("source", ""),
         "notes": "",
@@ -477,7 +480,9 @@ def _check_handover(
         except ValueError:
             problem(first_number, "visit", _("Write dates as 2023-01-10."))
             reported.add("visit")
-    if visit_start is not None:
+    if visit_start is not None and partnership is None:
+        reported.add("visit")  # not "give a date, or the visit": it was given
+    elif visit_start is not None:
         ancestors = [p.pk for p in partnership.ancestors_and_self]
         visit = (
             Visit.objects.filter(partnership__in=ancestors, start_date=visit_start)
@@ -502,7 +507,7 @@ def _check_handover(
     )
     data["amount"] = first.get("handover_total", "")
 
-    def organisations(key: str, near: Region) -> list[int]:
+    def organisations(key: str, near: Region | None) -> list[int]:
         found = []
         for name in split_names(first.get(key, "")):
             org, message = directory.organisation(name, near)
@@ -513,24 +518,24 @@ def _check_handover(
                 found.append(org.pk)
         return found
 
-    data["donors"] = organisations("donors", partnership.helping_region)
+    data["donors"] = organisations("donors", helping)
     recipients = []
     for name in split_names(first.get("recipient_regions", "")):
-        found = directory.named_in(name, partnership.assisted_region)
+        found = directory.named_in(name, assisted) if assisted else []
         if len(found) == 1:
             recipients.append(found[0].pk)
+        elif assisted is None:
+            reported.add("recipient_regions")  # looked for in the assisted side, unknown
         else:
             problem(
                 first_number,
                 "recipient_regions",
                 _("No single place named “%(name)s” in %(region)s.")
-                % {"name": name, "region": partnership.assisted_region.name},
+                % {"name": name, "region": assisted.name},
             )
             reported.add("recipient_regions")
     data["recipient_regions"] = recipients
-    data["recipient_organisations"] = organisations(
-        "recipient_organisations", partnership.assisted_region
-    )
+    data["recipient_organisations"] = organisations("recipient_organisations", assisted)
     if first.get("receiving_region"):
         region = directory.region_by_full_name(first["receiving_region"])
         if region is None:
@@ -558,17 +563,17 @@ def _check_handover(
                         problem(first_number, column, error)
     elif not reported:
         handover.form = form
-    # The lines are checked against what of the handover is right. Where its recipients or
-    # receiving region are wrong, where a line may go is not known: not checked, rather than
-    # blamed on the line (and its amount still counts towards the rest).
+    # The lines are checked against what of the handover is right. Where its assisted side,
+    # recipients or receiving region are wrong, where a line may go is not known: not
+    # checked, rather than blamed on the line (and its amount still counts towards the rest).
     places = {"recipient_regions", "recipient_organisations", "receiving_region"}
-    places_known = not reported & places
+    area = form.cleaned_data.get("region") or assisted
     _check_lines(
         handover,
         directory,
-        {"partnership": partnership, **form.cleaned_data},
+        form.cleaned_data,
         problem,
-        places_known=places_known,
+        area=area if area is not None and not reported & places else None,
     )
 
 
@@ -595,12 +600,12 @@ def _note_too_long(note: str, number: int, problem) -> bool:
 
 
 def _check_lines(
-    handover: _Handover, directory: Directory, donation: dict, problem, *, places_known=True
+    handover: _Handover, directory: Directory, donation: dict, problem, *, area: Region | None
 ) -> None:
-    """Each line's problems; against the handover's facts that are right (`donation`: the
-    form's cleaned data, which lacks what was wrong)."""
+    """Each line's problems, all of them; against the handover's facts that are right
+    (`donation`: the form's cleaned data, which lacks what was wrong). `area`: where the lines
+    may go, None when that is not known (the places are then not checked against it)."""
     total = donation.get("amount")
-    area = donation.get("region") or donation["partnership"].assisted_region
     itemised_sum = Decimal(0)
     rest_given: list[tuple[int, Decimal]] = []
     rest_rows: list[int] = []
@@ -621,7 +626,9 @@ def _check_lines(
                     raise ValidationError(_("The amount must be greater than zero."))
             except (ValidationError, InvalidOperation) as error:
                 problem(number, "amount", " ".join(getattr(error, "messages", [str(error)])))
-                continue
+                amount = None
+                if flag:
+                    continue
         note = row.get("note", "")
         if not flag:
             if rest_rows:
@@ -637,24 +644,24 @@ def _check_lines(
         if amount is None:
             problem(number, "amount", _("An itemised line needs its amount."))
             continue
+        # The sum needs only the amount: a line wrong in anything else still counts in it.
+        itemised_sum += amount
+        ok = not _note_too_long(note, number, problem)
         names = [row.get(k, "") for k in ("province", "city", "county", "town", "village")]
         region = directory.region(names)
         if region is None:
             problem(number, "village", _("Unknown region."))
-            continue
-        if places_known and not region.is_within(area):
+            ok = False
+        elif area is not None and not region.is_within(area):
             problem(
                 number,
                 "village",
                 _("This line must go to %(region)s or a place within it.") % {"region": area.name},
             )
-            continue
-        error = line_outside_recipients_error(region, places) if places_known else None
-        if error:
+            ok = False
+        elif area is not None and (error := line_outside_recipients_error(region, places)):
             problem(number, "village", error)
-            continue
-        if _note_too_long(note, number, problem):
-            continue
+            ok = False
         line = {"amount": amount, "region": region, "note": note}
         for key, attr, near in (
             ("line_organisation", "recipient_organisation", area),
@@ -664,19 +671,20 @@ def _check_lines(
                 org, message = directory.organisation(row[key], near)
                 if org is None:
                     problem(number, key, message)
-                    continue
+                    ok = False
                 line[attr] = org
-        if line.get("recipient_organisation") is not None:
-            error = line_organisation_error(line["recipient_organisation"], region)
+        organisation = line.get("recipient_organisation")
+        if organisation is not None and region is not None:
+            error = line_organisation_error(organisation, region)
             if error:
                 problem(number, "line_organisation", error)
-                continue
+                ok = False
         donors = donation.get("donors")
         if line.get("donor") is not None and donors is not None and line["donor"] not in donors:
             problem(number, "line_donor", line_donor_error(line["donor"]))
-            continue
-        itemised_sum += amount
-        handover.lines.append(line)
+            ok = False
+        if ok:
+            handover.lines.append(line)
     if total is None:  # the handover's amount is wrong: said at its column
         return
     if itemised_sum > total:

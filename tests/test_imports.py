@@ -595,3 +595,62 @@ class TestHostileFiles:
         data = to_csv([HEADER, [*GOOD_ROWS[2][:-1], "x" * 200_000]])
         text = page_text(upload(admin_client, DONATION_IMPORT, data))
         assert "field larger" not in text and "第 2 行起无法读取" in text
+
+
+# The row a clerk sent back: six things wrong, and a pairing side not written in full.
+CLERKS_ROW = {
+    "handover": "H1",
+    "date": "2023-13-02",
+    "helping": "樟木头镇",
+    "donors": "永林电子",
+    "kind": "资金+物资",
+    "category": "教育帮扶",
+    "funding": "社会帮扶",
+    "total": "1万",
+    "village": "齐心村",
+    "amount": "2万",
+}
+
+
+def clerks_row(**changes) -> tuple[list[str], list[str]]:
+    values = {**CLERKS_ROW, **changes}
+    header = [*HEADER, "财政或社会"]
+    row = [*GOOD_ROWS[0], values["funding"]]
+    row[0], row[1], row[2] = values["handover"], values["date"], values["helping"]
+    row[5], row[8], row[9], row[10] = (
+        values["donors"],
+        values["kind"],
+        values["category"],
+        values["total"],
+    )
+    row[16], row[17] = values["village"], values["amount"]
+    return header, row
+
+
+def test_an_unknown_pairing_side_does_not_hide_the_rest_of_the_row(admin_client, reference):
+    """Only "帮扶方 未知地区" was said; with the side in full the same row had six problems."""
+    header, row = clerks_row()
+    response = upload(admin_client, DONATION_IMPORT, to_csv([header, row]))
+    found = sorted((p.row, p.column) for p in response.context["preview"].problems)
+    assert found == sorted(
+        (2, column)
+        for column in ("帮扶方", "日期", "捐赠方", "资金或物资", "类别", "财政或社会", "金额（元）")
+    ), found
+    assert Donation.objects.count() == 1
+
+
+def test_a_line_to_an_unknown_place_still_counts_towards_the_total(admin_client, reference):
+    header, row = clerks_row(
+        helping="广东省 东莞市 樟木头镇",
+        date="2024-05-06",
+        donors="樟木头镇人民政府",
+        kind="资金",
+        category="教育",
+        funding="",
+        village="齐兴村",
+    )
+    response = upload(admin_client, DONATION_IMPORT, to_csv([header, row]))
+    problems = response.context["preview"].problems
+    found = sorted((p.column, p.message[:4]) for p in problems)
+    assert [column for column, _start in found] == ["村（社区）", "金额（元）"], problems
+    assert "20,000.00" in next(p.message for p in problems if p.column == "金额（元）")
