@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import difflib
 import io
 import re
 from collections import defaultdict
@@ -39,6 +40,7 @@ from .forms import (
 )
 from .models import (
     NO_DATE_NOR_VISIT,
+    REGION_ANCESTORS,
     Category,
     Donation,
     DonationKind,
@@ -230,25 +232,117 @@ class Directory:
     """Name lookups with a cache, so a file of thousands of rows costs a few queries per name."""
 
     def __init__(self, scope: access.Scope = access.ALL):
-        self.regions_by_path: dict[tuple[str, ...], Region | None] = {}
+        self.children_by_parent: dict[int | None, dict[str, Region]] = {}
+        self.ending_with: dict[tuple[str, ...], Region | None] = {}
         self.organisations: dict[str, list[Organisation]] | None = None
         self.scope = scope  # names outside it are as unknown as names that do not exist
 
+    def children(self, parent: Region | None) -> dict[str, Region]:
+        """The regions directly under `parent` (the provinces under None), by name. Read once
+        per parent, so a file naming hundreds of a county's villages, or misspelling them,
+        costs one query for them all."""
+        key = parent.pk if parent is not None else None
+        if key not in self.children_by_parent:
+            found = {}
+            for child in Region.objects.filter(parent=parent):
+                child.parent = parent  # its full name without a query
+                found[child.name] = child
+            self.children_by_parent[key] = found
+        return self.children_by_parent[key]
+
     def region(self, names: list[str]) -> Region | None:
-        key = tuple(n for n in names if n)
-        if key not in self.regions_by_path:
-            node = None
-            for name in key:
-                found = Region.objects.filter(parent=node, name=name).first()
-                if found is None:
-                    node = None
-                    break
-                node = found
-            self.regions_by_path[key] = node if key else None
-        return self.regions_by_path[key]
+        node = None
+        for name in (n for n in names if n):
+            node = self.children(node).get(name)
+            if node is None:
+                return None
+        return node
 
     def region_by_full_name(self, text: str) -> Region | None:
         return self.region(text.split())
+
+    def probably_meant(self, names: list[str]) -> Region | None:
+        """The one region that names not found probably stand for, or None: a near spelling
+        among the places under the same parent (长冈岭村 for 长岗岭村), or, when even the first
+        name is not a province, the only region whose full name ends with the names given
+        (樟木头镇 for 广东省 东莞市 樟木头镇). A guess to offer, never to use."""
+        names = [n for n in names if n]
+        node = None
+        for index, name in enumerate(names):
+            children = self.children(node)
+            if name in children:
+                node = children[name]
+                continue
+            close = difflib.get_close_matches(name, children, n=2, cutoff=0.6)
+            if len(close) == 1:
+                meant = self.region([*names[:index], close[0], *names[index + 1 :]])
+                if meant is not None:
+                    return meant
+            return self._only_one_ending_with(names) if index == 0 else None
+        return None
+
+    def _only_one_ending_with(self, names: list[str]) -> Region | None:
+        key = tuple(names)
+        if key not in self.ending_with:
+            # name, parent__name, parent__parent__name, ... from the last name backwards
+            lookups = {
+                "__".join(["parent"] * depth + ["name"]): name
+                for depth, name in enumerate(reversed(names))
+            }
+            found = list(Region.objects.filter(**lookups).select_related(REGION_ANCESTORS)[:2])
+            self.ending_with[key] = found[0] if len(found) == 1 else None
+        return self.ending_with[key]
+
+    def not_found(self, label: str, text: str, example: str) -> str:
+        """Why a full region name in one cell (贵州省 铜仁市 江口县) was not found, for the user."""
+        if not text:
+            return _("%(column)s is not filled in.") % {"column": label}
+        message = _(
+            "%(column)s “%(name)s” was not found: write the full name of the region (such as "
+            "“%(example)s”), as regions are written in the system."
+        ) % {"column": label, "name": text, "example": example}
+        meant = self.probably_meant(text.split())
+        if meant is None:
+            return message
+        return _then(message, _("Did you mean “%(name)s”?") % {"name": meant.full_name})
+
+    def place_not_found(self, row: dict[str, str]) -> tuple[str, str]:
+        """The column and the words for a line's place (province to village) not found."""
+        keys = [c.key for c in exports.REGION_COLUMNS]
+        labels = {c.key: str(c.header) for c in exports.REGION_COLUMNS}
+        names = [row.get(key, "") for key in keys]
+        if not any(names):
+            return "village", _("The place of this line is not filled in (province to village).")
+        meant = self.probably_meant(names)
+        missing = keys[: next(i for i, name in enumerate(names) if name)]
+        if missing:
+            message = _("%(columns)s not filled in: write the place from its province down.") % {
+                "columns": punctuation.joined(labels[key] for key in missing)
+            }
+            if meant is None:
+                return missing[0], message
+            return missing[0], _then(
+                message, _("Did you mean “%(name)s”?") % {"name": meant.full_name}
+            )
+        node = None
+        filled = [(key, name) for key, name in zip(keys, names, strict=True) if name]
+        depth = 0  # of the first name not found (there is one: the place was not found)
+        while (child := self.children(node).get(filled[depth][1])) is not None:
+            node, depth = child, depth + 1
+        key, name = filled[depth]
+        words = {"column": labels[key], "name": name}
+        if node is None:
+            message = _("%(column)s “%(name)s” was not found.") % words
+        else:
+            message = _("%(column)s “%(name)s” was not found in %(parent)s.") % {
+                **words,
+                "parent": node.full_name,
+            }
+        if meant is None:
+            return key, message
+        if depth == len(filled) - 1:  # named as its column holds it: 长岗岭村 for 长冈岭村
+            return key, _then(message, _("Did you mean %(name)s?") % {"name": meant.name})
+        return key, _then(message, _("Did you mean “%(name)s”?") % {"name": meant.full_name})
 
     def named_in(self, name: str, area: Region) -> list[Region]:
         return list(Region.objects.filter(name=name, path__startswith=area.path))
@@ -267,6 +361,11 @@ class Directory:
         if not found:
             return None, _("There is no organisation named “%(name)s”.") % {"name": name}
         return None, _("Several organisations are named “%(name)s”.") % {"name": name}
+
+
+def _then(first: str, second: str) -> str:
+    """Two sentences: no space between them in Chinese."""
+    return first + ("" if punctuation.chinese() else " ") + second
 
 
 def split_names(text: str) -> list[str]:
@@ -426,9 +525,21 @@ def _check_handover(
     helping = directory.region_by_full_name(first.get("helping_region", ""))
     assisted = directory.region_by_full_name(first.get("assisted_region", ""))
     if helping is None:
-        problem(first_number, "helping_region", _("Unknown region."))
+        problem(
+            first_number,
+            "helping_region",
+            directory.not_found(
+                labels["helping_region"], first.get("helping_region", ""), "广东省 东莞市 樟木头镇"
+            ),
+        )
     if assisted is None:
-        problem(first_number, "assisted_region", _("Unknown region."))
+        problem(
+            first_number,
+            "assisted_region",
+            directory.not_found(
+                labels["assisted_region"], first.get("assisted_region", ""), "贵州省 铜仁市 江口县"
+            ),
+        )
     partnership = None
     if helping and assisted:
         partnership = (
@@ -539,7 +650,13 @@ def _check_handover(
     if first.get("receiving_region"):
         region = directory.region_by_full_name(first["receiving_region"])
         if region is None:
-            problem(first_number, "receiving_region", _("Unknown region."))
+            problem(
+                first_number,
+                "receiving_region",
+                directory.not_found(
+                    labels["receiving_region"], first["receiving_region"], "贵州省 铜仁市 江口县"
+                ),
+            )
             reported.add("receiving_region")
         else:
             data["region"] = region.pk
@@ -650,7 +767,7 @@ def _check_lines(
         names = [row.get(k, "") for k in ("province", "city", "county", "town", "village")]
         region = directory.region(names)
         if region is None:
-            problem(number, "village", _("Unknown region."))
+            problem(number, *directory.place_not_found(row))
             ok = False
         elif area is not None and not region.is_within(area):
             problem(
@@ -822,7 +939,10 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
                 row["parent"]
             )
             if parent is None:
-                preview.problems.append(Problem(number, labels["parent"], _("Unknown region.")))
+                message = directory.not_found(
+                    labels["parent"], row["parent"], "贵州省 铜仁市 江口县"
+                )
+                preview.problems.append(Problem(number, labels["parent"], message))
                 continue
         region = Region(name=row.get("name", ""), level=int(level), parent=parent)
         region.code = row.get("code") or None

@@ -654,3 +654,82 @@ def test_a_line_to_an_unknown_place_still_counts_towards_the_total(admin_client,
     found = sorted((p.column, p.message[:4]) for p in problems)
     assert [column for column, _start in found] == ["村（社区）", "金额（元）"], problems
     assert "20,000.00" in next(p.message for p in problems if p.column == "金额（元）")
+
+
+def messages_at(response, column: str) -> list[str]:
+    return [p.message for p in response.context["preview"].problems if p.column == column]
+
+
+class TestPlacesNotFound:
+    """ "未知地区" said neither what was written nor how to write it."""
+
+    def test_a_side_not_written_in_full_says_so_and_which_region_it_probably_is(
+        self, admin_client, reference
+    ):
+        header, row = clerks_row()
+        response = upload(admin_client, DONATION_IMPORT, to_csv([header, row]))
+        assert messages_at(response, "帮扶方") == [
+            "帮扶方“樟木头镇”未找到：请写出完整的地区名称（如“广东省 东莞市 樟木头镇”），"
+            "与系统中地区的写法一致。是否指“广东省 东莞市 樟木头镇”？"
+        ]
+
+    def test_a_side_found_nowhere_gets_no_guess(self, admin_client, reference):
+        row = list(GOOD_ROWS[2])
+        row[3] = "贵州省 铜仁市 不存在县"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+        [message] = messages_at(response, "受帮扶方")
+        assert message.startswith("受帮扶方“贵州省 铜仁市 不存在县”未找到：请写出完整的地区名称")
+        assert "是否指" not in message
+
+    def test_an_empty_side_is_said_to_be_empty(self, admin_client, reference):
+        row = list(GOOD_ROWS[2])
+        row[2] = ""
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+        assert messages_at(response, "帮扶方") == ["帮扶方未填写。"]
+
+    def test_a_line_without_province_and_city_says_they_are_missing(self, admin_client, reference):
+        first, rest = list(GOOD_ROWS[0]), list(GOOD_ROWS[1])
+        first[6] = rest[6] = "齐心村、净河村"
+        first[12:17] = ["", "", "江口县", "", "净河村"]
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, rest]))
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(2, "省")], problems
+        assert problems[0].message == (
+            "省、市未填写：请从省起逐级填写地区。是否指“贵州省 铜仁市 江口县 净河村”？"
+        )
+
+    def test_a_village_misspelt_by_one_character_gets_a_suggestion(self, admin_client, reference):
+        first, rest = list(GOOD_ROWS[0]), list(GOOD_ROWS[1])
+        first[6] = rest[6] = "齐心村、长岗岭村"
+        first[16] = "长冈岭村"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, rest]))
+        assert messages_at(response, "村（社区）") == [
+            "村（社区）“长冈岭村”未在贵州省 铜仁市 江口县中找到。是否指长岗岭村？"
+        ]
+
+    def test_looking_up_places_costs_the_same_for_two_lines_or_twelve(
+        self, admin_client, reference, django_assert_max_num_queries
+    ):
+        """Each parent's places are read once, and near spellings found among them, so a
+        file naming a county's villages does not cost queries per line or per name."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        villages = ["齐心村", "双屯村", "净河村", "坝梅村", "沙坝河村", "长岗岭村"]
+
+        def rows(count):
+            lines = []
+            for n in range(count):
+                line = list(GOOD_ROWS[0])
+                line[6] = "、".join(villages)
+                # every other line misspelt, each differently
+                line[16] = villages[n % 6] if n % 2 else villages[n % 6][:-1] + f"{n}村"
+                line[17] = "1000"
+                lines.append(line)
+            return to_csv([HEADER, *lines])
+
+        with CaptureQueriesContext(connection) as two:
+            upload(admin_client, DONATION_IMPORT, rows(2))
+        with django_assert_max_num_queries(len(two.captured_queries)):
+            response = upload(admin_client, DONATION_IMPORT, rows(12))
+        assert len(response.context["preview"].problems) == 6
