@@ -372,11 +372,25 @@ def split_names(text: str) -> list[str]:
     return [name.strip() for name in NAME_SEPARATORS.split(text) if name.strip()]
 
 
+class NoSuchDay(ValueError):
+    """A date written the right way that names no day (2023-13-02, 2023-02-30)."""
+
+
 def parse_date(text: str) -> datetime.date:
     match = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
     if not match:
         raise ValueError(text)
-    return datetime.date(*(int(part) for part in match.groups()))
+    try:
+        return datetime.date(*(int(part) for part in match.groups()))
+    except ValueError as error:
+        raise NoSuchDay(text) from error
+
+
+def date_error(text: str, error: ValueError) -> str:
+    """What is wrong with a date parse_date refused, for the user."""
+    if isinstance(error, NoSuchDay):
+        return _("There is no such day: %(date)s.") % {"date": text}
+    return _("Write dates as 2023-01-10.")
 
 
 def choice_value(text: str, choices: type) -> str | None:
@@ -581,15 +595,15 @@ def _check_handover(
     if first.get("date"):
         try:
             data["date"] = parse_date(first["date"]).isoformat()
-        except ValueError:
-            problem(first_number, "date", _("Write dates as 2023-01-10."))
+        except ValueError as error:
+            problem(first_number, "date", date_error(first["date"], error))
             reported.add("date")
     visit_start = None
     if first.get("visit"):
         try:
             visit_start = parse_date(first["visit"])
-        except ValueError:
-            problem(first_number, "visit", _("Write dates as 2023-01-10."))
+        except ValueError as error:
+            problem(first_number, "visit", date_error(first["visit"], error))
             reported.add("visit")
     if visit_start is not None and partnership is None:
         reported.add("visit")  # not "give a date, or the visit": it was given

@@ -193,7 +193,7 @@ class TestDonationImport:
     @pytest.mark.parametrize(
         ("column", "value", "message"),
         [
-            (1, "2024-13-45", "2023-01-10"),
+            (1, "2024-13-45", "没有这一天"),
             (1, "昨天", "2023-01-10"),
             (10, "-5", "大于零"),
             (10, "0", "大于零"),
@@ -420,7 +420,7 @@ def test_a_wrong_visit_does_not_hide_a_locked_year(client, reference, django_use
     response = upload(client, DONATION_IMPORT, to_csv([HEADER, row]))
     problems = response.context["preview"].problems
     messages = {(p.column, p.message) for p in problems}
-    assert ("考察开始日期", "日期请按 2023-01-10 的格式填写。") in messages, messages
+    assert ("考察开始日期", "没有这一天：2024-13-01。") in messages, messages
     assert any("2024年已锁定" in message for _column, message in messages), messages
     assert not any("或其所在的考察交流" in message for _column, message in messages), messages
 
@@ -733,3 +733,21 @@ class TestPlacesNotFound:
         with django_assert_max_num_queries(len(two.captured_queries)):
             response = upload(admin_client, DONATION_IMPORT, rows(12))
         assert len(response.context["preview"].problems) == 6
+
+
+@pytest.mark.parametrize("written", ["2023-13-02", "2023-02-30", "2023年2月29日"])
+def test_a_day_that_does_not_exist_is_said_so(admin_client, reference, written):
+    """It was "write dates as 2023-01-10", which is how it was written."""
+    row = list(GOOD_ROWS[2])
+    row[1] = written
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+    assert messages_at(response, "日期") == [f"没有这一天：{written}。"]
+
+
+@pytest.mark.parametrize("written", ["2024.6.1", "2024/6/1", "2024年6月1日", "2024-06-01"])
+def test_dates_may_be_dotted_slashed_or_in_chinese(admin_client, reference, written):
+    row = list(GOOD_ROWS[2])
+    row[1] = written
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+    assert response.context["preview"].problems == []
+    assert str(response.context["preview"].items[0]["date"]) == "2024-06-01"
