@@ -406,6 +406,37 @@ def choice_value(text: str, choices: type) -> str | None:
     return None
 
 
+def not_a_choice(text: str, choices: type) -> str:
+    """A value that is none of the choices, and the ones that are, in the user's language."""
+    return _("“%(value)s” is not one of the choices. Write one of: %(choices)s.") % {
+        "value": text,
+        "choices": punctuation.joined(str(label) for label in choices.labels),
+    }
+
+
+def _level_short_forms() -> dict[str, int]:
+    """Each part of a level's name that names that level alone: 村 or 社区 for 村（社区）,
+    县 or 区 for 县（区）, village or community for "village or community"."""
+    levels: dict[str, set[int]] = defaultdict(set)
+    for value, label in Region.Level.choices:
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                for part in re.split(r"[（）()、,，]| or ", str(label).lower()):
+                    if part.strip():
+                        levels[part.strip()].add(value)
+    return {part: found.pop() for part, found in levels.items() if len(found) == 1}
+
+
+def level_value(text: str) -> int | None:
+    """A region's level by its name (Chinese or English, or a part of it naming one level
+    alone) or its number."""
+    value = choice_value(text, Region.Level) if text else None
+    # 1 to 5 as ASCII digits ("²" and "①" are digits to str.isdigit, but no number)
+    if value is None and re.fullmatch(r"[1-5]", text):
+        value = int(text)
+    return value if value is not None else _level_short_forms().get(text.strip().lower())
+
+
 # Donations -----------------------------------------------------------------------------
 
 DONATION_REQUIRED = ["helping_region", "assisted_region", "donors", "kind", "handover_total"]
@@ -623,13 +654,17 @@ def _check_handover(
             reported.add("visit")
         else:
             data["visit"] = visit.pk
-    data["kind"] = choice_value(first.get("kind", ""), DonationKind) or first.get("kind", "")
-    data["category"] = choice_value(
-        first.get("category") or Category.UNSPECIFIED, Category
-    ) or first.get("category")
-    data["funding"] = choice_value(first.get("funding") or Funding.UNSPLIT, Funding) or first.get(
-        "funding"
-    )
+    for key, choices, default in (
+        ("kind", DonationKind, ""),
+        ("category", Category, Category.UNSPECIFIED),
+        ("funding", Funding, Funding.UNSPLIT),
+    ):
+        text = first.get(key) or default
+        data[key] = choice_value(text, choices) if text else ""
+        if text and data[key] is None:
+            problem(first_number, key, not_a_choice(text, choices))
+            reported.add(key)
+            data[key] = ""
     data["amount"] = first.get("handover_total", "")
 
     def organisations(key: str, near: Region | None) -> list[int]:
@@ -940,12 +975,19 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
     codes: set[str] = set()
     regions = []
     for number, row in mapped:
-        level = choice_value(row.get("level", ""), Region.Level) if row.get("level") else None
-        # 1 to 5 as ASCII digits ("²" and "①" are digits to str.isdigit, but no number)
-        if level is None and re.fullmatch(r"[1-5]", row.get("level", "")):
-            level = int(row["level"])
+        level = level_value(row.get("level", ""))
+        if level is None and not row.get("level"):
+            message = _("%(column)s is not filled in.") % {"column": labels["level"]}
+            preview.problems.append(Problem(number, labels["level"], message))
+            continue
         if level is None:
-            preview.problems.append(Problem(number, labels["level"], _("Unknown level.")))
+            message = _(
+                "“%(value)s” is not one of the choices. Write one of: %(choices)s, or 1 to 5."
+            ) % {
+                "value": row.get("level", ""),
+                "choices": punctuation.joined(str(label) for label in Region.Level.labels),
+            }
+            preview.problems.append(Problem(number, labels["level"], message))
             continue
         parent = None
         if row.get("parent"):

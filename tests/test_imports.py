@@ -200,7 +200,7 @@ class TestDonationImport:
             (5, "不存在的公司", "不存在的公司"),
             (3, "贵州省 铜仁市 不存在县", "地区"),
             (6, "不存在村", "不存在村"),
-            (8, "金子", "选择"),
+            (8, "金子", "可填：资金、物资"),
         ],
     )
     def test_each_problem_is_reported_by_row_and_column(
@@ -359,8 +359,34 @@ class TestRegionImport:
         response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
         assert response.status_code == 200
         assert [(p.row, p.message) for p in response.context["preview"].problems] == [
-            (2, "未知层级。")
+            (
+                2,
+                f"“{level}”不在可选范围内。可填：省、地级市、县（区）、乡镇（街道）、村（社区），"
+                "或 1 至 5。",
+            )
         ]
+
+    @pytest.mark.parametrize(
+        ("level", "meant"),
+        [
+            ("村", "village"),
+            ("社区", "village"),
+            ("县", "county"),
+            ("区", "county"),
+            ("街道", "town"),
+            ("乡镇", "town"),
+            ("village", "village"),
+            ("county", "county"),
+        ],
+    )
+    def test_a_level_may_be_written_short(self, admin_client, reference, level, meant):
+        """The clerk wrote 村 for 村（社区）: "未知层级"."""
+        parent = "贵州省 铜仁市" if meant == "county" else "贵州省 铜仁市 江口县"
+        rows = [self.HEADER, ["某新地方", level, parent, ""]]
+        response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
+        assert response.context["preview"].problems == []
+        confirm(admin_client, REGION_IMPORT, response)
+        assert Region.objects.get(name="某新地方").level == getattr(Region.Level, meant.upper())
 
 
 def test_a_confirmation_counts_once(admin_client, reference):
@@ -751,3 +777,22 @@ def test_dates_may_be_dotted_slashed_or_in_chinese(admin_client, reference, writ
     response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
     assert response.context["preview"].problems == []
     assert str(response.context["preview"].items[0]["date"]) == "2024-06-01"
+
+
+@pytest.mark.parametrize(
+    ("column", "written", "choices"),
+    [
+        (8, "资金+物资", "资金、物资、资金及物资（未拆分）"),
+        (9, "教育帮扶", "产业、就业、教育、医疗、乡村建设、消费帮扶、文旅、其他、未说明"),
+        (18, "社会帮扶", "财政援助资金、社会帮扶资金及物资、未区分财政与社会"),
+    ],
+)
+def test_a_choice_not_offered_lists_the_ones_that_are(
+    admin_client, reference, column, written, choices
+):
+    header, row = clerks_row(helping="广东省 东莞市 樟木头镇", date="2024-05-06")
+    row[5], row[8:10], row[17], row[18] = "樟木头镇人民政府", ["资金", "教育"], "1万", ""
+    row[column] = written
+    response = upload(admin_client, DONATION_IMPORT, to_csv([header, row]))
+    problems = response.context["preview"].problems
+    assert [p.message for p in problems] == [f"“{written}”不在可选范围内。可填：{choices}。"]
