@@ -16,6 +16,7 @@ import datetime
 import difflib
 import io
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -1001,10 +1002,23 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
                 preview.problems.append(Problem(number, labels["parent"], message))
                 continue
         region = Region(name=row.get("name", ""), level=int(level), parent=parent)
-        region.code = row.get("code") or None
+        # Codes are often written in groups (5206 2110 0000), with full-width spaces or digits.
+        region.code = "".join(unicodedata.normalize("NFKC", row.get("code", "")).split()) or None
         full = f"{parent.full_name} {region.name}" if parent else region.name
         # A parent that is itself new cannot be looked up yet; its duplicates are caught below.
         exclude = ["path"] + (["parent"] if parent is not None and parent.pk is None else [])
+        wrong_code = region.code is not None and not re.fullmatch(r"[0-9]{12}", region.code)
+        if wrong_code:
+            # Said once, in words: the model would add its own length and digits errors.
+            exclude.append("code")
+            preview.problems.append(
+                Problem(
+                    number,
+                    labels["code"],
+                    _("A statistical division code is 12 digits (spaces aside); “%(code)s” is not.")
+                    % {"code": row["code"]},
+                )
+            )
         try:
             region.full_clean(exclude=exclude)
         except ValidationError as error:
@@ -1012,6 +1026,8 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
                 column = labels.get(name, labels["name"])
                 for message in messages:
                     preview.problems.append(Problem(number, column, message))
+            continue
+        if wrong_code:
             continue
         if full in pending:
             preview.problems.append(

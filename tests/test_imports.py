@@ -353,6 +353,26 @@ class TestRegionImport:
         assert sorted(p.row for p in problems) == [3, 4, 5]
         assert not Region.objects.filter(name="好村").exists()
 
+    @pytest.mark.parametrize(
+        "code", ["5206 2110 0000", "5206\u30002110\u30000000", " 520621100000"]
+    )
+    def test_a_code_may_be_written_with_spaces(self, admin_client, reference, code):
+        rows = [self.HEADER, ["太平镇", "乡镇（街道）", "贵州省 铜仁市 江口县", code]]
+        response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
+        assert response.context["preview"].problems == []
+        confirm(admin_client, REGION_IMPORT, response)
+        assert Region.objects.get(name="太平镇").code == "520621100000"
+
+    @pytest.mark.parametrize("code", ["5206 2110 000", "5206 2110 00001", "52062110000X"])
+    def test_a_wrong_code_is_one_problem_in_plain_words(self, admin_client, reference, code):
+        """ "5206 2110 0000" gave two, one of them Django's "不超过 12 字符 (目前字符数 14)"."""
+        rows = [self.HEADER, ["太平镇", "乡镇（街道）", "贵州省 铜仁市 江口县", code]]
+        response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column, p.message) for p in problems] == [
+            (2, "统计用区划代码", f"统计用区划代码应为 12 位数字（空格不计），“{code}”不是。")
+        ]
+
     @pytest.mark.parametrize("level", ["²", "①", "6", "0"])
     def test_a_level_that_is_no_level_is_a_problem(self, admin_client, reference, level):
         rows = [self.HEADER, ["某新村", level, "贵州省 铜仁市 江口县", ""]]
