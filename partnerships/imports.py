@@ -17,6 +17,7 @@ import difflib
 import io
 import re
 import unicodedata
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -122,9 +123,40 @@ def _xlsx_text(value: Any) -> str:
 MAX_COLUMNS = 64
 
 
+# The starts of files clerks upload by mistake: Word and old Excel (OLE2), PDF, RTF.
+NOT_A_TABLE = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"%PDF", b"{\\rtf")
+
+
+def _not_csv_nor_xlsx() -> UnreadableFile:
+    return UnreadableFile(
+        _("Upload a CSV or XLSX file (save an old Excel .xls file as .xlsx first).")
+    )
+
+
+def _is_xlsx(data: bytes) -> bool:
+    """A zip holding a workbook (a .docx is a zip too). False for a damaged zip: read_rows
+    then says it cannot open the workbook, rather than calling it something else."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except (zipfile.BadZipFile, ValueError):
+        return True
+
+
+def _looks_binary(data: bytes) -> bool:
+    """Text has few control bytes; Word, old Excel and the like are full of them. One NUL in
+    a CSV is said by its row (see read_rows), not taken for a binary file."""
+    sample = data[:4096]
+    controls = sum(1 for byte in sample if byte < 32 and byte not in b"\t\n\r")
+    return controls * 20 > len(sample)
+
+
 def read_rows(data: bytes, filename: str) -> list[list[str]]:
-    """All rows of the first sheet (or the CSV), as text, header first."""
-    if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
+    """All rows of the first sheet (or the CSV), as text, header first. What the file is,
+    is told by its content, whatever its name: an XLSX is a zip, a CSV decodes as text."""
+    if data.startswith(NOT_A_TABLE) or (data[:4] == b"PK\x03\x04" and not _is_xlsx(data)):
+        raise _not_csv_nor_xlsx()
+    if data[:4] == b"PK\x03\x04":
         from openpyxl import load_workbook
 
         try:
@@ -145,6 +177,8 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
         finally:
             workbook.close()
     else:
+        if _looks_binary(data):
+            raise _not_csv_nor_xlsx()
         text = decode(data)
         reader = csv.reader(io.StringIO(text, newline=""))
         rows = []

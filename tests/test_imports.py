@@ -637,6 +637,37 @@ class TestHostileFiles:
             assert "第 2 行含有控制字符" in page_text(response), page_text(response)[-2000:]
         assert Donation.objects.count() == 1
 
+    @pytest.mark.parametrize(
+        ("name", "data"),
+        [
+            # Word and old Excel: an OLE2 compound file, mostly zeros at its start
+            ("报表.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 2000 + b"Word"),
+            ("捐赠.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x3e\x00\x03\x00" * 500),
+            ("捐赠.pdf", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n"),
+            ("捐赠.docx", "docx"),
+            ("捐赠.csv", b"\x00\x01\x02\x03" * 300),  # the name says CSV, the content does not
+        ],
+    )
+    def test_a_file_neither_csv_nor_xlsx_is_refused_once_in_words(
+        self, admin_client, reference, name, data
+    ):
+        """A .doc, .pdf or old .xls got five "表头行中缺少此列" errors."""
+        if data == "docx":
+            import zipfile
+
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as docx:
+                docx.writestr("word/document.xml", "<w:document/>")
+            data = buffer.getvalue()
+        response = upload(admin_client, DONATION_IMPORT, data, name=name)
+        assert [(p.row, p.message) for p in response.context["preview"].problems] == [
+            (0, "请上传 CSV 或 XLSX 文件（旧版 Excel .xls 请先另存为 .xlsx）。")
+        ]
+
+    def test_a_csv_named_xlsx_is_read_as_the_csv_it_is(self, admin_client, reference):
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS]), "d.xlsx")
+        assert response.context["preview"].problems == []
+
     def test_a_cell_too_long_for_csv_is_said_in_chinese(self, admin_client, reference):
         data = to_csv([HEADER, [*GOOD_ROWS[2][:-1], "x" * 200_000]])
         text = page_text(upload(admin_client, DONATION_IMPORT, data))
