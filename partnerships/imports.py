@@ -908,10 +908,22 @@ def _check_lines(
             )
 
 
-def describe_donations(handovers: list[_Handover]) -> list[dict[str, Any]]:
+def _problems_by_row(problems: list[Problem]) -> dict[int, list[Problem]]:
+    found = defaultdict(list)
+    for problem in problems:
+        found[problem.row].append(problem)
+    return found
+
+
+def describe_donations(handovers: list[_Handover], problems: list[Problem]) -> list[dict[str, Any]]:
+    """Each handover as it will be saved; one with problems as its cells were read, with its
+    problems beside it, so the clerk sees how each row was understood."""
+    by_row = _problems_by_row(problems)
     items = []
     for handover in handovers:
+        found = [p for number, _row in handover.rows for p in by_row.get(number, [])]
         if handover.form is None:
+            items.append({**_as_read(handover), "problems": found})
             continue
         data = handover.form.cleaned_data
         items.append(
@@ -932,9 +944,42 @@ def describe_donations(handovers: list[_Handover]) -> list[dict[str, Any]]:
                 "lines": punctuation.punct("；").join(
                     f"{line['region'].name} {line['amount']:,.2f}" for line in handover.lines
                 ),
+                "problems": found,
             }
         )
     return items
+
+
+def _as_read(handover: _Handover) -> dict[str, Any]:
+    """A handover's cells as written (text, not values: some could not be read)."""
+    first = handover.rows[0][1]
+    places = ("province", "city", "county", "town", "village")
+    return {
+        "as_read": True,
+        "row": handover.rows[0][0],
+        "date": first.get("date") or first.get("visit", ""),
+        "partnership": punctuation.punct("—").join(
+            first.get(key, "") for key in ("helping_region", "assisted_region")
+        ),
+        "donors": first.get("donors", ""),
+        "region": first.get("receiving_region", ""),
+        "amount": first.get("handover_total", ""),
+        "recipients": punctuation.joined(
+            name
+            for key in ("recipient_regions", "recipient_organisations")
+            if (name := first.get(key, ""))
+        ),
+        "category": first.get("category", ""),
+        "funding": first.get("funding", ""),
+        "kind": first.get("kind", ""),
+        "lines": punctuation.punct("；").join(
+            " ".join(
+                part for part in [*(row.get(k, "") for k in places), row.get("amount", "")] if part
+            )
+            for _number, row in handover.rows
+            if _is_itemised(row.get("itemised", "")) is not False
+        ),
+    }
 
 
 def one_import_at_a_time() -> None:
@@ -959,7 +1004,7 @@ def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, in
     with transaction.atomic(), summary.deferred():
         one_import_at_a_time()
         preview, handovers = preview_donations(data, filename, user)
-        preview.items = describe_donations(handovers)
+        preview.items = describe_donations(handovers, preview.problems)
         if not preview.ok:
             return preview, 0
         for handover in handovers:
@@ -979,7 +1024,7 @@ def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, in
 
 def check_donations(data: bytes, filename: str, user=None) -> Preview:
     preview, handovers = preview_donations(data, filename, user)
-    preview.items = describe_donations(handovers)
+    preview.items = describe_donations(handovers, preview.problems)
     return preview
 
 
@@ -1080,6 +1125,23 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
         preview.items.append(
             {"row": number, "name": full, "level": region.get_level_display(), "code": region.code}
         )
+    # Rows with problems as they were read, with their problems, in the file's order.
+    by_row = _problems_by_row(preview.problems)
+    shown = {item["row"] for item in preview.items}
+    for number, row in mapped:
+        if number in by_row and number not in shown:
+            name = " ".join(part for part in (row.get("parent", ""), row.get("name", "")) if part)
+            preview.items.append(
+                {
+                    "row": number,
+                    "name": name,
+                    "level": row.get("level", ""),
+                    "code": row.get("code"),
+                }
+            )
+    for item in preview.items:
+        item["problems"] = by_row.get(item["row"], [])
+    preview.items.sort(key=lambda item: item["row"])
     return preview, regions
 
 

@@ -847,3 +847,34 @@ def test_a_choice_not_offered_lists_the_ones_that_are(
     response = upload(admin_client, DONATION_IMPORT, to_csv([header, row]))
     problems = response.context["preview"].problems
     assert [p.message for p in problems] == [f"“{written}”不在可选范围内。可填：{choices}。"]
+
+
+def preview_rows(response) -> list[str]:
+    table = response.content.decode().split('id="import-preview"')[1].split("</table>")[0]
+    return table.split("<tbody>")[1].split("</tr>")[:-1]
+
+
+def test_the_preview_shows_rows_with_problems_as_read_with_their_problems(admin_client, reference):
+    """Only rows without problems were shown: the clerk could not see how the rest was read."""
+    bad = list(GOOD_ROWS[2])
+    bad[1], bad[10] = "2024-06-02", "十万"
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, GOOD_ROWS[2], bad]))
+    good_row, bad_row = preview_rows(response)
+    assert "1,234.56" in good_row and "import-problem" not in good_row
+    assert 'class="import-problem"' in bad_row
+    assert "<td>3</td>" in bad_row and "2024-06-02" in bad_row and "十万" in bad_row
+    assert "交接总额（元）" in bad_row and "不是有效金额" in bad_row
+    assert "payload" not in response.context
+
+
+def test_the_region_preview_shows_rows_with_problems_too(admin_client, reference):
+    rows = [
+        TestRegionImport.HEADER,
+        ["好村", "村（社区）", "贵州省 铜仁市 江口县", ""],
+        ["坏村", "第六级", "贵州省 铜仁市 江口县", ""],
+    ]
+    response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
+    good_row, bad_row = preview_rows(response)
+    assert "好村" in good_row and "import-problem" not in good_row
+    assert 'class="import-problem"' in bad_row and "坏村" in bad_row and "第六级" in bad_row
+    assert "不在可选范围内" in bad_row
