@@ -1055,12 +1055,14 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
     codes: set[str] = set()
     regions = []
     for number, row in mapped:
+        # Level, parent and code are each checked, so a row's problems are all said at once.
+        known = True
         level = level_value(row.get("level", ""))
         if level is None and not row.get("level"):
             message = _("%(column)s is not filled in.") % {"column": labels["level"]}
             preview.problems.append(Problem(number, labels["level"], message))
-            continue
-        if level is None:
+            known = False
+        elif level is None:
             message = _(
                 "“%(value)s” is not one of the choices. Write one of: %(choices)s, or 1 to 5."
             ) % {
@@ -1068,7 +1070,7 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
                 "choices": punctuation.joined(str(label) for label in Region.Level.labels),
             }
             preview.problems.append(Problem(number, labels["level"], message))
-            continue
+            known = False
         parent = None
         if row.get("parent"):
             parent = pending.get(" ".join(row["parent"].split())) or directory.region_by_full_name(
@@ -1079,17 +1081,12 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
                     labels["parent"], row["parent"], "贵州省 铜仁市 江口县"
                 )
                 preview.problems.append(Problem(number, labels["parent"], message))
-                continue
-        region = Region(name=row.get("name", ""), level=int(level), parent=parent)
+                known = False
         # Codes are often written in groups (5206 2110 0000), with full-width spaces or digits.
-        region.code = "".join(unicodedata.normalize("NFKC", row.get("code", "")).split()) or None
-        full = f"{parent.full_name} {region.name}" if parent else region.name
-        # A parent that is itself new cannot be looked up yet; its duplicates are caught below.
-        exclude = ["path"] + (["parent"] if parent is not None and parent.pk is None else [])
-        wrong_code = region.code is not None and not re.fullmatch(r"[0-9]{12}", region.code)
+        code = "".join(unicodedata.normalize("NFKC", row.get("code", "")).split()) or None
+        wrong_code = code is not None and not re.fullmatch(r"[0-9]{12}", code)
         if wrong_code:
             # Said once, in words: the model would add its own length and digits errors.
-            exclude.append("code")
             preview.problems.append(
                 Problem(
                     number,
@@ -1098,6 +1095,14 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
                     % {"code": row["code"]},
                 )
             )
+        if not known:
+            continue  # the model's own checks need the level and the parent
+        region = Region(name=row.get("name", ""), level=int(level), parent=parent, code=code)
+        full = f"{parent.full_name} {region.name}" if parent else region.name
+        # A parent that is itself new cannot be looked up yet; its duplicates are caught below.
+        exclude = ["path"] + (["parent"] if parent is not None and parent.pk is None else [])
+        if wrong_code:
+            exclude.append("code")
         try:
             region.full_clean(exclude=exclude)
         except ValidationError as error:

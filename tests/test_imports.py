@@ -373,6 +373,13 @@ class TestRegionImport:
             (2, "统计用区划代码", f"统计用区划代码应为 12 位数字（空格不计），“{code}”不是。")
         ]
 
+    def test_every_problem_of_a_region_row_is_reported_at_once(self, admin_client, reference):
+        """An unknown level hid an unknown parent and a wrong code."""
+        rows = [self.HEADER, ["某村", "第六级", "贵州省 铜仁市 不存在县", "12"]]
+        response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
+        found = [(p.row, p.column) for p in response.context["preview"].problems]
+        assert found == [(2, "层级"), (2, "上级地区"), (2, "统计用区划代码")], found
+
     @pytest.mark.parametrize("level", ["²", "①", "6", "0"])
     def test_a_level_that_is_no_level_is_a_problem(self, admin_client, reference, level):
         rows = [self.HEADER, ["某新村", level, "贵州省 铜仁市 江口县", ""]]
