@@ -468,7 +468,7 @@ class Region(Versioned, TreePathMixin):
             return
         if self.pk and parent.is_within(self):
             raise ValidationError({"parent": _("A region cannot sit inside itself.")})
-        if self.pk and self.path and self.path != f"{parent.path}{self.pk}/":
+        if self.pk and self.path and self.path != f"{parent.path}{path_step(self.pk)}/":
             self._check_records_follow(parent)
         allowed = [self.Level(level) for level in self.allowed_parent_levels(self.level)]
         if parent.level not in allowed:

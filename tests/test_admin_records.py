@@ -890,7 +890,7 @@ class TestLabels:
             for field in ("known_on", "known_during", "end_date")
             for text in self.label_of(admin_client, "villageenterprisepair", field)
         ]
-        assert texts[0] == "已知结对关系存续的日期"
+        assert texts[0] == "确认结对的日期"
         assert "结对关系" in texts[2]
         assert not any("在岗" in text or "教师" in text for text in texts), texts
         # a posting keeps its own words
@@ -2167,3 +2167,17 @@ def test_lists_follow_the_tree_with_siblings_by_id(reference, admin_client):
     assert village.path == "/" + "".join(f"{int(s)}/" for s in padded[village.pk].split("/") if s)
     migration.pad(apps, None)
     assert dict(Region.objects.values_list("pk", "path")) == padded
+
+
+def test_only_a_move_runs_the_move_check(reference, monkeypatch):
+    """After paths took fixed-width steps, every edit of a region ran the check meant for a
+    move (a scan of its subtree's records): renaming a province paid it at a million lines."""
+    calls = []
+    monkeypatch.setattr(Region, "_check_records_follow", lambda self, parent: calls.append(self))
+    town = Region.objects.get(pk=reference.minxiao.pk)
+    town.name = "闵孝镇（改名）"
+    town.full_clean()
+    assert calls == []
+    town.parent = Region.objects.create(name="另一县", level=3, parent=town.parent.parent)
+    town.full_clean()
+    assert calls == [town]
