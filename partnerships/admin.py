@@ -145,6 +145,14 @@ def pickable(model, scope: access.Scope) -> Q:
     return scope_filter(model, scope)
 
 
+def links_above_scope(field) -> bool:
+    """Whether `field` links a record to a visit, organisation or person the user may pick
+    from the pairings above theirs (`pickable`): a meeting's visit, a handover's donors, a
+    participant. Not a person's organisation: that edits who the person is, and a person
+    put into an organisation out of sight would drop out of the user's own lists."""
+    return field.model not in (Person, Organisation)
+
+
 def autocomplete_source(request):
     """The field of another record that an admin autocomplete request fills in, or None."""
     match = request.resolver_match
@@ -164,7 +172,12 @@ class PicksAboveScope:
     def get_search_results(self, request, queryset, search_term):
         source = autocomplete_source(request)
         scope = access.scope_for(request.user)
-        if source is not None and source.model is not self.model and not scope.everything:
+        if (
+            source is not None
+            and source.model is not self.model
+            and links_above_scope(source)
+            and not scope.everything
+        ):
             queryset = self.model._default_manager.filter(
                 pickable(self.model, scope)
             ).complex_filter(source.get_limit_choices_to())
@@ -206,8 +219,8 @@ class ScopedChoicesMixin:
         related = db_field.related_model
         if not scope.everything and related in (Visit, Organisation, Person):
             # A record may belong to a visit of the parent pairing: keep that choice.
-            if related is not db_field.model:
-                kwargs["queryset"] = related._default_manager.filter(pickable(related, scope))
+            choices = pickable if links_above_scope(db_field) else scope_filter
+            kwargs["queryset"] = related._default_manager.filter(choices(related, scope))
         elif not scope.everything and related in (Partnership, AidProject, Meeting):
             kwargs["queryset"] = related._default_manager.filter(scope_filter(related, scope))
         if db_field.name in self.get_autocomplete_fields(request):
@@ -218,7 +231,8 @@ class ScopedChoicesMixin:
         scope = access.scope_for(request.user)
         related = db_field.related_model
         if not scope.everything and related in (Organisation, Person):
-            kwargs["queryset"] = related._default_manager.filter(pickable(related, scope))
+            choices = pickable if links_above_scope(db_field) else scope_filter
+            kwargs["queryset"] = related._default_manager.filter(choices(related, scope))
         if db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = TolerantAutocompleteSelectMultiple(db_field, self.admin_site)
         return super().formfield_for_manytomany(db_field, request, **kwargs)

@@ -18,6 +18,7 @@ from partnerships.models import (
     Meeting,
     Organisation,
     Partnership,
+    Person,
     Region,
     Visit,
 )
@@ -244,6 +245,12 @@ def test_staff_of_a_town_pairing_link_records_to_the_county_pairings_visit(
     )
     speaker = reference.visit.leader
     assert str(speaker.pk) in offered("meetingparticipant", "person", speaker.name)
+    # Not to put one of their people into an organisation out of their sight.
+    assert str(yonglin.pk) not in offered("person", "organisation", "永林")
+    response = client.post(
+        "/admin/partnerships/person/add/", {"name": "某某", "organisation": yonglin.pk}
+    )
+    assert response.status_code == 200 and not Person.objects.filter(name="某某").exists()
     # To choose, not to change: the visit stays out of their list and pages.
     assert client.get("/admin/partnerships/visit/").context["cl"].result_count == 0
     assert client.get(f"/admin/partnerships/visit/{visit}/change/").status_code in (302, 404)
