@@ -105,7 +105,12 @@ class StatementTimeoutIsServiceUnavailableMiddleware:
         if isinstance(exception, OperationalError) and getattr(cause, "sqlstate", "") == "57014":
             from django.conf import settings
             from django.shortcuts import render
+            from django.urls import reverse
 
-            context = {"seconds": settings.STATEMENT_TIMEOUT}
+            context = {
+                "seconds": settings.STATEMENT_TIMEOUT,
+                # a save or an import: narrowing filters is no advice there
+                "in_admin": request.path.startswith(reverse("admin:index")),
+            }
             return render(request, "503.html", context, status=503)
         return None

@@ -153,14 +153,22 @@ def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
         return form, None
     scope = access.scope_for(request.user)
     filters = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
-    # Years before the programme's first record, or after this year and its last, hold
-    # nothing anywhere: a table asked for from 1990 does not list 27 columns of 0.00.
-    first, last = low or this_year, max(high or this_year, this_year)
+    return form, _within_recorded_years(filters, (low, high))
+
+
+def _within_recorded_years(
+    filters: reports.Filters, recorded: tuple[int | None, int | None]
+) -> reports.Filters:
+    """Years before the programme's first record, or after this year and its last, hold
+    nothing anywhere: a table (on a page or in its download) asked for from 2000 does not
+    list 23 columns of 0.00. `recorded` is reports.data_years()."""
+    this_year = timezone.localdate().year
+    first, last = recorded[0] or this_year, max(recorded[1] or this_year, this_year)
     if filters.year_from and filters.year_from < first:
         filters = replace(filters, year_from=first)
     if filters.year_to and filters.year_to > last:
         filters = replace(filters, year_to=last)
-    return form, filters
+    return filters
 
 
 def _require_organisation_in_scope(request: HttpRequest, organisation: Organisation) -> None:
@@ -670,6 +678,7 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
             )
     scope = access.scope_for(request.user)
     filters = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
+    filters = _within_recorded_years(filters, reports.data_years())
     subject = form.cleaned_data.get("pairing") or (
         form.cleaned_data["visit"].partnership if form.cleaned_data.get("visit") else None
     )

@@ -1029,6 +1029,12 @@ def test_years_before_any_record_or_after_this_year_are_no_columns(official_clie
     assert official_client.get(f"{pairing}?year_to=2023").context["table"].years == [2023]
     before = official_client.get(f"{pairing}?year_from=2000&year_to=2010").context["table"]
     assert before.years == [] and not before.total
+    # Its download has the page's columns.
+    download = official_client.get(
+        f"/export/villages.csv?pairing={reference.pairing.pk}&year_from=2000"
+    )
+    header = b"".join(download.streaming_content).decode("utf-8-sig").splitlines()[0]
+    assert "2000" not in header and "2022" not in header and "2023" in header
 
 
 def test_a_handover_naming_no_recipient_shows_its_receiving_region(official_client, reference):
@@ -1128,6 +1134,8 @@ def test_every_year_of_a_chart_has_its_own_colour(official_client, reference):
     from partnerships.charts import PALETTE
 
     itemise(reference.donation, Decimal("200000.00"), reference.qixin)
+    # a record in 1990, or a table leaves out the years before the first one
+    handover(reference.pairing, reference.qixin, "10.00", datetime.date(1990, 6, 1))
     chart = official_client.get(f"/pairings/{reference.pairing.pk}/?year_from=1990").context[
         "chart"
     ]

@@ -32,7 +32,9 @@ def current_timeout() -> str:
         return cursor.fetchone()[0]
 
 
-def test_a_page_stopped_by_the_limit_says_so(official_client, reference, limited, monkeypatch):
+def test_a_page_stopped_by_the_limit_says_so(
+    official_client, reference, limited, monkeypatch, django_user_model
+):
     def slow(**kwargs):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_sleep(3)")
@@ -43,8 +45,22 @@ def test_a_page_stopped_by_the_limit_says_so(official_client, reference, limited
     response = official_client.get(f"/pairings/{reference.pairing.pk}/?year_from=2020")
     assert response.status_code == 503
     text = response.content.decode()
-    assert "这一页的计算超过了 1 秒，已停止，未作任何修改。" in text
+    assert "本页加载超过 1 秒，已停止，未作任何修改。" in text
     assert "请缩小筛选范围" in text
+    # In the admin (a save, an import), the advice is to try again, not to narrow filters.
+    monkeypatch.setattr(reports, "top_donors", slow)
+    from partnerships import admin as partnerships_admin
+
+    def slow_list(self, request):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(3)")
+
+    monkeypatch.setattr(partnerships_admin.DonationAdmin, "get_queryset", slow_list)
+    official_client.force_login(django_user_model.objects.create_superuser("slow-admin"))
+    in_admin = official_client.get("/admin/partnerships/donation/")
+    assert in_admin.status_code == 503
+    assert "请几分钟后再试" in in_admin.content.decode()
+    assert "请缩小筛选范围" not in in_admin.content.decode()
     # The connection is still usable, and still limited.
     assert current_timeout() == "1s"
     assert official_client.get("/").status_code == 200
