@@ -1286,7 +1286,10 @@ class RoleUserAdmin(UserAdmin):
             account.save(update_fields=["is_staff"])
             self.message_user(
                 request,
-                _("%(user)s was given staff status: their role works in the admin, which needs it.")
+                _(
+                    "Staff status was given to %(user)s: their role works in the admin, "
+                    "which needs it."
+                )
                 % {"user": account.get_username()},
                 messages.WARNING,
             )

@@ -677,8 +677,8 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
                 content_type="text/plain; charset=utf-8",
             )
     scope = access.scope_for(request.user)
-    filters = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
-    filters = _within_recorded_years(filters, reports.data_years())
+    asked = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
+    filters = _within_recorded_years(asked, reports.data_years())
     subject = form.cleaned_data.get("pairing") or (
         form.cleaned_data["visit"].partnership if form.cleaned_data.get("visit") else None
     )
@@ -690,7 +690,8 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
     if isinstance(result, str):
         return HttpResponseBadRequest(result, content_type="text/plain; charset=utf-8")
     if summary not in UNFILTERED_SUMMARIES:
-        result.filter_words = filters.words()
+        # The file is named by the years asked for, as the page's filters show them.
+        result.filter_words = asked.words()
     if fmt == "xlsx" and (rows := exports.xlsx_too_large(result)) is not None:
         csv_url = reverse("export", args=[summary, "csv"])
         query = filled(request.GET).urlencode()

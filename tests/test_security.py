@@ -541,7 +541,7 @@ class TestAuditTrail:
         assert response.status_code == 200
         clerk.refresh_from_db()
         assert clerk.is_staff and list(clerk.groups.all()) == [role]
-        assert "luru01 的角色需在管理后台录入数据，已自动勾选“工作人员状态”。" in page_text(
+        assert "已自动为 luru01 勾选“工作人员状态”：其角色需在管理后台录入数据。" in page_text(
             response
         )
         signed_in = Client().post(
