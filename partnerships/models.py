@@ -1175,6 +1175,11 @@ class Donation(HeldDuringVisit):
                 F("id").desc(),
                 name="donation_list_order",
             ),
+            # A year's first and last day, for the date hierarchy of a list filtered by year
+            # (two index lookups): PostgreSQL finds MIN and MAX only in an index whose NULLs
+            # sort as the plain order's, which the list order's (NULLS LAST) no longer is; it
+            # scanned the date index for the year instead, 0.3 s at a million lines.
+            models.Index(fields=["year", "date"], name="donation_year_date"),
         ]
 
     def __str__(self) -> str:
