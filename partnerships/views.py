@@ -69,10 +69,10 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
                 login = redirect_to_login(request.htmx.current_url_abs_path or "/")
                 return HttpResponseClientRedirect(login["Location"])
             return redirect_to_login(request.get_full_path())
-        if not request.htmx and len(filled(request.GET)) < len(request.GET):
+        kept = filled(request.GET)
+        if not request.htmx and len(kept) < len(request.GET):
             # A form sent without JavaScript names every filter, chosen or not: the address
             # (bookmarked, shared, and the base of the page's own links) keeps only the chosen.
-            kept = filled(request.GET)
             return redirect(f"{request.path}?{kept.urlencode()}" if kept else request.path)
         return view(request, *args, **kwargs)
 
@@ -379,7 +379,7 @@ def _ancestors(partnership: Partnership) -> list[Partnership]:
     if len(ids) <= 1:
         return [partnership.parent] if partnership.parent else []
     found = Partnership.objects.select_related("helping_region", "assisted_region").in_bulk(ids)
-    return [found[pk] for pk in ids]
+    return [found[pk] for pk in ids if pk in found]  # one deleted meanwhile is left out
 
 
 @dashboard_view
