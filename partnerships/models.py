@@ -1497,6 +1497,23 @@ class LockedYear(models.Model):
 # jobs and purchases, and the targets they are measured against.
 
 
+def known_fields(*, on_label, on_help, during_label, during_help):
+    """`known_on` and `known_during` of an `InPostPeriod`, in the words of what it records."""
+    known_on = models.DateField(
+        on_label, null=True, blank=True, help_text=on_help, validators=[validate_record_date]
+    )
+    known_during = models.ForeignKey(
+        Visit,
+        verbose_name=during_label,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="%(class)s_seen",
+        help_text=during_help,
+    )
+    return known_on, known_during
+
+
 class InPostPeriod(Versioned):
     """A stretch of time known by its dates, or only by one day or visit it was under way.
 
@@ -1520,21 +1537,11 @@ class InPostPeriod(Versioned):
         ),
         validators=[validate_record_date],
     )
-    known_on = models.DateField(
-        _("known to be under way on"),
-        null=True,
-        blank=True,
-        help_text=_("When the start is not reported: a day it was reported under way."),
-        validators=[validate_record_date],
-    )
-    known_during = models.ForeignKey(
-        Visit,
-        verbose_name=_("known to be under way during the visit"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="%(class)s_seen",
-        help_text=_(
+    known_on, known_during = known_fields(
+        on_label=_("known to be under way on"),
+        on_help=_("When the start is not reported: a day it was reported under way."),
+        during_label=_("known to be under way during the visit"),
+        during_help=_(
             "When neither the start nor the day is reported: the visit that found it under way "
             "(e.g. a delegation that called on the teachers sent)."
         ),
@@ -1908,21 +1915,11 @@ class VillageEnterprisePair(InPostPeriod):
         help_text=_("Leave empty when the report does not name it."),
     )
     # InPostPeriod's words are a posting's (在岗, teachers called on): a pair is in effect.
-    known_on = models.DateField(
-        _("known to be paired on"),
-        null=True,
-        blank=True,
-        help_text=_("When the start is not reported: a day the pairing was reported in effect."),
-        validators=[validate_record_date],
-    )
-    known_during = models.ForeignKey(
-        Visit,
-        verbose_name=_("known to be paired during the visit"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="%(class)s_seen",
-        help_text=_(
+    known_on, known_during = known_fields(
+        on_label=_("known to be paired on"),
+        on_help=_("When the start is not reported: a day the pairing was reported in effect."),
+        during_label=_("known to be paired during the visit"),
+        during_help=_(
             "When neither the start nor the day is reported: the visit during which the "
             "pairing was reported in effect (e.g. one whose symposium discussed it)."
         ),
