@@ -17,7 +17,13 @@ class PartnershipsConfig(AppConfig):
             user_logged_out,
             user_login_failed,
         )
-        from django.db.models.signals import m2m_changed, post_delete, post_migrate, pre_delete
+        from django.db.models.signals import (
+            m2m_changed,
+            post_delete,
+            post_migrate,
+            post_save,
+            pre_delete,
+        )
 
         from . import access, checks, pagecache, summary  # noqa: F401 - checks registers the deploy checks
 
@@ -34,6 +40,22 @@ class PartnershipsConfig(AppConfig):
             summary.donation_deleted, sender="partnerships.Donation", dispatch_uid="summary"
         )
         from .models import Donation, donor_deleted, donor_deleting, donors_changed
+
+        # What the place totals count and the donation's row does not hold: its lines and the
+        # regions it names (the donors refresh theirs through donors_changed below).
+        post_save.connect(
+            summary.line_changed, sender="partnerships.DonationLine", dispatch_uid="summary-line"
+        )
+        post_delete.connect(
+            summary.line_changed,
+            sender="partnerships.DonationLine",
+            dispatch_uid="summary-line-delete",
+        )
+        m2m_changed.connect(
+            summary.recipients_changed,
+            sender=Donation.recipient_regions.through,
+            dispatch_uid="summary-recipients",
+        )
 
         m2m_changed.connect(
             donors_changed, sender=Donation.donors.through, dispatch_uid="donor-count"

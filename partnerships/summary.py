@@ -13,8 +13,16 @@ changed, the old one and the new one:
 - Visit.save, whose queryset `.update(year=...)` moves undated donations to another year.
 - generate_dataset writes through COPY and calls `rebuild` once at the end.
 
-Lines (itemising, rebalance) do not change a donation's amount, pairing, year, kind,
-category or funding, so they leave the summary alone.
+The per-place and per-donor totals (PlaceYearTotal, DonorYearTotal) are refreshed by the
+same keys, and also depend on what the donation's own row does not hold:
+
+- Lines (itemising, rebalance, the line inline, imports): DonationLine's post_save and
+  post_delete signals refresh their donation's key.
+- Recipient regions and donors: the m2m_changed signals of Donation.recipient_regions and
+  Donation.donors, from either side; a donor's number of donors (its "alone" part) is
+  recounted there too (models.count_donors, which refreshes the keys it recounted).
+- Deleting an organisation removes its donor links without m2m_changed: models.donor_deleted
+  recounts, and so refreshes, the donations it gave to.
 """
 
 from __future__ import annotations
@@ -28,14 +36,17 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
 from .models import (
     TOTAL_SPLITS,
     Donation,
+    DonationLine,
     DonationSummary,
+    DonorYearTotal,
     PairingYearTotal,
     Partnership,
+    PlaceYearTotal,
     total_column,
 )
 
@@ -94,8 +105,8 @@ def refresh(keys: Iterable[Key | None]) -> None:
         for start in range(0, len(pairings), PAIRINGS_PER_STATEMENT):
             chunk = pairings[start : start + PAIRINGS_PER_STATEMENT]
             where = reduce(or_, (Q(partnership_id=p, year__in=sorted(years_of[p])) for p in chunk))
-            DonationSummary.objects.filter(where).delete()
-            PairingYearTotal.objects.filter(where).delete()
+            for model in (DonationSummary, PairingYearTotal, PlaceYearTotal, DonorYearTotal):
+                model.objects.filter(where).delete()
             rows = list(sums(Donation.objects.filter(where)))
             DonationSummary.objects.bulk_create(
                 DonationSummary(
@@ -109,6 +120,27 @@ def refresh(keys: Iterable[Key | None]) -> None:
                 PairingYearTotal(partnership_id=pairing, year=year, **figures)
                 for (pairing, year), figures in year_totals(rows).items()
             )
+            on_donation = reduce(
+                or_,
+                (
+                    Q(donation__partnership_id=p, donation__year__in=sorted(years_of[p]))
+                    for p in chunk
+                ),
+            )
+            PlaceYearTotal.objects.bulk_create(
+                PlaceYearTotal(**row) for row in place_sums(on_donation)
+            )
+            DonorYearTotal.objects.bulk_create(
+                DonorYearTotal(**row) for row in donor_sums(on_donation)
+            )
+
+
+def refresh_donations(donation_ids: Iterable[int]) -> None:
+    """Refresh the keys of these donations as stored (after a change to their lines, their
+    recipients or their donors, which their own rows do not show)."""
+    ids = {pk for pk in donation_ids if pk is not None}
+    if ids:
+        refresh(Donation.objects.filter(pk__in=ids).values_list("partnership_id", "year"))
 
 
 def sums(donations) -> Iterator[dict]:
@@ -116,6 +148,68 @@ def sums(donations) -> Iterator[dict]:
     return (
         donations.order_by().values(*KEY_FIELDS).annotate(total=Sum("amount"), n=Count("pk"))
     ).iterator()
+
+
+PLACE_KEY = ("partnership_id", "year", "region_id")
+DONOR_KEY = ("partnership_id", "year", "organisation_id")
+
+
+def place_sums(on_donation: Q) -> list[dict]:
+    """PlaceYearTotal's rows for the donations `on_donation` (a condition from a line or a
+    recipient link) selects: lines summed per region, and the recipient links naming a region
+    without a share of their own counted, merged per (pairing, year, region)."""
+    places: dict[tuple, dict] = {}
+
+    def row(key: tuple) -> dict:
+        if key not in places:
+            places[key] = dict(zip(PLACE_KEY, key, strict=True)) | {
+                "amount": ZERO,
+                "lines": 0,
+                "unknown": 0,
+            }
+        return places[key]
+
+    received = (
+        DonationLine.objects.filter(on_donation, region__isnull=False)
+        .order_by()
+        .values_list("donation__partnership_id", "donation__year", "region_id")
+        .annotate(total=Sum("amount"), n=Count("pk"))
+    )
+    for *key, total, n in received:
+        figures = row(tuple(key))
+        figures["amount"], figures["lines"] = total, n
+    own_share = DonationLine.objects.filter(
+        donation_id=OuterRef("donation_id"), region_id=OuterRef("region_id")
+    )
+    unshared = (
+        Donation.recipient_regions.through.objects.filter(on_donation)
+        .exclude(donation__region_id=F("region_id"))
+        .filter(~Exists(own_share))
+        .order_by()
+        .values_list("donation__partnership_id", "donation__year", "region_id")
+        .annotate(n=Count("donation_id"))
+    )
+    for *key, n in unshared:
+        row(tuple(key))["unknown"] = n
+    return list(places.values())
+
+
+def donor_sums(on_donation: Q) -> list[dict]:
+    """DonorYearTotal's rows for the donations `on_donation` (from a donor link) selects."""
+    rows = (
+        Donation.donors.through.objects.filter(on_donation)
+        .order_by()
+        .values_list("donation__partnership_id", "donation__year", "organisation_id")
+        .annotate(
+            total=Sum("donation__amount"),
+            sole=Sum("donation__amount", filter=Q(donation__donor_count=1)),
+            n=Count("donation_id"),
+        )
+    )
+    return [
+        dict(zip(DONOR_KEY, key, strict=True)) | {"amount": total, "sole": sole or ZERO, "count": n}
+        for *key, total, sole, n in rows
+    ]
 
 
 def year_totals(rows: Iterable[dict]) -> dict[Key, dict]:
@@ -172,7 +266,48 @@ def rebuild() -> int:
             f"FROM {_table(DonationSummary)} GROUP BY partnership_id, year",
             [value for _, value, _ in TOTAL_SPLITS],
         )
+        for model, sql in ((PlaceYearTotal, PLACES_SQL), (DonorYearTotal, DONORS_SQL)):
+            cursor.execute(f"DELETE FROM {_table(model)}")
+            cursor.execute(sql.format(**_tables()))
         return rowcount
+
+
+def _tables() -> dict[str, str]:
+    return {
+        "place": _table(PlaceYearTotal),
+        "donor": _table(DonorYearTotal),
+        "donation": _table(Donation),
+        "line": _table(DonationLine),
+        "recipients": _table(Donation.recipient_regions.through),
+        "donors": _table(Donation.donors.through),
+    }
+
+
+# place_sums and donor_sums over every donation, in one statement each (the migration that
+# added the tables fills them with the same two statements).
+PLACES_SQL = """
+INSERT INTO {place} (partnership_id, "year", region_id, amount, "lines", "unknown")
+SELECT partnership_id, "year", region_id, SUM(amount), SUM("lines"), SUM("unknown") FROM (
+    SELECT d.partnership_id, d."year", l.region_id, l.amount, 1 AS "lines", 0 AS "unknown"
+    FROM {line} l JOIN {donation} d ON d.id = l.donation_id
+    WHERE l.region_id IS NOT NULL
+    UNION ALL
+    SELECT d.partnership_id, d."year", r.region_id, 0, 0, 1
+    FROM {recipients} r JOIN {donation} d ON d.id = r.donation_id
+    WHERE (d.region_id IS NULL OR d.region_id <> r.region_id)
+    AND NOT EXISTS (
+        SELECT 1 FROM {line} o WHERE o.donation_id = r.donation_id AND o.region_id = r.region_id
+    )
+) parts
+GROUP BY partnership_id, "year", region_id
+"""
+DONORS_SQL = """
+INSERT INTO {donor} (partnership_id, "year", organisation_id, amount, sole, "count")
+SELECT d.partnership_id, d."year", k.organisation_id, SUM(d.amount),
+    SUM(CASE WHEN d.donor_count = 1 THEN d.amount ELSE 0 END), COUNT(*)
+FROM {donors} k JOIN {donation} d ON d.id = k.donation_id
+GROUP BY d.partnership_id, d."year", k.organisation_id
+"""
 
 
 def differences() -> list[str]:
@@ -216,7 +351,28 @@ def _differences() -> list[str]:
                 f"{key}: donations {expected_totals.get(key)}, "
                 f"yearly totals {stored_totals.get(key)}"
             )
+    for model, key_fields, expected_rows, what in (
+        (PlaceYearTotal, PLACE_KEY, place_sums(Q()), "place totals"),
+        (DonorYearTotal, DONOR_KEY, donor_sums(Q()), "donor totals"),
+    ):
+        expected = {tuple(row.pop(f) for f in key_fields): row for row in expected_rows}
+        stored = {
+            tuple(row.pop(f) for f in key_fields): row
+            for row in model.objects.values(*key_fields, *_figures(model)).iterator()
+        }
+        for key in sorted(expected.keys() | stored.keys()):
+            if expected.get(key) != stored.get(key):
+                problems.append(f"{key}: donations {expected.get(key)}, {what} {stored.get(key)}")
     return problems
+
+
+def _figures(model) -> list[str]:
+    """A derived table's columns other than its id and key."""
+    return [
+        field.attname
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.attname not in (*PLACE_KEY, *DONOR_KEY)
+    ]
 
 
 def donation_deleting(sender, instance: Donation, **kwargs) -> None:
@@ -229,3 +385,20 @@ def donation_deleting(sender, instance: Donation, **kwargs) -> None:
 def donation_deleted(sender, instance: Donation, **kwargs) -> None:
     """post_delete: Django sends it for every donation a queryset delete removes, too."""
     refresh([(instance.partnership_id, instance.year), getattr(instance, "_stored_key", None)])
+
+
+def recipients_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+    """m2m_changed on Donation.recipient_regions, from either side: a region named or no
+    longer named changes which places are named without their share."""
+    if reverse and action == "pre_clear":
+        # Which donations lose this region is known only before the clear.
+        instance._donations_unnamed = list(instance.donations_named_in.values_list("pk", flat=True))
+    elif action in ("post_add", "post_remove"):
+        refresh_donations(pk_set if reverse else [instance.pk])
+    elif action == "post_clear":
+        refresh_donations(getattr(instance, "_donations_unnamed", []) if reverse else [instance.pk])
+
+
+def line_changed(sender, instance: DonationLine, **kwargs) -> None:
+    """post_save and post_delete on DonationLine: its donation's place totals."""
+    refresh_donations([instance.donation_id])

@@ -1952,7 +1952,12 @@ def test_the_migration_names_doubled_organisations_instead_of_failing_obscurely(
             Organisation.objects.create(name="重名基金会", kind="charity")
         with pytest.raises(RuntimeError, match=r"重名基金会 \(2×\)"):
             call_command("migrate", "partnerships", "0015", verbosity=0)
-        Organisation.objects.filter(name="重名基金会").first().delete()
+        # In SQL: the model of today would also delete from tables this schema has not yet.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM partnerships_organisation WHERE id = %s",
+                [Organisation.objects.filter(name="重名基金会").values_list("pk", flat=True)[0]],
+            )
     finally:
         call_command("migrate", verbosity=0)
     with pytest.raises(IntegrityError):
