@@ -112,6 +112,12 @@ class Scope:
         }
         return self.q(prefix) | Q(**{f"{prefix}path__in": sorted(above)})
 
+    @property
+    def roots(self) -> list[str]:
+        """The assigned paths that lie below no other assigned one: the tops of the scope."""
+        paths = self.paths or ()
+        return [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
+
     def allows(self, partnership) -> bool:
         return self.paths is None or any(partnership.path.startswith(p) for p in self.paths)
 

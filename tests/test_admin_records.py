@@ -2186,3 +2186,125 @@ def test_only_a_move_runs_the_move_check(reference, monkeypatch):
     town.parent = Region.objects.create(name="另一县", level=3, parent=town.parent.parent)
     town.full_clean()
     assert calls == [town]
+
+
+class TestPairingFilterTree:
+    """The lists' pairing filter is a tree walked down a level at a time: at national scale it
+    listed all 1,914 pairings as links (40 ms a page, and no clerk reads them)."""
+
+    # every admin list with the pairing filter
+    LISTS = [
+        "donation",
+        "visit",
+        "meeting",
+        "posting",
+        "aidproject",
+        "villageenterprisepair",
+        "cooperationresult",
+        "annualtarget",
+        "assignment",
+    ]
+
+    @staticmethod
+    def offered(client, model, **query):
+        """The pairings the filter offers, as (name, depth, has children, selected)."""
+        response = client.get(f"/admin/partnerships/{model}/", query)
+        assert response.status_code == 200, response.status_code
+        cl = response.context["cl"]
+        spec = next(s for s in cl.filter_specs if getattr(s, "field_path", "") == "partnership")
+        return [
+            (choice["display"], choice["depth"], choice["has_children"], choice["selected"])
+            for choice in spec.choices(cl)
+            if "depth" in choice
+        ]
+
+    @staticmethod
+    def named(*pairings):
+        return [str(pairing) for pairing in pairings]
+
+    @pytest.mark.parametrize("model", LISTS)
+    def test_nothing_chosen_offers_the_top_pairings(self, admin_client, reference, model):
+        province = Partnership.objects.get(name="粤黔")
+        assert self.offered(admin_client, model) == [(str(province), 0, True, False)]
+        page = admin_client.get(f"/admin/partnerships/{model}/").content.decode()
+        assert 'class="pairing-tree"' in page and "▸" in page
+
+    @pytest.mark.parametrize("model", LISTS)
+    def test_a_pairing_chosen_offers_the_way_up_itself_and_its_children(
+        self, admin_client, reference, model
+    ):
+        province, city = Partnership.objects.get(name="粤黔"), Partnership.objects.get(name="莞铜")
+        county, town = reference.pairing, reference.town_pairing
+        assert self.offered(admin_client, model, partnership__id__exact=city.pk) == [
+            (str(province), 0, True, False),
+            (str(city), 1, True, True),
+            (str(county), 2, True, False),
+        ]
+        # a pairing without children: the way up and itself
+        assert self.offered(admin_client, model, partnership__id__exact=town.pk) == [
+            (str(province), 0, True, False),
+            (str(city), 1, True, False),
+            (str(county), 2, True, False),
+            (str(town), 3, False, True),
+        ]
+
+    def test_choosing_a_pairing_still_lists_its_subtree_with_counts(self, admin_client, reference):
+        city = Partnership.objects.get(name="莞铜")
+        handover(reference.town_pairing, reference.qixin, "100", datetime.date(2024, 5, 6))
+        url = "/admin/partnerships/donation/"
+        listed = admin_client.get(url, {"partnership__id__exact": city.pk})
+        assert len(listed.context["cl"].result_list) == 2
+        counted = self.offered(
+            admin_client, "donation", partnership__id__exact=city.pk, _facets="True"
+        )
+        assert [name for name, *_rest in counted] == [
+            "粤黔（广东省—贵州省） (2)",
+            "莞铜（东莞市—铜仁市） (2)",
+            "樟木头镇—江口县 (2)",
+        ]
+        town = self.offered(
+            admin_client, "donation", partnership__id__exact=reference.pairing.pk, _facets="True"
+        )
+        assert town[-1][0] == "樟木头镇—闵孝镇 (1)"
+
+    def test_a_clerk_starts_at_their_own_pairings(self, client, reference):
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+
+        clerk = get_user_model().objects.create_user("clerk", password="x", is_staff=True)
+        clerk.groups.add(Group.objects.get(name=DATA_ENTRY))
+        # the county pairing and, assigned too, the town pairing below it
+        Assignment.objects.create(user=clerk, partnership=reference.town_pairing)
+        Assignment.objects.create(user=clerk, partnership=reference.pairing)
+        client.force_login(clerk)
+        county, town = reference.pairing, reference.town_pairing
+        assert self.offered(client, "donation") == [(str(county), 0, True, False)]
+        # the pairings above their own stay out of sight
+        assert self.offered(client, "donation", partnership__id__exact=town.pk) == [
+            (str(county), 0, True, False),
+            (str(town), 1, False, True),
+        ]
+        # a pairing out of scope, or one that is not there, starts again at the top
+        for other in (Partnership.objects.get(name="粤黔").pk, 10**9):
+            assert self.offered(client, "donation", partnership__id__exact=other) == [
+                (str(county), 0, True, False)
+            ]
+        # a clerk with one pairing and no children has nowhere to go: no filter
+        Assignment.objects.filter(user=clerk, partnership=county).delete()
+        response = client.get("/admin/partnerships/donation/")
+        specs = response.context["cl"].filter_specs
+        assert not any(getattr(s, "field_path", "") == "partnership" for s in specs)
+        # unless it is chosen, so that the list says what it is filtered by
+        assert self.offered(client, "donation", partnership__id__exact=town.pk) == [
+            (str(town), 0, False, True)
+        ]
+
+    @pytest.mark.parametrize("chosen", [False, True])
+    def test_its_queries_do_not_grow_with_the_pairings(self, admin_client, reference, chosen):
+        query = f"?_facets=True&partnership__id__exact={reference.pairing.pk}" if chosen else ""
+        url = f"/admin/partnerships/donation/{query}"
+        TestChangelists().grow(reference, 0, 2)
+        small = count_queries(admin_client, url)
+        TestChangelists().grow(reference, 2, 20)
+        assert count_queries(admin_client, url) == small
