@@ -950,6 +950,10 @@ class DonationInVisitInline(ScopedInline, admin.StackedInline):
     show_change_link = True
     verbose_name_plural = _("donations handed over (itemise them on each donation's own page)")
 
+    def get_queryset(self, request):
+        # in date order, undated ones last, as the meetings above them (not newest first)
+        return super().get_queryset(request).order_by(*Donation.IN_VISIT_ORDER)
+
 
 class InspectionInline(ScopedInline, admin.TabularInline):
     model = Inspection

@@ -892,6 +892,12 @@ class HeldDuringVisit(Versioned):
     # Stored so yearly filters and groupings use an index, not a function over two tables.
     year = models.PositiveSmallIntegerField(_("year"), editable=False, db_index=True)
 
+    # A visit's meetings and handovers as a report tells them (the visit's page in the admin
+    # and on the dashboard, its print and export): by day, then in the order entered; those
+    # with no day of their own (on a day of the visit not reported) after, on both databases
+    # (SQLite sorts an empty date first, PostgreSQL last).
+    IN_VISIT_ORDER = (F("date").asc(nulls_last=True), "pk")
+
     class Meta:
         abstract = True
         constraints = [
@@ -975,11 +981,6 @@ class Meeting(HeldDuringVisit):
         verbose_name = _("meeting")
         verbose_name_plural = _("meetings")
         ordering = LIST_ORDER
-
-    # A visit's meetings as a report tells them (the visit's page, its print and export):
-    # by day, then in the order entered; those with no day of their own (held on a day of the
-    # visit not reported) after, on both databases (SQLite sorts an empty date first).
-    IN_VISIT_ORDER = (F("date").asc(nulls_last=True), "pk")
 
     def __str__(self) -> str:
         return self.title

@@ -2308,3 +2308,34 @@ class TestPairingFilterTree:
         small = count_queries(admin_client, url)
         TestChangelists().grow(reference, 2, 20)
         assert count_queries(admin_client, url) == small
+
+
+def test_a_visits_handovers_are_listed_by_day_undated_last(admin_client, reference):
+    """On the visit's page the handovers came newest first, under meetings in date order:
+    now both by day, then in the order entered, those without a day of their own last."""
+    visit, undated = reference.visit, reference.donation
+    assert undated.date is None
+
+    def handed_over(day):
+        donation = Donation.objects.create(
+            partnership=reference.pairing,
+            visit=visit,
+            date=day,
+            amount=Decimal("100"),
+            kind="funds",
+            region=reference.qixin,
+        )
+        donation.rebalance()
+        return donation
+
+    last_day = handed_over(datetime.date(2023, 1, 12))
+    first_day = handed_over(datetime.date(2023, 1, 10))
+    undated_later = handed_over(None)
+    response = admin_client.get(f"/admin/partnerships/visit/{visit.pk}/change/")
+    inline = next(
+        inline
+        for inline in response.context["inline_admin_formsets"]
+        if inline.formset.model is Donation
+    )
+    listed = [form.instance.pk for form in inline.formset.forms]
+    assert listed == [first_day.pk, last_day.pk, undated.pk, undated_later.pk]
