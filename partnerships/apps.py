@@ -1,9 +1,17 @@
 import logging
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
 security_log = logging.getLogger("partnerships.security")
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """Django's admin with this app's site (sites.py: the index in the order staff work)."""
+
+    default = False  # named in INSTALLED_APPS; this module's default is PartnershipsConfig
+    default_site = "partnerships.sites.PartnershipsAdminSite"
 
 
 class PartnershipsConfig(AppConfig):

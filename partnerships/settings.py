@@ -62,7 +62,7 @@ HTTPS = env_bool("HTTPS", not DEBUG)
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "partnerships.apps.AdminConfig",  # Django's admin, its index in the order staff work
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -2339,3 +2339,45 @@ def test_a_visits_handovers_are_listed_by_day_undated_last(admin_client, referen
     )
     listed = [form.instance.pk for form in inline.formset.forms]
     assert listed == [first_day.pk, last_day.pk, undated.pk, undated_later.pk]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_admin_index_lists_the_models_in_the_order_staff_enter_them(admin_client, language):
+    """Sorted by name, the Chinese index read 人员, 人才交流, 地区, 年度协议, …: code points."""
+    expected = [
+        "Region",
+        "Partnership",
+        "Visit",
+        "Meeting",
+        "Donation",
+        "Organisation",
+        "Person",
+        "Posting",
+        "CooperationResult",
+        "VillageEnterprisePair",
+        "AidProject",
+        "AnnualTarget",
+        "Assignment",
+        "LockedYear",
+    ]
+    for url in ("/admin/", "/admin/partnerships/"):
+        response = admin_client.get(url, headers={"accept-language": language})
+        apps_listed = response.context["app_list"]
+        assert apps_listed[0]["app_label"] == "partnerships"
+        assert [model["object_name"] for model in apps_listed[0]["models"]] == expected
+    # the other apps (accounts, sign-in records) follow, as Django orders them
+    assert len(admin_client.get("/admin/").context["app_list"]) > 1
+
+
+def test_every_model_of_the_app_has_its_place_on_the_admin_index():
+    from django.contrib import admin
+
+    from partnerships import admin as _registrations  # noqa: F401
+    from partnerships.sites import MODEL_ORDER
+
+    registered = {
+        model._meta.model_name
+        for model in admin.site._registry
+        if model._meta.app_label == "partnerships"
+    }
+    assert registered == set(MODEL_ORDER)
