@@ -768,10 +768,12 @@ class PartnershipListFilter(admin.RelatedFieldListFilter):
             .select_related("helping_region", "assisted_region")
             .order_by("path")
         )
+        # One chain and its children below the top one shown; tops of a scope side by side,
+        # though a clerk's two assigned pairings may lie at different levels.
         top = min((pairing.path.count("/") for pairing in pairings), default=0)
         self.paths = {pairing.pk: pairing.path for pairing in pairings}
         self.tree = {
-            pairing.pk: (pairing.path.count("/") - top, pairing.has_children)
+            pairing.pk: (pairing.path.count("/") - top if shown else 0, pairing.has_children)
             for pairing in pairings
         }
         return [(pairing.pk, str(pairing)) for pairing in pairings]

@@ -2290,6 +2290,19 @@ class TestPairingFilterTree:
             assert self.offered(client, "donation", partnership__id__exact=other) == [
                 (str(county), 0, True, False)
             ]
+        # tops of the scope at different levels stand side by side
+        city = Partnership.objects.get(name="莞铜")
+        Assignment.objects.create(user=clerk, partnership=city)
+        province = Partnership.objects.create(
+            helping_region=Region.objects.create(name="某东省", level=1),
+            assisted_region=Region.objects.create(name="某西省", level=1),
+        )
+        Assignment.objects.create(user=clerk, partnership=province)
+        assert self.offered(client, "donation") == [
+            (str(city), 0, True, False),
+            (str(province), 0, False, False),
+        ]
+        Assignment.objects.filter(partnership__in=[city, province]).delete()
         # a clerk with one pairing and no children has nowhere to go: no filter
         Assignment.objects.filter(user=clerk, partnership=county).delete()
         response = client.get("/admin/partnerships/donation/")
