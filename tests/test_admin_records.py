@@ -2390,7 +2390,7 @@ def test_every_model_of_the_app_has_its_place_on_the_admin_index():
 
     registered = {
         model._meta.model_name
-        for model in admin.site._registry
-        if model._meta.app_label == "partnerships"
+        for model in apps.get_app_config("partnerships").get_models()
+        if admin.site.is_registered(model)
     }
     assert registered == set(MODEL_ORDER)
