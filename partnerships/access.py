@@ -198,7 +198,11 @@ def organisation_q(scope: Scope, *, above: bool = False) -> Q:
     """
     if scope.everything:
         return Q()
-    from .models import Donation, DonationLine, Partnership, Posting, VillageEnterprisePair
+    return _placed_or_named_organisation_q(scope, above=above) | _unused_organisation_q()
+
+
+def _placed_or_named_organisation_q(scope: Scope, *, above: bool) -> Q:
+    from .models import Donation, Partnership, Posting, VillageEnterprisePair
 
     pairings = scope.q_with_ancestors if above else scope.q
     in_scope = Donation.objects.filter(pairings("partnership__"))
@@ -212,12 +216,19 @@ def organisation_q(scope: Scope, *, above: bool = False) -> Q:
         q |= Q(region__path__startswith=helping) | Q(region__path__startswith=assisted)
     postings = Posting.objects.filter(pairings("partnership__"))
     pairs = VillageEnterprisePair.objects.filter(pairings("partnership__"))
-    q |= (
-        Q(pk__in=postings.values("sending_organisation_id"))
+    return (
+        q
+        | Q(pk__in=postings.values("sending_organisation_id"))
         | Q(pk__in=postings.values("host_organisation_id"))
         | Q(pk__in=pairs.values("organisation_id"))
     )
-    unused = (
+
+
+def _unused_organisation_q() -> Q:
+    """Organisations with no place that no record names: just entered, anyone's to use."""
+    from .models import Donation, DonationLine, Posting, VillageEnterprisePair
+
+    return (
         Q(region__isnull=True)
         & ~Q(pk__in=Donation.donors.through.objects.values("organisation_id"))
         & ~Q(pk__in=Donation.recipient_organisations.through.objects.values("organisation_id"))
@@ -234,13 +245,18 @@ def organisation_q(scope: Scope, *, above: bool = False) -> Q:
             )
         )
     )
-    return q | unused
 
 
 def person_q(scope: Scope, *, above: bool = False) -> Q:
-    """People of the pairings in scope: of an organisation in scope, or on a visit or meeting
-    in scope, or nowhere yet (just entered). With `above`, also those of the pairings above
-    (see organisation_q)."""
+    """People of the pairings in scope: on a visit, meeting or posting in scope, of an
+    organisation placed on a side of a pairing in scope or named on its records, or named on
+    no record yet (just entered, alone or in an organisation no record names). With `above`,
+    also those named on the visits, meetings and postings of the pairings above.
+
+    Not, with `above`, the people of an organisation a record above names: a county
+    pairing's handover to 怒溪镇's government names the body, not its staff, who belong to
+    the town pairing beside the user's. Nor those of an unplaced organisation no record
+    names who are on another pairing's visit: theirs."""
     if scope.everything:
         return Q()
     from .models import Meeting, MeetingParticipant, Organisation, Posting, Visit
@@ -249,21 +265,27 @@ def person_q(scope: Scope, *, above: bool = False) -> Q:
     visits = Visit.objects.filter(pairings("partnership__"))
     meetings = Meeting.objects.filter(pairings("partnership__"))
     postings = Posting.objects.filter(pairings("partnership__"))
-    q = (
-        Q(organisation__in=Organisation.objects.filter(organisation_q(scope, above=above)))
-        | Q(pk__in=visits.exclude(leader=None).values("leader_id"))
+    named_here = (
+        Q(pk__in=visits.exclude(leader=None).values("leader_id"))
         | Q(pk__in=Visit.members.through.objects.filter(visit__in=visits).values("person_id"))
         | Q(pk__in=MeetingParticipant.objects.filter(meeting__in=meetings).values("person_id"))
         | Q(pk__in=postings.exclude(person=None).values("person_id"))
     )
-    unused = (
-        Q(organisation__isnull=True)
-        & ~Q(pk__in=Visit.objects.exclude(leader=None).values("leader_id"))
+    named_nowhere = (
+        ~Q(pk__in=Visit.objects.exclude(leader=None).values("leader_id"))
         & ~Q(pk__in=Visit.members.through.objects.values("person_id"))
         & ~Q(pk__in=MeetingParticipant.objects.values("person_id"))
         & ~Q(pk__in=Posting.objects.exclude(person=None).values("person_id"))
     )
-    return q | unused
+    placed_or_named = Organisation.objects.filter(
+        _placed_or_named_organisation_q(scope, above=False)
+    )
+    unused = Organisation.objects.filter(_unused_organisation_q())
+    return (
+        named_here
+        | Q(organisation__in=placed_or_named)
+        | (named_nowhere & (Q(organisation__isnull=True) | Q(organisation__in=unused)))
+    )
 
 
 def client_ip(request) -> str:

@@ -406,3 +406,120 @@ def test_a_visit_page_leaves_inspections_of_other_pairings_alone(client, world, 
     )
     assert inspection not in formset.queryset
     assert project.name not in page.content.decode()
+
+
+@pytest.fixture
+def sibling_towns(reference, django_user_model):
+    """Under the county pairing 樟木头镇—江口县 two town pairings, 樟木头镇—闵孝镇 (ours) and
+    樟木头镇—怒溪镇 (the sibling), each with its own organisations, people, visit, meeting and
+    handover; and a clerk assigned to 闵孝镇's pairing only. The sibling's names start with
+    怒溪."""
+    from datetime import date
+
+    from .conftest import handover
+
+    nuxi = Region.objects.create(name="怒溪镇", level=Region.Level.TOWN, parent=reference.jiangkou)
+    sibling = Partnership.objects.create(
+        helping_region=reference.zhangmutou, assisted_region=nuxi, parent=reference.pairing
+    )
+
+    def records(pairing, town, prefix, day):
+        government = Organisation.objects.create(
+            name=f"{prefix}镇人民政府", kind="government", region=town
+        )
+        # placed nowhere and named on no handover: known only through its person
+        cooperative = Organisation.objects.create(name=f"{prefix}合作社", kind="enterprise")
+        company = Organisation.objects.create(name=f"{prefix}帮扶企业", kind="enterprise")
+        clerk = Person.objects.create(name=f"{prefix}镇干部", organisation=government)
+        leader = Person.objects.create(name=f"{prefix}带队", organisation=cooperative)
+        member = Person.objects.create(name=f"{prefix}团员")
+        speaker = Person.objects.create(name=f"{prefix}发言")
+        visit = Visit.objects.create(
+            partnership=pairing,
+            direction="east_to_west",
+            start_date=day,
+            end_date=day,
+            leader=leader,
+        )
+        visit.members.set([member])
+        meeting = Meeting.objects.create(partnership=pairing, date=day, title=f"{prefix}座谈会")
+        meeting.participants.create(person=speaker, role="speaker")
+        donation = handover(pairing, town, "10000", day, donors=[company])
+        donation.recipient_organisations.set([government])
+        return {"visit": visit, "meeting": meeting, "people": [clerk, leader, member, speaker]}
+
+    mine = records(reference.town_pairing, reference.minxiao, "闵孝", date(2023, 3, 1))
+    theirs = records(sibling, nuxi, "怒溪", date(2023, 3, 2))
+    # The county pairing's own records name a guest on its visit and 怒溪镇's government as
+    # a recipient of one of its handovers.
+    reference.visit.members.add(Person.objects.create(name="县里来宾"))
+    county_handover = handover(
+        reference.pairing,
+        reference.jiangkou,
+        "20000",
+        date(2023, 1, 11),
+        [reference.town_government],
+    )
+    county_handover.recipient_organisations.set(Organisation.objects.filter(name="怒溪镇人民政府"))
+
+    clerk = django_user_model.objects.create_user(username="minxiao_clerk", is_staff=True)
+    clerk.groups.add(Group.objects.get(name=access.DATA_ENTRY))
+    Assignment.objects.create(user=clerk, partnership=reference.town_pairing)
+    return {"mine": mine, "theirs": theirs, "clerk": clerk}
+
+
+def test_staff_of_a_town_pairing_see_and_pick_nothing_of_a_sibling_town_pairing(
+    client, reference, sibling_towns
+):
+    """Staff of 樟木头镇—闵孝镇 pick, besides their own, what the county pairing's records
+    name (its visit, its leader and guest, its donors and recipients), never the records or
+    people of 樟木头镇—怒溪镇 beside theirs: not the people of 怒溪镇's government, which a
+    county handover names (the handover names the body, not its staff), nor the leader of
+    怒溪镇's visit, whose company no handover names."""
+    client.force_login(sibling_towns["clerk"])
+
+    def offered(model_name, field_name):
+        response = client.get(
+            "/admin/autocomplete/",
+            {"app_label": "partnerships", "model_name": model_name, "field_name": field_name},
+        )
+        assert response.status_code == 200
+        return {item["text"] for item in response.json()["results"]}
+
+    def listed(model_name):
+        response = client.get(f"/admin/partnerships/{model_name}/")
+        assert response.status_code == 200
+        return {str(row) for row in response.context["cl"].result_list}
+
+    def of_sibling(names):
+        return {name for name in names if name.startswith("怒溪")}
+
+    people = offered("meetingparticipant", "person")
+    assert {"闵孝镇干部", "闵孝带队", "闵孝团员", "闵孝发言"} <= people
+    assert {"黄淦洪（樟木头镇党委书记）", "县里来宾"} <= people  # named on the county visit
+    assert of_sibling(people) == set()
+    assert offered("visit", "leader") == offered("visit", "members") == people
+    listed_people = listed("person")
+    assert {"闵孝镇干部", "闵孝带队", "闵孝团员", "闵孝发言"} <= listed_people
+    assert of_sibling(listed_people) == set() and "县里来宾" not in listed_people
+
+    organisations = offered("donation", "donors")
+    assert {"闵孝镇人民政府", "闵孝帮扶企业", "永林电子股份有限公司"} <= organisations
+    assert "怒溪镇人民政府" in organisations  # named on the county pairing's handover
+    assert "怒溪帮扶企业" not in organisations
+    assert offered("donation", "recipient_organisations") == organisations
+    listed_organisations = listed("organisation")
+    assert {"闵孝镇人民政府", "闵孝帮扶企业"} <= listed_organisations
+    assert not {"怒溪镇人民政府", "怒溪帮扶企业", "永林电子股份有限公司"} & listed_organisations
+
+    mine, theirs = sibling_towns["mine"], sibling_towns["theirs"]
+    visits = {str(mine["visit"]), str(reference.visit)}
+    assert offered("meeting", "visit") == offered("donation", "visit") == visits
+    assert listed("visit") == {str(mine["visit"])}
+    for model_name in ("meeting", "donation"):
+        response = client.get(f"/admin/partnerships/{model_name}/")
+        shown = {row.partnership_id for row in response.context["cl"].result_list}
+        assert shown == {reference.town_pairing.pk}, model_name
+    for record in [theirs["visit"], theirs["meeting"], *theirs["people"]]:
+        url = f"/admin/partnerships/{record._meta.model_name}/{record.pk}/change/"
+        assert client.get(url).status_code == 404, url
