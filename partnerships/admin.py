@@ -1407,8 +1407,14 @@ class AssignmentAdmin(SearchByShownNames, admin.ModelAdmin):
 
 @admin.register(LockedYear)
 class LockedYearAdmin(SimpleHistoryAdmin):
-    list_display = ["year", "locked_at", "locked_by", "note"]
+    list_display = ["year", "locked_at", "locked_by_name", "note"]
+    list_select_related = ["locked_by"]
     fields = ["year", "note"]
+
+    @admin.display(description=LockedYear._meta.get_field("locked_by").verbose_name)
+    def locked_by_name(self, locked):
+        # by name, as the audit trail names who changed what
+        return history.user_name(locked.locked_by) if locked.locked_by else None
 
     def save_model(self, request, obj, form, change):
         if not change:

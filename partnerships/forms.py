@@ -14,7 +14,7 @@ from django.utils.functional import cached_property, lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import punctuation
+from . import history, punctuation
 from .models import (
     FIRST_YEAR,
     GOVERNMENT_KINDS,
@@ -119,8 +119,9 @@ class GuardedModelForm(RefusesControlCharacters, forms.ModelForm):
         )
         fields, people = [], []
         for record in records:
-            if record.history_user and str(record.history_user) not in people:
-                people.append(str(record.history_user))
+            name = record.history_user and history.user_name(record.history_user)
+            if name and name not in people:
+                people.append(name)
             previous = record.prev_record
             if previous is None:
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,21 @@ from .models import REGION_ANCESTORS, HeldDuringVisit, Region, Visit
 # (as many as the library shows of its own versions on one page).
 CHILD_ROWS_SHOWN = 100
 NOTHING = "—"
+
+
+# A name written in Chinese characters runs family name and given name together (张三).
+HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def user_name(user) -> str:
+    """Who did it, as colleagues know them: family name then given name, as Chinese names are
+    written (张三; Zhang San in Latin letters), or the username when no name is set. Staff
+    read the audit trail to know whom to ask, and "zhangs02" does not tell them."""
+    family, given = user.last_name.strip(), user.first_name.strip()
+    if not (family or given):
+        return user.get_username()
+    separator = "" if HAN.search(family + given) else " "
+    return separator.join(part for part in (family, given) if part)
 
 
 def readable(field: models.Field, value: Any) -> str:

@@ -30,7 +30,7 @@ from partnerships.models import (
     Visit,
 )
 
-from .admin_helpers import form_errors, management, page_text
+from .admin_helpers import count_queries, form_errors, management, page_text
 from .process_helpers import run_python
 
 pytestmark = pytest.mark.django_db
@@ -625,6 +625,80 @@ class TestAuditTrail:
         assert not Donation.objects.filter(pk=pk).exists()
         kinds = list(Donation.history.filter(id=pk).values_list("history_type", "amount"))
         assert ("+", Decimal("12.34")) in kinds and ("-", Decimal("12.34")) in kinds
+
+    def test_the_history_names_who_changed_what_as_colleagues_know_them(
+        self, django_user_model, reference
+    ):
+        """Family name then given name (张三), not the username staff do not know each other
+        by; the username when the account has no name; one query count however many people
+        changed the record, and the rows entered on its page name them too."""
+        donation = reference.donation
+        url = f"{change_url(donation)[:-7]}history/"
+
+        def save_as(username, last_name="", first_name="", **changes):
+            user = django_user_model.objects.create_superuser(
+                username, password="x", last_name=last_name, first_name=first_name
+            )
+            client = Client(HTTP_ACCEPT_LANGUAGE="en")
+            client.force_login(user)
+            donation.refresh_from_db()
+            data = donation_form_data(donation, notes=username, **changes)
+            assert client.post(change_url(donation), data).status_code == 302
+            return client
+
+        reader = save_as("zhangs02", "张", "三")
+        save_as("liuyang", " ", " ")  # a name of blanks is no name
+        save_as(
+            "wanglm",
+            "王",
+            "丽敏",
+            **{"lines-TOTAL_FORMS": "1", "lines-0-amount": "20万"},
+            **{"lines-0-region": reference.qixin.pk},
+        )
+        save_as("chen.d", "Chen", "Dong")
+
+        def changed_by():
+            cells = re.findall(
+                r"<tr>(?:\s*<td>.*?</td>){3}\s*<td>(.*?)</td>", page_text(reader.get(url))
+            )
+            return [re.sub(r"<[^>]+>", "", cell) for cell in cells]
+
+        names = changed_by()
+        this_record, lines_below = names[:5], names[5:]
+        assert this_record == ["Chen Dong", "王丽敏", "liuyang", "张三", "not recorded"]
+        assert lines_below == ["王丽敏"]
+        assert '<span title="zhangs02">张三</span>' in page_text(reader.get(url))
+        queries = count_queries(reader, url)
+        for number in range(5):
+            save_as(f"staff{number}", "李", f"{number}号")
+        assert changed_by()[:2] == ["李4号", "李3号"]
+        assert count_queries(reader, url) == queries
+
+    def test_a_refused_stale_save_names_who_saved_in_between(
+        self, admin_client, admin_user, staff_a, reference
+    ):
+        admin_user.last_name, admin_user.first_name = "赵", "敏"
+        admin_user.save()
+        donation = reference.donation
+        stale = donation_form_data(donation, notes="mine")
+        assert admin_client.post(change_url(donation), donation_form_data(donation)).status_code
+        client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        client.force_login(staff_a)
+        message = " ".join(form_errors(client.post(change_url(donation), stale)))
+        assert "While you were editing, 赵敏 saved this record" in message
+
+    def test_locked_years_name_who_locked_them(self, admin_client, admin_user, django_user_model):
+        admin_user.last_name, admin_user.first_name = "赵", "敏"
+        admin_user.save()
+        LockedYear.objects.create(year=2022, locked_by=admin_user)
+        LockedYear.objects.create(
+            year=2021, locked_by=django_user_model.objects.create_user("nameless")
+        )
+        page = page_text(admin_client.get("/admin/partnerships/lockedyear/"))
+        assert re.findall(r'<td class="field-locked_by_name">(.*?)</td>', page) == [
+            "赵敏",
+            "nameless",
+        ]
 
 
 class TestLockedYears:
