@@ -1,11 +1,16 @@
 """The web process's statement timeout (PostgreSQL): a runaway query ends in a 503 page that
 says so; the ledger's COPY, which streams to a client at its own pace, is exempt."""
 
+import secrets
+from urllib.parse import quote
+
 import pytest
 from django.db import connection
 from django.test import override_settings
 
 from partnerships import exports, reports, startup
+
+from .process_helpers import run_python
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no statement timeout"),
@@ -78,6 +83,56 @@ def test_the_ledger_copy_is_exempt_and_the_limit_comes_back(limited):
     assert current_timeout() == "1s"
 
 
+# What a process sees of the limit once it has loaded the project: the setting on a new
+# connection, and whether a statement longer than STATEMENT_TIMEOUT=1 runs to its end.
+PROBE = """
+from django.db import OperationalError, connection
+
+with connection.cursor() as cursor:
+    cursor.execute("SHOW statement_timeout")
+    print(cursor.fetchone()[0])
+    try:
+        cursor.execute("SELECT pg_sleep(1.5)")
+        print("finished")
+    except OperationalError as error:
+        print(type(error.__cause__).__name__)
+"""
+
+
+def probe(args: list[str], **env) -> list[str]:
+    """Run `python <args>` against this test's database with STATEMENT_TIMEOUT=1, as a
+    server or a command would start (production settings), and return the PROBE's lines."""
+    database = connection.settings_dict
+    credentials = quote(database["USER"] or "")
+    if database["PASSWORD"]:
+        credentials += ":" + quote(database["PASSWORD"])
+    url = (
+        f"postgres://{credentials}@{database['HOST'] or 'localhost'}:{database['PORT'] or 5432}"
+        f"/{quote(database['NAME'])}"
+    )
+    result = run_python(
+        args,
+        DATABASE_URL=url,
+        STATEMENT_TIMEOUT="1",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()[-2:]
+
+
 def test_commands_and_tests_are_not_limited():
-    # Only the web process (wsgi.py) calls startup.limit_statement_time.
-    assert current_timeout() == "0"
+    """Only the web process (wsgi.py) calls startup.limit_statement_time: a command (migrate,
+    generate_dataset, rebuild_summary) runs as long as it needs, with the same settings, the
+    same STATEMENT_TIMEOUT and the same apps loaded. Limiting it from settings or an app's
+    ready() would stop a national dataset's migration after a minute."""
+    assert probe(["manage.py", "shell", "--no-imports", "-c", PROBE]) == ["0", "finished"]
+    assert current_timeout() == "0"  # nor this test process
+    # The same probe in a process that loaded the web application is stopped: the limit the
+    # command ran without is real.
+    loaded_web = f"import partnerships.wsgi\n{PROBE}"
+    assert probe(["-c", loaded_web], DJANGO_SETTINGS_MODULE="partnerships.settings") == [
+        "1s",
+        "QueryCanceled",
+    ]
