@@ -687,6 +687,22 @@ class TestAuditTrail:
         message = " ".join(form_errors(client.post(change_url(donation), stale)))
         assert "While you were editing, 赵敏 saved this record" in message
 
+    def test_an_assignments_history_names_who_made_it(self, admin_client, admin_user, reference):
+        """Accounts and pairing assignments keep Django's own history, which wrote the name
+        in Western order after the username: "admin (敏 赵)"."""
+        admin_user.last_name, admin_user.first_name = "赵", "敏"
+        admin_user.save()
+        response = admin_client.post(
+            "/admin/partnerships/assignment/add/",
+            {"user": admin_user.pk, "partnership": reference.town_pairing.pk},
+        )
+        assert response.status_code == 302
+        assignment = Assignment.objects.get(user=admin_user)
+        page = page_text(
+            admin_client.get(f"/admin/partnerships/assignment/{assignment.pk}/history/")
+        )
+        assert '<td><span title="admin">赵敏</span></td>' in page and "敏 赵" not in page
+
     def test_locked_years_name_who_locked_them(self, admin_client, admin_user, django_user_model):
         admin_user.last_name, admin_user.first_name = "赵", "敏"
         admin_user.save()
