@@ -23,7 +23,7 @@ from partnerships.models import (
     Visit,
 )
 
-from .admin_helpers import form_errors
+from .admin_helpers import form_errors, management
 
 pytestmark = pytest.mark.django_db
 
@@ -523,3 +523,19 @@ def test_staff_of_a_town_pairing_see_and_pick_nothing_of_a_sibling_town_pairing(
     for record in [theirs["visit"], theirs["meeting"], *theirs["people"]]:
         url = f"/admin/partnerships/{record._meta.model_name}/{record.pk}/change/"
         assert client.get(url).status_code == 404, url
+    # Nor can one be posted by id: the form refuses the choice.
+    for person in theirs["people"]:
+        response = client.post(
+            "/admin/partnerships/meeting/add/",
+            {
+                "partnership": reference.town_pairing.pk,
+                "visit": reference.visit.pk,
+                "title": "又一次座谈会",
+                **management("participants"),
+                "participants-TOTAL_FORMS": "1",
+                "participants-0-person": person.pk,
+                "participants-0-role": "speaker",
+            },
+        )
+        assert response.status_code == 200 and form_errors(response), person
+    assert not Meeting.objects.filter(title="又一次座谈会").exists()
