@@ -39,7 +39,7 @@ NOTHING = "—"
 
 
 # A name written in Chinese characters runs family name and given name together (张三).
-HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")  # with rare surnames
 
 
 def user_name(user) -> str:
