@@ -30,13 +30,19 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone, translation
 
 from partnerships import exports, reports
-from partnerships.models import DonationLine, Organisation, Partnership, Region
+from partnerships.models import (
+    DonationLine,
+    Organisation,
+    PairingYearTotal,
+    Partnership,
+    Region,
+)
 from partnerships.startup import freeze_startup_objects
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -233,6 +239,19 @@ class Command(BaseCommand):
         donor = Organisation.objects.annotate(n=Count("donations_given")).order_by("-n").first()
         return county, village, donor
 
+    def province(self) -> Partnership:
+        """The province pairing (a top of the tree) with the most donations in its tree."""
+        tops = list(Partnership.objects.filter(parent__isnull=True).order_by("pk"))
+        return max(
+            tops,
+            key=lambda top: (
+                PairingYearTotal.objects.filter(partnership__path__startswith=top.path).aggregate(
+                    n=Sum("count")
+                )["n"]
+                or 0
+            ),
+        )
+
     def pages(self, runs: int) -> list[dict]:
         user = get_user_model().objects.create_superuser(
             f"bench-{secrets.token_hex(4)}", password=secrets.token_urlsafe(16)
@@ -240,6 +259,7 @@ class Command(BaseCommand):
         client = Client()
         client.force_login(user)
         county, village, donor = self.subjects()
+        province = self.province()
         line, donation, pairing = (
             "partnerships_donationline",
             "partnerships_donation",
@@ -277,6 +297,17 @@ class Command(BaseCommand):
                 f"JOIN {region} r ON r.id = l.region_id "
                 "WHERE p.path LIKE %s AND r.level = 5 GROUP BY 1, 2",
                 (county.path + "%",),
+            ),
+            (
+                # The largest pairing of all, a province's: thousands of villages.
+                f"province pairing /pairings/{province.pk}/",
+                f"/pairings/{province.pk}/",
+                f"SELECT l.region_id, d.year, SUM(l.amount) FROM {line} l "
+                f"JOIN {donation} d ON d.id = l.donation_id "
+                f"JOIN {pairing} p ON p.id = d.partnership_id "
+                f"JOIN {region} r ON r.id = l.region_id "
+                "WHERE p.path LIKE %s AND r.level = 5 GROUP BY 1, 2",
+                (province.path + "%",),
             ),
             (
                 # Its targets and results panel, which htmx loads into it; its largest
