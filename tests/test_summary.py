@@ -270,14 +270,20 @@ def test_the_summary_gives_the_figures_the_donations_give(reference, filters, mo
             ],
             village_table(chosen, top),
             top_donors(chosen, top),
+            [
+                region_table(chosen, region)
+                for region in (reference.jiangkou, reference.jiangkou.parent, top.assisted_region)
+            ],
         )
 
     # With no filter on kind, category or funding the yearly totals answer (PairingYearTotal),
     # else the finer summary; both must give what summing the donations gives. The village
     # table and the top donors read the place and donor totals, or the lines and links.
     from_summary = figures()
-    assert len(from_summary[-2]) > 3 or chosen.year_from  # villages listed
-    assert from_summary[-1] or chosen.year_from
+    if not filters:  # the comparisons below compare something
+        assert len(from_summary[-3]) > 3  # villages
+        assert from_summary[-2]  # donors
+        assert all(len(table) > 1 for table in from_summary[-1])  # places in the regions
     monkeypatch.setattr(reports.Filters, "totals_only", property(lambda self: False))
     monkeypatch.setattr(reports.Filters, "donors_summarised", property(lambda self: False))
     assert figures() == from_summary
@@ -288,6 +294,40 @@ def test_the_summary_gives_the_figures_the_donations_give(reference, filters, mo
 def village_table(filters, pairing) -> list:
     """A pairing's village table as rows of (village, yearly amounts, yearly unknown counts)."""
     table = reports.village_year_table(filters=filters, partnership=pairing)
+    rows = [*table.rows, *([table.rest] if table.rest else [])]
+    return [(row.label, row.cells, row.unknown) for row in rows] + [
+        ("total", table.column_totals, table.unknown_shares)
+    ]
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["place totals", "lines"])
+def test_a_place_named_deeper_without_its_share_adds_no_row_above(reference, stored, monkeypatch):
+    """A village named without its share, in a town nothing was itemised to: the county's
+    table has no row for the town (its figure would be an empty 0.00); the village's unknown
+    share shows on the town's own page."""
+    town = Region.objects.create(name="无细分镇", level=4, parent=reference.jiangkou)
+    village = Region.objects.create(name="点名村", level=Region.Level.VILLAGE, parent=town)
+    donation = Donation.objects.create(
+        partnership=reference.pairing,
+        date=datetime.date(2024, 5, 1),
+        amount=Decimal("5000.00"),
+        kind="funds",
+        region=reference.jiangkou,
+    )
+    donation.recipient_regions.add(village)
+    donation.rebalance()
+    if not stored:
+        monkeypatch.setattr(reports.Filters, "totals_only", property(lambda self: False))
+    county = reports.region_year_table(filters=reports.Filters(), region=reference.jiangkou)
+    assert town.name not in [row.label for row in county.rows]
+    own = reports.region_year_table(filters=reports.Filters(), region=town)
+    assert [row.label for row in own.rows] == [village.name]
+    assert own.rows[0].unknown and own.rows[0].total == Decimal("0.00")
+
+
+def region_table(filters, region) -> list:
+    """A region's table of its child places, as rows of (label, yearly amounts, unknown)."""
+    table = reports.region_year_table(filters=filters, region=region)
     rows = [*table.rows, *([table.rest] if table.rest else [])]
     return [(row.label, row.cells, row.unknown) for row in rows] + [
         ("total", table.column_totals, table.unknown_shares)
