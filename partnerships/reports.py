@@ -936,21 +936,24 @@ def donor_yearly(*, filters: Filters, organisation: Organisation) -> dict[str, A
     }
 
 
-def in_recorded_order(name: str, model) -> Prefetch:
+def in_recorded_order(name: str, model, to_attr: str | None = None) -> Prefetch:
     """A donation's donors or recipients in the order those organisations and places were
     entered (for the reference handover, the report's order), as the downloads list them, not
     by the code points of their names, which read to no one as an order. (A handover keeps no
     order of its own among them: Django adds a save's links in id order anyway.)"""
-    return Prefetch(name, queryset=model.objects.order_by("pk"))
+    return Prefetch(name, queryset=model.objects.order_by("pk"), to_attr=to_attr)
 
 
 def donation_list(qs: QuerySet[Donation]) -> QuerySet[Donation]:
-    """What a list of donations shows, fetched in a fixed number of queries: its receiving
-    region, for a handover that names no recipient."""
+    """What a list of donations shows, fetched in a fixed number of queries: its donors and
+    recipients as plain lists (`listed_donors`, `listed_regions`, `listed_organisations`), and
+    its receiving region, for a handover that names no recipient. Lists, not the related
+    managers: each `donation.donors.all` in a template made a manager and a queryset, eight a
+    row, a third of a 50-row list's rendering."""
     return qs.select_related("region").prefetch_related(
-        in_recorded_order("donors", Organisation),
-        in_recorded_order("recipient_regions", Region),
-        in_recorded_order("recipient_organisations", Organisation),
+        in_recorded_order("donors", Organisation, "listed_donors"),
+        in_recorded_order("recipient_regions", Region, "listed_regions"),
+        in_recorded_order("recipient_organisations", Organisation, "listed_organisations"),
     )
 
 

@@ -9,7 +9,7 @@ from functools import cache, wraps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db.models import F, Prefetch, Q, Value
+from django.db.models import Prefetch, Q, Value
 from django.db.models.functions import StrIndex, Substr
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -36,6 +36,7 @@ from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
 from .models import (
     FIRST_YEAR,
     REGION_ANCESTORS,
+    Donation,
     DonationKind,
     Funding,
     Inspection,
@@ -575,7 +576,7 @@ def visit_record_context(visit: Visit, scope: access.Scope) -> dict:
     for meeting in meetings:
         meeting.people = people_of(meeting.participants.all())
     donations = reports.donation_list(
-        visit.donations.select_related("region").order_by(F("date").asc(nulls_last=True), "pk")
+        visit.donations.select_related("region").order_by(*Donation.IN_VISIT_ORDER)
     ).prefetch_related("lines__region", "lines__recipient_organisation", "lines__donor")
     return {
         "visit": visit,
