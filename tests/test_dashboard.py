@@ -434,6 +434,36 @@ class TestReferenceFigures:
         assert {d.total for d in donors} == {Decimal("1050000.00")}
         assert {d.joint for d in donors} == {Decimal("1050000.00")}
 
+    def test_top_donors_show_the_total_they_are_ranked_by(self, official_client, reference):
+        """The list is ranked by what each donor gave alone and jointly, and showed only those
+        two parts: a donor that gave 50万 alone stood below eight that gave nothing alone,
+        with nothing on the row to say why."""
+        alone = Organisation.objects.create(name="独捐企业", kind="enterprise")
+        handover(
+            reference.pairing, reference.jiangkou, "500000.00", reference.visit.start_date, [alone]
+        )
+        response = official_client.get(
+            f"/pairings/{reference.pairing.pk}/", HTTP_ACCEPT_LANGUAGE="en"
+        )
+        section = page_text(response).split('id="donors-heading"')[1].split("</section>")[0]
+        columns = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>', section)
+        assert columns[-3:] == ["Given alone", "Given jointly (split not reported)", "Total"]
+        rows = [
+            (name, [Decimal(value) for value in re.findall(r'<data value="([0-9.]+)"', cells)])
+            for name, cells in re.findall(
+                r'<tr><th scope="row"><a [^>]*>([^<]+)</a></th>(.*?)</tr>', section
+            )
+        ]
+        assert len(rows) == 9
+        for name, (sole, joint, total) in rows:
+            assert total == sole + joint, name
+        totals = [total for _, (_, _, total) in rows]
+        assert totals == sorted(totals, reverse=True)
+        assert rows[-1] == (
+            "独捐企业",
+            [Decimal("500000.00"), Decimal("0.00"), Decimal("500000.00")],
+        )
+
 
 class TestFilters:
     def test_filters_narrow_the_figures(self, official_client, reference):
