@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from . import access
@@ -18,3 +19,10 @@ def pairing_scope(request) -> dict:
         return bool(user and user.is_authenticated and not access.scope_for(user).everything)
 
     return {"scope_limited": SimpleLazyObject(limited)}
+
+
+def search_box(request) -> dict:
+    """`search_box`: whether the header offers the dashboard's search (views.search_results),
+    that is whether the user may read the dashboard at all; not on the sign-in page."""
+    user = getattr(request, "user", None)
+    return {"search_box": settings.DASHBOARD_PUBLIC or bool(user and user.is_authenticated)}

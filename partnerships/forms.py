@@ -14,7 +14,7 @@ from django.utils.functional import cached_property, lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import history, punctuation
+from . import history, punctuation, search
 from .models import (
     FIRST_YEAR,
     GOVERNMENT_KINDS,
@@ -879,6 +879,21 @@ class OverviewFilterForm(DashboardFilterForm):
     )
     assisted_province = ProvinceField(
         label=_("Assisted province"), required=False, empty_label=_("All provinces")
+    )
+
+
+class SearchForm(forms.Form):
+    """The dashboard's search box (views.search): a name or part of one."""
+
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=search.MAX_LENGTH,
+        error_messages={
+            "max_length": _(
+                "Type at most %(limit_value)d characters of a name (this is %(show_value)d)."
+            )
+        },
     )
 
 

@@ -126,6 +126,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "partnerships.context_processors.pairing_scope",
+                "partnerships.context_processors.search_box",
             ],
         },
     },

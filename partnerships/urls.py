@@ -31,6 +31,7 @@ urlpatterns = [
     path("regions/<int:pk>/", views.region_detail, name="region"),
     path("visits/<int:pk>/", views.visit_detail, name="visit"),
     path("donors/<int:pk>/", views.donor_detail, name="donor"),
+    path("search/", views.search_results, name="search"),
     path("export/<slug:summary>.<slug:fmt>", views.export, name="export"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -31,8 +31,9 @@ from . import (
     pagecache,
     punctuation,
     reports,
+    search,
 )
-from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm
+from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm, SearchForm
 from .models import (
     FIRST_YEAR,
     REGION_ANCESTORS,
@@ -505,6 +506,34 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
 
     return render_cached_page(request, "partnerships/donor.html", context, build)
+
+
+@dashboard_view
+def search_results(request: HttpRequest) -> HttpResponse:
+    """Places, pairings and donors by name: a page of its own, and for htmx (the header's
+    search box, as one types) only its list of results.
+
+    Not reused through pagecache: three small queries, and each text typed is a new key.
+    An empty query finds nothing and is no error; one too long is refused with a message.
+    """
+    form = SearchForm(request.GET)
+    results, status = None, 200
+    if not form.is_valid():
+        status = 400
+    elif text := form.cleaned_data["q"]:
+        results = search.find(text, scope=access.scope_for(request.user))
+    context = {
+        "form": form,
+        "results": results,
+        "limit": search.LIMIT,
+        # shown back in the header's box, no longer than it takes (a NUL never gets here:
+        # middleware.py refuses it in any address)
+        "search_query": request.GET.get("q", "")[: search.MAX_LENGTH],
+    }
+    template = "partnerships/search.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#results"
+    return render(request, template, context, status=status)
 
 
 @dashboard_view

@@ -113,6 +113,9 @@ def dashboard_urls(world):
             "/export/ledger.csv",
             "/export/pairings.json",
             "/export/donors.csv",
+            # B's pairing (示例东西) and donor (示例慈善会) by name: found only within scope
+            "/search/?q=东西",
+            "/search/?q=慈善",
         ],
     }
 
