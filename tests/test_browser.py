@@ -883,3 +883,34 @@ def test_a_timeline_date_range_reads_as_one(site, page, console_errors):
         assert entry["dash"] == "—", entry
         assert abs(entry["gap"]) < 1, entry
     assert console_errors == []
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_the_search_box_lists_matches_as_one_types(site, page, console_errors, width):
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, site.url, "/")
+    expect(page.locator("h1")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    box = page.locator("#site-search-q")
+    box.fill("江口")
+    place = page.locator(
+        '#search-suggestions a[href^="/regions/"]', has_text="贵州省 铜仁市 江口县"
+    )
+    expect(place).to_be_visible()
+    expect(page.locator('#search-suggestions a[href^="/pairings/"]').first).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True  # no page load: htmx
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    found = box.bounding_box()
+    assert found["x"] >= 0 and found["x"] + found["width"] <= width
+    # emptied, the list closes
+    box.fill("")
+    wait_until(page, "!document.querySelector('#search-suggestions *')")
+    # Enter opens the results as a page of their own
+    box.fill("樟木头")
+    box.press("Enter")
+    page.wait_for_url("**/search/?q=*")
+    expect(page.locator("main a", has_text="樟木头镇—江口县")).to_be_visible()
+    expect(box).to_have_value("樟木头")
+    page.locator("main a", has_text="樟木头镇—江口县").click()
+    expect(page.locator("h1")).to_have_text("樟木头镇—江口县")
+    assert console_errors == []
