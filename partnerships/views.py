@@ -513,7 +513,7 @@ def search_results(request: HttpRequest) -> HttpResponse:
     """Places, pairings and donors by name: a page of its own, and for htmx (the header's
     search box, as one types) only its list of results.
 
-    Not reused through pagecache: three small queries, and each text typed is a new key.
+    Not reused through pagecache: a few small queries, and each text typed is a new key.
     An empty query finds nothing and is no error; one too long is refused with a message.
     """
     form = SearchForm(request.GET)
