@@ -214,6 +214,23 @@ class TestScope:
         for url in set(listed):
             assert assigned_client.get(url).status_code == 200, url
 
+    def test_an_official_of_two_pairings_finds_the_donors_of_both(self, assigned_client, reference):
+        east = Region.objects.create(name="示例东省", level=1)
+        west = Region.objects.create(name="示例西省", level=1)
+        other = Partnership.objects.create(helping_region=east, assisted_region=west)
+        user = assigned_client.get("/").wsgi_request.user
+        Assignment.objects.create(user=user, partnership=other)
+        for name, pairing, place in (
+            ("示例商会甲", reference.town_pairing, reference.minxiao),
+            ("示例商会乙", other, west),
+        ):
+            donor = Organisation.objects.create(name=name, kind="association")
+            handover(pairing, place, "100.00", datetime.date(2024, 5, 1), [donor])
+        Organisation.objects.create(name="示例商会丙", kind="association")  # gave nothing
+        response = searched(assigned_client, "示例商会")
+        assert found(response, "donors") == ["示例商会乙", "示例商会甲"]  # by name: 乙 < 甲
+        assert found(searched(assigned_client, "示例东"), "pairings") == ["示例东省—示例西省"]
+
     def test_an_official_with_no_pairing_finds_places_only(
         self, client, django_user_model, reference
     ):
