@@ -883,7 +883,7 @@ class OverviewFilterForm(DashboardFilterForm):
 
 
 class SearchForm(forms.Form):
-    """The dashboard's search box (views.search): a name or part of one."""
+    """The dashboard's search box (views.search_results): a name or part of one."""
 
     q = forms.CharField(
         label=_("Search"),
