@@ -30,7 +30,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Least
 
 from .access import Scope
-from .models import REGION_ANCESTORS, Donation, Organisation, Partnership, Region
+from .models import REGION_ANCESTORS, DonorYearTotal, Organisation, Partnership, Region
 
 # Each kind lists at most this many matches, and says when there are more.
 LIMIT = 20
@@ -103,11 +103,13 @@ def _gave_within(scope: Scope) -> Q | Exists | RawSQL:
     listed once (ARRAY(…) is an InitPlan, run once) and looked up by id in the primary key
     (`= ANY`): 3 ms for a county at 300,000 lines, 75–100 ms for a province (its donors are
     listed whatever the text). As `IN (SELECT unnest(…))` PostgreSQL compared each of the
-    4,700 organisations with the whole list (300 ms for a province).
+    4,700 organisations with the whole list (300 ms for a province). The donors are read from
+    DonorYearTotal (a row per pairing, year and donor, kept exact with the donations), not
+    from the donor links of every donation.
     """
     if scope.paths == ():
         return Q(pk__in=[])  # no pairing assigned: no donor to find
-    links = Donation.donors.through.objects.filter(scope.q("donation__partnership__"))
+    links = DonorYearTotal.objects.filter(scope.q("partnership__"))
     if scope.everything or connection.vendor != "postgresql":
         return Exists(links.filter(organisation_id=OuterRef("pk")))
     sql, params = links.order_by().values("organisation_id").distinct().query.sql_with_params()
