@@ -15,8 +15,10 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
     Count,
     Exists,
     F,
@@ -30,6 +32,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, StrIndex, Substr
 from django.utils.translation import gettext as _
 
@@ -463,13 +466,26 @@ class PlaceName:
 
 
 def place_names(ids) -> dict[int, PlaceName]:
-    """The places of these ids by id, named in one query of plain values: a province
-    pairing's 8,000 villages as model instances with their parents took three times as long."""
+    """The places of these ids by id, named from plain values: a province pairing's 8,000
+    villages as model instances with their parents took three times as long.
+
+    On PostgreSQL the ids go as one array (`= ANY(%s)`): as `IN (%s, …)` the 8,000
+    placeholders took psycopg 50 ms to parse per page. SQLite, which has no arrays, takes them
+    in batches its limit on parameters allows."""
+    ids = sorted(ids)
+    places = Region.objects.order_by()
+    if connection.vendor == "postgresql":
+        column = (
+            f"{connection.ops.quote_name(Region._meta.db_table)}.{connection.ops.quote_name('id')}"
+        )
+        batches = [places.filter(RawSQL(f"{column} = ANY(%s)", [ids], BooleanField()))]
+    else:
+        size = connection.features.max_query_params or len(ids) or 1
+        batches = [places.filter(pk__in=ids[i : i + size]) for i in range(0, len(ids), size)]
     return {
         pk: PlaceName(pk, name, parent_name)
-        for pk, name, parent_name in Region.objects.filter(pk__in=list(ids))
-        .order_by()
-        .values_list("pk", "name", "parent__name")
+        for batch in batches
+        for pk, name, parent_name in batch.values_list("pk", "name", "parent__name")
     }
 
 
@@ -533,7 +549,7 @@ class YearTable:
             return self
         hidden = self.rows[count:]
         years = range(len(self.years))
-        cells = [sum((row.cells[i] for row in hidden), ZERO) for i in years]
+        cells = column_sums([row.cells for row in hidden], len(self.years))
         unknown = [sum(1 for row in hidden if row.unknown and row.unknown[i]) for i in years]
         others = TableRow(
             label(len(hidden)),
@@ -555,6 +571,12 @@ class YearTable:
     @property
     def total_share(self) -> Share:
         return Share(self.total, sum(self.unknown_shares.get(year, 0) for year in self.years))
+
+
+def column_sums(rows: list[list[Decimal]], width: int) -> list[Decimal]:
+    """Each column's sum (zeros for no rows): transposed by zip, summed by sum(), both in C,
+    where a generator per column indexed 8,000 rows of a province's villages in Python."""
+    return [sum(column, ZERO) for column in zip(*rows, strict=True)] if rows else [ZERO] * width
 
 
 def _table(
@@ -590,7 +612,7 @@ def _table(
         rows.append(row)
     rows.sort(key=lambda row: (-row.total, row.label))
     column_totals = [year_totals.get(year, ZERO) for year in years]
-    placed = [sum((row.cells[i] for row in rows), ZERO) for i in range(len(years))]
+    placed = column_sums([row.cells for row in rows], len(years))
     rest_cells = [column_totals[i] - placed[i] for i in range(len(years))]
     rest = (
         TableRow(rest_label, None, rest_cells, sum(rest_cells, ZERO)) if any(rest_cells) else None

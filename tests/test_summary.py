@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.db.models import Count, Sum
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -468,3 +470,19 @@ def test_any_sequence_of_writes_keeps_it_exact(reference, ops):
             visit.end_date = datetime.date(op[1], 1, 12)
             visit.save()
         assert_exact()
+
+
+def test_place_names_are_read_for_any_number_of_places(reference, monkeypatch):
+    """In batches within SQLite's limit on parameters (here two), or as one PostgreSQL array."""
+    expected = {
+        pk: (name, parent)
+        for pk, name, parent in Region.objects.values_list("pk", "name", "parent__name")
+    }
+    assert len(expected) > 5
+    monkeypatch.setattr(type(connection.features), "max_query_params", 2, raising=False)
+    with CaptureQueriesContext(connection) as queries:
+        names = reports.place_names(set(expected))
+    assert {pk: (place.name, place.parent_name) for pk, place in names.items()} == expected
+    batches = 1 if connection.vendor == "postgresql" else (len(expected) + 1) // 2
+    assert len(queries) == batches
+    assert reports.place_names([]) == {}
