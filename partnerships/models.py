@@ -1204,6 +1204,14 @@ class Donation(HeldDuringVisit):
             super().save(*args, **kwargs)
             summary.refresh([before, (self.partnership_id, self.year)])
 
+    def delete(self, *args, **kwargs):
+        from . import summary
+
+        # Each of its lines going refreshes the key (their post_delete), and so does the
+        # donation: collected, the key is refreshed once, after all of them are gone.
+        with transaction.atomic(), summary.deferred():
+            return super().delete(*args, **kwargs)
+
     def clean(self):
         super().clean()
         if self.region_id is None and self.partnership_id:

@@ -486,3 +486,21 @@ def test_place_names_are_read_for_any_number_of_places(reference, monkeypatch):
     batches = 1 if connection.vendor == "postgresql" else (len(expected) + 1) // 2
     assert len(queries) == batches
     assert reports.place_names([]) == {}
+
+
+def test_deleting_a_donation_refreshes_its_key_once(reference):
+    """Its lines' post_delete and its own each ask; the key is recomputed once, at the end."""
+    donation = reference.donation
+    for village in Region.objects.filter(level=Region.Level.VILLAGE)[:3]:
+        DonationLine.objects.create(donation=donation, amount=Decimal("1.00"), region=village)
+    donation.rebalance()
+    assert donation.lines.count() >= 4
+    with CaptureQueriesContext(connection) as queries:
+        donation.delete()
+    recomputed = [
+        query
+        for query in queries.captured_queries
+        if query["sql"].startswith('DELETE FROM "partnerships_donationsummary"')
+    ]
+    assert len(recomputed) == 1
+    assert_exact()
