@@ -19,10 +19,12 @@ from partnerships.models import (
     DonationKind,
     DonationLine,
     DonationSummary,
+    DonorYearTotal,
     Funding,
     Organisation,
     PairingYearTotal,
     Partnership,
+    PlaceYearTotal,
     Region,
     Visit,
     total_column,
@@ -234,6 +236,18 @@ def test_rebuild_summary_finds_and_repairs_a_yearly_total(reference):
     for dimension, value in (("kind", donation.kind), ("funding", donation.funding)):
         assert total[total_column(dimension, value)] == donation.amount
     assert total["kind_funds"] == Decimal("0.00") or donation.kind == "funds"
+
+
+@pytest.mark.parametrize("model", [PlaceYearTotal, DonorYearTotal])
+def test_rebuild_summary_finds_and_repairs_place_and_donor_totals(reference, model):
+    assert model.objects.exists()
+    model.objects.filter(pk=model.objects.order_by("pk")[0].pk).update(amount=Decimal("0.01"))
+    with pytest.raises(CommandError, match="differs from the donations at 1 keys"):
+        call_command("rebuild_summary", "--check", stdout=io.StringIO(), stderr=io.StringIO())
+    model.objects.all().delete()
+    call_command("rebuild_summary", stdout=io.StringIO())
+    assert_exact()
+    assert model.objects.exists()
 
 
 def test_the_yearly_totals_have_a_column_for_every_kind_and_funding():
