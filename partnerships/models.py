@@ -1278,8 +1278,17 @@ def donors_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
 
 
 def donor_deleting(sender, instance, **kwargs) -> None:
-    """pre_delete on Organisation: the donations it gave to, recounted once it is gone."""
-    instance._donations_given = list(instance.donations_given.values_list("pk", flat=True))
+    """pre_delete on Organisation: the donations it gave to, recounted once it is gone.
+
+    Their pairings are locked now, as the refresh after the deletion locks them: Django's
+    cascade deletes the donor's DonorYearTotal rows before that refresh, and a save of one of
+    those pairings in between (which holds the pairing's lock and deletes those rows to
+    recompute them) deadlocked with the deletion."""
+    from . import summary
+
+    given = list(instance.donations_given.values_list("pk", "partnership_id"))
+    instance._donations_given = [pk for pk, _pairing in given]
+    summary.lock_pairings(pairing for _pk, pairing in given)
 
 
 def donor_deleted(sender, instance, **kwargs) -> None:

@@ -91,16 +91,7 @@ def refresh(keys: Iterable[Key | None]) -> None:
     for pairing, year in keys:
         years_of[pairing].add(year)
     with transaction.atomic():
-        # Two transactions refreshing the same key must not both insert its rows: the second
-        # waits here until the first commits, then sees (and deletes) what it inserted.
-        # NO KEY UPDATE does not conflict with the key-share lock a donation's foreign key
-        # check takes on its pairing, so writers of one pairing do not deadlock.
-        list(
-            Partnership.objects.select_for_update(no_key=True)
-            .filter(pk__in=sorted(years_of))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        lock_pairings(years_of)
         pairings = sorted(years_of)
         for start in range(0, len(pairings), PAIRINGS_PER_STATEMENT):
             chunk = pairings[start : start + PAIRINGS_PER_STATEMENT]
@@ -133,6 +124,23 @@ def refresh(keys: Iterable[Key | None]) -> None:
             DonorYearTotal.objects.bulk_create(
                 DonorYearTotal(**row) for row in donor_sums(on_donation)
             )
+
+
+def lock_pairings(pairing_ids: Iterable[int]) -> None:
+    """Take the locks `refresh` takes on these pairings (call inside a transaction).
+
+    Two transactions refreshing the same key must not both insert its rows: the second waits
+    here until the first commits, then sees (and deletes) what it inserted. NO KEY UPDATE does
+    not conflict with the key-share lock a donation's foreign key check takes on its pairing,
+    so writers of one pairing do not deadlock. In id order, so two lockers never wait on each
+    other in a circle.
+    """
+    list(
+        Partnership.objects.select_for_update(no_key=True)
+        .filter(pk__in=sorted(set(pairing_ids)))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def refresh_donations(donation_ids: Iterable[int]) -> None:

@@ -158,3 +158,59 @@ def test_a_file_confirmed_twice_at_once_is_imported_once():
     assert errors == [], errors
     assert sorted(saved) == [0, 1]
     assert Donation.objects.filter(amount=Decimal("12345.67")).count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_deleting_a_donor_while_its_key_is_refreshed_does_not_deadlock(monkeypatch):
+    """Deleting an organisation removes its donor totals by CASCADE, before it recounts and
+    refreshes the keys it gave to: a refresh of one of those keys in between (any save of the
+    pairing) held the pairing's lock and waited for those rows, while the deletion waited for
+    the pairing's lock."""
+    from partnerships import models
+    from partnerships.models import DonorYearTotal, Organisation
+
+    load_reference_data.load()
+    ref = Reference()
+    donor = Organisation.objects.create(name="将被删除的捐赠方", kind="enterprise")
+    ref.donation.donors.add(donor)
+    key = (ref.donation.partnership_id, ref.donation.year)
+    assert DonorYearTotal.objects.filter(organisation=donor).exists()
+    deleting = threading.Event()
+    errors = []
+    recount = models.count_donors
+
+    def slow_recount(donation_ids):
+        if threading.current_thread().name == "delete":
+            deleting.set()  # the donor's links and totals are gone, not yet committed
+            time.sleep(2)
+        recount(donation_ids)
+
+    monkeypatch.setattr(models, "count_donors", slow_recount)
+
+    def delete():
+        try:
+            with transaction.atomic():
+                Organisation.objects.get(pk=donor.pk).delete()
+        except Exception as exc:
+            errors.append(repr(exc)[:200])
+        finally:
+            connections.close_all()
+
+    def save():
+        deleting.wait(10)
+        time.sleep(0.2)
+        try:
+            with transaction.atomic():
+                summary.refresh([key])  # as a save of a donation of the pairing does
+        except Exception as exc:
+            errors.append(repr(exc)[:200])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=delete, name="delete"), threading.Thread(target=save)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [], errors
+    assert summary.differences() == []
