@@ -2,6 +2,8 @@
 
 import secrets
 
+import pytest
+
 from .process_helpers import run_python
 
 PROBE = """
@@ -39,17 +41,19 @@ def test_the_wsgi_application_freezes_start_up_and_still_collects_request_garbag
     assert collected >= 2
 
 
-def test_a_database_work_mem_that_is_not_a_size_stops_start_up_in_words():
+@pytest.mark.parametrize("value", ["16MB -c statement_timeout=0", "9999999GB", "32kB", "16mb"])
+def test_a_database_work_mem_that_is_not_a_size_stops_start_up_in_words(value):
     # Checked before any connection: the address need not lead to a server.
     result = run_python(
         ["manage.py", "check"],
         DATABASE_URL="postgres://nobody@127.0.0.1:1/none",
-        DATABASE_WORK_MEM="16MB -c statement_timeout=0",
+        DATABASE_WORK_MEM=value,
     )
     assert result.returncode != 0
-    assert "DATABASE_WORK_MEM='16MB -c statement_timeout=0' is not a PostgreSQL memory size" in (
-        result.stderr
-    )
+    assert f"DATABASE_WORK_MEM={value!r} is not a PostgreSQL memory size" in result.stderr
+
+
+def test_a_database_work_mem_in_range_is_passed_to_postgresql():
     fine = run_python(
         [
             "-c",
