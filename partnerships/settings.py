@@ -5,7 +5,6 @@ unless asked for. Production sets DEBUG, SECRET_KEY, ALLOWED_HOSTS and DATABASE_
 """
 
 import os
-import re
 from pathlib import Path
 
 import dj_database_url
@@ -144,16 +143,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The dashboard's aggregates are estimated as costly (a subquery per donor link), which
     # makes PostgreSQL compile them with JIT: 100–300 ms of compiling for a query that runs
     # in 10 ms. Short reporting queries never repay it.
-    # work_mem: a province pairing's village table groups 65,000 rows; with the default
-    # 4 MB PostgreSQL sorts them on disk (external merge) where 16 MB hashes them in memory,
-    # 20 % faster. It is per sort or hash of a query, so a few connections' worth is small.
-    WORK_MEM = os.environ.get("DATABASE_WORK_MEM", "16MB")
-    if not re.fullmatch(r"[1-9][0-9]{0,6}(kB|MB|GB)", WORK_MEM):
-        # It goes into the connection's options: anything else would fail every connection.
-        raise ImproperlyConfigured(
-            f"DATABASE_WORK_MEM={WORK_MEM!r} is not a PostgreSQL memory size (e.g. 16MB)"
-        )
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c jit=off -c work_mem={WORK_MEM}"
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # A web process stops any one statement after this many seconds (PostgreSQL; 0: never), and
 # answers the page with a 503 saying so (partnerships/startup.py, middleware.py): a query the
 # planner got badly wrong must not hold a worker and a database backend for minutes. Commands

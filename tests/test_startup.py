@@ -37,28 +37,3 @@ def test_the_wsgi_application_freezes_start_up_and_still_collects_request_garbag
     assert frozen > 20_000
     assert unfrozen_at_start < 1_000
     assert collected >= 2
-
-
-def test_a_database_work_mem_that_is_not_a_size_stops_start_up_in_words():
-    # Checked before any connection: the address need not lead to a server.
-    result = run_python(
-        ["manage.py", "check"],
-        DATABASE_URL="postgres://nobody@127.0.0.1:1/none",
-        DATABASE_WORK_MEM="16MB -c statement_timeout=0",
-    )
-    assert result.returncode != 0
-    assert "DATABASE_WORK_MEM='16MB -c statement_timeout=0' is not a PostgreSQL memory size" in (
-        result.stderr
-    )
-    fine = run_python(
-        [
-            "-c",
-            "import django; django.setup(); from django.conf import settings; "
-            "print(settings.DATABASES['default']['OPTIONS']['options'])",
-        ],
-        DATABASE_URL="postgres://nobody@127.0.0.1:1/none",
-        DATABASE_WORK_MEM="32MB",
-        DJANGO_SETTINGS_MODULE="partnerships.settings",
-    )
-    assert fine.returncode == 0, fine.stderr
-    assert fine.stdout.split() == ["-c", "jit=off", "-c", "work_mem=32MB"]

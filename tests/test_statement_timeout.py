@@ -136,9 +136,3 @@ def test_commands_and_tests_are_not_limited():
         "1s",
         "QueryCanceled",
     ]
-
-
-def test_connections_sort_in_the_work_mem_configured():
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW work_mem")
-        assert cursor.fetchone()[0] == "16MB"
