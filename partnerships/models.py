@@ -1364,15 +1364,11 @@ class DonationLine(models.Model):
         return f"{self.amount:,.2f} → {self.region.name}"
 
 
-class DonationSummary(ChoiceLabels, models.Model):
-    """Donation totals per (pairing, year, kind, category, funding): the dashboard's figures.
+class PairingYearKeyed(models.Model):
+    """A derived table keyed by (pairing, year) first, as summary.refresh recomputes it: the
+    donation summary and the yearly, place and donor totals."""
 
-    Derived, never edited by hand: every write to donations recomputes the rows of the
-    (pairing, year) keys it touched in the same transaction (summary.py), so the rows always
-    equal the sums over Donation. `manage.py rebuild_summary` rebuilds and checks them.
-    """
-
-    # No index of its own: the unique key below starts with the pairing.
+    # No index of its own: each table's unique key starts with the pairing.
     partnership = models.ForeignKey(
         Partnership,
         verbose_name=_("pairing"),
@@ -1381,6 +1377,19 @@ class DonationSummary(ChoiceLabels, models.Model):
         db_index=False,
     )
     year = models.PositiveSmallIntegerField(_("year"))
+
+    class Meta:
+        abstract = True
+
+
+class DonationSummary(ChoiceLabels, PairingYearKeyed):
+    """Donation totals per (pairing, year, kind, category, funding): the dashboard's figures.
+
+    Derived, never edited by hand: every write to donations recomputes the rows of the
+    (pairing, year) keys it touched in the same transaction (summary.py), so the rows always
+    equal the sums over Donation. `manage.py rebuild_summary` rebuilds and checks them.
+    """
+
     kind = models.CharField(_("funds or materials"), max_length=20, choices=DonationKind.choices)
     category = models.CharField(_("purpose category"), max_length=20, choices=Category.choices)
     funding = models.CharField(_("fiscal or social"), max_length=10, choices=Funding.choices)
@@ -1401,7 +1410,7 @@ class DonationSummary(ChoiceLabels, models.Model):
         return f"{self.partnership_id} {self.year} {self.kind} {self.category} {self.funding}"
 
 
-class PairingYearTotal(models.Model):
+class PairingYearTotal(PairingYearKeyed):
     """Donation totals per (pairing, year), with their split by kind and by funding in columns
     named after the choices: the figures of a dashboard not filtered by category, kind or
     funding, in one row per pairing and year (DonationSummary has one per kind, category and
@@ -1411,14 +1420,6 @@ class PairingYearTotal(models.Model):
     of the kind columns, and of the funding columns.
     """
 
-    partnership = models.ForeignKey(
-        Partnership,
-        verbose_name=_("pairing"),
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-    )
-    year = models.PositiveSmallIntegerField(_("year"))
     amount = MoneyField(_("amount (yuan)"))
     count = models.PositiveIntegerField(_("donations"))
     # One column per choice, named "kind_<value>" and "funding_<value>" (total_column()).
@@ -1440,7 +1441,7 @@ class PairingYearTotal(models.Model):
         return f"{self.partnership_id} {self.year}"
 
 
-class PlaceYearTotal(models.Model):
+class PlaceYearTotal(PairingYearKeyed):
     """Per (pairing, year, region): what the pairing's donations of that year gave the region
     in lines, how many lines, and how many of them name the region as a recipient with no
     share of their own (no line to it, not handed over to it: FACTS.md's 105万 to six
@@ -1453,14 +1454,6 @@ class PlaceYearTotal(models.Model):
     (it has no places within it); only the village table reads `unknown`.
     """
 
-    partnership = models.ForeignKey(
-        Partnership,
-        verbose_name=_("pairing"),
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-    )
-    year = models.PositiveSmallIntegerField(_("year"))
     region = models.ForeignKey(
         Region, verbose_name=_("region"), on_delete=models.CASCADE, related_name="+"
     )
@@ -1481,7 +1474,7 @@ class PlaceYearTotal(models.Model):
         return f"{self.partnership_id} {self.year} {self.region_id}"
 
 
-class DonorYearTotal(models.Model):
+class DonorYearTotal(PairingYearKeyed):
     """Per (pairing, year, donor): the amount of the handovers the donor took part in, the
     part it gave alone (a joint handover counts in full for each donor, its split unknown)
     and how many handovers. The top donors read it when nothing filters what the donations
@@ -1491,14 +1484,6 @@ class DonorYearTotal(models.Model):
     donation's donors also start.
     """
 
-    partnership = models.ForeignKey(
-        Partnership,
-        verbose_name=_("pairing"),
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-    )
-    year = models.PositiveSmallIntegerField(_("year"))
     organisation = models.ForeignKey(
         Organisation, verbose_name=_("donor"), on_delete=models.CASCADE, related_name="+"
     )
