@@ -48,3 +48,26 @@ def test_a_pages_logged_queries_run_again_through_a_bare_connection(
     finally:
         for conn in command._raw_connections:
             conn.close()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the benchmark runs on PostgreSQL only"
+)
+def test_baselines_plan_every_run_as_a_page_view_does(reference):
+    """psycopg prepares a statement from its fifth run on: a baseline run twenty times would
+    be planned once, while each page view plans its statements afresh (Django does not
+    prepare them), and planning is most of a small page's SQL."""
+    command = Command()
+    try:
+        statement = 'SELECT SUM("amount") FROM "partnerships_donation"'
+        run = command.raw_script([statement])
+        for _ in range(10):
+            run()
+        (conn,) = command._raw_connections
+        assert conn.prepare_threshold is None
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            assert cursor.fetchone() == (0,)
+    finally:
+        for conn in command._raw_connections:
+            conn.close()
