@@ -265,9 +265,7 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
     filters = reports.Filters(year_from=year, year_to=year, scope=access.scope_for(request.user))
     history = reports.Filters(scope=access.scope_for(request.user))
     assessment = indicators.pairing_years(partnership=partnership, years=[year])[year]
-    table = shown_villages(
-        reports.village_year_table(filters=filters, partnership=partnership), printed=True
-    )
+    table = shown_villages(filters=filters, partnership=partnership, printed=True)
     yearly = reports.yearly_totals(filters=history, partnership=partnership)
     years = sorted(y for y in yearly if y <= year)[-RECENT_YEARS:]
     # The villages with the most aid, as on the pairing's page (charts.places_by_year): no bar

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +33,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, StrIndex, Substr
+from django.db.models.functions import Cast, Coalesce, StrIndex, Substr
 from django.utils.translation import gettext as _
 
 from .access import ALL, Scope
@@ -540,27 +540,6 @@ class YearTable:
     # The rows left off a page, summed (shortened): between `rows` and `rest`.
     others: TableRow | None = None
 
-    def shortened(self, count: int, *, label: Callable[[int], str], unknown_note: str) -> YearTable:
-        """The first `count` rows (the largest), the others summed in one row named
-        `label(how many)`: a province's thousands of villages would make a page nobody
-        reads; the download lists them all. Where some of them have a share not given, the
-        row says so (`unknown_note`) and counts, per year, the places that have."""
-        if len(self.rows) <= count:
-            return self
-        hidden = self.rows[count:]
-        years = range(len(self.years))
-        cells = column_sums([row.cells for row in hidden], len(self.years))
-        unknown = [sum(1 for row in hidden if row.unknown and row.unknown[i]) for i in years]
-        others = TableRow(
-            label(len(hidden)),
-            None,
-            cells,
-            sum(cells, ZERO),
-            unknown if any(unknown) else [],
-            unknown_note,
-        )
-        return replace(self, rows=self.rows[:count], others=others)
-
     @property
     def column_shares(self) -> list[Share]:
         return [
@@ -579,40 +558,92 @@ def column_sums(rows: list[list[Decimal]], width: int) -> list[Decimal]:
     return [sum(column, ZERO) for column in zip(*rows, strict=True)] if rows else [ZERO] * width
 
 
+@dataclass(frozen=True)
+class Shortening:
+    """How a page shortens a table of thousands of places: the `count` largest rows, the
+    others summed in one row named `label(how many)`; where some of them have a share not
+    given, that row says so (`unknown_note`) and counts, per year, the places that have."""
+
+    count: int
+    label: Callable[[int], str]
+    unknown_note: str
+
+
 def _table(
     *,
     years: list[int],
-    by_place: dict[int, dict[int, Decimal]],
+    by_place: dict[int, dict[int, Any]],
     places: dict[int, PlaceName],
     year_totals: dict[int, Decimal],
     rest_label: str,
     unknown_by_place: dict[int, dict[int, int]] | None = None,
+    in_fen: bool = False,
+    shortening: Shortening | None = None,
 ) -> YearTable:
     """`unknown_by_place`: per place and year, the handovers naming it without its share; a
-    place only named so still gets its row, reading "unknown" rather than nothing."""
+    place only named so still gets its row, reading "unknown" rather than nothing.
+
+    `in_fen`: `by_place` holds whole fen (ints), turned into yuan only for the rows shown.
+    `shortening`: only the largest rows are built; the others are summed per year straight
+    from `by_place` (a province's 8,000 villages as rows of Decimals were a third of its
+    page's time, for the 100 it shows)."""
     unknown_by_place = unknown_by_place or {}
+    amount = from_fen if in_fen else (lambda value: value)
+    zero = 0 if in_fen else ZERO
+    year_set = set(years)
     keys = list(by_place) + [pk for pk in unknown_by_place if pk not in by_place]
     names = Counter(places[pk].name for pk in keys)
-    rows = []
+    ranked = []  # (total, label, pk)
     for pk in keys:
+        if pk not in by_place and not year_set.intersection(unknown_by_place[pk]):
+            continue  # named only without its share, in years outside the table
         per_year = by_place.get(pk, {})
-        cells = [per_year.get(year, ZERO) for year in years]
+        if per_year.keys() <= year_set:
+            total = sum(per_year.values(), zero)
+        else:
+            total = sum((per_year.get(year, zero) for year in years), zero)
         place = places[pk]
         # Two villages may share a name (新村 is common): tell them apart by their parent.
         label = place.name
         if names[place.name] > 1 and place.parent_name:
             label = f"{place.parent_name} {place.name}"
-        row = TableRow(label, place, cells, sum(cells, ZERO))
-        if pk in unknown_by_place:
-            row.unknown = [unknown_by_place[pk].get(year, 0) for year in years]
-            if not any(row.unknown):  # named only in years outside the table
-                row.unknown = []
-                if pk not in by_place:
-                    continue
+        ranked.append((total, label, pk))
+    ranked.sort(key=lambda entry: (-entry[0], entry[1]))
+    shown, hidden = ranked, []
+    if shortening and len(ranked) > shortening.count:
+        shown, hidden = ranked[: shortening.count], ranked[shortening.count :]
+    rows = []
+    for total, label, pk in shown:
+        per_year = by_place.get(pk, {})
+        cells = [amount(per_year.get(year, zero)) for year in years]
+        row = TableRow(label, places[pk], cells, amount(total))
+        unknown = unknown_by_place.get(pk)
+        if unknown and year_set.intersection(unknown):
+            row.unknown = [unknown.get(year, 0) for year in years]
         rows.append(row)
-    rows.sort(key=lambda row: (-row.total, row.label))
+    others = None
+    if hidden:
+        sums = dict.fromkeys(years, zero)
+        counts = dict.fromkeys(years, 0)
+        for _total, _label, pk in hidden:
+            for year, value in by_place.get(pk, {}).items():
+                if year in sums:
+                    sums[year] += value
+            for year, count in unknown_by_place.get(pk, {}).items():
+                if count and year in counts:
+                    counts[year] += 1
+        cells = [amount(sums[year]) for year in years]
+        unknown = [counts[year] for year in years]
+        others = TableRow(
+            shortening.label(len(hidden)),
+            None,
+            cells,
+            sum(cells, ZERO),
+            unknown if any(unknown) else [],
+            shortening.unknown_note,
+        )
     column_totals = [year_totals.get(year, ZERO) for year in years]
-    placed = column_sums([row.cells for row in rows], len(years))
+    placed = column_sums([row.cells for row in [*rows, *([others] if others else [])]], len(years))
     rest_cells = [column_totals[i] - placed[i] for i in range(len(years))]
     rest = (
         TableRow(rest_label, None, rest_cells, sum(rest_cells, ZERO)) if any(rest_cells) else None
@@ -623,14 +654,19 @@ def _table(
         rest=rest,
         column_totals=column_totals,
         total=sum(column_totals, ZERO),
+        others=others,
     )
 
 
-def village_year_table(*, filters: Filters, partnership: Partnership) -> YearTable:
-    """Yearly aid per village of the pairing's assisted side, plus what no village was given."""
+def village_year_table(
+    *, filters: Filters, partnership: Partnership, shortening: Shortening | None = None
+) -> YearTable:
+    """Yearly aid per village of the pairing's assisted side, plus what no village was given:
+    every village, or as `shortening` says (the largest, and the others in one row)."""
     year_totals = yearly_totals(filters=filters, partnership=partnership)
     years = year_span(filters=filters, data_years=years_covered(year_totals))
-    if filters.totals_only:
+    stored = filters.totals_only
+    if stored:
         by_village, unknown = _village_figures_stored(filters=filters, partnership=partnership)
     else:
         by_village, unknown = _village_figures(filters=filters, partnership=partnership)
@@ -642,6 +678,8 @@ def village_year_table(*, filters: Filters, partnership: Partnership) -> YearTab
         year_totals=year_totals,
         rest_label=_("Not itemised to a village"),
         unknown_by_place=unknown,
+        in_fen=stored,
+        shortening=shortening,
     )
 
 
@@ -675,9 +713,14 @@ def _village_figures(
 
 def _village_figures_stored(
     *, filters: Filters, partnership: Partnership
-) -> tuple[dict[int, dict[int, Decimal]], dict[int, dict[int, int]]]:
-    """The same figures from PlaceYearTotal, in one query (only when `filters.totals_only`):
-    a province pairing's table read 176,000 lines and their donations at a million lines."""
+) -> tuple[dict[int, dict[int, int]], dict[int, dict[int, int]]]:
+    """The same figures from PlaceYearTotal, in one query (only when `filters.totals_only`),
+    the amounts in whole fen: a province pairing's table read 176,000 lines and their
+    donations at a million lines.
+
+    Its 57,000 rows are read through the cursor, as the database gives them (the sums cast to
+    bigint, which PostgreSQL would give as numeric): Django's converters and a Decimal per
+    row were most of the query's time in Python."""
     rows = (
         PlaceYearTotal.objects.filter(
             filters.summary_q(),
@@ -686,19 +729,21 @@ def _village_figures_stored(
         )
         .order_by()
         .values_list("region_id", "year")
-        # Fen as plain integers: a province's 50,000 sums skip Django's converters (a third
-        # of the query's time in Python).
         .annotate(
-            fen=Sum("amount", output_field=BigIntegerField()),
-            lines=Sum("lines"),
-            unknown=Sum("unknown"),
+            fen=Cast(Sum("amount"), BigIntegerField()),
+            lines=Cast(Sum("lines"), BigIntegerField()),
+            unknown=Cast(Sum("unknown"), BigIntegerField()),
         )
     )
-    by_village: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    by_village: dict[int, dict[int, int]] = defaultdict(dict)
     unknown: dict[int, dict[int, int]] = defaultdict(dict)
-    for village, year, fen, line_count, unknown_count in rows:
+    for village, year, fen, line_count, unknown_count in found:
         if line_count:
-            by_village[village][year] = from_fen(fen)
+            by_village[village][year] = fen
         if unknown_count:
             unknown[village][year] = unknown_count
     return by_village, dict(unknown)

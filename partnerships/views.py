@@ -346,8 +346,12 @@ def overview_reach(request: HttpRequest) -> HttpResponse:
     )
 
 
-def shown_villages(table: reports.YearTable, *, printed: bool = False) -> reports.YearTable:
-    """A pairing's village table as a page shows it: VILLAGES_SHOWN rows and the others."""
+def shown_villages(
+    *, filters: reports.Filters, partnership: Partnership, printed: bool = False
+) -> reports.YearTable:
+    """A pairing's village table as a page shows it: the VILLAGES_SHOWN largest rows and the
+    others in one row. A province's thousands of villages would make a page nobody reads; the
+    download lists them all."""
 
     def label(count: int) -> str:
         if printed:  # no link on paper: say where the download is
@@ -364,11 +368,16 @@ def shown_villages(table: reports.YearTable, *, printed: bool = False) -> report
             )
         return text % {"count": f"{count:,}"}
 
-    return table.shortened(
-        VILLAGES_SHOWN,
-        label=label,
-        unknown_note=_(
-            "Some of these villages are named in handovers that do not say how much each received"
+    return reports.village_year_table(
+        filters=filters,
+        partnership=partnership,
+        shortening=reports.Shortening(
+            VILLAGES_SHOWN,
+            label=label,
+            unknown_note=_(
+                "Some of these villages are named in handovers that do not say how much each "
+                "received"
+            ),
         ),
     )
 
@@ -410,7 +419,7 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         }
         if filters is None:
             return figures
-        table = shown_villages(reports.village_year_table(filters=filters, partnership=partnership))
+        table = shown_villages(filters=filters, partnership=partnership)
         figures.update(
             filters=filters,
             table=table,

@@ -341,6 +341,73 @@ def test_a_place_named_deeper_without_its_share_adds_no_row_above(reference, sto
     assert own.rows[0].unknown and own.rows[0].total == Decimal("0.00")
 
 
+def shortened_as_full(full: reports.YearTable, count: int) -> tuple:
+    """What a shortened table must show, worked out from the full one: its first `count`
+    rows, and the others summed, with per year the number of them with a share not given."""
+    hidden = full.rows[count:]
+    others = None
+    if hidden:
+        cells = reports.column_sums([row.cells for row in hidden], len(full.years))
+        unknown = [
+            sum(1 for row in hidden if row.unknown and row.unknown[i])
+            for i in range(len(full.years))
+        ]
+        others = (f"{len(hidden)} others", cells, sum(cells), unknown if any(unknown) else [])
+    return full.rows[:count], others, full.rest, full.column_totals, full.total
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["place totals", "lines"])
+def test_a_shortened_village_table_is_the_full_tables_first_rows_and_the_others_summed(
+    reference, stored, monkeypatch
+):
+    """The page builds only the rows it shows and sums the others straight from the figures:
+    the same rows, in the same order (ties by name, namesakes told apart by their town), and
+    the same sums as shortening the full table, for every length, from either source."""
+    call_command("load_sample_data", "--seed", "8", stdout=io.StringIO())
+    towns = [
+        Region.objects.create(name=f"同名镇{n}", level=4, parent=reference.jiangkou) for n in (1, 2)
+    ]
+    namesakes = [
+        Region.objects.create(name="新村", level=Region.Level.VILLAGE, parent=town)
+        for town in towns
+    ]
+    for village in namesakes:  # a tie in total between two villages of one name
+        DonationLine.objects.create(
+            donation=reference.donation, amount=Decimal("1234.56"), region=village
+        )
+    reference.donation.rebalance()
+    if not stored:
+        monkeypatch.setattr(reports.Filters, "totals_only", property(lambda self: False))
+    filters = reports.Filters()
+    for pairing in Partnership.objects.filter(parent=None):
+        full = reports.village_year_table(filters=filters, partnership=pairing)
+        assert len(full.rows) > 3
+        order = [(-row.total, row.label) for row in full.rows]
+        assert order == sorted(order)  # the largest first, ties by name
+        for count in (0, 1, 3, len(full.rows) - 1, len(full.rows), len(full.rows) + 1):
+            short = reports.village_year_table(
+                filters=filters,
+                partnership=pairing,
+                shortening=reports.Shortening(count, lambda n: f"{n} others", "some unknown"),
+            )
+            others = short.others and (
+                short.others.label,
+                short.others.cells,
+                short.others.total,
+                short.others.unknown,
+            )
+            assert (short.rows, others, short.rest, short.column_totals, short.total) == (
+                shortened_as_full(full, count)
+            ), (pairing, count)
+            if short.others:
+                assert short.others.unknown_note == "some unknown"
+    names = [
+        row.label
+        for row in reports.village_year_table(filters=filters, partnership=reference.pairing).rows
+    ]
+    assert "同名镇1 新村" in names and "同名镇2 新村" in names
+
+
 def region_table(filters, region) -> list:
     """A region's table of its child places, as rows of (label, yearly amounts, unknown)."""
     table = reports.region_year_table(filters=filters, region=region)
