@@ -70,12 +70,13 @@ def deferred() -> Iterator[None]:
         yield  # an enclosing block refreshes them
         return
     _state.pending = set()
+    _state.pending_donations = set()
     try:
         yield
-        keys = _state.pending
+        keys, donations = _state.pending, _state.pending_donations
     finally:
-        _state.pending = None
-    refresh(keys)
+        _state.pending = _state.pending_donations = None
+    refresh_donations(donations, keys=keys)
 
 
 def refresh(keys: Iterable[Key | None]) -> None:
@@ -143,12 +144,31 @@ def lock_pairings(pairing_ids: Iterable[int]) -> None:
     )
 
 
-def refresh_donations(donation_ids: Iterable[int]) -> None:
+def refresh_donations(donation_ids: Iterable[int], *, keys: Iterable[Key | None] = ()) -> None:
     """Refresh the keys of these donations as stored (after a change to their lines, their
-    recipients or their donors, which their own rows do not show)."""
+    recipients or their donors, which their own rows do not show), and `keys`.
+
+    Under `deferred()` the donations are collected and their keys read at its end, once (an
+    import no longer reads a key per line). Their keys are read again once their pairings are
+    locked: a save that moved one of them to another year held the lock meanwhile, and its
+    refresh of the new year could not see this transaction's change."""
     ids = {pk for pk in donation_ids if pk is not None}
-    if ids:
-        refresh(Donation.objects.filter(pk__in=ids).values_list("partnership_id", "year"))
+    pending = getattr(_state, "pending_donations", None)
+    if pending is not None:
+        pending |= ids
+        refresh(keys)
+        return
+    if not ids:
+        refresh(keys)
+        return
+
+    def keys_now() -> set[Key]:
+        return set(Donation.objects.filter(pk__in=ids).values_list("partnership_id", "year"))
+
+    with transaction.atomic():
+        found = {key for key in [*keys, *keys_now()] if key is not None and None not in key}
+        lock_pairings(pairing for pairing, _year in found)
+        refresh(found | keys_now())
 
 
 def sums(donations) -> Iterator[dict]:

@@ -1,7 +1,9 @@
 """PostgreSQL locking around the donation summary: rebuilds and concurrent writers."""
 
+import datetime
 import threading
 import time
+from contextlib import nullcontext
 from decimal import Decimal
 
 import pytest
@@ -9,7 +11,7 @@ from django.db import connection, connections, transaction
 
 from partnerships import summary
 from partnerships.management.commands import load_reference_data
-from partnerships.models import Donation
+from partnerships.models import Donation, DonationLine, Region
 from tests.conftest import Reference
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -213,4 +215,58 @@ def test_deleting_a_donor_while_its_key_is_refreshed_does_not_deadlock(monkeypat
     for t in threads:
         t.join()
     assert errors == [], errors
+    assert summary.differences() == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+@pytest.mark.parametrize("deferred", [False, True], ids=["line by line", "deferred"])
+def test_a_line_added_while_its_donation_moves_to_another_year_counts_in_the_new_year(deferred):
+    """The line's transaction reads its donation's key (2023) while another moves the
+    donation to 2024 and holds the pairing's lock; it must refresh 2024 once that commits,
+    or 2024's place totals would lack the line."""
+    load_reference_data.load()
+    ref = Reference()
+    donation = Donation.objects.create(
+        partnership=ref.pairing,
+        date=datetime.date(2023, 5, 1),
+        amount=Decimal("10.00"),
+        kind="funds",
+        region=ref.jiangkou,
+    )
+    village = Region.objects.filter(path__startswith=ref.jiangkou.path, level=5).first()
+    moving = threading.Event()
+    errors = []
+
+    def move():
+        try:
+            with transaction.atomic():
+                moved = Donation.objects.get(pk=donation.pk)
+                moved.date = datetime.date(2024, 5, 1)
+                moved.save()  # refreshes 2023 and 2024, holding the pairing's lock
+                moving.set()
+                time.sleep(1.5)  # the line's transaction reads the key 2023 meanwhile
+        except Exception as exc:
+            errors.append(repr(exc)[:200])
+        finally:
+            connections.close_all()
+
+    def add_line():
+        moving.wait(10)
+        try:
+            with transaction.atomic(), summary.deferred() if deferred else nullcontext():
+                DonationLine.objects.create(
+                    donation_id=donation.pk, amount=Decimal("4.00"), region=village
+                )
+        except Exception as exc:
+            errors.append(repr(exc)[:200])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=move), threading.Thread(target=add_line)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [], errors
+    assert Donation.objects.get(pk=donation.pk).year == 2024
     assert summary.differences() == []
