@@ -28,20 +28,73 @@ _AMOUNT_RE = re.compile(
 )
 
 
+# An amount in Chinese numerals as receipts and letters write it (大写金额): 壹佰零伍万元整,
+# 人民币叁仟伍佰元伍角, 壹拾万圆整. The yuan before 元 (or 圆), then at most one digit of 角
+# and one of 分, each perhaps after a 零, and 整 or 正 to close.
+_CN_DIGIT = "零〇壹贰叁肆伍陆柒捌玖一二三四五六七八九两"
+_CN_NUMBER_RE = re.compile(rf"[{_CN_DIGIT}拾佰仟十百千万萬亿億]+")
+_CN_CHANGE_RE = re.compile(rf"零?(?:(?P<jiao>[{_CN_DIGIT}])角)?零?(?:(?P<fen>[{_CN_DIGIT}])分)?")
+_RMB_PREFIX_RE = re.compile(r"^(?:人民币|\(人民币\)|（人民币）)")
+
+
+def _parse_capitals(text: str) -> Decimal | None:
+    """Exact yuan of an amount in Chinese numerals, or None if it is not one.
+
+    cn2an reads the yuan strictly: a number it would have to guess at (壹佰伍 for 150) is not
+    an amount; neither is a decimal point (叁点伍), which no receipt writes."""
+    text = _RMB_PREFIX_RE.sub("", text)
+    if text[-1:] in ("整", "正"):
+        text = text[:-1]
+    parts = re.split("[元圆]", text)
+    if len(parts) == 2:
+        yuan_text, change = parts
+    elif len(parts) == 1 and ("角" in text or "分" in text):
+        yuan_text, change = "", text
+    elif len(parts) == 1:
+        yuan_text, change = text, ""
+    else:
+        return None
+    if yuan_text and not _CN_NUMBER_RE.fullmatch(yuan_text):
+        return None
+    match = _CN_CHANGE_RE.fullmatch(change)
+    if not match or not (yuan_text or match["jiao"] or match["fen"]):
+        return None
+    import cn2an  # 60 ms to import: only when an amount in Chinese numerals comes in
+
+    try:
+        yuan = cn2an.cn2an(yuan_text, "strict") if yuan_text else 0
+        jiao, fen = (
+            cn2an.cn2an(digit, "strict") if digit else 0 for digit in match.group("jiao", "fen")
+        )
+    except ValueError:
+        return None
+    if not all(isinstance(number, int) for number in (yuan, jiao, fen)):
+        return None
+    return Decimal(yuan) + Decimal(jiao) / 10 + Decimal(fen) / 100
+
+
 def parse_amount(text: str) -> Decimal:
-    """Read an amount as staff type it: 1050000, 1,050,000, 105万, 105万元, 1.05亿, ¥1,050,000.
+    """Read an amount as staff type it: 1050000, 1,050,000, 105万, 105万元, 1.05亿, ¥1,050,000,
+    人民币1,050,000元, or in Chinese numerals as a receipt writes it: 壹佰零伍万元整.
 
     Returns exact yuan. Raises ValidationError for anything else, including amounts that
     are not a whole number of fen once the unit is applied.
     """
     cleaned = re.sub(r"\s", "", str(text)).replace("，", ",").replace("．", ".")
+    capitals = _parse_capitals(cleaned)
+    if capitals is not None:
+        return capitals.quantize(CENT)
+    cleaned = _RMB_PREFIX_RE.sub("", cleaned)
     cleaned = cleaned.removeprefix("¥").removeprefix("￥").removeprefix("RMB").removesuffix("元")
     if cleaned.startswith("-"):
         raise ValidationError(_("The amount must be greater than zero."), code="min_value")
     match = _AMOUNT_RE.match(cleaned)
     if not match:
         raise ValidationError(
-            _("“%(value)s” is not an amount. Write it like 1050000, 1,050,000.00 or 105万."),
+            _(
+                "“%(value)s” is not an amount. Write it like 1050000, 1,050,000.00, 105万 or "
+                "壹佰零伍万元整."
+            ),
             code="invalid",
             params={"value": text},
         )
@@ -84,7 +137,8 @@ class AmountFormField(forms.Field):
     def __init__(self, *, max_digits=None, decimal_places=None, allow_zero=False, **kwargs):
         self.allow_zero = allow_zero
         kwargs.setdefault(
-            "help_text", _("In yuan; 1,050,000, 105万 and 1.05亿 are all understood.")
+            "help_text",
+            _("In yuan; 1,050,000, 105万, 1.05亿 and 壹佰零伍万元整 are all understood."),
         )
         super().__init__(**kwargs)
 

@@ -130,6 +130,22 @@ class TestDonationImport:
         ]
         assert Donation.objects.count() == 1, "a preview saves nothing"
 
+    def test_amounts_in_chinese_numerals_as_on_a_receipt_are_read(self, admin_client, reference):
+        """A receipt writes 壹佰零伍万元整; staff copy it as it stands."""
+        rows = [list(row) for row in GOOD_ROWS[:2]]
+        rows[0][10] = rows[1][10] = "人民币壹佰零伍万元整"
+        rows[0][-1] = "贰拾万元整"
+        rows[1][-1] = "捌拾伍万元整"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *rows]))
+        assert response.context["preview"].problems == []
+        assert confirm(admin_client, DONATION_IMPORT, response).status_code == 302
+        donation = Donation.objects.exclude(pk=reference.donation.pk).get()
+        assert donation.amount == Decimal("1050000.00")
+        assert sorted(donation.lines.values_list("amount", flat=True)) == [
+            Decimal("200000.00"),
+            Decimal("850000.00"),
+        ]
+
     def test_confirming_saves_all_rows_with_their_lines(self, admin_client, reference):
         response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS]))
         assert "payload" in response.context
@@ -179,7 +195,7 @@ class TestDonationImport:
         # Thirty different handovers (the same one thirty times would be refused as repeats).
         rows = [HEADER] + [[*good[:10], f"{1000 + n}.56", *good[11:]] for n in range(30)]
         bad = list(good)
-        bad[10] = "十万"
+        bad[10] = "约十万"  # "about": not an amount to record
         rows[16] = bad  # spreadsheet row 17: the header is row 1
         response = upload(admin_client, DONATION_IMPORT, to_csv(rows))
         problems = response.context["preview"].problems
@@ -444,7 +460,7 @@ def test_every_problem_of_a_row_is_reported_at_once(admin_client, reference):
     first, rest = list(GOOD_ROWS[0]), list(GOOD_ROWS[1])
     for row in (first, rest):
         row[1] = "5月6日"  # no year
-        row[10] = "一百万"  # no amount
+        row[10] = "一百多万"  # no amount: "over a million"
     first[16] = "双屯村"  # not a recipient
     rest[4] = "2024-13-01"  # the visit: no such day
     response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, rest]))
@@ -864,12 +880,12 @@ def preview_rows(response) -> list[str]:
 def test_the_preview_shows_rows_with_problems_as_read_with_their_problems(admin_client, reference):
     """Only rows without problems were shown: the clerk could not see how the rest was read."""
     bad = list(GOOD_ROWS[2])
-    bad[1], bad[10] = "2024-06-02", "十万"
+    bad[1], bad[10] = "2024-06-02", "约十万"
     response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, GOOD_ROWS[2], bad]))
     good_row, bad_row = preview_rows(response)
     assert "1,234.56" in good_row and "import-problem" not in good_row
     assert 'class="import-problem"' in bad_row
-    assert "<td>3</td>" in bad_row and "2024-06-02" in bad_row and "十万" in bad_row
+    assert "<td>3</td>" in bad_row and "2024-06-02" in bad_row and "约十万" in bad_row
     assert "交接总额（元）" in bad_row and "不是有效金额" in bad_row
     assert "payload" not in response.context
 

@@ -27,6 +27,22 @@ from partnerships.money import AmountFormField, parse_amount, to_wan
         ("0.1", "0.10"),
         ("12.3456万", "123456.00"),
         ("1050000元", "1050000.00"),
+        ("人民币1,050,000元", "1050000.00"),
+        # In Chinese numerals, as a receipt or a letter writes the amount (大写金额)
+        ("壹佰零伍万元整", "1050000.00"),
+        ("人民币壹佰零伍万元整", "1050000.00"),
+        ("（人民币）壹佰零伍万元整", "1050000.00"),
+        ("壹佰零伍万元正", "1050000.00"),
+        ("壹佰零伍万", "1050000.00"),
+        ("一百零五万元", "1050000.00"),
+        ("壹拾万圆整", "100000.00"),
+        ("壹仟零贰拾叁万肆仟伍佰陆拾柒元整", "10234567.00"),
+        ("叁佰贰拾元伍角陆分", "320.56"),
+        ("壹佰元零伍分", "100.05"),
+        ("壹佰元伍角整", "100.50"),
+        ("伍角陆分", "0.56"),
+        ("贰億元整", "200000000.00"),
+        ("壹佰 零伍万 元整", "1050000.00"),
     ],
 )
 def test_it_reads_amounts_as_staff_type_them(typed, expected):
@@ -50,6 +66,17 @@ def test_it_reads_amounts_as_staff_type_them(typed, expected):
         "1,05,000",
         "1050,000",
         "1,0500",
+        # Chinese numerals a reader would have to guess at, or that no receipt writes
+        "壹佰伍",  # 150 or 105?
+        "叁点伍",
+        "元整",
+        "整",
+        "壹佰元整整",
+        "壹佰元伍",  # 伍 what?
+        "伍角陆",
+        "壹元元",
+        "壹佰万壹佰万",
+        "人民币",
     ],
 )
 def test_it_rejects_what_is_not_an_amount(typed):
@@ -66,7 +93,15 @@ def test_it_rejects_fractions_of_a_fen():
         parse_amount("1.2345678万")
 
 
-@pytest.mark.parametrize("typed", ["0", "-5", "-105万", "0.00"])
+def test_the_form_field_takes_an_amount_in_chinese_numerals_and_says_so():
+    field = AmountFormField()
+    assert field.clean("壹佰零伍万元整") == Decimal("1050000.00")
+    assert "壹佰零伍万元整" in str(field.help_text)
+    with pytest.raises(ValidationError, match="壹佰零伍万元整"):
+        field.clean("壹佰伍")  # the message shows the way it is written
+
+
+@pytest.mark.parametrize("typed", ["0", "-5", "-105万", "0.00", "零元整"])
 def test_the_form_field_rejects_zero_and_negative_amounts(typed):
     with pytest.raises(ValidationError) as error:
         AmountFormField().clean(typed)
