@@ -81,7 +81,10 @@ MAX_UPLOAD = 10 * 1024 * 1024
 class UploadForm(django_forms.Form):
     file = django_forms.FileField(
         label=_("File"),
-        help_text=_("CSV (UTF-8 or GB18030/GBK, as Excel and WPS save it) or XLSX, up to 10 MB."),
+        help_text=_(
+            "CSV (UTF-8 or GB18030/GBK, as Excel and WPS save it), Unicode text (tab-separated) "
+            "or XLSX, up to 10 MB."
+        ),
     )
 
     def clean_file(self):

@@ -85,8 +85,23 @@ class Preview:
 # Reading files ------------------------------------------------------------------------
 
 
+# Excel's and WPS's "Unicode text" (Unicode 文本, *.txt): UTF-16 with its byte order mark.
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM) or GB18030/GBK, as Excel and WPS save them in China."""
+    """UTF-8 (with or without BOM), UTF-16 (with BOM) or GB18030/GBK, as Excel and WPS save
+    them in China."""
+    if data.startswith(UTF16_BOMS):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise UnreadableFile(
+                _(
+                    "The file starts as Unicode text (UTF-16) but is not valid UTF-16. Save it "
+                    "again as CSV (UTF-8)."
+                )
+            ) from error
     if data.startswith(b"\xef\xbb\xbf"):
         try:
             return data[3:].decode("utf-8")
@@ -177,10 +192,14 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
         finally:
             workbook.close()
     else:
-        if _looks_binary(data):
+        # UTF-16 text is half NUL bytes: it is told by its byte order mark instead.
+        if not data.startswith(UTF16_BOMS) and _looks_binary(data):
             raise _not_csv_nor_xlsx()
         text = decode(data)
-        reader = csv.reader(io.StringIO(text, newline=""))
+        # Commas, or tabs as "Unicode text" and tab-separated files have them: our headers
+        # hold neither, so the first line tells which.
+        delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         rows = []
         try:
             for row in reader:

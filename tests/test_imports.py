@@ -146,6 +146,29 @@ class TestDonationImport:
             Decimal("850000.00"),
         ]
 
+    @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8"])
+    def test_it_reads_unicode_text_as_excel_and_wps_save_it(
+        self, admin_client, reference, encoding
+    ):
+        """Excel's and WPS's "Unicode text" (*.txt): UTF-16 with its byte order mark, tabs
+        between cells, CRLF; and a tab-separated file in UTF-8."""
+        text = "\r\n".join("\t".join(row) for row in [HEADER, *GOOD_ROWS]) + "\r\n"
+        bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(encoding, "")
+        data = (bom + text).encode(encoding)
+        response = upload(admin_client, DONATION_IMPORT, data, name="donations.txt")
+        preview = response.context["preview"]
+        assert preview.problems == []
+        assert [item["amount"] for item in preview.items] == [
+            Decimal("1050000.00"),
+            Decimal("1234.56"),
+        ]
+
+    def test_broken_unicode_text_is_refused_in_words(self, admin_client, reference):
+        data = "\t".join(HEADER).encode("utf-16") + b"\x00\xd8"  # a lone surrogate
+        response = upload(admin_client, DONATION_IMPORT, data, name="donations.txt")
+        assert "内容不是有效的 UTF-16" in response.content.decode()
+        assert Donation.objects.count() == 1
+
     def test_confirming_saves_all_rows_with_their_lines(self, admin_client, reference):
         response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS]))
         assert "payload" in response.context
