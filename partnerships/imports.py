@@ -197,8 +197,10 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
             raise _not_csv_nor_xlsx()
         text = decode(data)
         # Commas, or tabs as "Unicode text" and tab-separated files have them: our headers
-        # hold neither, so the first line tells which.
-        delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
+        # hold neither, so the first line tells which (a stray tab beside commas is a
+        # comma-separated header's, as before).
+        first = next(iter(text.splitlines()), "")
+        delimiter = "\t" if "\t" in first and "," not in first else ","
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         rows = []
         try:

@@ -35,6 +35,7 @@ _CN_DIGIT = "零〇壹贰叁肆伍陆柒捌玖一二三四五六七八九两"
 _CN_NUMBER_RE = re.compile(rf"[{_CN_DIGIT}拾佰仟十百千万萬亿億]+")
 _CN_CHANGE_RE = re.compile(rf"零?(?:(?P<jiao>[{_CN_DIGIT}])角)?零?(?:(?P<fen>[{_CN_DIGIT}])分)?")
 _RMB_PREFIX_RE = re.compile(r"^(?:人民币|\(人民币\)|（人民币）)")
+_BARE_TEN_RE = re.compile("(?<=[零〇万萬亿億])([拾十])")
 
 
 def _parse_capitals(text: str) -> Decimal | None:
@@ -60,6 +61,10 @@ def _parse_capitals(text: str) -> Decimal | None:
     if not match or not (yuan_text or match["jiao"] or match["fen"]):
         return None
     import cn2an  # 60 ms to import: only when an amount in Chinese numerals comes in
+
+    # cn2an 0.5.24 drops a 拾 with no digit before it after 零, 万 or 亿 (壹万零拾 read as
+    # 10,000, 贰亿拾伍万 as 200,050,000): it is 壹拾 there.
+    yuan_text = _BARE_TEN_RE.sub(r"壹\1", yuan_text)
 
     try:
         yuan = cn2an.cn2an(yuan_text, "strict") if yuan_text else 0

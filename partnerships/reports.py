@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
@@ -735,10 +736,14 @@ def _village_figures_stored(
             unknown=Cast(Sum("unknown"), BigIntegerField()),
         )
     )
-    sql, params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:  # a scope of no pairings: the ORM would return no rows
+        found = []
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
     by_village: dict[int, dict[int, int]] = defaultdict(dict)
     unknown: dict[int, dict[int, int]] = defaultdict(dict)
     for village, year, fen, line_count, unknown_count in found:

@@ -151,7 +151,9 @@ def refresh_donations(donation_ids: Iterable[int], *, keys: Iterable[Key | None]
     Under `deferred()` the donations are collected and their keys read at its end, once (an
     import no longer reads a key per line). Their keys are read again once their pairings are
     locked: a save that moved one of them to another year held the lock meanwhile, and its
-    refresh of the new year could not see this transaction's change."""
+    refresh of the new year could not see this transaction's change. (One moved to another
+    pairing meanwhile has that pairing locked after the first, out of id order: PostgreSQL
+    may then end one of two such transactions as a deadlock, an error and no wrong total.)"""
     ids = {pk for pk in donation_ids if pk is not None}
     pending = getattr(_state, "pending_donations", None)
     if pending is not None:

@@ -163,6 +163,15 @@ class TestDonationImport:
             Decimal("1234.56"),
         ]
 
+    def test_a_stray_tab_in_a_comma_separated_header_keeps_it_comma_separated(
+        self, admin_client, reference
+    ):
+        header = [*HEADER]
+        header[0] += "\t"  # typed into the cell; the cell is read stripped
+        response = upload(admin_client, DONATION_IMPORT, to_csv([header, *GOOD_ROWS]))
+        assert response.context["preview"].problems == []
+        assert len(response.context["preview"].items) == 2
+
     def test_broken_unicode_text_is_refused_in_words(self, admin_client, reference):
         data = "\t".join(HEADER).encode("utf-16") + b"\x00\xd8"  # a lone surrogate
         response = upload(admin_client, DONATION_IMPORT, data, name="donations.txt")

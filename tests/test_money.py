@@ -43,6 +43,14 @@ from partnerships.money import AmountFormField, parse_amount, to_wan
         ("伍角陆分", "0.56"),
         ("贰億元整", "200000000.00"),
         ("壹佰 零伍万 元整", "1050000.00"),
+        # 拾 with no digit before it, after 零, 万 or 亿 (cn2an alone drops it)
+        ("壹万零拾元整", "10010.00"),
+        ("壹仟零拾伍元整", "1015.00"),
+        ("叁万零拾元伍角", "30010.50"),
+        ("壹拾万零拾元整", "100010.00"),
+        ("贰亿拾伍万元整", "200150000.00"),
+        ("二億十万", "200100000.00"),
+        ("拾万元整", "100000.00"),
     ],
 )
 def test_it_reads_amounts_as_staff_type_them(typed, expected):

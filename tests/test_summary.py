@@ -408,6 +408,19 @@ def test_a_shortened_village_table_is_the_full_tables_first_rows_and_the_others_
     assert "同名镇1 新村" in names and "同名镇2 新村" in names
 
 
+@pytest.mark.parametrize("stored", [True, False], ids=["place totals", "lines"])
+def test_a_scope_of_no_pairings_gives_an_empty_village_table(reference, stored, monkeypatch):
+    """Read through the cursor, the stored figures must not raise where the ORM returns no
+    rows (Django raises EmptyResultSet while compiling `pk IN ()`)."""
+    from partnerships.access import Scope
+
+    if not stored:
+        monkeypatch.setattr(reports.Filters, "totals_only", property(lambda self: False))
+    filters = reports.Filters(scope=Scope(()))
+    table = reports.village_year_table(filters=filters, partnership=reference.pairing)
+    assert table.rows == [] and table.total == 0
+
+
 def region_table(filters, region) -> list:
     """A region's table of its child places, as rows of (label, yearly amounts, unknown)."""
     table = reports.region_year_table(filters=filters, region=region)
