@@ -1464,6 +1464,8 @@ class PlaceYearTotal(PairingYearKeyed):
     class Meta:
         verbose_name = _("place's yearly donation total")
         verbose_name_plural = _("places' yearly donation totals")
+        # On PostgreSQL this key also carries amount, lines and unknown (migration 0030), so
+        # a pairing's village table is read from the index alone.
         constraints = [
             models.UniqueConstraint(
                 fields=["partnership", "year", "region"], name="place_year_total_key"
