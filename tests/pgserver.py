@@ -4,8 +4,9 @@
 
 The cluster lives in a fresh folder under /tmp, listens on a free loopback port, trusts local
 connections and skips fsync; it starts in about a second and is stopped with `-m immediate`
-whatever the command's outcome. As root, initdb and pg_ctl run as the `postgres` user, since
-initdb refuses to run as root. The command sees DATABASE_URL pointing at the cluster.
+whatever the command's outcome, also when this script is ended by SIGTERM or SIGHUP. As root,
+initdb and pg_ctl run as the `postgres` user, since initdb refuses to run as root. The command
+sees DATABASE_URL pointing at the cluster.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +63,10 @@ def main(argv: list[str]) -> int:
     if not argv:
         sys.exit("usage: python tests/pgserver.py -- COMMAND [ARGS...]")
     bindir = find_bindir()
+    # Stopped by a signal (a CI job's timeout, Ctrl-C's SIGINT aside), still stop the cluster:
+    # as SystemExit, the signal ends the command (subprocess.run kills it) and runs `finally`.
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, lambda signum, frame: sys.exit(128 + signum))
     folder = Path(tempfile.mkdtemp(prefix="pgtest-"))
     data = folder / "data"
     port = free_port()
