@@ -1,5 +1,6 @@
 """tests/pgserver.py: a throwaway PostgreSQL cluster that goes away whatever happens."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -22,7 +23,7 @@ def test_a_terminated_run_stops_its_cluster_and_removes_its_folder(tmp_path):
     its server and folder left behind."""
     script = Path(pgserver.__file__)
     marker = tmp_path / "url"
-    command = f'echo "$DATABASE_URL" > {marker}; sleep 60'
+    command = f'echo "$DATABASE_URL" > {marker}; exec sleep 60'
     run = subprocess.Popen(
         [sys.executable, str(script), "--", "sh", "-c", command],
         stdout=subprocess.DEVNULL,
@@ -40,8 +41,8 @@ def test_a_terminated_run_stops_its_cluster_and_removes_its_folder(tmp_path):
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=30) == 128 + signal.SIGTERM
     finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)  # anything of the run still there
     assert not any(f"-p {port} " in line for line in _postgres_commands())
     assert not any(Path(folder).exists() for folder in folders)
 
