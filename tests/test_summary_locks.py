@@ -5,6 +5,7 @@ import threading
 import time
 from contextlib import nullcontext
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.db import connection, connections, transaction
@@ -17,45 +18,56 @@ from tests.conftest import Reference
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
-def test_a_save_during_a_rebuild_waits_for_it():
-    load_reference_data.load()
-    ref = Reference()
-    started = threading.Event()
+def run_at_once(*bodies) -> list[str]:
+    """Run each body in a thread of its own (named after it), each with its own database
+    connection, closed at its end; the errors they raised."""
     errors = []
 
-    def rebuild():
+    def run(body):
         try:
-            with transaction.atomic():
-                summary.rebuild()
-                started.set()
-                time.sleep(2)  # stands for a long INSERT ... SELECT over a big table
-        finally:
-            connections.close_all()
-
-    def write():
-        started.wait(10)
-        try:
-            Donation.objects.create(
-                partnership=ref.pairing,
-                visit=ref.visit,
-                date=None,
-                amount=Decimal("1.00"),
-                kind=ref.donation.kind,
-                category=ref.donation.category,
-                funding=ref.donation.funding,
-                region=ref.jiangkou,
-            )
+            body()
         except Exception as exc:
             errors.append(repr(exc)[:200])
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=rebuild), threading.Thread(target=write)]
+    threads = [
+        threading.Thread(target=run, args=(body,), name=getattr(body, "__name__", None))
+        for body in bodies
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return errors
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_save_during_a_rebuild_waits_for_it():
+    load_reference_data.load()
+    ref = Reference()
+    started = threading.Event()
+
+    def rebuild():
+        with transaction.atomic():
+            summary.rebuild()
+            started.set()
+            time.sleep(2)  # stands for a long INSERT ... SELECT over a big table
+
+    def write():
+        started.wait(10)
+        Donation.objects.create(
+            partnership=ref.pairing,
+            visit=ref.visit,
+            date=None,
+            amount=Decimal("1.00"),
+            kind=ref.donation.kind,
+            category=ref.donation.category,
+            funding=ref.donation.funding,
+            region=ref.jiangkou,
+        )
+
+    errors = run_at_once(rebuild, write)
     assert errors == [], errors
     assert summary.differences() == []
 
@@ -94,31 +106,19 @@ def test_writers_of_two_pairings_in_opposite_orders_do_not_deadlock_when_deferre
         region=ref.minxiao,
     )
     barrier = threading.Barrier(2, timeout=20)
-    errors = []
 
     def work(first, second):
-        try:
-            with transaction.atomic(), summary.deferred():
-                first.amount += 1
-                first.save()  # deferred: no lock yet
-                barrier.wait()
-                second.amount += 1
-                second.save()  # both pairings locked at the end, in id order
-        except Exception as exc:
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
+        with transaction.atomic(), summary.deferred():
+            first.amount += 1
+            first.save()  # deferred: no lock yet
+            barrier.wait()
+            second.amount += 1
+            second.save()  # both pairings locked at the end, in id order
 
-    t1 = threading.Thread(
-        target=work, args=(Donation.objects.get(pk=a.pk), Donation.objects.get(pk=b.pk))
+    errors = run_at_once(
+        partial(work, Donation.objects.get(pk=a.pk), Donation.objects.get(pk=b.pk)),
+        partial(work, Donation.objects.get(pk=b2.pk), Donation.objects.get(pk=a2.pk)),
     )
-    t2 = threading.Thread(
-        target=work, args=(Donation.objects.get(pk=b2.pk), Donation.objects.get(pk=a2.pk))
-    )
-    t1.start()
-    t2.start()
-    t1.join()
-    t2.join()
     assert errors == [], errors
 
 
@@ -141,22 +141,13 @@ def test_a_file_confirmed_twice_at_once_is_imported_once():
     csv.writer(buffer).writerows(rows)
     data = buffer.getvalue().encode()
     start = threading.Barrier(2)
-    saved, errors = [], []
+    saved = []
 
     def confirm():
-        try:
-            start.wait(10)
-            saved.append(imports.import_donations(data, "d.csv")[1])
-        except Exception as exc:
-            errors.append(repr(exc)[:200])
-        finally:
-            connections.close_all()
+        start.wait(10)
+        saved.append(imports.import_donations(data, "d.csv")[1])
 
-    threads = [threading.Thread(target=confirm) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_at_once(confirm, confirm)
     assert errors == [], errors
     assert sorted(saved) == [0, 1]
     assert Donation.objects.filter(amount=Decimal("12345.67")).count() == 1
@@ -178,7 +169,6 @@ def test_deleting_a_donor_while_its_key_is_refreshed_does_not_deadlock(monkeypat
     key = (ref.donation.partnership_id, ref.donation.year)
     assert DonorYearTotal.objects.filter(organisation=donor).exists()
     deleting = threading.Event()
-    errors = []
     recount = models.count_donors
 
     def slow_recount(donation_ids):
@@ -190,30 +180,16 @@ def test_deleting_a_donor_while_its_key_is_refreshed_does_not_deadlock(monkeypat
     monkeypatch.setattr(models, "count_donors", slow_recount)
 
     def delete():
-        try:
-            with transaction.atomic():
-                Organisation.objects.get(pk=donor.pk).delete()
-        except Exception as exc:
-            errors.append(repr(exc)[:200])
-        finally:
-            connections.close_all()
+        with transaction.atomic():
+            Organisation.objects.get(pk=donor.pk).delete()
 
     def save():
         deleting.wait(10)
         time.sleep(0.2)
-        try:
-            with transaction.atomic():
-                summary.refresh([key])  # as a save of a donation of the pairing does
-        except Exception as exc:
-            errors.append(repr(exc)[:200])
-        finally:
-            connections.close_all()
+        with transaction.atomic():
+            summary.refresh([key])  # as a save of a donation of the pairing does
 
-    threads = [threading.Thread(target=delete, name="delete"), threading.Thread(target=save)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_at_once(delete, save)  # the first thread is named "delete"
     assert errors == [], errors
     assert summary.differences() == []
 
@@ -235,38 +211,23 @@ def test_a_line_added_while_its_donation_moves_to_another_year_counts_in_the_new
     )
     village = Region.objects.filter(path__startswith=ref.jiangkou.path, level=5).first()
     moving = threading.Event()
-    errors = []
 
     def move():
-        try:
-            with transaction.atomic():
-                moved = Donation.objects.get(pk=donation.pk)
-                moved.date = datetime.date(2024, 5, 1)
-                moved.save()  # refreshes 2023 and 2024, holding the pairing's lock
-                moving.set()
-                time.sleep(1.5)  # the line's transaction reads the key 2023 meanwhile
-        except Exception as exc:
-            errors.append(repr(exc)[:200])
-        finally:
-            connections.close_all()
+        with transaction.atomic():
+            moved = Donation.objects.get(pk=donation.pk)
+            moved.date = datetime.date(2024, 5, 1)
+            moved.save()  # refreshes 2023 and 2024, holding the pairing's lock
+            moving.set()
+            time.sleep(1.5)  # the line's transaction reads the key 2023 meanwhile
 
     def add_line():
         moving.wait(10)
-        try:
-            with transaction.atomic(), summary.deferred() if deferred else nullcontext():
-                DonationLine.objects.create(
-                    donation_id=donation.pk, amount=Decimal("4.00"), region=village
-                )
-        except Exception as exc:
-            errors.append(repr(exc)[:200])
-        finally:
-            connections.close_all()
+        with transaction.atomic(), summary.deferred() if deferred else nullcontext():
+            DonationLine.objects.create(
+                donation_id=donation.pk, amount=Decimal("4.00"), region=village
+            )
 
-    threads = [threading.Thread(target=move), threading.Thread(target=add_line)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_at_once(move, add_line)
     assert errors == [], errors
     assert Donation.objects.get(pk=donation.pk).year == 2024
     assert summary.differences() == []

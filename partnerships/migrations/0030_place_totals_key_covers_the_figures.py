@@ -13,25 +13,23 @@ TABLE = "partnerships_placeyeartotal"
 KEY = "place_year_total_key"
 
 
-def cover(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        f"ALTER TABLE {TABLE} DROP CONSTRAINT {KEY}, ADD CONSTRAINT {KEY} "
-        "UNIQUE (partnership_id, year, region_id) INCLUDE (amount, lines, unknown)"
-    )
+def key(include: str):
+    """Re-create the key, with `include` after its columns (PostgreSQL only)."""
 
+    def alter(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(
+            f"ALTER TABLE {TABLE} DROP CONSTRAINT {KEY}, ADD CONSTRAINT {KEY} "
+            f"UNIQUE (partnership_id, year, region_id){include}"
+        )
 
-def uncover(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        f"ALTER TABLE {TABLE} DROP CONSTRAINT {KEY}, ADD CONSTRAINT {KEY} "
-        "UNIQUE (partnership_id, year, region_id)"
-    )
+    return alter
 
 
 class Migration(migrations.Migration):
     dependencies = [("partnerships", "0029_region_path_default_statistics")]
 
-    operations = [migrations.RunPython(cover, uncover)]
+    operations = [
+        migrations.RunPython(key(" INCLUDE (amount, lines, unknown)"), key("")),
+    ]
