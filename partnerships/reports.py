@@ -694,15 +694,14 @@ def village_year_table(
     every village, or as `shortening` says (the largest, and the others in one row)."""
     year_totals = yearly_totals(filters=filters, partnership=partnership)
     years = year_span(filters=filters, data_years=years_covered(year_totals))
-    stored = filters.totals_only
-    if stored and shortening is not None:
-        return _shortened_village_table_stored(
-            filters=filters,
-            partnership=partnership,
+    if shortening is not None:
+        return _ranked_village_table(
+            figures=_village_figure_queries(filters=filters, partnership=partnership, years=years),
             years=years,
             year_totals=year_totals,
             shortening=shortening,
         )
+    stored = filters.totals_only
     if stored:
         by_village, unknown = _village_figures_stored(filters=filters, partnership=partnership)
     else:
@@ -735,17 +734,22 @@ def _village_figures(
     by_village: dict[int, dict[int, Decimal]] = defaultdict(dict)
     for row in village_rows:
         by_village[row["region_id"]][row["donation__year"]] = row["total"]
-    # Joined, not `donation__in` a subquery: PostgreSQL then reads a pairing's links from its
-    # donations' index instead of testing every link (a province's table took twice as long).
     unknown = unknown_place_shares(
-        named=RecipientRegionLink.objects.filter(
-            filters.donation_q("donation__"),
-            donation__partnership__path__startswith=partnership.path,
-            region__level=Region.Level.VILLAGE,
-        ),
-        villages_only=True,
+        named=_village_links(filters=filters, partnership=partnership), villages_only=True
     )
     return by_village, unknown
+
+
+def _village_links(*, filters: Filters, partnership: Partnership) -> QuerySet:
+    """The recipient links naming a village on the pairing's donations `filters` select.
+
+    Joined, not `donation__in` a subquery: PostgreSQL then reads a pairing's links from its
+    donations' index instead of testing every link (a province's table took twice as long)."""
+    return RecipientRegionLink.objects.filter(
+        filters.donation_q("donation__"),
+        donation__partnership__path__startswith=partnership.path,
+        region__level=Region.Level.VILLAGE,
+    )
 
 
 def _village_figures_stored(
@@ -790,50 +794,71 @@ def _village_figures_stored(
     return by_village, dict(unknown)
 
 
-def _shortened_village_table_stored(
-    *,
-    filters: Filters,
-    partnership: Partnership,
-    years: list[int],
-    year_totals: dict[int, Decimal],
-    shortening: Shortening,
-) -> YearTable:
-    """`village_year_table` shortened, from the stored figures (`filters.totals_only`), ranked
-    in the database: one query returns the largest villages' figures and, per year, what all
-    villages got. A province pairing's 8,800 villages and 57,000 figures were read, named and
-    ranked in Python for the 100 rows the page shows: 210 ms of a 250 ms page at a million
-    lines, now 95 ms.
+def _village_figure_queries(
+    *, filters: Filters, partnership: Partnership, years: list[int]
+) -> list[QuerySet]:
+    """Queries whose rows, together, give the pairing's figures of places in `years`: region,
+    year, amount, lines and handovers naming the place without its share, in any number of
+    rows per place and year (for _ranked_village_table, which sums them).
 
-    The same table as `_table` builds from `_village_figures_stored`: a village is ranked by
-    its total over `years` (one only named without its share counts, at zero), ties by label,
-    and a label names the parent when another village of the table has the same name. The
-    database ranks by total alone (its collation need not sort as Python does), so it returns
-    every village tied with the last one shown, and Python breaks the ties.
-
-    A figure row with no lines has no amount (it only names the village without its share),
-    so amounts are summed over all rows."""
-    rest_label = _("Not itemised to a village")
+    From the stored figures when nothing filters what the donations are: every place's rows,
+    which of them are villages being looked up once they are summed (for a province's 9,400
+    places, not for each of its 80,000 rows). Else from the lines and recipient links."""
     if not years:
-        return _finished_table(
-            years=years, rows=[], others=None, year_totals=year_totals, rest_label=rest_label
-        )
-    try:
-        # Every place's rows: which places are villages is looked up once they are summed,
-        # for a province's 9,400 places, not for each of its 80,000 rows.
-        rows_sql, params = (
+        return []
+    if filters.totals_only:
+        return [
             PlaceYearTotal.objects.filter(
                 filters.summary_q(),
                 partnership__path__startswith=partnership.path,
                 year__gte=years[0],
                 year__lte=years[-1],
-            )
-            .order_by()
-            .values_list("region_id", "year", "amount", "lines", "unknown")
-            .query.sql_with_params()
+            ).values_list("region_id", "year", "amount", "lines", "unknown")
+        ]
+    in_years = Q(donation__year__gte=years[0], donation__year__lte=years[-1])
+    return [
+        lines(filters=filters, partnership=partnership)
+        .filter(in_years, region__level=Region.Level.VILLAGE)
+        .values_list("region_id", "donation__year")
+        .annotate(fen=Sum("amount"), lines=Count("pk"), unknown=Value(0)),
+        _named_without_share(
+            named=_village_links(filters=filters, partnership=partnership).filter(in_years),
+            villages_only=True,
         )
+        .values_list("region_id", "donation__year")
+        .annotate(fen=Value(0), lines=Value(0), unknown=Count("donation_id")),
+    ]
+
+
+def _ranked_village_table(
+    *,
+    figures: list[QuerySet],
+    years: list[int],
+    year_totals: dict[int, Decimal],
+    shortening: Shortening,
+) -> YearTable:
+    """`village_year_table` shortened, ranked in the database: one query returns the largest
+    villages' figures and, per year, what all villages got and how many are named without
+    their share. A province pairing's 8,800 villages and 57,000 stored figures were read,
+    named and ranked in Python for the 100 rows the page shows: 210 ms of a 250 ms page at a
+    million lines, now 95 ms.
+
+    The same table as `_table` builds from the figures: a village is ranked by its total
+    over `years` (one only named without its share counts, at zero), ties by label, and a
+    label names the parent when another village of the table has the same name. The
+    database ranks by total alone (its collation need not sort as Python does), so it returns
+    every village tied with the last one shown, and Python breaks the ties. A figure with no
+    lines has no amount (it only names the place), so amounts are summed over all rows."""
+    rest_label = _("Not itemised to a village")
+    try:
+        compiled = [query.order_by().query.sql_with_params() for query in figures]
     except EmptyResultSet:  # a scope of no pairings
+        compiled = []
+    if not compiled:
         found = []
     else:
+        rows_sql = " UNION ALL ".join(sql for sql, _params in compiled)
+        params = tuple(param for _sql, query_params in compiled for param in query_params)
         region = connection.ops.quote_name(Region._meta.db_table)
         sql = f"""
             WITH figures (region_id, year, fen, lines, unknown) AS ({rows_sql}),
@@ -924,14 +949,9 @@ def _shortened_village_table_stored(
     )
 
 
-def unknown_place_shares(
-    *, named: QuerySet, villages_only: bool = False
-) -> dict[int, dict[int, int]]:
-    """Per place and year, how many of the handovers in `named` (recipient links) name the
-    place without saying what it received (FACTS.md: the 105万 to six villages and a town):
-    handed over to a region around it, with no line to it or a place within it. One received
-    by the place or a place within it keeps its rest there (the rule unknown_shares follows
-    for a region's own total)."""
+def _named_without_share(*, named: QuerySet, villages_only: bool) -> QuerySet:
+    """The recipient links of `named` that name a place without its share (see
+    unknown_place_shares)."""
     if villages_only:  # a village has no places within it: plain equality, on the indexes
         within = DonationLine.objects.filter(
             donation_id=OuterRef("donation_id"), region_id=OuterRef("region_id")
@@ -943,8 +963,19 @@ def unknown_place_shares(
             region__path__startswith=OuterRef("region__path"),
         )
         named = named.exclude(donation__region__path__startswith=F("region__path"))
+    return named.filter(~Exists(within))
+
+
+def unknown_place_shares(
+    *, named: QuerySet, villages_only: bool = False
+) -> dict[int, dict[int, int]]:
+    """Per place and year, how many of the handovers in `named` (recipient links) name the
+    place without saying what it received (FACTS.md: the 105万 to six villages and a town):
+    handed over to a region around it, with no line to it or a place within it. One received
+    by the place or a place within it keeps its rest there (the rule unknown_shares follows
+    for a region's own total)."""
     rows = (
-        named.filter(~Exists(within))
+        _named_without_share(named=named, villages_only=villages_only)
         .order_by()
         .values_list("region_id", "donation__year")
         .annotate(count=Count("donation_id"))
