@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import reduce
-from operator import or_
+from operator import and_, or_
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
@@ -192,13 +192,54 @@ def organisation_q(scope: Scope, *, above: bool = False) -> Q:
     """Organisations of the pairings in scope.
 
     Those placed on either side of a pairing in scope, those named on a donation in scope
-    (a donor may sit elsewhere, like a 广东… company), and unplaced ones no other pairing uses.
+    (a donor may sit elsewhere, like a 广东… company) or whose people its visits, meetings
+    and postings name, and unplaced ones no record names, directly or through their people.
     With `above`, also those named on the records of the pairings above (what a record of a
     town pairing may name, like the county pairing's visit: to pick, not to change).
     """
     if scope.everything:
         return Q()
-    return _placed_or_named_organisation_q(scope, above=above) | _unused_organisation_q()
+    return (
+        _placed_or_named_organisation_q(scope, above=above)
+        | _organisations_of_people_named_q(scope, above=above)
+        | _unused_organisation_q()
+    )
+
+
+def _people_named(*, visits, meetings, postings):
+    """The people the leaders and members of `visits`, the participants of `meetings` and
+    the people of `postings` are (querysets, one per kind)."""
+    from .models import MeetingParticipant, Visit
+
+    return [
+        visits.exclude(leader=None).values("leader_id"),
+        Visit.members.through.objects.filter(visit__in=visits).values("person_id"),
+        MeetingParticipant.objects.filter(meeting__in=meetings).values("person_id"),
+        postings.exclude(person=None).values("person_id"),
+    ]
+
+
+def _organisations_of(people) -> list:
+    """The organisations of the people in each of `people` (as from _people_named)."""
+    from .models import Person
+
+    return [
+        Person.objects.filter(pk__in=named, organisation__isnull=False).values("organisation_id")
+        for named in people
+    ]
+
+
+def _organisations_of_people_named_q(scope: Scope, *, above: bool) -> Q:
+    """Organisations whose people the visits, meetings and postings in scope name."""
+    from .models import Meeting, Posting, Visit
+
+    pairings = scope.q_with_ancestors if above else scope.q
+    people = _people_named(
+        visits=Visit.objects.filter(pairings("partnership__")),
+        meetings=Meeting.objects.filter(pairings("partnership__")),
+        postings=Posting.objects.filter(pairings("partnership__")),
+    )
+    return reduce(or_, (Q(pk__in=organisations) for organisations in _organisations_of(people)))
 
 
 def _placed_or_named_organisation_q(scope: Scope, *, above: bool) -> Q:
@@ -225,10 +266,17 @@ def _placed_or_named_organisation_q(scope: Scope, *, above: bool) -> Q:
 
 
 def _unused_organisation_q() -> Q:
-    """Organisations with no place that no record names: just entered, anyone's to use."""
-    from .models import Donation, DonationLine, Posting, VillageEnterprisePair
+    """Organisations with no place that no record names: just entered, anyone's to use. One
+    whose person is on a pairing's visit, meeting or posting is that pairing's (its name,
+    beside theirs, was listed for every scope)."""
+    from .models import Donation, DonationLine, Meeting, Posting, VillageEnterprisePair, Visit
 
-    return (
+    people = _people_named(
+        visits=Visit.objects.all(), meetings=Meeting.objects.all(), postings=Posting.objects.all()
+    )
+    return reduce(
+        and_, (~Q(pk__in=organisations) for organisations in _organisations_of(people))
+    ) & (
         Q(region__isnull=True)
         & ~Q(pk__in=Donation.donors.through.objects.values("organisation_id"))
         & ~Q(pk__in=Donation.recipient_organisations.through.objects.values("organisation_id"))
@@ -256,35 +304,54 @@ def person_q(scope: Scope, *, above: bool = False) -> Q:
     Not, with `above`, the people of an organisation a record above names: a county
     pairing's handover to 怒溪镇's government names the body, not its staff, who belong to
     the town pairing beside the user's. Nor those of an unplaced organisation no record
-    names who are on another pairing's visit: theirs."""
+    names who are on another pairing's visit: theirs. Nor, of an organisation whose people
+    are on records in scope and elsewhere, those on the other records."""
     if scope.everything:
         return Q()
-    from .models import Meeting, MeetingParticipant, Organisation, Posting, Visit
+    from .models import Meeting, Organisation, Posting, Visit
 
     pairings = scope.q_with_ancestors if above else scope.q
-    visits = Visit.objects.filter(pairings("partnership__"))
-    meetings = Meeting.objects.filter(pairings("partnership__"))
-    postings = Posting.objects.filter(pairings("partnership__"))
-    named_here = (
-        Q(pk__in=visits.exclude(leader=None).values("leader_id"))
-        | Q(pk__in=Visit.members.through.objects.filter(visit__in=visits).values("person_id"))
-        | Q(pk__in=MeetingParticipant.objects.filter(meeting__in=meetings).values("person_id"))
-        | Q(pk__in=postings.exclude(person=None).values("person_id"))
+    named_here = reduce(
+        or_,
+        (
+            Q(pk__in=people)
+            for people in _people_named(
+                visits=Visit.objects.filter(pairings("partnership__")),
+                meetings=Meeting.objects.filter(pairings("partnership__")),
+                postings=Posting.objects.filter(pairings("partnership__")),
+            )
+        ),
     )
-    named_nowhere = (
-        ~Q(pk__in=Visit.objects.exclude(leader=None).values("leader_id"))
-        & ~Q(pk__in=Visit.members.through.objects.values("person_id"))
-        & ~Q(pk__in=MeetingParticipant.objects.values("person_id"))
-        & ~Q(pk__in=Posting.objects.exclude(person=None).values("person_id"))
+    named_nowhere = reduce(
+        and_,
+        (
+            ~Q(pk__in=people)
+            for people in _people_named(
+                visits=Visit.objects.all(),
+                meetings=Meeting.objects.all(),
+                postings=Posting.objects.all(),
+            )
+        ),
     )
     placed_or_named = Organisation.objects.filter(
         _placed_or_named_organisation_q(scope, above=False)
     )
+    # An unplaced organisation whose people the records in scope name is the scope's: its
+    # people not yet on any record are too (to be picked for the next visit), not those on
+    # another pairing's records.
+    met_here = Organisation.objects.filter(_organisations_of_people_named_q(scope, above=False))
     unused = Organisation.objects.filter(_unused_organisation_q())
     return (
         named_here
         | Q(organisation__in=placed_or_named)
-        | (named_nowhere & (Q(organisation__isnull=True) | Q(organisation__in=unused)))
+        | (
+            named_nowhere
+            & (
+                Q(organisation__isnull=True)
+                | Q(organisation__in=unused)
+                | Q(organisation__in=met_here)
+            )
+        )
     )
 
 

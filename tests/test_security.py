@@ -1053,6 +1053,47 @@ class TestReviewedHoles:
         listing = client.get("/admin/partnerships/person/").content.decode()
         assert "外人" not in listing and "黄淦洪" in listing
 
+    def test_an_unplaced_organisation_is_the_pairings_whose_records_name_its_people(
+        self, client, staff_a, reference
+    ):
+        """An organisation with no place used to be anyone's while no record named it
+        itself, even with one of its people leading another pairing's visit."""
+        from partnerships.access import Scope, organisation_q, person_q
+        from partnerships.models import Organisation, Person
+
+        elsewhere, here = (
+            Organisation.objects.create(name=name, kind=Organisation.Kind.OTHER)
+            for name in ("外地考察团", "本地协作办")
+        )
+        leader = Person.objects.create(name="外人", position="团长", organisation=elsewhere)
+        newcomer = Person.objects.create(name="新人", position="干部", organisation=elsewhere)
+        Visit.objects.create(
+            partnership=Partnership.objects.get(name="粤黔"),
+            direction="east_to_west",
+            start_date=datetime.date(2024, 5, 1),
+            end_date=datetime.date(2024, 5, 2),
+            leader=leader,
+        )
+        member = Person.objects.create(name="本地人", position="干部", organisation=here)
+        colleague = Person.objects.create(name="同事", position="干部", organisation=here)
+        reference.visit.members.add(member)
+        scope = Scope((reference.pairing.path,))
+        organisations = Organisation.objects.filter(organisation_q(scope))
+        assert here in organisations and elsewhere not in organisations
+        # The province pairing's visit is above the town pairing's: there to pick from.
+        assert elsewhere in Organisation.objects.filter(organisation_q(scope, above=True))
+        people = Person.objects.filter(person_q(scope))
+        assert {member, colleague} <= set(people)
+        assert leader not in people and newcomer not in people
+        province = Scope((Partnership.objects.get(name="粤黔").path,))
+        assert {leader, newcomer} <= set(Person.objects.filter(person_q(province)))
+        assert elsewhere in Organisation.objects.filter(organisation_q(province))
+        client.force_login(staff_a)
+        listing = client.get("/admin/partnerships/organisation/").content.decode()
+        assert "本地协作办" in listing and "外地考察团" not in listing
+        assert client.get(f"/donors/{elsewhere.pk}/").status_code == 404
+        assert client.get(f"/donors/{here.pk}/").status_code == 200
+
     def test_a_locked_year_cannot_be_left_from_the_visit_page(
         self, client, admin_user, staff_a, reference
     ):
