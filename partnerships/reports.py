@@ -56,6 +56,7 @@ from .models import (
     PlaceYearTotal,
     Region,
     Visit,
+    donor_kind_q,
 )
 from .money import MoneyField, from_fen
 
@@ -157,14 +158,8 @@ class Filters:
     def donation_q(self, prefix: str = "") -> Q:
         """The filters as a condition on Donation, reached from another model through `prefix`."""
         q = self._columns_q(prefix)
-        if self.donor_kind:
-            # EXISTS, not a join: a join on donors would repeat a handover once per donor
-            # and multiply its amount in every SUM.
-            q &= Exists(
-                DonorLink.objects.filter(
-                    donation_id=OuterRef(f"{prefix}pk"), organisation__kind=self.donor_kind
-                )
-            )
+        if self.donor_kind:  # a column of the donation: a join would repeat it per donor
+            q &= donor_kind_q(self.donor_kind, prefix)
         return q & self.pairing_q(f"{prefix}partnership__")
 
     def year_q(self, field_name: str) -> Q:

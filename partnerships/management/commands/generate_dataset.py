@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from partnerships import summary
 from partnerships.models import (
+    DONOR_KIND_BITS,
     Category,
     Direction,
     Donation,
@@ -610,6 +611,7 @@ class Generator:
                     "",
                     1,
                     len(donors),
+                    sum({DONOR_KIND_BITS[self.organisation_kind[donor]] for donor in donors}),
                 )
             )
             for place in recipients:
@@ -654,6 +656,7 @@ class Generator:
                 "notes",
                 "version",
                 "donor_count",
+                "donor_kinds",
             ],
             donation_rows,
         )
