@@ -22,6 +22,7 @@ from partnerships.models import (
     Assignment,
     Donation,
     DonationLine,
+    DonorYearTotal,
     Meeting,
     Organisation,
     Partnership,
@@ -1147,6 +1148,31 @@ def test_a_pairings_village_figures_come_from_the_place_totals_key_alone(referen
         (definition,) = cursor.fetchone()
     assert definition.endswith(
         "(partnership_id, year, region_id) INCLUDE (amount, lines, unknown)"
+    ), definition
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_a_pairings_top_donors_come_from_the_donor_totals_key_alone(reference):
+    """The key carries the figures (migration 0032): a province pairing's 45,000 rows were
+    read from the table and hashed against its pairings (23 → 7–11 ms at a million lines)."""
+    rows = (
+        DonorYearTotal.objects.filter(partnership__path__startswith=reference.pairing.path)
+        .order_by()
+        .values("organisation_id")
+        .annotate(Sum("amount"), Sum("sole"), Sum("count"))
+    )
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using donor_year_total_key" in plan, plan
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_indexdef('donor_year_total_key'::regclass)")
+        (definition,) = cursor.fetchone()
+    assert definition.endswith(
+        "(partnership_id, year, organisation_id) INCLUDE (amount, sole, count)"
     ), definition
 
 
