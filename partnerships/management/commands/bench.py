@@ -602,12 +602,12 @@ class Command(BaseCommand):
         out = self.stdout.write
         out(f"\nBenchmark {results['date']} on {results['machine']}: {results['rows']}")
         out(
-            f"\n{'page':<72}{'p50 ms':>9}{'p95 ms':>9}{'aggr.':>9}{'ratio':>8}"
+            f"\n{'page':<90}{'p50 ms':>9}{'p95 ms':>9}{'aggr.':>9}{'ratio':>8}"
             f"{'its SQL':>9}{'ratio':>8}{'queries':>9}"
         )
         for row in results["pages"]:
             out(
-                f"{row['name']:<72}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}"
+                f"{row['name']:<90}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}"
                 f"{row['raw_sql_p50_ms']:>9.1f}{row['ratio']:>8.2f}"
                 f"{row['page_sql_p50_ms']:>9.1f}{row['ratio_to_page_sql']:>8.2f}"
                 f"{row['queries']:>9}"
@@ -618,7 +618,7 @@ class Command(BaseCommand):
         )
         for row in results["admin"]:
             out(
-                f"{row['name']:<72}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}"
+                f"{row['name']:<90}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}"
                 f"{'':>9}{'':>8}{'':>9}{'':>8}{row['queries']:>9}"
             )
         export = results["export"]
