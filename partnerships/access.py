@@ -230,7 +230,10 @@ def _organisations_of(people) -> list:
 
 
 def _organisations_of_people_named_q(scope: Scope, *, above: bool) -> Q:
-    """Organisations whose people the visits, meetings and postings in scope name."""
+    """Organisations with no place that no record names, whose people the visits, meetings
+    and postings in scope name. Not a placed one: it is the scope's whose side it is on,
+    whoever of its people travels (a county's Red Cross, whose staff join a town pairing's
+    visit, stays the county pairing's)."""
     from .models import Meeting, Posting, Visit
 
     pairings = scope.q_with_ancestors if above else scope.q
@@ -239,7 +242,9 @@ def _organisations_of_people_named_q(scope: Scope, *, above: bool) -> Q:
         meetings=Meeting.objects.filter(pairings("partnership__")),
         postings=Posting.objects.filter(pairings("partnership__")),
     )
-    return reduce(or_, (Q(pk__in=organisations) for organisations in _organisations_of(people)))
+    return _unnamed_unplaced_organisation_q() & reduce(
+        or_, (Q(pk__in=organisations) for organisations in _organisations_of(people))
+    )
 
 
 def _placed_or_named_organisation_q(scope: Scope, *, above: bool) -> Q:
@@ -266,17 +271,24 @@ def _placed_or_named_organisation_q(scope: Scope, *, above: bool) -> Q:
 
 
 def _unused_organisation_q() -> Q:
-    """Organisations with no place that no record names: just entered, anyone's to use. One
-    whose person is on a pairing's visit, meeting or posting is that pairing's (its name,
-    beside theirs, was listed for every scope)."""
-    from .models import Donation, DonationLine, Meeting, Posting, VillageEnterprisePair, Visit
+    """Organisations with no place that no record names, nor any of its people: just
+    entered, anyone's to use. One whose person is on a pairing's visit, meeting or posting is
+    that pairing's (its name, beside theirs, was listed for every scope)."""
+    from .models import Meeting, Posting, Visit
 
     people = _people_named(
         visits=Visit.objects.all(), meetings=Meeting.objects.all(), postings=Posting.objects.all()
     )
-    return reduce(
+    return _unnamed_unplaced_organisation_q() & reduce(
         and_, (~Q(pk__in=organisations) for organisations in _organisations_of(people))
-    ) & (
+    )
+
+
+def _unnamed_unplaced_organisation_q() -> Q:
+    """Organisations with no place that no record names itself."""
+    from .models import Donation, DonationLine, Posting, VillageEnterprisePair
+
+    return (
         Q(region__isnull=True)
         & ~Q(pk__in=Donation.donors.through.objects.values("organisation_id"))
         & ~Q(pk__in=Donation.recipient_organisations.through.objects.values("organisation_id"))
@@ -336,10 +348,10 @@ def person_q(scope: Scope, *, above: bool = False) -> Q:
     placed_or_named = Organisation.objects.filter(
         _placed_or_named_organisation_q(scope, above=False)
     )
-    # An unplaced organisation whose people the records in scope name is the scope's: its
-    # people not yet on any record are too (to be picked for the next visit), not those on
-    # another pairing's records.
-    met_here = Organisation.objects.filter(_organisations_of_people_named_q(scope, above=False))
+    # An unplaced organisation whose people the records in scope (with `above`, or above
+    # it) name is the scope's: its people not yet on any record are too (to be picked for the
+    # next visit, as the organisation is), not those on another pairing's records.
+    met_here = Organisation.objects.filter(_organisations_of_people_named_q(scope, above=above))
     unused = Organisation.objects.filter(_unused_organisation_q())
     return (
         named_here

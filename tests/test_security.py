@@ -1088,11 +1088,38 @@ class TestReviewedHoles:
         province = Scope((Partnership.objects.get(name="粤黔").path,))
         assert {leader, newcomer} <= set(Person.objects.filter(person_q(province)))
         assert elsewhere in Organisation.objects.filter(organisation_q(province))
+        # The town pairing's staff may pick the new person of an organisation they may pick.
+        town = Scope((reference.town_pairing.path,))
+        assert here in Organisation.objects.filter(organisation_q(town, above=True))
+        assert colleague in Person.objects.filter(person_q(town, above=True))
+        assert colleague not in Person.objects.filter(person_q(town))
         client.force_login(staff_a)
         listing = client.get("/admin/partnerships/organisation/").content.decode()
         assert "本地协作办" in listing and "外地考察团" not in listing
         assert client.get(f"/donors/{elsewhere.pk}/").status_code == 404
         assert client.get(f"/donors/{here.pk}/").status_code == 200
+
+    def test_a_placed_organisation_stays_its_sides_whoever_of_it_travels(self, reference):
+        """Found by review: one person of a county's Red Cross on a town pairing's visit made
+        the Red Cross, and its people on no record, the town pairing's too."""
+        from partnerships.access import Scope, organisation_q, person_q
+        from partnerships.models import Organisation, Person
+
+        red_cross = Organisation.objects.get(name="江口县红十字会")
+        assert red_cross.region_id is not None
+        traveller = Person.objects.create(name="甲", position="干事", organisation=red_cross)
+        at_home = Person.objects.create(name="乙乙乙", position="干事", organisation=red_cross)
+        Visit.objects.create(
+            partnership=reference.town_pairing,
+            direction="east_to_west",
+            start_date=datetime.date(2024, 6, 1),
+            end_date=datetime.date(2024, 6, 2),
+            leader=traveller,
+        )
+        town = Scope((reference.town_pairing.path,))
+        assert red_cross not in Organisation.objects.filter(organisation_q(town))
+        people = set(Person.objects.filter(person_q(town)))
+        assert traveller in people and at_home not in people
 
     def test_a_locked_year_cannot_be_left_from_the_visit_page(
         self, client, admin_user, staff_a, reference
