@@ -689,15 +689,21 @@ class Organisation(Versioned):
         return self.name
 
     def save(self, *args, **kwargs):
-        stored_kind = (
-            type(self).objects.filter(pk=self.pk).values_list("kind", flat=True).first()
-            if self.pk
-            else None
-        )
         with transaction.atomic():
+            # Locked, so no handover gains it as a donor between this read and the recount
+            # (adding the link waits for this transaction, then reads the new kind).
+            stored_kind = (
+                type(self)
+                .objects.select_for_update()
+                .filter(pk=self.pk)
+                .values_list("kind", flat=True)
+                .first()
+                if self.pk
+                else None
+            )
             super().save(*args, **kwargs)
             if stored_kind is not None and stored_kind != self.kind:
-                store_donor_columns(self.donations_given.values_list("pk", flat=True))
+                store_donor_columns(self.donations_given.values("pk"))
 
 
 # Each donor kind's bit in Donation.donor_kinds. Add new kinds at the end, with the next bit:
@@ -1239,11 +1245,21 @@ class Donation(HeldDuringVisit):
 
         with transaction.atomic():
             # The stored key, not this copy's: the copy may have been loaded before a change.
-            before = (
-                Donation.objects.filter(pk=self.pk).values_list("partnership_id", "year").first()
+            # And the stored donor columns, which the donor links keep: a copy loaded before
+            # its donors or a donor's kind changed would write the old ones back (locked, as
+            # the save's own UPDATE would lock the row, so they cannot change in between).
+            stored = (
+                Donation.objects.select_for_update(no_key=True)
+                .filter(pk=self.pk)
+                .values_list("partnership_id", "year", "donor_count", "donor_kinds")
+                .first()
                 if self.pk is not None
                 else None
             )
+            before = None
+            if stored is not None:
+                partnership_id, year, self.donor_count, self.donor_kinds = stored
+                before = (partnership_id, year)
             super().save(*args, **kwargs)
             summary.refresh([before, (self.partnership_id, self.year)])
 
@@ -1303,8 +1319,27 @@ def count_donors(donation_ids) -> None:
 
 
 def store_donor_columns(donation_ids) -> None:
-    """Donation.donor_count and donor_kinds of these donations, from their donor links. The
-    distinct bits of the donors' kinds, summed, are their bitwise OR, on both databases."""
+    """Donation.donor_count and donor_kinds of these donations (ids, or a queryset of them,
+    which stays a subquery), from their donor links."""
+    if not isinstance(donation_ids, models.QuerySet):
+        donation_ids = list(donation_ids)
+    Donation.objects.filter(pk__in=donation_ids).update(**_donor_columns())
+
+
+def donor_column_differences() -> int:
+    """How many donations' stored donor_count or donor_kinds differ from their donor links
+    (0 when exact; rebuild_summary --check reports it)."""
+    linked = {f"linked_{name}": value for name, value in _donor_columns().items()}
+    return (
+        Donation.objects.alias(**linked)
+        .exclude(donor_count=F("linked_donor_count"), donor_kinds=F("linked_donor_kinds"))
+        .count()
+    )
+
+
+def _donor_columns() -> dict:
+    """The donor columns of a donation as its links give them. The distinct bits of the
+    donors' kinds, summed, are their bitwise OR, on both databases."""
     links = (
         Donation.donors.through.objects.filter(donation_id=models.OuterRef("pk"))
         .order_by()
@@ -1317,14 +1352,14 @@ def store_donor_columns(donation_ids) -> None:
         ),
         default=models.Value(0),
     )
-    Donation.objects.filter(pk__in=list(donation_ids)).update(
-        donor_count=models.functions.Coalesce(
+    return {
+        "donor_count": models.functions.Coalesce(
             models.Subquery(links.annotate(n=models.Count("*")).values("n")), 0
         ),
-        donor_kinds=models.functions.Coalesce(
+        "donor_kinds": models.functions.Coalesce(
             models.Subquery(links.annotate(mask=Sum(kind_bit, distinct=True)).values("mask")), 0
         ),
-    )
+    }
 
 
 def donors_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:

@@ -174,3 +174,15 @@ def test_the_migration_fills_the_kinds_of_existing_handovers():
         assert kinds[nobody.pk] == 0
     finally:
         call_command("migrate", verbosity=0)
+
+
+def test_a_copy_loaded_before_a_donor_change_does_not_write_old_counts_back(reference):
+    """Donation.save writes every column: a copy loaded before its donors changed would put
+    back the number and kinds of donors it was loaded with."""
+    copy = Donation.objects.get(pk=reference.donation.pk)
+    reference.donation.donors.remove(reference.town_government)
+    copy.notes = "改了备注"
+    copy.save()
+    assert_counts_exact()
+    copy.refresh_from_db()
+    assert copy.notes == "改了备注" and copy.donor_count == 7

@@ -238,6 +238,20 @@ def test_rebuild_summary_finds_and_repairs_a_yearly_total(reference):
     assert total["kind_funds"] == Decimal("0.00") or donation.kind == "funds"
 
 
+def test_rebuild_summary_finds_and_recounts_the_donor_columns(reference):
+    Donation.objects.filter(pk=reference.donation.pk).update(donor_count=1, donor_kinds=0)
+    errors = io.StringIO()
+    with pytest.raises(CommandError, match="differs from the donations"):
+        call_command("rebuild_summary", "--check", stdout=io.StringIO(), stderr=errors)
+    # Its eight donors' totals now read it as given alone, and the column itself is named.
+    assert "1 donations' stored number or kinds of donors" in errors.getvalue()
+    call_command("rebuild_summary", stdout=io.StringIO())
+    reference.donation.refresh_from_db()
+    assert reference.donation.donor_count == 8 and reference.donation.donor_kinds
+    call_command("rebuild_summary", "--check", stdout=io.StringIO())
+    assert_exact()
+
+
 @pytest.mark.parametrize("model", [PlaceYearTotal, DonorYearTotal])
 def test_rebuild_summary_finds_and_repairs_place_and_donor_totals(reference, model):
     assert model.objects.exists()
