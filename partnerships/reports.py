@@ -599,7 +599,8 @@ def _table(
         else:
             total = sum((per_year.get(year, zero) for year in years), zero)
         ranked.append((total, _row_label(places[pk], names[places[pk].name]), pk))
-    ranked.sort(key=lambda entry: (-entry[0], entry[1]))
+    # Namesakes of one town share a label too: then by id, as the database-ranked table does.
+    ranked.sort(key=lambda entry: (-entry[0], entry[1], entry[2]))
     shown, hidden = ranked, []
     if shortening and len(ranked) > shortening.count:
         shown, hidden = ranked[: shortening.count], ranked[shortening.count :]
@@ -915,7 +916,7 @@ def _ranked_village_table(
                 unknown_of_year[year] = unknown_count
         else:
             village_count = namesakes
-    shown = sorted(candidates.values(), key=lambda entry: (-entry[0], entry[1]))
+    shown = sorted(candidates.values(), key=lambda entry: (-entry[0], entry[1], entry[2].pk))
     shown = shown[: shortening.count]
     rows = []
     for total, label, place in shown:
