@@ -381,11 +381,14 @@ def test_a_shortened_village_table_is_the_full_tables_first_rows_and_the_others_
     towns = [
         Region.objects.create(name=f"同名镇{n}", level=4, parent=reference.jiangkou) for n in (1, 2)
     ]
+    # And a town of the first one's name in another county: its 新村 has the same label.
+    other_county = Region.objects.create(name="另县", level=3, parent=reference.jiangkou.parent)
+    towns.append(Region.objects.create(name="同名镇1", level=4, parent=other_county))
     namesakes = [
         Region.objects.create(name="新村", level=Region.Level.VILLAGE, parent=town)
         for town in towns
     ]
-    for village in namesakes:  # a tie in total between two villages of one name
+    for village in namesakes:  # a tie in total between villages of one name
         DonationLine.objects.create(
             donation=reference.donation, amount=Decimal("1234.56"), region=village
         )
