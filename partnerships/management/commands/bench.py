@@ -121,12 +121,13 @@ BOOKKEEPING_TABLES = ("django_session", "auth_user", "partnerships_dataversion")
 
 
 def data_queries(captured: list[dict]) -> list[str]:
-    """The SELECTs of a request that fetch what its page shows, with their parameters inlined
+    """The SELECTs of a request that fetch what its page shows (with or without a WITH
+    before them, as a pairing's ranked village table has), with their parameters inlined
     (as Django's psycopg backend logs them), to run again through a bare connection."""
     return [
         query["sql"]
         for query in captured
-        if query["sql"].lstrip("(").upper().startswith("SELECT")
+        if query["sql"].lstrip("( \n\t").upper().startswith(("SELECT", "WITH"))
         and not any(table in query["sql"] for table in BOOKKEEPING_TABLES)
     ]
 
