@@ -1326,14 +1326,13 @@ def store_donor_columns(donation_ids) -> None:
     Donation.objects.filter(pk__in=donation_ids).update(**_donor_columns())
 
 
-def donor_column_differences() -> int:
-    """How many donations' stored donor_count or donor_kinds differ from their donor links
-    (0 when exact; rebuild_summary --check reports it)."""
+def stale_donor_columns() -> models.QuerySet:
+    """The donations whose stored donor_count or donor_kinds differ from their donor links
+    (none when exact): rebuild_summary --check counts them, a rebuild recounts only them
+    rather than writing all 770,000 handovers of a million lines again."""
     linked = {f"linked_{name}": value for name, value in _donor_columns().items()}
-    return (
-        Donation.objects.alias(**linked)
-        .exclude(donor_count=F("linked_donor_count"), donor_kinds=F("linked_donor_kinds"))
-        .count()
+    return Donation.objects.alias(**linked).exclude(
+        donor_count=F("linked_donor_count"), donor_kinds=F("linked_donor_kinds")
     )
 
 
