@@ -599,7 +599,7 @@ def _table(
         else:
             total = sum((per_year.get(year, zero) for year in years), zero)
         ranked.append((total, _row_label(places[pk], names[places[pk].name]), pk))
-    # Namesakes of one town share a label too: then by id, as the database-ranked table does.
+    # Villages of one name in towns of one name share a label: then by id, as ranked in SQL.
     ranked.sort(key=lambda entry: (-entry[0], entry[1], entry[2]))
     shown, hidden = ranked, []
     if shortening and len(ranked) > shortening.count:
