@@ -12,6 +12,7 @@ from django.db.models import Count
 from partnerships import reports
 from partnerships.models import DONOR_KIND_BITS, Donation, Organisation
 
+from .conftest import handover
 from .test_admin_records import DONATION_ADD, donation_data
 from .test_generate_dataset import SMALL
 
@@ -93,15 +94,7 @@ def test_a_donors_new_kind_moves_its_handovers_between_donor_kind_filters(admin_
     """The filter reads the donation's stored kinds: an organisation entered as "other" and
     corrected to an enterprise must count for enterprises from then on, in the admin."""
     company = Organisation.objects.get(name="广东罗曼智能科技股份有限公司")
-    alone = Donation.objects.create(
-        partnership=reference.pairing,
-        date=reference.visit.start_date,
-        amount=Decimal("100.00"),
-        kind="funds",
-        region=reference.jiangkou,
-    )
-    alone.donors.set([company])
-    alone.rebalance()
+    handover(reference.pairing, reference.jiangkou, "100.00", reference.visit.start_date, [company])
 
     def given_by(kind: str) -> Decimal:
         totals = reports.yearly_totals(filters=reports.Filters(donor_kind=kind))
