@@ -146,6 +146,10 @@ class TreePathMixin(models.Model):
         """True when self is other or one of its descendants."""
         return bool(self.path and other.path and self.path.startswith(other.path))
 
+    def ancestor_ids(self) -> list[int]:
+        """The ids of the rows above this one, the top first, read from its path."""
+        return [int(step) for step in self.path.strip("/").split("/")[:-1]]
+
 
 class Region(Versioned, TreePathMixin):
     class Level(models.IntegerChoices):
