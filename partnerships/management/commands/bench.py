@@ -362,6 +362,17 @@ class Command(BaseCommand):
                 (village.path + "%",),
             ),
             (
+                # A province's own page: its cities' table and the list of its handovers
+                # (a sixth of all), the region officials of a province open first.
+                f"province region /regions/{province.assisted_region_id}/",
+                f"/regions/{province.assisted_region_id}/",
+                f"SELECT d.year, SUM(l.amount) FROM {line} l "
+                f"JOIN {donation} d ON d.id = l.donation_id "
+                f"JOIN {region} r ON r.id = l.region_id "
+                "WHERE r.path LIKE %s GROUP BY 1",
+                (province.assisted_region.path + "%",),
+            ),
+            (
                 f"donor /donors/{donor.pk}/",
                 f"/donors/{donor.pk}/",
                 f"SELECT d.year, SUM(d.amount) FROM {link} k "
