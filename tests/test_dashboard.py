@@ -207,6 +207,10 @@ class TestReferenceFigures:
         handover(reference.town_pairing, reference.minxiao, "50", datetime.date(2024, 5, 7))
         # Received by the county, with no part in the town or the village: the county's only.
         handover(reference.pairing, reference.jiangkou, "70", datetime.date(2024, 5, 1))
+        # Received by the county, naming no recipient, all of it itemised to the village:
+        # found there by its line alone.
+        itemised = handover(reference.pairing, reference.jiangkou, "30", datetime.date(2024, 5, 2))
+        itemise(itemised, Decimal("30.00"), reference.qixin)
         monkeypatch.setattr(reports, "MANY_IDS", many)
         listed = {
             region.name: [
@@ -216,10 +220,14 @@ class TestReferenceFigures:
             for region in (reference.jiangkou, reference.minxiao, reference.qixin)
         }
         donation = reference.donation.pk
-        assert listed["齐心村"][1:] == [(donation, Decimal("200000.00"))]
+        assert listed["齐心村"][1:] == [
+            (itemised.pk, Decimal("30.00")),
+            (donation, Decimal("200000.00")),
+        ]
         assert [received for _, received in listed["江口县"]] == [
             Decimal("50.00"),
             Decimal("100.00"),
+            Decimal("30.00"),
             Decimal("70.00"),
             Decimal("1050000.00"),
         ]

@@ -389,14 +389,19 @@ def test_a_shortened_village_table_is_the_full_tables_first_rows_and_the_others_
         Region.objects.create(name="新村", level=Region.Level.VILLAGE, parent=town)
         for town in towns
     ]
-    for village in namesakes:  # a tie in total between villages of one name
+    # A tie in total between villages of one name. The other county's is given by the city
+    # pairing, received by the city: lines lie within their handover's receiving region.
+    for village in namesakes[:2]:
         DonationLine.objects.create(
             donation=reference.donation, amount=Decimal("1234.56"), region=village
         )
     reference.donation.rebalance()
+    day = datetime.date(reference.donation.year, 6, 1)
+    city = handover(reference.pairing.parent, reference.jiangkou.parent, "1234.56", day)
+    DonationLine.objects.create(donation=city, amount=Decimal("1234.56"), region=namesakes[2])
+    city.rebalance()
     # The last of them is also named without its share: cut off in a tie, it still counts
     # among the others named so.
-    day = datetime.date(reference.donation.year, 6, 1)
     handover(reference.pairing, reference.jiangkou, "10.00", day).recipient_regions.add(
         namesakes[1]
     )
