@@ -104,12 +104,9 @@ class Scope:
         parent pairing, and must keep that link when scoped staff edit it)."""
         if self.paths is None:
             return Q()
-        above = {
-            "/" + "/".join(parts[:depth]) + "/"
-            for path in self.paths
-            for parts in [path.strip("/").split("/")]
-            for depth in range(1, len(parts))
-        }
+        from .models import path_prefixes
+
+        above = {prefix for path in self.paths for prefix in path_prefixes(path)[:-1]}
         return self.q(prefix) | Q(**{f"{prefix}path__in": sorted(above)})
 
     @property

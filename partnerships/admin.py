@@ -63,6 +63,7 @@ from .models import (
     VillageEnterprisePair,
     Visit,
     VisitActivity,
+    path_prefixes,
 )
 from .money import MoneyField
 
@@ -756,8 +757,7 @@ class PartnershipListFilter(admin.RelatedFieldListFilter):
         # The last pairing chosen that the user sees (Django's links choose one at a time).
         shown = next((p for p in reversed(self._chosen()) if scope.allows(p)), None)
         if shown is not None:
-            steps = shown.path.strip("/").split("/")
-            above = ["/" + "/".join(steps[:depth]) + "/" for depth in range(1, len(steps) + 1)]
+            above = path_prefixes(shown.path)
             # its children lie in its subtree, which the user sees whole
             offered = (Q(path__in=above) & scope.q("")) | Q(parent=shown.pk)
         elif scope.everything:

@@ -43,6 +43,7 @@ from .models import (
     ProjectStatus,
     VillageEnterprisePair,
     Visit,
+    path_prefixes,
 )
 
 ZERO = Decimal("0.00")
@@ -251,9 +252,7 @@ def rolled_up(values: Values, paths: dict[int, str]) -> dict[str, dict[int, dict
     """Values per pairing path with every child pairing's records included."""
     result: dict[str, dict[int, dict[str, Achieved]]] = defaultdict(lambda: defaultdict(_empty))
     for pk, per_year in values.items():
-        parts = paths[pk].strip("/").split("/")
-        for depth in range(1, len(parts) + 1):
-            path = "/" + "/".join(parts[:depth]) + "/"
+        for path in path_prefixes(paths[pk]):
             for year, per_indicator in per_year.items():
                 for indicator, own in per_indicator.items():
                     result[path][year][indicator].add(own.value, own.records, own.unknown)

@@ -115,6 +115,12 @@ def path_step(pk: int) -> str:
     return f"{pk:0{PATH_DIGITS}d}"
 
 
+def path_prefixes(path: str) -> list[str]:
+    """A materialised path and its ancestors' paths, the top first: "/1/5/" → ["/1/", "/1/5/"]."""
+    steps = path.strip("/").split("/")
+    return ["/" + "/".join(steps[:depth]) + "/" for depth in range(1, len(steps) + 1)]
+
+
 class TreePathMixin(models.Model):
     """A materialised path of primary keys ("/0000000003/0000000017/", see PATH_DIGITS) so a
     subtree is one indexed prefix and sorting by path gives the tree's order."""

@@ -57,6 +57,7 @@ from .models import (
     Region,
     Visit,
     donor_kind_q,
+    path_prefixes,
 )
 from .money import MoneyField, from_fen
 
@@ -409,12 +410,12 @@ def pairing_totals(
     for pk, total in own_totals.items():
         if pk in path_of:  # not `within` itself, which is not listed
             # Credit the pairing and every ancestor: "/1/5/9/" → "/1/", "/1/5/", "/1/5/9/".
-            for prefix in _path_prefixes(path_of[pk]):
+            for prefix in path_prefixes(path_of[pk]):
                 subtree[prefix] += total
     # Depth 0: no ancestor that these filters show (a top-level pairing, a child of `within`,
     # or the first pairing a scope or province filter shows on its branch).
     depth = {
-        path: sum(prefix in ids_by_path for prefix in _path_prefixes(path)[:-1])
+        path: sum(prefix in ids_by_path for prefix in path_prefixes(path)[:-1])
         for path in ids_by_path
     }
     if max_rows is not None:
@@ -428,7 +429,7 @@ def pairing_totals(
     not_listed_below: Counter[str] = Counter()
     for path in ids_by_path:
         if path not in listed_paths:  # credit the nearest listed ancestor
-            ancestor = next(p for p in reversed(_path_prefixes(path)) if p in listed_paths)
+            ancestor = next(p for p in reversed(path_prefixes(path)) if p in listed_paths)
             not_listed_below[ancestor] += 1
     pairings = visible.select_related("helping_region", "assisted_region")
     if len(listed) < len(ids_by_path) and len(listed) <= MANY_IDS:
@@ -444,12 +445,6 @@ def pairing_totals(
         for pairing in pairings.order_by("path")
         if pairing.path in listed_paths  # not one added since the paths were read
     ]
-
-
-def _path_prefixes(path: str) -> list[str]:
-    """A pairing's path and its ancestors' paths, shortest first: "/1/5/" → ["/1/", "/1/5/"]."""
-    parts = path.strip("/").split("/")
-    return ["/" + "/".join(parts[:n]) + "/" for n in range(1, len(parts) + 1)]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from partnerships.models import (
     Region,
     VillageEnterprisePair,
     Visit,
+    path_prefixes,
     path_step,
 )
 
@@ -148,6 +149,10 @@ class TestRegions:
         town.save()
         village.refresh_from_db()
         assert village.path == f"{other_county.path}{path_step(town.pk)}/{path_step(village.pk)}/"
+        # What is above it follows from the path, for the lists that read it.
+        chain = [*reference.jiangkou.parent.ancestors_and_self, other_county, town]
+        assert village.ancestor_ids() == [region.pk for region in chain]
+        assert path_prefixes(village.path) == [region.path for region in [*chain, village]]
 
 
 class TestPairings:
