@@ -203,11 +203,16 @@ def organisation_q(scope: Scope, *, above: bool = False) -> Q:
     )
 
 
-def _people_named(*, visits, meetings, postings):
-    """The people the leaders and members of `visits`, the participants of `meetings` and
-    the people of `postings` are (querysets, one per kind)."""
-    from .models import MeetingParticipant, Visit
+def _people_named(pairings: Q | None = None) -> list:
+    """The people the visits (leaders and members), meetings (participants) and postings of
+    the pairings `pairings` selects name, of all pairings when None (querysets, one per
+    kind of record)."""
+    from .models import Meeting, MeetingParticipant, Posting, Visit
 
+    within = Q() if pairings is None else pairings
+    visits = Visit.objects.filter(within)
+    meetings = Meeting.objects.filter(within)
+    postings = Posting.objects.filter(within)
     return [
         visits.exclude(leader=None).values("leader_id"),
         Visit.members.through.objects.filter(visit__in=visits).values("person_id"),
@@ -231,14 +236,8 @@ def _organisations_of_people_named_q(scope: Scope, *, above: bool) -> Q:
     and postings in scope name. Not a placed one: it is the scope's whose side it is on,
     whoever of its people travels (a county's Red Cross, whose staff join a town pairing's
     visit, stays the county pairing's)."""
-    from .models import Meeting, Posting, Visit
-
     pairings = scope.q_with_ancestors if above else scope.q
-    people = _people_named(
-        visits=Visit.objects.filter(pairings("partnership__")),
-        meetings=Meeting.objects.filter(pairings("partnership__")),
-        postings=Posting.objects.filter(pairings("partnership__")),
-    )
+    people = _people_named(pairings("partnership__"))
     return _unnamed_unplaced_organisation_q() & reduce(
         or_, (Q(pk__in=organisations) for organisations in _organisations_of(people))
     )
@@ -271,13 +270,8 @@ def _unused_organisation_q() -> Q:
     """Organisations with no place that no record names, nor any of its people: just
     entered, anyone's to use. One whose person is on a pairing's visit, meeting or posting is
     that pairing's (its name, beside theirs, was listed for every scope)."""
-    from .models import Meeting, Posting, Visit
-
-    people = _people_named(
-        visits=Visit.objects.all(), meetings=Meeting.objects.all(), postings=Posting.objects.all()
-    )
     return _unnamed_unplaced_organisation_q() & reduce(
-        and_, (~Q(pk__in=organisations) for organisations in _organisations_of(people))
+        and_, (~Q(pk__in=organisations) for organisations in _organisations_of(_people_named()))
     )
 
 
@@ -317,31 +311,13 @@ def person_q(scope: Scope, *, above: bool = False) -> Q:
     are on records in scope and elsewhere, those on the other records."""
     if scope.everything:
         return Q()
-    from .models import Meeting, Organisation, Posting, Visit
+    from .models import Organisation
 
     pairings = scope.q_with_ancestors if above else scope.q
     named_here = reduce(
-        or_,
-        (
-            Q(pk__in=people)
-            for people in _people_named(
-                visits=Visit.objects.filter(pairings("partnership__")),
-                meetings=Meeting.objects.filter(pairings("partnership__")),
-                postings=Posting.objects.filter(pairings("partnership__")),
-            )
-        ),
+        or_, (Q(pk__in=people) for people in _people_named(pairings("partnership__")))
     )
-    named_nowhere = reduce(
-        and_,
-        (
-            ~Q(pk__in=people)
-            for people in _people_named(
-                visits=Visit.objects.all(),
-                meetings=Meeting.objects.all(),
-                postings=Posting.objects.all(),
-            )
-        ),
-    )
+    named_nowhere = reduce(and_, (~Q(pk__in=people) for people in _people_named()))
     placed_or_named = Organisation.objects.filter(
         _placed_or_named_organisation_q(scope, above=False)
     )
