@@ -278,6 +278,29 @@ class Command(BaseCommand):
             "partnerships_donation_recipient_regions",
             "partnerships_organisation",
         )
+
+        def village_sums(pairing_path: str, condition: str = "") -> tuple[str, tuple]:
+            """The raw SQL of a pairing's village table: its lines to villages, per village
+            and year (`condition` on its donations `d`)."""
+            return (
+                f"SELECT l.region_id, d.year, SUM(l.amount) FROM {line} l "
+                f"JOIN {donation} d ON d.id = l.donation_id "
+                f"JOIN {pairing} p ON p.id = d.partnership_id "
+                f"JOIN {region} r ON r.id = l.region_id "
+                f"WHERE p.path LIKE %s AND r.level = 5{condition} GROUP BY 1, 2",
+                (pairing_path + "%",),
+            )
+
+        def place_sums(region_path: str) -> tuple[str, tuple]:
+            """The raw SQL of a region's yearly totals: the lines to it and its places."""
+            return (
+                f"SELECT d.year, SUM(l.amount) FROM {line} l "
+                f"JOIN {donation} d ON d.id = l.donation_id "
+                f"JOIN {region} r ON r.id = l.region_id "
+                "WHERE r.path LIKE %s GROUP BY 1",
+                (region_path + "%",),
+            )
+
         cases = [
             (
                 "overview /",
@@ -299,48 +322,30 @@ class Command(BaseCommand):
             (
                 f"pairing /pairings/{county.pk}/",
                 f"/pairings/{county.pk}/",
-                f"SELECT l.region_id, d.year, SUM(l.amount) FROM {line} l "
-                f"JOIN {donation} d ON d.id = l.donation_id "
-                f"JOIN {pairing} p ON p.id = d.partnership_id "
-                f"JOIN {region} r ON r.id = l.region_id "
-                "WHERE p.path LIKE %s AND r.level = 5 GROUP BY 1, 2",
-                (county.path + "%",),
+                *village_sums(county.path),
             ),
             (
                 # The largest pairing of all, a province's: thousands of villages.
                 f"province pairing /pairings/{province.pk}/",
                 f"/pairings/{province.pk}/",
-                f"SELECT l.region_id, d.year, SUM(l.amount) FROM {line} l "
-                f"JOIN {donation} d ON d.id = l.donation_id "
-                f"JOIN {pairing} p ON p.id = d.partnership_id "
-                f"JOIN {region} r ON r.id = l.region_id "
-                "WHERE p.path LIKE %s AND r.level = 5 GROUP BY 1, 2",
-                (province.path + "%",),
+                *village_sums(province.path),
             ),
             (
                 # The same under a filter of what the donations are, which officials choose:
                 # the figures then come from the donations and lines, not the stored totals.
                 f"province pairing, education /pairings/{province.pk}/?category=education",
                 f"/pairings/{province.pk}/?category=education",
-                f"SELECT l.region_id, d.year, SUM(l.amount) FROM {line} l "
-                f"JOIN {donation} d ON d.id = l.donation_id "
-                f"JOIN {pairing} p ON p.id = d.partnership_id "
-                f"JOIN {region} r ON r.id = l.region_id "
-                "WHERE p.path LIKE %s AND r.level = 5 AND d.category = 'education' "
-                "GROUP BY 1, 2",
-                (province.path + "%",),
+                *village_sums(province.path, " AND d.category = 'education'"),
             ),
             (
                 f"province pairing, enterprises /pairings/{province.pk}/?donor_kind=enterprise",
                 f"/pairings/{province.pk}/?donor_kind=enterprise",
-                f"SELECT l.region_id, d.year, SUM(l.amount) FROM {line} l "
-                f"JOIN {donation} d ON d.id = l.donation_id "
-                f"JOIN {pairing} p ON p.id = d.partnership_id "
-                f"JOIN {region} r ON r.id = l.region_id "
-                "WHERE p.path LIKE %s AND r.level = 5 AND EXISTS ("
-                f"SELECT 1 FROM {link} k JOIN {organisation} o ON o.id = k.organisation_id "
-                "WHERE k.donation_id = d.id AND o.kind = 'enterprise') GROUP BY 1, 2",
-                (province.path + "%",),
+                *village_sums(
+                    province.path,
+                    f" AND EXISTS (SELECT 1 FROM {link} k "
+                    f"JOIN {organisation} o ON o.id = k.organisation_id "
+                    "WHERE k.donation_id = d.id AND o.kind = 'enterprise')",
+                ),
             ),
             (
                 # Its targets and results panel, which htmx loads into it; its largest
@@ -355,22 +360,14 @@ class Command(BaseCommand):
             (
                 f"village /regions/{village.pk}/",
                 f"/regions/{village.pk}/",
-                f"SELECT d.year, SUM(l.amount) FROM {line} l "
-                f"JOIN {donation} d ON d.id = l.donation_id "
-                f"JOIN {region} r ON r.id = l.region_id "
-                "WHERE r.path LIKE %s GROUP BY 1",
-                (village.path + "%",),
+                *place_sums(village.path),
             ),
             (
                 # A province's own page: its cities' table and the list of its handovers
                 # (a sixth of all), the region officials of a province open first.
                 f"province region /regions/{province.assisted_region_id}/",
                 f"/regions/{province.assisted_region_id}/",
-                f"SELECT d.year, SUM(l.amount) FROM {line} l "
-                f"JOIN {donation} d ON d.id = l.donation_id "
-                f"JOIN {region} r ON r.id = l.region_id "
-                "WHERE r.path LIKE %s GROUP BY 1",
-                (province.assisted_region.path + "%",),
+                *place_sums(province.assisted_region.path),
             ),
             (
                 f"donor /donors/{donor.pk}/",
