@@ -8,7 +8,6 @@ from functools import cache, wraps
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q, Value
 from django.db.models.functions import StrIndex, Substr
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
@@ -51,6 +50,7 @@ from .models import (
     Visit,
     last_year,
 )
+from .paging import KeysFirstPaginator
 
 PAGE_SIZE = 50
 # A pairing's page and annual report list its villages with the most aid, this many; the rest
@@ -454,7 +454,7 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
     def build() -> dict:
         table = reports.region_year_table(filters=filters, region=region)
         year_totals = dict(zip(table.years, table.column_totals, strict=True))
-        page = Paginator(
+        page = KeysFirstPaginator(
             reports.donation_list(reports.donations_to_region(filters=filters, region=region)),
             PAGE_SIZE,
         ).get_page(request.GET.get("page"))
@@ -499,7 +499,7 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
     def build() -> dict:
         yearly = reports.donor_yearly(filters=filters, organisation=organisation)
-        page = Paginator(
+        page = KeysFirstPaginator(
             reports.donation_list(
                 reports.donations_by_donor(filters=filters, organisation=organisation)
             ),

@@ -1,0 +1,30 @@
+"""Pages of long lists of handovers."""
+
+from __future__ import annotations
+
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+
+
+class KeysFirstPaginator(Paginator):
+    """A Paginator of a queryset that chooses a page's rows by their keys alone, then reads
+    those rows in full (two queries a page, at any depth).
+
+    With `OFFSET` PostgreSQL computes every column of each row it skips: a region's list
+    computes what each handover gave into the region (a subquery) and joins its receiving
+    region for 100,000 rows to show 50 (page 2,000 of a province's list took 0.8 s at a
+    million lines). Its keys come from the list-order index alone, which carries the
+    receiving region for that reason (see `Donation.Meta.indexes`)."""
+
+    object_list: QuerySet
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        position = {key: index for index, key in enumerate(keys)}
+        rows = sorted(self.object_list.filter(pk__in=keys), key=lambda row: position[row.pk])
+        return self._get_page(rows, number, self)
