@@ -35,8 +35,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone, translation
 
-from partnerships import exports, reports
+from partnerships import exports, reports, views
 from partnerships.models import (
+    Donation,
     DonationLine,
     Organisation,
     PairingYearTotal,
@@ -268,6 +269,12 @@ class Command(BaseCommand):
         client.force_login(user)
         county, village, donor = self.subjects()
         province = self.province()
+        province_region = province.assisted_region
+        # The middle page of the province's list of handovers (all received in it: a
+        # province has no region above it).
+        deep = 1 + Donation.objects.filter(
+            region__path__startswith=province_region.path
+        ).count() // (2 * views.PAGE_SIZE)
         line, donation, pairing = (
             "partnerships_donationline",
             "partnerships_donation",
@@ -365,9 +372,18 @@ class Command(BaseCommand):
             (
                 # A province's own page: its cities' table and the list of its handovers
                 # (a sixth of all), the region officials of a province open first.
-                f"province region /regions/{province.assisted_region_id}/",
-                f"/regions/{province.assisted_region_id}/",
-                *place_sums(province.assisted_region.path),
+                f"province region /regions/{province_region.pk}/",
+                f"/regions/{province_region.pk}/",
+                *place_sums(province_region.path),
+            ),
+            (
+                # The middle of its list: a page chosen by keys read past half the list.
+                f"province region, page {deep} /regions/{province_region.pk}/?page={deep}",
+                f"/regions/{province_region.pk}/?page={deep}",
+                f"SELECT d.id, d.year, d.date, d.amount, r.name FROM {donation} d "
+                f"JOIN {region} r ON r.id = d.region_id WHERE r.path LIKE %s "
+                "ORDER BY d.year DESC, d.date DESC NULLS LAST, d.id DESC LIMIT %s OFFSET %s",
+                (province_region.path + "%", views.PAGE_SIZE, (deep - 1) * views.PAGE_SIZE),
             ),
             (
                 f"donor /donors/{donor.pk}/",
