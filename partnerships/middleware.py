@@ -86,11 +86,41 @@ class NulInAddressIsBadRequestMiddleware:
         return self.get_response(request)
 
 
-class StatementTimeoutIsServiceUnavailableMiddleware:
-    """A statement stopped by the web process's statement timeout (settings.STATEMENT_TIMEOUT)
-    is answered with a 503 page that says what happened and what to do, in the user's language,
-    not Django's bare 500. Nothing was changed: the statement was a read, or its transaction
-    rolled back."""
+# Errors that end a statement without it having done anything wrong, by PostgreSQL's
+# SQLSTATE: cancelled, or lost to another transaction.
+QUERY_CANCELED = "57014"  # by the statement timeout
+CONTENTION = {
+    "40P01",  # deadlock_detected: two saves locked the same rows in opposite orders
+    "40001",  # serialization_failure
+    "55P03",  # lock_not_available
+}
+
+
+def _busy_database(exception: Exception) -> str | None:
+    """ "timeout" or "contention" when `exception` is one of those, else None."""
+    from django.db import OperationalError
+
+    if not isinstance(exception, OperationalError):
+        return None
+    cause = exception.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or ""
+    if sqlstate == QUERY_CANCELED:
+        return "timeout"
+    if sqlstate in CONTENTION:
+        return "contention"
+    # SQLite: another process held the write lock past the busy timeout (settings.py).
+    if "database is locked" in str(exception) or "database table is locked" in str(exception):
+        return "contention"
+    return None
+
+
+class BusyDatabaseIsServiceUnavailableMiddleware:
+    """A statement stopped by the web process's statement timeout (settings.STATEMENT_TIMEOUT),
+    or one that lost to another transaction (a deadlock, a lock not granted; on SQLite, the
+    write lock held past the busy timeout), is answered with a 503 page that says what
+    happened and what to do, in the user's language, not Django's bare 500. Nothing was
+    changed: the statement was a read, or its transaction rolled back (the admin's saves,
+    imports and deletes are each one transaction)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -99,18 +129,16 @@ class StatementTimeoutIsServiceUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
-        from django.db import OperationalError
+        reason = _busy_database(exception)
+        if reason is None:
+            return None
+        from django.shortcuts import render
+        from django.urls import reverse
 
-        cause = exception.__cause__
-        if isinstance(exception, OperationalError) and getattr(cause, "sqlstate", "") == "57014":
-            from django.conf import settings
-            from django.shortcuts import render
-            from django.urls import reverse
-
-            context = {
-                "seconds": settings.STATEMENT_TIMEOUT,
-                # a save or an import: narrowing filters is no advice there
-                "in_admin": request.path.startswith(reverse("admin:index")),
-            }
-            return render(request, "503.html", context, status=503)
-        return None
+        context = {
+            "reason": reason,
+            "seconds": settings.STATEMENT_TIMEOUT,
+            # a save or an import: narrowing filters is no advice there
+            "in_admin": request.path.startswith(reverse("admin:index")),
+        }
+        return render(request, "503.html", context, status=503)

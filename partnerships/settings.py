@@ -95,7 +95,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "partnerships.middleware.NulInAddressIsBadRequestMiddleware",
     "partnerships.middleware.OverflowIsBadRequestMiddleware",
-    "partnerships.middleware.StatementTimeoutIsServiceUnavailableMiddleware",
+    "partnerships.middleware.BusyDatabaseIsServiceUnavailableMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -1,0 +1,77 @@
+"""A statement that lost to another transaction (a deadlock, a serialization failure, a lock
+not granted; on SQLite the write lock held by another process past the busy timeout) is
+answered with a 503 page that says so in the user's language and asks to try again, not
+Django's bare 500; the save it interrupted left nothing behind. The statement timeout's 503
+is tested in test_statement_timeout.py (PostgreSQL only)."""
+
+import sqlite3
+
+import psycopg
+import pytest
+from django.db import OperationalError
+
+from partnerships import reports, summary
+from partnerships.models import Donation
+
+from .admin_helpers import page_text
+from .test_admin_records import DONATION_ADD, donation_data
+
+pytestmark = pytest.mark.django_db
+
+LOST = [
+    psycopg.errors.DeadlockDetected("deadlock detected"),
+    psycopg.errors.SerializationFailure("could not serialize access"),
+    psycopg.errors.LockNotAvailable("could not obtain lock"),
+    sqlite3.OperationalError("database is locked"),
+]
+
+
+def failing(cause: Exception):
+    """A stand-in that fails as Django reports a database error: OperationalError, caused by
+    the driver's error."""
+
+    def fail(*args, **kwargs):
+        raise OperationalError(str(cause)) from cause
+
+    return fail
+
+
+@pytest.mark.parametrize("cause", LOST, ids=lambda cause: type(cause).__name__)
+def test_a_save_that_lost_to_another_says_so_and_keeps_nothing(
+    admin_client, reference, monkeypatch, cause
+):
+    """The donation is saved, then refreshing the summary loses to another save: the page
+    says what happened and the donation is not kept (the admin's save is one transaction)."""
+    before = Donation.objects.count()
+    monkeypatch.setattr(summary, "refresh", failing(cause))
+    response = admin_client.post(DONATION_ADD, donation_data(reference))
+    assert response.status_code == 503
+    text = page_text(response)
+    assert "<h1>有他人同时在保存修改</h1>" in text
+    assert "他人正在保存对相同记录的修改，本次操作已停止，未作任何修改。" in text
+    assert "请重试；如反复出现，请告知系统管理员。" in text
+    assert "页面计算超时" not in text
+    assert Donation.objects.count() == before
+
+
+def test_a_dashboard_page_says_so_in_english_too(official_client, reference, monkeypatch):
+    monkeypatch.setattr(reports, "top_donors", failing(LOST[0]))
+    url = f"/pairings/{reference.pairing.pk}/"
+    response = official_client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 503
+    text = page_text(response)
+    assert "<h1>Another change was being saved at the same time</h1>" in text
+    assert "Nothing was changed by it." in text
+    assert "Narrow the filters" not in text
+    monkeypatch.undo()
+    assert official_client.get(url).status_code == 200
+
+
+def test_other_database_errors_are_not_called_busy(official_client, reference, monkeypatch):
+    """Only those errors: any other is a fault to be logged and fixed, not a reason to try
+    again (the test client raises what the server would log as a 500)."""
+    monkeypatch.setattr(
+        reports, "top_donors", failing(psycopg.errors.DiskFull("could not extend file"))
+    )
+    with pytest.raises(OperationalError):
+        official_client.get(f"/pairings/{reference.pairing.pk}/")
