@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from partnerships.models import Donation, DonationLine, Organisation, Region
@@ -933,3 +933,64 @@ def test_the_region_preview_shows_rows_with_problems_too(admin_client, reference
     assert "好村" in good_row and "import-problem" not in good_row
     assert 'class="import-problem"' in bad_row and "坏村" in bad_row and "第六级" in bad_row
     assert "不在可选范围内" in bad_row
+
+
+class TestImportCommand:
+    """`manage.py import_donations`: the page's import without a web request's time limit."""
+
+    def run(self, *args):
+        out, err = io.StringIO(), io.StringIO()
+        call_command("import_donations", *args, stdout=out, stderr=err)
+        return out.getvalue(), err.getvalue()
+
+    def test_it_saves_a_file_as_the_account_named(self, admin_user, reference, tmp_path):
+        path = tmp_path / "donations.csv"
+        path.write_bytes(to_csv([HEADER, *GOOD_ROWS]))
+        before = Donation.objects.count()
+        out, _err = self.run(str(path), "--user", admin_user.username)
+        assert out.strip() == "已导入 2 笔捐赠。"
+        assert Donation.objects.count() == before + 2
+        donation = Donation.objects.get(amount=Decimal("1050000.00"), date="2024-05-06")
+        assert donation.lines.get(is_itemised=True).amount == Decimal("200000.00")
+        assert [version.history_user for version in donation.history.all()] == [admin_user]
+        assert {version.history_user for version in DonationLine.history.all()} >= {admin_user}
+
+    def test_check_saves_nothing(self, admin_user, reference, tmp_path):
+        path = tmp_path / "donations.xlsx"
+        path.write_bytes(to_csv([HEADER, *GOOD_ROWS]))  # its content says what it is
+        before = Donation.objects.count()
+        out, _err = self.run(str(path), "--user", admin_user.username, "--check")
+        assert out.strip() == "已检查 2 笔捐赠，没有问题；未保存任何内容。"
+        assert Donation.objects.count() == before
+
+    def test_problems_are_listed_and_nothing_is_saved(self, admin_user, reference, tmp_path):
+        row = list(GOOD_ROWS[2])
+        row[1] = "2023-02-30"
+        path = tmp_path / "donations.csv"
+        path.write_bytes(to_csv([HEADER, GOOD_ROWS[0], GOOD_ROWS[1], row]))
+        before = Donation.objects.count()
+        err = io.StringIO()
+        with pytest.raises(CommandError, match="发现 1 个问题，未保存任何内容。"):
+            call_command("import_donations", str(path), "--user", admin_user.username, stderr=err)
+        assert err.getvalue() == "4\t日期\t没有这一天：2023-02-30。\n"
+        assert Donation.objects.count() == before
+
+    def test_an_account_that_may_not_add_donations_is_refused(
+        self, reference, tmp_path, django_user_model
+    ):
+        path = tmp_path / "donations.csv"
+        path.write_bytes(to_csv([HEADER, *GOOD_ROWS]))
+        reader = django_user_model.objects.create_user("reader", password="pw-Reader-1")
+        for user in ("reader", "nobody"):
+            with pytest.raises(CommandError, match=f"没有可添加捐赠的有效账号 {user}。"):
+                self.run(str(path), "--user", user)
+        reader.is_superuser = True
+        reader.is_active = False
+        reader.save()
+        with pytest.raises(CommandError, match="没有可添加捐赠的有效账号 reader。"):
+            self.run(str(path), "--user", "reader")
+        assert not Donation.objects.filter(date="2024-05-06").exists()
+
+    def test_a_missing_file_is_said_so(self, admin_user, tmp_path):
+        with pytest.raises(CommandError, match=r"无法读取文件 .*missing\.csv："):
+            self.run(str(tmp_path / "missing.csv"), "--user", admin_user.username)
