@@ -97,7 +97,8 @@ CONTENTION = {
 
 
 def _busy_database(exception: Exception) -> str | None:
-    """ "timeout" or "contention" when `exception` is one of those, else None."""
+    """Why the database stopped the statement that raised `exception`: "timeout" or
+    "contention"; None for any other error."""
     from django.db import OperationalError
 
     if not isinstance(exception, OperationalError):
