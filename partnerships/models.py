@@ -1222,8 +1222,9 @@ class Donation(HeldDuringVisit):
         # (partnership, year) for a pairing's figures, with what a pairing's village table
         # and top donors read of each donation, so PostgreSQL answers them from the index
         # alone; date for the admin's date hierarchy; the list order, so a changelist page
-        # (filtered by year or not) reads only its rows, with the receiving region, so a
-        # region's list chooses a page's keys from the index alone (paging.py).
+        # (filtered by year or not) reads only its rows, with the receiving region and the
+        # pairing, so a region's list chooses a page's keys from the index alone, for a user
+        # of every pairing or of some (paging.py).
         indexes = [
             models.Index(
                 fields=["partnership", "year", "id", "amount", "donor_count", "donor_kinds"],
@@ -1235,7 +1236,7 @@ class Donation(HeldDuringVisit):
                 F("date").desc(nulls_last=True),
                 F("id").desc(),
                 name="donation_list_order",
-                include=["region"],
+                include=["region", "partnership"],
             ),
             # A year's first and last day, for the date hierarchy of a list filtered by year
             # (two index lookups): PostgreSQL finds MIN and MAX only in an index whose NULLs

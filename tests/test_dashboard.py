@@ -1463,15 +1463,19 @@ def test_a_deep_page_skips_rows_by_their_keys_alone(official_client, reference, 
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
-def test_a_lists_keys_come_from_the_list_order_index_alone(reference, monkeypatch):
+@pytest.mark.parametrize("scoped", [False, True])
+def test_a_lists_keys_come_from_the_list_order_index_alone(reference, monkeypatch, scoped):
     """A region's list of many handovers (a province's, found by where they were received)
-    chooses a page's keys from the list-order index, which carries the receiving region,
-    without reading the handovers (an index-only scan). Sorting and reading the table are
-    discouraged, as in the admin list's test: without the region in the index the plan
-    reads the handovers, and the test fails."""
+    chooses a page's keys from the list-order index, which carries the receiving region and
+    the pairing, without reading the handovers (an index-only scan), for an official of all
+    pairings or of some (a condition on the pairing). Sorting and reading the table are
+    discouraged, as in the admin list's test: without the region, or for the scoped official
+    without the pairing, in the index the plan reads the handovers, and the test fails."""
     monkeypatch.setattr(reports, "MANY_IDS", 0)  # 江口县 as a province: by where received
     _many_handovers(reference)
-    rows = reports.donations_to_region(filters=reports.Filters(), region=reference.jiangkou)
+    scope = access.Scope(paths=(reference.pairing.path,)) if scoped else access.ALL
+    filters = reports.Filters(scope=scope)
+    rows = reports.donations_to_region(filters=filters, region=reference.jiangkou)
     with connection.cursor() as cursor:
         for setting in ("enable_seqscan", "enable_sort", "enable_incremental_sort"):
             cursor.execute(f"SET LOCAL {setting} = off")
