@@ -342,7 +342,10 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
                     messages.WARNING,
                 )
                 return None
-        return super().response_action(request, queryset)
+        # One transaction: Django's "delete selected" logs each deletion before it deletes,
+        # and a delete that lost to another save (a deadlock) left the log saying so.
+        with transaction.atomic():
+            return super().response_action(request, queryset)
 
     def changelist_view(self, request, extra_context=None):
         """A date hierarchy's year of 9999 made Django work out the year after it, a 500:

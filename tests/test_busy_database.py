@@ -67,6 +67,43 @@ def test_a_dashboard_page_says_so_in_english_too(official_client, reference, mon
     assert official_client.get(url).status_code == 200
 
 
+def test_a_statement_stopped_by_the_timeout_is_not_called_contention(
+    official_client, reference, monkeypatch
+):
+    """The statement timeout's own page (its real cause is tested on PostgreSQL in
+    test_statement_timeout.py), not the other save's."""
+    monkeypatch.setattr(
+        reports, "top_donors", failing(psycopg.errors.QueryCanceled("statement timeout"))
+    )
+    response = official_client.get(f"/pairings/{reference.pairing.pk}/")
+    assert response.status_code == 503
+    text = page_text(response)
+    assert "<h1>页面计算超时</h1>" in text and "请缩小筛选范围" in text
+    assert "有他人同时在保存修改" not in text
+
+
+def test_a_delete_action_that_lost_keeps_no_record_of_deleting(
+    admin_client, reference, monkeypatch
+):
+    """Django's "delete selected" writes its log of deletions before it deletes: the action
+    runs in one transaction, so a delete that lost to another save leaves neither the
+    donation deleted nor a log saying it was."""
+    from django.contrib.admin.models import LogEntry
+
+    from partnerships.admin import DonationAdmin
+
+    monkeypatch.setattr(DonationAdmin, "delete_queryset", failing(LOST[0]))
+    logged = LogEntry.objects.count()
+    response = admin_client.post(
+        "/admin/partnerships/donation/",
+        {"action": "delete_selected", "_selected_action": [reference.donation.pk], "post": "yes"},
+    )
+    assert response.status_code == 503
+    assert "有他人同时在保存修改" in page_text(response)
+    assert LogEntry.objects.count() == logged
+    assert Donation.objects.filter(pk=reference.donation.pk).exists()
+
+
 def test_other_database_errors_are_not_called_busy(official_client, reference, monkeypatch):
     """Only those errors: any other is a fault to be logged and fixed, not a reason to try
     again (the test client raises what the server would log as a 500)."""
