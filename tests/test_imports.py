@@ -991,6 +991,55 @@ class TestImportCommand:
             self.run(str(path), "--user", "reader")
         assert not Donation.objects.filter(date="2024-05-06").exists()
 
+    def test_the_accounts_pairings_and_locked_years_apply(
+        self, reference, tmp_path, django_user_model
+    ):
+        """As on the page: a clerk's file for a pairing not assigned to them, or dated in a
+        locked year, is refused by row, checked or imported, and nothing is saved."""
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+        from partnerships.models import Assignment, LockedYear
+
+        clerk = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+        clerk.groups.add(Group.objects.get(name=DATA_ENTRY))
+        assignment = Assignment.objects.create(user=clerk, partnership=reference.town_pairing)
+        path = tmp_path / "donations.csv"
+        path.write_bytes(to_csv([HEADER, *GOOD_ROWS]))
+        before = Donation.objects.count()
+
+        def refused(*flags) -> str:
+            err = io.StringIO()
+            with pytest.raises(CommandError, match="未保存任何内容"):
+                call_command("import_donations", str(path), "--user", "clerk", *flags, stderr=err)
+            return err.getvalue()
+
+        for flags in ((), ("--check",)):
+            assert "您未被分配负责结对关系" in refused(*flags)
+        assignment.partnership = reference.pairing
+        assignment.save()
+        LockedYear.objects.create(year=2024)
+        for flags in ((), ("--check",)):
+            assert "2024年已锁定" in refused(*flags)
+        assert Donation.objects.count() == before
+
+    def test_an_account_without_staff_status_is_refused(
+        self, reference, tmp_path, django_user_model
+    ):
+        """The page lets in staff only: a clerk whose staff status was taken away, keeping
+        the role, is refused here too."""
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+
+        clerk = django_user_model.objects.create_user("former", password="x", is_staff=False)
+        clerk.groups.add(Group.objects.get(name=DATA_ENTRY))
+        assert clerk.has_perm("partnerships.add_donation")
+        path = tmp_path / "donations.csv"
+        path.write_bytes(to_csv([HEADER, *GOOD_ROWS]))
+        with pytest.raises(CommandError, match="没有可添加捐赠的有效账号 former。"):
+            self.run(str(path), "--user", "former")
+
     def test_a_missing_file_is_said_so(self, admin_user, tmp_path):
         with pytest.raises(CommandError, match=r"无法读取文件 .*missing\.csv："):
             self.run(str(tmp_path / "missing.csv"), "--user", admin_user.username)

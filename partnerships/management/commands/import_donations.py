@@ -4,8 +4,9 @@ without a web request's time limit: for a file too large to confirm within it (R
 
     python manage.py import_donations FILE --user USERNAME [--check]
 
-The same file formats, checks, messages and rules as the page, for the account named: its
-pairings, its locked years, and its name on each record's audit trail. Every row is saved,
+The same file formats, checks, messages and rules as the page, for the account named (an
+active staff account that may add donations, as the page requires): its pairings, its locked
+years, and its name on each record's audit trail. Every row is saved,
 in one transaction, or none; with `--check` nothing is saved. Problems are listed one a line
 (row, column, message) and end the command with exit status 1.
 """
@@ -49,7 +50,10 @@ class Command(BaseCommand):
         parser.add_argument("--check", action="store_true", help="Check only; save nothing.")
 
     def handle(self, *args, file, user, check, **options):
-        account = get_user_model().objects.filter(username=user, is_active=True).first()
+        # Whom the admin's import page lets in: an active staff account that may add donations.
+        account = (
+            get_user_model().objects.filter(username=user, is_active=True, is_staff=True).first()
+        )
         if account is None or not account.has_perm("partnerships.add_donation"):
             raise CommandError(
                 _("No active account %(user)s that may add donations.") % {"user": user}
