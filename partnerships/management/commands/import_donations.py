@@ -6,9 +6,9 @@ without a web request's time limit: for a file too large to confirm within it (R
 
 The same file formats, checks, messages and rules as the page, for the account named (an
 active staff account that may add donations, as the page requires): its pairings, its locked
-years, and its name on each record's audit trail. Every row is saved,
-in one transaction, or none; with `--check` nothing is saved. Problems are listed one a line
-(row, column, message) and end the command with exit status 1.
+years, and its name on each record's audit trail. Every row is saved, in one transaction, or
+none; with `--check` nothing is saved. Problems are listed one a line (row, column, message)
+and end the command with exit status 1.
 """
 
 from __future__ import annotations
