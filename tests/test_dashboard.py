@@ -44,9 +44,9 @@ GRAND_TOTAL = re.compile(r'class="num total grand-total"><data value="([0-9.]+)"
 
 def analyzed(*models) -> None:
     """Statistics of these tables as they are now, for a test of PostgreSQL's plan: its
-    autovacuum analyses a table once enough rows were written, rolled back or not, so the
-    statistics an earlier test left depend on when it ran, and a plan test failed in one run
-    of three (the planner judged the test's few rows by another test's many)."""
+    autovacuum analyses a table once enough rows were written, rolled back or not, so
+    whether a plan test saw any statistics depended on when autovacuum ran (three tests
+    passed only while their tables had never been analysed, and failed in one full run)."""
     with connection.cursor() as cursor:
         for model in models:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
