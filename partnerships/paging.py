@@ -19,13 +19,9 @@ class KeysFirstPaginator(Paginator):
 
     object_list: QuerySet
 
-    def page(self, number) -> Page:
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+    def _get_page(self, rows: QuerySet, number: int, paginator: Paginator) -> Page:
+        """Django's `page` works out the slice; its keys are read, then those rows by key."""
+        keys = list(rows.values_list("pk", flat=True))
         position = {key: index for index, key in enumerate(keys)}
-        rows = sorted(self.object_list.filter(pk__in=keys), key=lambda row: position[row.pk])
-        return self._get_page(rows, number, self)
+        found = sorted(self.object_list.filter(pk__in=keys), key=lambda row: position[row.pk])
+        return super()._get_page(found, number, paginator)
