@@ -126,6 +126,43 @@ def _polite_plurals():
     )
 
 
+# Django's Chinese puts a space around each model's name, written for English names; this
+# app's names are Chinese ("增加 地区", "成功添加了 地区“某村”"). It also says 增加 in some
+# places and 添加 in others (here 添加 throughout), and its page titles read "Error:" in English
+# above a form with errors.
+SPACED = [
+    gettext_noop("Error:"),
+    gettext_noop("Add"),
+    gettext_noop("Save and add another"),
+    gettext_noop("Add %s"),
+    gettext_noop("Change %s"),
+    gettext_noop("View %s"),
+    gettext_noop("Select %s"),
+    gettext_noop("Select %s to change"),
+    gettext_noop("Add %(name)s"),
+    gettext_noop("Add another %(verbose_name)s"),
+    gettext_noop("Delete selected %(verbose_name_plural)s"),
+    gettext_noop("Select all %(total_count)s %(module_name)s"),
+    gettext_noop("Models in the %(name)s application"),
+    gettext_noop("%(app)s administration"),
+    gettext_noop("The {name} “{obj}” was added successfully."),
+    gettext_noop("The {name} “{obj}” was changed successfully."),
+    gettext_noop("The %(name)s “%(obj)s” was deleted successfully."),
+    gettext_noop("Successfully deleted %(count)d %(items)s."),
+    gettext_noop("Added {name} “{object}”."),
+    gettext_noop("Changed {fields} for {name} “{object}”."),
+    gettext_noop("Deleted {name} “{object}”."),
+]
+
+
+def _spaced_plurals():
+    ngettext(
+        "%(count)s %(name)s was changed successfully.",
+        "%(count)s %(name)s were changed successfully.",
+        1,
+    )
+
+
 # Django's Chinese for these reads wrongly ("取消选中" for the delete link beside a choice) or
 # clumsily, with Western punctuation.
 BETTER = [

@@ -684,6 +684,31 @@ class TestDonations:
         english = admin_client.get(f"{DONATION_ADD[:-4]}import/", HTTP_ACCEPT_LANGUAGE="en")
         assert "or 105万. Download a template:" in page_text(english)
 
+    def test_the_admins_chinese_names_a_record_without_spaces(self, admin_client, reference):
+        """Django's Chinese spaces out each model's name ("增加 地区", "成功添加了 地区“…”"),
+        mixes 增加 with 添加, and titles a page with errors "Error:" in English."""
+
+        def title(response):
+            return re.search(r"<title>(.*) \| 东西部协作记录</title>", response.text).group(1)
+
+        regions = "/admin/partnerships/region/"
+        assert title(admin_client.get(regions)) == "选择要修改的地区"
+        adding = admin_client.get(f"{regions}add/")
+        assert title(adding) == "添加地区"
+        assert "保存并再添加一个" in page_text(adding)
+        assert title(admin_client.post(f"{regions}add/", {"name": ""})) == "错误： 添加地区"
+        county = Region.objects.get(name="江口县")
+        added = admin_client.post(
+            f"{regions}add/", {"name": "某新村", "level": 5, "parent": county.pk}, follow=True
+        )
+        village = Region.objects.get(name="某新村")
+        assert "已成功添加地区“贵州省 铜仁市 江口县 某新村”。" in re.sub("<[^>]+>", "", added.text)
+        assert title(admin_client.get(f"{regions}{village.pk}/change/")).endswith(" | 修改地区")
+        deleted = admin_client.post(f"{regions}{village.pk}/delete/", {"post": "yes"}, follow=True)
+        assert "已成功删除地区“贵州省 铜仁市 江口县 某新村”。" in page_text(deleted)
+        index = admin_client.get("/admin/").content.decode()
+        assert 'title="东西部协作的各类记录"' in index and "增加" not in index
+
     def test_a_chinese_date_is_read_and_a_bad_one_says_the_format(self, admin_client, reference):
         data = donation_data(reference, date="2024年5月6日")
         assert admin_client.post(DONATION_ADD, data).status_code == 302
