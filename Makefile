@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-sqlite test-postgres bench lint format messages clean
+.PHONY: run test test-sqlite test-postgres bench bench-sqlite lint format messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,14 @@ test-postgres: $(VENV)/.dev
 bench: $(VENV)/.dev
 	HTTPS=false PLAIN_STATIC_STORAGE=true $(BIN)/python tests/pgserver.py -- \
 		$(BIN)/python manage.py bench $(BENCH_ARGS)
+
+## The same on SQLite, the embedded database, at a single county's size (a throwaway file);
+## results also in bench-results-sqlite.json.
+bench-sqlite: $(VENV)/.dev
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	HTTPS=false PLAIN_STATIC_STORAGE=true DATABASE_URL="sqlite:///$$dir/bench.sqlite3" \
+		$(BIN)/python manage.py bench --lines 20000 --villages 300 \
+		--json bench-results-sqlite.json $(BENCH_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -6,6 +6,10 @@ JSON). Timings are figures to read, never assertions. Each page has two ratios, 
 in the same run on the same data: against the bare SQL of the headline aggregate it shows,
 and against its own queries for what it shows, run again through a bare connection (the
 product's overhead over the database work it does).
+
+`make bench-sqlite` runs the same on an empty SQLite file at a single county's size, the
+embedded database's use: there the baselines run through a bare sqlite3 connection, and the
+export has no baseline (SQLite has no COPY).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import os
 import secrets
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -30,6 +35,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
+from django.db.backends.sqlite3._functions import register as register_sqlite_functions
 from django.db.models import Count, Sum
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -100,6 +106,16 @@ def raw_connection() -> psycopg.Connection:
     )
 
 
+def raw_sqlite_connection() -> sqlite3.Connection:
+    """A bare sqlite3 connection to the same file, for baselines, with the SQL functions
+    Django's backend adds to every connection (its date functions; a logged query may call
+    them) and none of its type converters: rows come back as SQLite stores them."""
+    params = connection.get_connection_params()  # the file, or the tests' shared memory
+    conn = sqlite3.connect(params["database"], uri=params["uri"], check_same_thread=False)
+    register_sqlite_functions(conn)
+    return conn
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
@@ -140,7 +156,7 @@ def free_port() -> int:
 
 
 class Command(BaseCommand):
-    help = "Benchmark the dashboard, exports and admin against raw SQL (PostgreSQL)."
+    help = "Benchmark the dashboard, exports and admin against raw SQL."
 
     def add_arguments(self, parser):
         parser.add_argument("--lines", type=int, default=1_000_000)
@@ -162,10 +178,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["export_probe"]:
             return self.export_probe()
-        if connection.vendor != "postgresql":
-            raise CommandError("The benchmark runs on PostgreSQL: use `make bench`.")
+        if connection.vendor not in ("postgresql", "sqlite"):
+            raise CommandError("The benchmark runs on PostgreSQL or SQLite: see `make bench`.")
         prepare_client_environment()
         results = {
+            "database": connection.vendor,
             "date": timezone.localtime().isoformat(timespec="minutes"),
             "machine": f"{os.cpu_count()} cores, "
             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
@@ -183,7 +200,7 @@ class Command(BaseCommand):
                 stdout=self.stdout,
             )
         with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
+            cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
         results["rows"] = {
             "donation lines": DonationLine.objects.count(),
             "pairings": Partnership.objects.count(),
@@ -203,32 +220,32 @@ class Command(BaseCommand):
 
     # Subjects and baselines --------------------------------------------------------------
 
-    def kept_connection(self) -> psycopg.Connection:
+    def kept_connection(self) -> psycopg.Connection | sqlite3.Connection:
         """A bare connection for baselines, kept for the whole run (listed for tests to close)."""
-        conn = raw_connection()
+        conn = raw_connection() if connection.vendor == "postgresql" else raw_sqlite_connection()
         self._raw_connections = [*getattr(self, "_raw_connections", []), conn]
         return conn
 
     def raw(self, sql: str, params=()) -> callable:
-        """A bare psycopg connection running the aggregate a page shows."""
+        """A bare connection running the aggregate a page shows (written with %s
+        placeholders, which sqlite3 spells ?)."""
+        if connection.vendor == "sqlite":
+            sql = sql.replace("%s", "?")
+        return self.raw_script([sql], params)
+
+    def raw_script(self, statements: list[str], params=()) -> callable:
+        """A bare connection running the given statements one after another."""
         conn = self.kept_connection()
 
         def run():
-            with conn.cursor() as cursor:
-                cursor.execute(sql, params)
-                cursor.fetchall()
-
-        return run
-
-    def raw_script(self, statements: list[str]) -> callable:
-        """A bare psycopg connection running the given statements one after another."""
-        conn = self.kept_connection()
-
-        def run():
-            with conn.cursor() as cursor:
+            cursor = conn.cursor()
+            try:
                 for statement in statements:
-                    cursor.execute(statement)
+                    # no parameters at all for a logged query: it may hold a literal %
+                    cursor.execute(statement, params) if params else cursor.execute(statement)
                     cursor.fetchall()
+            finally:
+                cursor.close()
 
         return run
 
@@ -484,6 +501,8 @@ class Command(BaseCommand):
             check=True,
         )
         product = json.loads(probe.stdout.strip().splitlines()[-1])
+        if connection.vendor != "postgresql":
+            return product  # no COPY to compare with
         # The baseline is COPY of the very query the product streams (same columns, labels in
         # the default language, same order), so the ratio is the cost of serving it over HTTP.
         with translation.override(settings.LANGUAGE_CODE):
@@ -647,10 +666,14 @@ class Command(BaseCommand):
                 f"{'':>9}{'':>8}{'':>9}{'':>8}{row['queries']:>9}"
             )
         export = results["export"]
+        copy = (
+            f"; COPY {export['copy_rows_per_s']:,.0f} rows/s (ratio {export['ratio_to_copy']:.2f})"
+            if "copy_rows_per_s" in export
+            else ""
+        )
         out(
             f"\nledger CSV export: {export['rows']:,} rows in {export['seconds']:.1f}s = "
-            f"{export['rows_per_s']:,.0f} rows/s; COPY {export['copy_rows_per_s']:,.0f} rows/s "
-            f"(ratio {export['ratio_to_copy']:.2f}); peak memory {export['peak_rss_mb']:.0f} MB"
+            f"{export['rows_per_s']:,.0f} rows/s{copy}; peak memory {export['peak_rss_mb']:.0f} MB"
         )
         for load in (results["load"], results["load_afresh"]):
             out(
