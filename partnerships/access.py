@@ -51,7 +51,9 @@ REMOVED_BY_STAFF = [
     "inspection",
 ]
 ROLE_PERMISSIONS = {
-    ADMINISTRATOR: None,  # every permission of this app and of user accounts
+    # every permission of this app, of user accounts and of the sign-in records (django-axes:
+    # the lockout page tells a locked-out person to ask an administrator to unlock them)
+    ADMINISTRATOR: None,
     DATA_ENTRY: [
         *(
             f"{action}_{model}"
@@ -74,7 +76,7 @@ def setup_roles(**kwargs) -> None:
         group, _ = Group.objects.get_or_create(name=name)
         if codenames is None:
             permissions = list(app_permissions) + list(
-                Permission.objects.filter(content_type__app_label="auth")
+                Permission.objects.filter(content_type__app_label__in=["auth", "axes"])
             )
         else:
             permissions = list(app_permissions.filter(codename__in=codenames))

@@ -1375,12 +1375,27 @@ class RoleUserAdmin(UserAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is not None and obj.user_permissions.exists():
-            return fieldsets
+        left_out = set()
+        if obj is None or not obj.user_permissions.exists():
+            left_out.add("user_permissions")
+        if not request.user.is_superuser:
+            left_out.add("is_superuser")  # an administrator cannot make anyone a superuser
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f != "user_permissions"]})
+            (name, {**options, "fields": [f for f in options["fields"] if f not in left_out]})
             for name, options in fieldsets
         ]
+
+    # A superuser's account (its password, its roles, its status) is changed by a superuser
+    # only: an administrator could otherwise take it over. Administrators still see it.
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 User = get_user_model()

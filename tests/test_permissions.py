@@ -542,3 +542,49 @@ def test_staff_of_a_town_pairing_see_and_pick_nothing_of_a_sibling_town_pairing(
         )
         assert response.status_code == 200 and form_errors(response), person
     assert not Meeting.objects.filter(title="又一次座谈会").exists()
+
+
+def test_an_administrator_unlocks_accounts_but_cannot_become_a_superuser(client, world):
+    """The lockout page says to ask an administrator; django-axes' records are theirs too.
+    Making an account a superuser, or changing a superuser's, stays a superuser's."""
+    from axes.models import AccessAttempt
+    from django.contrib.auth import get_user_model
+
+    chief = get_user_model().objects.create_user(
+        username="chief", password="pw-chief", is_staff=True
+    )
+    chief.groups.add(Group.objects.get(name=access.ADMINISTRATOR))
+    attempt = AccessAttempt.objects.create(
+        username="staff_a", ip_address="10.0.0.1", failures_since_start=5
+    )
+    client.force_login(chief)
+    attempts = "/admin/axes/accessattempt/"
+    assert client.get(attempts).status_code == 200
+    unlocked = client.post(f"{attempts}{attempt.pk}/delete/", {"post": "yes"})
+    assert unlocked.status_code == 302 and not AccessAttempt.objects.exists()
+
+    own = f"/admin/auth/user/{chief.pk}/change/"
+    form = client.get(own)
+    assert form.status_code == 200 and 'name="is_superuser"' not in form.content.decode()
+    data = {
+        "username": "chief",
+        "is_active": "on",
+        "is_staff": "on",
+        "is_superuser": "on",
+        "groups": [Group.objects.get(name=access.ADMINISTRATOR).pk],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    assert client.post(own, data).status_code == 302
+    chief.refresh_from_db()
+    assert not chief.is_superuser and chief.is_staff
+
+    superuser = world["users"]["admin"]
+    other = f"/admin/auth/user/{superuser.pk}/"
+    shown = client.get(f"{other}change/")
+    assert shown.status_code == 200 and 'name="username"' not in shown.content.decode()
+    assert client.post(f"{other}change/", {**data, "username": "taken"}).status_code == 403
+    assert client.post(f"{other}password/", {"password1": "x" * 20}).status_code == 403
+    assert client.post(f"{other}delete/", {"post": "yes"}).status_code == 403
+    superuser.refresh_from_db()
+    assert superuser.username == "admin" and superuser.check_password("pw-admin")
