@@ -284,6 +284,22 @@ class SearchByShownNames:
         return None
 
 
+def _without_field(fieldsets, name: str) -> list:
+    """`fieldsets` without the field `name`, also where it shares a line with others."""
+    result = []
+    for title, options in fieldsets:
+        fields = []
+        for line in options.get("fields", []):
+            if isinstance(line, (list, tuple)):
+                line = tuple(field for field in line if field != name)
+                if line:
+                    fields.append(line)
+            elif line != name:
+                fields.append(line)
+        result.append((title, {**options, "fields": fields}))
+    return result
+
+
 def _without_links(items: list, prefixes: tuple[str, ...]) -> list:
     """The admin's nested list of deleted objects without the entries starting with
     `prefixes` (get_deleted_objects: each is "Verbose name: object"), and in Chinese with a
@@ -398,7 +414,8 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
             if issubclass(formset.form, forms.RefusesControlCharacters):
                 bases = (formset.form,)
             formset.form = type(formset.form.__name__, bases, {"user": request.user})
-            yield type(formset.__name__, (forms.NoticesVanishedRows, formset), {}), inline
+            bases = (forms.NamesDuplicateFields, forms.NoticesVanishedRows, formset)
+            yield type(formset.__name__, bases, {}), inline
 
     def _in_scope_or_404(self, request, object_id) -> None:
         """An object outside the user's scope, or an id that is no id, is simply not there."""
@@ -492,6 +509,34 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
             request.user, obj
         )
 
+    def get_fieldsets(self, request, obj=None):
+        """A page to read only shows no "Loaded version": the stale-copy check's hidden field,
+        which Django would show as text, under its name in English."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            return _without_field(fieldsets, "loaded_version")
+        return fieldsets
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """A record of a locked year says why its page is to read only."""
+        response = super().change_view(request, object_id, form_url, extra_context)
+        record = (getattr(response, "context_data", None) or {}).get("original")
+        if request.method == "GET" and access.is_locked_for(request.user, record):
+            years = sorted(access.years_of(record) & access.locked_years())
+            self.message_user(
+                request,
+                ngettext(
+                    "The year %(years)s is locked (its annual assessment is done): this record "
+                    "can be read, not changed. An administrator can still change it.",
+                    "The years %(years)s are locked (their annual assessment is done): this "
+                    "record can be read, not changed. An administrator can still change it.",
+                    len(years),
+                )
+                % {"years": punctuation.joined([str(year) for year in years])},
+                messages.WARNING,
+            )  # shown on this page: its template is rendered after this
+        return response
+
     def save_related(self, request, form, formsets, change):
         """One save, one version: the links saved after the record (donors, recipients, a
         delegation's members and places) go into the version the save recorded, rather than
@@ -528,6 +573,12 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
 
 class ScopedInline(ScopedChoicesMixin):
     """Inline rows follow their parent's scope and year lock."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            return _without_field(fieldsets, "loaded_version")  # as RecordAdmin's
+        return fieldsets
 
     def has_add_permission(self, request, obj=None):
         return super().has_add_permission(request, obj) and not access.is_locked_for(

@@ -499,9 +499,13 @@ class DonationForm(GuardedModelForm):
             if outside:
                 self.add_error(
                     "region",
-                    _(
+                    ngettext(
+                        "%(places)s lies outside the receiving region %(region)s. Choose a "
+                        "region that holds every recipient, or leave it empty to have it "
+                        "filled in.",
                         "%(places)s lie outside the receiving region %(region)s. Choose a region "
-                        "that holds every recipient, or leave it empty to have it filled in."
+                        "that holds every recipient, or leave it empty to have it filled in.",
+                        len(outside),
                     )
                     % {
                         "places": punctuation.joined(p.name for p in outside),
@@ -510,7 +514,9 @@ class DonationForm(GuardedModelForm):
                 )
 
     def _recipients_outside(self, partnership, regions, organisations) -> bool:
-        """Recipients must lie in the pairing's assisted side; says which do not."""
+        """Recipients must lie in the pairing's assisted side, and recipient places be towns
+        or villages (the choices offer only those; a county typed into a form or a file was
+        taken); says which are not."""
         assisted = partnership.assisted_region
         found = False
         for field, names in (
@@ -524,9 +530,27 @@ class DonationForm(GuardedModelForm):
                 found = True
                 self.add_error(
                     field,
-                    _("%(names)s lie outside %(region)s, the side this pairing assists.")
+                    ngettext(
+                        "%(names)s lies outside %(region)s, the side this pairing assists.",
+                        "%(names)s lie outside %(region)s, the side this pairing assists.",
+                        len(names),
+                    )
                     % {"names": punctuation.joined(names), "region": assisted.name},
                 )
+        too_large = [r.name for r in regions if r.level < Region.Level.TOWN]
+        if too_large:
+            found = True
+            self.add_error(
+                "recipient_regions",
+                ngettext(
+                    "%(names)s is a county or a larger region, not a town or village: name the "
+                    "towns or villages that received, or choose it as the receiving region.",
+                    "%(names)s are counties or larger regions, not towns or villages: name the "
+                    "towns or villages that received, or choose them as the receiving region.",
+                    len(too_large),
+                )
+                % {"names": punctuation.joined(too_large)},
+            )
         return found
 
     def _region_follows_recipients(self) -> bool:
@@ -555,9 +579,12 @@ class DonationForm(GuardedModelForm):
         if others:
             self.add_error(
                 "funding",
-                _(
+                ngettext(
                     "Fiscal assistance funds come from government bodies only; %(names)s "
-                    "are not. Choose “social donations” or “not stated”."
+                    "is not one. Choose “social donations” or “not stated”.",
+                    "Fiscal assistance funds come from government bodies only; %(names)s "
+                    "are not. Choose “social donations” or “not stated”.",
+                    len(others),
                 )
                 % {"names": punctuation.joined(others)},
             )
@@ -623,6 +650,25 @@ class DonationInVisitForm(DonationForm):
                     % {"places": punctuation.joined(dict.fromkeys(stray))},
                 )
         return cleaned
+
+
+class NamesDuplicateFields:
+    """Mixed into every admin inline formset: two rows that may not repeat each other are
+    refused with the fields' names as the page shows them. Django named them as the code does
+    ("请修正person 和 role的重复数据，该字段必须唯一。")."""
+
+    def get_unique_error_message(self, unique_check):
+        parent = getattr(getattr(self, "fk", None), "name", None)  # the same on every row
+        names = []
+        for name in unique_check:
+            if name == parent:
+                continue
+            field = self.form.base_fields.get(name)
+            label = field.label if field is not None and field.label else None
+            names.append(str(label or self.model._meta.get_field(name).verbose_name))
+        return _("Two rows have the same %(fields)s: correct or remove one.") % {
+            "fields": punctuation.joined(names)
+        }
 
 
 class NoticesVanishedRows:

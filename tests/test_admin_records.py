@@ -335,6 +335,21 @@ class TestVisits:
         assert Visit.objects.count() == 1 and Meeting.objects.count() == 2
 
 
+def new_meeting(reference, *participants) -> dict:
+    """A new meeting's form data with the given (person, role) participants."""
+    data = {
+        "title": "座谈会2",
+        "partnership": reference.pairing.pk,
+        "date": "2023-02-01",
+        **management("participants"),
+        "participants-TOTAL_FORMS": str(len(participants)),
+    }
+    for number, (person, role) in enumerate(participants):
+        data[f"participants-{number}-person"] = person.pk
+        data[f"participants-{number}-role"] = role
+    return data
+
+
 class TestMeetings:
     def test_it_rejects_a_date_outside_its_visit(self, english_admin_client, reference):
         response = english_admin_client.post(
@@ -376,22 +391,27 @@ class TestMeetings:
 
     def test_a_meeting_has_one_chair(self, english_admin_client, reference):
         meeting = Meeting.objects.get(title="江口县·樟木头镇东西部协作工作座谈会")
-        someone = reference.visit.leader
-        data = {
-            "title": "座谈会2",
-            "partnership": reference.pairing.pk,
-            "date": "2023-02-01",
-            **management("participants"),
-            "participants-TOTAL_FORMS": "2",
-            "participants-0-person": someone.pk,
-            "participants-0-role": "chair",
-            "participants-1-person": meeting.participants.first().person.pk,
-            "participants-1-role": "chair",
-        }
+        data = new_meeting(
+            reference,
+            (reference.visit.leader, "chair"),
+            (meeting.participants.first().person, "chair"),
+        )
         response = english_admin_client.post(MEETING_ADD, data)
         assert response.status_code == 200
         assert "A meeting has one chair." in form_errors(response)
         assert Meeting.objects.count() == 2
+
+    def test_a_repeated_participant_is_named_as_the_page_shows_its_fields(
+        self, admin_client, reference
+    ):
+        """Django named the fields as the code does: "请修正person 和 role的重复数据"."""
+        someone = reference.visit.leader
+        data = new_meeting(reference, (someone, "speaker"), (someone, "speaker"))
+        response = admin_client.post(MEETING_ADD, data)
+        assert response.status_code == 200
+        errors = " ".join(form_errors(response))
+        assert "有两行的人员、角色相同：请修改或删除其中一行。" in errors, errors
+        assert "person" not in errors and Meeting.objects.count() == 2
 
     def test_its_participants_are_listed_in_the_order_entered(self, admin_client, reference):
         meeting = Meeting.objects.get(title="江口县·樟木头镇东西部协作工作座谈会")
@@ -655,7 +675,7 @@ class TestDonations:
             funding="fiscal",
         )
         errors = " ".join(form_errors(english_admin_client.post(DONATION_ADD, data)))
-        assert "某外村 lie outside 江口县" in errors
+        assert "某外村 lies outside 江口县" in errors
         assert "Fiscal assistance funds come from government bodies only" in errors
         assert "“1,2” is not an amount." in errors
         assert Donation.objects.count() == 1
@@ -709,6 +729,19 @@ class TestDonations:
         index = admin_client.get("/admin/").content.decode()
         assert 'title="东西部协作的各类记录"' in index and "增加" not in index
 
+    def test_english_lists_and_histories_give_days_year_first(
+        self, english_admin_client, reference
+    ):
+        """The admin's English lists said "Jan. 10, 2023" and its histories "Dec. 6, 2026,
+        1:42 p.m.", the American order, though the README promised 2023-01-10."""
+        visits = page_text(english_admin_client.get("/admin/partnerships/visit/"))
+        assert "2023-01-10" in visits and "Jan. 10, 2023" not in visits
+        history = page_text(
+            english_admin_client.get(f"/admin/partnerships/visit/{reference.visit.pk}/history/")
+        )
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", history)
+        assert not re.search(r"[ap]\.m\.", history)
+
     def test_a_chinese_date_is_read_and_a_bad_one_says_the_format(self, admin_client, reference):
         data = donation_data(reference, date="2024年5月6日")
         assert admin_client.post(DONATION_ADD, data).status_code == 302
@@ -719,6 +752,31 @@ class TestDonations:
         assert "请输入有效的日期，格式如 2024-03-06。" in form_errors(response)
         listed = page_text(admin_client.get("/admin/partnerships/donation/"))
         assert "按捐赠方类型" in listed and " 以 " not in listed
+
+    def test_a_county_is_no_recipient(self, admin_client, reference):
+        """The recipient choices offer towns and villages; a county's id posted by hand (or
+        typed into an import) was saved as a recipient."""
+        data = donation_data(reference, recipient_regions=[reference.jiangkou.pk])
+        errors = form_errors(admin_client.post(DONATION_ADD, data))
+        assert (
+            "江口县是县（区）或更大的地区，不是乡镇或村：请填写受赠的乡镇或村，"
+            "或将其选为受赠地区。" in errors
+        ), errors
+        two = donation_data(
+            reference, recipient_regions=[reference.jiangkou.pk, reference.jiangkou.parent.pk]
+        )
+        english = form_errors(admin_client.post(DONATION_ADD, two, HTTP_ACCEPT_LANGUAGE="en"))
+        (plural,) = [e for e in english if "are counties or larger regions" in e]
+        assert "江口县" in plural and "铜仁市" in plural
+        assert Donation.objects.count() == 1
+
+    def test_fiscal_funds_name_the_one_donor_that_is_no_government_body(
+        self, english_admin_client, reference
+    ):
+        community = Organisation.objects.get(name="樟罗社区")
+        data = donation_data(reference, donors=[community.pk], funding="fiscal")
+        errors = " ".join(form_errors(english_admin_client.post(DONATION_ADD, data)))
+        assert "樟罗社区 is not one." in errors and "are not" not in errors
 
     def test_recipients_must_lie_within_the_assisted_side(self, english_admin_client, reference):
         """Said on the recipients, not as a receiving region the staff member left empty."""
@@ -733,8 +791,8 @@ class TestDonations:
         )
         response = english_admin_client.post(DONATION_ADD, data)
         errors = form_errors(response)
-        assert "某外村 lie outside 江口县, the side this pairing assists." in errors
-        assert "某外县小学 lie outside 江口县, the side this pairing assists." in errors
+        assert "某外村 lies outside 江口县, the side this pairing assists." in errors
+        assert "某外县小学 lies outside 江口县, the side this pairing assists." in errors
         assert not any("receiving region" in error for error in errors)
         assert Donation.objects.count() == 1
         assert Donation.objects.count() == 1
@@ -766,7 +824,7 @@ class TestDonations:
             DONATION_ADD,
             donation_data(reference, region=reference.minxiao.pk),
         )
-        assert "齐心村 lie outside the receiving region 闵孝镇" in page_text(response)
+        assert "齐心村 lies outside the receiving region 闵孝镇" in page_text(response)
         assert Donation.objects.count() == 1
 
     def test_a_filled_in_region_follows_the_recipients(self, english_admin_client, reference):
@@ -872,7 +930,7 @@ class TestDonations:
         )
         url = f"/admin/partnerships/donation/{donation.pk}/change/"
         response = english_admin_client.post(url, data)
-        assert "双屯村 lie outside the receiving region 闵孝镇. Choose a region" in page_text(
+        assert "双屯村 lies outside the receiving region 闵孝镇. Choose a region" in page_text(
             response
         )
         donation.refresh_from_db()

@@ -1109,6 +1109,34 @@ class TestLocksAndScope:
         record.refresh_from_db()
         assert record.headcount == 3
 
+    def test_a_record_to_read_only_says_why_and_shows_no_version_field(
+        self, staff_client, reference
+    ):
+        """Its page named the stale-copy check's hidden field "Loaded version: None", in
+        English, and did not say the record could not be changed because of a locked year."""
+        from partnerships.models import LockedYear
+
+        record = posting(
+            reference.town_pairing,
+            "teacher",
+            3,
+            start_date=datetime.date(2022, 9, 1),
+            end_date=datetime.date(2024, 7, 31),
+        )
+        page = page_text(staff_client.get(f"/admin/partnerships/posting/{record.pk}/change/"))
+        assert "已锁定" not in page
+        LockedYear.objects.create(year=2023)
+        page = page_text(staff_client.get(f"/admin/partnerships/posting/{record.pk}/change/"))
+        assert "2023年已锁定：年度考核已完成，此记录只能查看，不能修改；" in page
+        assert "Loaded version" not in page and "loaded_version" not in page
+        # reference data staff read: their pairing's page, with its child pairings inline
+        response = staff_client.get(
+            f"/admin/partnerships/partnership/{reference.town_pairing.pk}/change/"
+        )
+        assert response.status_code == 200
+        assert "Loaded version" not in page_text(response)
+        assert "loaded_version" not in page_text(response)
+
     def test_a_new_posting_into_a_locked_year_is_refused(self, staff_client, reference):
         from partnerships.models import LockedYear
 

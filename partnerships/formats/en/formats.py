@@ -1,5 +1,8 @@
-# Django's English short date is American, "12/05/2026": read in China (and most of the
-# world) as 12 May. Lists and tables give the day year first, as in Chinese: "2026-12-05".
+# Django's English dates are American, "12/05/2026" (read in China, and most of the world,
+# as 12 May) and "Dec. 5, 2026", in the admin's lists and history too. Every English date
+# gives the day year first, as the Chinese pages' numbers do: "2026-12-05".
+DATE_FORMAT = "Y-m-d"
+DATETIME_FORMAT = "Y-m-d H:i"
 SHORT_DATE_FORMAT = "Y-m-d"
 SHORT_DATETIME_FORMAT = "Y-m-d H:i"
 # Dates typed on English pages are read as on Chinese ones (zh_Hans/formats.py), year first;
