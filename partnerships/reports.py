@@ -65,6 +65,7 @@ ZERO = Decimal("0.00")
 MANY_IDS = 5000
 DonorLink = Donation.donors.through
 RecipientRegionLink = Donation.recipient_regions.through
+RecipientOrganisationLink = Donation.recipient_organisations.through
 
 
 def _or_zero(expression) -> Coalesce:
@@ -94,9 +95,11 @@ class Filters:
             scope=scope,
         )
 
-    def words(self) -> list[str]:
+    def words(self, *, of_donations: bool = True) -> list[str]:
         """The filters chosen, in a few words each (for a download's file name): a file
-        saved from a filtered page must not pass for the whole programme's figures."""
+        saved from a filtered page must not pass for the whole programme's figures. Without
+        `of_donations`, only the years and provinces (what narrows visits and meetings): a
+        whole file must not pass for a filtered one either."""
         first, last = self.year_from, self.year_to
         words = []
         if first and last:
@@ -115,7 +118,7 @@ class Filters:
             (self.kind, DonationKind),
             (self.funding, Funding),
         ):
-            if value:
+            if value and of_donations:
                 words.append(str(choices(value).label))
         if self.helping_province:
             words.append(_("helping %(name)s") % {"name": self.helping_province.name})
@@ -1317,6 +1320,38 @@ def _received_in_or_above(region: Region, places: QuerySet) -> Q:
     if len(ids) > MANY_IDS:  # too many to send: the database tests them
         return received | from_above
     return received | Q(pk__in=ids) if ids else received
+
+
+def donations_to_organisation(
+    *, filters: Filters, organisation: Organisation
+) -> QuerySet[Donation]:
+    """Donations naming the organisation as a recipient or itemising a part to it, with
+    `received`: what was itemised to it (0 where the handover names it but does not say its
+    share, which the list shows as unknown)."""
+    # Its handovers by id first, as donations_by_donor's: few, and the planner would
+    # otherwise walk every donation in page order testing each.
+    named = RecipientOrganisationLink.objects.filter(organisation=organisation)
+    itemised = DonationLine.objects.filter(recipient_organisation=organisation)
+    ids = {
+        *named.values_list("donation_id", flat=True),
+        *itemised.values_list("donation_id", flat=True),
+    }
+    return (
+        donations(filters=filters)
+        .filter(pk__in=sorted(ids))
+        .annotate(
+            received=_or_zero(
+                Subquery(
+                    itemised.filter(donation_id=OuterRef("pk"))
+                    .order_by()
+                    .values("donation_id")
+                    .annotate(total=Sum("amount"))
+                    .values("total")
+                )
+            )
+        )
+        .order_by(*LIST_ORDER)
+    )
 
 
 def donations_by_donor(*, filters: Filters, organisation: Organisation) -> QuerySet[Donation]:

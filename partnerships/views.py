@@ -8,6 +8,7 @@ from functools import cache, wraps
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, Value
 from django.db.models.functions import StrIndex, Substr
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
@@ -141,9 +142,9 @@ def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
     # A year asked for in the address (a bookmark, a link) is offered too, so the filter shows
     # it as chosen instead of "earliest" or "latest"; the form still refuses one out of bounds.
     asked = [
-        int(value)
-        for value in (request.GET.get("year_from", ""), request.GET.get("year_to", ""))
-        if value.isdecimal() and FIRST_YEAR <= int(value) <= last_year()
+        year
+        for name in ("year_from", "year_to")
+        if (year := _year_in(form, name)) is not None and FIRST_YEAR <= year <= last_year()
     ]
     bounds = [low or this_year, high or this_year, this_year, *asked]
     years = list(range(min(bounds), max(bounds) + 1))
@@ -153,9 +154,26 @@ def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
         _offer_visible_provinces(form, access.scope_for(request.user))
     if not form.is_valid():
         return form, None
+    # A year written otherwise than its options are ("2023.0", "+2023", "２０２３") is read, and
+    # shown chosen: left as written, no option matched it, the filter showed "earliest", and
+    # the next change of any filter sent that instead.
+    data = form.data.copy()
+    for name in ("year_from", "year_to"):
+        if form.cleaned_data.get(name) is not None:
+            data[name] = str(form.cleaned_data[name])
+    form.data = data
     scope = access.scope_for(request.user)
     filters = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
     return form, _within_recorded_years(filters, (low, high))
+
+
+def _year_in(form, name: str) -> int | None:
+    """The year the address gives for the field `name`, read as the form reads it; None if
+    it gives none or no number."""
+    try:
+        return form.fields[name].to_python(form.data.get(name, ""))
+    except ValidationError:
+        return None
 
 
 def _within_recorded_years(
@@ -505,11 +523,20 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             PAGE_SIZE,
         ).get_page(request.GET.get("page"))
+        # An organisation may also be a recipient (a county's Red Cross, a school): its page
+        # linked from a handover's recipients said it had no donations.
+        received_page = KeysFirstPaginator(
+            reports.donation_list(
+                reports.donations_to_organisation(filters=filters, organisation=organisation)
+            ),
+            PAGE_SIZE,
+        ).get_page(request.GET.get("received_page"))
         return dict(
             filters=filters,
             yearly=yearly,
             chart=charts.donor_by_year(rows=yearly["years"]),
             page=page,
+            received_page=received_page,
             donor_exports=export_links(request, "donors", donor=organisation.pk),
             ledger_exports=export_links(request, "ledger", donor=organisation.pk),
         )
@@ -729,8 +756,9 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
     if isinstance(result, str):
         return HttpResponseBadRequest(result, content_type="text/plain; charset=utf-8")
     if summary not in UNFILTERED_SUMMARIES:
-        # The file is named by the years asked for, as the page's filters show them.
-        result.filter_words = asked.words()
+        # The file is named by the years asked for, as the page's filters show them; visits
+        # and meetings by those of the filters that narrow them.
+        result.filter_words = asked.words(of_donations=summary != "visits")
     if fmt == "xlsx" and (rows := exports.xlsx_too_large(result)) is not None:
         csv_url = reverse("export", args=[summary, "csv"])
         query = filled(request.GET).urlencode()

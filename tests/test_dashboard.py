@@ -62,8 +62,14 @@ def reach_counts(response) -> tuple[int, ...]:
     return tuple(int(value.replace(",", "")) for value in values)
 
 
-def itemise(donation, amount, region, donor=None):
-    DonationLine.objects.create(donation=donation, amount=amount, region=region, donor=donor)
+def itemise(donation, amount, region, donor=None, organisation=None):
+    DonationLine.objects.create(
+        donation=donation,
+        amount=amount,
+        region=region,
+        donor=donor,
+        recipient_organisation=organisation,
+    )
     donation.rebalance()
 
 
@@ -713,7 +719,7 @@ class TestLanguage:
         text = page_text(official_client.get(target))
         assert "Aid per village and year" in text
         assert "Not itemised to a village" in text
-        assert "Jan. 10, 2023" in page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
+        assert "2023-01-10" in page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
 
     def test_counts_and_punctuation_follow_the_language(self, official_client, reference):
         """Recorded names stay as recorded; the marks and plurals around them are the page's."""
@@ -835,6 +841,7 @@ class TestQueryCounts:
             f"/regions/{town.pk}/",
             f"/regions/{reference.qixin.pk}/",
             f"/donors/{reference.town_government.pk}/",
+            f"/donors/{reference.red_cross.pk}/",  # a recipient
             f"/visits/{reference.visit.pk}/",
         ]
 
@@ -880,6 +887,7 @@ class TestQueryCounts:
             )
             extra.donors.set([donor])
             extra.recipient_regions.set([village])
+            extra.recipient_organisations.set([reference.red_cross])
             extra.rebalance()
 
     def test_query_counts_do_not_grow_with_villages_and_years(self, official_client, reference):
@@ -1307,6 +1315,18 @@ def test_a_filter_left_out_reads_as_one_left_empty(official_client, reference):
             assert '<option value="2023" selected>2023</option>' in page_text(short), path
 
 
+@pytest.mark.parametrize("written", ["2023.0", "+2023", "２０２３", " 2023 "])
+def test_a_year_written_otherwise_is_shown_chosen(official_client, reference, written):
+    """The form read "2023.0" as 2023, but no option matched it: the filter showed
+    "earliest" over figures from 2023, and the next change of a filter dropped the year."""
+    from urllib.parse import quote
+
+    response = official_client.get(f"/?year_from={quote(written)}")
+    assert response.status_code == 200
+    assert '<option value="2023" selected>2023</option>' in page_text(response)
+    assert response.context["filters"].year_from == 2023
+
+
 def test_a_chart_with_nothing_to_draw_says_so(official_client, reference):
     """/?donor_kind=school drew an empty 0–1 grid: a chart with no figure for the filters is
     now a line of text in its place, written by the server (no JavaScript needed)."""
@@ -1329,6 +1349,19 @@ def test_a_chart_with_nothing_to_draw_says_so(official_client, reference):
     for path in ("/", f"/regions/{reference.jiangkou.pk}/", f"/donors/{donor.pk}/"):
         body = official_client.get(path).content.decode()
         assert "data-chart" in body and "chart-empty" not in body, path
+
+
+def test_a_village_chart_with_only_unknown_shares_does_not_say_no_data(official_client, reference):
+    """The reference pairing's handover names six villages without their shares: its village
+    chart has nothing to draw, but "no data for these filters" stood above a table of those
+    villages at "unknown" and 105.00 not itemised to a village."""
+    above = reference.pairing.parent  # the city pairing counts the same handover
+    assert above is not None
+    for path in (f"/pairings/{reference.pairing.pk}/", f"/pairings/{above.pk}/"):
+        body = page_text(official_client.get(path))
+        assert "data-chart" not in body and "当前筛选条件下无数据" not in body, path
+        assert "在当前筛选条件下，没有哪个村的帮扶金额是已知数额，因此没有图表" in body, path
+        assert "105.00" in body, path
 
 
 def test_every_year_of_a_chart_has_its_own_colour(official_client, reference):
@@ -1438,6 +1471,46 @@ def test_the_pager_offers_first_and_last_pages_and_counts_rows(
     english = official_client.get(f"{url}&page=2", HTTP_ACCEPT_LANGUAGE="en")
     assert f"{paginator.count:,} entries in all" in page_text(english)
     assert "First page" in page_text(english) and "Last page" in page_text(english)
+
+
+def test_an_organisations_page_lists_what_it_received(official_client, reference):
+    """A handover's recipients link to their organisation's page, which listed only what it
+    gave: 江口县红十字会, one of the reference handover's eight recipients, read "no
+    donations". Its page now also lists the handovers naming it, with what was itemised to it
+    (unknown for the reference handover: the report gives one total)."""
+    red_cross = reference.red_cross
+    url = f"/donors/{red_cross.pk}/"
+    page = official_client.get(url)
+    text = page_text(page)
+    assert "作为受赠方的捐赠" in text and "细分至本单位" in text
+    received = page.context["received_page"].object_list
+    assert [d.pk for d in received] == [reference.donation.pk]
+    assert received[0].received == Decimal("0.00")  # shown as unknown
+    rows = text.split('id="received-heading"')[1]
+    assert "105.00" in rows and "不详" in rows
+    # a part itemised to it is shown as such
+    itemise(reference.donation, Decimal("20000.00"), reference.jiangkou, organisation=red_cross)
+    page = official_client.get(url)
+    assert page.context["received_page"].object_list[0].received == Decimal("20000.00")
+    # the page of an organisation that received nothing has no such section
+    town = page_text(official_client.get(f"/donors/{reference.town_government.pk}/"))
+    assert "作为捐赠方的捐赠" in town and "作为受赠方的捐赠" not in town
+
+
+def test_an_organisations_two_lists_page_apart(official_client, reference, monkeypatch):
+    """What it gave and what it received each have their own pages in the address."""
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    _many_handovers(reference)  # given by the Red Cross
+    for number in range(5):
+        day = datetime.date(2023, 1, number + 1)
+        received = handover(reference.pairing, reference.jiangkou, f"{number + 1}.00", day)
+        received.recipient_organisations.set([reference.red_cross])
+    url = f"/donors/{reference.red_cross.pk}/"
+    page = official_client.get(f"{url}?page=2&received_page=3")
+    assert page.context["page"].number == 2 and page.context["received_page"].number == 3
+    links = re.findall(r'href="(\?[^"]*page=[^"]*)"', page.content.decode())
+    assert "?page=2&amp;received_page=2" in links  # the received list's previous page
+    assert "?page=1&amp;received_page=3" in links  # the given list's first page
 
 
 def _many_handovers(reference, count: int = 11) -> None:

@@ -97,6 +97,10 @@ def test_the_file_name_says_what_and_when(official_client, reference):
     assert "-至2023年-" in name_of("/export/ledger.csv?year_to=2023")
     assert "-2023年-" in name_of("/export/ledger.csv?year_from=2023&year_to=2023")
     assert re.fullmatch(r"年度帮扶金额-\d{8}-\d{4}\.csv", name_of("/export/yearly.csv"))
+    # visits and meetings are narrowed by years and provinces only: the other filters a page
+    # passes along do not narrow them, and their file does not claim them
+    visits = name_of("/export/visits.csv?year_from=2023&category=education&kind=funds")
+    assert re.fullmatch(r"考察交流与座谈会-2023年起-\d{8}-\d{4}\.csv", visits), visits
     # the ranking is one year's targets: the filters a page passes along do not narrow it
     ranking = name_of("/export/ranking.csv?year=2023&category=education")
     assert "教育" not in ranking, ranking

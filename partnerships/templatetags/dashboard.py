@@ -5,6 +5,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django import template
+from django.template.defaulttags import querystring
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -173,3 +174,11 @@ def row_cells(row) -> str:
 @register.filter
 def indent(depth: int) -> str:
     return "\u3000" * int(depth)
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, param: str, number: int) -> str:
+    """The address of page `number` of a list whose page is `param` in the address: Django's
+    {% querystring %} with a key that is not written in the template (a page may hold two
+    lists, each with its own pages)."""
+    return querystring(context, None, **{param: number})
