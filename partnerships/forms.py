@@ -514,9 +514,9 @@ class DonationForm(GuardedModelForm):
                 )
 
     def _recipients_outside(self, partnership, regions, organisations) -> bool:
-        """Recipients must lie in the pairing's assisted side, and recipient places be towns
-        or villages (the choices offer only those; a county typed into a form or a file was
-        taken); says which are not."""
+        """Recipients must lie in the pairing's assisted side, and recipient places added be
+        towns or villages (the choices offer only those; a county typed into a form or a file
+        was taken); says which are not."""
         assisted = partnership.assisted_region
         found = False
         for field, names in (
@@ -537,7 +537,9 @@ class DonationForm(GuardedModelForm):
                     )
                     % {"names": punctuation.joined(names), "region": assisted.name},
                 )
-        too_large = [r.name for r in regions if r.level < Region.Level.TOWN]
+        # One named before stays named: a save keeps what the page shows.
+        named = set(self.instance.recipient_regions.all()) if self.instance.pk else set()
+        too_large = [r.name for r in regions if r.level < Region.Level.TOWN and r not in named]
         if too_large:
             found = True
             self.add_error(

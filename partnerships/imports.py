@@ -517,6 +517,29 @@ class _Handover:
     rest_note: str = ""  # the not-itemised row's note, for the line rebalance makes
 
 
+# The templates' example rows name real places and bodies (so that they show how a name is
+# written) in a handover and a village that never were: uploaded as downloaded, one click
+# would have saved them. A row marked as the example, in either language, is refused.
+EXAMPLE_HANDOVER = gettext_lazy("example")
+EXAMPLE_VILLAGE = gettext_lazy("example village")
+
+
+def _is_example(value: str, marker) -> bool:
+    text = " ".join(value.split()).casefold()
+    with translation.override("en"):
+        english = str(marker)
+    with translation.override("zh-hans"):
+        chinese = str(marker)
+    return text in {english.casefold(), chinese.casefold()}
+
+
+def _example_row_message() -> str:
+    return _(
+        "This is the template's example row, not a record of yours: replace it with one "
+        "from your records, or delete it."
+    )
+
+
 def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, list[_Handover]]:
     preview = Preview(kind="donations")
     try:
@@ -536,6 +559,9 @@ def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, l
     # The admin's own form, refusing locked years for this user as the admin page would.
     form_class = type("ImportDonationForm", (DonationForm,), {"user": user})
     for handover in handovers:
+        number, first = handover.rows[0]
+        if _is_example(first.get("handover", ""), EXAMPLE_HANDOVER):
+            preview.problems.append(Problem(number, labels["handover"], _example_row_message()))
         _check_handover(handover, directory, labels, preview, form_class)
     _check_duplicates(handovers, labels, preview)
     return preview, handovers
@@ -1076,6 +1102,8 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
     codes: set[str] = set()
     regions = []
     for number, row in mapped:
+        if _is_example(row.get("name", ""), EXAMPLE_VILLAGE):
+            preview.problems.append(Problem(number, labels["name"], _example_row_message()))
         # Level, parent and code are each checked, so a row's problems are all said at once.
         known = True
         level = level_value(row.get("level", ""))
@@ -1187,10 +1215,10 @@ def template_rows(kind: str) -> tuple[list[exports.Column], list[list[Any]]]:
     """A header and one example row, for the "download a template" links."""
     if kind == "regions":
         return _region_columns(), [
-            ["某某村", Region.Level.VILLAGE.label, "贵州省 铜仁市 江口县", ""]
+            [str(EXAMPLE_VILLAGE), Region.Level.VILLAGE.label, "贵州省 铜仁市 江口县", ""]
         ]
     example = {
-        "handover": "H1",
+        "handover": str(EXAMPLE_HANDOVER),
         "date": datetime.date(2024, 5, 6),
         "year": 2024,
         "helping_region": "广东省 东莞市 樟木头镇",

@@ -810,14 +810,28 @@ class TestDonations:
         assert offered("recipient_regions", "江口") == []
         assert any("闵孝镇" in text for text in offered("recipient_regions", "闵孝"))
         assert any(text.endswith("江口县") for text in offered("region", "江口"))
-        data = donation_data(reference, recipient_regions=[reference.jiangkou.pk])
-        assert english_admin_client.post(DONATION_ADD, data).status_code == 302
-        donation = Donation.objects.exclude(pk=reference.donation.pk).get()
-        page = english_admin_client.get(f"/admin/partnerships/donation/{donation.pk}/change/")
+        # named before the rule (test_a_county_is_no_recipient refuses a new one)
+        donation = handover(
+            reference.pairing, reference.qixin, "1000.00", datetime.date(2024, 5, 6)
+        )
+        donation.recipient_regions.set([reference.jiangkou])
+        url = f"/admin/partnerships/donation/{donation.pk}/change/"
+        page = english_admin_client.get(url)
         assert re.search(
             rf'<option value="{reference.jiangkou.pk}" selected>[^<]*江口县</option>',
             page.content.decode(),
         )
+        data = donation_data(
+            reference,
+            recipient_regions=[reference.jiangkou.pk],
+            loaded_version=Donation.objects.get(pk=donation.pk).version,
+            notes="kept",
+        )
+        data.update(management("lines"))
+        assert english_admin_client.post(url, data).status_code == 302, form_errors(
+            english_admin_client.post(url, data)
+        )
+        assert list(donation.recipient_regions.all()) == [reference.jiangkou]
 
     def test_recipients_must_lie_within_the_receiving_region(self, english_admin_client, reference):
         response = english_admin_client.post(

@@ -338,10 +338,38 @@ class TestDonationImport:
         response = admin_client.get(REGION_IMPORT + "template.xlsx")
         assert response.status_code == 200
 
-    def test_the_template_imports_as_it_is(self, admin_client, reference):
-        template = b"".join(admin_client.get(DONATION_IMPORT + "template.csv").streaming_content)
-        response = upload(admin_client, DONATION_IMPORT, template)
-        assert response.context["preview"].problems == []
+    @pytest.mark.parametrize("language", ["zh-hans", "en"])
+    def test_the_templates_example_row_is_refused_until_replaced(
+        self, admin_client, reference, language
+    ):
+        """The example names real places and bodies in a handover and a village that never
+        were: uploaded as downloaded, one click saved them. Its only problem is being the
+        example; given a handover number of the staff's own, it is a well-formed row."""
+        for url, marker, replaced, count in (
+            (DONATION_IMPORT, {"zh-hans": "示例", "en": "example"}, "H1", Donation.objects.count),
+            (
+                REGION_IMPORT,
+                {"zh-hans": "示例村", "en": "example village"},
+                "新村",
+                Region.objects.count,
+            ),
+        ):
+            before = count()
+            template = b"".join(
+                admin_client.get(
+                    url + "template.csv", HTTP_ACCEPT_LANGUAGE=language
+                ).streaming_content
+            ).decode("utf-8")
+            assert f"\n{marker[language]}," in template
+            name = "regions.csv" if url == REGION_IMPORT else "donations.csv"
+            response = upload(admin_client, url, template.encode(), name)
+            problems = response.context["preview"].problems
+            assert [problem.row for problem in problems] == [2], problems
+            assert "template" in problems[0].message or "模板" in problems[0].message
+            assert "payload" not in response.context and count() == before
+            mine = template.replace(f"\n{marker[language]},", f"\n{replaced},")
+            response = upload(admin_client, url, mine.encode(), name)
+            assert response.context["preview"].problems == [], url
 
 
 def test_an_exported_ledger_imports_back_to_the_same_totals(admin_client, reference):
