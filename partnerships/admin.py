@@ -537,11 +537,27 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
             )  # shown on this page: its template is rendered after this
         return response
 
+    def save_model(self, request, obj, form, change):
+        """A save that changes nothing of the record is put off to save_related, which saves
+        it only if a row on its page changed: saving it anyway moved its version, so that a
+        colleague editing it meanwhile was refused ("… changed: the entries further down its
+        page") over nothing, and its history gained an empty version."""
+        if change and not form.has_changed():
+            obj._save_put_off = True
+            return
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request, form, formsets, change):
         """One save, one version: the links saved after the record (donors, recipients, a
         delegation's members and places) go into the version the save recorded, rather than
         a version for each link removed or added (history.snapshot_m2m)."""
         instance = form.instance
+        if getattr(instance, "_save_put_off", False):
+            del instance._save_put_off
+            # A row below it changed: the record's version moves with it, as it always did.
+            # (The unchanged formsets are still "saved" below: Django's log reads them.)
+            if any(formset.has_changed() for formset in formsets):
+                super().save_model(request, instance, form, change)
         if not history.m2m_tracked(self.model):
             return super().save_related(request, form, formsets, change)
         # Django's save_related, with the links' own versions held back: only while the links
@@ -736,6 +752,7 @@ class NamedOnDonationsProtected:
 
 @admin.register(Region)
 class RegionAdmin(NamedOnDonationsProtected, ImportMixin, RecordAdmin):
+    form = forms.RegionForm
     named_on = ("donations_named_in",)
     import_kind = "regions"
     list_display = ["name", "level", "parent_path", "code"]

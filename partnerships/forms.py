@@ -654,6 +654,19 @@ class DonationInVisitForm(DonationForm):
         return cleaned
 
 
+class RegionForm(GuardedModelForm):
+    """A region's statistical division code may be typed with spaces, as printed and as the
+    region import reads it ("5206 2110 0000"): they were refused as too many characters."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        key = self.add_prefix("code")
+        if self.is_bound and isinstance(self.data.get(key), str):
+            data = self.data.copy()
+            data[key] = "".join(data[key].split())
+            self.data = data
+
+
 class NamesDuplicateFields:
     """Mixed into every admin inline formset: two rows that may not repeat each other are
     refused with the fields' names as the page shows them. Django named them as the code does

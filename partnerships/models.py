@@ -581,12 +581,38 @@ class Partnership(Versioned, TreePathMixin):
             raise ValidationError(
                 {"established_year": _("The year does not match the date established.")}
             )
+        # The years a date established may have (FIRST_YEAR to next year): the database's own
+        # check allows 1949 to 2100, and a typo such as 2090 was saved.
+        if self.established_year is not None and not (
+            FIRST_YEAR <= self.established_year <= last_year()
+        ):
+            raise ValidationError(
+                {
+                    "established_year": _("Choose a year between %(low)d and %(high)d.")
+                    % {"low": FIRST_YEAR, "high": last_year()}
+                }
+            )
         if self.ended_on and self.established_year and self.ended_on.year < self.established_year:
             raise ValidationError(
                 {"ended_on": _("A pairing cannot end before it was established.")}
             )
         if not (self.helping_region_id and self.assisted_region_id):
             return
+        reverse = Partnership.objects.filter(
+            helping_region=self.assisted_region_id,
+            assisted_region=self.helping_region_id,
+            ended_on__isnull=True,
+        ).exclude(pk=self.pk)
+        if self.ended_on is None and reverse.exists():
+            raise ValidationError(
+                {
+                    "assisted_region": _(
+                        "%(assisted)s already helps %(helping)s in an active pairing: a pairing "
+                        "runs from the helping side to the side it assists, not both ways."
+                    )
+                    % {"assisted": self.assisted_region.name, "helping": self.helping_region.name}
+                }
+            )
         inner, outer = self.helping_region, self.assisted_region
         if outer.is_within(inner):
             inner, outer = outer, inner
@@ -1654,7 +1680,12 @@ class Assignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} → {self.partnership}"
+        from .history import user_name  # history reads these models
+
+        name, username = user_name(self.user), self.user.get_username()
+        if name != username:  # 王芳（wang）: the name colleagues know, the account's key
+            name = f"{name}{punct('（')}{username}{punct('）')}"
+        return f"{name} → {self.partnership}"
 
 
 class LockedYear(models.Model):

@@ -118,6 +118,29 @@ def _better_plurals():
     ngettext("%(counter)s result", "%(counter)s results", 1)  # no full stop before （显示全部）
 
 
+def _plain_limits():
+    # Django's Chinese: "确保该变量包含不超过 100 字符 (目前字符数 300)。", a Western bracket
+    ngettext(
+        "Ensure this value has at most %(limit_value)d character (it has %(show_value)d).",
+        "Ensure this value has at most %(limit_value)d characters (it has %(show_value)d).",
+        1,
+    )
+    ngettext(
+        "Ensure this value has at least %(limit_value)d character (it has %(show_value)d).",
+        "Ensure this value has at least %(limit_value)d characters (it has %(show_value)d).",
+        1,
+    )
+
+
+# Django's Chinese for these is machine-like ("确保该值小于或等于2147483647。", "具有 年份 的
+# 锁定年度 已存在。").
+PLAIN = [
+    gettext_noop("Ensure this value is less than or equal to %(limit_value)s."),
+    gettext_noop("Ensure this value is greater than or equal to %(limit_value)s."),
+    gettext_noop("%(model_name)s with this %(field_label)s already exists."),
+]
+
+
 def _polite_plurals():
     ngettext(
         "Your password must contain at least %(min_length)d character.",

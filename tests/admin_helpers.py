@@ -51,3 +51,28 @@ def form_errors(response) -> list[str]:
             for errors in form_errors.values():
                 messages.extend(str(e) for e in errors)
     return messages
+
+
+def as_shown(response) -> dict:
+    """What an admin change page posts when saved as it was shown: its form's and inline
+    forms' values, and the inlines' management forms."""
+    forms = [response.context["adminform"].form]
+    data = {}
+    for inline in response.context["inline_admin_formsets"]:
+        management_form = inline.formset.management_form
+        for name in management_form.fields:
+            data[management_form[name].html_name] = management_form[name].value()
+        forms.extend(inline.formset.forms)
+    for form in forms:
+        for field in form:
+            value = field.value()
+            if value is None or value is False:
+                continue
+            if value is True:
+                value = "on"
+            elif isinstance(value, (list, tuple)):
+                value = [str(item) for item in value]
+            else:
+                value = str(value)
+            data[field.html_name] = value
+    return data

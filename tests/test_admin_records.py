@@ -25,11 +25,12 @@ from partnerships.models import (
     Region,
     VillageEnterprisePair,
     Visit,
+    last_year,
     path_prefixes,
     path_step,
 )
 
-from .admin_helpers import count_queries, form_errors, management, page_text
+from .admin_helpers import as_shown, count_queries, form_errors, management, page_text
 from .conftest import handover
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +127,22 @@ class TestRegions:
         assert "Only a province may be without a parent region." in page_text(response)
         assert not Region.objects.filter(name="某镇").exists()
 
+    def test_a_code_typed_with_spaces_is_read_and_a_taken_one_said_plainly(
+        self, admin_client, reference
+    ):
+        """ "5206 2110 0000", as printed and as the import reads it, was refused as 14
+        characters; a code another region has read "具有 统计用区划代码 的 地区 已存在。"."""
+        county = reference.jiangkou.pk
+        data = {"name": "云舍村", "level": 5, "parent": county, "code": "5206 2110 0201"}
+        assert admin_client.post(REGION_ADD, data).status_code == 302
+        assert Region.objects.get(name="云舍村").code == "520621100201"
+        again = {"name": "云舍二村", "level": 5, "parent": county, "code": "520621100201"}
+        errors = form_errors(admin_client.post(REGION_ADD, again))
+        assert errors == ["已有统计用区划代码相同的地区。"], errors
+        long_name = {"name": "村" * 101, "level": 5, "parent": county, "code": ""}
+        errors = form_errors(admin_client.post(REGION_ADD, long_name))
+        assert errors == ["最多可填 100 个字符（现有 101 个）。"], errors
+
     def test_it_rejects_a_code_that_is_not_12_digits(self, english_admin_client, reference):
         response = english_admin_client.post(
             REGION_ADD,
@@ -167,6 +184,32 @@ class TestPairings:
         )
         assert response.status_code == 200
         assert "A region cannot be paired with itself." in page_text(response)
+        assert Partnership.objects.count() == 4
+
+    def test_it_rejects_a_pairing_the_wrong_way_round_and_a_year_out_of_range(
+        self, admin_client, reference
+    ):
+        """江口县 helping 樟木头镇 was saved beside the active 樟木头镇—江口县; so was a pairing
+        established in 2090, a typo, though a date established must lie in 1990 to next year."""
+        reverse = {
+            "helping_region": reference.jiangkou.pk,
+            "assisted_region": reference.zhangmutou.pk,
+            **management("children"),
+        }
+        errors = form_errors(admin_client.post(PAIRING_ADD, reverse))
+        assert errors == [
+            "樟木头镇已在生效的结对关系中帮扶江口县：结对关系是帮扶方对受帮扶方的单向关系，不能反向再结对。"
+        ], errors
+        east = Region.objects.create(name="示例东省", level=1)
+        west = Region.objects.create(name="示例西省", level=1)
+        late = {
+            "helping_region": east.pk,
+            "assisted_region": west.pk,
+            "established_year": "2090",
+            **management("children"),
+        }
+        errors = form_errors(admin_client.post(PAIRING_ADD, late))
+        assert errors == [f"请选择 1990 年至 {last_year()} 年之间的年份。"], errors
         assert Partnership.objects.count() == 4
 
     def test_it_rejects_a_region_paired_with_a_place_inside_it(
@@ -703,6 +746,43 @@ class TestDonations:
         assert "或 105万。下载模板：" in page
         english = admin_client.get(f"{DONATION_ADD[:-4]}import/", HTTP_ACCEPT_LANGUAGE="en")
         assert "or 105万. Download a template:" in page_text(english)
+
+    def test_a_save_that_changes_nothing_leaves_the_version_alone(self, admin_user, reference):
+        """Saving a page as it was shown moved the record's version: a colleague who had
+        opened it before was then refused ("在您编辑期间，admin 已保存此记录…修改了：该页
+        下方的明细条目"), though nothing had changed, and its history gained an empty version.
+        A change of its rows alone still moves it."""
+        from django.test import Client
+
+        donation = reference.donation
+        url = f"/admin/partnerships/donation/{donation.pk}/change/"
+        first, second = Client(), Client()
+        for client in (first, second):
+            client.force_login(admin_user)
+        mine, theirs = as_shown(first.get(url)), as_shown(second.get(url))
+        versions = donation.history.count()
+        assert second.post(url, {**theirs, "_continue": "1"}).status_code == 302
+        donation.refresh_from_db()
+        assert donation.version == int(mine["loaded_version"])
+        assert donation.history.count() == versions
+        response = first.post(url, {**mine, "notes": "补充说明"})
+        assert response.status_code == 302, form_errors(response)
+        donation.refresh_from_db()
+        assert donation.notes == "补充说明" and donation.history.count() == versions + 1
+        # a line added, nothing else: the version moves, as a colleague must be told
+        again = as_shown(first.get(url))
+        rows = int(again["lines-TOTAL_FORMS"])
+        again.update(
+            {
+                "lines-TOTAL_FORMS": str(rows + 1),
+                f"lines-{rows}-region": reference.qixin.pk,
+                f"lines-{rows}-amount": "10000",
+            }
+        )
+        response = first.post(url, again)
+        assert response.status_code == 302, form_errors(response)
+        donation.refresh_from_db()
+        assert donation.version == int(again["loaded_version"]) + 1
 
     def test_the_admins_chinese_names_a_record_without_spaces(self, admin_client, reference):
         """Django's Chinese spaces out each model's name ("增加 地区", "成功添加了 地区“…”"),

@@ -27,7 +27,7 @@ def test_fiscal_funds_come_from_government_only(english_admin_client, reference)
             reference, funding="fiscal", donors=[reference.town_government.pk, company.pk]
         ),
     )
-    assert "广东罗曼智能科技股份有限公司 are not" in " ".join(form_errors(response))
+    assert "广东罗曼智能科技股份有限公司 is not one" in " ".join(form_errors(response))
     assert Donation.objects.count() == 1
 
     response = english_admin_client.post(

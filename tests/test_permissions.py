@@ -23,7 +23,7 @@ from partnerships.models import (
     Visit,
 )
 
-from .admin_helpers import form_errors, management
+from .admin_helpers import form_errors, management, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -588,3 +588,18 @@ def test_an_administrator_unlocks_accounts_but_cannot_become_a_superuser(client,
     assert client.post(f"{other}delete/", {"post": "yes"}).status_code == 403
     superuser.refresh_from_db()
     assert superuser.username == "admin" and superuser.check_password("pw-admin")
+
+
+def test_people_are_named_as_colleagues_know_them(client, world):
+    """The admin welcomed 王芳 as "芳" (Django's short name is the given name), and her
+    pairing assignment read "wang → …"."""
+    wang = world["users"]["staff_a"]
+    wang.last_name, wang.first_name = "王", "芳"
+    wang.save()
+    client.force_login(wang)
+    index = page_text(client.get("/admin/"))
+    assert "欢迎，<strong>王芳</strong>。" in index
+    assignment = Assignment.objects.get(user=wang)
+    assert str(assignment) == f"王芳（staff_a） → {world['a']}"
+    nameless = Assignment.objects.get(user=world["users"]["staff_b"])
+    assert str(nameless) == f"staff_b → {world['b']}"

@@ -182,3 +182,12 @@ def page_query(context, param: str, number: int) -> str:
     {% querystring %} with a key that is not written in the template (a page may hold two
     lists, each with its own pages)."""
     return querystring(context, None, **{param: number})
+
+
+@register.filter
+def person_name(user) -> str:
+    """An account as colleagues know its holder: 王芳, not the given name alone ("欢迎，芳。")
+    nor the username, unless no name is set (history.user_name)."""
+    from ..history import user_name
+
+    return user_name(user)
