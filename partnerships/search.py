@@ -11,6 +11,7 @@ worth an extension yet.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db import connection
@@ -118,6 +119,10 @@ def _gave_within(scope: Scope) -> Q | Exists | RawSQL:
     return RawSQL(f"{column} = ANY(ARRAY({sql}))", params, output_field=BooleanField())
 
 
+# Between a pairing's two sides as written: its pages' dash (—), other dashes, arrows, spaces.
+PAIRING_SEPARATORS = re.compile(r"[\s—–―\-－~～→]+")
+
+
 def find(text: str, *, scope: Scope, limit: int = LIMIT) -> Results:
     """Regions, pairings and donors whose names contain `text` (stripped, not empty).
 
@@ -140,7 +145,16 @@ def find(text: str, *, scope: Scope, limit: int = LIMIT) -> Results:
         Q(pk=OuterRef("helping_region_id")) | Q(pk=OuterRef("assisted_region_id")),
         name__icontains=text,
     )
-    pairings = Partnership.objects.filter(scope.q()).filter(Q(name__icontains=text) | Exists(sides))
+    named = Q(name__icontains=text) | Exists(sides)
+    # A pairing as its pages name it, "樟木头镇—江口县", or its two sides' words, "樟木头 江口"
+    # (either side first): no one name holds the whole text.
+    words = [word for word in PAIRING_SEPARATORS.split(text) if word]
+    if len(words) == 2:
+        for helping, assisted in (words, words[::-1]):
+            named |= Exists(side("helping_region_id").filter(name__icontains=helping)) & Exists(
+                side("assisted_region_id").filter(name__icontains=assisted)
+            )
+    pairings = Partnership.objects.filter(scope.q()).filter(named)
     side_closeness = [
         Subquery(side(field).annotate(closeness=_closeness("name", text)).values("closeness")[:1])
         for field in ("helping_region_id", "assisted_region_id")

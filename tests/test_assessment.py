@@ -748,6 +748,18 @@ class TestReports:
         assert bad.status_code == 400
         assert "（年）" not in page_text(bad) and "情况，年" not in page_text(bad)
 
+    def test_the_overviews_ranking_says_its_filters_do_not_narrow_it(
+        self, official_client, reference
+    ):
+        """Under 广东省 as the helping province every figure of the overview was Guangdong's
+        but the ranking, which did not say so, and its download carried the filter."""
+        guangdong = Region.objects.get(name="广东省")
+        text = page_text(official_client.get(f"/?helping_province={guangdong.pk}"))
+        ranking = text.split('id="ranking-heading"')[1]
+        assert (
+            "排名按此处所选的年度列出，不受看板其他筛选条件（年份、省份、类别等）的影响" in ranking
+        )
+
     def test_a_pdf_fetches_nothing_but_static_files(self):
         from partnerships import pdf
 

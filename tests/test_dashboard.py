@@ -460,6 +460,23 @@ class TestReferenceFigures:
         text = page_text(official_client.get(f"/pairings/{top.pk}/"))
         assert "表示没有记录，而非已知为零。</p>" in text and "上级结对" not in text
 
+    def test_a_zero_is_said_to_be_no_record_in_the_pairings_tables(
+        self, official_client, client, reference, django_user_model
+    ):
+        """The overview's and the county pairing's tables read 0.00 for 樟木头镇—闵孝镇 with no
+        word that it means no record; and an official of the town pairing alone was sent to
+        闵孝镇's page for the county's handover, which that page does not list for them."""
+        note = "0.00 表示其名下没有记录，并非未获帮扶"
+        assert note in page_text(official_client.get("/"))
+        assert note in page_text(official_client.get(f"/pairings/{reference.pairing.pk}/"))
+        town_official = django_user_model.objects.create_user(username="town_official")
+        town_official.groups.add(Group.objects.get(name=access.OFFICIAL_ASSIGNED))
+        Assignment.objects.create(user=town_official, partnership=reference.town_pairing)
+        client.force_login(town_official)
+        town = page_text(client.get(f"/pairings/{reference.town_pairing.pk}/"))
+        assert "下表的 0.00 表示没有记录，而非已知为零" in town
+        assert "闵孝镇页面" not in town and "计入上级结对" not in town
+
     def test_top_donors_do_not_multiply_a_joint_handover(self, official_client, reference):
         response = official_client.get(f"/pairings/{reference.pairing.pk}/")
         donors = response.context["donors"]
@@ -766,7 +783,7 @@ def test_a_one_day_visit_gives_its_day_once_and_dates_its_meetings(official_clie
 
 
 def test_the_timeline_shows_the_newest_of_many_visits_and_meetings(
-    reference, django_assert_num_queries
+    reference, django_assert_num_queries, official_client
 ):
     """More visits and meetings than the list holds, in the pairing and its child pairing:
     the 50 newest of both, newest first, each with its pairing's name at hand; the counts
@@ -801,6 +818,15 @@ def test_the_timeline_shows_the_newest_of_many_visits_and_meetings(
     with django_assert_num_queries(0):
         names = {str(entry["item"].partnership) for entry in entries}
     assert names == {str(pairing) for pairing in mine}
+    # the page says how many it lists and where the rest are ("座谈会 179 场。 仅显示最近的
+    # 记录。": a space after the full stop, and no word of how many)
+    for i in range(51):  # within the years a page offers (those above are after this one)
+        day = datetime.date(2025, 1, 1) + datetime.timedelta(days=7 * i)
+        Visit.objects.create(
+            partnership=reference.pairing, direction="east_to_west", start_date=day, end_date=day
+        )
+    page = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/?year_to=2026"))
+    assert "场。下面列出最近的 50 条，下方的下载包含全部。" in page
 
 
 class TestSampleTotals:

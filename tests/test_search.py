@@ -58,6 +58,14 @@ class TestWhatItFinds:
         ]
         assert found(searched(official_client, "莞铜"), "pairings") == ["莞铜 (东莞市—铜仁市)"]
 
+    @pytest.mark.parametrize(
+        "text",
+        ["樟木头镇—江口县", "樟木头镇-江口县", "樟木头 江口", "江口 樟木头", "樟木头镇→江口县"],
+    )
+    def test_a_pairing_is_found_as_its_page_names_it(self, official_client, reference, text):
+        """Its page's title, copied, found nothing: no one name holds "樟木头镇—江口县"."""
+        assert found(searched(official_client, text), "pairings") == ["樟木头镇—江口县"]
+
     def test_a_donor_is_found_and_a_recipient_is_not(self, official_client, reference):
         response = searched(official_client, "樟木头镇人民政府")
         assert found(response, "donors") == ["樟木头镇人民政府"]
