@@ -2286,6 +2286,8 @@ class CooperationResult(Versioned):
         super().clean()
         if not (self.period_start and self.period_end):
             return
+        if self.period_end < self.period_start:  # said before "one year", which it also breaks
+            raise ValidationError({"period_end": _("The period cannot end before it starts.")})
         if self.period_end.year != self.period_start.year:
             raise ValidationError(
                 {"period_end": _("A period lies within one year: enter one record per year.")}

@@ -809,6 +809,20 @@ class TestDonations:
         index = admin_client.get("/admin/").content.decode()
         assert 'title="东西部协作的各类记录"' in index and "增加" not in index
 
+    def test_the_admin_header_switches_the_language(self, admin_client, reference):
+        """The README promises a language switch in the page header; the admin had none."""
+        index = admin_client.get("/admin/partnerships/visit/").content.decode()
+        assert re.search(r'<form id="language-form" action="/i18n/setlang/" method="post">', index)
+        assert (
+            '<button type="submit" name="language" value="en" lang="en">English</button>' in index
+        )
+        switched = admin_client.post(
+            "/i18n/setlang/", {"language": "en", "next": "/admin/partnerships/visit/"}
+        )
+        assert switched.status_code == 302 and switched["Location"] == "/admin/partnerships/visit/"
+        english = admin_client.get("/admin/partnerships/visit/").content.decode()
+        assert "Select visit to change" in english and 'value="zh-hans"' in english
+
     def test_english_lists_and_histories_give_days_year_first(
         self, english_admin_client, reference
     ):

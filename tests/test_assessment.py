@@ -367,6 +367,10 @@ class TestEntry:
         data.update(period_end="2025-01-31", formerly_poor_employed="")
         response = english_admin_client.post("/admin/partnerships/cooperationresult/add/", data)
         assert "within one year" in " ".join(form_errors(response))
+        # one ending before it starts said "within one year", true but not the mistake
+        data.update(period_start="2025-01-01", period_end="2024-12-01")
+        response = english_admin_client.post("/admin/partnerships/cooperationresult/add/", data)
+        assert form_errors(response) == ["The period cannot end before it starts."]
         assert CooperationResult.objects.count() == 1
 
     def test_a_project_outside_the_assisted_side_is_refused(self, english_admin_client, reference):
