@@ -141,6 +141,22 @@ PLAIN = [
 ]
 
 
+# An account's history names the fields a save changed by their labels, capitalised
+# ("已修改First name，Last name 和 Groups。"): Django's Chinese has them lower-case only.
+ACCOUNT_FIELDS = [
+    gettext_noop("First name"),
+    gettext_noop("Last name"),
+    gettext_noop("Email address"),
+    gettext_noop("Groups"),
+    gettext_noop("User permissions"),
+    gettext_noop("Staff status"),
+    gettext_noop("Superuser status"),
+    gettext_noop("Active"),
+    gettext_noop("Last login"),
+    gettext_noop("Date joined"),
+]
+
+
 def _polite_plurals():
     ngettext(
         "Your password must contain at least %(min_length)d character.",

@@ -603,3 +603,25 @@ def test_people_are_named_as_colleagues_know_them(client, world):
     assert str(assignment) == f"王芳（staff_a） → {world['a']}"
     nameless = Assignment.objects.get(user=world["users"]["staff_b"])
     assert str(nameless) == f"staff_b → {world['b']}"
+
+
+def test_an_accounts_history_names_its_fields_in_chinese(client, world):
+    """Shown as "已修改First name，Last name 和 Groups。": the labels of a save's changed fields are
+    kept in English and translated when shown, and Django's Chinese lacks the capitalised
+    ones."""
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    wang = world["users"]["staff_a"]
+    LogEntry.objects.create(
+        user=world["users"]["admin"],
+        content_type=ContentType.objects.get_for_model(wang),
+        object_id=str(wang.pk),
+        object_repr=wang.username,
+        action_flag=CHANGE,
+        change_message='[{"changed": {"fields": ["First name", "Last name", "Groups"]}}]',
+    )
+    client.force_login(world["users"]["admin"])
+    history = page_text(client.get(f"/admin/auth/user/{wang.pk}/history/"))
+    assert "名字" in history and "姓氏" in history
+    assert "First name" not in history and "Groups" not in history
