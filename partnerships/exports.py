@@ -972,10 +972,15 @@ def xlsx_response(summary: Summary) -> FileResponse:
                 cells.append(_yes_no(v))
             else:
                 # Text stays text: openpyxl would store "=…" as a formula. A control character
-                # (saved before forms refused them) would make the whole workbook fail.
-                text = ILLEGAL_CHARACTERS_RE.sub("", neutralise(str(v)))
+                # (saved before forms refused them) would make the whole workbook fail. A text
+                # that starts as a formula would is marked with Excel's own quote prefix
+                # (a style: the cell stays text when edited), not a visible apostrophe as in
+                # CSV, where no such style exists: "-2+3" read "'-2+3" in Excel and WPS.
+                text = ILLEGAL_CHARACTERS_RE.sub("", str(v))
                 cell = WriteOnlyCell(sheet, value=text)
                 cell.data_type = "s"
+                if text.startswith(FORMULA_TRIGGERS):
+                    cell.quotePrefix = True
                 cells.append(cell)
         sheet.append(cells)
     if summary.extra.get("total_row") and row:
