@@ -327,7 +327,9 @@ def donors(
         Column("total", _("Total (yuan)"), MONEY),
     ]
     out = []
-    for pk, by_year in per_donor.items():
+    # In pk order, then by total (a stable sort): ties as the pages list them, by who was
+    # entered first (the report's order), not by the names' code points.
+    for pk, by_year in sorted(per_donor.items()):
         org = organisations[pk]
         cells = [by_year[y]["total"] if y in by_year else reports.ZERO for y in years]
         sole = sum((row["sole"] for row in by_year.values()), reports.ZERO)
@@ -343,7 +345,7 @@ def donors(
                 total,
             ]
         )
-    out.sort(key=lambda row: (-row[-1], row[0]))
+    out.sort(key=lambda row: -row[-1])
     scope = str(partnership or organisation or region or "")
     return Summary(_("Donors by year"), columns, out, scope=scope, extra={"no_total": True})
 
