@@ -433,7 +433,13 @@ class NoSuchDay(ValueError):
 
 
 def parse_date(text: str) -> datetime.date:
-    match = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
+    """A day as staff write it (2023-01-10, 2023/1/10, 2023.1.10, 2023年1月10日), also with a
+    time of day after it, as a spreadsheet's date-and-time cell gives one (2025-09-09 15:30,
+    2025-09-09T15:30:00): the day is what a record keeps."""
+    match = re.fullmatch(
+        r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?",
+        text,
+    )
     if not match:
         raise ValueError(text)
     try:

@@ -1,6 +1,7 @@
 """Bulk import in the admin: preview first, every problem by row and column, all rows or none."""
 
 import csv
+import datetime
 import io
 import re
 from decimal import Decimal
@@ -10,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
+from partnerships import imports
 from partnerships.models import Donation, DonationLine, Organisation, Region
 
 from .admin_helpers import page_text
@@ -318,6 +320,25 @@ class TestDonationImport:
         preview = response.context["preview"]
         assert preview.problems == []
         assert preview.items[0]["amount"] == Decimal("1234.56")
+
+    def test_a_date_cell_with_a_time_of_day_is_its_day(self, admin_client, reference):
+        """An XLSX date-and-time cell (2025-09-09 15:30) was refused: "write dates as
+        2023-01-10"."""
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.append(HEADER)
+        row = list(GOOD_ROWS[2])
+        row[1] = datetime.datetime(2024, 6, 1, 15, 30)
+        sheet.append(row)
+        data = io.BytesIO()
+        workbook.save(data)
+        response = upload(admin_client, DONATION_IMPORT, data.getvalue(), name="donations.xlsx")
+        assert response.context["preview"].problems == []
+        assert imports.parse_date("2024-06-01 15:30") == datetime.date(2024, 6, 1)
+        with pytest.raises(ValueError):
+            imports.parse_date("2024-06-01 下午")
 
     def test_garbage_is_refused_in_words(self, admin_client, reference):
         response = upload(admin_client, DONATION_IMPORT, b"PK\x03\x04garbage", name="x.xlsx")
