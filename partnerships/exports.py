@@ -22,6 +22,7 @@ from django.db.models import F, OuterRef, Prefetch, Q, Subquery, Sum
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -140,7 +141,9 @@ def joined(names: Iterable[str]) -> str:
 
 
 def _in_yuan(label: str) -> str:
-    """A column's name with its unit: 资金（元）; 资金及物资（未拆分，元）, not （未拆分）（元）."""
+    """A column's name with its unit: 资金（元）; 资金及物资（未拆分，元）, not （未拆分）（元）.
+    Capitalised as a header, as the others are ("Funds (yuan)", not "funds (yuan)")."""
+    label = capfirst(label)
     unit = _("yuan")
     if label.endswith(("）", ")")):
         return f"{label[:-1]}{punctuation.punct('，')}{unit}{label[-1]}"
