@@ -95,6 +95,29 @@ class GuardedModelForm(RefusesControlCharacters, forms.ModelForm):
         self._check_locked_year(cleaned)
         return cleaned
 
+    def _update_errors(self, errors):
+        """The model's checks run on what the fields could read: a field refused by its own
+        check (an amount "1.234") reads as empty there, and was refused again as missing
+        ("请填写目标金额（元）", "请至少填写一项数据"). Its own message says what is wrong."""
+        if hasattr(errors, "error_dict"):
+            refused = set(self._errors or ())
+            figures = set(getattr(self._meta.model, "FIGURES", ()))
+            kept = {}
+            for field, messages in errors.error_dict.items():
+                if field in refused:
+                    continue
+                messages = [
+                    message
+                    for message in messages
+                    if not (message.code == "no_figure" and refused & figures)
+                ]
+                if messages:
+                    kept[field] = messages
+            if not kept:
+                return
+            errors = ValidationError(kept)
+        super()._update_errors(errors)
+
     def _check_version(self, loaded) -> None:
         instance = self.instance
         if not instance.pk or loaded is None:

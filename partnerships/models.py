@@ -2293,7 +2293,7 @@ class CooperationResult(Versioned):
                 {"period_end": _("A period lies within one year: enter one record per year.")}
             )
         if all(getattr(self, name) is None for name in self.FIGURES):
-            raise ValidationError(_("Enter at least one figure."))
+            raise ValidationError(_("Enter at least one figure."), code="no_figure")
         if self.partnership_id:
             # A pairing's figures include its child pairings': a county's and its town's
             # figures for the same days would count twice too.

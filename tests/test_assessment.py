@@ -308,6 +308,45 @@ class TestEntry:
         )
         assert "Give the start date" in " ".join(form_errors(response))
 
+    def test_a_figure_refused_is_not_refused_again_as_missing(
+        self, english_admin_client, reference
+    ):
+        """An amount of "1.234" was refused, and then, read as empty, refused again: "Give
+        the target in yuan."; a figure of -1 also brought "Enter at least one figure."."""
+        target = english_admin_client.post(
+            "/admin/partnerships/annualtarget/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "year": "2024",
+                "indicator": "fiscal_funds",
+                "amount": "1.234",
+                "count": "",
+            },
+        )
+        errors = form_errors(target)
+        assert len(errors) == 1 and "Give the target in yuan." not in errors, errors
+        result = english_admin_client.post(
+            "/admin/partnerships/cooperationresult/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "period_start": "2024-01-01",
+                "period_end": "2024-06-30",
+                "workers_employed": "-1",
+            },
+        )
+        errors = form_errors(result)
+        assert len(errors) == 1 and "Enter at least one figure." not in errors, errors
+        # with no figure at all, it is said
+        empty = english_admin_client.post(
+            "/admin/partnerships/cooperationresult/add/",
+            {
+                "partnership": reference.pairing.pk,
+                "period_start": "2024-01-01",
+                "period_end": "2024-06-30",
+            },
+        )
+        assert set(form_errors(empty)) == {"Enter at least one figure."}  # listed as both
+
     @pytest.mark.parametrize(
         ("indicator", "amount", "count", "message"),
         [
