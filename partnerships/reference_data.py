@@ -179,12 +179,16 @@ DONATION = {
 # a Zhangmutou–Minxiao village–enterprise pairing programme exists (a symposium was held), and
 # that the delegation inspected the construction of the 云舍文化村 project. Their only date is
 # the visit (10–12 January, year inferred): they are known to be under way during it, no day.
-KNOWN_NOTE = "报道只说明代表团于1月10日—12日访问期间探望或考察，具体日期和起止时间未见报道。"
+# Each note says what the visit did: it called on the people sent, and held a symposium on the
+# village–enterprise pairing (one note for both said "探望或考察", and the people's notes said
+# "起止时间未见报道" twice).
+POSTING_KNOWN_NOTE = "报道只说明代表团于1月10日—12日访问期间探望了他们，派驻的起止时间未见报道。"
+PAIR_KNOWN_NOTE = "报道只说明代表团于1月10日—12日访问期间召开了这次座谈会。"
 
 # (kind, note); the number of people is not reported.
 POSTINGS = [
-    ("teacher", "樟木头镇派驻江口县支教的老师；人数、派出单位和起止时间未见报道。"),
-    ("doctor", "樟木头镇派驻江口县支医的医生；人数、派出单位和起止时间未见报道。"),
+    ("teacher", "樟木头镇派驻江口县支教的老师；人数和派出单位未见报道。"),
+    ("doctor", "樟木头镇派驻江口县支医的医生；人数和派出单位未见报道。"),
 ]
 POSTING_PARTNERSHIP = "樟木头—江口"
 POSTING_HOST = JIANGKOU

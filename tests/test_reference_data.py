@@ -14,7 +14,9 @@ from partnerships.models import (
     Organisation,
     Partnership,
     Person,
+    Posting,
     Region,
+    VillageEnterprisePair,
     Visit,
 )
 
@@ -225,3 +227,14 @@ def test_the_source_names_the_report_not_a_file_here(reference, official_client)
     assert snapshot() == before
     page = official_client.get(f"/visits/{reference.visit.pk}/").content.decode()
     assert reference_data.SOURCE in page and "shared/reference" not in page
+
+
+def test_the_notes_of_what_the_visit_found_say_what_it_did(reference):
+    """One note served the people sent and the village–enterprise pairing: "…访问期间探望
+    或考察…" on a pairing the report knows from a symposium, and the people's notes said
+    "起止时间未见报道" twice."""
+    for posting in Posting.objects.all():
+        assert posting.notes.count("起止时间未见报道") == 1, posting.notes
+        assert "探望了他们" in posting.notes
+    pair = VillageEnterprisePair.objects.get()
+    assert "召开了这次座谈会" in pair.notes and "探望" not in pair.notes

@@ -204,7 +204,7 @@ def load_postings(partnerships, regions, visit, counter) -> None:
             headcount=None,
             host_region=regions[ref.POSTING_HOST],
             known_during=visit,
-            notes=f"{note}{ref.KNOWN_NOTE}",
+            notes=f"{note}{ref.POSTING_KNOWN_NOTE}",
             source=ref.SOURCE,
         )
         posting.full_clean(exclude=["year"])
@@ -236,7 +236,7 @@ def load_village_pair(partnerships, visit, counter) -> None:
         known_during=visit,
         # Staff may have renamed the symposium since: the link is then left for them to make.
         meeting=Meeting.objects.filter(visit=visit, title=spec["meeting"]).first(),
-        notes=f"{spec['notes']}{ref.KNOWN_NOTE}",
+        notes=f"{spec['notes']}{ref.PAIR_KNOWN_NOTE}",
         source=ref.SOURCE,
     )
     pair.full_clean(exclude=["year"])
