@@ -783,6 +783,10 @@ class TestDonations:
         assert response.status_code == 302, form_errors(response)
         donation.refresh_from_db()
         assert donation.version == int(again["loaded_version"]) + 1
+        # its version says its own entries did not change, and where the line's change is
+        history = page_text(first.get(f"{url[:-7]}history/"))
+        newest = history.split("<tbody>")[1].split("</tr>")[0]
+        assert "记录本身的录入内容没有改动；页面下方各行（如捐赠明细）的改动见下文。" in newest
 
     def test_the_admins_chinese_names_a_record_without_spaces(self, admin_client, reference):
         """Django's Chinese spaces out each model's name ("增加 地区", "成功添加了 地区“…”"),

@@ -208,19 +208,18 @@ class TestAuditTrail:
         assert dropped in old_places and dropped not in new_places
         assert len(new_places.split(", ")) == len(places) - 1
         assert "<strong>Notes:</strong>" in newest
-        # saved again without a change: said so, not an empty cell
+        # saved again without a change: no version (test_admin_records has one that changed
+        # only a line, whose version says so)
         donation.refresh_from_db()
         data = donation_form_data(donation)
         assert english_admin_client.post(change_url(donation), data).status_code == 302
-        history = page_text(english_admin_client.get(f"{change_url(donation)[:-7]}history/"))
-        newest = history.split("<tbody>")[1].split("</tr>")[0]
-        assert "Saved without a change to what staff enter." in newest
+        assert donation.history.count() == versions + 1
         chinese = page_text(
             english_admin_client.get(
                 f"{change_url(donation)[:-7]}history/", HTTP_ACCEPT_LANGUAGE="zh-hans"
             )
         )
-        assert "已保存，但录入内容没有改动。" in chinese and "<strong>捐赠方：</strong>" in chinese
+        assert "<strong>捐赠方：</strong>" in chinese
 
     def test_a_saves_links_go_to_its_own_version(self, admin_client, reference):
         """Not to the newest version by date: another server, its clock ahead, may have
@@ -685,7 +684,8 @@ class TestAuditTrail:
         admin_user.save()
         donation = reference.donation
         stale = donation_form_data(donation, notes="mine")
-        assert admin_client.post(change_url(donation), donation_form_data(donation)).status_code
+        theirs = donation_form_data(donation, notes="theirs")
+        assert admin_client.post(change_url(donation), theirs).status_code == 302
         client = Client(HTTP_ACCEPT_LANGUAGE="en")
         client.force_login(staff_a)
         message = " ".join(form_errors(client.post(change_url(donation), stale)))
