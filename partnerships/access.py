@@ -50,9 +50,17 @@ REMOVED_BY_STAFF = [
     "projectfunds",
     "inspection",
 ]
+# What administrators may do with django-axes' sign-in records: read them, and unlock an
+# account (the lockout page tells a locked-out person to ask an administrator) by deleting its
+# failed attempts. Not delete the logs of sign-ins and failures: they are the evidence.
+SIGN_IN_RECORDS = [
+    "view_accessattempt",
+    "delete_accessattempt",
+    "view_accesslog",
+    "view_accessfailurelog",
+]
 ROLE_PERMISSIONS = {
-    # every permission of this app, of user accounts and of the sign-in records (django-axes:
-    # the lockout page tells a locked-out person to ask an administrator to unlock them)
+    # every permission of this app and of user accounts, and SIGN_IN_RECORDS
     ADMINISTRATOR: None,
     DATA_ENTRY: [
         *(
@@ -75,9 +83,13 @@ def setup_roles(**kwargs) -> None:
     for name, codenames in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=name)
         if codenames is None:
-            permissions = list(app_permissions) + list(
-                Permission.objects.filter(content_type__app_label__in=["auth", "axes"])
-            )
+            permissions = [
+                *app_permissions,
+                *Permission.objects.filter(content_type__app_label="auth"),
+                *Permission.objects.filter(
+                    content_type__app_label="axes", codename__in=SIGN_IN_RECORDS
+                ),
+            ]
         else:
             permissions = list(app_permissions.filter(codename__in=codenames))
         group.permissions.set(permissions)

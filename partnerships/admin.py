@@ -284,6 +284,26 @@ class SearchByShownNames:
         return None
 
 
+def _differs_from_stored(record) -> bool:
+    """Whether `record` as its form's clean() left it differs from its row: a record saved
+    before a rule filled something in (a pairing's year from its date) is put right by
+    opening and saving it, though the form shows no change."""
+    names = [field.attname for field in record._meta.concrete_fields if field.name != "version"]
+    stored = type(record)._default_manager.filter(pk=record.pk).values(*names).first()
+    return stored is None or any(getattr(record, name) != stored[name] for name in names)
+
+
+def _rows_change(formset) -> bool:
+    """Whether saving `formset` changes a row: an existing row changed or deleted, or a new
+    one kept (a new row with only its delete box ticked is dropped, and changes nothing)."""
+    for row in formset.initial_forms:
+        if formset._should_delete_form(row) or row.has_changed():
+            return True
+    return any(
+        row.has_changed() and not formset._should_delete_form(row) for row in formset.extra_forms
+    )
+
+
 def _without_field(fieldsets, name: str) -> list:
     """`fieldsets` without the field `name`, also where it shares a line with others."""
     result = []
@@ -542,7 +562,7 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
         it only if a row on its page changed: saving it anyway moved its version, so that a
         colleague editing it meanwhile was refused ("… changed: the entries further down its
         page") over nothing, and its history gained an empty version."""
-        if change and not form.has_changed():
+        if change and not form.has_changed() and not _differs_from_stored(obj):
             obj._save_put_off = True
             return
         super().save_model(request, obj, form, change)
@@ -556,7 +576,7 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
             del instance._save_put_off
             # A row below it changed: the record's version moves with it, as it always did.
             # (The unchanged formsets are still "saved" below: Django's log reads them.)
-            if any(formset.has_changed() for formset in formsets):
+            if any(_rows_change(formset) for formset in formsets):
                 super().save_model(request, instance, form, change)
         if not history.m2m_tracked(self.model):
             return super().save_related(request, form, formsets, change)

@@ -10,7 +10,7 @@ whatever the number of villages, years or donations. Two tables carry money:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -1326,32 +1326,54 @@ def donations_to_organisation(
     *, filters: Filters, organisation: Organisation
 ) -> QuerySet[Donation]:
     """Donations naming the organisation as a recipient or itemising a part to it, with
-    `received`: what was itemised to it (0 where the handover names it but does not say its
-    share, which the list shows as unknown)."""
-    # Its handovers by id first, as donations_by_donor's: few, and the planner would
-    # otherwise walk every donation in page order testing each.
+    `received`: what was itemised to it, and `rest`: the part itemised to no one (its own when
+    it is the handover's only recipient: credit_sole_recipient). 0 received where the
+    handover names it but does not say its share, which the list shows as unknown."""
     named = RecipientOrganisationLink.objects.filter(organisation=organisation)
     itemised = DonationLine.objects.filter(recipient_organisation=organisation)
-    ids = {
-        *named.values_list("donation_id", flat=True),
-        *itemised.values_list("donation_id", flat=True),
-    }
+    # Its handovers by id first, as donations_by_donor's: few, and the planner would
+    # otherwise walk every donation in page order testing each. Too many to send (a body
+    # that received tens of thousands), the database looks them up itself.
+    probes = [
+        list(query.order_by().values_list("donation_id", flat=True)[: MANY_IDS + 1])
+        for query in (named, itemised)
+    ]
+    ids = set(probes[0]) | set(probes[1])
+    if all(len(probe) <= MANY_IDS for probe in probes) and len(ids) <= MANY_IDS:
+        chosen = Q(pk__in=sorted(ids))
+    else:
+        chosen = Q(pk__in=named.values("donation_id")) | Q(pk__in=itemised.values("donation_id"))
+
+    def line_sum(lines: QuerySet) -> Coalesce:
+        return _or_zero(
+            Subquery(
+                lines.filter(donation_id=OuterRef("pk"))
+                .order_by()
+                .values("donation_id")
+                .annotate(total=Sum("amount"))
+                .values("total")
+            )
+        )
+
     return (
         donations(filters=filters)
-        .filter(pk__in=sorted(ids))
+        .filter(chosen)
         .annotate(
-            received=_or_zero(
-                Subquery(
-                    itemised.filter(donation_id=OuterRef("pk"))
-                    .order_by()
-                    .values("donation_id")
-                    .annotate(total=Sum("amount"))
-                    .values("total")
-                )
-            )
+            received=line_sum(itemised),
+            rest=line_sum(DonationLine.objects.filter(is_itemised=False)),
         )
         .order_by(*LIST_ORDER)
     )
+
+
+def credit_sole_recipient(donations: Iterable[Donation], organisation: Organisation) -> None:
+    """A handover naming the organisation as its only recipient gave it the part itemised to
+    no one too (the region page counts a place's the same way): its `received` is that, not
+    "unknown". Reads the lists donation_list fetched."""
+    for donation in donations:
+        recipients = [org.pk for org in donation.listed_organisations]
+        if recipients == [organisation.pk] and not donation.listed_regions:
+            donation.received += donation.rest
 
 
 def donations_by_donor(*, filters: Filters, organisation: Organisation) -> QuerySet[Donation]:

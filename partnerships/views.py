@@ -531,6 +531,7 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             PAGE_SIZE,
         ).get_page(request.GET.get("received_page"))
+        reports.credit_sole_recipient(received_page.object_list, organisation)
         return dict(
             filters=filters,
             yearly=yearly,

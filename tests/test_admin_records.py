@@ -762,6 +762,16 @@ class TestDonations:
         mine, theirs = as_shown(first.get(url)), as_shown(second.get(url))
         versions = donation.history.count()
         assert second.post(url, {**theirs, "_continue": "1"}).status_code == 302
+        # a new row filled in and then ticked for deletion is dropped: no change either
+        rows = int(theirs["lines-TOTAL_FORMS"])
+        dropped = {
+            **theirs,
+            "lines-TOTAL_FORMS": str(rows + 1),
+            f"lines-{rows}-region": reference.qixin.pk,
+            f"lines-{rows}-amount": "10000",
+            f"lines-{rows}-DELETE": "on",
+        }
+        assert second.post(url, dropped).status_code == 302
         donation.refresh_from_db()
         assert donation.version == int(mine["loaded_version"])
         assert donation.history.count() == versions
@@ -787,6 +797,30 @@ class TestDonations:
         history = page_text(first.get(f"{url[:-7]}history/"))
         newest = history.split("<tbody>")[1].split("</tr>")[0]
         assert "记录本身的录入内容没有改动；页面下方各行（如捐赠明细）的改动见下文。" in newest
+        # a record with no rows on its page, saved by a program without a change: not sent
+        # looking for rows below
+        red_cross = reference.red_cross
+        red_cross.save()
+        red_cross.save()
+        history = page_text(first.get(f"/admin/partnerships/organisation/{red_cross.pk}/history/"))
+        newest = history.split("<tbody>")[1].split("</tr>")[0]
+        assert "已保存，但录入内容没有改动。" in newest and "见下文" not in newest
+
+    def test_saving_a_record_as_shown_still_puts_right_what_a_rule_fills_in(
+        self, admin_client, reference
+    ):
+        """A pairing with a date established but no year (written before the rule that fills
+        it in) was put right by saving its page; a save with no change on the form must still
+        do that."""
+        pairing = reference.town_pairing
+        Partnership.objects.filter(pk=pairing.pk).update(
+            established_on=datetime.date(2021, 5, 1), established_year=None
+        )
+        url = f"/admin/partnerships/partnership/{pairing.pk}/change/"
+        response = admin_client.post(url, as_shown(admin_client.get(url)))
+        assert response.status_code == 302, form_errors(response)
+        pairing.refresh_from_db()
+        assert pairing.established_year == 2021
 
     def test_the_admins_chinese_names_a_record_without_spaces(self, admin_client, reference):
         """Django's Chinese spaces out each model's name ("增加 地区", "成功添加了 地区“…”"),

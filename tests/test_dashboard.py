@@ -818,15 +818,15 @@ def test_the_timeline_shows_the_newest_of_many_visits_and_meetings(
     with django_assert_num_queries(0):
         names = {str(entry["item"].partnership) for entry in entries}
     assert names == {str(pairing) for pairing in mine}
-    # the page says how many it lists and where the rest are ("座谈会 179 场。 仅显示最近的
-    # 记录。": a space after the full stop, and no word of how many)
+    # the page says how many it lists ("座谈会 179 场。 仅显示最近的记录。": a space after
+    # the full stop, and no word of how many)
     for i in range(51):  # within the years a page offers (those above are after this one)
         day = datetime.date(2025, 1, 1) + datetime.timedelta(days=7 * i)
         Visit.objects.create(
             partnership=reference.pairing, direction="east_to_west", start_date=day, end_date=day
         )
     page = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/?year_to=2026"))
-    assert "场。下面列出最近的 50 条，下方的下载包含全部。" in page
+    assert "场。下面列出最近的 50 条。" in page
 
 
 class TestSampleTotals:
@@ -1518,6 +1518,11 @@ def test_an_organisations_page_lists_what_it_received(official_client, reference
     itemise(reference.donation, Decimal("20000.00"), reference.jiangkou, organisation=red_cross)
     page = official_client.get(url)
     assert page.context["received_page"].object_list[0].received == Decimal("20000.00")
+    # named its only recipient, it received what was itemised to no one (not "unknown")
+    sole = handover(reference.pairing, reference.jiangkou, "3000.00", datetime.date(2024, 5, 6))
+    sole.recipient_organisations.set([red_cross])
+    listed = official_client.get(url).context["received_page"].object_list
+    assert {d.pk: d.received for d in listed}[sole.pk] == Decimal("3000.00")
     # the page of an organisation that received nothing has no such section
     town = page_text(official_client.get(f"/donors/{reference.town_government.pk}/"))
     assert "作为捐赠方的捐赠" in town and "作为受赠方的捐赠" not in town
@@ -1537,6 +1542,14 @@ def test_an_organisations_two_lists_page_apart(official_client, reference, monke
     links = re.findall(r'href="(\?[^"]*page=[^"]*)"', page.content.decode())
     assert "?page=2&amp;received_page=2" in links  # the received list's previous page
     assert "?page=1&amp;received_page=3" in links  # the given list's first page
+    # too many ids to send: the database looks them up, and lists the same handovers
+    listed = page.context["received_page"].paginator.count
+    monkeypatch.setattr(reports, "MANY_IDS", 2)
+    again = official_client.get(f"{url}?page=2&received_page=3")
+    assert again.context["received_page"].paginator.count == listed == 6
+    assert [d.pk for d in again.context["received_page"].object_list] == [
+        d.pk for d in page.context["received_page"].object_list
+    ]
 
 
 def _many_handovers(reference, count: int = 11) -> None:

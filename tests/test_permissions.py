@@ -562,6 +562,15 @@ def test_an_administrator_unlocks_accounts_but_cannot_become_a_superuser(client,
     assert client.get(attempts).status_code == 200
     unlocked = client.post(f"{attempts}{attempt.pk}/delete/", {"post": "yes"})
     assert unlocked.status_code == 302 and not AccessAttempt.objects.exists()
+    # the logs of sign-ins and failures are read, not deleted: they are the evidence
+    from axes.models import AccessLog
+
+    log = AccessLog.objects.create(username="chief", ip_address="10.0.0.1")
+    assert client.get("/admin/axes/accesslog/").status_code == 200
+    assert (
+        client.post(f"/admin/axes/accesslog/{log.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
+    assert AccessLog.objects.filter(pk=log.pk).exists()
 
     own = f"/admin/auth/user/{chief.pk}/change/"
     form = client.get(own)

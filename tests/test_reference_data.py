@@ -238,3 +238,23 @@ def test_the_notes_of_what_the_visit_found_say_what_it_did(reference):
         assert "探望了他们" in posting.notes
     pair = VillageEnterprisePair.objects.get()
     assert "召开了这次座谈会" in pair.notes and "探望" not in pair.notes
+
+
+def test_a_database_loaded_before_gets_the_new_notes_unless_edited(reference):
+    """Migration 0034 rewrites the notes as loaded before; a note staff edited stays theirs."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "partnerships.migrations.0034_reference_notes_say_what_the_visit_did"
+    )
+    (old_teacher, new_teacher), _doctor = migration.POSTINGS.items()
+    (old_pair, new_pair) = next(iter(migration.PAIRS.items()))
+    Posting.objects.filter(kind="teacher").update(notes=old_teacher)
+    Posting.objects.filter(kind="doctor").update(notes="录入人员自己的说明")
+    VillageEnterprisePair.objects.update(notes=old_pair)
+    migration.forwards(apps, None)
+    assert Posting.objects.get(kind="teacher").notes == new_teacher
+    assert Posting.objects.get(kind="doctor").notes == "录入人员自己的说明"
+    assert VillageEnterprisePair.objects.get().notes == new_pair
