@@ -1266,16 +1266,9 @@ def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donatio
     touched = DonationLine.objects.filter(in_region).values("donation_id")
     named = RecipientRegionLink.objects.filter(region__in=places).values("donation_id")
     # For a village or a town the handovers are few: fetch their ids first, or the planner
-    # walks every donation in page order testing membership. Which one is told by reading at
-    # most 2 × MANY_IDS of the region's line and link rows, duplicates and all: that stops
-    # early, where a distinct list would read a province's hundreds of thousands first.
-    ids = [query.order_by().values_list("donation_id", flat=True) for query in (touched, named)]
-    probe = list(ids[0].union(ids[1], all=True)[: 2 * MANY_IDS])
-    few = set(probe)
-    if len(probe) < 2 * MANY_IDS and len(few) <= MANY_IDS:
-        chosen = Q(pk__in=sorted(few))
-    else:
-        chosen = _received_in_or_above(region, places)
+    # walks every donation in page order testing membership.
+    few = _few_donation_ids(touched, named)
+    chosen = Q(pk__in=few) if few is not None else _received_in_or_above(region, places)
     return (
         donations(filters=filters)
         .filter(chosen)
@@ -1292,6 +1285,17 @@ def donations_to_region(*, filters: Filters, region: Region) -> QuerySet[Donatio
         )
         .order_by(*LIST_ORDER)
     )
+
+
+def _few_donation_ids(*rows: QuerySet) -> list[int] | None:
+    """The donation ids of `rows` (querysets of rows with a donation_id: lines, links),
+    sorted, if there are at most MANY_IDS of them; None if more. Told by reading at most
+    2 × MANY_IDS rows, duplicates and all, in one query: that stops early, where a distinct
+    list would read a province's hundreds of thousands first."""
+    ids = [query.order_by().values_list("donation_id", flat=True) for query in rows]
+    probe = list(ids[0].union(*ids[1:], all=True)[: 2 * MANY_IDS])
+    few = set(probe)
+    return sorted(few) if len(probe) < 2 * MANY_IDS and len(few) <= MANY_IDS else None
 
 
 def _received_in_or_above(region: Region, places: QuerySet) -> Q:
@@ -1331,16 +1335,12 @@ def donations_to_organisation(
     handover names it but does not say its share, which the list shows as unknown."""
     named = RecipientOrganisationLink.objects.filter(organisation=organisation)
     itemised = DonationLine.objects.filter(recipient_organisation=organisation)
-    # Its handovers by id first, as donations_by_donor's: few, and the planner would
-    # otherwise walk every donation in page order testing each. Too many to send (a body
-    # that received tens of thousands), the database looks them up itself.
-    probes = [
-        list(query.order_by().values_list("donation_id", flat=True)[: MANY_IDS + 1])
-        for query in (named, itemised)
-    ]
-    ids = set(probes[0]) | set(probes[1])
-    if all(len(probe) <= MANY_IDS for probe in probes) and len(ids) <= MANY_IDS:
-        chosen = Q(pk__in=sorted(ids))
+    # Its handovers by id first, as a region's: few, and the planner would otherwise walk
+    # every donation in page order testing each. Too many to send (a body that received
+    # tens of thousands), the database looks them up itself.
+    few = _few_donation_ids(named, itemised)
+    if few is not None:
+        chosen = Q(pk__in=few)
     else:
         chosen = Q(pk__in=named.values("donation_id")) | Q(pk__in=itemised.values("donation_id"))
 

@@ -325,27 +325,17 @@ class TestEntry:
         )
         errors = form_errors(target)
         assert len(errors) == 1 and "Give the target in yuan." not in errors, errors
-        result = english_admin_client.post(
-            "/admin/partnerships/cooperationresult/add/",
-            {
-                "partnership": reference.pairing.pk,
-                "period_start": "2024-01-01",
-                "period_end": "2024-06-30",
-                "workers_employed": "-1",
-            },
-        )
-        errors = form_errors(result)
+
+        def result_errors(**figures) -> list[str]:
+            period = {"period_start": "2024-01-01", "period_end": "2024-06-30"}
+            data = {"partnership": reference.pairing.pk, **period, **figures}
+            url = "/admin/partnerships/cooperationresult/add/"
+            return form_errors(english_admin_client.post(url, data))
+
+        errors = result_errors(workers_employed="-1")
         assert len(errors) == 1 and "Enter at least one figure." not in errors, errors
-        # with no figure at all, it is said
-        empty = english_admin_client.post(
-            "/admin/partnerships/cooperationresult/add/",
-            {
-                "partnership": reference.pairing.pk,
-                "period_start": "2024-01-01",
-                "period_end": "2024-06-30",
-            },
-        )
-        assert set(form_errors(empty)) == {"Enter at least one figure."}  # listed as both
+        # with no figure at all, it is said (listed as both a field's and the form's)
+        assert set(result_errors()) == {"Enter at least one figure."}
 
     @pytest.mark.parametrize(
         ("indicator", "amount", "count", "message"),
