@@ -229,7 +229,7 @@ class ScopedChoicesMixin:
             kwargs["queryset"] = related._default_manager.filter(scope_filter(related, scope))
         if db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = TolerantAutocompleteSelect(db_field, self.admin_site)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return _labelled(super().formfield_for_foreignkey(db_field, request, **kwargs))
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         scope = access.scope_for(request.user)
@@ -239,7 +239,16 @@ class ScopedChoicesMixin:
             kwargs["queryset"] = related._default_manager.filter(choices(related, scope))
         if db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = TolerantAutocompleteSelectMultiple(db_field, self.admin_site)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+        return _labelled(super().formfield_for_manytomany(db_field, request, **kwargs))
+
+
+def _labelled(formfield):
+    """An organisation's choices as pickers show them (Organisation.picker_label: where it
+    is, when another has the same name), looked up with the choices themselves."""
+    if formfield is not None and formfield.queryset.model is Organisation:
+        formfield.queryset = Organisation.with_namesakes(formfield.queryset)
+        formfield.label_from_instance = lambda organisation: organisation.picker_label
+    return formfield
 
 
 class SearchByShownNames:

@@ -702,6 +702,8 @@ class Organisation(Versioned):
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")
         ordering = ["name"]
+        # Pickers look for namesakes (with_namesakes), and lists sort by name.
+        indexes = [models.Index(fields=["name"], name="organisation_name")]
         constraints = [
             models.UniqueConstraint(
                 fields=["region", "name"],
@@ -740,6 +742,30 @@ class Organisation(Versioned):
             super().save(*args, **kwargs)
             if stored_kind is not None and stored_kind != self.kind:
                 store_donor_columns(self.donations_given.values("pk"))
+
+    @classmethod
+    def with_namesakes(cls, queryset: models.QuerySet) -> models.QuerySet:
+        """`queryset` with what `picker_label` needs, in the same query: whether another
+        organisation has the same name, and the region's names."""
+        return queryset.select_related(f"region__{REGION_ANCESTORS}").annotate(
+            has_namesake=models.Exists(
+                cls._default_manager.filter(name=models.OuterRef("name")).exclude(
+                    pk=models.OuterRef("pk")
+                )
+            )
+        )
+
+    @property
+    def picker_label(self) -> str:
+        """The organisation as the admin's pickers show it: its name, and where it is when
+        another organisation has the same name (each county has its 县人民政府, and a
+        recipient recorded with no region may share a name with one recorded in a region),
+        so staff do not pick another county's. Read from `with_namesakes`; without it, the
+        name alone."""
+        if not getattr(self, "has_namesake", False):
+            return self.name
+        where = self.region.full_name if self.region_id else _("place not recorded")
+        return f"{self.name}{punct('（')}{where}{punct('）')}"
 
 
 # Each donor kind's bit in Donation.donor_kinds. Add new kinds at the end, with the next bit:

@@ -7,6 +7,7 @@ Django sorts an app's models by their names' code points, which in Chinese is no
 """
 
 from django.contrib import admin
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 
 APP_LABEL = "partnerships"
 
@@ -37,7 +38,27 @@ MODEL_ORDER = [
 ]
 
 
+class LabelledAutocompleteJsonView(AutocompleteJsonView):
+    """The pickers' search results, each as the picker shows it once chosen: an organisation
+    with where it is when another has the same name (Organisation.picker_label)."""
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if hasattr(queryset.model, "with_namesakes"):
+            queryset = queryset.model.with_namesakes(queryset)
+        return queryset
+
+    def serialize_result(self, obj, to_field_name):
+        return {
+            "id": str(getattr(obj, to_field_name)),
+            "text": getattr(obj, "picker_label", None) or str(obj),
+        }
+
+
 class PartnershipsAdminSite(admin.AdminSite):
+    def autocomplete_view(self, request):
+        return LabelledAutocompleteJsonView.as_view(admin_site=self)(request)
+
     def get_app_list(self, request, app_label=None):
         """Django's list, this app first (the one staff work in; accounts and sign-in records
         follow in Django's order) and its models in MODEL_ORDER; a model missing there comes

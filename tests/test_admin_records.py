@@ -2175,6 +2175,47 @@ class TestOrganisationNames:
             assert response.status_code == 302, form_errors(response)
         assert Organisation.objects.filter(name="某慈善基金会").count() == 3
 
+    DONORS = "/admin/autocomplete/?app_label=partnerships&model_name=donation&field_name=donors"
+
+    @staticmethod
+    def picked(client, url) -> dict[str, str]:
+        return {result["text"]: result["id"] for result in client.get(url).json()["results"]}
+
+    def test_pickers_say_where_an_organisation_of_a_shared_name_is(self, admin_client, reference):
+        """Each county has its 县人民政府: staff picking a donor by name must see which."""
+        for region in (reference.jiangkou, reference.minxiao):
+            Organisation.objects.create(name="县人民政府", kind="government", region=region)
+        Organisation.objects.create(name="县人民政府", kind="government")
+        texts = self.picked(admin_client, f"{self.DONORS}&term=县人民政府")
+        assert sorted(texts) == [
+            "县人民政府（地区未记录）",
+            "县人民政府（贵州省 铜仁市 江口县 闵孝镇）",
+            "县人民政府（贵州省 铜仁市 江口县）",
+        ]
+        # A name no other organisation has stays as it is.
+        assert "樟木头镇人民政府" in self.picked(admin_client, f"{self.DONORS}&term=樟木头")
+
+    def test_a_chosen_donor_of_a_shared_name_shows_where_it_is(self, admin_client, reference):
+        twin = Organisation.objects.create(
+            name=reference.red_cross.name, kind="charity", region=reference.minxiao
+        )
+        reference.donation.donors.add(twin)
+        url = f"/admin/partnerships/donation/{reference.donation.pk}/change/"
+        text = html.unescape(admin_client.get(url).content.decode())
+        assert (
+            f'<option value="{twin.pk}" selected>江口县红十字会（贵州省 铜仁市 江口县 闵孝镇）'
+            in text
+        )
+        assert f'<option value="{reference.town_government.pk}" selected>樟木头镇人民政府<' in text
+
+    def test_namesakes_cost_no_query_per_result(self, admin_client, reference):
+        url = f"{self.DONORS}&term=人民政府"
+        before = count_queries(admin_client, url)
+        for region in Region.objects.filter(level__gte=3)[:6]:
+            Organisation.objects.create(name="县人民政府", kind="government", region=region)
+        assert len(self.picked(admin_client, url)) > 6
+        assert count_queries(admin_client, url) == before
+
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_names_doubled_organisations_instead_of_failing_obscurely():
