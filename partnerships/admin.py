@@ -63,6 +63,7 @@ from .models import (
     VillageEnterprisePair,
     Visit,
     VisitActivity,
+    outside_pairing_years,
     path_prefixes,
 )
 from .money import MoneyField
@@ -577,6 +578,22 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
+        """Saves the links and rows below the record (_save_related), then says which of the
+        records saved fall outside their pairing's years (models.outside_pairing_years)."""
+        self._save_related(request, form, formsets, change)
+        saved = [form.instance]
+        for formset in formsets:
+            saved += getattr(formset, "new_objects", [])
+            saved += [row for row, _fields in getattr(formset, "changed_objects", [])]
+        for record in saved:
+            if record is not form.instance and getattr(record, "date", True) is None:
+                continue  # dated by the visit of this page, whose own warning says it
+            if isinstance(record, (Visit, Meeting, Donation)) and (
+                warning := outside_pairing_years(record)
+            ):
+                self.message_user(request, warning, messages.WARNING)
+
+    def _save_related(self, request, form, formsets, change):
         """One save, one version: the links saved after the record (donors, recipients, a
         delegation's members and places) go into the version the save recorded, rather than
         a version for each link removed or added (history.snapshot_m2m)."""

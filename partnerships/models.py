@@ -20,7 +20,7 @@ from django.db.models import F, Q, Sum
 from django.utils import formats, timezone
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from .indexes import NullsLastIndex
@@ -670,6 +670,47 @@ class Partnership(Versioned, TreePathMixin):
             chain.append(node)
             node = node.parent
         return list(reversed(chain))
+
+
+def outside_pairing_years(record) -> str | None:
+    """Why a visit, meeting or handover seems misdated or on the wrong pairing: its days fall
+    before its pairing was established or after it ended. Not refused (a report may say
+    aid began before a pairing's formal year), but said when staff save it. None if not."""
+    if isinstance(record, Visit):
+        first, last = record.start_date, record.end_date
+    elif record.date is not None:
+        first = last = record.date
+    elif record.visit_id is not None:
+        first, last = record.visit.start_date, record.visit.end_date
+    else:
+        return None
+    pairing = record.partnership
+    if first is None or last is None or pairing is None:
+        return None
+    if pairing.established_on is not None:
+        began, began_text = pairing.established_on, formats.date_format(pairing.established_on)
+    elif pairing.established_year is not None:
+        began = datetime.date(pairing.established_year, 1, 1)
+        began_text = pgettext("a year alone", "%(year)d") % {"year": pairing.established_year}
+    else:
+        began = None
+    values = {
+        "what": record._meta.verbose_name,
+        "record": record,
+        "pairing": pairing,
+        "day": formats.date_format(first),
+    }
+    if began is not None and last < began:
+        return _(
+            "The %(what)s “%(record)s” is dated %(day)s, before its pairing “%(pairing)s” was "
+            "established (%(established)s). Check the date and the pairing."
+        ) % {**values, "established": began_text}
+    if pairing.ended_on is not None and first > pairing.ended_on:
+        return _(
+            "The %(what)s “%(record)s” is dated %(day)s, after its pairing “%(pairing)s” ended "
+            "(%(ended)s). Check the date and the pairing."
+        ) % {**values, "ended": formats.date_format(pairing.ended_on)}
+    return None
 
 
 class Organisation(Versioned):

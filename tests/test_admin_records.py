@@ -2669,3 +2669,44 @@ def test_every_model_of_the_app_has_its_place_on_the_admin_index():
         if admin.site.is_registered(model)
     }
     assert registered == set(MODEL_ORDER)
+
+
+class TestOutsidePairingYears:
+    """A handover or visit dated before its pairing was established or after it ended is most
+    likely a typo or the wrong pairing: saved (a report may say so), and said."""
+
+    @staticmethod
+    def saved(client, url, data) -> str:
+        response = client.post(url, data, follow=True)
+        assert response.redirect_chain, form_errors(response)
+        return page_text(response)
+
+    def test_a_handover_before_its_pairing_was_established_is_saved_and_said(
+        self, admin_client, reference
+    ):
+        Partnership.objects.filter(pk=reference.pairing.pk).update(
+            established_year=2021, established_on=None
+        )
+        text = self.saved(admin_client, DONATION_ADD, donation_data(reference, date="2020-05-06"))
+        assert Donation.objects.filter(date=datetime.date(2020, 5, 6)).exists()
+        assert (
+            "捐赠“2020-05-06 1,050,000.00 元”的日期为2020年5月6日，"
+            "早于其结对关系“樟木头镇—江口县”的建立时间（2021年）。请核对日期和结对关系。"
+        ) in text
+        within = self.saved(admin_client, DONATION_ADD, donation_data(reference, date="2021-01-01"))
+        assert "请核对日期和结对关系" not in within
+
+    def test_a_visit_after_its_pairing_ended_is_saved_and_said(
+        self, english_admin_client, reference
+    ):
+        Partnership.objects.filter(pk=reference.pairing.pk).update(
+            ended_on=datetime.date(2023, 12, 31)
+        )
+        data = TestVisits().visit_data(reference)
+        text = self.saved(english_admin_client, VISIT_ADD, data)
+        assert (
+            "The visit “樟木头镇—江口县 visit of 2024-03-05” is dated 2024-03-05, after its "
+            "pairing “樟木头镇—江口县” ended (2023-12-31). Check the date and the pairing."
+        ) in text
+        before_the_end = {**data, "start_date": "2023-12-30", "end_date": "2023-12-31"}
+        assert "Check the date" not in self.saved(english_admin_client, VISIT_ADD, before_the_end)
