@@ -834,7 +834,7 @@ class TestDonations:
         adding = admin_client.get(f"{regions}add/")
         assert title(adding) == "添加地区"
         assert "保存并再添加一个" in page_text(adding)
-        assert title(admin_client.post(f"{regions}add/", {"name": ""})) == "错误： 添加地区"
+        assert title(admin_client.post(f"{regions}add/", {"name": ""})) == "错误：添加地区"
         county = Region.objects.get(name="江口县")
         added = admin_client.post(
             f"{regions}add/", {"name": "某新村", "level": 5, "parent": county.pk}, follow=True
@@ -846,6 +846,46 @@ class TestDonations:
         assert "已成功删除地区“贵州省 铜仁市 江口县 某新村”。" in page_text(deleted)
         index = admin_client.get("/admin/").content.decode()
         assert 'title="东西部协作的各类记录"' in index and "增加" not in index
+
+    def test_a_refused_forms_title_is_written_as_the_language_writes_it(
+        self, client, english_admin_client, reference
+    ):
+        """Django's templates put a space after "Error:", and the full-width "错误：" read
+        "错误： 添加地区"."""
+        refused = english_admin_client.post("/admin/partnerships/region/add/", {"name": ""})
+        assert "<title>Error: Add region | " in refused.text
+        signing_in = client.post("/admin/login/", {"username": "nobody", "password": "x"})
+        assert "<title>错误：登录 | " in signing_in.text
+
+    @pytest.mark.parametrize(
+        ("name", "condition"),
+        [
+            ("admin/change_form.html", "errors"),
+            ("admin/change_list.html", "cl.formset and cl.formset.errors"),
+            ("admin/login.html", "form.errors"),
+        ],
+    )
+    def test_the_titles_follow_djangos(self, name, condition):
+        """Our titles repeat admin/base_site.html's rather than take block.super, which would
+        repeat Django's prefix: a Django upgrade changing either fails here."""
+        from pathlib import Path
+
+        import django
+
+        admin_templates = Path(django.__file__).parent / "contrib/admin/templates"
+        site_title = (
+            "{% if subtitle %}{{ subtitle }} | {% endif %}{{ title }} | "
+            "{{ site_title|default:_('Django site admin') }}"
+        )
+        djangos = (
+            f'{{% block title %}}{{% if {condition} %}}{{% translate "Error:" %}} {{% endif %}}'
+        )
+        assert djangos + "{{ block.super }}{% endblock %}" in (admin_templates / name).read_text()
+        base_site = (admin_templates / "admin/base_site.html").read_text()
+        assert f"{{% block title %}}{site_title}{{% endblock %}}" in base_site
+        ours = (Path(__file__).parents[1] / "templates" / name).read_text()
+        prefix = f"{{% block title %}}{{% if {condition} %}}{{% error_prefix %}}{{% endif %}}"
+        assert f"{prefix}{site_title}{{% endblock %}}" in ours
 
     def test_the_admin_header_switches_the_language(self, admin_client, reference):
         """The README promises a language switch in the page header; the admin had none."""

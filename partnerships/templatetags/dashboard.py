@@ -25,6 +25,15 @@ def punct(mark: str) -> str:
 
 
 @register.simple_tag
+def error_prefix() -> str:
+    """Django's "Error: " before an admin page's title when its form was refused, without the
+    space Django's templates put after it, in Chinese, after the full-width "错误：" (whose
+    colon has its own room)."""
+    text = _("Error:")
+    return text if punctuation.chinese() else f"{text} "
+
+
+@register.simple_tag
 def days(start: datetime.date | None, end: datetime.date | None) -> str:
     """{% days visit.start_date visit.end_date %}: the day of a one-day visit once, else the
     first and last day, each as a <time>."""
