@@ -31,9 +31,6 @@ from .models import (
     last_year,
 )
 
-# The last year an annual target may be set for (the tables' check constraints).
-LAST_TARGET_YEAR = 2100
-
 # Moving a recipient organisation that its handovers do not allow names this many of them.
 MOVED_RECIPIENT_PROBLEMS_SHOWN = 5
 
@@ -1012,17 +1009,9 @@ class ExportForm(OverviewFilterForm):
     visit = forms.ModelChoiceField(label=_("Visit"), required=False, queryset=Visit.objects.all())
     year = forms.IntegerField(label=_("Year"), required=False)
 
-    def clean_year(self):
-        """The year of a targets or ranking download: as far ahead as a target may be set (an
-        agreement for years to come), which the download then checks against the years its
-        panel offers."""
-        year = self.cleaned_data.get("year")
-        low, high = FIRST_YEAR, LAST_TARGET_YEAR
-        if year is not None and not low <= year <= high:
-            raise ValidationError(
-                _("Choose a year between %(low)d and %(high)d.") % {"low": low, "high": high}
-            )
-        return year
+    # The year of a targets or ranking download is checked by the download against the years
+    # its panel offers (indicators.assessment_years), and refused naming those: a bound here
+    # as well said "1990–2100" for 1800 and "2017–2026" for 2050.
 
 
 class HeldDuringVisitFormSet(BaseInlineFormSet):

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pypdf
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from partnerships import indicators
 from partnerships.models import (
@@ -1371,3 +1372,20 @@ def test_a_target_years_ahead_downloads_as_its_panel_shows_it(official_client, r
         assert official_client.get(url).status_code == 200, url
     refused = official_client.get(f"/export/targets.csv?pairing={pk}&year=2101")
     assert refused.status_code == 400
+
+
+@pytest.mark.parametrize("summary", ["targets", "ranking"])
+def test_a_year_offered_by_no_panel_is_refused_naming_the_years_offered(
+    official_client, reference, summary
+):
+    """1800 was refused "between 1990 and 2100" and 2050 "between 2017 and 2026": a year out
+    of either range now names the years the panel offers, as the second did."""
+    pairing = f"pairing={reference.pairing.pk}&" if summary == "targets" else ""
+    messages = {
+        official_client.get(f"/export/{summary}.csv?{pairing}year={year}").content.decode()
+        for year in (1800, 1989, 2050, 2101, 10**20)
+    }
+    assert len(messages) == 1, messages
+    (message,) = messages
+    assert "1990" not in message and "2100" not in message
+    assert f"{timezone.localdate().year} 年" in message  # the panel's last year, this year
