@@ -52,6 +52,7 @@ from .models import (
     Partnership,
     Region,
     Visit,
+    outside_pairing_years,
 )
 from .money import parse_amount
 
@@ -76,6 +77,8 @@ class Preview:
     headers: list[str] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # What to check but not refused: a handover dated outside its pairing's years.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -569,6 +572,8 @@ def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, l
         if _is_example(first.get("handover", ""), EXAMPLE_HANDOVER):
             preview.problems.append(Problem(number, labels["handover"], _example_row_message()))
         _check_handover(handover, directory, labels, preview, form_class)
+        if handover.form is not None and (warning := outside_pairing_years(handover.form.instance)):
+            preview.warnings.append(Problem(number, labels["date"], warning))
     _check_duplicates(handovers, labels, preview)
     return preview, handovers
 

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from partnerships import imports
-from partnerships.models import Donation, DonationLine, Organisation, Region
+from partnerships.models import Donation, DonationLine, Organisation, Partnership, Region
 
 from .admin_helpers import page_text
 
@@ -207,6 +207,23 @@ class TestDonationImport:
         # as have the reference data's
         assert reference.donation.history.count() == 1
         assert reference.visit.history.count() == 1
+
+    def test_a_handover_outside_its_pairings_years_is_shown_to_check_and_may_be_saved(
+        self, admin_client, reference
+    ):
+        """As the admin page warns (models.outside_pairing_years), so does the preview."""
+        Partnership.objects.filter(pk=reference.pairing.pk).update(
+            established_year=2024, ended_on=datetime.date(2024, 5, 31)
+        )
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS]))
+        warnings = response.context["preview"].warnings
+        assert [(w.row, w.column) for w in warnings] == [(4, "日期")]
+        assert "晚于其结对关系“樟木头镇—江口县”的结束日期（2024年5月31日）" in warnings[0].message
+        text = response.content.decode()
+        assert "1 笔捐赠交接的日期不在其结对关系的年份之内" in text
+        assert 'id="import-warnings"' in text
+        assert confirm(admin_client, DONATION_IMPORT, response).status_code == 302
+        assert Donation.objects.filter(date=datetime.date(2024, 6, 1)).exists()
 
     def test_the_preview_shows_what_will_be_saved_and_the_rests_note_is_kept(
         self, admin_client, reference
@@ -1012,6 +1029,17 @@ class TestImportCommand:
         out, _err = self.run(str(path), "--user", admin_user.username, "--check")
         assert out.strip() == "已检查 2 笔捐赠，没有问题；未保存任何内容。"
         assert Donation.objects.count() == before
+
+    def test_a_handover_outside_its_pairings_years_is_said_and_saved(
+        self, admin_user, reference, tmp_path
+    ):
+        Partnership.objects.filter(pk=reference.pairing.pk).update(established_year=2025)
+        path = tmp_path / "donations.csv"
+        path.write_bytes(to_csv([HEADER, *GOOD_ROWS]))
+        out, err = self.run(str(path), "--user", admin_user.username)
+        assert out.strip() == "已导入 2 笔捐赠。"
+        assert [line.split("\t")[:2] for line in err.splitlines()] == [["2", "日期"], ["4", "日期"]]
+        assert "早于其结对关系“樟木头镇—江口县”的建立时间（2025年）" in err
 
     def test_problems_are_listed_and_nothing_is_saved(self, admin_user, reference, tmp_path):
         row = list(GOOD_ROWS[2])

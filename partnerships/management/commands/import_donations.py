@@ -71,7 +71,7 @@ class Command(BaseCommand):
         else:
             with changes_by(account):
                 preview, saved = imports.import_donations(data, path.name, account)
-        for problem in preview.problems:
+        for problem in [*preview.warnings, *preview.problems]:
             self.stderr.write("\t".join([str(problem.row), str(problem.column), problem.message]))
         if preview.problems:
             count = len(preview.problems)
