@@ -244,11 +244,11 @@ class ScopedChoicesMixin:
 
 
 def _labelled(formfield):
-    """An organisation's choices as pickers show them (Organisation.picker_label: where it
+    """An organisation's choices as pickers show them (Organisation.unambiguous_name: where it
     is, when another has the same name), looked up with the choices themselves."""
     if formfield is not None and formfield.queryset.model is Organisation:
         formfield.queryset = Organisation.with_namesakes(formfield.queryset)
-        formfield.label_from_instance = lambda organisation: organisation.picker_label
+        formfield.label_from_instance = lambda organisation: organisation.unambiguous_name
     return formfield
 
 

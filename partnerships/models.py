@@ -786,7 +786,7 @@ class Organisation(Versioned):
 
     @classmethod
     def with_namesakes(cls, queryset: models.QuerySet) -> models.QuerySet:
-        """`queryset` with what `picker_label` needs, in the same query: whether another
+        """`queryset` with what `unambiguous_name` needs, in the same query: whether another
         organisation has the same name, and the region's names."""
         return queryset.select_related(f"region__{REGION_ANCESTORS}").annotate(
             has_namesake=models.Exists(
@@ -797,12 +797,12 @@ class Organisation(Versioned):
         )
 
     @property
-    def picker_label(self) -> str:
-        """The organisation as the admin's pickers show it: its name, and where it is when
-        another organisation has the same name (each county has its 县人民政府, and a
-        recipient recorded with no region may share a name with one recorded in a region),
-        so staff do not pick another county's. Read from `with_namesakes`; without it, the
-        name alone."""
+    def unambiguous_name(self) -> str:
+        """The organisation as the admin's pickers and a pairing's top donors show it: its
+        name, and where it is when another organisation has the same name (each county has
+        its 县人民政府, and a recipient recorded with no region may share a name with one
+        recorded in a region), so staff do not pick another county's. Read from
+        `with_namesakes`; without it, the name alone."""
         if not getattr(self, "has_namesake", False):
             return self.name
         where = self.region.full_name if self.region_id else _("place not recorded")

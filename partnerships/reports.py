@@ -40,7 +40,6 @@ from django.utils.translation import gettext as _
 from .access import ALL, Scope
 from .models import (
     LIST_ORDER,
-    REGION_ANCESTORS,
     TOTAL_SPLITS,
     Category,
     Donation,
@@ -1194,7 +1193,8 @@ def top_donors(
         .annotate(**figures)
         .order_by("-total", "organisation_id")[:limit]
     )
-    organisations = Organisation.objects.select_related(f"region__{REGION_ANCESTORS}").in_bulk(
+    # Named as the admin's pickers name them: two 县人民政府 of two counties are told apart.
+    organisations = Organisation.with_namesakes(Organisation.objects).in_bulk(
         [row["organisation_id"] for row in rows]
     )
     return [

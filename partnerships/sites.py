@@ -40,7 +40,7 @@ MODEL_ORDER = [
 
 class LabelledAutocompleteJsonView(AutocompleteJsonView):
     """The pickers' search results, each as the picker shows it once chosen: an organisation
-    with where it is when another has the same name (Organisation.picker_label)."""
+    with where it is when another has the same name (Organisation.unambiguous_name)."""
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -51,7 +51,7 @@ class LabelledAutocompleteJsonView(AutocompleteJsonView):
     def serialize_result(self, obj, to_field_name):
         return {
             "id": str(getattr(obj, to_field_name)),
-            "text": getattr(obj, "picker_label", None) or str(obj),
+            "text": getattr(obj, "unambiguous_name", None) or str(obj),
         }
 
 

@@ -484,6 +484,19 @@ class TestReferenceFigures:
         assert {d.total for d in donors} == {Decimal("1050000.00")}
         assert {d.joint for d in donors} == {Decimal("1050000.00")}
 
+    def test_top_donors_of_one_name_say_where_they_are(self, official_client, reference):
+        """Two 社区居委会 of two towns gave to the pairing: two rows of one name said
+        nothing of which was which."""
+        day = reference.visit.start_date
+        for town in (reference.zhangmutou, reference.zhangmutou.parent):
+            donor = Organisation.objects.create(name="社区居委会", kind="community", region=town)
+            handover(reference.pairing, reference.jiangkou, "1000.00", day, [donor])
+        section = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/"))
+        section = section.split('id="donors-heading"')[1].split("</section>")[0]
+        assert "社区居委会（广东省 东莞市 樟木头镇）" in section
+        assert "社区居委会（广东省 东莞市）" in section
+        assert ">樟木头镇人民政府<" in section  # a name of its own stays as it is
+
     def test_top_donors_show_the_total_they_are_ranked_by(self, official_client, reference):
         """The list is ranked by what each donor gave alone and jointly, and showed only those
         two parts: a donor that gave 50万 alone stood below eight that gave nothing alone,
