@@ -24,7 +24,8 @@ from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, Permission
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
@@ -1499,6 +1500,12 @@ class RoleUserAdmin(UserAdmin):
             for name, options in fieldsets
         ]
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "user_permissions":
+            formfield.label_from_instance = permission_label
+        return formfield
+
     # A superuser's account (its password, its roles, its status) is changed by a superuser
     # only: an administrator could otherwise take it over. Administrators still see it.
     def has_change_permission(self, request, obj=None):
@@ -1515,6 +1522,88 @@ class RoleUserAdmin(UserAdmin):
 User = get_user_model()
 admin.site.unregister(User)
 admin.site.register(User, RoleUserAdmin)
+
+# A permission's action, by its codename's first word, as the admin names it.
+PERMISSION_ACTIONS = {
+    "add": _("Add %(model)s"),
+    "change": _("Change %(model)s"),
+    "delete": _("Delete %(model)s"),
+    "view": _("View %(model)s"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    """A permission in the user's language ("添加地区"), where the database keeps Django's
+    English ("Can add region"); a permission of the app's own keeps its name."""
+    action = permission.codename.split("_", 1)[0]
+    model = permission.content_type.model_class()
+    if model is None or action not in PERMISSION_ACTIONS:
+        return str(permission.name)
+    return str(PERMISSION_ACTIONS[action] % {"model": model._meta.verbose_name})
+
+
+class RoleGroupAdmin(GroupAdmin):
+    """The four roles are the app's (access.setup_roles), set again after every `migrate`: a
+    change or deletion made here would hold until the next update and then silently be
+    undone. Their pages are to read, and say so; groups of an administrator's own may be
+    changed. Permissions are named in the user's language."""
+
+    readonly_fields = ["permission_list"]
+
+    def get_actions(self, request):
+        """Without "delete selected", which would delete roles (it asks has_delete_permission
+        of no one group): a group is deleted on its own page."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @staticmethod
+    def is_role(group) -> bool:
+        return group is not None and group.name in access.ROLE_PERMISSIONS
+
+    def has_change_permission(self, request, obj=None):
+        return not self.is_role(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self.is_role(obj) and super().has_delete_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        if self.is_role(obj):
+            return ["name", "permission_list"]
+        return ["name", "permissions"]
+
+    @admin.display(description=_("permissions"))
+    def permission_list(self, group):
+        labels = sorted(
+            permission_label(permission)
+            for permission in group.permissions.select_related("content_type")
+        )
+        return punctuation.joined(labels) if labels else "—"
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "permissions":
+            formfield.label_from_instance = permission_label
+        return formfield
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        group = (getattr(response, "context_data", None) or {}).get("original")
+        if request.method == "GET" and self.is_role(group):
+            self.message_user(
+                request,
+                _(
+                    "This role is the application's own: it is set again with every update, "
+                    "so it cannot be changed or deleted here. Give accounts their rights by "
+                    "their roles; for other rights, add a group of your own."
+                ),
+                messages.INFO,
+            )
+        return response
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, RoleGroupAdmin)
 
 
 @admin.register(Assignment)

@@ -634,3 +634,29 @@ def test_an_accounts_history_names_its_fields_in_chinese(client, world):
     history = page_text(client.get(f"/admin/auth/user/{wang.pk}/history/"))
     assert "名字" in history and "姓氏" in history
     assert "First name" not in history and "Groups" not in history
+
+
+def test_the_roles_are_read_not_changed_in_the_admin(client, world):
+    """The four roles are set again after every migrate: an administrator's change to one
+    held until the next update and was then undone without a word. Their pages are to read,
+    in the user's language (Django's permissions are stored in English)."""
+    from django.contrib.auth import get_user_model
+
+    chief = get_user_model().objects.create_user(username="chief", is_staff=True)
+    chief.groups.add(Group.objects.get(name=access.ADMINISTRATOR))
+    client.force_login(chief)
+    role = Group.objects.get(name=access.DATA_ENTRY)
+    before = set(role.permissions.all())
+    url = f"/admin/auth/group/{role.pk}/change/"
+    page = page_text(client.get(url))
+    assert "此角色由本系统设定" in page and 'name="permissions"' not in page
+    assert "添加捐赠" in page and "查看地区" in page and "Can add" not in page
+    assert client.post(url, {"name": role.name, "permissions": []}).status_code == 403
+    assert client.post(f"/admin/auth/group/{role.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert set(role.permissions.all()) == before
+    assert "delete_selected" not in page_text(client.get("/admin/auth/group/"))
+    # A group of an administrator's own is theirs to change, its choices named in Chinese.
+    own = Group.objects.create(name="统计员")
+    own_page = page_text(client.get(f"/admin/auth/group/{own.pk}/change/"))
+    assert 'name="permissions"' in own_page and ">查看捐赠<" in own_page
+    assert "Can view" not in own_page

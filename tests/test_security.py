@@ -521,7 +521,9 @@ class TestAuditTrail:
         assert 'name="user_permissions"' not in page and "Can add log entry" not in page
         # Permissions an account already holds one by one stay in view.
         admin_user.user_permissions.add(Permission.objects.get(codename="view_region"))
-        assert 'name="user_permissions"' in page_text(admin_client.get(url))
+        page = page_text(admin_client.get(url))
+        assert 'name="user_permissions"' in page
+        assert ">查看地区<" in page and "Can view region" not in page  # in the user's language
 
     def test_a_data_entry_account_gets_the_staff_status_it_needs(
         self, admin_client, django_user_model
