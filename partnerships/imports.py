@@ -578,18 +578,10 @@ def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, l
     return preview, handovers
 
 
-# What a handover records: two equal in all of it are the same handover.
-HANDOVER_FIELDS = (
-    "partnership",
-    "date",
-    "visit",
-    "amount",
-    "kind",
-    "region",
-    "category",
-    "funding",
-    "materials_description",
-)
+# Who gave what to whom, and when: two handovers equal in these are the same one. What it
+# is said to be for (category, funding, a description of the materials) is left out, so a
+# row corrected there and imported again is found recorded, not counted a second time.
+HANDOVER_FIELDS = ("partnership", "date", "visit", "amount", "kind", "region")
 HANDOVER_SETS = ("donors", "recipient_regions", "recipient_organisations")
 
 
@@ -606,9 +598,10 @@ def _handover_key(values: dict[str, Any]) -> tuple:
 
 
 def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> None:
-    """Refuse a handover already recorded, or given twice in the file: the same in all it
-    records (HANDOVER_FIELDS and HANDOVER_SETS). Importing a file twice would otherwise count
-    every handover twice; one that truly happened twice is entered on the admin page."""
+    """Refuse a handover already recorded, or given twice in the file: the same giving
+    (HANDOVER_FIELDS and HANDOVER_SETS). Importing a file twice, or again with a row's
+    category corrected, would otherwise count it twice; one that truly happened twice is
+    entered on the admin page, and a recorded one is corrected there."""
     checked = [handover for handover in handovers if handover.form is not None]
     if not checked:
         return
@@ -629,14 +622,16 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
         if key in recorded:
             message = _(
                 "Already recorded: %(donation)s, with the same pairing, date, amount, funds or "
-                "materials, donors, recipients and the rest. Was this file imported before? A "
-                "second handover like it is entered on the admin page."
+                "materials, receiving region, donors and recipients. Was this file imported "
+                "before? To correct the recorded handover (its category, funding or "
+                "description), change it on the admin page; a second handover like it is "
+                "entered there too."
             ) % {"donation": recorded[key]}
         elif key in first_row:
             message = _(
                 "The same handover as row %(row)s of this file (pairing, date, amount, funds or "
-                "materials, donors, recipients and the rest): remove one, or enter a second "
-                "handover on the admin page."
+                "materials, receiving region, donors and recipients): remove one, or enter a "
+                "second handover on the admin page."
             ) % {"row": first_row[key]}
         else:
             first_row[key] = row
