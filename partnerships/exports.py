@@ -940,7 +940,8 @@ def xlsx_too_large(summary: Summary) -> int | None:
 
 
 def xlsx_response(summary: Summary) -> FileResponse:
-    """One sheet, header frozen, amounts as numbers, and a 万元 total row under the money."""
+    """The rows on one sheet, header frozen, amounts as numbers; the money columns' totals,
+    in yuan and 万元, on a second."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -988,19 +989,34 @@ def xlsx_response(summary: Summary) -> FileResponse:
                     cell.quotePrefix = True
                 cells.append(cell)
         sheet.append(cells)
+    # The totals go on a sheet of their own: under the rows, a 万元 figure in a column of
+    # yuan was summed with them by Excel's status bar and pivot tables, and a ledger sheet
+    # could not be imported again (its last row was no handover).
+    label = _("Total")
     if summary.extra.get("total_row") and row:
+        # The last row already holds the totals (and says what they leave out): restated.
+        label = next((v for v, kind in zip(row, kinds, strict=True) if kind == TEXT and v), label)
         totals = [v if kind == MONEY else None for v, kind in zip(row, kinds, strict=True)]
     if money and not summary.extra.get("no_total"):
-        summary_row: list[Any] = [None] * len(kinds)
-        summary_row[0] = header_cell(_("Total (10,000 yuan)"))
+        sheet_of_totals = workbook.create_sheet(title=str(_("Totals"))[:31])
+        sheet_of_totals.append([header_cell(str(label))])
+        sheet_of_totals.append(
+            [
+                header_cell(str(_("Column"))),
+                header_cell(str(_("Yuan"))),
+                header_cell(str(_("10,000 yuan"))),
+            ]
+        )
         for i in money:
+            cells: list[Any] = [str(summary.columns[i].header)]
             if totals[i] is None:  # the total row's 不详: no figure in 万元 either
-                continue
-            cell = WriteOnlyCell(sheet, value=to_wan(totals[i]))
-            cell.number_format = "#,##0.00"
-            cell.font = bold
-            summary_row[i] = cell
-        sheet.append(summary_row)
+                cells.append(str(_("unknown")))
+            else:
+                for amount in (totals[i], to_wan(totals[i])):
+                    cell = WriteOnlyCell(sheet_of_totals, value=amount)
+                    cell.number_format = "#,##0.00"
+                    cells.append(cell)
+            sheet_of_totals.append(cells)
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it when sent
     workbook.save(spool)
     spool.seek(0)

@@ -289,9 +289,10 @@ class TestReferenceFigures:
         for region in (reference.minxiao, reference.qixin):
             response = official_client.get(f"/export/places.xlsx?region={region.pk}")
             assert response.status_code == 200
-            sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
-            values = [cell.value for cell in list(sheet.rows)[-1]]
-            assert values[0] == "合计（万元）" and values[-2:] == [None, None], values
+            workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+            totals = [[cell.value for cell in row] for row in workbook.worksheets[1].rows]
+            assert totals[0][0].startswith("合计，不含 1 笔点名本地区的捐赠"), totals
+            assert totals[-2:] == [["2023", "不详", None], ["合计（元）", "不详", None]], totals
 
     def test_a_villages_download_has_no_figure_where_its_page_says_unknown(
         self, official_client, reference

@@ -243,7 +243,15 @@ class TestSpreadsheetSafety:
         assert not any(str(name).startswith("'") for name in rows)
 
 
-def test_xlsx_has_a_frozen_header_numbers_and_a_wan_total(official_client, reference):
+def totals_sheet(workbook) -> list[list]:
+    """The values of an XLSX download's second sheet, its totals."""
+    assert workbook.sheetnames[1] == "合计"
+    return [[cell.value for cell in row] for row in workbook.worksheets[1].iter_rows()]
+
+
+def test_xlsx_has_a_frozen_header_numbers_and_totals_apart(official_client, reference):
+    """A 万元 total row under a column of yuan was summed with it by Excel's status bar and
+    pivot tables: the totals are on a sheet of their own, in yuan and in 万元."""
     from openpyxl import load_workbook
 
     itemise(reference.donation, Decimal("200000.01"), reference.qixin)
@@ -251,15 +259,19 @@ def test_xlsx_has_a_frozen_header_numbers_and_a_wan_total(official_client, refer
     assert response["Content-Type"].startswith(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    sheet = load_workbook(io.BytesIO(body(response))).active
+    workbook = load_workbook(io.BytesIO(body(response)))
+    sheet = workbook.worksheets[0]
     assert sheet.freeze_panes == "A2"
     header = [cell.value for cell in sheet[1]]
     amount_column = header.index("金额（元）") + 1
     amounts = [sheet.cell(row=r, column=amount_column).value for r in (2, 3)]
     assert sorted(amounts) == [200000.01, 849999.99]
-    last = [cell.value for cell in sheet[sheet.max_row]]
-    assert last[0] == "合计（万元）"
-    assert last[amount_column - 1] == 105  # 1,050,000.00 yuan
+    assert sheet.max_row == 3  # the two lines, nothing under them
+    assert totals_sheet(workbook) == [
+        ["合计", None, None],
+        ["列", "元", "万元"],
+        ["金额（元）", 1050000, 105],
+    ]
 
 
 def test_an_xlsx_of_too_many_rows_points_to_the_csv(official_client, reference, monkeypatch):
@@ -356,13 +368,12 @@ def test_xlsx_totals_only_add_up_what_adds_up(official_client, reference):
     from openpyxl import load_workbook
 
     itemise(reference.donation, Decimal("200000.00"), reference.qixin)
-    sheet = load_workbook(io.BytesIO(body(official_client.get("/export/ledger.xlsx")))).active
-    header = [cell.value for cell in sheet[1]]
-    last = [cell.value for cell in sheet[sheet.max_row]]
-    assert last[header.index("金额（元）")] == 105
-    assert last[header.index("交接总额（元）")] is None  # repeated per line: no total
-    pairings = load_workbook(io.BytesIO(body(official_client.get("/export/pairings.xlsx")))).active
-    assert pairings.max_row == 1 + 4  # header and the four pairings, no total row
+    workbook = load_workbook(io.BytesIO(body(official_client.get("/export/ledger.xlsx"))))
+    totaled = [row[0] for row in totals_sheet(workbook)[2:]]
+    assert totaled == ["金额（元）"]  # a handover's total is repeated per line: no total
+    pairings = load_workbook(io.BytesIO(body(official_client.get("/export/pairings.xlsx"))))
+    assert pairings.worksheets[0].max_row == 1 + 4  # header and the four pairings
+    assert len(pairings.sheetnames) == 1  # no totals
 
 
 def test_the_child_pairings_and_the_visit_panels_have_their_downloads(official_client, reference):
