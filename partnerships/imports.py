@@ -132,8 +132,10 @@ def _xlsx_text(value: Any) -> str:
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, float):
-        # Spreadsheet numbers are binary floats; repr gives the shortest exact decimal text.
-        return format(Decimal(repr(value)), "f")
+        # Spreadsheet numbers are binary floats, kept to 17 digits and shown to 15, as Excel
+        # and WPS compute and show them: =50000*1.1 is kept as 55000.00000000001 and shown as
+        # 55,000.00. Read as shown, to 15 significant digits, not refused for the fen.
+        return format(Decimal(format(value, ".15g")), "f")
     return str(value)
 
 

@@ -338,6 +338,28 @@ class TestDonationImport:
         assert preview.problems == []
         assert preview.items[0]["amount"] == Decimal("1234.56")
 
+    @pytest.mark.parametrize(
+        ("cell", "amount"),
+        [(50000 * 1.1, "55000.00"), (0.1 + 0.2, "0.30"), (1.05e6, "1050000.00")],
+    )
+    def test_a_number_cell_is_read_as_excel_shows_it(self, admin_client, reference, cell, amount):
+        """=50000*1.1 is kept as 55000.00000000001 and shown as 55,000.00: it was refused as
+        an amount finer than the fen."""
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.append(HEADER)
+        row = list(GOOD_ROWS[2])
+        row[10] = cell
+        sheet.append(row)
+        data = io.BytesIO()
+        workbook.save(data)
+        response = upload(admin_client, DONATION_IMPORT, data.getvalue(), name="donations.xlsx")
+        preview = response.context["preview"]
+        assert preview.problems == []
+        assert preview.items[0]["amount"] == Decimal(amount)
+
     def test_a_date_cell_with_a_time_of_day_is_its_day(self, admin_client, reference):
         """An XLSX date-and-time cell (2025-09-09 15:30) was refused: "write dates as
         2023-01-10"."""
