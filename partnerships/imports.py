@@ -954,7 +954,8 @@ def _check_lines(
             % {"lines": f"{itemised_sum:,.2f}", "amount": f"{total:,.2f}"},
         )
     for number, amount in rest_given:
-        if amount != total - itemised_sum:
+        # Past the total, no rest is right: the lines' problem above says what to correct.
+        if itemised_sum <= total and amount != total - itemised_sum:
             problem(
                 number,
                 "amount",

@@ -660,6 +660,18 @@ def test_a_lines_donor_must_be_among_the_donations_donors(admin_client, referenc
     assert Donation.objects.count() == 1
 
 
+def test_lines_past_the_total_are_said_once_without_a_negative_rest(admin_client, reference):
+    """Besides "the lines add up to more", the rest's row was told to hold -50,000.00 yuan,
+    an amount it would then refuse."""
+    first, rest = list(GOOD_ROWS[0]), list(GOOD_ROWS[1])
+    first[17] = "1100000"  # one line of 110万 in a handover of 105万
+    rest[17] = "0.01"
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, rest]))
+    messages = [p.message for p in response.context["preview"].problems]
+    assert any("超过捐赠金额" in message for message in messages), messages
+    assert not any("余额应为" in message for message in messages), messages
+
+
 def test_a_line_must_go_to_one_of_the_handovers_recipients(admin_client, reference):
     first, rest = list(GOOD_ROWS[0]), list(GOOD_ROWS[1])
     first[6] = rest[6] = "齐心村、净河村"  # received in 江口县
