@@ -819,6 +819,7 @@ def _check_handover(
                         problem(first_number, column, error)
     elif not reported:
         handover.form = form
+        _check_year(first.get("year", ""), form.cleaned_data, first_number, problem)
     # The lines are checked against what of the handover is right. Where its assisted side,
     # recipients or receiving region are wrong, where a line may go is not known: not
     # checked, rather than blamed on the line (and its amount still counts towards the rest).
@@ -853,6 +854,24 @@ def _note_too_long(note: str, number: int, problem) -> bool:
         return False
     problem(number, "note", _("The note is longer than 300 characters."))
     return True
+
+
+def _check_year(written: str, data: dict[str, Any], number: int, problem) -> None:
+    """The ledger's year column, when filled in, must be the year the date (or the visit's)
+    gives: it is not stored apart, and a year corrected there alone was dropped unsaid."""
+    day = data["date"] or (data["visit"].start_date if data["visit"] else None)
+    written = unicodedata.normalize("NFKC", written).strip()
+    if not written or day is None or written == str(day.year):
+        return
+    problem(
+        number,
+        "year",
+        _(
+            "The year %(written)s is not the year of the date, %(year)d: a handover's year "
+            "is its date's (or its visit's), so correct the date, or leave the year empty."
+        )
+        % {"written": written, "year": day.year},
+    )
 
 
 def _check_lines(

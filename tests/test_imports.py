@@ -660,6 +660,18 @@ def test_a_lines_donor_must_be_among_the_donations_donors(admin_client, referenc
     assert Donation.objects.count() == 1
 
 
+def test_a_year_that_is_not_the_dates_is_a_problem(admin_client, reference):
+    """The ledger's 年份 column was ignored: a year corrected there alone was lost unsaid."""
+    header = [*HEADER[:2], "年份", *HEADER[2:]]
+    rows = [[*row[:2], "", *row[2:]] for row in GOOD_ROWS]
+    rows[2][2] = "2023"  # dated 2024-06-01
+    rows[0][2] = rows[1][2] = "２０２４"  # the same year, written full-width
+    response = upload(admin_client, DONATION_IMPORT, to_csv([header, *rows]))
+    problems = response.context["preview"].problems
+    assert [(p.row, p.column) for p in problems] == [(4, "年份")]
+    assert "年份 2023 不是日期所在的年份 2024" in problems[0].message
+
+
 def test_lines_past_the_total_are_said_once_without_a_negative_rest(admin_client, reference):
     """Besides "the lines add up to more", the rest's row was told to hold -50,000.00 yuan,
     an amount it would then refuse."""
