@@ -1095,16 +1095,25 @@ class InspectionInline(ScopedInline, admin.TabularInline):
         )
 
 
+# A file of the rows chosen in a list is named so ("…-选中的5条-…"): under the download's
+# own name alone it could pass for the whole ledger or list.
+def _selected(count: int) -> str:
+    return ngettext("%(count)d selected", "%(count)d selected", count) % {"count": count}
+
+
 @admin.action(description=_("Export the selected visits as CSV"))
 def export_visits(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
-    return exports.csv_response(exports.visits(filters=reports.Filters(), visit_ids=ids))
+    summary = exports.visits(filters=reports.Filters(), visit_ids=ids, scope=_selected(len(ids)))
+    return exports.csv_response(summary)
 
 
 @admin.action(description=_("Export the selected donations' lines as CSV"))
 def export_donations(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
-    return exports.csv_response(exports.ledger(filters=reports.Filters(), donation_ids=ids))
+    summary = exports.ledger(filters=reports.Filters(), donation_ids=ids)
+    summary.scope = _selected(len(ids))
+    return exports.csv_response(summary)
 
 
 SEARCHED_DATE = re.compile(r"(\d{4})(?:[-/.年](\d{1,2})(?:[-/.月](\d{1,2})日?|月)?|年)?")

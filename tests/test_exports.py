@@ -7,6 +7,7 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from django.db import connection
@@ -352,6 +353,8 @@ def test_the_admin_exports_selected_donations(admin_client, reference):
     )
     rows = csv_rows(response)
     assert len(rows) == 2 and rows[1][14] == "10.00"
+    # named as a choice, not as the whole ledger ("捐赠台账-20261206-1658.csv")
+    assert "捐赠台账-选中的1条-" in unquote(response["Content-Disposition"])
 
 
 def test_the_admin_exports_selected_visits(admin_client, reference):
@@ -362,6 +365,7 @@ def test_the_admin_exports_selected_visits(admin_client, reference):
     rows = csv_rows(response)
     assert rows[1][:2] == ["2023-01-10", "2023-01-12"]
     assert rows[1][-1] == "1050000.00"
+    assert "-选中的1条-" in unquote(response["Content-Disposition"])
 
 
 def test_xlsx_totals_only_add_up_what_adds_up(official_client, reference):
