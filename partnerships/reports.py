@@ -1119,6 +1119,7 @@ def timeline(*, filters: Filters, partnership: Partnership, limit: int = 50) -> 
         Meeting.objects.filter(filters.year_q("year"))
         .filter(partnership__path__startswith=partnership.path)
         .select_related("visit", "partnership__helping_region", "partnership__assisted_region")
+        .annotate(visit_path=F("visit__partnership__path"))  # see templatetags links_visit
         .only(
             "date",
             "year",
@@ -1250,10 +1251,15 @@ def donation_list(qs: QuerySet[Donation]) -> QuerySet[Donation]:
     its receiving region, for a handover that names no recipient. Lists, not the related
     managers: each `donation.donors.all` in a template made a manager and a queryset, eight a
     row, a third of a 50-row list's rendering."""
-    return qs.select_related("region").prefetch_related(
-        in_recorded_order("donors", Organisation, "listed_donors"),
-        in_recorded_order("recipient_regions", Region, "listed_regions"),
-        in_recorded_order("recipient_organisations", Organisation, "listed_organisations"),
+    # `visit_path`: whether the visit's page is the reader's to open (templatetags links_visit).
+    return (
+        qs.select_related("region")
+        .annotate(visit_path=F("visit__partnership__path"))
+        .prefetch_related(
+            in_recorded_order("donors", Organisation, "listed_donors"),
+            in_recorded_order("recipient_regions", Region, "listed_regions"),
+            in_recorded_order("recipient_organisations", Organisation, "listed_organisations"),
+        )
     )
 
 

@@ -1650,3 +1650,30 @@ def test_a_lists_keys_come_from_the_list_order_index_alone(reference, monkeypatc
             cursor.execute(f"SET LOCAL {setting} = off")
         plan = rows.values_list("pk", flat=True)[4:8].explain()
     assert "Index Only Scan using donation_list_order on partnerships_donation" in plan, plan
+
+
+def test_an_official_of_a_child_pairing_gets_no_link_to_the_parents_visit(
+    client, reference, django_user_model
+):
+    """The reference's 村企结对帮扶座谈会 belongs to the town pairing, held during the county
+    pairing's visit: an official of the town pairing was linked to that visit's page, a 404
+    that the log recorded as a refused request. The meeting is listed, its title unlinked;
+    handovers of the pairing held during that visit likewise."""
+    official = django_user_model.objects.create_user(username="town_official")
+    official.groups.add(Group.objects.get(name=access.OFFICIAL_ASSIGNED))
+    Assignment.objects.create(user=official, partnership=reference.town_pairing)
+    town_handover = handover(
+        reference.town_pairing, reference.qixin, "100.00", reference.visit.start_date
+    )
+    Donation.objects.filter(pk=town_handover.pk).update(visit=reference.visit, date=None)
+    client.force_login(official)
+    visit_url = f"/visits/{reference.visit.pk}/"
+    assert client.get(visit_url).status_code == 404
+    for url in (f"/pairings/{reference.town_pairing.pk}/", f"/regions/{reference.qixin.pk}/"):
+        page = page_text(client.get(url))
+        assert "樟木头镇·闵孝镇村企结对帮扶座谈会" in page or "100.00" in page, url
+        assert f'href="{visit_url}"' not in page, url
+    # Whoever may open the visit keeps the link.
+    client.force_login(django_user_model.objects.create_superuser("chief", password="x"))
+    page = page_text(client.get(f"/pairings/{reference.town_pairing.pk}/"))
+    assert f'href="{visit_url}"' in page

@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
-from .. import punctuation
+from .. import access, punctuation
 from ..money import to_wan
 
 register = template.Library()
@@ -22,6 +22,19 @@ register = template.Library()
 def punct(mark: str) -> str:
     """{% punct "、" %}: the mark in Chinese, its Western form (", ") in other languages."""
     return punctuation.punct(mark)
+
+
+@register.filter
+def links_visit(record, user) -> bool:
+    """{% if meeting|links_visit:request.user %}: whether the visit a meeting or handover was
+    held during has a page this reader may open. A child pairing's record may be held during
+    a visit of the parent pairing, outside the pairings of an official assigned to the child:
+    the link led to a 404 (and logged a refused request). Needs `visit_path` annotated."""
+    if not record.visit_id:
+        return False
+    scope = access.scope_for(user)
+    path = getattr(record, "visit_path", None)
+    return scope.everything or (path is not None and any(map(path.startswith, scope.paths)))
 
 
 @register.simple_tag
