@@ -6,6 +6,7 @@ Pages here follow the dashboard's rules (views.dashboard_view): sign-in, scope, 
 from __future__ import annotations
 
 from django import forms
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import Resolver404, resolve, reverse
@@ -19,6 +20,7 @@ from .indicators import RECENT_YEARS, assessment_years
 from .models import (
     REGION_ANCESTORS,
     AidProject,
+    Meeting,
     Partnership,
     Posting,
     Visit,
@@ -295,6 +297,11 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
         "visits": Visit.objects.filter(start_date__year=year, **subtree)
         .select_related("leader", "partnership__helping_region", "partnership__assisted_region")
         .order_by("start_date", "pk"),
+        # Every meeting of the year, those of no visit listed above too (a child pairing's
+        # during the parent's visit, as the pairing's page lists it).
+        "meetings": Meeting.objects.filter(year=year, **subtree)
+        .select_related("visit")
+        .order_by(F("date").asc(nulls_last=True), "visit__start_date", "pk"),
         "postings": Posting.objects.filter(Posting.in_year_q(year), **subtree)
         .select_related(
             "person", "host_region", "sending_organisation", "host_organisation", "known_during"

@@ -8,6 +8,8 @@ database in chunks and go out as they are written.
 from __future__ import annotations
 
 import csv
+import datetime
+import heapq
 import json
 import tempfile
 from collections import defaultdict
@@ -18,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connection
-from django.db.models import F, OuterRef, Prefetch, Q, Subquery, Sum
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -734,8 +736,10 @@ def visits(
     visit_ids: list[int] | None = None,
     scope: str = "",
 ) -> Summary:
-    """Visits with their meetings, chairs and the donations handed over during them; `scope`
-    names them in the file name (the pairing's name by default)."""
+    """Visits with their meetings, chairs and the donations handed over during them, and
+    the meetings held during no visit listed, each on a row of its own (those of a child
+    pairing during the parent's visit, those of no visit), as the pairing's page lists them;
+    `scope` names them in the file name (the pairing's name by default)."""
     selected = Visit.objects.filter(
         filters.year_q("start_date__year"), filters.pairing_q("partnership__")
     )
@@ -743,6 +747,22 @@ def visits(
         selected = selected.filter(partnership__path__startswith=partnership.path)
     if visit_ids is not None:
         selected = selected.filter(pk__in=visit_ids)
+    loose = Meeting.objects.none()
+    if visit_ids is None:  # not a list of chosen visits (the admin's) nor one visit's
+        loose = Meeting.objects.filter(
+            filters.year_q("year"), filters.pairing_q("partnership__")
+        ).exclude(visit__in=selected.values("pk"))
+        if partnership is not None:
+            loose = loose.filter(partnership__path__startswith=partnership.path)
+        loose = (
+            loose.select_related(
+                "visit",
+                f"partnership__helping_region__{REGION_ANCESTORS}",
+                f"partnership__assisted_region__{REGION_ANCESTORS}",
+            )
+            .prefetch_related(Prefetch("participants", queryset=chairs_of(), to_attr="chairs"))
+            .order_by()
+        )
     donated = (
         Donation.objects.filter(visit=OuterRef("pk"))
         .order_by()
@@ -750,9 +770,7 @@ def visits(
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    chairs = MeetingParticipant.objects.filter(role=MeetingParticipant.Role.CHAIR).select_related(
-        "person"
-    )
+    chairs = chairs_of()
     selected = (
         selected.select_related(
             "leader",
@@ -785,7 +803,7 @@ def visits(
         Column("donations_total", _("Donations handed over (yuan)"), MONEY),
     ]
 
-    def rows() -> Iterator[list[Any]]:
+    def visit_rows() -> Iterator[list[Any]]:
         for visit in selected.iterator(chunk_size=CHUNK):
             meetings = list(visit.meetings.all())
             yield [
@@ -802,7 +820,42 @@ def visits(
                 visit.donated,
             ]
 
+    def meeting_rows() -> Iterator[list[Any]]:
+        # Its own day, or its visit's days (a visit this file does not list, as on the page),
+        # in that order: few (a pairing's visits hold most meetings), so sorted here.
+        def days(meeting: Meeting) -> tuple[datetime.date, datetime.date]:
+            if meeting.date is not None:
+                return meeting.date, meeting.date
+            return meeting.visit.start_date, meeting.visit.end_date
+
+        for meeting in sorted(loose, key=lambda meeting: (days(meeting), meeting.pk)):
+            start, end = days(meeting)
+            yield [
+                start,
+                end,
+                meeting.partnership.helping_region.full_name,
+                meeting.partnership.assisted_region.full_name,
+                "",
+                "",
+                None,
+                "",
+                meeting.title,
+                joined(c.person.name for c in meeting.chairs),
+                None,
+            ]
+
+    def rows() -> Iterator[list[Any]]:
+        # Both in order of their first day; a visit before a meeting of the same day.
+        return heapq.merge(visit_rows(), meeting_rows(), key=lambda row: row[0])
+
     return Summary(_("Visits and meetings"), columns, rows(), scope=scope or str(partnership or ""))
+
+
+def chairs_of() -> QuerySet:
+    """Meeting participants who chaired, with their names (prefetched as `chairs`)."""
+    return MeetingParticipant.objects.filter(role=MeetingParticipant.Role.CHAIR).select_related(
+        "person"
+    )
 
 
 # The formats ----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The officials' dashboard over HTTP: figures, filters, htmx fragments, access, query counts."""
 
+import csv
 import datetime
 import io
 import json
@@ -1677,3 +1678,31 @@ def test_an_official_of_a_child_pairing_gets_no_link_to_the_parents_visit(
     client.force_login(django_user_model.objects.create_superuser("chief", password="x"))
     page = page_text(client.get(f"/pairings/{reference.town_pairing.pk}/"))
     assert f'href="{visit_url}"' in page
+
+
+def test_a_child_pairings_meeting_during_the_parents_visit_is_in_its_downloads_and_report(
+    client, reference, django_user_model
+):
+    """The town pairing's page lists its 村企结对帮扶座谈会 (held during the county
+    pairing's visit), but its visits download was empty and its annual report said nothing
+    of it. The download gives it a row of its own; the report lists the year's meetings."""
+    title = "樟木头镇·闵孝镇村企结对帮扶座谈会"
+    official = django_user_model.objects.create_user(username="town_official")
+    official.groups.add(Group.objects.get(name=access.OFFICIAL_ASSIGNED))
+    Assignment.objects.create(user=official, partnership=reference.town_pairing)
+    client.force_login(official)
+    for url in ("/export/visits.csv", f"/export/visits.csv?pairing={reference.town_pairing.pk}"):
+        rows = list(
+            csv.reader(io.StringIO(b"".join(client.get(url).streaming_content).decode("utf-8-sig")))
+        )
+        assert len(rows) == 2, (url, rows)
+        start, end, _helping, assisted, direction, leader, size, places, meetings = rows[1][:9]
+        assert (start, end, meetings) == ("2023-01-10", "2023-01-12", title)
+        assert assisted.endswith("闵孝镇") and not (direction or leader or size or places)
+        assert rows[1][-1] == ""  # no handover of the county's visit named to the town
+    report = page_text(client.get(f"/pairings/{reference.town_pairing.pk}/report/2023/"))
+    assert "该年度无考察交流记录" in report and title in report
+    # Whoever sees the county's visit finds the meeting in the visit's row, once.
+    client.force_login(django_user_model.objects.create_superuser("chief", password="x"))
+    text = b"".join(client.get("/export/visits.csv").streaming_content).decode("utf-8-sig")
+    assert text.count(title) == 1 and len(text.strip().splitlines()) == 2
