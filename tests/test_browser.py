@@ -219,6 +219,23 @@ def test_a_panel_that_cannot_be_loaded_links_to_its_page(site, page):
     expect(page.locator("#targets")).not_to_have_attribute("aria-busy", "true")
 
 
+def test_a_filter_whose_answer_fails_says_the_figures_are_the_old_ones(site, page):
+    """A failed answer (a restart, a proxy's 502) left the old figures under the new choice,
+    with nothing on the page to say so."""
+    pairing = Partnership.objects.get(name="示例东西")
+    sign_in(page, site.url, f"/pairings/{pairing.pk}/")
+    before = grand_total(page)
+    page.route("**/*category=education*", lambda route: route.fulfill(status=502, body="x"))
+    page.locator("#panel select[name=category]").select_option("education")
+    notice = page.locator("#panel .request-failed[role=alert]")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("未能更新")
+    assert grand_total(page) == before
+    page.unroute("**/*category=education*")
+    page.locator("#panel select[name=category]").select_option("")
+    expect(notice).to_have_count(0)  # the next answer replaces the figures and the notice
+
+
 def test_pages_fit_a_phone_screen(site, page):
     page.set_viewport_size({"width": 375, "height": 800})
     reference = Reference()

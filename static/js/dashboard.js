@@ -135,6 +135,27 @@
   document.addEventListener("htmx:responseError", panelFailed);
   document.addEventListener("htmx:sendError", panelFailed);
 
+  // A filter, pager or year chosen whose answer failed (a server error, no answer, a proxy's
+  // 502): the old figures stay under the new choice, which htmx alone would not say. Say it
+  // above them, until the next answer replaces them.
+  function requestFailed(event) {
+    var target = event.detail.target;
+    var elt = event.detail.elt;
+    if (!target || (elt && elt.querySelector("[data-if-failed]"))) {
+      return; // a placeholder: panelFailed shows its link
+    }
+    var notice = target.querySelector(":scope > .request-failed");
+    if (!notice) {
+      notice = document.createElement("div");
+      notice.className = "errors request-failed";
+      notice.setAttribute("role", "alert");
+      notice.textContent = document.body.getAttribute("data-request-failed");
+      target.prepend(notice);
+    }
+  }
+  document.addEventListener("htmx:responseError", requestFailed);
+  document.addEventListener("htmx:sendError", requestFailed);
+
   // A shared link names only the filters chosen: a parameter left empty stays out of the
   // request, and so out of the address htmx pushes (the server reads a missing filter as an
   // empty one). A link's own query (a pager's, from a page loaded with them) loses them too.
