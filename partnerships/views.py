@@ -730,6 +730,14 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
         )
     form = ExportForm(request.GET)
     if not form.is_valid():
+        # A pairing, visit or donor that does not exist answers as one outside the user's
+        # pairings does (404, as their pages do): a 400 for the one and a 404 for the other
+        # let an official count other pairings' ids through downloads.
+        for name in ("pairing", "visit", "donor"):
+            number = form.data.get(name, "")
+            errors = form.errors.as_data().get(name, [])
+            if number.isascii() and number.isdigit() and len(number) < 19 and errors:
+                raise Http404
         return HttpResponseBadRequest(
             _("These filters could not be applied:")
             + ("" if punctuation.chinese() else " ")

@@ -111,6 +111,32 @@ def test_the_file_name_says_what_and_when(official_client, reference):
     assert "Aid per year-from 2023-education-" in english["Content-Disposition"]
 
 
+def test_a_pairing_visit_or_donor_not_there_answers_as_one_out_of_scope(
+    client, reference, django_user_model
+):
+    """For an official of one pairing, another pairing's id gave 404 and an id of none 400:
+    downloads told which ids exist, which the pages (404 for both) do not."""
+    from django.contrib.auth.models import Group
+
+    from partnerships import access
+    from partnerships.models import Assignment
+
+    official = django_user_model.objects.create_user(username="town_official")
+    official.groups.add(Group.objects.get(name=access.OFFICIAL_ASSIGNED))
+    Assignment.objects.create(user=official, partnership=reference.town_pairing)
+    client.force_login(official)
+    city = reference.jiangkou.parent  # 铜仁市: on no side of the town pairing
+    for name, other in (
+        ("pairing", reference.pairing.pk),
+        ("visit", reference.visit.pk),
+        ("donor", Organisation.objects.create(name="他处企业", kind="enterprise", region=city).pk),
+    ):
+        summary = "villages" if name == "pairing" else "ledger"
+        there = client.get(f"/export/{summary}.csv?{name}={other}")
+        missing = client.get(f"/export/{summary}.csv?{name}=987654")
+        assert there.status_code == missing.status_code == 404, name
+
+
 def test_a_bad_filter_is_refused_in_plain_chinese(official_client, reference):
     response = official_client.get("/export/villages.csv?pairing=99999999999999999999")
     assert response.status_code == 400
