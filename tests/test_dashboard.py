@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connection
@@ -1706,3 +1707,14 @@ def test_a_child_pairings_meeting_during_the_parents_visit_is_in_its_downloads_a
     client.force_login(django_user_model.objects.create_superuser("chief", password="x"))
     text = b"".join(client.get("/export/visits.csv").streaming_content).decode("utf-8-sig")
     assert text.count(title) == 1 and len(text.strip().splitlines()) == 2
+
+
+def test_a_printed_filtered_page_says_its_filters(official_client, reference):
+    """Print hides the filters: a page printed under 教育 read as the whole's figures."""
+    url = f"/pairings/{reference.pairing.pk}/"
+    filtered = page_text(official_client.get(f"{url}?category=education&year_from=2023"))
+    assert '<p class="print-only">筛选条件：2023年起、教育</p>' in filtered
+    assert 'class="print-only"' not in page_text(official_client.get(url))
+    css = (settings.BASE_DIR / "static/css/dashboard.css").read_text()
+    assert ".print-only { display: none; }" in css
+    assert "@media print {" in css.split(".print-only { display: none; }")[1]

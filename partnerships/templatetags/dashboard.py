@@ -25,6 +25,17 @@ def punct(mark: str) -> str:
 
 
 @register.filter
+def chosen_filters(form) -> str:
+    """{{ form|chosen_filters }}: the filters chosen, in the words a download's name gives
+    them ("2023年起、教育"), for the printed page, which hides the form; "" if none."""
+    from ..reports import Filters
+
+    if not form.is_bound or not form.is_valid():
+        return ""
+    return punctuation.joined(Filters.from_cleaned_data(form.cleaned_data).words())
+
+
+@register.filter
 def links_visit(record, user) -> bool:
     """{% if meeting|links_visit:request.user %}: whether the visit a meeting or handover was
     held during has a page this reader may open. A child pairing's record may be held during
