@@ -334,6 +334,11 @@ class Directory:
             if name in children:
                 node = children[name]
                 continue
+            # A first name that is no province is more likely a place below one, written
+            # without the names above it (示例东市 for 示例东省 示例东市), than a misspelt
+            # province: 吉林市 is not 吉林省.
+            if index == 0 and (ending := self._only_one_ending_with(names)) is not None:
+                return ending
             close = difflib.get_close_matches(name, children, n=2, cutoff=0.6)
             if len(close) == 1:
                 meant = self.region([*names[:index], close[0], *names[index + 1 :]])

@@ -935,6 +935,17 @@ class TestPlacesNotFound:
             "与系统中地区的写法一致。是否指“广东省 东莞市 樟木头镇”？"
         ]
 
+    def test_a_place_named_like_a_province_is_guessed_as_the_place(self, admin_client, reference):
+        """示例东市 was guessed as the province 示例东省 (a near spelling of a province), not
+        as the city it names, the only region of that name."""
+        from partnerships.imports import Directory
+
+        east = Region.objects.create(name="测试东省", level=1)
+        city = Region.objects.create(name="测试东市", level=2, parent=east)
+        directory = Directory(access.ALL)
+        assert directory.probably_meant(["测试东市"]) == city
+        assert directory.probably_meant(["测试东剩"]) == east  # a misspelt province still is
+
     def test_a_side_found_nowhere_gets_no_guess(self, admin_client, reference):
         row = list(GOOD_ROWS[2])
         row[3] = "贵州省 铜仁市 不存在县"
