@@ -3,7 +3,6 @@
 Each admin declares what it shows; changelists stay at a fixed query count.
 """
 
-import base64
 import calendar
 import datetime
 import functools
@@ -33,7 +32,7 @@ from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, mark_safe
 from django.utils.text import capfirst, smart_split, unescape_string_literal
@@ -61,6 +60,7 @@ from .models import (
     Posting,
     ProjectFunds,
     Region,
+    StagedImport,
     VillageEnterprisePair,
     Visit,
     VisitActivity,
@@ -78,6 +78,8 @@ admin.site.site_url = "/"
 
 PARTNERSHIP_NAMES = ("partnership__helping_region", "partnership__assisted_region")
 IMPORT_SALT = "partnerships.import"
+# How long a previewed file may wait for its confirmation, in seconds.
+STAGED_FOR = 3600
 MAX_UPLOAD = 10 * 1024 * 1024
 
 
@@ -662,8 +664,8 @@ class ScopedInline(ScopedChoicesMixin):
 class ImportMixin:
     """An "Import" page on a changelist: upload, preview every row and problem, then confirm.
 
-    Between the two steps the file travels back to the browser signed, so nothing is stored
-    and nothing is written until the confirmation, which checks the file again.
+    Between the two steps the file waits in StagedImport (the browser holds a signed ticket
+    to it); no record is written until the confirmation, which checks the file again.
     """
 
     import_kind = ""
@@ -695,6 +697,20 @@ class ImportMixin:
             return imports.import_regions(data, name)
         return imports.import_donations(data, name, request.user)
 
+    def _clear_staged(self, request) -> None:
+        """At each upload: this user's earlier previews of this kind go, and anyone's older
+        than STAGED_FOR (which no confirmation would take any more)."""
+        too_old = timezone.now() - datetime.timedelta(seconds=STAGED_FOR)
+        StagedImport.objects.filter(
+            Q(created__lt=too_old) | Q(user=request.user, kind=self.import_kind)
+        ).delete()
+
+    def _stage(self, request, data: bytes, name: str) -> StagedImport:
+        """Keep the previewed file until it is confirmed."""
+        return StagedImport.objects.create(
+            user=request.user, kind=self.import_kind, name=name[:255], data=data
+        )
+
     def import_view(self, request):
         if not self.has_add_permission(request):
             raise PermissionDenied
@@ -708,7 +724,7 @@ class ImportMixin:
         if request.method == "POST" and "confirm" in request.POST:
             try:
                 payload = signing.loads(
-                    request.POST.get("payload", ""), salt=IMPORT_SALT, max_age=3600
+                    request.POST.get("payload", ""), salt=IMPORT_SALT, max_age=STAGED_FOR
                 )
             except signing.BadSignature:
                 messages.error(request, _("The preview has expired; upload the file again."))
@@ -718,9 +734,15 @@ class ImportMixin:
                 # A confirmation counts once, and only for whoever previewed the file.
                 messages.error(request, _("This file has already been imported."))
                 return HttpResponseRedirect(request.path)
-            data = base64.b64decode(payload["data"])
-            preview, saved = self._save(request, data, payload["name"])
+            staged = StagedImport.objects.filter(
+                pk=payload.get("staged"), user=request.user, kind=self.import_kind
+            ).first()
+            if staged is None:  # cleared after an hour, or by a later preview
+                messages.error(request, _("The preview has expired; upload the file again."))
+                return HttpResponseRedirect(request.path)
+            preview, saved = self._save(request, bytes(staged.data), staged.name)
             if saved:
+                staged.delete()
                 request.session["imports_done"] = [*done[-49:], payload["nonce"]]
                 messages.success(
                     request,
@@ -730,8 +752,9 @@ class ImportMixin:
                 return HttpResponseRedirect(
                     reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
                 )
-            context.update(preview=preview, name=payload["name"])
+            context.update(preview=preview, name=staged.name)
         elif request.method == "POST":
+            self._clear_staged(request)
             form = UploadForm(request.POST, request.FILES)
             if form.is_valid():
                 upload = form.cleaned_data["file"]
@@ -741,13 +764,11 @@ class ImportMixin:
                 if preview.ok:
                     context["payload"] = signing.dumps(
                         {
-                            "name": upload.name,
-                            "data": base64.b64encode(data).decode(),
+                            "staged": self._stage(request, data, upload.name).pk,
                             "user": request.user.pk,
                             "nonce": secrets.token_hex(8),
                         },
                         salt=IMPORT_SALT,
-                        compress=True,
                     )
         context["form"] = form
         return TemplateResponse(request, "admin/partnerships/import.html", context)

@@ -1755,6 +1755,25 @@ class Assignment(models.Model):
         return f"{name} → {self.partnership}"
 
 
+class StagedImport(models.Model):
+    """A file previewed on an import page, kept until it is confirmed (at most an hour).
+
+    It used to travel back through the browser, signed, in the confirmation's form: a
+    spreadsheet of 2 MB or more made that form larger than Django takes (2.5 MB of form
+    data), and its confirmation failed where its preview had passed. Nothing of it is a
+    record until the confirmation checks it again and saves it.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    name = models.CharField(max_length=255)
+    data = models.BinaryField()
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class LockedYear(models.Model):
     """A year whose annual assessment is done: its records are frozen except for administrators."""
 

@@ -10,8 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
+from django.utils import timezone
 
-from partnerships import imports
+from partnerships import access, imports
 from partnerships.models import Donation, DonationLine, Organisation, Partnership, Region
 
 from .admin_helpers import page_text
@@ -385,6 +386,45 @@ class TestDonationImport:
         assert response.context["preview"].problems[0].message
         response = upload(admin_client, DONATION_IMPORT, b"", name="empty.csv")
         assert response.status_code == 200
+
+    def test_a_large_spreadsheet_confirms_as_it_previewed(self, admin_client, reference):
+        """A file of 2 MB or more (a sheet of notes beside the ledger) passed its preview,
+        then its confirmation failed with a 400: the file travelled back in the form, past
+        Django's 2.5 MB of form data. It now waits on the server for an hour."""
+        import secrets as random_text
+
+        from openpyxl import Workbook
+
+        from partnerships.models import StagedImport
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.append(HEADER)
+        sheet.append(GOOD_ROWS[2])
+        notes = workbook.create_sheet("说明")
+        for _ in range(1200):
+            notes.append([random_text.token_urlsafe(3000)])  # hardly compressible, as pictures
+        data = io.BytesIO()
+        workbook.save(data)
+        assert data.getbuffer().nbytes > 3 * 1024 * 1024
+        response = upload(admin_client, DONATION_IMPORT, data.getvalue(), name="large.xlsx")
+        assert response.context["preview"].problems == []
+        assert len(response.context["payload"]) < 500
+        assert confirm(admin_client, DONATION_IMPORT, response).status_code == 302
+        assert Donation.objects.filter(amount=Decimal("1234.56")).exists()
+        assert not StagedImport.objects.exists()  # gone once imported
+        again = confirm(admin_client, DONATION_IMPORT, response)
+        assert again.status_code == 302 and Donation.objects.count() == 2
+
+    def test_a_preview_waits_an_hour_at_most(self, admin_client, reference):
+        from partnerships.models import StagedImport
+
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, GOOD_ROWS[2]]))
+        StagedImport.objects.update(created=timezone.now() - datetime.timedelta(hours=2))
+        upload(admin_client, REGION_IMPORT, to_csv([["名称"]]), "regions.csv")  # clears it
+        assert not StagedImport.objects.filter(kind="donations").exists()
+        expired = confirm(admin_client, DONATION_IMPORT, response)
+        assert expired.status_code == 302 and Donation.objects.count() == 1
 
     def test_a_tampered_confirmation_is_refused(self, admin_client, reference):
         response = admin_client.post(DONATION_IMPORT, {"payload": "forged", "confirm": "1"})
