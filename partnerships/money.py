@@ -79,8 +79,8 @@ def _parse_capitals(text: str) -> Decimal | None:
 
 
 def parse_amount(text: str) -> Decimal:
-    """Read an amount as staff type it: 1050000, 1,050,000, 105万, 105万元, 1.05亿, ¥1,050,000,
-    人民币1,050,000元, or in Chinese numerals as a receipt writes it: 壹佰零伍万元整.
+    """Read an amount as staff type it: 1050000, 1,050,000, 105万, 105万元, 105万元整, 1.05亿,
+    ¥1,050,000, 人民币1,050,000元, or in Chinese numerals as a receipt writes it: 壹佰零伍万元整.
 
     Returns exact yuan. Raises ValidationError for anything else, including amounts that
     are not a whole number of fen once the unit is applied.
@@ -90,7 +90,9 @@ def parse_amount(text: str) -> Decimal:
     if capitals is not None:
         return capitals.quantize(CENT)
     cleaned = _RMB_PREFIX_RE.sub("", cleaned)
-    cleaned = cleaned.removeprefix("¥").removeprefix("￥").removeprefix("RMB").removesuffix("元")
+    cleaned = cleaned.removeprefix("¥").removeprefix("￥").removeprefix("RMB")
+    # 105万元, and as a receipt closes it, 105万元整 (正, 圆: its other writings).
+    cleaned = re.sub("[元圆][整正]?$", "", cleaned)
     if cleaned.startswith("-"):
         raise ValidationError(_("The amount must be greater than zero."), code="min_value")
     match = _AMOUNT_RE.match(cleaned)

@@ -28,6 +28,11 @@ from partnerships.money import AmountFormField, parse_amount, to_wan
         ("12.3456万", "123456.00"),
         ("1050000元", "1050000.00"),
         ("人民币1,050,000元", "1050000.00"),
+        # as a receipt closes it, in Arabic numerals too (105万元整 was refused)
+        ("105万元整", "1050000.00"),
+        ("1,050,000.00元整", "1050000.00"),
+        ("1050000元正", "1050000.00"),
+        ("1050000圆整", "1050000.00"),
         # In Chinese numerals, as a receipt or a letter writes the amount (大写金额)
         ("壹佰零伍万元整", "1050000.00"),
         ("人民币壹佰零伍万元整", "1050000.00"),
