@@ -499,13 +499,40 @@ def _level_short_forms() -> dict[str, int]:
     return {part: found.pop() for part, found in levels.items() if len(found) == 1}
 
 
+# The kinds of division each level also holds, as statistics and gazetteers name them (铜仁市
+# has 松桃苗族自治县; Inner Mongolia its 盟, 旗 and 苏木). Not 市 alone: a city may be of the
+# prefecture level (铜仁市) or of the county level (县级市).
+LEVEL_WORDS = {
+    "自治区": 1,
+    "直辖市": 1,
+    "地区": 2,
+    "自治州": 2,
+    "盟": 2,
+    "县级市": 3,
+    "自治县": 3,
+    "旗": 3,
+    "自治旗": 3,
+    "林区": 3,
+    "特区": 3,
+    "镇": 4,
+    "乡": 4,
+    "民族乡": 4,
+    "苏木": 4,
+    "嘎查": 5,
+    "居委会": 5,
+    "村委会": 5,
+}
+
+
 def level_value(text: str) -> int | None:
     """A region's level by its name (Chinese or English, or a part of it naming one level
-    alone) or its number."""
+    alone, or a kind of division of that level: 自治县, 镇) or its number."""
     value = choice_value(text, Region.Level) if text else None
     # 1 to 5 as ASCII digits ("²" and "①" are digits to str.isdigit, but no number)
     if value is None and re.fullmatch(r"[1-5]", text):
         value = int(text)
+    if value is None:
+        value = LEVEL_WORDS.get(text.strip())
     return value if value is not None else _level_short_forms().get(text.strip().lower())
 
 

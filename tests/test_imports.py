@@ -559,7 +559,7 @@ class TestRegionImport:
         found = [(p.row, p.column) for p in response.context["preview"].problems]
         assert found == [(2, "层级"), (2, "上级地区"), (2, "统计用区划代码")], found
 
-    @pytest.mark.parametrize("level", ["²", "①", "6", "0"])
+    @pytest.mark.parametrize("level", ["²", "①", "6", "0", "市"])
     def test_a_level_that_is_no_level_is_a_problem(self, admin_client, reference, level):
         rows = [self.HEADER, ["某新村", level, "贵州省 铜仁市 江口县", ""]]
         response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
@@ -583,6 +583,11 @@ class TestRegionImport:
             ("乡镇", "town"),
             ("village", "village"),
             ("county", "county"),
+            # kinds of division of a level (松桃苗族自治县 is a county of 铜仁市)
+            ("自治县", "county"),
+            ("县级市", "county"),
+            ("镇", "town"),
+            ("乡", "town"),
         ],
     )
     def test_a_level_may_be_written_short(self, admin_client, reference, level, meant):
