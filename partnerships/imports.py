@@ -320,7 +320,31 @@ class Directory:
         return node
 
     def region_by_full_name(self, text: str) -> Region | None:
-        return self.region(text.split())
+        """贵州省 铜仁市 江口县, or written without the spaces, as addresses are
+        (贵州省铜仁市江口县): the names read from the top down, if they spell out one region
+        alone."""
+        names = text.split()
+        found = self.region(names)
+        if found is None and names:
+            found = self._written_together("".join(names))
+        return found
+
+    def _written_together(self, text: str) -> Region | None:
+        """The one region whose names, from its province down, make up `text`, or None (no
+        such region, or two)."""
+        found: list[Region] = []
+
+        def walk(node: Region | None, rest: str) -> None:
+            for name, child in self.children(node).items():
+                if len(found) > 1 or not rest.startswith(name):
+                    continue
+                if rest == name:
+                    found.append(child)
+                elif child.level < Region.Level.VILLAGE:
+                    walk(child, rest[len(name) :])
+
+        walk(None, text)
+        return found[0] if len(found) == 1 else None
 
     def probably_meant(self, names: list[str]) -> Region | None:
         """The one region that names not found probably stand for, or None: a near spelling

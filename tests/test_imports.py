@@ -991,6 +991,14 @@ class TestPlacesNotFound:
         assert directory.probably_meant(["测试东市"]) == city
         assert directory.probably_meant(["测试东剩"]) == east  # a misspelt province still is
 
+    def test_a_full_name_written_without_spaces_is_read(self, admin_client, reference):
+        """广东省东莞市樟木头镇, as addresses are written, was not found and got no guess."""
+        row = list(GOOD_ROWS[2])
+        row[2], row[3] = "广东省东莞市樟木头镇", "贵州省铜仁市 江口县"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+        assert response.context["preview"].problems == []
+        assert response.context["preview"].items[0]["partnership"].startswith("樟木头镇—江口县")
+
     def test_a_side_found_nowhere_gets_no_guess(self, admin_client, reference):
         row = list(GOOD_ROWS[2])
         row[3] = "贵州省 铜仁市 不存在县"
