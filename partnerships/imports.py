@@ -251,17 +251,36 @@ def header_names(columns: list[exports.Column]) -> dict[str, str]:
     return names
 
 
+# How many rows from the top may hold a title or blank rows above the header.
+HEADER_SEARCHED = 10
+
+
 def map_rows(
     rows: list[list[str]], columns: list[exports.Column], required: list[str], preview: Preview
 ) -> list[tuple[int, dict[str, str]]]:
     accepted = header_names(columns)
-    header = rows[0]
+
+    def positions_in(header: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for index, name in enumerate(header):
+            key = accepted.get(exports.restore(name).strip().lower())
+            if key and key not in found:
+                found[key] = index
+        return found
+
+    # The header is the first row, or the first with every column needed after a title and
+    # blank rows above it (a merged title such as "2024年捐赠台账", as offices write sheets).
+    start = next(
+        (
+            index
+            for index, row in enumerate(rows[:HEADER_SEARCHED])
+            if all(key in positions_in(row) for key in required)
+        ),
+        0,
+    )
+    header = rows[start]
     preview.headers = header
-    positions: dict[str, int] = {}
-    for index, name in enumerate(header):
-        key = accepted.get(exports.restore(name).strip().lower())
-        if key and key not in positions:
-            positions[key] = index
+    positions = positions_in(header)
     labels = {c.key: str(c.header) for c in columns}
     for key in required:
         if key not in positions:
@@ -271,7 +290,7 @@ def map_rows(
     if preview.problems:
         return []
     mapped = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in enumerate(rows[start + 1 :], start=start + 2):
         if not any(row):
             continue
         mapped.append(

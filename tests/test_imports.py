@@ -991,6 +991,17 @@ class TestPlacesNotFound:
         assert directory.probably_meant(["测试东市"]) == city
         assert directory.probably_meant(["测试东剩"]) == east  # a misspelt province still is
 
+    def test_a_title_row_above_the_header_is_passed_over(self, admin_client, reference):
+        """A sheet with a title row ("2024年捐赠台账") was refused: 表头行中缺少此列."""
+        rows = [["2024年捐赠台账"], [], HEADER, *GOOD_ROWS]
+        response = upload(admin_client, DONATION_IMPORT, to_csv(rows))
+        assert response.context["preview"].problems == []
+        bad = list(GOOD_ROWS[2])
+        bad[10] = "约十万"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([["台账"], HEADER, bad]))
+        # rows are numbered as the spreadsheet numbers them
+        assert [p.row for p in response.context["preview"].problems] == [3]
+
     def test_a_full_name_written_without_spaces_is_read(self, admin_client, reference):
         """广东省东莞市樟木头镇, as addresses are written, was not found and got no guess."""
         row = list(GOOD_ROWS[2])
