@@ -782,6 +782,12 @@ class TestReports:
         assert bad.status_code == 400
         assert "（年）" not in page_text(bad) and "情况，年" not in page_text(bad)
 
+    def test_the_rankings_bar_is_not_read_out_beside_its_figure(self, official_client, year_2024):
+        """A screen reader read "71% 71%": the bar's fallback text, then the figure."""
+        text = page_text(official_client.get("/targets/?year=2024"))
+        bars = re.findall(r"<progress [^>]*>[^<]*</progress>", text)
+        assert bars and all('aria-hidden="true"></progress>' in bar for bar in bars), bars
+
     def test_the_overviews_ranking_says_its_filters_do_not_narrow_it(
         self, official_client, reference
     ):

@@ -268,7 +268,8 @@ class TestHeaderBox:
         assert 'name="q"' in box and 'hx-get="/search/"' in box
         assert 'hx-trigger="input changed delay:300ms, search"' in box
         assert 'hx-target="#search-suggestions"' in box
-        assert '<div id="search-suggestions"' in body
+        # a screen reader is told when matches appear
+        assert '<div id="search-suggestions" class="search-suggestions" aria-live="polite">' in body
         # the header is outside <main>, whose content pagecache.py stores
         assert body.index('role="search"') < body.index('<main id="main"')
 
