@@ -206,20 +206,25 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
         # comma-separated header's, as before).
         first = next(iter(text.splitlines()), "")
         delimiter = "\t" if "\t" in first and "," not in first else ","
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        # strict: a quotation mark left open (a stray " typed at a cell's start) is an error
+        # at once; else the rest of the file was read into that one cell, and said to be a
+        # note too long.
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         rows = []
+        started = 1  # the line the row being read starts on: where a quotation mark opened
         try:
             for row in reader:
                 rows.append(row[:MAX_COLUMNS])
                 if len(rows) > MAX_ROWS + 1:
                     break
+                started = reader.line_num + 1
         except csv.Error as error:  # its text is Python's, in English: said in our words
             raise UnreadableFile(
                 _(
                     "The CSV file cannot be read from its line %(line)d on (a cell too long, or a "
                     "quotation mark not closed)."
                 )
-                % {"line": reader.line_num}
+                % {"line": started}
             ) from error
     rows = [[cell.strip() for cell in row] for row in rows]
     for number, row in enumerate(rows, start=1):

@@ -991,6 +991,18 @@ class TestPlacesNotFound:
         assert directory.probably_meant(["测试东市"]) == city
         assert directory.probably_meant(["测试东剩"]) == east  # a misspelt province still is
 
+    def test_a_quotation_mark_left_open_is_said_where(self, admin_client, reference):
+        """A stray " at a cell's start swallowed the rest of the file into that cell, which
+        was then refused as a note over 300 characters."""
+        other = list(GOOD_ROWS[2])
+        other[10] = "99.00"
+        lines = to_csv([HEADER, GOOD_ROWS[2], other, GOOD_ROWS[2]]).decode().splitlines()
+        assert ",樟罗社区" in lines[2]
+        lines[2] = lines[2].replace(",樟罗社区", ',"樟罗社区', 1)
+        response = upload(admin_client, DONATION_IMPORT, "\n".join(lines).encode())
+        [problem] = response.context["preview"].problems
+        assert "第 3 行起" in problem.message and "引号" in problem.message, problem.message
+
     def test_a_title_row_above_the_header_is_passed_over(self, admin_client, reference):
         """A sheet with a title row ("2024年捐赠台账") was refused: 表头行中缺少此列."""
         rows = [["2024年捐赠台账"], [], HEADER, *GOOD_ROWS]
