@@ -36,8 +36,8 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, mark_safe
 from django.utils.text import capfirst, smart_split, unescape_string_literal
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import access, exports, forms, history, imports, punctuation, reports, summary
@@ -1533,6 +1533,7 @@ class RoleUserAdmin(UserAdmin):
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
         if db_field.name == "user_permissions":
+            formfield.queryset = shown_permissions(formfield.queryset)
             formfield.label_from_instance = permission_label
         return formfield
 
@@ -1564,12 +1565,23 @@ PERMISSION_ACTIONS = {
 
 def permission_label(permission: Permission) -> str:
     """A permission in the user's language ("添加地区"), where the database keeps Django's
-    English ("Can add region"); a permission of the app's own keeps its name."""
+    English ("Can add region"). One of the app's own (view_all_pairings, which is no "view"
+    of a model) is its name, translated."""
     action = permission.codename.split("_", 1)[0]
     model = permission.content_type.model_class()
-    if model is None or action not in PERMISSION_ACTIONS:
-        return str(permission.name)
+    if model is None or permission.codename != f"{action}_{model._meta.model_name}":
+        return gettext(permission.name)
+    if action not in PERMISSION_ACTIONS:
+        return gettext(permission.name)
     return str(PERMISSION_ACTIONS[action] % {"model": model._meta.verbose_name})
+
+
+def shown_permissions(queryset):
+    """Permissions as a group's or an account's page lists them: without those of the audit
+    trail's history tables, which the roles grant with their records and nobody picks."""
+    return queryset.exclude(content_type__model__startswith="historical").select_related(
+        "content_type"
+    )
 
 
 class RoleGroupAdmin(GroupAdmin):
@@ -1605,14 +1617,14 @@ class RoleGroupAdmin(GroupAdmin):
     @admin.display(description=_("permissions"))
     def permission_list(self, group):
         labels = sorted(
-            permission_label(permission)
-            for permission in group.permissions.select_related("content_type")
+            permission_label(permission) for permission in shown_permissions(group.permissions)
         )
         return punctuation.joined(labels) if labels else "—"
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
         if db_field.name == "permissions":
+            formfield.queryset = shown_permissions(formfield.queryset)
             formfield.label_from_instance = permission_label
         return formfield
 

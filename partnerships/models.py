@@ -1770,6 +1770,11 @@ class StagedImport(models.Model):
     data = models.BinaryField()
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    class Meta:
+        verbose_name = _("file waiting for its import")
+        verbose_name_plural = _("files waiting for their import")
+        default_permissions = ()  # no admin page: the import page's rights are the records'
+
     def __str__(self) -> str:
         return self.name
 

@@ -5,6 +5,7 @@ fictional 示例东西 tree. Names starting with 示例 must never reach a user 
 """
 
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -660,3 +661,24 @@ def test_the_roles_are_read_not_changed_in_the_admin(client, world):
     own_page = page_text(client.get(f"/admin/auth/group/{own.pk}/change/"))
     assert 'name="permissions"' in own_page and ">查看捐赠<" in own_page
     assert "Can view" not in own_page
+
+
+def test_every_permission_a_page_lists_has_a_label_of_its_own_in_chinese(client, world):
+    """view_all_pairings, which opens every pairing, read 查看结对关系 like view_partnership;
+    edit_locked_years stayed in English; history tables read "添加historical 捐赠"."""
+    from django.contrib.auth.models import Permission
+    from django.utils import translation
+
+    from partnerships.admin import permission_label, shown_permissions
+
+    shown = shown_permissions(Permission.objects.all())
+    assert not shown.filter(content_type__model__startswith="historical").exists()
+    with translation.override("zh-hans"):
+        labels = {p.codename: permission_label(p) for p in shown}
+        assert len(set(labels.values())) == len(labels), "two permissions read alike"
+        assert labels["view_all_pairings"] == "可查看全部结对关系的记录"
+        assert labels["edit_locked_years"] == "可修改已锁定年度的记录"
+        assert labels["view_partnership"] == "查看结对关系"
+        ours = shown.filter(content_type__app_label__in=["partnerships", "auth"])
+        latin = [labels[p.codename] for p in ours if re.search("[A-Za-z]", labels[p.codename])]
+        assert latin == []
