@@ -96,13 +96,21 @@ SQLITE_BUMP = (
 )
 
 
+# Tables no page shows: a file waiting for its import's confirmation changes no figure, and
+# each upload would otherwise throw away every reader's reused pages.
+NOT_SHOWN = {"partnerships_stagedimport"}
+
+
 def watched_tables(connection) -> list[str]:
-    """This app's tables whose writes change the version: all but history and the version's."""
+    """This app's tables whose writes change the version: all but history, the version's
+    and NOT_SHOWN."""
     existing = set(connection.introspection.table_names())
     tables = set()
     for model in apps.get_app_config("partnerships").get_models(include_auto_created=True):
         table = model._meta.db_table
-        if table in (VERSION_TABLE, CHANGE_TABLE) or table.startswith("partnerships_historical"):
+        if table in (VERSION_TABLE, CHANGE_TABLE, *NOT_SHOWN) or table.startswith(
+            "partnerships_historical"
+        ):
             continue
         if table in existing:
             tables.add(table)
@@ -140,17 +148,24 @@ def install_triggers(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
         if connection.vendor == "postgresql":
             cursor.execute(PG_FUNCTIONS)
             present = triggered_tables(connection)
-            for table in watched_tables(connection):
+            watched = watched_tables(connection)
+            for table in watched:
                 if table not in present:
                     cursor.execute(
                         f"CREATE TRIGGER {TRIGGER} "
                         f"AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {quote(table)} "
                         "FOR EACH STATEMENT EXECUTE FUNCTION partnerships_note_change()"
                     )
+            for table in present - set(watched):  # a table no longer watched
+                cursor.execute(f"DROP TRIGGER {TRIGGER} ON {quote(table)}")
             # Counts as a change: writes a migration made to a table before it had its trigger.
             cursor.execute(f"INSERT INTO {CHANGE_TABLE} DEFAULT VALUES")
         else:
-            for table in watched_tables(connection):
+            watched = watched_tables(connection)
+            for table in triggered_tables(connection) - set(watched):  # no longer watched
+                for event in ("insert", "update", "delete"):
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {quote(f'{TRIGGER}_{table}_{event}')}")
+            for table in watched:
                 for event in ("INSERT", "UPDATE", "DELETE"):
                     name = quote(f"{TRIGGER}_{table}_{event.lower()}")
                     cursor.execute(f"DROP TRIGGER IF EXISTS {name}")

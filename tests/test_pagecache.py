@@ -199,6 +199,17 @@ class TestTheVersion:
         assert version() != before
         assert pagecache.triggered_tables(connection) == set(pagecache.watched_tables(connection))
 
+    def test_a_file_waiting_for_its_import_changes_no_version(self, committed, admin_user):
+        """Every upload to an import page cleared and stored a waiting file, and so threw
+        away every reader's reused pages, though no figure had changed."""
+        from partnerships.models import StagedImport
+
+        assert "partnerships_stagedimport" not in pagecache.watched_tables(connection)
+        before = version()
+        StagedImport.objects.create(user=admin_user, kind="donations", name="a.csv", data=b"x")
+        StagedImport.objects.all().delete()
+        assert version() == before
+
     def test_a_flushed_database_starts_a_new_epoch(self, committed):
         epoch = DataVersion.objects.get().epoch
         DataVersion.objects.all().delete()
