@@ -722,22 +722,33 @@ SUMMARY_NAMES = tuple(SUMMARY_SCOPES)
 UNFILTERED_SUMMARIES = ("targets", "ranking")
 
 
+def _require_subjects_in_scope(request: HttpRequest) -> None:
+    """A download's pairing, visit or donor that names nothing answers as one outside the
+    user's pairings does, 404 (as their pages do), before anything else is checked: a 400
+    for the one and a 404 for the other, or any answer that differed by which of the two an
+    id was, let an official count other pairings' ids through downloads."""
+    for name, model in (("pairing", Partnership), ("visit", Visit), ("donor", Organisation)):
+        number = request.GET.get(name, "")
+        if not (number.isascii() and number.isdigit() and len(number) < 19):
+            continue  # no id (empty, or garbage the form refuses in words)
+        found = model.objects.filter(pk=int(number)).first()
+        if found is None:
+            raise Http404
+        if isinstance(found, Organisation):
+            _require_organisation_in_scope(request, found)
+        else:
+            _require_in_scope(request, found if name == "pairing" else found.partnership)
+
+
 @dashboard_view
 def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
     if summary not in SUMMARY_NAMES or fmt not in exports.FORMATS:
         return HttpResponseBadRequest(
             _("There is no such export."), content_type="text/plain; charset=utf-8"
         )
+    _require_subjects_in_scope(request)
     form = ExportForm(request.GET)
     if not form.is_valid():
-        # A pairing, visit or donor that does not exist answers as one outside the user's
-        # pairings does (404, as their pages do): a 400 for the one and a 404 for the other
-        # let an official count other pairings' ids through downloads.
-        for name in ("pairing", "visit", "donor"):
-            number = form.data.get(name, "")
-            errors = form.errors.as_data().get(name, [])
-            if number.isascii() and number.isdigit() and len(number) < 19 and errors:
-                raise Http404
         return HttpResponseBadRequest(
             _("These filters could not be applied:")
             + ("" if punctuation.chinese() else " ")

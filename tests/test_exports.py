@@ -131,10 +131,13 @@ def test_a_pairing_visit_or_donor_not_there_answers_as_one_out_of_scope(
         ("visit", reference.visit.pk),
         ("donor", Organisation.objects.create(name="他处企业", kind="enterprise", region=city).pk),
     ):
-        summary = "villages" if name == "pairing" else "ledger"
-        there = client.get(f"/export/{summary}.csv?{name}={other}")
-        missing = client.get(f"/export/{summary}.csv?{name}=987654")
-        assert there.status_code == missing.status_code == 404, name
+        for summary in ("villages" if name == "pairing" else "ledger", "yearly", "visits"):
+            # whatever else the address holds: a bad filter, a subject the download cannot
+            # be narrowed by (checked after the subject's scope)
+            for extra in ("", "&year_from=abc"):
+                there = client.get(f"/export/{summary}.csv?{name}={other}{extra}")
+                missing = client.get(f"/export/{summary}.csv?{name}=987654{extra}")
+                assert there.status_code == missing.status_code == 404, (name, summary, extra)
 
 
 def test_a_bad_filter_is_refused_in_plain_chinese(official_client, reference):
