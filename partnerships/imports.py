@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.forms.models import model_to_dict
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -667,16 +667,31 @@ HANDOVER_FIELDS = ("partnership", "date", "visit", "amount", "kind", "region")
 HANDOVER_SETS = ("donors", "recipient_regions", "recipient_organisations")
 
 
-def _handover_key(values: dict[str, Any]) -> tuple:
-    """From a donation form's cleaned data or model_to_dict of a donation (objects or pks)."""
+def _pk(value):
+    return getattr(value, "pk", value)
 
-    def pk(value):
-        return getattr(value, "pk", value)
 
+def _handover_key(values: dict[str, Any], lines: list[tuple]) -> tuple:
+    """From a donation form's cleaned data or model_to_dict of a donation (objects or pks),
+    and its itemised lines as (region, recipient organisation, donor, amount): the same
+    gifts itemised to other villages, or to other bodies, are other handovers."""
     return (
-        *(pk(values.get(name)) for name in HANDOVER_FIELDS),
-        *(frozenset(pk(item) for item in values.get(name) or ()) for name in HANDOVER_SETS),
+        *(_pk(values.get(name)) for name in HANDOVER_FIELDS),
+        *(frozenset(_pk(item) for item in values.get(name) or ()) for name in HANDOVER_SETS),
+        tuple(sorted(lines, key=str)),
     )
+
+
+def _file_lines(handover: _Handover) -> list[tuple]:
+    return [
+        (
+            _pk(line["region"]),
+            _pk(line.get("recipient_organisation")),
+            _pk(line.get("donor")),
+            line["amount"],
+        )
+        for line in handover.lines
+    ]
 
 
 def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> None:
@@ -687,16 +702,24 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
     checked = [handover for handover in handovers if handover.form is not None]
     if not checked:
         return
-    keys = [(_handover_key(handover.form.cleaned_data), handover) for handover in checked]
+    keys = [
+        (_handover_key(handover.form.cleaned_data, _file_lines(handover)), handover)
+        for handover in checked
+    ]
     data = [handover.form.cleaned_data for handover in checked]
+    itemised = DonationLine.objects.filter(is_itemised=True)
     candidates = Donation.objects.filter(
         partnership__in={values["partnership"] for values in data},
         amount__in={values["amount"] for values in data},
-    ).prefetch_related(*HANDOVER_SETS)
+    ).prefetch_related(*HANDOVER_SETS, Prefetch("lines", queryset=itemised, to_attr="itemised"))
     recorded = {}
     for donation in candidates:
         fields = model_to_dict(donation, fields=HANDOVER_FIELDS + HANDOVER_SETS)
-        recorded.setdefault(_handover_key(fields), donation)
+        lines = [
+            (line.region_id, line.recipient_organisation_id, line.donor_id, line.amount)
+            for line in donation.itemised
+        ]
+        recorded.setdefault(_handover_key(fields, lines), donation)
     column = labels.get("handover_total", "")
     first_row: dict[tuple, int] = {}
     for key, handover in keys:  # in the file's order
@@ -704,7 +727,7 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
         if key in recorded:
             message = _(
                 "Already recorded: %(donation)s, with the same pairing, date, amount, funds or "
-                "materials, receiving region, donors and recipients. Was this file imported "
+                "materials, receiving region, donors, recipients and lines. Was this file imported "
                 "before? To correct the recorded handover (its category, funding or "
                 "description), change it on the admin page; a second handover like it is "
                 "entered there too."
@@ -712,8 +735,8 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
         elif key in first_row:
             message = _(
                 "The same handover as row %(row)s of this file (pairing, date, amount, funds or "
-                "materials, receiving region, donors and recipients): remove one, or enter a "
-                "second handover on the admin page."
+                "materials, receiving region, donors, recipients and lines): remove one, or "
+                "enter a second handover on the admin page."
             ) % {"row": first_row[key]}
         else:
             first_row[key] = row
@@ -941,17 +964,23 @@ def _check_year(written: str, data: dict[str, Any], number: int, problem) -> Non
     gives: it is not stored apart, and a year corrected there alone was dropped unsaid."""
     day = data["date"] or (data["visit"].start_date if data["visit"] else None)
     written = unicodedata.normalize("NFKC", written).strip()
-    if not written or day is None or written == str(day.year):
+    if not written or day is None:
         return
-    problem(
-        number,
-        "year",
-        _(
-            "The year %(written)s is not the year of the date, %(year)d: a handover's year "
-            "is its date's (or its visit's), so correct the date, or leave the year empty."
+    # 2023, 2023年, 2023年度, or 2023.0 as a spreadsheet's number may read
+    year = re.fullmatch(r"(\d{4})(?:\s*年度?|\.0+)?", written)
+    if year is None:
+        problem(number, "year", _("Write the year as 2023, or leave it empty."))
+    elif int(year[1]) != day.year:
+        problem(
+            number,
+            "year",
+            _(
+                "The year %(written)s is not the year of the date, %(year)d: a handover's "
+                "year is its date's (or its visit's), so correct the date, or leave the year "
+                "empty."
+            )
+            % {"written": written, "year": day.year},
         )
-        % {"written": written, "year": day.year},
-    )
 
 
 def _check_lines(

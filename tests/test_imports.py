@@ -715,6 +715,15 @@ def test_a_year_that_is_not_the_dates_is_a_problem(admin_client, reference):
     problems = response.context["preview"].problems
     assert [(p.row, p.column) for p in problems] == [(4, "年份")]
     assert "年份 2023 不是日期所在的年份 2024" in problems[0].message
+    # the same year written as offices and spreadsheets write it
+    for written in ("2024年", "2024年度", "2024.0"):
+        rows[2][2] = written
+        response = upload(admin_client, DONATION_IMPORT, to_csv([header, *rows]))
+        assert response.context["preview"].problems == [], written
+    rows[2][2] = "去年"
+    response = upload(admin_client, DONATION_IMPORT, to_csv([header, *rows]))
+    [problem] = response.context["preview"].problems
+    assert problem.message == "请按 2023 的格式填写年份，或留空。"
 
 
 def test_lines_past_the_total_are_said_once_without_a_negative_rest(admin_client, reference):
@@ -788,6 +797,19 @@ class TestRepeatedHandovers:
         assert [(p.row, p.column) for p in problems] == [(2, "交接总额（元）")]
         assert "如要更正已有记录" in problems[0].message
         assert Donation.objects.count() == 3
+
+    def test_the_same_gift_itemised_to_other_villages_is_another_handover(
+        self, admin_client, reference
+    ):
+        """With the category out of the rule, two handovers of one day, amount and donors to
+        the same recipients differed only in their lines, and the second was refused."""
+        data = to_csv([HEADER, *GOOD_ROWS[:2]])
+        confirm(admin_client, DONATION_IMPORT, upload(admin_client, DONATION_IMPORT, data))
+        first, rest = list(GOOD_ROWS[0]), list(GOOD_ROWS[1])
+        first[0] = rest[0] = "H2"
+        first[17], rest[17] = "300000", "750000"  # 30万 to 齐心村, not 20万
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, rest]))
+        assert response.context["preview"].problems == []
 
     def test_a_different_day_amount_or_donor_is_a_different_handover(self, admin_client, reference):
         data = to_csv([HEADER, *GOOD_ROWS])
