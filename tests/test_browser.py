@@ -234,6 +234,11 @@ def test_a_filter_whose_answer_fails_says_the_figures_are_the_old_ones(site, pag
     page.unroute("**/*category=education*")
     page.locator("#panel select[name=category]").select_option("")
     expect(notice).to_have_count(0)  # the next answer replaces the figures and the notice
+    # The search box's list holds no figures: a failed search says nothing of them.
+    page.route("**/search/**", lambda route: route.fulfill(status=502, body="x"))
+    page.locator("#site-search-q").fill("示例")
+    page.wait_for_timeout(800)
+    assert page.locator("#search-suggestions .request-failed").count() == 0
 
 
 @pytest.mark.parametrize("width", [360, 375])

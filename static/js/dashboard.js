@@ -144,6 +144,9 @@
     if (!target || (elt && elt.querySelector("[data-if-failed]"))) {
       return; // a placeholder: panelFailed shows its link
     }
+    if (target.id === "search-suggestions") {
+      return; // the search box's list holds no figures; its page answers the same query
+    }
     var notice = target.querySelector(":scope > .request-failed");
     if (!notice) {
       notice = document.createElement("div");
