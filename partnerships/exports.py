@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from . import punctuation, reports
 from .models import (
@@ -801,7 +801,13 @@ def visits(
         Column("meetings", _("Meetings")),
         Column("chairs", _("Chairs")),
         Column("donations_total", _("Donations handed over (yuan)"), MONEY),
+        # A meeting held during no visit listed has a row of its own: counted apart.
+        Column("record", _("Kind of record")),
     ]
+    visit_word, meeting_word = (
+        pgettext("kind of record", "Visit"),
+        pgettext("kind of record", "Meeting"),
+    )
 
     def visit_rows() -> Iterator[list[Any]]:
         for visit in selected.iterator(chunk_size=CHUNK):
@@ -818,6 +824,7 @@ def visits(
                 joined(m.title for m in meetings),
                 joined(c.person.name for m in meetings for c in m.chairs),
                 visit.donated,
+                visit_word,
             ]
 
     def meeting_rows() -> Iterator[list[Any]]:
@@ -835,13 +842,14 @@ def visits(
                 end,
                 meeting.partnership.helping_region.full_name,
                 meeting.partnership.assisted_region.full_name,
-                "",
-                "",
+                None,  # a visit's: its direction, leader, size and places
                 None,
-                "",
+                None,
+                None,
                 meeting.title,
                 joined(c.person.name for c in meeting.chairs),
                 None,
+                meeting_word,
             ]
 
     def rows() -> Iterator[list[Any]]:

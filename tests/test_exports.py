@@ -386,6 +386,40 @@ def test_the_admin_exports_selected_donations(admin_client, reference):
     assert "捐赠台账-选中的1条-" in unquote(response["Content-Disposition"])
 
 
+def test_the_visits_download_puts_meetings_of_no_visit_in_order_of_their_days(
+    official_client, reference
+):
+    """Meetings of no visit listed come on rows of their own, among the visits by day; on
+    one day, the visit first."""
+    from partnerships.models import Meeting, Visit
+
+    Visit.objects.create(
+        partnership=reference.pairing,
+        direction="west_to_east",
+        start_date=datetime.date(2023, 3, 1),
+        end_date=datetime.date(2023, 3, 2),
+    )
+    for day, title in (
+        ("2022-12-01", "岁末会"),
+        ("2023-01-11", "会期之外"),
+        ("2023-03-01", "同日会"),
+        ("2023-06-01", "年中会"),
+    ):
+        Meeting.objects.create(
+            partnership=reference.town_pairing, date=datetime.date.fromisoformat(day), title=title
+        )
+    rows = csv_rows(official_client.get(f"/export/visits.csv?pairing={reference.pairing.pk}"))
+    listed = [(row[0], row[-1], row[8] if row[-1] == "座谈会" else "") for row in rows[1:]]
+    assert listed == [
+        ("2022-12-01", "座谈会", "岁末会"),
+        ("2023-01-10", "考察交流", ""),
+        ("2023-01-11", "座谈会", "会期之外"),
+        ("2023-03-01", "考察交流", ""),
+        ("2023-03-01", "座谈会", "同日会"),
+        ("2023-06-01", "座谈会", "年中会"),
+    ]
+
+
 def test_the_admin_exports_selected_visits(admin_client, reference):
     response = admin_client.post(
         "/admin/partnerships/visit/",
@@ -393,7 +427,7 @@ def test_the_admin_exports_selected_visits(admin_client, reference):
     )
     rows = csv_rows(response)
     assert rows[1][:2] == ["2023-01-10", "2023-01-12"]
-    assert rows[1][-1] == "1050000.00"
+    assert rows[1][-2:] == ["1050000.00", "考察交流"]
     assert "-选中的1条-" in unquote(response["Content-Disposition"])
 
 
