@@ -856,6 +856,17 @@ class TestDonations:
         assert "<title>Error: Add region | " in refused.text
         signing_in = client.post("/admin/login/", {"username": "nobody", "password": "x"})
         assert "<title>错误：登录 | " in signing_in.text
+        chief = self.staff_admin()
+        client.force_login(chief)
+        for url in ("/admin/password_change/", f"/admin/auth/user/{chief.pk}/password/"):
+            refused = client.post(url, {"old_password": "wrong", "password1": "a"})
+            assert re.search(r"<title>错误：[^ ]", refused.text), url
+
+    @staticmethod
+    def staff_admin():
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.create_superuser("chief", password="pw-chief-1")
 
     @pytest.mark.parametrize(
         ("name", "condition"),
@@ -863,6 +874,8 @@ class TestDonations:
             ("admin/change_form.html", "errors"),
             ("admin/change_list.html", "cl.formset and cl.formset.errors"),
             ("admin/login.html", "form.errors"),
+            ("admin/auth/user/change_password.html", "form.errors"),
+            ("registration/password_change_form.html", "form.errors"),
         ],
     )
     def test_the_titles_follow_djangos(self, name, condition):
