@@ -697,13 +697,15 @@ class ImportMixin:
             return imports.import_regions(data, name)
         return imports.import_donations(data, name, request.user)
 
-    def _clear_staged(self, request) -> None:
-        """At each upload: this user's earlier previews of this kind go, and anyone's older
-        than STAGED_FOR (which no confirmation would take any more)."""
+    def _clear_staged(self, request, *, mine: bool = True) -> None:
+        """At each upload and confirmation: anyone's previews older than STAGED_FOR (which
+        no confirmation would take any more), and at an upload this user's earlier previews
+        of this kind."""
         too_old = timezone.now() - datetime.timedelta(seconds=STAGED_FOR)
-        StagedImport.objects.filter(
-            Q(created__lt=too_old) | Q(user=request.user, kind=self.import_kind)
-        ).delete()
+        stale = Q(created__lt=too_old)
+        if mine:
+            stale |= Q(user=request.user, kind=self.import_kind)
+        StagedImport.objects.filter(stale).delete()
 
     def _stage(self, request, data: bytes, name: str) -> StagedImport:
         """Keep the previewed file until it is confirmed."""
@@ -741,6 +743,7 @@ class ImportMixin:
                 messages.error(request, _("The preview has expired; upload the file again."))
                 return HttpResponseRedirect(request.path)
             preview, saved = self._save(request, bytes(staged.data), staged.name)
+            self._clear_staged(request, mine=False)
             if saved:
                 staged.delete()
                 request.session["imports_done"] = [*done[-49:], payload["nonce"]]

@@ -2763,3 +2763,13 @@ class TestOutsidePairingYears:
         ) in text
         before_the_end = {**data, "start_date": "2023-12-30", "end_date": "2023-12-31"}
         assert "Check the date" not in self.saved(english_admin_client, VISIT_ADD, before_the_end)
+
+    def test_a_meeting_before_its_pairing_was_established_is_saved_and_said(
+        self, admin_client, reference
+    ):
+        Partnership.objects.filter(pk=reference.pairing.pk).update(
+            established_year=2024, established_on=None
+        )
+        text = self.saved(admin_client, MEETING_ADD, new_meeting(reference))
+        assert Meeting.objects.filter(title="座谈会2").exists()
+        assert "座谈会“座谈会2”的日期为2023年2月1日，早于其结对关系" in text

@@ -425,6 +425,16 @@ class TestDonationImport:
         assert not StagedImport.objects.filter(kind="donations").exists()
         expired = confirm(admin_client, DONATION_IMPORT, response)
         assert expired.status_code == 302 and Donation.objects.count() == 1
+        # a confirmation clears others' old previews too, not only an upload
+        waiting = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, GOOD_ROWS[2]]))
+        old = StagedImport.objects.create(
+            user=waiting.wsgi_request.user, kind="regions", name="old.csv", data=b"x"
+        )
+        StagedImport.objects.filter(pk=old.pk).update(
+            created=timezone.now() - datetime.timedelta(hours=2)
+        )
+        confirm(admin_client, DONATION_IMPORT, waiting)
+        assert not StagedImport.objects.exists()
 
     def test_a_tampered_confirmation_is_refused(self, admin_client, reference):
         response = admin_client.post(DONATION_IMPORT, {"payload": "forged", "confirm": "1"})
