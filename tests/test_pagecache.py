@@ -88,6 +88,7 @@ class TestTheVersion:
             if table.startswith("partnerships_")
             and not table.startswith("partnerships_historical")
             and table not in (pagecache.VERSION_TABLE, pagecache.CHANGE_TABLE)
+            and table not in pagecache.NOT_SHOWN  # files waiting for an import
         }
         assert len(app_tables) > 20
         with connection.cursor() as cursor:
