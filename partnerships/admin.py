@@ -1535,10 +1535,7 @@ class RoleUserAdmin(UserAdmin):
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if db_field.name == "user_permissions":
-            formfield.queryset = shown_permissions(formfield.queryset)
-            formfield.label_from_instance = permission_label
-        return formfield
+        return permission_choices(formfield) if db_field.name == "user_permissions" else formfield
 
     # A superuser's account (its password, its roles, its status) is changed by a superuser
     # only: an administrator could otherwise take it over. Administrators still see it.
@@ -1572,9 +1569,11 @@ def permission_label(permission: Permission) -> str:
     of a model) is its name, translated."""
     action = permission.codename.split("_", 1)[0]
     model = permission.content_type.model_class()
-    if model is None or permission.codename != f"{action}_{model._meta.model_name}":
-        return gettext(permission.name)
-    if action not in PERMISSION_ACTIONS:
+    if (
+        model is None
+        or action not in PERMISSION_ACTIONS
+        or permission.codename != f"{action}_{model._meta.model_name}"
+    ):
         return gettext(permission.name)
     return str(PERMISSION_ACTIONS[action] % {"model": model._meta.verbose_name})
 
@@ -1585,6 +1584,14 @@ def shown_permissions(queryset):
     return queryset.exclude(content_type__model__startswith="historical").select_related(
         "content_type"
     )
+
+
+def permission_choices(formfield):
+    """A field choosing permissions, as shown_permissions lists them and in the user's
+    language (a group's, or an account's single permissions)."""
+    formfield.queryset = shown_permissions(formfield.queryset)
+    formfield.label_from_instance = permission_label
+    return formfield
 
 
 class RoleGroupAdmin(GroupAdmin):
@@ -1626,10 +1633,7 @@ class RoleGroupAdmin(GroupAdmin):
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if db_field.name == "permissions":
-            formfield.queryset = shown_permissions(formfield.queryset)
-            formfield.label_from_instance = permission_label
-        return formfield
+        return permission_choices(formfield) if db_field.name == "permissions" else formfield
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)

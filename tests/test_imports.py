@@ -116,6 +116,18 @@ def upload(client, url, data: bytes, name="donations.csv"):
     return client.post(url, {"file": SimpleUploadedFile(name, data)})
 
 
+def upload_xlsx(client, cells: dict):
+    """GOOD_ROWS[2] as an XLSX, its cells at these columns given as spreadsheet values."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(HEADER)
+    workbook.active.append([cells.get(index, text) for index, text in enumerate(GOOD_ROWS[2])])
+    data = io.BytesIO()
+    workbook.save(data)
+    return upload(client, DONATION_IMPORT, data.getvalue(), name="donations.xlsx")
+
+
 def confirm(client, url, preview_response):
     payload = preview_response.context["payload"]
     return client.post(url, {"payload": payload, "confirm": "1"})
@@ -324,17 +336,7 @@ class TestDonationImport:
         assert response.context["preview"].problems == []
 
     def test_xlsx_uploads_are_read(self, admin_client, reference):
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.append(HEADER)
-        row = list(GOOD_ROWS[2])
-        row[10] = 1234.56  # a number cell, as Excel stores it
-        sheet.append(row)
-        data = io.BytesIO()
-        workbook.save(data)
-        response = upload(admin_client, DONATION_IMPORT, data.getvalue(), name="donations.xlsx")
+        response = upload_xlsx(admin_client, {10: 1234.56})  # a number cell, as Excel stores it
         preview = response.context["preview"]
         assert preview.problems == []
         assert preview.items[0]["amount"] == Decimal("1234.56")
@@ -346,17 +348,7 @@ class TestDonationImport:
     def test_a_number_cell_is_read_as_excel_shows_it(self, admin_client, reference, cell, amount):
         """=50000*1.1 is kept as 55000.00000000001 and shown as 55,000.00: it was refused as
         an amount finer than the fen."""
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.append(HEADER)
-        row = list(GOOD_ROWS[2])
-        row[10] = cell
-        sheet.append(row)
-        data = io.BytesIO()
-        workbook.save(data)
-        response = upload(admin_client, DONATION_IMPORT, data.getvalue(), name="donations.xlsx")
+        response = upload_xlsx(admin_client, {10: cell})
         preview = response.context["preview"]
         assert preview.problems == []
         assert preview.items[0]["amount"] == Decimal(amount)
@@ -364,17 +356,7 @@ class TestDonationImport:
     def test_a_date_cell_with_a_time_of_day_is_its_day(self, admin_client, reference):
         """An XLSX date-and-time cell (2025-09-09 15:30) was refused: "write dates as
         2023-01-10"."""
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.append(HEADER)
-        row = list(GOOD_ROWS[2])
-        row[1] = datetime.datetime(2024, 6, 1, 15, 30)
-        sheet.append(row)
-        data = io.BytesIO()
-        workbook.save(data)
-        response = upload(admin_client, DONATION_IMPORT, data.getvalue(), name="donations.xlsx")
+        response = upload_xlsx(admin_client, {1: datetime.datetime(2024, 6, 1, 15, 30)})
         assert response.context["preview"].problems == []
         assert imports.parse_date("2024-06-01 15:30") == datetime.date(2024, 6, 1)
         with pytest.raises(ValueError):
