@@ -171,6 +171,54 @@ def _looks_binary(data: bytes) -> bool:
     return controls * 20 > len(sample)
 
 
+# A formula cell in a sheet's XML: <f>, <f t="shared" …/>, or with a namespace prefix.
+FORMULA_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+
+
+def _holds_formulas(data: bytes) -> bool:
+    """Whether a sheet of the workbook holds a formula (a quick look at its XML)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return any(
+                FORMULA_ELEMENT.search(archive.read(name))
+                for name in archive.namelist()
+                if name.startswith("xl/worksheets/") and name.endswith(".xml")
+            )
+    except (zipfile.BadZipFile, ValueError, OSError):  # said when the workbook is opened
+        return False
+
+
+def _refuse_formulas_without_values(data: bytes, unsaved: list[set[int]]) -> None:
+    """Excel and WPS save each formula's result beside it, and that result is what is read.
+    A file written by a program (openpyxl, a report tool) may hold formulas with no result:
+    such a cell was read as empty, and a computed amount was then said to be missing. It is
+    named instead, with how to give it its result. `unsaved`: per row of the first sheet,
+    the columns read with no value and not as text; a formula's result of empty text
+    (=IF(…,"")) is saved as text, and read as an empty cell."""
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        # `unsaved` may end first: the rows past MAX_ROWS + 1 were not read.
+        sheet = workbook.worksheets[0].iter_rows(max_col=MAX_COLUMNS, values_only=True)
+        for number, (formulas, empty) in enumerate(zip(sheet, unsaved, strict=False), start=1):
+            for index in sorted(empty):
+                formula = formulas[index] if index < len(formulas) else None
+                if isinstance(formula, str) and formula.startswith("="):
+                    raise UnreadableFile(
+                        _(
+                            "Row %(row)d, column %(column)s holds a formula whose result is not "
+                            "saved in the file (it was written by a program, not saved by "
+                            "Excel). Open the file in Excel or WPS, save it, and upload it "
+                            "again; or type the value instead of the formula."
+                        )
+                        % {"row": number, "column": get_column_letter(index + 1)}
+                    )
+    finally:
+        workbook.close()
+
+
 def read_rows(data: bytes, filename: str) -> list[list[str]]:
     """All rows of the first sheet (or the CSV), as text, header first. What the file is,
     is told by its content, whatever its name: an XLSX is a zip, a CSV decodes as text."""
@@ -184,18 +232,35 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
         except Exception as error:  # openpyxl raises many kinds for a damaged file
             raise UnreadableFile(_("The file could not be opened as an XLSX workbook.")) from error
         rows = []
+        # Where a formula may lack its result: the cells read with no value and not as text.
+        unsaved: list[set[int]] | None = [] if _holds_formulas(data) else None
         try:
             # At most MAX_COLUMNS columns and one row past MAX_ROWS (then refused below): a
             # sheet may declare itself 16,384 columns by a million rows in a few bytes.
-            sheet = workbook.worksheets[0].iter_rows(max_col=MAX_COLUMNS, values_only=True)
-            for row in sheet:
-                rows.append([_xlsx_text(v) for v in row])
-                if len(rows) > MAX_ROWS + 1:
-                    break
+            if unsaved is None:
+                sheet = workbook.worksheets[0].iter_rows(max_col=MAX_COLUMNS, values_only=True)
+                for row in sheet:
+                    rows.append([_xlsx_text(v) for v in row])
+                    if len(rows) > MAX_ROWS + 1:
+                        break
+            else:
+                for cells in workbook.worksheets[0].iter_rows(max_col=MAX_COLUMNS):
+                    rows.append([_xlsx_text(cell.value) for cell in cells])
+                    unsaved.append(
+                        {
+                            index
+                            for index, cell in enumerate(cells)
+                            if cell.value is None and cell.data_type != "str"
+                        }
+                    )
+                    if len(rows) > MAX_ROWS + 1:
+                        break
         except Exception as error:  # a damaged sheet: openpyxl raises many kinds
             raise UnreadableFile(_("The file could not be opened as an XLSX workbook.")) from error
         finally:
             workbook.close()
+        if unsaved:
+            _refuse_formulas_without_values(data, unsaved)
     else:
         # UTF-16 text is half NUL bytes: it is told by its byte order mark instead.
         if not data.startswith(UTF16_BOMS) and _looks_binary(data):

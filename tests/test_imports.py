@@ -4,6 +4,7 @@ import csv
 import datetime
 import io
 import re
+import zipfile
 from decimal import Decimal
 
 import pytest
@@ -116,8 +117,10 @@ def upload(client, url, data: bytes, name="donations.csv"):
     return client.post(url, {"file": SimpleUploadedFile(name, data)})
 
 
-def upload_xlsx(client, cells: dict):
-    """GOOD_ROWS[2] as an XLSX, its cells at these columns given as spreadsheet values."""
+def upload_xlsx(client, cells: dict, results: dict[str, str] | None = None):
+    """GOOD_ROWS[2] as an XLSX, its cells at these columns given as spreadsheet values.
+    `results`: replacements in the sheet's XML, to give formulas the results Excel saves
+    beside them (openpyxl saves none)."""
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -125,6 +128,18 @@ def upload_xlsx(client, cells: dict):
     workbook.active.append([cells.get(index, text) for index, text in enumerate(GOOD_ROWS[2])])
     data = io.BytesIO()
     workbook.save(data)
+    if results:
+        data = io.BytesIO(data.getvalue())
+        saved = io.BytesIO()
+        with zipfile.ZipFile(data) as written, zipfile.ZipFile(saved, "w") as rewritten:
+            for name in written.namelist():
+                content = written.read(name)
+                if name == "xl/worksheets/sheet1.xml":
+                    for old, new in results.items():
+                        assert old.encode() in content, old
+                        content = content.replace(old.encode(), new.encode())
+                rewritten.writestr(name, content)
+        data = saved
     return upload(client, DONATION_IMPORT, data.getvalue(), name="donations.xlsx")
 
 
@@ -352,6 +367,35 @@ class TestDonationImport:
         preview = response.context["preview"]
         assert preview.problems == []
         assert preview.items[0]["amount"] == Decimal(amount)
+
+    def test_a_formula_saved_without_its_result_is_named(self, admin_client, reference):
+        """A file written by a program (openpyxl here) holds =50000*1.1 with no result: the
+        amount was read as an empty cell and said to be missing."""
+        response = upload_xlsx(admin_client, {10: "=50000*1.1"})
+        preview = response.context["preview"]
+        assert [problem.message for problem in preview.problems] == [
+            "第2行K列是公式，但文件中没有保存它的计算结果（文件由程序生成，未经 Excel 保存）。"
+            "请用 Excel 或 WPS 打开文件、保存后重新上传，或把公式改为数值。"
+        ]
+        assert preview.items == []
+
+    def test_formulas_with_their_saved_results_are_read(self, admin_client, reference):
+        """As Excel and WPS save them: the result beside the formula, and an empty text
+        result (=IF(…,"")) saved as text, read as an empty cell."""
+        cells = {10: "=50000*1.1", 12: '=IF(TRUE,"","x")'}
+        response = upload_xlsx(
+            admin_client,
+            cells,
+            results={
+                "<f>50000*1.1</f><v />": "<f>50000*1.1</f><v>55000.000000000007</v>",
+                '<c r="M2"><f>IF(TRUE,"","x")</f><v />': (
+                    '<c r="M2" t="str"><f>IF(TRUE,"","x")</f><v></v>'
+                ),
+            },
+        )
+        preview = response.context["preview"]
+        assert preview.problems == []
+        assert preview.items[0]["amount"] == Decimal("55000.00")
 
     def test_a_date_cell_with_a_time_of_day_is_its_day(self, admin_client, reference):
         """An XLSX date-and-time cell (2025-09-09 15:30) was refused: "write dates as
@@ -824,7 +868,6 @@ def test_absurdly_long_amounts_are_a_problem_not_a_crash(admin_client, reference
 def _xlsx(sheet_xml=None, dimension_rows=None) -> bytes:
     """A workbook whose first sheet's XML is replaced, or declares itself `dimension_rows` rows
     by 16,384 columns with one cell in the last row (a few KB)."""
-    import zipfile
 
     from openpyxl import Workbook
 
