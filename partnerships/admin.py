@@ -80,6 +80,8 @@ PARTNERSHIP_NAMES = ("partnership__helping_region", "partnership__assisted_regio
 IMPORT_SALT = "partnerships.import"
 # How long a previewed file may wait for its confirmation, in seconds.
 STAGED_FOR = 3600
+# How many previewed files of a kind one user may have waiting (10 MB each at most).
+STAGED_PER_USER = 3
 MAX_UPLOAD = 10 * 1024 * 1024
 
 
@@ -699,12 +701,17 @@ class ImportMixin:
 
     def _clear_staged(self, request, *, mine: bool = True) -> None:
         """At each upload and confirmation: anyone's previews older than STAGED_FOR (which
-        no confirmation would take any more), and at an upload this user's earlier previews
-        of this kind."""
+        no confirmation would take any more), and at an upload this user's previews of this
+        kind but the STAGED_PER_USER - 1 latest, so that a user keeps a few files waiting
+        (one previewed in each of two tabs, each confirmable: an upload used to clear the
+        other tab's) and no more."""
         too_old = timezone.now() - datetime.timedelta(seconds=STAGED_FOR)
         stale = Q(created__lt=too_old)
         if mine:
-            stale |= Q(user=request.user, kind=self.import_kind)
+            earlier = StagedImport.objects.filter(
+                user=request.user, kind=self.import_kind
+            ).order_by("-created", "-pk")
+            stale |= Q(pk__in=list(earlier.values_list("pk", flat=True)[STAGED_PER_USER - 1 :]))
         StagedImport.objects.filter(stale).delete()
 
     def _stage(self, request, data: bytes, name: str) -> StagedImport:
@@ -739,7 +746,7 @@ class ImportMixin:
             staged = StagedImport.objects.filter(
                 pk=payload.get("staged"), user=request.user, kind=self.import_kind
             ).first()
-            if staged is None:  # cleared after an hour, or by a later preview
+            if staged is None:  # cleared after an hour, or by STAGED_PER_USER later previews
                 messages.error(request, _("The preview has expired; upload the file again."))
                 return HttpResponseRedirect(request.path)
             preview, saved = self._save(request, bytes(staged.data), staged.name)

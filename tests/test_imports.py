@@ -462,6 +462,33 @@ class TestDonationImport:
         confirm(admin_client, DONATION_IMPORT, waiting)
         assert not StagedImport.objects.exists()
 
+    def test_previews_in_two_tabs_are_each_confirmed(self, admin_client, reference):
+        """A file previewed in one tab and another in a second: the second upload cleared
+        the first's waiting file, and its confirmation said the preview had expired."""
+        from partnerships import admin as partnerships_admin
+        from partnerships.models import StagedImport
+
+        other = list(GOOD_ROWS[2])
+        other[10] = "2,000.00"
+        first = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, GOOD_ROWS[2]]))
+        second = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, other]))
+        assert confirm(admin_client, DONATION_IMPORT, first).status_code == 302
+        assert confirm(admin_client, DONATION_IMPORT, second).status_code == 302
+        assert (
+            Donation.objects.filter(amount__in=[Decimal("1234.56"), Decimal("2000")]).count() == 2
+        )
+        # A user keeps a few waiting, not every file ever previewed: the oldest goes.
+        kept = partnerships_admin.STAGED_PER_USER
+        previews = []
+        for amount in range(1, kept + 2):  # not yet recorded, so each waits
+            row = list(GOOD_ROWS[2])
+            row[10] = str(amount)
+            previews.append(upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row])))
+        assert StagedImport.objects.count() == kept
+        expired = confirm(admin_client, DONATION_IMPORT, previews[0])
+        assert expired.status_code == 302 and Donation.objects.count() == 3
+        assert "已过期" in page_text(admin_client.get(expired.url))
+
     def test_a_tampered_confirmation_is_refused(self, admin_client, reference):
         response = admin_client.post(DONATION_IMPORT, {"payload": "forged", "confirm": "1"})
         assert response.status_code == 302
