@@ -401,7 +401,7 @@ class TestReferenceFigures:
         english = page_text(
             official_client.get(f"/visits/{reference.visit.pk}/", HTTP_ACCEPT_LANGUAGE="en")
         )
-        assert "<h1>Visit: 樟木头镇—江口县</h1>" in english
+        assert '<h1>Visit: <span lang="zh-Hans">樟木头镇—江口县</span></h1>' in english
         # donors and recipients in the report's order (as recorded, as the downloads list
         # them), not by their names' code points: the town government first, 闵孝镇 before
         # the villages
@@ -420,7 +420,10 @@ class TestReferenceFigures:
         english = page_text(
             official_client.get(f"/pairings/{reference.pairing.pk}/", HTTP_ACCEPT_LANGUAGE="en")
         )
-        assert "led by 黄淦洪" in english and "parts. Hover a figure" in english
+        assert (
+            'led by <span lang="zh-Hans">黄淦洪</span>' in english
+            and "parts. Hover a figure" in english
+        )
 
     def test_the_visit_page_lists_the_project_inspected_and_people_called_on(
         self, client, official_client, reference, django_user_model
@@ -517,7 +520,9 @@ class TestReferenceFigures:
         rows = [
             (name, [Decimal(value) for value in re.findall(r'<data value="([0-9.]+)"', cells)])
             for name, cells in re.findall(
-                r'<tr><th scope="row"><a [^>]*>([^<]+)</a></th>(.*?)</tr>', section
+                r'<tr><th scope="row"><a [^>]*><span lang="zh-Hans">([^<]+)</span></a></th>'
+                r"(.*?)</tr>",
+                section,
             )
         ]
         assert len(rows) == 9
@@ -754,6 +759,64 @@ class TestLanguage:
         assert "Not itemised to a village" in text
         assert "2023-01-10" in page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
 
+    def test_recorded_chinese_is_marked_as_such_on_english_pages(self, official_client, sample):
+        """On an English page, the records' names, titles and notes are Chinese: each is marked
+        lang="zh-Hans", so that a screen reader reads it with a Chinese voice, not spelt out
+        by the page's English one (WCAG 3.1.2). Chinese pages need no mark."""
+        from html.parser import HTMLParser
+
+        class Unmarked(HTMLParser):
+            """Text holding a Han character whose nearest language is not Chinese."""
+
+            skipped = {"title", "script", "style", "option", "textarea"}
+            void = {"br", "img", "input", "meta", "link", "hr", "col", "source", "wbr"}
+
+            def __init__(self):
+                super().__init__()
+                self.stack, self.found = [], []
+
+            def handle_starttag(self, tag, attrs):
+                if tag not in self.void:
+                    self.stack.append((tag, dict(attrs).get("lang")))
+
+            def handle_endtag(self, tag):
+                while self.stack and self.stack.pop()[0] != tag:
+                    pass
+
+            def handle_data(self, data):
+                if not re.search(r"[\u4e00-\u9fff]", data):
+                    return
+                if any(tag in self.skipped for tag, _lang in self.stack):
+                    return
+                language = next((lang for _tag, lang in reversed(self.stack) if lang), "")
+                if language.lower() != "zh-hans":
+                    self.found.append(data.strip())
+
+        reference = sample
+        visit = reference.visit
+        pages = [
+            "/",
+            f"/pairings/{reference.pairing.pk}/",
+            f"/pairings/{reference.pairing.parent.parent.pk}/",
+            f"/pairings/{reference.pairing.pk}/targets/?year=2023",
+            f"/pairings/{reference.pairing.pk}/report/2023/",
+            f"/regions/{reference.qixin.pk}/",
+            f"/regions/{reference.pairing.assisted_region.pk}/",
+            f"/donors/{visit.donations.first().donors.first().pk}/",
+            f"/visits/{visit.pk}/",
+            f"/visits/{visit.pk}/record/",
+            "/search/?q=江口",
+            "/targets/?year=2023",
+        ]
+        for url in pages:
+            response = official_client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+            assert response.status_code == 200, url
+            parser = Unmarked()
+            parser.feed(response.content.decode())
+            assert parser.found == [], url
+        chinese = official_client.get(f"/visits/{visit.pk}/").content.decode()
+        assert 'lang="zh-Hans">' not in chinese.split("<body", 1)[1]
+
     def test_counts_and_punctuation_follow_the_language(self, official_client, reference):
         """Recorded names stay as recorded; the marks and plurals around them are the page's."""
         pairing, visit = f"/pairings/{reference.pairing.pk}/", f"/visits/{reference.visit.pk}/"
@@ -762,11 +825,14 @@ class TestLanguage:
         english = page_text(official_client.get(pairing, HTTP_ACCEPT_LANGUAGE="en"))
         assert "1 visit and 2 meetings in the selected years." in english
         english = page_text(official_client.get(visit, HTTP_ACCEPT_LANGUAGE="en"))
-        assert "<dd>黄淦洪 (樟木头镇党委书记)</dd>" in english
-        assert "杨俊丽 (樟木头镇副镇长), 沈琦 (樟木头镇副镇长)</dd>" in english
-        assert "负责人 (size not reported)</dd>" in english
+        assert '<dd><span lang="zh-Hans">黄淦洪 (樟木头镇党委书记)</span></dd>' in english
+        assert (
+            '<span lang="zh-Hans">杨俊丽 (樟木头镇副镇长)</span>, '
+            '<span lang="zh-Hans">沈琦 (樟木头镇副镇长)</span></dd>'
+        ) in english
+        assert '负责人</span> (size not reported)</dd>' in english
         record = page_text(official_client.get(f"{visit}record/", HTTP_ACCEPT_LANGUAGE="en"))
-        assert ") chair" in record and ")chair" not in record
+        assert ")</span> chair" in record and ")</span>chair" not in record
         chinese = page_text(official_client.get(pairing, HTTP_ACCEPT_LANGUAGE="zh-hans"))
         assert "所选年份内共有考察交流 1 次、座谈会 2 场。" in chinese
         chinese = page_text(official_client.get(visit, HTTP_ACCEPT_LANGUAGE="zh-hans"))
@@ -1188,7 +1254,11 @@ def test_a_handover_naming_no_recipient_shows_its_receiving_region(official_clie
     handover(reference.pairing, reference.jiangkou, "800.00", datetime.date(2023, 6, 1))
     for language, cell in (
         ("zh-hans", '>江口县</a><small class="note">（接收地区，未列出受赠方）</small></td>'),
-        ("en", '>江口县</a> <small class="note">(receiving region; no recipient named)</small>'),
+        (
+            "en",
+            '><span lang="zh-Hans">江口县</span></a> '
+            '<small class="note">(receiving region; no recipient named)</small>',
+        ),
     ):
         page = page_text(
             official_client.get(f"/regions/{reference.jiangkou.pk}/", HTTP_ACCEPT_LANGUAGE=language)

@@ -18,8 +18,12 @@ LINK = {"regions": "/regions/", "pairings": "/pairings/", "donors": "/donors/"}
 
 
 def found(response, kind: str) -> list[str]:
-    """The names listed under one kind ("regions", "pairings", "donors"), in order."""
-    return re.findall(rf'<a href="{LINK[kind]}\d+/">([^<]+)</a>', page_text(response))
+    """The names listed under one kind ("regions", "pairings", "donors"), in order (marked as
+    Chinese on the English page the search is asked for in)."""
+    return re.findall(
+        rf'<a href="{LINK[kind]}\d+/">(?:<span lang="zh-Hans">)?([^<]+)(?:</span>)?</a>',
+        page_text(response),
+    )
 
 
 def links(response) -> list[str]:
