@@ -9,8 +9,10 @@ from types import SimpleNamespace
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from partnerships.models import (
     AidProject,
@@ -1396,6 +1398,19 @@ class TestChangelists:
         handover(reference.town_pairing, reference.qixin, "100", datetime.date(2024, 5, 6))
         text = page_text(english_admin_client.get("/admin/partnerships/donation/"))
         assert "2024-05-06" in text and "05/06/2024" not in text
+
+    def test_english_forms_refuse_a_day_month_order_they_would_guess(self, settings):
+        """03/05/2024 was read as 5 March on English pages, whoever meant 3 May; the Chinese
+        admin and the imports refuse it. Year first, or the month by name, is read."""
+        from django import forms as django_forms
+
+        field = django_forms.DateField()
+        with translation.override("en"):
+            for typed in ("03/05/2024", "03/05/24"):
+                with pytest.raises(ValidationError):
+                    field.clean(typed)
+            for typed in ("2024-05-03", "2024/5/3", "2024.5.3", "2024年5月3日", "May 3, 2024"):
+                assert field.clean(typed) == datetime.date(2024, 5, 3), typed
 
 
 @pytest.mark.parametrize(

@@ -5,15 +5,15 @@ DATE_FORMAT = "Y-m-d"
 DATETIME_FORMAT = "Y-m-d H:i"
 SHORT_DATE_FORMAT = "Y-m-d"
 SHORT_DATETIME_FORMAT = "Y-m-d H:i"
-# Dates typed on English pages are read as on Chinese ones (zh_Hans/formats.py), year first;
-# Django's American day-month forms stay after them.
+# Dates typed on English pages are read as on Chinese ones (zh_Hans/formats.py), year first,
+# and with the month's name. Django's American 03/05/2024 is refused, not read as 5 March:
+# most of the world, and staff who switch the admin to English, mean 3 May by it, and the
+# Chinese admin and the imports refuse it too.
 DATE_INPUT_FORMATS = [
     "%Y-%m-%d",
     "%Y/%m/%d",
     "%Y.%m.%d",
     "%Y年%m月%d日",
-    "%m/%d/%Y",
-    "%m/%d/%y",
     "%b %d %Y",
     "%b %d, %Y",
     "%d %b %Y",
