@@ -1291,3 +1291,17 @@ def test_a_count_past_an_integer_column_is_refused_on_both_databases(admin_clien
     assert response.status_code == 200
     assert "workers_employed" in response.context["adminform"].form.errors
     assert not CooperationResult.objects.exists()
+
+
+def test_the_sign_in_page_has_no_link_back_to_itself(client, official):
+    """Its header's "Sign in" link took next=/accounts/login/?next=/: once signed in, the
+    reader was sent back to the form. The form itself sends them on to where they were."""
+    page = client.get("/accounts/login/?next=/")
+    assert page.status_code == 200
+    assert 'href="/accounts/login/?next=' not in page.content.decode()
+    elsewhere = client.get("/no-such-page/")  # another page, signed out, links to it
+    assert 'href="/accounts/login/?next=/no-such-page/"' in elsewhere.content.decode()
+    signed_in = client.post(
+        "/accounts/login/?next=/", {"username": "official", "password": "pw-Official-1"}
+    )
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/"
