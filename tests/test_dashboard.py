@@ -545,6 +545,19 @@ class TestFilters:
             "1050000.00"
         )
 
+    def test_links_to_places_and_donors_keep_the_filters(self, official_client, reference):
+        """A village's link in a pairing's table (and a place's, a donor's, a side's) led to
+        its page for every year and category, without a word, under a filtered table."""
+        query = "?year_from=2023&kind=both"
+        for url in (f"/pairings/{reference.pairing.pk}/", f"/regions/{reference.jiangkou.pk}/"):
+            text = page_text(official_client.get(url + query))
+            qixin = f'href="/regions/{reference.qixin.pk}/'
+            assert f"{qixin}{query}" in text and f'{qixin}"' not in text, url
+            donors = re.findall(r'href="/donors/\d+/([^"]*)"', text)
+            assert donors and set(donors) == {query}, url
+        text = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/{query}"))
+        assert f'href="/regions/{reference.jiangkou.pk}/{query}"' in text  # the assisted side
+
     def test_donor_kind_counts_a_handover_once(self, official_client, reference):
         # Three communities are among the donors: a join would count 105万 three times.
         response = official_client.get("/?donor_kind=community")
