@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django import forms
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import Resolver404, resolve, reverse
@@ -298,10 +299,12 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
         .select_related("leader", "partnership__helping_region", "partnership__assisted_region")
         .order_by("start_date", "pk"),
         # Every meeting of the year, those of no visit listed above too (a child pairing's
-        # during the parent's visit, as the pairing's page lists it).
+        # during the parent's visit, as the pairing's page lists it), in the order they were
+        # held: one whose day was not reported where its visit began, not after every dated
+        # one of the year.
         "meetings": Meeting.objects.filter(year=year, **subtree)
         .select_related("visit")
-        .order_by(F("date").asc(nulls_last=True), "visit__start_date", "pk"),
+        .order_by(Coalesce("date", "visit__start_date"), F("date").asc(nulls_last=True), "pk"),
         "postings": Posting.objects.filter(Posting.in_year_q(year), **subtree)
         .select_related(
             "person", "host_region", "sending_organisation", "host_organisation", "known_during"

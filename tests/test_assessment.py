@@ -676,6 +676,23 @@ class TestReports:
             assert fact in text, fact
         assert "attachment" not in response.get("Content-Disposition", "")
 
+    def test_the_annual_report_lists_meetings_in_the_order_held(self, official_client, reference):
+        """The visit's two meetings, whose day the report does not give, were printed after
+        every dated meeting of the year, with the visit's days and no word that the day is
+        not known."""
+        Meeting.objects.create(
+            title="三月座谈会", date=datetime.date(2023, 3, 1), partnership=reference.pairing
+        )
+        report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
+        meetings = report.split("<h3>座谈会</h3>")[1].split("<h2>")[0]
+        titles = re.findall(r"</strong> (?:<span[^>]*>)?([^<]+)", meetings)
+        assert titles == [
+            "江口县·樟木头镇东西部协作工作座谈会",
+            "樟木头镇·闵孝镇村企结对帮扶座谈会",
+            "三月座谈会",
+        ]
+        assert meetings.count("（具体日期未见报道）") == 2
+
     def test_the_annual_report_pdf_has_the_figures(self, official_client, year_2024):
         response = official_client.get(f"/pairings/{year_2024.pairing.pk}/report/2024.pdf")
         pages = pdf_pages(response)
