@@ -291,9 +291,13 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
         "year": year,
         "assessment": assessment,
         "table": table,
-        "village_chart": svg.horizontal_bars(bars, unit=_("10,000 yuan")),
+        "village_chart": svg.horizontal_bars(
+            bars, unit=_("10,000 yuan"), title=_("Aid per village, %(year)s") % {"year": year}
+        ),
         "yearly_chart": svg.vertical_bars(
-            [(str(y), yearly.get(y, reports.ZERO)) for y in years], unit=_("10,000 yuan")
+            [(str(y), yearly.get(y, reports.ZERO)) for y in years],
+            unit=_("10,000 yuan"),
+            title=_("Aid per year"),
         ),
         "visits": Visit.objects.filter(start_date__year=year, **subtree)
         .select_related("leader", "partnership__helping_region", "partnership__assisted_region")

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from . import punctuation
 from .charts import PALETTE
 from .money import to_wan
 
@@ -37,11 +38,24 @@ def _scale(values: list[Decimal]) -> Decimal:
     return top if top > 0 else Decimal(1)
 
 
-def horizontal_bars(rows: list[tuple[str, Decimal]], *, unit: str) -> SafeString:
+def _described(title: str, unit: str, labels: list[str], values: list[Decimal]) -> str:
+    """The chart in words, for its aria-label: a screen reader heard only "万元, image".
+    "各年度帮扶金额（万元）：2022 0.00、2023 105.00"."""
+    figures = punctuation.joined(
+        f"{label} {value:,.2f}" for label, value in zip(labels, values, strict=True)
+    )
+    return (
+        f"{title}{punctuation.punct('（')}{unit}{punctuation.punct('）')}"
+        f"{punctuation.punct('：')}{figures}"
+    )
+
+
+def horizontal_bars(rows: list[tuple[str, Decimal]], *, unit: str, title: str) -> SafeString:
     """One bar per place, longest first as given, with its value in 万元 at the end."""
     if not rows:
         return SafeString("")
     values = [to_wan(amount) for _, amount in rows]
+    description = _described(title, unit, [label for label, _ in rows], values)
     top = _scale(values)
     plot = WIDTH - LABEL_WIDTH - 70
     height = len(rows) * (BAR + GAP) + GAP + 18
@@ -76,7 +90,7 @@ def horizontal_bars(rows: list[tuple[str, Decimal]], *, unit: str) -> SafeString
         WIDTH,
         height,
         FONTS,
-        unit,
+        description,
         bars,
         LABEL_WIDTH,
         height - 4,
@@ -85,11 +99,12 @@ def horizontal_bars(rows: list[tuple[str, Decimal]], *, unit: str) -> SafeString
     )
 
 
-def vertical_bars(columns: list[tuple[str, Decimal]], *, unit: str) -> SafeString:
+def vertical_bars(columns: list[tuple[str, Decimal]], *, unit: str, title: str) -> SafeString:
     """One column per year, its value in 万元 above it."""
     if not columns:
         return SafeString("")
     values = [to_wan(amount) for _, amount in columns]
+    description = _described(title, unit, [label for label, _ in columns], values)
     top = _scale(values)
     height, base, plot = 200, 170, 140
     step = (WIDTH - 40) / len(columns)
@@ -126,7 +141,7 @@ def vertical_bars(columns: list[tuple[str, Decimal]], *, unit: str) -> SafeStrin
         WIDTH,
         height,
         FONTS,
-        unit,
+        description,
         base,
         WIDTH - 10,
         base,

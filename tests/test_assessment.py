@@ -722,6 +722,13 @@ class TestReports:
         text = page_text(official_client.get(url))
         assert text.count("<svg") == 2
         assert "齐心村" in text.split("<svg")[1]
+        # Each chart says its figures in words: a screen reader heard only "万元, image".
+        labels = re.findall(r'<svg [^>]*aria-label="([^"]*)"', text)
+        assert labels[0] == "2024年各村帮扶情况（万元）：齐心村 0.30"
+        assert labels[1] == "年度帮扶金额（万元）：2023 105.50、2024 100.40"
+        english = page_text(official_client.get(url, HTTP_ACCEPT_LANGUAGE="en"))
+        labels = re.findall(r'<svg [^>]*aria-label="([^"]*)"', english)
+        assert labels[0] == "Aid per village, 2024 (10,000 yuan): 齐心村 0.30"
         # a year the targets panel does not offer: refused in words, not a 404 (which would
         # suggest the pairing is out of reach)
         for suffix in ("1800/", "1995.pdf"):
