@@ -303,6 +303,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             funding_totals=[
                 (Funding(funding).label, amount) for funding, amount in per_funding.items()
             ],
+            unstated_funding=per_funding.get(Funding.UNSPLIT),
             years=years,
             year_rows=[
                 {

@@ -82,6 +82,20 @@ def sample(reference):
 
 
 class TestReferenceFigures:
+    def test_the_overview_says_why_funds_and_materials_read_0(self, official_client, reference):
+        """The report's 105万 was funds and materials together, split not given, and does not
+        say whether it was fiscal or social: the cards 资金 0.00 and 物资 0.00 (and 财政援助资金
+        0.00) read as "no funds were given". A note under them says what they leave out."""
+        text = re.sub(r"<[^>]+>", "", page_text(official_client.get("/")))
+        assert "另有 105.00 万元以资金及物资合计捐赠、未说明各占多少，不计入其中任何一项。" in text
+        assert "另有 105.00 万元未说明属于哪一种，不计入其中任何一项。" in text
+        # none under a filter that leaves it out, nor once the split is recorded
+        assert "不计入其中任何一项" not in page_text(official_client.get("/?kind=funds"))
+        split = reference.donation
+        split.kind, split.funding = "funds", "social"
+        split.save()
+        assert "不计入其中任何一项" not in page_text(official_client.get("/"))
+
     def test_the_pairing_shows_105_wan_for_2023_all_not_itemised(self, official_client, reference):
         response = official_client.get(f"/pairings/{reference.pairing.pk}/")
         assert response.status_code == 200
@@ -157,7 +171,7 @@ class TestReferenceFigures:
         assert all(name in rows for name in ("坝梅村", "双屯村", "沙坝河村", "长岗岭村"))
         # On paper there is no download link: the row says where to find the others.
         report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
-        villages = report.split("各村帮扶情况")[1].split("</table>")[0]
+        villages = report.split("各村帮扶情况</h2>")[1].split("</table>")[0]
         assert "其他 4 个村（详见结对关系页面的分村下载）" in villages and "坝梅村" not in villages
 
     def test_the_chart_says_most_aid_only_when_it_leaves_villages_out(
@@ -843,7 +857,7 @@ class TestLanguage:
             '<span lang="zh-Hans">杨俊丽 (樟木头镇副镇长)</span>, '
             '<span lang="zh-Hans">沈琦 (樟木头镇副镇长)</span></dd>'
         ) in english
-        assert '负责人</span> (size not reported)</dd>' in english
+        assert "负责人</span> (size not reported)</dd>" in english
         record = page_text(official_client.get(f"{visit}record/", HTTP_ACCEPT_LANGUAGE="en"))
         assert ")</span> chair" in record and ")</span>chair" not in record
         chinese = page_text(official_client.get(pairing, HTTP_ACCEPT_LANGUAGE="zh-hans"))
