@@ -890,12 +890,12 @@ class DashboardFilterForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("Funds or materials"),
         required=False,
-        choices=[("", _("Funds and materials")), *DonationKind.choices],
+        choices=[("", _("All funds and materials")), *DonationKind.choices],
     )
     funding = forms.ChoiceField(
         label=_("Fiscal or social"),
         required=False,
-        choices=[("", _("Fiscal and social")), *Funding.choices],
+        choices=[("", _("All fiscal and social")), *Funding.choices],
     )
 
     def clean(self):

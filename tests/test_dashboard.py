@@ -559,6 +559,20 @@ class TestFilters:
             "1050000.00"
         )
 
+    def test_each_filters_first_choice_says_all(self, official_client, reference):
+        """The kind filter's first choice read "Funds and materials", beside the choice
+        "funds and materials (not split)" and a card of that name."""
+        for language, expected in (
+            ("en", ["All funds and materials", "All fiscal and social"]),
+            ("zh-hans", ["全部资金及物资", "全部（财政援助与社会帮扶）"]),
+        ):
+            text = page_text(official_client.get("/", HTTP_ACCEPT_LANGUAGE=language))
+            firsts = [
+                re.search(rf'<select name="{name}"[^>]*>\s*<option value=""[^>]*>([^<]+)<', text)[1]
+                for name in ("kind", "funding")
+            ]
+            assert firsts == expected, language
+
     def test_links_to_places_and_donors_keep_the_filters(self, official_client, reference):
         """A village's link in a pairing's table (and a place's, a donor's, a side's) led to
         its page for every year and category, without a word, under a filtered table."""
