@@ -490,6 +490,9 @@ class TestPages:
         assert response.status_code == 200
         assert '<progress max="100" value="80"' in text  # professionals: 8 of 10
         assert '<span class="share">80%</span>' in text
+        # the year shown is told in the strip by more than its border: to a screen reader
+        current = re.findall(r'<a [^>]*aria-current="true"[^>]*>(\d+)</a>', text)
+        assert current == ["2024"]
 
     def test_a_target_far_exceeded_reads_with_separators(self, official_client, year_2024):
         AnnualTarget.objects.filter(partnership=year_2024.pairing, indicator="workers").update(
