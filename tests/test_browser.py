@@ -250,6 +250,15 @@ def test_pages_fit_a_phone_screen(site, page, width):
     expect(page.locator("h1")).to_be_visible()
     # Wide tables scroll inside their box; the page itself does not scroll sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+    # A wide table's caption (its unit at the end) wraps in view, not cut off with the
+    # columns that scroll: "年度帮扶金额（按资金和物资分列，万…".
+    page.goto(site.url + "/")
+    expect(page.locator("h1")).to_be_visible()
+    rights = page.evaluate(
+        "[...document.querySelectorAll('.table-wrap caption')]"
+        ".map(c => Math.round(c.getBoundingClientRect().right))"
+    )
+    assert rights and max(rights) <= width, rights
     # The printable pages too, read on a phone (not laid out 980 px wide and shrunk).
     targeted = AnnualTarget.objects.filter(year=2023).order_by("pk").first().partnership
     for path in (
