@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from . import punctuation
 from .models import DonationKind
@@ -41,8 +42,14 @@ KIND_COLOURS = {
 
 def _words() -> dict:
     """What the page's script writes around the figures, in the page's language: the colon
-    after a series' name in a tooltip, and the mark of a share not given ("＋不详")."""
-    return {"colon": punctuation.punct("："), "plus_unknown": _("+ unknown")}
+    after a series' name in a tooltip, the unit after its figure ("92.47 万元"; in English
+    "92.47 (10,000 yuan)", not "92.47 10,000 yuan", two numbers) and the mark of a share not
+    given ("＋不详")."""
+    return {
+        "colon": punctuation.punct("："),
+        "figure_unit": pgettext("after a figure", "(10,000 yuan)"),
+        "plus_unknown": _("+ unknown"),
+    }
 
 
 def wan(amount: Decimal) -> str:

@@ -356,6 +356,8 @@ class TestReferenceFigures:
             f"/regions/{reference.qixin.pk}/", HTTP_ACCEPT_LANGUAGE="en"
         ).context["chart"]
         assert english["labels"] == ["2023 (unknown)", "2024"] and english["colon"] == ": "
+        # a tooltip's figure and its unit: "0.05 万元", "0.05 (10,000 yuan)" (not "0.05 10,000")
+        assert (chart["figure_unit"], english["figure_unit"]) == ("万元", "(10,000 yuan)")
 
     def test_a_place_given_the_handover_as_a_whole_has_no_unknown_share(
         self, official_client, reference
@@ -430,6 +432,10 @@ class TestReferenceFigures:
         reference.donation.rebalance()
         text = page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
         assert "<caption>2023 年捐赠（105.00 万元）的细分情况</caption>" in text
+        lines = page_text(
+            official_client.get(f"/visits/{reference.visit.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+        )
+        assert "Itemisation of the 2023 handover, 105.00 in all (10,000 yuan)" in lines
         assert '</time>–<time datetime="2023-01-12">' in english
         english = page_text(
             official_client.get(f"/pairings/{reference.pairing.pk}/", HTTP_ACCEPT_LANGUAGE="en")

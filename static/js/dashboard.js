@@ -87,7 +87,7 @@
             callbacks: {
               label: function (context) {
                 var value = horizontal ? context.parsed.x : context.parsed.y;
-                var text = context.dataset.label + (spec.colon || ": ") + numbers.format(value) + " " + unit;
+                var text = context.dataset.label + (spec.colon || ": ") + numbers.format(value) + " " + (spec.figure_unit || unit);
                 // part of this figure is a share the report does not give
                 var unknown = spec.datasets[context.datasetIndex].unknown;
                 if (unknown && unknown[context.dataIndex] && spec.plus_unknown) {
