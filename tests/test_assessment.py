@@ -849,6 +849,9 @@ class TestReports:
         assert '2<span class="flag">（其中 2 条未报数字）' in row
         report = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/report/2023/"))
         assert '<span class="unknown">不详</span>' in report.split("选派专业技术人才")[1]
+        # on paper, where no column counts the records, the count says of what
+        printed_row = report.split("选派专业技术人才")[1].split("</tr>")[0]
+        assert "（2 条记录中 2 条未报数字）" in printed_row
         csv_text = b"".join(
             official_client.get(
                 f"/export/targets.csv?pairing={reference.pairing.pk}&year=2023"
