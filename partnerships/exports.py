@@ -1031,6 +1031,12 @@ def xlsx_response(summary: Summary) -> FileResponse:
                 cell = WriteOnlyCell(sheet, value=v)
                 cell.number_format = "#,##0.00"
                 cells.append(cell)
+            elif kind == NUMBER and isinstance(v, Decimal) and v.as_tuple().exponent == -2:
+                # An amount in a column of mixed units (a target in yuan beside counts of
+                # people): shown as the money columns are, not 1016577.71.
+                cell = WriteOnlyCell(sheet, value=v)
+                cell.number_format = "#,##0.00"
+                cells.append(cell)
             elif kind in (DATE, NUMBER):
                 cells.append(v)
             elif kind == YES_NO:

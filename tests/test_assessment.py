@@ -484,6 +484,28 @@ class TestEntry:
 
 
 class TestPages:
+    def test_the_targets_xlsx_shows_amounts_as_the_other_downloads_do(
+        self, official_client, year_2024
+    ):
+        """Its target and achieved columns hold yuan beside counts of people: the amounts
+        were in Excel's General format (1000000.3), not #,##0.00 as every money column."""
+        from openpyxl import load_workbook
+
+        response = official_client.get(
+            f"/export/targets.xlsx?pairing={year_2024.pairing.pk}&year=2024"
+        )
+        sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).worksheets[0]
+        formats = {
+            (row[0].value, cell.column_letter): cell.number_format
+            for row in sheet.iter_rows(min_row=2)
+            for cell in row[2:4]
+            if cell.value is not None
+        }
+        fiscal = [fmt for (label, _), fmt in formats.items() if label == "财政援助资金"]
+        workers = [fmt for (label, _), fmt in formats.items() if "劳动力" in label]
+        assert fiscal and set(fiscal) == {"#,##0.00"}
+        assert workers and "#,##0.00" not in workers
+
     def test_the_pairing_page_shows_targets_and_progress(self, official_client, year_2024):
         response = official_client.get(f"/pairings/{year_2024.pairing.pk}/targets/?year=2024")
         text = page_text(response)
