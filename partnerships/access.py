@@ -258,22 +258,40 @@ def _organisations_of_people_named_q(scope: Scope, *, above: bool) -> Q:
 
 
 def _placed_or_named_organisation_q(scope: Scope, *, above: bool) -> Q:
-    from .models import Donation, Partnership, Posting, VillageEnterprisePair
+    return named_organisation_q(scope, above=above) | placed_on_sides_q(scope, "region__")
+
+
+def placed_on_sides_q(scope: Scope, prefix: str = "") -> Q:
+    """Regions (or, with prefix "region__", what is placed in them) on either side of a
+    pairing in scope, or within one."""
+    from .models import Partnership
+
+    if scope.everything:
+        return Q()
+    q = Q(pk__in=[])
+    sides = Partnership.objects.filter(scope.q("")).values_list(
+        "helping_region__path", "assisted_region__path"
+    )
+    for helping, assisted in sides:
+        q |= Q(**{f"{prefix}path__startswith": helping}) | Q(
+            **{f"{prefix}path__startswith": assisted}
+        )
+    return q
+
+
+def named_organisation_q(scope: Scope, *, above: bool = False) -> Q:
+    """Organisations the donations, postings and village–enterprise pairs in scope name."""
+    from .models import Donation, Posting, VillageEnterprisePair
 
     pairings = scope.q_with_ancestors if above else scope.q
     in_scope = Donation.objects.filter(pairings("partnership__"))
     donors = Donation.donors.through.objects.filter(donation__in=in_scope)
     recipients = Donation.recipient_organisations.through.objects.filter(donation__in=in_scope)
-    q = Q(pk__in=donors.values("organisation_id")) | Q(pk__in=recipients.values("organisation_id"))
-    sides = Partnership.objects.filter(scope.q("")).values_list(
-        "helping_region__path", "assisted_region__path"
-    )
-    for helping, assisted in sides:
-        q |= Q(region__path__startswith=helping) | Q(region__path__startswith=assisted)
     postings = Posting.objects.filter(pairings("partnership__"))
     pairs = VillageEnterprisePair.objects.filter(pairings("partnership__"))
     return (
-        q
+        Q(pk__in=donors.values("organisation_id"))
+        | Q(pk__in=recipients.values("organisation_id"))
         | Q(pk__in=postings.values("sending_organisation_id"))
         | Q(pk__in=postings.values("host_organisation_id"))
         | Q(pk__in=pairs.values("organisation_id"))

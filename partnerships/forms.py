@@ -202,6 +202,7 @@ class OrganisationForm(GuardedModelForm):
         cleaned = super().clean()
         self._check_lines_received(cleaned)
         self._check_donations_received(cleaned)
+        self._check_place_in_scope(cleaned)
         organisation, kind = self.instance, cleaned.get("kind")
         if not organisation.pk or not kind or kind == organisation.kind:
             return cleaned
@@ -239,6 +240,38 @@ class OrganisationForm(GuardedModelForm):
                     % {"years": punctuation.joined(str(year) for year in locked)},
                 )
         return cleaned
+
+    def _check_place_in_scope(self, cleaned) -> None:
+        """Staff assigned to pairings see the organisations placed on their pairings' sides
+        and those their records name (access.organisation_q). One they placed elsewhere (a
+        company in 东莞市, entered by a 凤岗镇 clerk) was saved, then hidden from them: not
+        listed, not offered as a donor, not to be entered again (its name was taken there).
+        It is refused instead, saying what to do."""
+        from .access import named_organisation_q, placed_on_sides_q, scope_for
+
+        region = cleaned.get("region")
+        if self.user is None or region is None or "region" not in self.changed_data:
+            return
+        scope = scope_for(self.user)
+        if scope.everything:
+            return
+        if Region.objects.filter(placed_on_sides_q(scope), pk=region.pk).exists():
+            return
+        organisation = self.instance
+        if organisation.pk and (
+            Organisation.objects.filter(named_organisation_q(scope), pk=organisation.pk).exists()
+        ):
+            return  # named on their records: theirs to see wherever it is
+        self.add_error(
+            "region",
+            _(
+                "%(region)s is on neither side of the pairings you are assigned to: an "
+                "organisation placed there would be hidden from you once saved. Choose a place "
+                "on a side of your pairings, or leave the region empty (as for a company of a "
+                "whole city or province), or ask an administrator to enter it."
+            )
+            % {"region": region.full_name},
+        )
 
     def _check_lines_received(self, cleaned) -> None:
         """A line's recipient organisation lies in the line's place: a new region must too."""

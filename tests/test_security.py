@@ -1103,6 +1103,48 @@ class TestReviewedHoles:
         assert client.get(f"/donors/{elsewhere.pk}/").status_code == 404
         assert client.get(f"/donors/{here.pk}/").status_code == 200
 
+    def test_staff_cannot_place_an_organisation_where_they_would_lose_it(
+        self, client, staff_a, reference
+    ):
+        """Found by review: a clerk's new organisation placed in 东莞市, above their pairing's
+        sides, was saved ("已成功添加") and then hidden from them: not listed, not offered as
+        a donor, and its name taken there, so it could not be entered again."""
+        from partnerships.models import Organisation
+
+        client.force_login(staff_a)
+        dongguan = Region.objects.get(name="东莞市")
+        add = "/admin/partnerships/organisation/add/"
+        refused = client.post(
+            add, {"name": "华南爱心实业", "kind": "enterprise", "region": dongguan.pk}
+        )
+        assert refused.status_code == 200
+        assert "广东省 东莞市不在您负责的结对关系任何一方的地区内" in page_text(refused)
+        assert not Organisation.objects.filter(name="华南爱心实业").exists()
+        # Unplaced, it is theirs to pick until another pairing's record names it.
+        assert client.post(add, {"name": "华南爱心实业", "kind": "enterprise"}).status_code == 302
+        assert "华南爱心实业" in page_text(client.get("/admin/partnerships/organisation/"))
+        on_a_side = {
+            "name": "江口县某合作社",
+            "kind": "enterprise",
+            "region": reference.jiangkou.pk,
+        }
+        assert client.post(add, on_a_side).status_code == 302
+        # One their records name may be placed anywhere: they keep seeing it.
+        named = Organisation.objects.get(name="广东小猪班纳服饰股份有限公司")
+        change = f"/admin/partnerships/organisation/{named.pk}/change/"
+        moved = client.post(
+            change,
+            {
+                "name": named.name,
+                "kind": named.kind,
+                "region": dongguan.pk,
+                "loaded_version": named.version,
+            },
+        )
+        assert moved.status_code == 302, form_errors(moved)
+        named.refresh_from_db()
+        assert named.region == dongguan
+
     def test_a_placed_organisation_stays_its_sides_whoever_of_it_travels(self, reference):
         """Found by review: one person of a county's Red Cross on a town pairing's visit made
         the Red Cross, and its people on no record, the town pairing's too."""
