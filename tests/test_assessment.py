@@ -6,6 +6,7 @@ import datetime
 import io
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pypdf
 import pytest
@@ -717,6 +718,27 @@ class TestReports:
             "三月座谈会",
         ]
         assert meetings.count("（具体日期未见报道）") == 2
+
+    def test_a_visit_record_with_a_long_purpose_runs_on_to_more_pages(
+        self, official_client, reference
+    ):
+        """A purpose pasted from a whole article (6,000 characters) took WeasyPrint 97 s, laid
+        out again and again as an item of a CSS grid, past gunicorn's timeout. Its facts are
+        floats now: the whole text is printed, over as many pages as it needs."""
+        sentence = "樟木头镇党委书记带队到江口县开展考察交流活动，召开座谈会并捐赠帮扶资金。"
+        Visit.objects.filter(pk=reference.visit.pk).update(
+            purpose=sentence * (6000 // len(sentence)) + "目的到此为止。"
+        )
+        response = official_client.get(f"/visits/{reference.visit.pk}/record.pdf")
+        pages = pdf_pages(response)
+        assert len(pages) >= 3
+        assert "目的到此为止" in "".join(pages).replace("\n", "")
+        # What took the time, not timed here: the facts laid out as a grid.
+        from django.contrib.staticfiles import finders
+
+        stylesheet = Path(finders.find("css/print.css")).read_text()
+        facts = re.findall(r"dl\.facts[^{]*\{([^}]*)\}", stylesheet)
+        assert facts and not any("grid" in rule for rule in facts)
 
     def test_the_annual_report_pdf_has_the_figures(self, official_client, year_2024):
         response = official_client.get(f"/pairings/{year_2024.pairing.pk}/report/2024.pdf")
