@@ -1048,15 +1048,9 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
         year_totals[year] += row["total"]
         if row["child"]:  # below the region itself: credit the child on the way
             by_child[int(row["child"].rstrip("/"))][year] += row["total"]
-    # The child places a handover names without their share (a town or a village among the
-    # recipients of one total). A place named further down shows on its own parent's page.
     by_place = {}
     if region.level != Region.Level.VILLAGE:  # a village has no places under it
-        by_place = unknown_place_shares(
-            named=RecipientRegionLink.objects.filter(
-                filters.donation_q("donation__"), region__parent=region
-            )
-        )
+        by_place = _children_named_without_share(filters=filters, region=region)
     children = place_names({*by_child, *by_place})
     unknown = unknown_shares(filters=filters, region=region)
     years = year_span(filters=filters, data_years=years_covered({**unknown, **year_totals}))
@@ -1072,26 +1066,57 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
     return table
 
 
-def unknown_shares(*, filters: Filters, region: Region) -> dict[int, int]:
-    """Per year, the handovers naming the region or a place in it as a recipient without a
-    line to any of them: the report gives one total for several recipients, and what this
-    region received of it is not known (FACTS.md: the 105万 to six villages and a town)."""
-    places = Region.objects.filter(path__startswith=region.path).values("pk")
-    named = RecipientRegionLink.objects.filter(region__in=places).values("donation_id")
-    # Recipients lie within the receiving region, which holds the not-itemised rest: only a
-    # handover received above this region (by one of its few ancestors) can leave its share
-    # unknown. That keeps a county's or province's page from testing every handover in it.
-    above = region.ancestor_ids()
-    # NOT EXISTS per handover (an anti-join on the line index), not NOT IN: with NOT IN,
-    # PostgreSQL scanned all donations (150 ms at 1M lines instead of under 1 ms).
-    itemised = DonationLine.objects.filter(donation=OuterRef("pk"), region__in=places)
-    return dict(
-        donations(filters=filters)
-        .filter(region__in=above, pk__in=named)
-        .filter(~Exists(itemised))
+def _links_without_share(*, filters: Filters, region: Region, received_in: list[int]) -> QuerySet:
+    """The recipient links naming `region` or a place within it on handovers received by a
+    region of `received_in`, whose named place has no line to it or a place within it: what
+    that place received of the handover is not known (FACTS.md: the 105万 to six villages
+    and a town). A handover received within the named place keeps its rest there, and
+    recipients lie within the receiving region: only one received around the place can
+    leave its share unknown, which keeps a county's or province's page from testing every
+    handover in it."""
+    itemised = DonationLine.objects.filter(
+        donation_id=OuterRef("donation_id"), region__path__startswith=OuterRef("region__path")
+    )
+    return RecipientRegionLink.objects.filter(
+        filters.donation_q("donation__"),
+        donation__region__in=received_in,
+        region__path__startswith=region.path,
+    ).filter(~Exists(itemised))
+
+
+def _children_named_without_share(*, filters: Filters, region: Region) -> dict[int, dict[int, int]]:
+    """Per child place of `region` and year, the handovers naming it or a place within it
+    without its share (_links_without_share), as the child's own page counts them
+    (unknown_shares). Only a child named itself used to count: a town whose village was
+    named showed its figure without "＋不详" on the county's page, and a town named only
+    through its villages was left out of the county's table."""
+    below = Substr("region__path", len(region.path) + 1)
+    rows = (
+        _links_without_share(
+            filters=filters, region=region, received_in=[*region.ancestor_ids(), region.pk]
+        )
+        .exclude(region=region)
+        .annotate(child=Substr(below, 1, StrIndex(below, Value("/"))))
         .order_by()
-        .values_list("year")
-        .annotate(count=Count("pk"))
+        .values_list("child", "donation__year")
+        .annotate(count=Count("donation_id", distinct=True))
+    )
+    unknown: dict[int, dict[int, int]] = defaultdict(dict)
+    for place, year, count in rows:
+        unknown[int(place.rstrip("/"))][year] = count
+    return dict(unknown)
+
+
+def unknown_shares(*, filters: Filters, region: Region) -> dict[int, int]:
+    """Per year, the handovers naming the region or a place in it as a recipient without
+    that place's share (_links_without_share), received above the region: what this region
+    received of them is not known. A handover that itemised a line to one village of a
+    town and not to another it names left the town's total unmarked, as if known."""
+    return dict(
+        _links_without_share(filters=filters, region=region, received_in=region.ancestor_ids())
+        .order_by()
+        .values_list("donation__year")
+        .annotate(count=Count("donation_id", distinct=True))
     )
 
 

@@ -1295,6 +1295,41 @@ def test_years_before_any_record_or_after_this_year_are_no_columns(official_clie
     assert "2000" not in header and "2022" not in header and "2023" in header
 
 
+def test_a_share_not_given_below_a_town_marks_the_town_on_the_countys_page(
+    official_client, reference
+):
+    """Found by review: 30万 to 坝盘镇, its 甲村 and 乙村, and 德旺乡's 丙村, 5万 itemised
+    to 乙村. 甲村's and 丙村's shares are not given, so neither town's is: the county's
+    table showed 坝盘镇 at 5.00 without "＋不详" and left 德旺乡 out, and 坝盘镇's own total
+    read as known."""
+    jiangkou = reference.jiangkou
+    banpan = Region.objects.create(name="坝盘镇", level=Region.Level.TOWN, parent=jiangkou)
+    dewang = Region.objects.create(name="德旺乡", level=Region.Level.TOWN, parent=jiangkou)
+    jia, yi = (
+        Region.objects.create(name=name, level=Region.Level.VILLAGE, parent=banpan)
+        for name in ("甲村", "乙村")
+    )
+    bing = Region.objects.create(name="丙村", level=Region.Level.VILLAGE, parent=dewang)
+    given = handover(reference.pairing, jiangkou, "300000.00", datetime.date(2024, 5, 1))
+    given.recipient_regions.set([banpan, jia, yi, bing])
+    itemise(given, Decimal("50000.00"), yi)
+    county = official_client.get(f"/regions/{jiangkou.pk}/").context["table"]
+    rows = {row.region.pk: row for row in county.rows}
+    assert rows[banpan.pk].cells[-1] == Decimal("50000.00")
+    assert rows[banpan.pk].unknown[-1] == 1  # 5.00 ＋不详
+    assert dewang.pk in rows and rows[dewang.pk].unknown[-1] == 1  # 不详
+    town = official_client.get(f"/regions/{banpan.pk}/").context["table"]
+    assert town.unknown_shares == {2024: 1}
+    by_village = {row.region.pk: row for row in town.rows}
+    assert by_village[jia.pk].unknown[-1] == 1 and not any(by_village[yi.pk].unknown or [])
+    # Once every named place's share is itemised, nothing is marked.
+    itemise(given, Decimal("10000.00"), jia)
+    itemise(given, Decimal("10000.00"), bing)
+    county = official_client.get(f"/regions/{jiangkou.pk}/").context["table"]
+    assert not any(any(row.unknown or []) for row in county.rows if row.region.pk == banpan.pk)
+    assert official_client.get(f"/regions/{banpan.pk}/").context["table"].unknown_shares == {}
+
+
 def test_a_handover_naming_no_recipient_shows_its_receiving_region(official_client, reference):
     """A fifth of the generated handovers name only a receiving region: their recipients'
     cell was empty."""
