@@ -66,6 +66,7 @@ from .models import (
     VisitActivity,
     outside_pairing_years,
     path_prefixes,
+    recorded_twice,
 )
 from .money import MoneyField
 
@@ -593,10 +594,11 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
         for record in saved:
             if record is not form.instance and getattr(record, "date", True) is None:
                 continue  # dated by the visit of this page, whose own warning says it
-            if isinstance(record, (Visit, Meeting, Donation)) and (
-                warning := outside_pairing_years(record)
-            ):
-                self.message_user(request, warning, messages.WARNING)
+            if not isinstance(record, (Visit, Meeting, Donation)):
+                continue
+            for warning in (outside_pairing_years(record), recorded_twice(record)):
+                if warning:
+                    self.message_user(request, warning, messages.WARNING)
 
     def _save_related(self, request, form, formsets, change):
         """One save, one version: the links saved after the record (donors, recipients, a

@@ -713,6 +713,56 @@ def outside_pairing_years(record) -> str | None:
     return None
 
 
+def recorded_twice(record) -> str | None:
+    """Whether another visit, meeting or handover of the same pairing records the same thing:
+    a visit of the same days and direction, a meeting of the same title and day (or visit),
+    a handover of the same day, visit, amount, kind, receiving region, donors and recipients
+    (as an import tells one "already recorded"). Not refused (two handovers may be alike),
+    but said when staff save it: saved twice, it counted twice in every total, and the visit
+    picker listed two identical entries. None if no other is alike."""
+    if record.pk is None or record.partnership_id is None:
+        return None
+    if isinstance(record, Visit):
+        alike = Visit.objects.filter(
+            start_date=record.start_date, end_date=record.end_date, direction=record.direction
+        )
+    elif isinstance(record, Meeting):
+        alike = Meeting.objects.filter(title=record.title, date=record.date, visit=record.visit_id)
+    elif isinstance(record, Donation):
+        alike = Donation.objects.filter(
+            date=record.date,
+            visit=record.visit_id,
+            amount=record.amount,
+            kind=record.kind,
+            region=record.region_id,
+        )
+        donors = set(record.donors.values_list("pk", flat=True))
+        recipients = (
+            set(record.recipient_regions.values_list("pk", flat=True)),
+            set(record.recipient_organisations.values_list("pk", flat=True)),
+        )
+        alike = [
+            other
+            for other in alike.filter(partnership=record.partnership_id).exclude(pk=record.pk)[:20]
+            if set(other.donors.values_list("pk", flat=True)) == donors
+            and (
+                set(other.recipient_regions.values_list("pk", flat=True)),
+                set(other.recipient_organisations.values_list("pk", flat=True)),
+            )
+            == recipients
+        ]
+    else:
+        return None
+    if not isinstance(alike, list):
+        alike = list(alike.filter(partnership=record.partnership_id).exclude(pk=record.pk)[:1])
+    if not alike:
+        return None
+    return _(
+        "Another %(what)s of this pairing records the same (“%(other)s”, number %(number)d): "
+        "if it was entered twice, delete one of them, or it counts twice."
+    ) % {"what": record._meta.verbose_name, "other": alike[0], "number": alike[0].pk}
+
+
 class Organisation(Versioned):
     class Kind(models.TextChoices):
         GOVERNMENT = "government", _("government")

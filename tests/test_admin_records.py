@@ -2788,3 +2788,38 @@ class TestOutsidePairingYears:
         text = self.saved(admin_client, MEETING_ADD, new_meeting(reference))
         assert Meeting.objects.filter(title="座谈会2").exists()
         assert "座谈会“座谈会2”的日期为2023年2月1日，早于其结对关系" in text
+
+
+class TestRecordedTwice:
+    """Found by review: the same visit, meeting or handover saved twice was taken without a
+    word, counted twice in every total, and the visit picker listed two identical entries;
+    the import refuses the very same handover as already recorded."""
+
+    def test_a_handover_saved_twice_is_said(self, admin_client, reference):
+        data = donation_data(reference, date="2024-05-06")
+        first = TestOutsidePairingYears.saved(admin_client, DONATION_ADD, data)
+        assert "如属重复录入" not in first
+        second = TestOutsidePairingYears.saved(admin_client, DONATION_ADD, data)
+        original = Donation.objects.filter(date=datetime.date(2024, 5, 6)).order_by("pk").first()
+        assert f"本结对关系已有一条相同的捐赠（“{original}”，编号 {original.pk}）" in second
+        assert "如属重复录入，请删除其中一条，否则将重复计算。" in second
+        other_amount = {**data, "amount": "2000"}
+        assert "如属重复录入" not in TestOutsidePairingYears.saved(
+            admin_client, DONATION_ADD, other_amount
+        )
+
+    def test_a_visit_and_a_meeting_saved_twice_are_said(self, english_admin_client, reference):
+        data = TestVisits().visit_data(reference)
+        assert "entered twice" not in TestOutsidePairingYears.saved(
+            english_admin_client, VISIT_ADD, data
+        )
+        assert "Another visit of this pairing records the same" in TestOutsidePairingYears.saved(
+            english_admin_client, VISIT_ADD, data
+        )
+        meeting = new_meeting(reference)
+        assert "entered twice" not in TestOutsidePairingYears.saved(
+            english_admin_client, MEETING_ADD, meeting
+        )
+        assert "Another meeting of this pairing records the same" in (
+            TestOutsidePairingYears.saved(english_admin_client, MEETING_ADD, meeting)
+        )
