@@ -28,6 +28,11 @@ _AMOUNT_RE = re.compile(
 )
 
 
+# More digits than an amount may have (17 or more, or six groups of three after commas),
+# with decimals and a unit or not.
+_LONG_NUMBER_RE = re.compile(r"(?:\d{1,3}(?:,\d{3}){6,}|\d{17,})(?:\.\d+)?(?:万|亿)?")
+
+
 # An amount in Chinese numerals as receipts and letters write it (大写金额): 壹佰零伍万元整,
 # 人民币叁仟伍佰元伍角, 壹拾万圆整. The yuan before 元 (or 圆), then at most one digit of 角
 # and one of 分, each perhaps after a 零, and 整 or 正 to close.
@@ -96,6 +101,12 @@ def parse_amount(text: str) -> Decimal:
     if cleaned.startswith("-"):
         raise ValidationError(_("The amount must be greater than zero."), code="min_value")
     match = _AMOUNT_RE.match(cleaned)
+    if not match and _LONG_NUMBER_RE.fullmatch(cleaned):
+        # Written as an amount, only too long for one (99999999999999999): said so, not
+        # "write it like 1050000".
+        raise ValidationError(
+            _("The amount must be less than one trillion yuan."), code="max_value"
+        )
     if not match:
         raise ValidationError(
             _(
@@ -160,6 +171,8 @@ class AmountFormField(forms.Field):
         return value
 
     def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip()  # only spaces: empty, so "required" if it is
         if value in self.empty_values:
             return None
         if isinstance(value, Decimal):

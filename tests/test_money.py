@@ -132,9 +132,19 @@ def test_a_field_that_may_be_zero_takes_zero_but_not_less():
 
 
 def test_the_form_field_rejects_absurd_amounts():
+    # 17 digits and more were said to be no amount at all ("write it like 1050000")
+    for typed in ("10000亿", "99999999999999999", "1,000,000,000,000,000,000.00"):
+        with pytest.raises(ValidationError) as error:
+            AmountFormField().clean(typed)
+        assert error.value.code == "max_value", typed
+
+
+def test_an_amount_of_spaces_only_is_a_missing_amount():
+    """It was quoted back as “ ” and said to be no amount; an empty box said "required"."""
     with pytest.raises(ValidationError) as error:
-        AmountFormField().clean("10000亿")
-    assert error.value.code == "max_value"
+        AmountFormField().clean("   ")
+    assert error.value.code == "required"
+    assert AmountFormField(required=False).clean(" \t") is None
 
 
 def test_wan_rounds_half_up_to_hundreds_of_yuan():
