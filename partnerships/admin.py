@@ -64,6 +64,7 @@ from .models import (
     VillageEnterprisePair,
     Visit,
     VisitActivity,
+    dated_ahead,
     outside_pairing_years,
     path_prefixes,
     recorded_twice,
@@ -596,7 +597,11 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
                 continue  # dated by the visit of this page, whose own warning says it
             if not isinstance(record, (Visit, Meeting, Donation)):
                 continue
-            for warning in (outside_pairing_years(record), recorded_twice(record)):
+            for warning in (
+                outside_pairing_years(record),
+                dated_ahead(record),
+                recorded_twice(record),
+            ):
                 if warning:
                     self.message_user(request, warning, messages.WARNING)
 

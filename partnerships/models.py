@@ -713,6 +713,25 @@ def outside_pairing_years(record) -> str | None:
     return None
 
 
+def dated_ahead(record) -> str | None:
+    """Whether a visit, meeting or handover is dated after today: the record of one that
+    has not happened yet, or a typo (2027 for 2024). Not refused (the years allowed run to
+    next year, for plans), but said when staff save it. None if not."""
+    day = record.start_date if isinstance(record, Visit) else record.date
+    today = timezone.localdate()
+    if day is None or day <= today:
+        return None
+    return _(
+        "The %(what)s “%(record)s” is dated %(day)s, after today (%(today)s). Check the date: "
+        "a visit, meeting or handover is recorded once it has taken place."
+    ) % {
+        "what": record._meta.verbose_name,
+        "record": record,
+        "day": formats.date_format(day),
+        "today": formats.date_format(today),
+    }
+
+
 def recorded_twice(record) -> str | None:
     """Whether another visit, meeting or handover of the same pairing records the same thing:
     a visit of the same days and direction, a meeting of the same title and day (or visit),

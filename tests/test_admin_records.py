@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import translation
+from django.utils import timezone, translation
 
 from partnerships.models import (
     AidProject,
@@ -2823,3 +2823,17 @@ class TestRecordedTwice:
         assert "Another meeting of this pairing records the same" in (
             TestOutsidePairingYears.saved(english_admin_client, MEETING_ADD, meeting)
         )
+
+
+def test_a_handover_dated_after_today_is_saved_and_said(admin_client, reference):
+    """Found by review: a handover dated 2027-11-30 (a typo, or one not yet made) was saved
+    without a word, and the overview's years ran on to 2027."""
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    ahead = TestOutsidePairingYears.saved(
+        admin_client, DONATION_ADD, donation_data(reference, date=tomorrow.isoformat())
+    )
+    assert "晚于今天" in ahead and "应在发生后录入" in ahead
+    today = timezone.localdate().isoformat()
+    assert "晚于今天" not in TestOutsidePairingYears.saved(
+        admin_client, DONATION_ADD, donation_data(reference, date=today, amount="3000")
+    )
