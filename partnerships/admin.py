@@ -68,6 +68,7 @@ from .models import (
     outside_pairing_years,
     path_prefixes,
     recorded_twice,
+    records_outside_years,
 )
 from .money import MoneyField
 
@@ -1017,6 +1018,27 @@ class PartnershipAdmin(RecordAdmin):
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return queryset.select_related("helping_region", "assisted_region"), may_have_duplicates
+
+    def save_related(self, request, form, formsets, change):
+        """Its dates changed (ended on 2023-12-31 with handovers of 2024): says how many of
+        its records now fall outside them, as each of them is told when saved."""
+        super().save_related(request, form, formsets, change)
+        if not {"established_on", "established_year", "ended_on"} & set(form.changed_data):
+            return
+        if count := records_outside_years(form.instance):
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d visit, meeting or handover of this pairing is dated before it "
+                    "was established or after it ended: check its date, or the pairing's.",
+                    "%(count)d visits, meetings and handovers of this pairing are dated before "
+                    "it was established or after it ended: check their dates, or the "
+                    "pairing's.",
+                    count,
+                )
+                % {"count": count},
+                messages.WARNING,
+            )
 
 
 @admin.register(Organisation)

@@ -713,6 +713,33 @@ def outside_pairing_years(record) -> str | None:
     return None
 
 
+def records_outside_years(pairing) -> int:
+    """How many of the pairing's own visits, meetings and handovers are dated before it was
+    established or after it ended (as outside_pairing_years tells of one): said when staff
+    change its dates, as the records themselves are when saved."""
+    if pairing.established_on is not None:
+        began = pairing.established_on
+    elif pairing.established_year is not None:
+        began = datetime.date(pairing.established_year, 1, 1)
+    else:
+        began = None
+    ended = pairing.ended_on
+    if began is None and ended is None:
+        return 0
+    visits, dated = Q(), Q()
+    if began is not None:
+        visits |= Q(end_date__lt=began)
+        dated |= Q(date__lt=began) | Q(date=None, visit__end_date__lt=began)
+    if ended is not None:
+        visits |= Q(start_date__gt=ended)
+        dated |= Q(date__gt=ended) | Q(date=None, visit__start_date__gt=ended)
+    return (
+        Visit.objects.filter(visits, partnership=pairing).count()
+        + Meeting.objects.filter(dated, partnership=pairing).count()
+        + Donation.objects.filter(dated, partnership=pairing).count()
+    )
+
+
 def dated_ahead(record) -> str | None:
     """Whether a visit, meeting or handover is dated after today: the record of one that
     has not happened yet, or a typo (2027 for 2024). Not refused (the years allowed run to

@@ -2837,3 +2837,25 @@ def test_a_handover_dated_after_today_is_saved_and_said(admin_client, reference)
     assert "晚于今天" not in TestOutsidePairingYears.saved(
         admin_client, DONATION_ADD, donation_data(reference, date=today, amount="3000")
     )
+
+
+def test_ending_a_pairing_before_its_records_is_saved_and_said(admin_client, reference):
+    """Found by review: a pairing ended on 2023-12-31 with a handover of 2024 was saved with
+    only a success message, though each of its records says so when saved."""
+    pairing = reference.pairing
+    data = {
+        "helping_region": pairing.helping_region_id,
+        "assisted_region": pairing.assisted_region_id,
+        "parent": pairing.parent_id,
+        "established_year": "2021",
+        "loaded_version": pairing.version,
+        **management("children"),
+    }
+    url = f"/admin/partnerships/partnership/{pairing.pk}/change/"
+    # The report's visit, its meeting (dated by it) and its handover, all of 2023; the other
+    # meeting is the town pairing's.
+    ended = TestOutsidePairingYears.saved(admin_client, url, {**data, "ended_on": "2022-12-31"})
+    assert "本结对关系有 3 条考察交流、座谈会或捐赠的日期早于其建立时间或晚于其终止日期" in ended
+    pairing.refresh_from_db()
+    later = {**data, "ended_on": "2023-12-31", "loaded_version": pairing.version}
+    assert "请核对这些记录的日期" not in TestOutsidePairingYears.saved(admin_client, url, later)
