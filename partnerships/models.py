@@ -2622,6 +2622,16 @@ class AnnualTarget(Versioned):
 
     def clean(self):
         super().clean()
+        # The years a record's date may have (FIRST_YEAR to next year, the agreement for the
+        # coming year included): the database's check allows up to 2100, and a target for 2099
+        # headed the targets panel's and the ranking's years.
+        if self.year is not None and not (FIRST_YEAR <= self.year <= last_year()):
+            raise ValidationError(
+                {
+                    "year": _("Choose a year between %(low)d and %(high)d.")
+                    % {"low": FIRST_YEAR, "high": last_year()}
+                }
+            )
         if not self.indicator:
             return
         if self.indicator in MONEY_INDICATORS:

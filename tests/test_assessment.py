@@ -363,6 +363,30 @@ class TestEntry:
         assert message in " ".join(form_errors(response))
         assert not AnnualTarget.objects.exists()
 
+    def test_a_target_is_for_a_year_up_to_next_year(self, english_admin_client, reference):
+        """Found by review: a target for 2099 (the database allows up to 2100) was saved and
+        headed the targets panel's and the ranking's years."""
+        from partnerships.models import last_year
+
+        def saved(year) -> bool:
+            response = english_admin_client.post(
+                "/admin/partnerships/annualtarget/add/",
+                {
+                    "partnership": reference.pairing.pk,
+                    "year": str(year),
+                    "indicator": "fiscal_funds",
+                    "amount": "90万",
+                    "count": "",
+                },
+            )
+            if response.status_code == 200:
+                assert f"Choose a year between 1990 and {last_year()}." in form_errors(response)
+            return response.status_code == 302
+
+        assert not saved(2099) and not saved(1989)
+        assert saved(last_year())  # next year's agreement, signed ahead
+        assert list(AnnualTarget.objects.values_list("year", flat=True)) == [last_year()]
+
     def test_a_target_in_wan_is_exact(self, english_admin_client, reference):
         response = english_admin_client.post(
             "/admin/partnerships/annualtarget/add/",
