@@ -1464,8 +1464,11 @@ def test_a_visit_inspecting_another_pairings_project_does_not_show_it(
 
 def test_a_target_years_ahead_downloads_as_its_panel_shows_it(official_client, reference):
     """The panel and the report showed a target for 2100; its downloads said to choose a year
-    up to next year (found by the adversarial review)."""
-    target(reference.pairing, 2100, "fiscal_funds", Decimal("100.00"))
+    up to next year (found by the adversarial review). Such a target can no longer be
+    entered; one saved before that still shows and downloads."""
+    AnnualTarget.objects.create(
+        partnership=reference.pairing, year=2100, indicator="fiscal_funds", amount=Decimal("100")
+    )
     pk = reference.pairing.pk
     assert official_client.get(f"/pairings/{pk}/targets/?year=2100").status_code == 200
     for url in (
