@@ -1454,7 +1454,8 @@ class DonationAdmin(ImportMixin, RecordAdmin):
     FUNDING_SHORT = {
         Funding.FISCAL: _("fiscal"),
         Funding.SOCIAL: _("social"),
-        Funding.UNSPLIT: _("not split"),
+        # not "not split": the kind's "funds and materials (not split)" means another thing
+        Funding.UNSPLIT: _("not stated"),
     }
 
     @admin.display(description=_("fiscal or social"), ordering="funding")
@@ -1465,7 +1466,7 @@ class DonationAdmin(ImportMixin, RecordAdmin):
             self.FUNDING_SHORT[donation.funding],
         )
 
-    @admin.display(description=_("recipient region"), ordering="region__name")
+    @admin.display(description=_("receiving region"), ordering="region__name")  # the form's
     def region_name(self, donation):
         return format_html('<span title="{}">{}</span>', donation.region, donation.region.name)
 

@@ -1340,8 +1340,15 @@ class TestChangelists:
 
     def test_the_donations_list_says_fiscal_or_social_in_a_word(self, admin_client, reference):
         page = admin_client.get("/admin/partnerships/donation/").content.decode()
-        short = '<td class="field-funding_short"><span title="未区分财政与社会">未区分</span>'
+        short = '<td class="field-funding_short"><span title="未区分财政与社会">未说明</span>'
         assert short in page
+
+    def test_the_donations_lists_words_are_the_forms(self, english_admin_client, reference):
+        """In English, "not stated", as the filter says: "not split" is the kind's word for
+        funds and materials together. The region column is named as the form names it."""
+        english = page_text(english_admin_client.get("/admin/partnerships/donation/"))
+        assert '<span title="fiscal or social not stated">not stated</span>' in english
+        assert "Receiving region</a>" in english and "Recipient region" not in english
 
     def test_a_searchs_count_reads_as_chinese(self, admin_client, reference):
         """Django's own read "1 条结果。 (显示全部)": a full stop, a space, Western brackets."""

@@ -436,6 +436,9 @@ class TestReferenceFigures:
             official_client.get(f"/visits/{reference.visit.pk}/", HTTP_ACCEPT_LANGUAGE="en")
         )
         assert "Itemisation of the 2023 handover, 105.00 in all (10,000 yuan)" in lines
+        # under its meetings, the download says what it holds: the visit's row and theirs
+        meetings = lines.split('id="meetings-heading"')[1].split("</section>")[0]
+        assert "Download the visit and its meetings: <a" in meetings
         assert '</time>–<time datetime="2023-01-12">' in english
         english = page_text(
             official_client.get(f"/pairings/{reference.pairing.pk}/", HTTP_ACCEPT_LANGUAGE="en")

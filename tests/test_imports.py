@@ -1355,3 +1355,12 @@ class TestImportCommand:
     def test_a_missing_file_is_said_so(self, admin_user, tmp_path):
         with pytest.raises(CommandError, match=r"无法读取文件 .*missing\.csv："):
             self.run(str(tmp_path / "missing.csv"), "--user", admin_user.username)
+
+
+def test_a_preview_of_one_record_asks_in_the_singular(english_admin_client, reference):
+    """ "Save this 1 record? All of them are saved, or none." for a file of one row."""
+    text = page_text(upload(english_admin_client, DONATION_IMPORT, to_csv([HEADER, GOOD_ROWS[2]])))
+    assert "Save this record?" in text and "All of them" not in text
+    rows = [HEADER, GOOD_ROWS[2], [*GOOD_ROWS[2][:10], "2000", *GOOD_ROWS[2][11:]]]
+    two = page_text(upload(english_admin_client, DONATION_IMPORT, to_csv(rows)))
+    assert "Save these 2 records? All of them are saved, or none." in two
