@@ -411,6 +411,8 @@ class TestReferenceFigures:
         assert '2023年1月10日</time>—<time datetime="2023-01-12">' in pairing
         # sentences and brackets follow Chinese text without a space
         assert "略有出入。将鼠标悬停" in pairing
+        # a reader with no mouse (a keyboard, a phone) is told where the exact yuan are too
+        assert "下载的文件均以元为单位列出全部金额" in pairing
         province = reference.pairing.parent.parent
         text = page_text(official_client.get(f"/pairings/{province.pk}/"))
         assert re.search(r"</a><span class=\"below\">（另有 \d+ 个下级结对）", text), text
