@@ -171,21 +171,47 @@ def _looks_binary(data: bytes) -> bool:
     return controls * 20 > len(sample)
 
 
-# A formula cell in a sheet's XML: <f>, <f t="shared" …/>, or with a namespace prefix.
-FORMULA_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+# A formula saved with no result in a sheet's XML: its <f> (or a shared formula's <f …/>)
+# followed by an empty <v/>, <v></v> or by the cell's end, with or without a namespace
+# prefix. Excel and WPS save every formula's result; a program (openpyxl) may not.
+FORMULA_WITHOUT_RESULT = re.compile(
+    rb"(?:</(?:[A-Za-z_][\w.-]*:)?f>|<(?:[A-Za-z_][\w.-]*:)?f\b[^>]*/>)\s*"
+    rb"(?:<(?:[A-Za-z_][\w.-]*:)?v\s*/>|<(?:[A-Za-z_][\w.-]*:)?v>\s*</|</(?:[A-Za-z_][\w.-]*:)?c>)"
+)
+# How much of a sheet's XML is looked through for one, unpacked a chunk at a time: a
+# worksheet part may unpack to gigabytes from a few compressed bytes.
+FORMULA_SCAN_LIMIT = 256 * 1024 * 1024
 
 
-def _holds_formulas(data: bytes) -> bool:
-    """Whether a sheet of the workbook holds a formula (a quick look at its XML)."""
+def _may_lack_formula_results(data: bytes, sheet_path: str | None) -> bool:
+    """Whether the first sheet's XML (`sheet_path`, else every sheet's) holds a formula
+    saved with no result: only then is it read a second time, for its formulas."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return any(
-                FORMULA_ELEMENT.search(archive.read(name))
-                for name in archive.namelist()
-                if name.startswith("xl/worksheets/") and name.endswith(".xml")
+            names = archive.namelist()
+            parts = (
+                [sheet_path.lstrip("/")]
+                if sheet_path and sheet_path.lstrip("/") in names
+                else [
+                    name
+                    for name in names
+                    if name.startswith("xl/worksheets/") and name.endswith(".xml")
+                ]
             )
-    except (zipfile.BadZipFile, ValueError, OSError):  # said when the workbook is opened
+            scanned = 0
+            for name in parts:
+                tail = b""
+                with archive.open(name) as part:
+                    while chunk := part.read(1024 * 1024):
+                        if FORMULA_WITHOUT_RESULT.search(tail + chunk):
+                            return True
+                        tail = chunk[-256:]
+                        scanned += len(chunk)
+                        if scanned > FORMULA_SCAN_LIMIT:
+                            return False
+    except Exception:  # a damaged part (zlib.error and the like): the sheet's read says so
         return False
+    return False
 
 
 def _refuse_formulas_without_values(data: bytes, unsaved: list[set[int]]) -> None:
@@ -205,6 +231,7 @@ def _refuse_formulas_without_values(data: bytes, unsaved: list[set[int]]) -> Non
         for number, (formulas, empty) in enumerate(zip(sheet, unsaved, strict=False), start=1):
             for index in sorted(empty):
                 formula = formulas[index] if index < len(formulas) else None
+                formula = getattr(formula, "text", formula)  # an array formula's own text
                 if isinstance(formula, str) and formula.startswith("="):
                     raise UnreadableFile(
                         _(
@@ -232,9 +259,13 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
         except Exception as error:  # openpyxl raises many kinds for a damaged file
             raise UnreadableFile(_("The file could not be opened as an XLSX workbook.")) from error
         rows = []
-        # Where a formula may lack its result: the cells read with no value and not as text.
-        unsaved: list[set[int]] | None = [] if _holds_formulas(data) else None
+        unsaved: list[set[int]] | None = None
         try:
+            # Where a formula may lack its result: the cells read with no value and not as
+            # text (the slower read, for a file that holds such a formula).
+            sheet_path = getattr(workbook.worksheets[0], "_worksheet_path", None)
+            if _may_lack_formula_results(data, sheet_path):
+                unsaved = []
             # At most MAX_COLUMNS columns and one row past MAX_ROWS (then refused below): a
             # sheet may declare itself 16,384 columns by a million rows in a few bytes.
             if unsaved is None:

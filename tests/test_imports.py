@@ -397,6 +397,43 @@ class TestDonationImport:
         assert preview.problems == []
         assert preview.items[0]["amount"] == Decimal("55000.00")
 
+    def test_only_a_first_sheet_lacking_results_is_read_twice(self):
+        """The second read, for formulas, is for a first sheet holding a formula saved with
+        no result: not for an Excel file (each formula saved with its result, a SUM row),
+        and not for another part of the file, which is never unpacked whole (a part of a
+        few bytes may unpack to gigabytes)."""
+        from openpyxl import Workbook, load_workbook
+
+        def workbook_with(formula_xml: bytes | None, extra: bytes | None = None) -> bytes:
+            book = Workbook()
+            book.active.append(["金额"])
+            book.active.append(["=1+1"])
+            written = io.BytesIO()
+            book.save(written)
+            out = io.BytesIO()
+            with (
+                zipfile.ZipFile(io.BytesIO(written.getvalue())) as source,
+                zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+            ):
+                for name in source.namelist():
+                    content = source.read(name)
+                    if name == "xl/worksheets/sheet1.xml" and formula_xml is not None:
+                        content = content.replace(b"<f>1+1</f><v />", formula_xml)
+                    target.writestr(name, content)
+                if extra is not None:
+                    target.writestr("xl/worksheets/sheet9.xml", extra)
+            return out.getvalue()
+
+        def lacks(data: bytes) -> bool:
+            sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+            return imports._may_lack_formula_results(data, sheet._worksheet_path)
+
+        assert lacks(workbook_with(None))  # as openpyxl saves it: <f>1+1</f><v />
+        assert not lacks(workbook_with(b"<f>1+1</f><v>2</v>"))  # as Excel saves it
+        assert lacks(workbook_with(b'<f t="shared" si="0"/></c><c r="B2">'))
+        unread = b"<c><f>1+1</f><v/></c>" + b" " * (8 * 1024 * 1024)
+        assert not lacks(workbook_with(b"<f>1+1</f><v>2</v>", extra=unread))
+
     def test_a_date_cell_with_a_time_of_day_is_its_day(self, admin_client, reference):
         """An XLSX date-and-time cell (2025-09-09 15:30) was refused: "write dates as
         2023-01-10"."""
