@@ -20,8 +20,10 @@ from django.db import connection
 from django.db.models import (
     BigIntegerField,
     BooleanField,
+    CharField,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     Max,
     Min,
@@ -1066,16 +1068,26 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
     return table
 
 
-def _links_without_share(*, filters: Filters, region: Region, received_in: list[int]) -> QuerySet:
+def _links_without_share(
+    *, filters: Filters, region: Region, received_in: list[int], below_only: bool = False
+) -> QuerySet:
     """The recipient links naming `region` or a place within it on handovers received by a
-    region of `received_in`, whose named place has no line to it or a place within it: what
-    that place received of the handover is not known (FACTS.md: the 105万 to six villages
-    and a town). A handover received within the named place keeps its rest there, and
-    recipients lie within the receiving region: only one received around the place can
-    leave its share unknown, which keeps a county's or province's page from testing every
-    handover in it."""
-    itemised = DonationLine.objects.filter(
-        donation_id=OuterRef("donation_id"), region__path__startswith=OuterRef("region__path")
+    region of `received_in`, whose named place's share is not known to `region`'s figures
+    (FACTS.md: the 105万 to six villages and a town): no line went to the place or a place
+    within it, nor to a place around it within `region` (strictly below it, `below_only`,
+    for a child's row), whose figure holds the place's share (30万 to 坝盘镇 itself, naming
+    坝盘镇 and its 甲村: the town's figure is known, 甲村's is not).
+
+    A handover received within the named place keeps its rest there, and recipients lie
+    within the receiving region: only one received around the place can leave its share
+    unknown, which keeps a county's or province's page from testing every handover in it."""
+    around = Q(named_path__startswith=F("region__path"), region__path__startswith=region.path)
+    if below_only:
+        around &= ~Q(region_id=region.pk)
+    itemised = (
+        DonationLine.objects.filter(donation_id=OuterRef("donation_id"))
+        .annotate(named_path=ExpressionWrapper(OuterRef("region__path"), output_field=CharField()))
+        .filter(Q(region__path__startswith=OuterRef("region__path")) | around)
     )
     return RecipientRegionLink.objects.filter(
         filters.donation_q("donation__"),
@@ -1093,7 +1105,10 @@ def _children_named_without_share(*, filters: Filters, region: Region) -> dict[i
     below = Substr("region__path", len(region.path) + 1)
     rows = (
         _links_without_share(
-            filters=filters, region=region, received_in=[*region.ancestor_ids(), region.pk]
+            filters=filters,
+            region=region,
+            received_in=[*region.ancestor_ids(), region.pk],
+            below_only=True,
         )
         .exclude(region=region)
         .annotate(child=Substr(below, 1, StrIndex(below, Value("/"))))
