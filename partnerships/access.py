@@ -267,7 +267,7 @@ def placed_on_sides_q(scope: Scope, prefix: str = "") -> Q:
     from .models import Partnership
 
     if scope.everything:
-        return Q()
+        return ~Q(pk__in=[])  # every row, also where OR-ed (X | Q() would be X alone)
     q = Q(pk__in=[])
     sides = Partnership.objects.filter(scope.q("")).values_list(
         "helping_region__path", "assisted_region__path"

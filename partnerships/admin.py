@@ -594,12 +594,12 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
             saved += getattr(formset, "new_objects", [])
             saved += [row for row, _fields in getattr(formset, "changed_objects", [])]
         for record in saved:
-            if record is not form.instance and getattr(record, "date", True) is None:
-                continue  # dated by the visit of this page, whose own warning says it
             if not isinstance(record, (Visit, Meeting, Donation)):
                 continue
+            # A row dated by the visit of this page: the visit's own warning says its years.
+            by_the_visit = record is not form.instance and getattr(record, "date", True) is None
             for warning in (
-                outside_pairing_years(record),
+                None if by_the_visit else outside_pairing_years(record),
                 dated_ahead(record),
                 recorded_twice(record),
             ):

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from . import indicators
 from .access import ALL, Scope
-from .exports import NUMBER, YES_NO, Column, Summary
+from .exports import NUMBER, YES_NO, Column, Summary, Yuan
 from .models import Partnership
 
 
@@ -34,11 +34,14 @@ def targets(*, partnership: Partnership, year: int) -> Summary:
     for row in assessment.rows:
         # Empty, not 0, when no record gives a number (the records columns say how many).
         achieved = None if row.achieved.missing or row.achieved.all_unknown else row.achieved.value
+        if row.money:  # shown as money in an XLSX, beside the counts of the other rows
+            achieved = None if achieved is None else Yuan(achieved)
+        target = Yuan(row.target) if row.money and row.target is not None else row.target
         rows.append(
             [
                 row.label,
                 _("yuan") if row.money else row.count_unit,
-                row.target,
+                target,
                 achieved,
                 _percent(row.share),
                 row.met,

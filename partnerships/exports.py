@@ -63,6 +63,11 @@ class Column:
     summable: bool = True
 
 
+class Yuan(Decimal):
+    """An amount in a NUMBER column whose rows mix units (the targets download: yuan beside
+    counts of people): an XLSX shows it as the money columns are (#,##0.00)."""
+
+
 @dataclass
 class Summary:
     name: Any  # what it is, in the file name
@@ -1031,7 +1036,7 @@ def xlsx_response(summary: Summary) -> FileResponse:
                 cell = WriteOnlyCell(sheet, value=v)
                 cell.number_format = "#,##0.00"
                 cells.append(cell)
-            elif kind == NUMBER and isinstance(v, Decimal) and v.as_tuple().exponent == -2:
+            elif kind == NUMBER and isinstance(v, Yuan):
                 # An amount in a column of mixed units (a target in yuan beside counts of
                 # people): shown as the money columns are, not 1016577.71.
                 cell = WriteOnlyCell(sheet, value=v)

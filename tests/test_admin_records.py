@@ -2815,6 +2815,18 @@ class TestRecordedTwice:
             admin_client, DONATION_ADD, other_amount
         )
 
+    def test_two_alike_meetings_on_a_visits_page_are_said(self, english_admin_client, reference):
+        """Undated, they are dated by the visit, whose own warning says its years: their
+        likeness was left unsaid with it."""
+        data = TestVisits().visit_data(reference)
+        for index in (0, 1):
+            data[f"meetings-{index}-title"] = "回访座谈会"
+            data[f"meetings-{index}-partnership"] = reference.pairing.pk
+        data["meetings-TOTAL_FORMS"] = "2"
+        text = TestOutsidePairingYears.saved(english_admin_client, VISIT_ADD, data)
+        assert Meeting.objects.filter(title="回访座谈会").count() == 2
+        assert "Another meeting of this pairing records the same" in text
+
     def test_a_visit_and_a_meeting_saved_twice_are_said(self, english_admin_client, reference):
         data = TestVisits().visit_data(reference)
         assert "entered twice" not in TestOutsidePairingYears.saved(

@@ -869,6 +869,24 @@ class TestLanguage:
         chinese = official_client.get(f"/visits/{visit.pk}/").content.decode()
         assert 'lang="zh-Hans">' not in chinese.split("<body", 1)[1]
 
+    def test_the_chinese_marks_escape_what_they_mark(self):
+        from django.utils.safestring import mark_safe
+
+        from partnerships.templatetags.dashboard import zh, zh_terms
+
+        with translation.override("en"):
+            assert zh("<江口>") == '<span lang="zh-Hans">&lt;江口&gt;</span>'
+            assert zh("Not itemised") == "Not itemised"
+            assert zh_terms("teacher (支教) & <b>") == (
+                'teacher (<span lang="zh-Hans">支教</span>) &amp; &lt;b&gt;'
+            )
+            # markup is escaped too, rather than marked inside its tags' attributes
+            assert zh_terms(mark_safe('<b title="江口">x</b>')) == (
+                '&lt;b title=&quot;<span lang="zh-Hans">江口</span>&quot;&gt;x&lt;/b&gt;'
+            )
+        with translation.override("zh-hans"):
+            assert zh("<江口>") == "&lt;江口&gt;" and zh_terms("支教") == "支教"
+
     def test_counts_and_punctuation_follow_the_language(self, official_client, reference):
         """Recorded names stay as recorded; the marks and plurals around them are the page's."""
         pairing, visit = f"/pairings/{reference.pairing.pk}/", f"/visits/{reference.visit.pk}/"
@@ -1333,6 +1351,19 @@ def test_a_share_not_given_below_a_town_marks_the_town_on_the_countys_page(
     county = official_client.get(f"/regions/{jiangkou.pk}/").context["table"]
     assert not any(any(row.unknown or []) for row in county.rows if row.region.pk == banpan.pk)
     assert official_client.get(f"/regions/{banpan.pk}/").context["table"].unknown_shares == {}
+    # Given whole to the town, naming it and its 甲村: the town's figure is known (甲村's, on
+    # the town's own page, is not), though no line goes to 甲村.
+    given.delete()
+    whole = handover(reference.pairing, jiangkou, "300000.00", datetime.date(2024, 6, 1))
+    whole.recipient_regions.set([banpan, jia])
+    itemise(whole, Decimal("300000.00"), banpan)
+    county = official_client.get(f"/regions/{jiangkou.pk}/").context["table"]
+    rows = {row.region.pk: row for row in county.rows}
+    assert rows[banpan.pk].cells[-1] == Decimal("300000.00")
+    assert not any(rows[banpan.pk].unknown or [])
+    town = official_client.get(f"/regions/{banpan.pk}/").context["table"]
+    assert town.unknown_shares == {}
+    assert {row.region.pk: row for row in town.rows}[jia.pk].unknown[-1] == 1
 
 
 def test_a_handover_naming_no_recipient_shows_its_receiving_region(official_client, reference):

@@ -8,7 +8,7 @@ from functools import lru_cache
 from django import template
 from django.template.defaulttags import querystring
 from django.utils.formats import date_format
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape, escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
@@ -48,7 +48,8 @@ def zh_terms(value) -> str:
     """{{ posting.get_kind_display|zh_terms }}: text of the page's language with Chinese terms
     in it ("teacher (支教)", or a posting's "teacher (支教) (2) → 江口县"), each term marked as
     `zh` marks a whole name. Unchanged on Chinese pages."""
-    text = conditional_escape("" if value is None else value)
+    # Escaped whatever it is: marked markup would get spans inside its tags' attributes.
+    text = escape("" if value is None else str(value))
     if punctuation.chinese():
         return text
     return mark_safe(HAN_RUN.sub(r'<span lang="zh-Hans">\g<0></span>', text))
