@@ -332,10 +332,11 @@ def village_table(filters, pairing) -> list:
 
 
 @pytest.mark.parametrize("stored", [True, False], ids=["place totals", "lines"])
-def test_a_place_named_deeper_without_its_share_adds_no_row_above(reference, stored, monkeypatch):
+def test_a_place_named_deeper_without_its_share_marks_the_row_above(reference, stored, monkeypatch):
     """A village named without its share, in a town nothing was itemised to: the county's
-    table has no row for the town (its figure would be an empty 0.00); the village's unknown
-    share shows on the town's own page."""
+    table lists the town as 不详, as the town's own page says it (its row used to be left
+    out, a review found, while the town's page said 不详); the village's unknown share shows
+    on the town's own page."""
     town = Region.objects.create(name="无细分镇", level=4, parent=reference.jiangkou)
     village = Region.objects.create(name="点名村", level=Region.Level.VILLAGE, parent=town)
     donation = Donation.objects.create(
@@ -350,8 +351,10 @@ def test_a_place_named_deeper_without_its_share_adds_no_row_above(reference, sto
     if not stored:
         monkeypatch.setattr(reports.Filters, "totals_only", property(lambda self: False))
     county = reports.region_year_table(filters=reports.Filters(), region=reference.jiangkou)
-    assert town.name not in [row.label for row in county.rows]
+    (row,) = [row for row in county.rows if row.label == town.name]
+    assert row.total == Decimal("0.00") and row.unknown == [0, 1]  # 2023, 2024: 不详 in 2024
     own = reports.region_year_table(filters=reports.Filters(), region=town)
+    assert own.unknown_shares == {2024: 1}
     assert [row.label for row in own.rows] == [village.name]
     assert own.rows[0].unknown and own.rows[0].total == Decimal("0.00")
 
