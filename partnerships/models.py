@@ -672,6 +672,15 @@ class Partnership(Versioned, TreePathMixin):
         return list(reversed(chain))
 
 
+def _pairing_began(pairing) -> datetime.date | None:
+    """The first day of a pairing's years: the day established, or its year's first day."""
+    if pairing.established_on is not None:
+        return pairing.established_on
+    if pairing.established_year is not None:
+        return datetime.date(pairing.established_year, 1, 1)
+    return None
+
+
 def outside_pairing_years(record) -> str | None:
     """Why a visit, meeting or handover seems misdated or on the wrong pairing: its days fall
     before its pairing was established or after it ended. Not refused (a report may say
@@ -687,13 +696,11 @@ def outside_pairing_years(record) -> str | None:
     pairing = record.partnership
     if first is None or last is None or pairing is None:
         return None
+    began = _pairing_began(pairing)
     if pairing.established_on is not None:
-        began, began_text = pairing.established_on, formats.date_format(pairing.established_on)
+        began_text = formats.date_format(pairing.established_on)
     elif pairing.established_year is not None:
-        began = datetime.date(pairing.established_year, 1, 1)
         began_text = pgettext("a year alone", "%(year)d") % {"year": pairing.established_year}
-    else:
-        began = None
     values = {
         "what": record._meta.verbose_name,
         "record": record,
@@ -717,13 +724,7 @@ def records_outside_years(pairing) -> int:
     """How many of the pairing's own visits, meetings and handovers are dated before it was
     established or after it ended (as outside_pairing_years tells of one): said when staff
     change its dates, as the records themselves are when saved."""
-    if pairing.established_on is not None:
-        began = pairing.established_on
-    elif pairing.established_year is not None:
-        began = datetime.date(pairing.established_year, 1, 1)
-    else:
-        began = None
-    ended = pairing.ended_on
+    began, ended = _pairing_began(pairing), pairing.ended_on
     if began is None and ended is None:
         return 0
     visits, dated = Q(), Q()
@@ -769,38 +770,34 @@ def recorded_twice(record) -> str | None:
     if record.pk is None or record.partnership_id is None:
         return None
     if isinstance(record, Visit):
-        alike = Visit.objects.filter(
-            start_date=record.start_date, end_date=record.end_date, direction=record.direction
-        )
+        same = {"start_date": record.start_date, "end_date": record.end_date}
+        same["direction"] = record.direction
     elif isinstance(record, Meeting):
-        alike = Meeting.objects.filter(title=record.title, date=record.date, visit=record.visit_id)
+        same = {"title": record.title, "date": record.date, "visit": record.visit_id}
     elif isinstance(record, Donation):
-        alike = Donation.objects.filter(
-            date=record.date,
-            visit=record.visit_id,
-            amount=record.amount,
-            kind=record.kind,
-            region=record.region_id,
-        )
-        donors = set(record.donors.values_list("pk", flat=True))
-        recipients = (
-            set(record.recipient_regions.values_list("pk", flat=True)),
-            set(record.recipient_organisations.values_list("pk", flat=True)),
-        )
-        alike = [
-            other
-            for other in alike.filter(partnership=record.partnership_id).exclude(pk=record.pk)[:20]
-            if set(other.donors.values_list("pk", flat=True)) == donors
-            and (
-                set(other.recipient_regions.values_list("pk", flat=True)),
-                set(other.recipient_organisations.values_list("pk", flat=True)),
-            )
-            == recipients
-        ]
+        same = {"date": record.date, "visit": record.visit_id, "amount": record.amount}
+        same.update(kind=record.kind, region=record.region_id)
     else:
         return None
-    if not isinstance(alike, list):
-        alike = list(alike.filter(partnership=record.partnership_id).exclude(pk=record.pk)[:1])
+    others = (
+        type(record).objects.filter(partnership=record.partnership_id, **same).exclude(pk=record.pk)
+    )
+    if isinstance(record, Donation):  # and the same donors and recipients
+
+        def named(donation) -> tuple[set[int], ...]:
+            return tuple(
+                set(related.values_list("pk", flat=True))
+                for related in (
+                    donation.donors,
+                    donation.recipient_regions,
+                    donation.recipient_organisations,
+                )
+            )
+
+        mine = named(record)
+        alike = [other for other in others[:20] if named(other) == mine]
+    else:
+        alike = list(others[:1])
     if not alike:
         return None
     return _(

@@ -44,6 +44,19 @@ MEETING_ADD = "/admin/partnerships/meeting/add/"
 DONATION_ADD = "/admin/partnerships/donation/add/"
 
 
+def pairing_data(pairing, **overrides):
+    """A pairing's change form as it stands, established 2021, its child pairings untouched."""
+    return {
+        "helping_region": pairing.helping_region_id,
+        "assisted_region": pairing.assisted_region_id,
+        "parent": pairing.parent_id,
+        "established_year": "2021",
+        "loaded_version": pairing.version,
+        **management("children"),
+        **overrides,
+    }
+
+
 def donation_data(reference, **overrides):
     data = {
         "partnership": reference.pairing.pk,
@@ -1763,12 +1776,7 @@ class TestReviewedEdgeCases:
     ):
         pairing = reference.pairing
         data = {
-            "helping_region": pairing.helping_region_id,
-            "assisted_region": pairing.assisted_region_id,
-            "parent": pairing.parent_id,
-            "established_year": "2021",
-            "loaded_version": pairing.version,
-            **management("children"),
+            **pairing_data(pairing),
             "children-INITIAL_FORMS": "1",
             "children-TOTAL_FORMS": "3",
             "children-0-id": reference.town_pairing.pk,
@@ -2862,14 +2870,7 @@ def test_ending_a_pairing_before_its_records_is_saved_and_said(admin_client, ref
     """Found by review: a pairing ended on 2023-12-31 with a handover of 2024 was saved with
     only a success message, though each of its records says so when saved."""
     pairing = reference.pairing
-    data = {
-        "helping_region": pairing.helping_region_id,
-        "assisted_region": pairing.assisted_region_id,
-        "parent": pairing.parent_id,
-        "established_year": "2021",
-        "loaded_version": pairing.version,
-        **management("children"),
-    }
+    data = pairing_data(pairing)
     url = f"/admin/partnerships/partnership/{pairing.pk}/change/"
     # The report's visit, its meeting (dated by it) and its handover, all of 2023; the other
     # meeting is the town pairing's.
