@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 
 from .access import ALL, Scope
 from .models import (
+    DONOR_FACETS,
     LIST_ORDER,
     TOTAL_SPLITS,
     Category,
@@ -48,12 +49,16 @@ from .models import (
     DonationKind,
     DonationLine,
     DonationSummary,
+    DonorFacetYearTotal,
+    DonorKindSummary,
     DonorYearTotal,
+    Facet,
     Funding,
     Meeting,
     Organisation,
     PairingYearTotal,
     Partnership,
+    PlaceFacetYearTotal,
     PlaceYearTotal,
     Region,
     Visit,
@@ -137,8 +142,9 @@ class Filters:
 
     @property
     def summarised(self) -> bool:
-        """Whether DonationSummary can answer: a donor kind needs each donation's donors."""
-        return not self.donor_kind
+        """Whether DonationSummary, or under a donor kind DonorKindSummary, can answer: they
+        always can (a test turns this off to compare them with the donations)."""
+        return True
 
     @property
     def totals_only(self) -> bool:
@@ -147,13 +153,44 @@ class Filters:
         Its kind and funding columns hold positive sums only (a donation's amount is over
         zero), so a zero there means no donation of that kind, as a missing summary row does.
         """
-        return self.summarised and not (self.category or self.kind or self.funding)
+        return self.summarised and not (
+            self.donor_kind or self.category or self.kind or self.funding
+        )
+
+    def donor_totals(self) -> QuerySet | None:
+        """The stored donor figures these filters select, per pairing, year and donor:
+        DonorYearTotal with no filter on the donations' category, kind or funding,
+        DonorFacetYearTotal with one (a donor kind is the donor's own column in both). None
+        with two or more (the donor links answer)."""
+        chosen = [(facet, getattr(self, facet)) for facet in DONOR_FACETS if getattr(self, facet)]
+        where = self.year_q("year") & self.pairing_q("partnership__")
+        if not chosen:
+            return DonorYearTotal.objects.filter(where)
+        if len(chosen) > 1:
+            return None
+        ((facet, value),) = chosen
+        return DonorFacetYearTotal.objects.filter(where, facet=facet, value=value)
 
     @property
-    def donors_summarised(self) -> bool:
-        """Whether DonorYearTotal can answer: no filter on the donations' kind, category or
-        funding (a donor kind is the donor's own column there)."""
-        return not (self.category or self.kind or self.funding)
+    def facet(self) -> tuple[str, str] | None:
+        """The one filter on what the donations are (category, kind, funding or donor kind),
+        as (name, value), when only one is chosen: PlaceFacetYearTotal then answers for
+        places. None for none, or for two or more."""
+        chosen = [(name, getattr(self, name)) for name in Facet.values if getattr(self, name)]
+        return chosen[0] if len(chosen) == 1 else None
+
+    def place_totals(self) -> QuerySet | None:
+        """The stored place figures these filters select, per pairing, year and region:
+        PlaceYearTotal with no filter on what the donations are, PlaceFacetYearTotal with
+        one. None when neither answers (two such filters: the lines do)."""
+        if self.totals_only:
+            return PlaceYearTotal.objects.filter(self.summary_q())
+        if self.facet is None:
+            return None
+        facet, value = self.facet
+        return PlaceFacetYearTotal.objects.filter(
+            self.year_q("year"), self.pairing_q("partnership__"), facet=facet, value=value
+        )
 
     def summary_q(self) -> Q:
         """The filters as a condition on DonationSummary or PairingYearTotal (only when
@@ -201,15 +238,19 @@ def lines(*, filters: Filters, partnership: Partnership | None = None) -> QueryS
 
 def amounts(
     *, filters: Filters, partnership: Partnership | None = None, split: bool = False
-) -> QuerySet[PairingYearTotal] | QuerySet[DonationSummary] | QuerySet[Donation]:
+) -> QuerySet:
     """Rows to sum `amount` over by year or pairing, and with `split` by kind and funding too:
     the smallest table the filters allow. PairingYearTotal (one row per pairing and year)
     when nothing filters what the donations are and no split is asked for, DonationSummary
-    (a few rows per pairing and year) unless a donor kind is chosen, else the donations."""
+    (a few rows per pairing and year), or under a donor kind DonorKindSummary."""
     if not filters.summarised:
         return donations(filters=filters, partnership=partnership)
-    model = PairingYearTotal if filters.totals_only and not split else DonationSummary
-    qs = model.objects.filter(filters.summary_q())
+    if filters.totals_only and not split:
+        qs = PairingYearTotal.objects.filter(filters.summary_q())
+    elif filters.donor_kind:
+        qs = DonorKindSummary.objects.filter(filters.summary_q(), donor_kind=filters.donor_kind)
+    else:
+        qs = DonationSummary.objects.filter(filters.summary_q())
     if partnership is not None:
         qs = qs.filter(partnership__path__startswith=partnership.path)
     return qs
@@ -697,9 +738,10 @@ def village_year_table(
             shortening=shortening,
             # A pairing helping a province or a city has many stored figures (a province's
             # 80,000): read them again (see _ranked_village_table).
-            reread=filters.totals_only and partnership.assisted_region.level <= Region.Level.CITY,
+            reread=filters.place_totals() is not None
+            and partnership.assisted_region.level <= Region.Level.CITY,
         )
-    stored = filters.totals_only
+    stored = filters.place_totals() is not None
     if stored:
         by_village, unknown = _village_figures_stored(filters=filters, partnership=partnership)
     else:
@@ -753,16 +795,16 @@ def _village_links(*, filters: Filters, partnership: Partnership) -> QuerySet:
 def _village_figures_stored(
     *, filters: Filters, partnership: Partnership
 ) -> tuple[dict[int, dict[int, int]], dict[int, dict[int, int]]]:
-    """The same figures from PlaceYearTotal, in one query (only when `filters.totals_only`),
-    the amounts in whole fen: a province pairing's table read 176,000 lines and their
-    donations at a million lines.
+    """The same figures from the stored place totals, in one query (only when
+    `filters.place_totals()` answers), the amounts in whole fen: a province pairing's table
+    read 176,000 lines and their donations at a million lines.
 
     Its 57,000 rows are read through the cursor, as the database gives them (the sums cast to
     bigint, which PostgreSQL would give as numeric): Django's converters and a Decimal per
     row were most of the query's time in Python."""
     rows = (
-        PlaceYearTotal.objects.filter(
-            filters.summary_q(),
+        filters.place_totals()
+        .filter(
             partnership__path__startswith=partnership.path,
             region__level=Region.Level.VILLAGE,
         )
@@ -799,15 +841,16 @@ def _village_figure_queries(
     year, amount, lines and handovers naming the place without its share, in any number of
     rows per place and year (for _ranked_village_table, which sums them).
 
-    From the stored figures when nothing filters what the donations are: every place's rows,
-    which of them are villages being looked up once they are summed (for a province's 9,400
-    places, not for each of its 80,000 rows). Else from the lines and recipient links."""
+    From the stored figures when nothing, or one filter, says what the donations are
+    (Filters.place_totals): every place's rows, which of them are villages being looked up
+    once they are summed (for a province's 9,400 places, not for each of its 80,000 rows).
+    Else from the lines and recipient links."""
     if not years:
         return []
-    if filters.totals_only:
+    stored = filters.place_totals()
+    if stored is not None:
         return [
-            PlaceYearTotal.objects.filter(
-                filters.summary_q(),
+            stored.filter(
                 partnership__path__startswith=partnership.path,
                 year__gte=years[0],
                 year__lte=years[-1],
@@ -1028,10 +1071,11 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
     # the child's id ("<child>/..."; "" for the region's own lines). A province's thousands
     # of places come back as a few dozen children, not one row per place and year.
     below = Substr("region__path", len(region.path) + 1)
-    if filters.totals_only:
+    stored = filters.place_totals()
+    if stored is not None:
         # The lines already summed per pairing, year and place (PlaceYearTotal): a province's
         # 176,000 lines and their donations were 0.4 s of its page at a million lines.
-        received = PlaceYearTotal.objects.filter(filters.summary_q(), lines__gt=0)
+        received = stored.filter(lines__gt=0)
         year_field = "year"
     else:
         received = lines(filters=filters)
@@ -1207,11 +1251,10 @@ def top_donors(
     A joint handover (several donors, one total) counts in full for each of its donors, since
     the split is not known; `sole` and `joint` keep the two apart so nothing is misread.
     """
-    if filters.donors_summarised:
-        # DonorYearTotal: one row per pairing, year and donor (a donor kind is the donor's).
-        given = DonorYearTotal.objects.filter(
-            filters.year_q("year") & filters.pairing_q("partnership__")
-        )
+    stored = filters.donor_totals()
+    if stored is not None:
+        # One row per pairing, year and donor (a donor kind is the donor's).
+        given = stored
         prefix = ""
         figures = {"total": Sum("amount"), "sole": Sum("sole"), "donations": Sum("count")}
     else:

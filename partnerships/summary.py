@@ -13,14 +13,17 @@ changed, the old one and the new one:
 - Visit.save, whose queryset `.update(year=...)` moves undated donations to another year.
 - generate_dataset writes through COPY and calls `rebuild` once at the end.
 
-The per-place and per-donor totals (PlaceYearTotal, DonorYearTotal) are refreshed by the
-same keys, and also depend on what the donation's own row does not hold:
+The summary by donor kind (DonorKindSummary) and the per-place and per-donor totals, plain
+and by filter (PlaceYearTotal, PlaceFacetYearTotal, DonorYearTotal, DonorFacetYearTotal), are
+refreshed by the same keys, and also depend on what the donation's own row does not hold:
 
 - Lines (itemising, rebalance, the line inline, imports): DonationLine's post_save and
   post_delete signals refresh their donation's key.
 - Recipient regions and donors: the m2m_changed signals of Donation.recipient_regions and
   Donation.donors, from either side; a donor's number of donors (its "alone" part) is
-  recounted there too (models.count_donors, which refreshes the keys it recounted).
+  recounted there too (models.count_donors, which refreshes the keys it recounted), as are
+  its donors' kinds (the tables by donor kind), also when a donor's kind changes
+  (Organisation.save).
 - Deleting an organisation removes its donor links without m2m_changed: models.donor_deleted
   recounts, and so refreshes, the donations it gave to.
 """
@@ -36,17 +39,24 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 
 from .models import (
+    DONOR_FACETS,
+    DONOR_KIND_BITS,
     TOTAL_SPLITS,
     Donation,
     DonationLine,
     DonationSummary,
+    DonorFacetYearTotal,
+    DonorKindSummary,
     DonorYearTotal,
     PairingYearTotal,
     Partnership,
+    PlaceFacetYearTotal,
     PlaceYearTotal,
+    donor_kinds_of,
+    facet_values,
     total_column,
 )
 
@@ -55,6 +65,18 @@ Key = tuple[int, int]  # (pairing id, year)
 KEY_FIELDS = ["partnership_id", "year", "kind", "category", "funding"]
 # Keys are deleted and recomputed this many pairings at a time, to keep statements short.
 PAIRINGS_PER_STATEMENT = 200
+# And compared this many at a time: the totals by filter are five rows for each place total.
+PAIRINGS_PER_COMPARISON = 50
+# The tables refresh recomputes, each keyed by (pairing, year) first.
+DERIVED = (
+    DonationSummary,
+    DonorKindSummary,
+    PairingYearTotal,
+    PlaceYearTotal,
+    PlaceFacetYearTotal,
+    DonorYearTotal,
+    DonorFacetYearTotal,
+)
 
 _state = threading.local()
 
@@ -97,17 +119,18 @@ def refresh(keys: Iterable[Key | None]) -> None:
         for start in range(0, len(pairings), PAIRINGS_PER_STATEMENT):
             chunk = pairings[start : start + PAIRINGS_PER_STATEMENT]
             where = reduce(or_, (Q(partnership_id=p, year__in=sorted(years_of[p])) for p in chunk))
-            for model in (DonationSummary, PairingYearTotal, PlaceYearTotal, DonorYearTotal):
+            for model in DERIVED:
                 model.objects.filter(where).delete()
-            rows = list(sums(Donation.objects.filter(where)))
-            DonationSummary.objects.bulk_create(
-                DonationSummary(
-                    **{field: row[field] for field in KEY_FIELDS},
-                    amount=row["total"],
-                    count=row["n"],
+            rows, by_donor_kind = sums(Donation.objects.filter(where))
+            for model, model_rows in ((DonationSummary, rows), (DonorKindSummary, by_donor_kind)):
+                model.objects.bulk_create(
+                    model(
+                        **{field: row[field] for field in row if field not in ("total", "n")},
+                        amount=row["total"],
+                        count=row["n"],
+                    )
+                    for row in model_rows
                 )
-                for row in rows
-            )
             PairingYearTotal.objects.bulk_create(
                 PairingYearTotal(partnership_id=pairing, year=year, **figures)
                 for (pairing, year), figures in year_totals(rows).items()
@@ -125,6 +148,17 @@ def refresh(keys: Iterable[Key | None]) -> None:
             DonorYearTotal.objects.bulk_create(
                 DonorYearTotal(**row) for row in donor_sums(on_donation)
             )
+            # The totals by filter, many rows a key, in the database (the rebuild's SQL): as
+            # objects they tripled the time of a refresh (a key of 169 handovers, 18 → 55 ms).
+            # place_facet_sums and donor_facet_sums, which `differences` compares them with,
+            # say the same in Python.
+            chosen, params = (
+                Donation.objects.filter(where).order_by().values("pk").query.sql_with_params()
+            )
+            with connection.cursor() as cursor:
+                for sql in (PLACE_FACETS_SQL, DONOR_FACETS_SQL):
+                    statement = sql.format(**_tables(), where=f"d.id IN ({chosen})")
+                    cursor.execute(statement, params * sql.count("{where}"))
 
 
 def lock_pairings(pairing_ids: Iterable[int]) -> None:
@@ -173,73 +207,168 @@ def refresh_donations(donation_ids: Iterable[int], *, keys: Iterable[Key | None]
         refresh(found | keys_now())
 
 
-def sums(donations) -> Iterator[dict]:
-    """The summary's rows as the donations give them: key fields, `total` and `n`."""
-    return (
-        donations.order_by().values(*KEY_FIELDS).annotate(total=Sum("amount"), n=Count("pk"))
-    ).iterator()
+def sums(donations) -> tuple[list[dict], list[dict]]:
+    """The summary's rows as the donations give them (key fields, `total` and `n`), and the
+    summary by donor kind's (the same with `donor_kind`), from one grouping by the key and
+    the donors' kinds."""
+    summary: dict[tuple, dict] = {}
+    by_donor_kind: dict[tuple, dict] = {}
+
+    def add(rows: dict[tuple, dict], key: tuple, fields: tuple, row: dict) -> None:
+        if key not in rows:
+            rows[key] = dict(zip(fields, key, strict=True)) | {"total": ZERO, "n": 0}
+        rows[key]["total"] += row["total"]
+        rows[key]["n"] += row["n"]
+
+    grouped = (
+        donations.order_by()
+        .values(*KEY_FIELDS, "donor_kinds")
+        .annotate(total=Sum("amount"), n=Count("pk"))
+    )
+    for row in grouped.iterator():
+        key = tuple(row[field] for field in KEY_FIELDS)
+        add(summary, key, tuple(KEY_FIELDS), row)
+        for name in donor_kinds_of(row["donor_kinds"]):
+            add(by_donor_kind, (name, *key), ("donor_kind", *KEY_FIELDS), row)
+    return list(summary.values()), list(by_donor_kind.values())
 
 
 PLACE_KEY = ("partnership_id", "year", "region_id")
+FACET_KEY = ("partnership_id", "facet", "value", "year", "region_id")
 DONOR_KEY = ("partnership_id", "year", "organisation_id")
+DONOR_FACET_KEY = ("partnership_id", "facet", "value", "year", "organisation_id")
+
+
+def _received(on_donation: Q, *columns: str) -> QuerySet:
+    """The lines of the donations `on_donation` selects that went to a place, summed and
+    counted per pairing, year, region and `columns` of the donation."""
+    return (
+        DonationLine.objects.filter(on_donation, region__isnull=False)
+        .order_by()
+        .values_list("donation__partnership_id", "donation__year", "region_id", *columns)
+        .annotate(total=Sum("amount"), n=Count("pk"))
+    )
+
+
+def _unshared(on_donation: Q, *columns: str) -> QuerySet:
+    """The recipient links of those donations naming a region with no share of its own (no
+    line to it, not handed over to it), counted per pairing, year, region and `columns`."""
+    own_share = DonationLine.objects.filter(
+        donation_id=OuterRef("donation_id"), region_id=OuterRef("region_id")
+    )
+    return (
+        Donation.recipient_regions.through.objects.filter(on_donation)
+        .exclude(donation__region_id=F("region_id"))
+        .filter(~Exists(own_share))
+        .order_by()
+        .values_list("donation__partnership_id", "donation__year", "region_id", *columns)
+        .annotate(n=Count("donation_id"))
+    )
+
+
+def _merged(key_fields: tuple[str, ...], received, unshared) -> list[dict]:
+    """Rows of amount, lines and unknown per key, from (key, total, n) and (key, n) rows;
+    rows of one key (a donation's kinds spread over several) are added up."""
+    rows: dict[tuple, dict] = {}
+
+    def row(key: tuple) -> dict:
+        if key not in rows:
+            rows[key] = dict(zip(key_fields, key, strict=True)) | {
+                "amount": ZERO,
+                "lines": 0,
+                "unknown": 0,
+            }
+        return rows[key]
+
+    for key, total, n in received:
+        figures = row(key)
+        figures["amount"] += total
+        figures["lines"] += n
+    for key, n in unshared:
+        row(key)["unknown"] += n
+    return list(rows.values())
 
 
 def place_sums(on_donation: Q) -> list[dict]:
     """PlaceYearTotal's rows for the donations `on_donation` (a condition from a line or a
     recipient link) selects: lines summed per region, and the recipient links naming a region
     without a share of their own counted, merged per (pairing, year, region)."""
-    places: dict[tuple, dict] = {}
-
-    def row(key: tuple) -> dict:
-        if key not in places:
-            places[key] = dict(zip(PLACE_KEY, key, strict=True)) | {
-                "amount": ZERO,
-                "lines": 0,
-                "unknown": 0,
-            }
-        return places[key]
-
-    received = (
-        DonationLine.objects.filter(on_donation, region__isnull=False)
-        .order_by()
-        .values_list("donation__partnership_id", "donation__year", "region_id")
-        .annotate(total=Sum("amount"), n=Count("pk"))
+    return _merged(
+        PLACE_KEY,
+        ((tuple(key), total, n) for *key, total, n in _received(on_donation)),
+        ((tuple(key), n) for *key, n in _unshared(on_donation)),
     )
-    for *key, total, n in received:
-        figures = row(tuple(key))
-        figures["amount"], figures["lines"] = total, n
-    own_share = DonationLine.objects.filter(
-        donation_id=OuterRef("donation_id"), region_id=OuterRef("region_id")
-    )
-    unshared = (
-        Donation.recipient_regions.through.objects.filter(on_donation)
-        .exclude(donation__region_id=F("region_id"))
-        .filter(~Exists(own_share))
-        .order_by()
-        .values_list("donation__partnership_id", "donation__year", "region_id")
-        .annotate(n=Count("donation_id"))
-    )
-    for *key, n in unshared:
-        row(tuple(key))["unknown"] = n
-    return list(places.values())
 
 
-def donor_sums(on_donation: Q) -> list[dict]:
-    """DonorYearTotal's rows for the donations `on_donation` (from a donor link) selects."""
-    rows = (
+FACET_COLUMNS = (
+    "donation__category",
+    "donation__kind",
+    "donation__funding",
+    "donation__donor_kinds",
+)
+
+
+def place_facet_sums(on_donation: Q) -> list[dict]:
+    """PlaceFacetYearTotal's rows for the donations `on_donation` selects: place_sums'
+    figures, per (pairing, facet, value, year, region) for every facet value of each
+    donation (models.facet_values)."""
+
+    def spread(rows):
+        for pairing, year, region, category, kind, funding, donor_kinds, *figures in rows:
+            for facet, value in facet_values(category, kind, funding, donor_kinds):
+                yield ((pairing, facet, value, year, region), *figures)
+
+    return _merged(
+        FACET_KEY,
+        spread(_received(on_donation, *FACET_COLUMNS)),
+        spread(_unshared(on_donation, *FACET_COLUMNS)),
+    )
+
+
+def _given(on_donation: Q, *columns: str) -> QuerySet:
+    """The donor links of the donations `on_donation` selects, per pairing, year, donor and
+    `columns` of the donation: their amount, the part given alone, and how many."""
+    return (
         Donation.donors.through.objects.filter(on_donation)
         .order_by()
-        .values_list("donation__partnership_id", "donation__year", "organisation_id")
+        .values_list("donation__partnership_id", "donation__year", "organisation_id", *columns)
         .annotate(
             total=Sum("donation__amount"),
             sole=Sum("donation__amount", filter=Q(donation__donor_count=1)),
             n=Count("donation_id"),
         )
     )
+
+
+def donor_sums(on_donation: Q) -> list[dict]:
+    """DonorYearTotal's rows for the donations `on_donation` (from a donor link) selects."""
     return [
         dict(zip(DONOR_KEY, key, strict=True)) | {"amount": total, "sole": sole or ZERO, "count": n}
-        for *key, total, sole, n in rows
+        for *key, total, sole, n in _given(on_donation)
     ]
+
+
+def donor_facet_sums(on_donation: Q) -> list[dict]:
+    """DonorFacetYearTotal's rows for the donations `on_donation` selects: donor_sums'
+    figures per (pairing, facet, value, year, donor), for the donation's category, kind and
+    funding."""
+    rows: dict[tuple, dict] = {}
+    for pairing, year, donor, *values, total, sole, n in _given(
+        on_donation, *(f"donation__{facet}" for facet in DONOR_FACETS)
+    ):
+        for facet, value in zip(DONOR_FACETS, values, strict=True):
+            key = (pairing, facet.value, value, year, donor)
+            if key not in rows:
+                rows[key] = dict(zip(DONOR_FACET_KEY, key, strict=True)) | {
+                    "amount": ZERO,
+                    "sole": ZERO,
+                    "count": 0,
+                }
+            figures = rows[key]
+            figures["amount"] += total
+            figures["sole"] += sole or ZERO
+            figures["count"] += n
+    return list(rows.values())
 
 
 def year_totals(rows: Iterable[dict]) -> dict[Key, dict]:
@@ -296,16 +425,25 @@ def rebuild() -> int:
             f"FROM {_table(DonationSummary)} GROUP BY partnership_id, year",
             [value for _, value, _ in TOTAL_SPLITS],
         )
-        for model, sql in ((PlaceYearTotal, PLACES_SQL), (DonorYearTotal, DONORS_SQL)):
+        for model, sql in (
+            (DonorKindSummary, DONOR_KIND_SUMMARY_SQL),
+            (PlaceYearTotal, PLACES_SQL),
+            (PlaceFacetYearTotal, PLACE_FACETS_SQL),
+            (DonorYearTotal, DONORS_SQL),
+            (DonorFacetYearTotal, DONOR_FACETS_SQL),
+        ):
             cursor.execute(f"DELETE FROM {_table(model)}")
-            cursor.execute(sql.format(**_tables()))
+            cursor.execute(sql.format(**_tables(), where="1 = 1"))
         return rowcount
 
 
 def _tables() -> dict[str, str]:
     return {
+        "kind_summary": _table(DonorKindSummary),
         "place": _table(PlaceYearTotal),
+        "facet": _table(PlaceFacetYearTotal),
         "donor": _table(DonorYearTotal),
+        "donor_facet": _table(DonorFacetYearTotal),
         "donation": _table(Donation),
         "line": _table(DonationLine),
         "recipients": _table(Donation.recipient_regions.through),
@@ -331,6 +469,74 @@ SELECT partnership_id, "year", region_id, SUM(amount), SUM("lines"), SUM("unknow
 ) parts
 GROUP BY partnership_id, "year", region_id
 """
+# Each donor kind and its bit in Donation.donor_kinds, as rows (name, bit).
+DONOR_KINDS_SQL = "VALUES " + ", ".join(
+    f"('{name}', {bit})" for name, bit in DONOR_KIND_BITS.items()
+)
+# sums' rows by donor kind over every donation: each counted under every kind in its mask.
+DONOR_KIND_SUMMARY_SQL = (
+    """
+WITH kinds (name, bit) AS ("""
+    + DONOR_KINDS_SQL
+    + """)
+INSERT INTO {kind_summary}
+    (partnership_id, donor_kind, "year", kind, category, funding, amount, "count")
+SELECT d.partnership_id, kinds.name, d."year", d.kind, d.category, d.funding, SUM(d.amount),
+    COUNT(*)
+FROM {donation} d JOIN kinds ON (d.donor_kinds & kinds.bit) > 0
+GROUP BY d.partnership_id, kinds.name, d."year", d.kind, d.category, d.funding
+"""
+)
+# place_facet_sums over the donations `where` (a condition on `d`) selects: the places' parts
+# summed per donation columns once, then counted under each column's value and each donor
+# kind in the donation's mask.
+PLACE_FACETS_SQL = (
+    """
+WITH parts AS (
+    SELECT partnership_id, "year", region_id, category, kind, funding, donor_kinds,
+        SUM(amount) AS amount, SUM("lines") AS "lines", SUM("unknown") AS "unknown"
+    FROM (
+        SELECT d.partnership_id, d."year", l.region_id, d.category, d.kind, d.funding,
+            d.donor_kinds, l.amount, 1 AS "lines", 0 AS "unknown"
+        FROM {line} l JOIN {donation} d ON d.id = l.donation_id
+        WHERE l.region_id IS NOT NULL AND {where}
+        UNION ALL
+        SELECT d.partnership_id, d."year", r.region_id, d.category, d.kind, d.funding,
+            d.donor_kinds, 0, 0, 1
+        FROM {recipients} r JOIN {donation} d ON d.id = r.donation_id
+        WHERE {where} AND (d.region_id IS NULL OR d.region_id <> r.region_id)
+        AND NOT EXISTS (
+            SELECT 1 FROM {line} o
+            WHERE o.donation_id = r.donation_id AND o.region_id = r.region_id
+        )
+    ) lines_and_links
+    GROUP BY partnership_id, "year", region_id, category, kind, funding, donor_kinds
+),
+kinds (name, bit) AS ("""
+    + DONOR_KINDS_SQL
+    + """),
+facets AS (
+    SELECT partnership_id, 'category' AS facet, category AS value, "year", region_id,
+        amount, "lines", "unknown" FROM parts
+    UNION ALL
+    SELECT partnership_id, 'kind', kind, "year", region_id, amount, "lines", "unknown"
+    FROM parts
+    UNION ALL
+    SELECT partnership_id, 'funding', funding, "year", region_id, amount, "lines", "unknown"
+    FROM parts
+    UNION ALL
+    SELECT partnership_id, 'donor_kind', kinds.name, "year", region_id, amount, "lines",
+        "unknown"
+    FROM parts JOIN kinds ON (parts.donor_kinds & kinds.bit) > 0
+)
+INSERT INTO {facet}
+    (partnership_id, facet, value, "year", region_id, amount, "lines", "unknown")
+SELECT partnership_id, facet, value, "year", region_id, SUM(amount), SUM("lines"),
+    SUM("unknown")
+FROM facets
+GROUP BY partnership_id, facet, value, "year", region_id
+"""
+)
 DONORS_SQL = """
 INSERT INTO {donor} (partnership_id, "year", organisation_id, amount, sole, "count")
 SELECT d.partnership_id, d."year", k.organisation_id, SUM(d.amount),
@@ -338,6 +544,38 @@ SELECT d.partnership_id, d."year", k.organisation_id, SUM(d.amount),
 FROM {donors} k JOIN {donation} d ON d.id = k.donation_id
 GROUP BY d.partnership_id, d."year", k.organisation_id
 """
+
+# donor_facet_sums over the donations `where` selects: the donors' figures per donation
+# columns once, then counted under each column's value.
+DONOR_FACETS_SQL = (
+    """
+WITH parts AS (
+    SELECT d.partnership_id, d."year", k.organisation_id, d.category, d.kind, d.funding,
+        SUM(d.amount) AS amount,
+        SUM(CASE WHEN d.donor_count = 1 THEN d.amount ELSE 0 END) AS sole,
+        COUNT(*) AS "count"
+    FROM {donors} k JOIN {donation} d ON d.id = k.donation_id
+    WHERE {where}
+    GROUP BY d.partnership_id, d."year", k.organisation_id, d.category, d.kind, d.funding
+),
+facets AS ("""
+    + "\n    UNION ALL\n".join(
+        f"""
+    SELECT partnership_id, '{facet.value}' AS facet, {facet.value} AS value, "year",
+        organisation_id, amount, sole, "count"
+    FROM parts"""
+        for facet in DONOR_FACETS
+    )
+    + """
+)
+INSERT INTO {donor_facet}
+    (partnership_id, facet, value, "year", organisation_id, amount, sole, "count")
+SELECT partnership_id, facet, value, "year", organisation_id, SUM(amount), SUM(sole),
+    SUM("count")
+FROM facets
+GROUP BY partnership_id, facet, value, "year", organisation_id
+"""
+)
 
 
 def differences() -> list[str]:
@@ -354,12 +592,12 @@ def differences() -> list[str]:
 
 
 def _differences() -> list[str]:
-    """Compared a few hundred pairings at a time: all of a million lines' place and donor
-    totals at once, as dictionaries on both sides, took a gigabyte."""
+    """Compared some pairings at a time (PAIRINGS_PER_COMPARISON): all of a million lines'
+    place and donor totals at once, as dictionaries on both sides, took a gigabyte."""
     pairings = list(Partnership.objects.order_by("pk").values_list("pk", flat=True))
     problems = []
-    for start in range(0, len(pairings), PAIRINGS_PER_STATEMENT):
-        chunk = pairings[start : start + PAIRINGS_PER_STATEMENT]
+    for start in range(0, len(pairings), PAIRINGS_PER_COMPARISON):
+        chunk = pairings[start : start + PAIRINGS_PER_COMPARISON]
         problems += _differences_of(chunk)
     return problems
 
@@ -371,17 +609,22 @@ def _differences_of(pairings: list[int]) -> list[str]:
                 problems.append(f"{key}: donations {expected.get(key)}, {what} {stored.get(key)}")
 
     problems: list[str] = []
-    expected = {
-        tuple(row[field] for field in KEY_FIELDS): (row["total"], row["n"])
-        for row in sums(Donation.objects.filter(partnership_id__in=pairings))
-    }
-    stored = {
-        tuple(row[field] for field in KEY_FIELDS): (row["amount"], row["count"])
-        for row in DonationSummary.objects.filter(partnership_id__in=pairings)
-        .values(*KEY_FIELDS, "amount", "count")
-        .iterator()
-    }
-    compare(expected, stored, "summary")
+    rows, by_donor_kind = sums(Donation.objects.filter(partnership_id__in=pairings))
+    for model, key_fields, expected_rows, what in (
+        (DonationSummary, KEY_FIELDS, rows, "summary"),
+        (DonorKindSummary, ["donor_kind", *KEY_FIELDS], by_donor_kind, "summary by donor kind"),
+    ):
+        compare(
+            {tuple(row[f] for f in key_fields): (row["total"], row["n"]) for row in expected_rows},
+            {
+                tuple(row[f] for f in key_fields): (row["amount"], row["count"])
+                for row in model.objects.filter(partnership_id__in=pairings)
+                .values(*key_fields, "amount", "count")
+                .iterator()
+            },
+            what,
+        )
+    expected = {tuple(row[field] for field in KEY_FIELDS): (row["total"], row["n"]) for row in rows}
     expected_totals = year_totals(
         {**dict(zip(KEY_FIELDS, key, strict=True)), "total": total, "n": n}
         for key, (total, n) in expected.items()
@@ -397,7 +640,14 @@ def _differences_of(pairings: list[int]) -> list[str]:
     on_donation = Q(donation__partnership_id__in=pairings)
     for model, key_fields, expected_rows, what in (
         (PlaceYearTotal, PLACE_KEY, place_sums(on_donation), "place totals"),
+        (PlaceFacetYearTotal, FACET_KEY, place_facet_sums(on_donation), "place totals by filter"),
         (DonorYearTotal, DONOR_KEY, donor_sums(on_donation), "donor totals"),
+        (
+            DonorFacetYearTotal,
+            DONOR_FACET_KEY,
+            donor_facet_sums(on_donation),
+            "donor totals by filter",
+        ),
     ):
         compare(
             {tuple(row.pop(f) for f in key_fields): row for row in expected_rows},
@@ -417,7 +667,7 @@ def _figures(model) -> list[str]:
     return [
         field.attname
         for field in model._meta.concrete_fields
-        if not field.primary_key and field.attname not in (*PLACE_KEY, *DONOR_KEY)
+        if not field.primary_key and field.attname not in (*FACET_KEY, *DONOR_FACET_KEY)
     ]
 
 

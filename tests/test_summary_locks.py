@@ -13,7 +13,7 @@ from django.db import connection, connections, transaction
 from partnerships import summary
 from partnerships.management.commands import load_reference_data
 from partnerships.models import Donation, DonationLine, Region
-from tests.conftest import Reference
+from tests.conftest import Reference, handover
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -231,3 +231,78 @@ def test_a_line_added_while_its_donation_moves_to_another_year_counts_in_the_new
     assert errors == [], errors
     assert Donation.objects.get(pk=donation.pk).year == 2024
     assert summary.differences() == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_donors_new_kind_while_a_handover_gains_it_does_not_deadlock():
+    """A new kind refreshes the place totals by donor kind of the donor's handovers' pairings.
+    A save of a handover of one of them holds the pairing's lock, then adds the donor (which
+    waits for the organisation's lock): the kind's save, holding the organisation, must not
+    then wait for the pairing."""
+    from partnerships.models import Organisation
+
+    load_reference_data.load()
+    ref = Reference()
+    donor = ref.town_government  # gave the pairing's handover
+    holding = threading.Event()
+
+    def add():
+        with transaction.atomic():
+            # its refresh holds the pairing's lock
+            donation = handover(ref.pairing, ref.jiangkou, "10.00", datetime.date(2023, 5, 1))
+            holding.set()
+            time.sleep(1)
+            donation.donors.add(donor)
+
+    def rekind():
+        holding.wait(10)
+        time.sleep(0.2)
+        changed = Organisation.objects.get(pk=donor.pk)
+        changed.kind = "school"
+        changed.save()
+
+    errors = run_at_once(add, rekind)
+    assert errors == [], errors
+    assert summary.differences() == []
+    # Both handovers count it as a school, neither as government (it was their only one).
+    masks = Donation.objects.filter(donors=donor).values_list("donor_kinds", flat=True)
+    assert len(masks) == 2 and all(mask & 64 and not mask & 1 for mask in masks)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+@pytest.mark.parametrize("change", ["kind", "delete"])
+def test_a_donors_change_while_one_of_its_handovers_is_saved_does_not_deadlock(change):
+    """A handover's save locks its row, then its pairing (the refresh). A donor's new kind,
+    or its deletion, rewrites its handovers' donor columns and refreshes their pairings: it
+    must take them in the same order, or each waits for what the other holds."""
+    from partnerships.models import Organisation
+
+    load_reference_data.load()
+    ref = Reference()
+    donor = ref.town_government  # gave the pairing's handover
+    holding = threading.Event()
+
+    def save():
+        with transaction.atomic():
+            donation = Donation.objects.select_for_update(no_key=True).get(
+                pk=ref.donation.pk
+            )  # as Donation.save locks it, before its refresh locks the pairing
+            holding.set()
+            time.sleep(1)
+            donation.notes = "改过"
+            donation.save()
+
+    def change_donor():
+        holding.wait(10)
+        time.sleep(0.2)
+        changed = Organisation.objects.get(pk=donor.pk)
+        if change == "kind":
+            changed.kind = "school"
+            changed.save()
+        else:
+            changed.delete()
+
+    errors = run_at_once(save, change_donor)
+    assert errors == [], errors
+    assert summary.differences() == []
+    assert Donation.objects.get(pk=ref.donation.pk).notes == "改过"

@@ -356,7 +356,8 @@ class Command(BaseCommand):
             ),
             (
                 # The same under a filter of what the donations are, which officials choose:
-                # the figures then come from the donations and lines, not the stored totals.
+                # the figures then come from the stored totals by filter (the baseline sums
+                # the lines of those donations).
                 f"province pairing, education /pairings/{province.pk}/?category=education",
                 f"/pairings/{province.pk}/?category=education",
                 *village_sums(province.path, " AND d.category = 'education'"),

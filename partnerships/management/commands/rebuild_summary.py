@@ -28,8 +28,8 @@ class Command(BaseCommand):
         if check:
             problems = summary.differences()
             stale = stale_donor_columns().count()
-            if stale:
-                problems.append(f"{stale} donations' stored number or kinds of donors")
+            if stale:  # first: the totals it reads differ because of it
+                problems.insert(0, f"{stale} donations' stored number or kinds of donors")
             if problems:
                 for line in problems[:50]:
                     self.stderr.write(line)
