@@ -19,6 +19,45 @@ class KeysFirstPaginator(Paginator):
 
     object_list: QuerySet
 
+    def __init__(
+        self,
+        object_list: QuerySet,
+        per_page: int,
+        *args,
+        rows_per_year: dict[int, int] | None = None,
+        **kwargs,
+    ) -> None:
+        """`rows_per_year`: how many rows the list has in each year, when they are known
+        without counting them (stored totals), for a list ordered by year, the latest first.
+        The count is then their sum, and a page's keys are read from the years it spans only:
+        a deep page no longer skips the rows of the years before it one by one."""
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.rows_per_year = rows_per_year
+        if rows_per_year is not None:
+            if tuple(object_list.query.order_by[:1]) != ("-year",):
+                raise ValueError("rows_per_year needs a list ordered by year, the latest first")
+            self.count = sum(rows_per_year.values())
+
+    def page(self, number) -> Page:
+        """Django's page, with the rows of the years before it left out when they are known."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        rows = self.object_list
+        if self.rows_per_year is not None:
+            before, seen, spanned = 0, 0, []
+            for year in sorted(self.rows_per_year, reverse=True):
+                first, seen = seen, seen + self.rows_per_year[year]
+                if seen <= bottom:
+                    before = seen
+                elif first < top:
+                    spanned.append(year)
+            rows = rows.filter(year__in=spanned)
+            bottom, top = bottom - before, top - before
+        return self._get_page(rows[bottom:top], number, self)
+
     def _get_page(self, rows: QuerySet, number: int, paginator: Paginator) -> Page:
         """Django's `page` works out the slice; its keys are read, then those rows by key."""
         keys = list(rows.values_list("pk", flat=True))

@@ -26,6 +26,10 @@ refreshed by the same keys, and also depend on what the donation's own row does 
   (Organisation.save).
 - Deleting an organisation removes its donor links without m2m_changed: models.donor_deleted
   recounts, and so refreshes, the donations it gave to.
+
+The regions' totals (AreaYearTotal) sum each place's figures into every region above it, so
+they also depend on where the places lie: moving a region (Region.save) refreshes the keys of
+the donations within it.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from .models import (
     DONOR_FACETS,
     DONOR_KIND_BITS,
+    PATH_DIGITS,
     TOTAL_SPLITS,
+    AreaYearTotal,
     Donation,
     DonationLine,
     DonationSummary,
@@ -55,6 +61,7 @@ from .models import (
     Partnership,
     PlaceFacetYearTotal,
     PlaceYearTotal,
+    Region,
     donor_kinds_of,
     facet_values,
     total_column,
@@ -74,6 +81,7 @@ DERIVED = (
     PairingYearTotal,
     PlaceYearTotal,
     PlaceFacetYearTotal,
+    AreaYearTotal,
     DonorYearTotal,
     DonorFacetYearTotal,
 )
@@ -156,7 +164,7 @@ def refresh(keys: Iterable[Key | None]) -> None:
                 Donation.objects.filter(where).order_by().values("pk").query.sql_with_params()
             )
             with connection.cursor() as cursor:
-                for sql in (PLACE_FACETS_SQL, DONOR_FACETS_SQL):
+                for sql in (PLACE_FACETS_SQL, AREAS_SQL, DONOR_FACETS_SQL):
                     statement = sql.format(**_tables(), where=f"d.id IN ({chosen})")
                     cursor.execute(statement, params * sql.count("{where}"))
 
@@ -371,6 +379,48 @@ def donor_facet_sums(on_donation: Q) -> list[dict]:
     return list(rows.values())
 
 
+def area_sums(donations: QuerySet[Donation], paths: dict[int, str]) -> list[dict]:
+    """AreaYearTotal's rows for `donations`, in Python (AREAS_SQL says the same in SQL): each
+    line, receiving region and named region is a place the donation lies in, credited to
+    every region on the place's path (`paths`: each region's), a donation counted once a
+    region."""
+    key_of: dict[int, Key] = {}
+    places: list[tuple[int, int, Decimal, int]] = []  # donation, region, amount, lines
+    for pk, pairing, year, region in donations.values_list(
+        "pk", "partnership_id", "year", "region_id"
+    ).iterator():
+        key_of[pk] = (pairing, year)
+        if region is not None:
+            places.append((pk, region, ZERO, 0))
+    chosen = donations.values("pk")
+    places += [
+        (donation, region, amount, 1)
+        for donation, region, amount in DonationLine.objects.filter(donation__in=chosen)
+        .values_list("donation_id", "region_id", "amount")
+        .iterator()
+    ]
+    places += [
+        (donation, region, ZERO, 0)
+        for donation, region in Donation.recipient_regions.through.objects.filter(
+            donation__in=chosen
+        )
+        .values_list("donation_id", "region_id")
+        .iterator()
+    ]
+    figures: dict[tuple, list] = {}
+    for donation, place, amount, lines in places:
+        for step in paths[place].strip("/").split("/"):
+            row = figures.setdefault((*key_of[donation], int(step)), [ZERO, 0, set()])
+            row[0] += amount
+            row[1] += lines
+            row[2].add(donation)
+    return [
+        dict(zip(PLACE_KEY, key, strict=True))
+        | {"amount": amount, "lines": lines, "handovers": len(handovers)}
+        for key, (amount, lines, handovers) in figures.items()
+    ]
+
+
 def year_totals(rows: Iterable[dict]) -> dict[Key, dict]:
     """PairingYearTotal's figures per (pairing, year), added up from the summary's rows."""
     totals: dict[Key, dict] = {}
@@ -429,6 +479,7 @@ def rebuild() -> int:
             (DonorKindSummary, DONOR_KIND_SUMMARY_SQL),
             (PlaceYearTotal, PLACES_SQL),
             (PlaceFacetYearTotal, PLACE_FACETS_SQL),
+            (AreaYearTotal, AREAS_SQL),
             (DonorYearTotal, DONORS_SQL),
             (DonorFacetYearTotal, DONOR_FACETS_SQL),
         ):
@@ -438,16 +489,23 @@ def rebuild() -> int:
 
 
 def _tables() -> dict[str, str]:
+    """The names the statements below are formatted with: tables, and a hint."""
     return {
         "kind_summary": _table(DonorKindSummary),
         "place": _table(PlaceYearTotal),
         "facet": _table(PlaceFacetYearTotal),
+        "area": _table(AreaYearTotal),
+        "region": _table(Region),
         "donor": _table(DonorYearTotal),
         "donor_facet": _table(DonorFacetYearTotal),
         "donation": _table(Donation),
         "line": _table(DonationLine),
         "recipients": _table(Donation.recipient_regions.through),
         "donors": _table(Donation.donors.through),
+        # PostgreSQL computes AREAS_SQL's places once: inlined, it may read them again for
+        # each region on a misjudged plan (minutes on a table full of dead rows). SQLite
+        # before 3.35 knows no such hint, and has no need of it.
+        "materialized": "MATERIALIZED" if connection.vendor == "postgresql" else "",
     }
 
 
@@ -537,6 +595,48 @@ FROM facets
 GROUP BY partnership_id, facet, value, "year", region_id
 """
 )
+# A step of a materialised path: its digits and the slash after them.
+STEP = PATH_DIGITS + 1
+# area_sums over the donations `where` selects: each line, receiving region and named recipient
+# region is a place the donation lies in, and so lies in each region on the place's path (its
+# steps: PATH_DIGITS digits after a slash, read as the region's id); summed and counted once
+# a donation per region.
+AREAS_SQL = (
+    """
+WITH places AS {materialized} (
+    SELECT d.id AS donation_id, d.partnership_id, d."year", l.region_id, l.amount,
+        1 AS "lines"
+    FROM {line} l JOIN {donation} d ON d.id = l.donation_id
+    WHERE {where}
+    UNION ALL
+    SELECT d.id, d.partnership_id, d."year", d.region_id, 0, 0
+    FROM {donation} d
+    WHERE d.region_id IS NOT NULL AND {where}
+    UNION ALL
+    SELECT d.id, d.partnership_id, d."year", r.region_id, 0, 0
+    FROM {recipients} r JOIN {donation} d ON d.id = r.donation_id
+    WHERE {where}
+),
+depths (depth) AS ("""
+    + "VALUES "
+    + ", ".join(f"({depth})" for depth in range(1, len(Region.Level) + 1))
+    + f"""),
+areas AS (
+    SELECT places.donation_id, places.partnership_id, places."year", places.amount,
+        places."lines",
+        CAST(SUBSTR(p.path, (depths.depth - 1) * {STEP} + 2, {PATH_DIGITS}) AS INTEGER)
+            AS region_id
+    FROM places
+    JOIN {{region}} p ON p.id = places.region_id
+    JOIN depths ON LENGTH(p.path) >= depths.depth * {STEP} + 1
+)
+INSERT INTO {{area}} (partnership_id, "year", region_id, amount, "lines", handovers)
+SELECT partnership_id, "year", region_id, SUM(amount), SUM("lines"),
+    COUNT(DISTINCT donation_id)
+FROM areas
+GROUP BY partnership_id, "year", region_id
+"""
+)
 DONORS_SQL = """
 INSERT INTO {donor} (partnership_id, "year", organisation_id, amount, sole, "count")
 SELECT d.partnership_id, d."year", k.organisation_id, SUM(d.amount),
@@ -595,14 +695,15 @@ def _differences() -> list[str]:
     """Compared some pairings at a time (PAIRINGS_PER_COMPARISON): all of a million lines'
     place and donor totals at once, as dictionaries on both sides, took a gigabyte."""
     pairings = list(Partnership.objects.order_by("pk").values_list("pk", flat=True))
+    paths = dict(Region.objects.values_list("pk", "path").iterator())
     problems = []
     for start in range(0, len(pairings), PAIRINGS_PER_COMPARISON):
         chunk = pairings[start : start + PAIRINGS_PER_COMPARISON]
-        problems += _differences_of(chunk)
+        problems += _differences_of(chunk, paths)
     return problems
 
 
-def _differences_of(pairings: list[int]) -> list[str]:
+def _differences_of(pairings: list[int], paths: dict[int, str]) -> list[str]:
     def compare(expected: dict, stored: dict, what: str) -> None:
         for key in sorted(expected.keys() | stored.keys()):
             if expected.get(key) != stored.get(key):
@@ -641,6 +742,12 @@ def _differences_of(pairings: list[int]) -> list[str]:
     for model, key_fields, expected_rows, what in (
         (PlaceYearTotal, PLACE_KEY, place_sums(on_donation), "place totals"),
         (PlaceFacetYearTotal, FACET_KEY, place_facet_sums(on_donation), "place totals by filter"),
+        (
+            AreaYearTotal,
+            PLACE_KEY,
+            area_sums(Donation.objects.filter(partnership_id__in=pairings), paths),
+            "region totals",
+        ),
         (DonorYearTotal, DONOR_KEY, donor_sums(on_donation), "donor totals"),
         (
             DonorFacetYearTotal,

@@ -473,9 +473,14 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
     def build() -> dict:
         table = reports.region_year_table(filters=filters, region=region)
         year_totals = dict(zip(table.years, table.column_totals, strict=True))
+        per_year = reports.handovers_to_region_per_year(filters=filters, region=region)
+        handovers = reports.donations_to_region(
+            filters=filters,
+            region=region,
+            handovers=None if per_year is None else sum(per_year.values()),
+        )
         page = KeysFirstPaginator(
-            reports.donation_list(reports.donations_to_region(filters=filters, region=region)),
-            PAGE_SIZE,
+            reports.donation_list(handovers), PAGE_SIZE, rows_per_year=per_year
         ).get_page(request.GET.get("page"))
         # The pairings this region is a side of: a helping town's page links to what it gave.
         sides = Q(helping_region=region) | Q(assisted_region=region)

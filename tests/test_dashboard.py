@@ -22,6 +22,7 @@ from partnerships import access, reports, views
 from partnerships.models import (
     LIST_ORDER,
     AidProject,
+    AreaYearTotal,
     Assignment,
     Donation,
     DonationLine,
@@ -1558,6 +1559,38 @@ def test_a_pairings_figures_come_from_the_totals_key_alone(
     assert definition.endswith(f"({columns}) INCLUDE ({', '.join(figures)})"), definition
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_a_regions_table_and_count_come_from_the_index_by_region_alone(reference):
+    """A region's table of places and the count of its list read the regions' totals by
+    region, whose index carries the pairing and the figures (migration 0041): the pairings
+    in view and the sums come from it without the table's pages."""
+    region = reference.jiangkou.parent
+    filters = reports.Filters()
+    table = (
+        filters.area_totals()
+        .filter(region__in=Region.objects.filter(parent=region).values("pk"), lines__gt=0)
+        .order_by()
+        .values("region_id", "year")
+        .annotate(Sum("amount"))
+    )
+    count = filters.area_totals().filter(region=region).values("year").annotate(Sum("handovers"))
+    analyzed(AreaYearTotal, Region)
+    for rows in (table, count):
+        sql, params = rows.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Index Only Scan using area_year_total_region" in plan, plan
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_indexdef('area_year_total_region'::regclass)")
+        (definition,) = cursor.fetchone()
+    assert definition.endswith(
+        "(region_id, year) INCLUDE (partnership_id, amount, lines, handovers)"
+    ), definition
+
+
 def test_a_pairings_ancestors_cost_one_query_at_any_depth(
     official_client, reference, django_assert_num_queries
 ):
@@ -1841,17 +1874,27 @@ def test_a_lists_pages_hold_the_rows_plain_slicing_gives(reference, per_page, or
     ):
         rows = reports.donation_list(rows)
         plain = Paginator(rows, per_page, orphans=orphans)
-        keys_first = KeysFirstPaginator(rows, per_page, orphans=orphans)
-        assert keys_first.num_pages == plain.num_pages > 1
-        for number in plain.page_range:
-            expected = [
-                (d.pk, getattr(d, "received", None), d.listed_donors) for d in plain.page(number)
-            ]
-            found = [
-                (d.pk, getattr(d, "received", None), d.listed_donors)
-                for d in keys_first.page(number)
-            ]
-            assert found == expected, number
+        paginators = [KeysFirstPaginator(rows, per_page, orphans=orphans)]
+        if hasattr(rows.first(), "received"):  # a region's list: also counted by year
+            per_year = reports.handovers_to_region_per_year(
+                filters=reports.Filters(), region=reference.jiangkou
+            )
+            assert len(per_year) > 1
+            paginators.append(
+                KeysFirstPaginator(rows, per_page, orphans=orphans, rows_per_year=per_year)
+            )
+        for keys_first in paginators:
+            assert keys_first.num_pages == plain.num_pages > 1
+            for number in plain.page_range:
+                expected = [
+                    (d.pk, getattr(d, "received", None), d.listed_donors)
+                    for d in plain.page(number)
+                ]
+                found = [
+                    (d.pk, getattr(d, "received", None), d.listed_donors)
+                    for d in keys_first.page(number)
+                ]
+                assert found == expected, number
 
 
 @pytest.mark.parametrize("kind", ["region", "donor"])

@@ -2,11 +2,13 @@
 
 import datetime
 import io
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Sum
 from django.test.utils import CaptureQueriesContext
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 from partnerships import reports, summary
 from partnerships.models import (
+    AreaYearTotal,
     Donation,
     DonationKind,
     DonationLine,
@@ -33,6 +36,7 @@ from partnerships.models import (
     Visit,
     total_column,
 )
+from partnerships.paging import KeysFirstPaginator
 
 from .admin_helpers import management
 from .conftest import handover
@@ -285,6 +289,7 @@ def test_a_donors_new_kind_moves_its_handovers_in_the_place_totals_by_filter(ref
         DonorKindSummary,
         PlaceYearTotal,
         PlaceFacetYearTotal,
+        AreaYearTotal,
         DonorYearTotal,
         DonorFacetYearTotal,
     ],
@@ -401,6 +406,66 @@ def test_a_place_named_deeper_without_its_share_marks_the_row_above(reference, s
     assert own.unknown_shares == {2024: 1}
     assert [row.label for row in own.rows] == [village.name]
     assert own.rows[0].unknown and own.rows[0].total == Decimal("0.00")
+
+
+def test_moving_a_village_moves_its_aid_in_the_region_totals(reference):
+    """The regions' totals sum each place into every region above it: a village moved into a
+    town of its county counts in the town's row of the county's table from then on."""
+    village, county = reference.qixin, reference.qixin.parent
+    assert county == reference.jiangkou  # the report names its villages without their town
+    DonationLine.objects.create(
+        donation=reference.donation, amount=Decimal("12345.67"), region=village
+    )
+    reference.donation.rebalance()
+    given = Decimal("12345.67")
+    town = Region.objects.create(name="迁入镇", level=Region.Level.TOWN, parent=county)
+    village.parent = town
+    village.save()
+    assert_exact()
+    rows = {
+        row.label: row.total
+        for row in reports.region_year_table(filters=reports.Filters(), region=county).rows
+    }
+    assert rows[town.name] == given and village.name not in rows
+    stored = AreaYearTotal.objects.filter(region=town).aggregate(total=Sum("amount"))["total"]
+    assert stored == given
+
+
+@pytest.mark.parametrize("per_page", [1, 3, 7])
+def test_a_regions_list_paged_by_its_stored_years_is_the_list(reference, per_page):
+    """A region's list counted and paged from its handovers per year (AreaYearTotal) has the
+    rows of the list counted and paged by the database, on every page, also on those that
+    span two years, and under a filter on the years and in a user's scope."""
+    call_command("load_sample_data", "--seed", "8", stdout=io.StringIO())
+    side = Partnership.objects.get(name="示例东西").assisted_region
+    village = Region.objects.get(
+        pk=DonationLine.objects.filter(
+            region__path__startswith=side.path, region__level=Region.Level.VILLAGE
+        )
+        .values("region")
+        .order_by("region")[:1]
+    )
+    for filters in (reports.Filters(), reports.Filters(year_from=2023, year_to=2025)):
+        above = Region.objects.filter(pk__in=village.ancestor_ids()).order_by("path")
+        for region in (side, *above, reference.jiangkou, village):
+            per_year = reports.handovers_to_region_per_year(filters=filters, region=region)
+            listed = reports.donations_to_region(filters=filters, region=region)
+            assert len(per_year) > 1 or region in (reference.jiangkou, village)
+            assert per_year == dict(Counter(listed.values_list("year", flat=True))), (
+                "stored counts differ"
+            )
+            by_year = KeysFirstPaginator(listed, per_page, rows_per_year=per_year)
+            counted = Paginator(listed, per_page)
+            assert by_year.count == counted.count > 0
+            for number in counted.page_range:
+                assert [row.pk for row in by_year.page(number)] == [
+                    row.pk for row in counted.page(number)
+                ]
+
+
+def test_rows_per_year_need_a_list_ordered_by_year():
+    with pytest.raises(ValueError, match="ordered by year"):
+        KeysFirstPaginator(Donation.objects.order_by("pk"), 5, rows_per_year={2024: 1})
 
 
 def shortened_as_full(full: reports.YearTable, count: int) -> tuple:
@@ -568,6 +633,8 @@ ops = st.lists(
         st.tuples(st.just("drop_donor"), st.integers(0, 5)),
         # a donor's kind: the place totals by donor kind count its handovers under the new one
         st.tuples(st.just("rekind"), st.integers(0, 5), st.sampled_from(["charity", "school"])),
+        # a village moved into a town of its county and back: the regions' totals follow it
+        st.tuples(st.just("move_village"), st.integers(0, 5)),
     ),
     max_size=12,
 )
@@ -587,6 +654,9 @@ def test_any_sequence_of_writes_keeps_it_exact(reference, ops):
         return Donation.objects.get(pk=ids[index % len(ids)]) if ids else None
 
     villages = list(Region.objects.filter(level=Region.Level.VILLAGE).order_by("pk")[:6])
+    town = Region.objects.get_or_create(
+        name="迁入镇", parent=reference.jiangkou, defaults={"level": Region.Level.TOWN}
+    )[0]
     donors = [
         *Organisation.objects.order_by("pk")[:5],
         # (its kind as an earlier example's "rekind" left it: the examples share the data)
@@ -616,6 +686,12 @@ def test_any_sequence_of_writes_keeps_it_exact(reference, ops):
             if donor.pk is not None:
                 donor.kind = op[2]
                 donor.save()
+        elif op[0] == "move_village":
+            village = Region.objects.get(pk=villages[op[1] % len(villages)].pk)
+            if village.parent_id in (reference.jiangkou.pk, town.pk):
+                moved_in = village.parent_id == reference.jiangkou.pk
+                village.parent = town if moved_in else reference.jiangkou
+                village.save()
         elif op[0] == "drop_donor":
             # deleting an organisation takes its links without m2m_changed
             if donors[-1].pk is not None:
