@@ -228,15 +228,35 @@ class Region(Versioned, TreePathMixin):
     def save(self, *args, **kwargs):
         if self.code == "":
             self.code = None
+        from . import summary
+
         with transaction.atomic():
             stored_path = self.path
+            if stored_path and self.parent_id != (
+                Region.objects.filter(pk=self.pk).values_list("parent_id", flat=True).first()
+            ):
+                # A move. Its pairings are locked before the paths change, as a refresh locks
+                # them first: a handover added in it meanwhile, refreshed along the old paths,
+                # is then either committed before its keys are read below, or waits and is
+                # refreshed along the new ones.
+                summary.lock_pairings(self.pairings_around())
             super().save(*args, **kwargs)
             if stored_path and self.path != stored_path:
-                # A move: the regions' totals (AreaYearTotal) of what lies in it now add up
-                # along its new path.
-                from . import summary
-
+                # The regions' totals (AreaYearTotal) of what lies in it add up along its new
+                # path.
                 summary.refresh(self.donation_keys_within())
+
+    def pairings_around(self) -> list[int]:
+        """The pairings with a side containing this region or lying in it: those whose
+        handovers may lie in it."""
+        sides = Region.objects.filter(
+            Q(path__in=path_prefixes(self.path)) | Q(path__startswith=self.path)
+        ).values("pk")
+        return list(
+            Partnership.objects.filter(
+                Q(helping_region__in=sides) | Q(assisted_region__in=sides)
+            ).values_list("pk", flat=True)
+        )
 
     def donation_keys_within(self) -> set[tuple[int, int]]:
         """The (pairing, year) keys of the donations lying in this region or a place under

@@ -306,3 +306,34 @@ def test_a_donors_change_while_one_of_its_handovers_is_saved_does_not_deadlock(c
     assert errors == [], errors
     assert summary.differences() == []
     assert Donation.objects.get(pk=ref.donation.pk).notes == "改过"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_handover_added_in_a_region_while_it_moves_counts_along_its_new_path():
+    """The regions' totals sum a place along its path. A handover added in a village while
+    the village moves into a town: its refresh must not read the old path after the move
+    has read which keys to refresh (none: nothing lay in the village before), or the town's
+    totals would lack it until a rebuild."""
+    load_reference_data.load()
+    ref = Reference()
+    town = Region.objects.create(name="迁入镇", level=Region.Level.TOWN, parent=ref.jiangkou)
+    new = Region.objects.create(name="迁移村", level=Region.Level.VILLAGE, parent=ref.jiangkou)
+    moved = threading.Event()
+
+    def move():
+        with transaction.atomic():
+            village = Region.objects.get(pk=new.pk)
+            village.parent = town
+            village.save()  # moves it and refreshes the keys of what lies in it
+            moved.set()
+            time.sleep(1.5)  # the handover is added meanwhile
+
+    def add():
+        moved.wait(10)
+        with transaction.atomic():  # as the admin saves it: with its lines and refresh
+            handover(ref.pairing, new, "100.00", datetime.date(2021, 5, 1))
+
+    errors = run_at_once(move, add)
+    assert errors == [], errors
+    assert Region.objects.get(pk=new.pk).parent == town
+    assert summary.differences() == []
