@@ -14,7 +14,13 @@ from partnerships.models import AnnualTarget, Donation, Organisation, Partnershi
 
 from .conftest import Reference, handover
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# A browser test takes seconds; one that waits on a stuck browser fails here, with every
+# thread's stack printed, instead of holding the whole run until CI gives up on it.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(180),
+]
 
 
 @pytest.fixture
@@ -217,6 +223,7 @@ def test_a_panel_that_cannot_be_loaded_links_to_its_page(site, page):
     expect(link).to_be_visible()
     assert link.get_attribute("href") == f"/pairings/{reference.pairing.pk}/targets/"
     expect(page.locator("#targets")).not_to_have_attribute("aria-busy", "true")
+    page.unroute_all(behavior="ignoreErrors")
 
 
 def test_a_filter_whose_answer_fails_says_the_figures_are_the_old_ones(site, page):
@@ -236,9 +243,17 @@ def test_a_filter_whose_answer_fails_says_the_figures_are_the_old_ones(site, pag
     expect(notice).to_have_count(0)  # the next answer replaces the figures and the notice
     # The search box's list holds no figures: a failed search says nothing of them.
     page.route("**/search/**", lambda route: route.fulfill(status=502, body="x"))
-    page.locator("#site-search-q").fill("示例")
-    page.wait_for_timeout(800)
+    page.evaluate(
+        "document.addEventListener('htmx:responseError', () => { window.__searchFailed = true; },"
+        " {once: true})"
+    )
+    with page.expect_response("**/search/**") as failed:
+        page.locator("#site-search-q").fill("示例")
+    assert failed.value.status == 502
+    page.wait_for_function("window.__searchFailed === true")  # dashboard.js has seen it
     assert page.locator("#search-suggestions .request-failed").count() == 0
+    # No route is left for a request still to come while the page closes.
+    page.unroute_all(behavior="ignoreErrors")
 
 
 @pytest.mark.parametrize("width", [360, 375])
