@@ -914,7 +914,7 @@ def _ranked_village_table(
 
     SQLite builds no index on a subquery with window functions: joined to the ranking, it
     compared every figure with every village, 50 ms of the largest pairing's 105 ms page at
-    a county's size. There the figures are joined to the villages (5 ms), and a village is
+    a county's size. There the figures are joined to the villages (9 ms), and a village is
     shown when its total reaches the smallest total shown, which is the same as its rank
     being within the count, ties included. PostgreSQL hashes the ranking, and joined so it
     is 10 ms faster than reading the villages once more at a million lines."""

@@ -46,6 +46,15 @@ def console_errors(page):
     return errors
 
 
+@pytest.fixture
+def route(page):
+    """page.route, for tests that answer requests themselves: every route is removed before
+    the page closes, whether the test passed or not, so no handler waits on a request still
+    to come while the page closes."""
+    yield page.route
+    page.unroute_all(behavior="ignoreErrors")
+
+
 def sign_in(page, base_url, next_path):
     page.goto(f"{base_url}/accounts/login/?next={next_path}")
     page.fill("input[name=username]", "official")
@@ -215,24 +224,23 @@ def test_the_overview_fills_in_villages_reached_and_donors(site, page, console_e
     assert console_errors == []
 
 
-def test_a_panel_that_cannot_be_loaded_links_to_its_page(site, page):
+def test_a_panel_that_cannot_be_loaded_links_to_its_page(site, page, route):
     reference = Reference()
-    page.route("**/targets/", lambda route: route.fulfill(status=500, body="down"))
+    route("**/targets/", lambda routed: routed.fulfill(status=500, body="down"))
     sign_in(page, site.url, f"/pairings/{reference.pairing.pk}/")
     link = page.locator("#targets a[data-if-failed]")
     expect(link).to_be_visible()
     assert link.get_attribute("href") == f"/pairings/{reference.pairing.pk}/targets/"
     expect(page.locator("#targets")).not_to_have_attribute("aria-busy", "true")
-    page.unroute_all(behavior="ignoreErrors")
 
 
-def test_a_filter_whose_answer_fails_says_the_figures_are_the_old_ones(site, page):
+def test_a_filter_whose_answer_fails_says_the_figures_are_the_old_ones(site, page, route):
     """A failed answer (a restart, a proxy's 502) left the old figures under the new choice,
     with nothing on the page to say so."""
     pairing = Partnership.objects.get(name="示例东西")
     sign_in(page, site.url, f"/pairings/{pairing.pk}/")
     before = grand_total(page)
-    page.route("**/*category=education*", lambda route: route.fulfill(status=502, body="x"))
+    route("**/*category=education*", lambda routed: routed.fulfill(status=502, body="x"))
     page.locator("#panel select[name=category]").select_option("education")
     notice = page.locator("#panel .request-failed[role=alert]")
     expect(notice).to_be_visible()
@@ -242,7 +250,7 @@ def test_a_filter_whose_answer_fails_says_the_figures_are_the_old_ones(site, pag
     page.locator("#panel select[name=category]").select_option("")
     expect(notice).to_have_count(0)  # the next answer replaces the figures and the notice
     # The search box's list holds no figures: a failed search says nothing of them.
-    page.route("**/search/**", lambda route: route.fulfill(status=502, body="x"))
+    route("**/search/**", lambda routed: routed.fulfill(status=502, body="x"))
     page.evaluate(
         "document.addEventListener('htmx:responseError', () => { window.__searchFailed = true; },"
         " {once: true})"
@@ -250,10 +258,8 @@ def test_a_filter_whose_answer_fails_says_the_figures_are_the_old_ones(site, pag
     with page.expect_response("**/search/**") as failed:
         page.locator("#site-search-q").fill("示例")
     assert failed.value.status == 502
-    page.wait_for_function("window.__searchFailed === true")  # dashboard.js has seen it
+    wait_until(page, "window.__searchFailed === true")  # dashboard.js has handled it too
     assert page.locator("#search-suggestions .request-failed").count() == 0
-    # No route is left for a request still to come while the page closes.
-    page.unroute_all(behavior="ignoreErrors")
 
 
 @pytest.mark.parametrize("width", [360, 375])
