@@ -933,12 +933,14 @@ def _ranked_village_table(
         if connection.vendor == "postgresql":
             materialized = "NOT MATERIALIZED" if reread else "MATERIALIZED"
         count = shortening.count
+        # The places that are villages: ranked, and on SQLite also joined to their figures.
+        village_places = f"""
+                FROM places JOIN {region} place ON place.id = places.region_id
+                WHERE place.level = {Region.Level.VILLAGE:d}"""
         if connection.vendor == "sqlite":  # see above: joined to the villages
             members = f"""
             villages AS (
-                SELECT places.region_id, places.total
-                FROM places JOIN {region} place ON place.id = places.region_id
-                WHERE place.level = {Region.Level.VILLAGE:d}
+                SELECT places.region_id, places.total{village_places}
             ),
             cut AS (SELECT MIN(total) AS total FROM ranked WHERE position <= {count:d}),"""
             member = "JOIN villages member ON member.region_id = figures.region_id CROSS JOIN cut"
@@ -960,9 +962,7 @@ def _ranked_village_table(
             ranked AS (
                 SELECT places.region_id, places.total, place.name, place.parent_id,
                     COUNT(*) OVER (PARTITION BY place.name) AS namesakes,
-                    RANK() OVER (ORDER BY places.total DESC) AS position
-                FROM places JOIN {region} place ON place.id = places.region_id
-                WHERE place.level = {Region.Level.VILLAGE:d}
+                    RANK() OVER (ORDER BY places.total DESC) AS position{village_places}
             ),{members}
             cells AS (
                 SELECT CASE WHEN {is_shown} THEN member.region_id END AS shown,
