@@ -1484,7 +1484,7 @@ def test_pairing_paths_keep_fine_statistics_and_region_paths_the_default():
             "partnership_id, facet, value, year, region_id",
             "region_id",
             ("amount", "lines", "unknown"),
-            "partnerships_placefacetyeartotal_region_id_0b35b746",
+            "place_facet_year_total_region",  # migration 0042: by region first
             {"facet": "donor_kind", "value": "government"},
         ),
         # Migration 0038: its totals per child pairing under a donor kind (45 → 9 ms).
@@ -1588,6 +1588,34 @@ def test_a_regions_table_and_count_come_from_the_index_by_region_alone(reference
         (definition,) = cursor.fetchone()
     assert definition.endswith(
         "(region_id, year) INCLUDE (partnership_id, amount, lines, handovers)"
+    ), definition
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_a_regions_table_under_a_filter_reads_its_places_by_region(reference):
+    """Under a filter on what the donations are, a region's table sums the places' totals by
+    filter of the places under it, of every pairing in view: read by region and value from
+    an index carrying the pairing and the figures (migration 0042). Without it, PostgreSQL
+    scanned all the places' totals by filter for a province's table (2.7 million rows at a
+    million lines, 126 ms; 40 ms by region)."""
+    region = reference.jiangkou.parent
+    filters = reports.Filters(category="education")
+    analyzed(PlaceFacetYearTotal, Region)
+    with CaptureQueriesContext(connection) as queries:
+        reports.region_year_table(filters=filters, region=region)
+    (sql,) = [
+        q["sql"] for q in queries.captured_queries if PlaceFacetYearTotal._meta.db_table in q["sql"]
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT pg_get_indexdef('place_facet_year_total_region'::regclass)")
+        (definition,) = cursor.fetchone()
+    assert "Index Only Scan using place_facet_year_total_region" in plan, plan
+    assert definition.endswith(
+        "(region_id, facet, value, year) INCLUDE (partnership_id, amount, lines, unknown)"
     ), definition
 
 
