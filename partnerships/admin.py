@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import display_for_field as django_display_for_field
 from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
@@ -78,6 +79,24 @@ admin.site.site_title = settings.ADMIN_SITE_HEADER
 # screen from the donations list and the visit form; the admin's home page lists them.
 admin.site.enable_nav_sidebar = False
 admin.site.site_url = "/"
+
+
+def display_for_field(value, field, empty_value_display, avoid_link=False):
+    """How the admin shows a field's value where it cannot be edited (a record of a locked
+    year, a user who may only view): Django's way, but an amount in yuan with its thousands
+    separated, 1,050,000.00, as the lists (_money_column), the forms and the dashboard write
+    it. Django writes an integer field's value unseparated (1050000.00) unless
+    USE_THOUSAND_SEPARATOR, which would separate every number, years too (2,023).
+
+    A list takes its columns from get_list_display; a read-only field offers no such hook,
+    so the function Django's read-only fields call is replaced where they import it.
+    tests/test_admin_records.py fails if Django stops calling it."""
+    if isinstance(field, MoneyField) and value is not None:
+        return f"{value:,.2f}"
+    return django_display_for_field(value, field, empty_value_display, avoid_link)
+
+
+helpers.display_for_field = display_for_field
 
 PARTNERSHIP_NAMES = ("partnership__helping_region", "partnership__assisted_region")
 IMPORT_SALT = "partnerships.import"

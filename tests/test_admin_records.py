@@ -617,6 +617,35 @@ class TestDonations:
         added = page_text(admin_client.get(DONATION_ADD))
         assert "未细分部分（元）" in added and '<div class="readonly">—</div>' in added
 
+    def test_amounts_that_cannot_be_changed_have_thousands_separators(
+        self, client, reference, django_user_model
+    ):
+        """A handover of a locked year is shown, not edited: its amount and its lines' read
+        1,050,000.00 as its not-itemised rest does, not 1050000.00 (Django's way with an
+        integer field, admin.display_for_field)."""
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+        from partnerships.models import LockedYear
+
+        donation = reference.donation
+        donation.lines.create(
+            amount=Decimal("200000.5"), region=Region.objects.get(name="齐心村"), is_itemised=True
+        )
+        donation.rebalance()
+        staff = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+        staff.groups.add(Group.objects.get(name=DATA_ENTRY))
+        Assignment.objects.create(user=staff, partnership=reference.pairing)
+        LockedYear.objects.create(year=donation.year)
+        client.force_login(staff)
+        page = page_text(client.get(f"/admin/partnerships/donation/{donation.pk}/change/"))
+        assert 'name="_save"' not in page  # shown, not edited
+        amount = re.search(r'<div class="readonly">([0-9.,]+)</div>', page)
+        line = re.search(r'<td class="field-amount">\s*<p>([^<]*)</p>', page)
+        assert amount and amount.group(1) == "1,050,000.00", page
+        assert line and line.group(1) == "200,000.50", page
+        assert "2,023" not in page  # a year is no amount
+
     @pytest.mark.parametrize(
         ("typed", "message"),
         [
