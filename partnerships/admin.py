@@ -271,11 +271,13 @@ class ScopedChoicesMixin:
 
 
 def _labelled(formfield):
-    """An organisation's choices as pickers show them (Organisation.unambiguous_name: where it
-    is, when another has the same name), looked up with the choices themselves."""
-    if formfield is not None and formfield.queryset.model is Organisation:
-        formfield.queryset = Organisation.with_namesakes(formfield.queryset)
-        formfield.label_from_instance = lambda organisation: organisation.unambiguous_name
+    """An organisation's or a visit's choices as pickers show them (their `unambiguous_name`:
+    an organisation's place when another has the same name, a visit's direction and days
+    when another of its pairing starts the same day), looked up with the choices themselves."""
+    model = getattr(getattr(formfield, "queryset", None), "model", None)
+    if model in (Organisation, Visit):
+        formfield.queryset = model.with_namesakes(formfield.queryset)
+        formfield.label_from_instance = lambda record: record.unambiguous_name
     return formfield
 
 

@@ -1107,6 +1107,36 @@ class Visit(Versioned):
                 moved.update(year=year)
                 summary.refresh(before | {(pairing, year) for pairing, _old in before})
 
+    @classmethod
+    def with_namesakes(cls, queryset: models.QuerySet) -> models.QuerySet:
+        """`queryset` with what `unambiguous_name` needs, in the same query: whether another
+        visit of the pairing starts the same day, and the pairing's and leader's names."""
+        return queryset.select_related(
+            "partnership__helping_region", "partnership__assisted_region", "leader"
+        ).annotate(
+            has_namesake=models.Exists(
+                cls._default_manager.filter(
+                    partnership=models.OuterRef("partnership"),
+                    start_date=models.OuterRef("start_date"),
+                ).exclude(pk=models.OuterRef("pk"))
+            )
+        )
+
+    @property
+    def unambiguous_name(self) -> str:
+        """The visit as the admin's pickers show it: its pairing and first day, and when
+        another visit of the pairing starts the same day (a delegation each way), its
+        direction, last day and leader, so staff do not give a handover or a meeting the
+        other one. Read from `with_namesakes`; without it, as `str`."""
+        if not getattr(self, "has_namesake", False):
+            return str(self)
+        details = [self.get_direction_display()]
+        if self.end_date != self.start_date:
+            details.append(_("until %(date)s") % {"date": formats.date_format(self.end_date)})
+        if self.leader_id:
+            details.append(_("led by %(name)s") % {"name": self.leader.name})
+        return f"{self}{punct('（')}{punct('，').join(details)}{punct('）')}"
+
     def covers(self, day: datetime.date) -> bool:
         return self.start_date <= day <= self.end_date
 

@@ -40,7 +40,8 @@ MODEL_ORDER = [
 
 class LabelledAutocompleteJsonView(AutocompleteJsonView):
     """The pickers' search results, each as the picker shows it once chosen: an organisation
-    with where it is when another has the same name (Organisation.unambiguous_name)."""
+    with where it is when another has the same name, a visit with its direction and days
+    when another of its pairing starts the same day (their `unambiguous_name`)."""
 
     def get_queryset(self):
         queryset = super().get_queryset()

@@ -1270,6 +1270,43 @@ class TestVisitSearch:
         results = admin_client.get("/admin/autocomplete/", query).json()["results"]
         assert [result["text"] for result in results] == ["樟木头镇—江口县 2023年1月10日考察交流"]
 
+    def test_visits_starting_the_same_day_are_told_apart(self, admin_client, reference):
+        """A delegation each way on the same first day: the picker and the chosen visit say
+        which is which (direction, last day, leader), where both read "…2023年1月10日考察交流"."""
+        other = Visit.objects.create(
+            partnership=reference.pairing,
+            direction="west_to_east",
+            start_date=reference.visit.start_date,
+            end_date=reference.visit.start_date,
+        )
+        query = {"app_label": "partnerships", "model_name": "donation", "field_name": "visit"}
+        results = admin_client.get("/admin/autocomplete/", query).json()["results"]
+        texts = {int(result["id"]): result["text"] for result in results}
+        leader = reference.visit.leader
+        assert texts == {
+            reference.visit.pk: "樟木头镇—江口县 2023年1月10日考察交流"
+            f"（东部赴西部，至2023年1月12日，{leader.name}带队）",
+            other.pk: "樟木头镇—江口县 2023年1月10日考察交流（西部赴东部）",
+        }
+        english = admin_client.get("/admin/autocomplete/", query, HTTP_ACCEPT_LANGUAGE="en").json()[
+            "results"
+        ]
+        assert {r["text"] for r in english} == {
+            f"樟木头镇—江口县 visit of 2023-01-10 (east to west, until 2023-01-12, led by "
+            f"{leader.name})",
+            "樟木头镇—江口县 visit of 2023-01-10 (west to east)",
+        }
+        # the handover's page names its chosen visit the same way
+        page = admin_client.get(
+            f"/admin/partnerships/donation/{reference.donation.pk}/change/"
+        ).content.decode()
+        chosen = re.search(rf'<option value="{reference.visit.pk}" selected>([^<]*)</option>', page)
+        assert chosen and html.unescape(chosen.group(1)) == texts[reference.visit.pk], page
+        # one alone is named as before
+        other.delete()
+        results = admin_client.get("/admin/autocomplete/", query).json()["results"]
+        assert [r["text"] for r in results] == ["樟木头镇—江口县 2023年1月10日考察交流"]
+
     def test_a_date_search_costs_no_more_queries(self, admin_client, reference):
         url = "/admin/autocomplete/?app_label=partnerships&model_name=meeting&field_name=visit"
         by_name = count_queries(admin_client, f"{url}&term=樟木头")
