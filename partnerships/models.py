@@ -1944,8 +1944,8 @@ class PlaceFacetYearTotal(PlaceFigures):
 
     A region's page under such a filter sums the rows of the places under it, of every
     pairing: read by region, filter and value (an index carrying the pairing and the
-    figures on PostgreSQL), not by scanning the 2.7 million rows of a
-    million lines (a province's table: 126 → 40 ms of SQL)."""
+    figures on PostgreSQL), not by scanning the 2.7 million rows of a million lines (a
+    province's table: 126 → 40 ms of SQL)."""
 
     # Indexed with the filter below, not alone.
     region = models.ForeignKey(
