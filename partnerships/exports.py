@@ -305,10 +305,14 @@ def donors(
     if region is not None:
         selected = selected.filter(region__path__startswith=region.path)
     links = reports.DonorLink.objects.filter(donation__in=selected)
-    if filters.donor_kind:
-        links = links.filter(organisation__kind=filters.donor_kind)
     if organisation is not None:
+        # One donor's figures as its page shows them: its handovers that the filters select,
+        # a donor kind being one of their donors' (another's, in a joint handover).
         links = links.filter(organisation=organisation)
+    elif filters.donor_kind:
+        # A list of donors under a donor kind lists the donors of that kind, as the pages'
+        # top donors do.
+        links = links.filter(organisation__kind=filters.donor_kind)
     rows = (
         links.order_by()
         .values("organisation_id", "donation__year")

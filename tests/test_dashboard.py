@@ -43,6 +43,7 @@ from partnerships.models import (
 
 from .admin_helpers import count_queries, page_text
 from .conftest import handover
+from .test_exports import csv_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -382,6 +383,33 @@ class TestReferenceFigures:
                 "joint": Decimal("1050000.00"),
             }
         ]
+
+    def test_a_donors_download_gives_the_figures_of_its_page_under_a_donor_kind(
+        self, official_client, reference
+    ):
+        """A donor kind selects the handovers one of whose donors is of that kind: the town
+        government's page under "community" shows its handovers with the communities, and
+        the download under its table gave nothing, since the government is no community
+        (found by the exploratory review). A list of donors keeps those of that kind."""
+        government = reference.town_government
+        for kind, expected in (("community", "1050000.00"), ("school", None)):
+            page = official_client.get(f"/donors/{government.pk}/?donor_kind={kind}")
+            total = page.context["yearly"]["total"]
+            assert total == (Decimal(expected) if expected else Decimal("0.00"))
+            (link,) = [url for label, url in page.context["donor_exports"] if label == "CSV"]
+            rows = csv_rows(official_client.get(link))
+            assert rows[0][-1] == "合计（元）"
+            if expected:
+                assert [(row[0], row[-1]) for row in rows[1:]] == [(government.name, expected)]
+            else:
+                assert rows[1:] == []
+        # the pairing's donors under a kind: those of that kind alone
+        listed = csv_rows(
+            official_client.get(
+                f"/export/donors.csv?pairing={reference.pairing.pk}&donor_kind=community"
+            )
+        )
+        assert sorted(row[0] for row in listed[1:]) == ["樟洋社区", "樟罗社区", "石新社区"]
 
     def test_the_visit_page_lists_participants_in_the_order_entered(
         self, official_client, reference
