@@ -772,3 +772,22 @@ def test_deleting_a_donation_refreshes_its_key_once(reference):
     ]
     assert len(recomputed) == 1
     assert_exact()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's autovacuum")
+def test_every_derived_table_is_vacuumed_after_a_thousand_changes(db):
+    """Pages read the stored totals from their indexes alone while VACUUM keeps the tables'
+    visibility maps set: by default autovacuum waited for a fifth of a table to change, and
+    50 keys refreshed took a province pairing's page from 139 to 195 ms (migration 0043). A
+    derived table added later must say so too."""
+    tables = [model._meta.db_table for model in summary.DERIVED]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)", [tables])
+        options = {name: sorted(found or []) for name, found in cursor.fetchall()}
+    expected = [
+        "autovacuum_vacuum_insert_scale_factor=0",
+        "autovacuum_vacuum_insert_threshold=1000",
+        "autovacuum_vacuum_scale_factor=0",
+        "autovacuum_vacuum_threshold=1000",
+    ]
+    assert options == dict.fromkeys(tables, expected)
