@@ -929,20 +929,35 @@ def _check_handover(
         reported.add("visit")  # not "give a date, or the visit": it was given
     elif visit_start is not None:
         ancestors = [p.pk for p in partnership.ancestors_and_self]
-        visit = (
+        # Two at most: more than one is no answer (a delegation each way, or a pairing
+        # above it visiting the same day), and the file says no more than the first day.
+        visits = list(
             Visit.objects.filter(partnership__in=ancestors, start_date=visit_start)
             .filter(directory.scope.q_with_ancestors("partnership__"))
-            .first()
+            .order_by()
+            .values_list("pk", flat=True)[:2]
         )
-        if visit is None:
+        if not visits:
             problem(
                 first_number,
                 "visit",
                 _("No visit of this pairing starts on %(date)s.") % {"date": visit_start},
             )
             reported.add("visit")
+        elif len(visits) > 1:
+            problem(
+                first_number,
+                "visit",
+                _(
+                    "More than one visit of this pairing, or of a pairing above it, starts on "
+                    "%(date)s: leave the visit empty here, and choose it on the handover's page "
+                    "in the admin once it is imported."
+                )
+                % {"date": visit_start},
+            )
+            reported.add("visit")
         else:
-            data["visit"] = visit.pk
+            data["visit"] = visits[0]
     for key, choices, default in (
         ("kind", DonationKind, ""),
         ("category", Category, Category.UNSPECIFIED),

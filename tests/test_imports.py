@@ -14,7 +14,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from partnerships import access, imports
-from partnerships.models import Donation, DonationLine, Organisation, Partnership, Region
+from partnerships.models import Donation, DonationLine, Organisation, Partnership, Region, Visit
 
 from .admin_helpers import page_text
 
@@ -738,6 +738,34 @@ def test_every_problem_of_a_row_is_reported_at_once(admin_client, reference):
     assert (3, "考察开始日期") in found, found  # differs from the first row's (empty) visit
     # the form's "give a date or a visit" would repeat the date's problem
     assert found.count((2, "日期")) == 1, found
+    assert Donation.objects.count() == 1
+
+
+def test_a_visit_its_first_day_does_not_tell_is_not_guessed(admin_client, reference):
+    """The file names a handover's visit by its first day. With a delegation each way that
+    day, the import attached the handover to the one entered last; now it asks for the
+    visit to be chosen in the admin, and offers nothing to confirm."""
+    row = list(GOOD_ROWS[2])
+    row[1] = row[4] = "2023-01-10"  # the reference visit's first day
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+    assert response.context["preview"].problems == []  # one visit that day: it is that one
+    Visit.objects.create(
+        partnership=reference.pairing,
+        direction="west_to_east",
+        start_date=reference.visit.start_date,
+        end_date=reference.visit.start_date,
+    )
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+    problems = [(p.row, p.column, p.message) for p in response.context["preview"].problems]
+    assert problems == [
+        (
+            2,
+            "考察开始日期",
+            "本结对或其上级结对有不止一次考察交流在 2023-01-10 开始：请将此栏留空，"
+            "导入后在后台该笔捐赠的页面中选择考察交流。",
+        )
+    ], problems
+    assert "payload" not in response.context  # nothing to confirm
     assert Donation.objects.count() == 1
 
 
