@@ -742,13 +742,32 @@ class NamesDuplicateFields:
 class NoticesVanishedRows:
     """Mixed into every admin inline formset: a row someone else deleted after the page was
     opened. Django rejects its hidden id ("select a valid choice") where no one sees it, so
-    the page only said "please correct the errors below", save after save."""
+    the page only said "please correct the errors below", save after save. And rows the page
+    did not count as it sent them (a tampered INITIAL_FORMS)."""
 
     def clean(self):
         super().clean()
+        pk_name = self.model._meta.pk.name
+        # The page counts its rows of records (INITIAL_FORMS) and sends each one's id; a
+        # new row has none. A count that disagrees was not sent by the page: rows of
+        # records taken as new were saved again (a visit's activities twice over), or
+        # failed on the database's unique checks (a 500).
+        initial = self.initial_form_count()
+        miscounted = initial < 0 or any(
+            (index < initial) != bool(str(form.data.get(form.add_prefix(pk_name), "")).strip())
+            for index, form in enumerate(self.forms)
+        )
+        if miscounted:
+            raise ValidationError(
+                _(
+                    "The rows of %(model)s sent do not match the page. Nothing was saved: "
+                    "open the page again, then make your changes again."
+                )
+                % {"model": self.model._meta.verbose_name_plural},
+                code="miscounted",
+            )
         # A row whose id is a number but no longer a record of this page: deleted, or moved
         # to another record (a tampered id is left to Django's own refusal).
-        pk_name = self.model._meta.pk.name
         vanished = [
             form
             for form in self.initial_forms

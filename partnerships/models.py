@@ -1187,7 +1187,10 @@ class VisitActivity(ChoiceLabels, models.Model):
 
     def clean(self):
         super().clean()
-        visit = self.visit  # may be the unsaved visit of the same admin page
+        try:
+            visit = self.visit  # may be the unsaved visit of the same admin page
+        except Visit.DoesNotExist:  # none yet (a row of a page sent by hand)
+            visit = None
         if self.date and visit and visit.has_valid_dates and not visit.covers(self.date):
             raise ValidationError({"date": _("The date must fall within the visit's dates.")})
 

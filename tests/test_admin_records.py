@@ -27,6 +27,7 @@ from partnerships.models import (
     Region,
     VillageEnterprisePair,
     Visit,
+    VisitActivity,
     last_year,
     path_prefixes,
     path_step,
@@ -1651,6 +1652,61 @@ def assert_djangos_template_but(name: str, marks: dict[str, str]) -> None:
 
 class TestReviewedEdgeCases:
     """Edits that once slipped past the forms: each now gets a message and saves nothing."""
+
+    MISCOUNTED = "所发送的{}行与页面不符。本次未作任何保存：请重新打开本页，再重新修改。"
+
+    @pytest.mark.parametrize("initial", ["0", "-5"])
+    def test_rows_the_page_did_not_count_as_sent_save_nothing(
+        self, admin_client, reference, initial
+    ):
+        """INITIAL_FORMS lowered by hand made rows of records new ones: a visit's activities
+        were saved twice over, a meeting's participants failed on the database's unique
+        check, a 500 (found by an exploratory review)."""
+        visit_url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+        data = as_shown(admin_client.get(visit_url))
+        activities = VisitActivity.objects.filter(visit=reference.visit).count()
+        assert activities and int(data["activities-INITIAL_FORMS"]) == activities
+        data["activities-INITIAL_FORMS"] = initial
+        response = admin_client.post(visit_url, data)
+        assert response.status_code == 200
+        assert self.MISCOUNTED.format("活动") in form_errors(response)
+        assert VisitActivity.objects.filter(visit=reference.visit).count() == activities
+        meeting = Meeting.objects.get(title="江口县·樟木头镇东西部协作工作座谈会")
+        meeting_url = f"/admin/partnerships/meeting/{meeting.pk}/change/"
+        data = as_shown(admin_client.get(meeting_url))
+        participants = list(meeting.participants.values_list("pk", flat=True))
+        data["participants-INITIAL_FORMS"] = initial
+        response = admin_client.post(meeting_url, data)
+        assert response.status_code == 200
+        assert self.MISCOUNTED.format("出席人员") in form_errors(response)
+        assert list(meeting.participants.values_list("pk", flat=True)) == participants
+        # the page as sent still saves
+        assert (
+            admin_client.post(meeting_url, as_shown(admin_client.get(meeting_url))).status_code
+            == 302
+        )
+
+    def test_a_new_visits_activity_naming_a_visit_is_no_500(self, admin_client, reference):
+        """A new visit's activity row sent with a visit of its own (the page sends none)
+        raised in VisitActivity.clean, a 500; the row belongs to the visit being added."""
+        data = {
+            "partnership": reference.pairing.pk,
+            "direction": "east_to_west",
+            "start_date": "2024-03-01",
+            "end_date": "2024-03-02",
+            **management("activities", "inspections", "meetings", "donations"),
+            "activities-TOTAL_FORMS": "1",
+            "activities-0-visit": str(reference.visit.pk),
+            "activities-0-title": "考察产业园",
+            "activities-0-date": "2024-03-01",
+            "activities-0-position": "0",
+        }
+        response = admin_client.post("/admin/partnerships/visit/add/", data)
+        assert response.status_code in (200, 302), response.status_code
+        if response.status_code == 302:
+            added = Visit.objects.get(start_date=datetime.date(2024, 3, 1))
+            assert list(added.activities.values_list("title", flat=True)) == ["考察产业园"]
+        assert not reference.visit.activities.filter(title="考察产业园").exists()
 
     def test_a_province_with_a_parent_or_no_level_is_refused_in_words(
         self, english_admin_client, reference
