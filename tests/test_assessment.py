@@ -1500,3 +1500,26 @@ def test_a_year_offered_by_no_panel_is_refused_naming_the_years_offered(
     (message,) = messages
     assert "1990" not in message and "2100" not in message
     assert f"{timezone.localdate().year} 年" in message  # the panel's last year, this year
+
+
+def test_the_sample_data_keeps_every_rule_staff_are_held_to(db):
+    """Every record of the demo data passes the checks a save in the admin makes: the town
+    pairing's jobs and purchases overlapped the county pairing's (the same half-years), so
+    20 of the sample's cooperation results could not be saved unchanged (found by an
+    exploratory review)."""
+    from django.apps import apps
+    from django.core.exceptions import ValidationError
+    from django.core.management import call_command
+
+    call_command("load_sample_data", "--seed", "11", stdout=io.StringIO())
+    refused = []
+    for model in apps.get_app_config("partnerships").get_models():
+        if model._meta.model_name.startswith("historical"):  # the audit trail's copies
+            continue
+        for record in model.objects.all():
+            try:
+                record.full_clean()
+            except ValidationError as error:
+                refused.append((model.__name__, record.pk, error.message_dict))
+    assert CooperationResult.objects.exists()
+    assert refused == []

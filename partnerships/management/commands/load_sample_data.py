@@ -197,18 +197,23 @@ class Sample:
                     self.visit(partnership, area, year)
                 for _ in range(self.rng.randint(2, 5)):
                     self.donation(partnership, area, self.random_date(year), visit=None)
-                self.programme(partnership, area, year)
+                # The town's jobs and purchases are in the county pairing's figures: a
+                # pairing and the pairings within it may not report the same period.
+                self.programme(partnership, area, year, results=partnership != town_pair)
         return self.counts
 
-    def programme(self, partnership: Partnership, area: Region, year: int) -> None:
-        """People sent, a project, village–enterprise pairs, jobs and purchases, and targets."""
+    def programme(
+        self, partnership: Partnership, area: Region, year: int, *, results: bool = True
+    ) -> None:
+        """People sent, a project, village–enterprise pairs, jobs and purchases (`results`),
+        and targets."""
         rng = self.rng
         last_day = min(datetime.date(year, 12, 31), self.today)
         for half_start, half_end in (
             (datetime.date(year, 1, 1), datetime.date(year, 6, 30)),
             (datetime.date(year, 7, 1), datetime.date(year, 12, 31)),
         ):
-            if half_start > self.today:
+            if half_start > self.today or not results:
                 break
             workers = rng.randint(40, 200)
             CooperationResult.objects.create(
