@@ -388,6 +388,26 @@ def map_rows(
             preview.problems.append(
                 Problem(1, labels[key], _("This column is missing from the header row."))
             )
+    # A column twice: only the first would be read, and the other's values left unsaid.
+    from openpyxl.utils import get_column_letter
+
+    for index, name in enumerate(header):
+        key = accepted.get(exports.restore(name).strip().lower())
+        if key is not None and positions.get(key, index) != index:
+            preview.problems.append(
+                Problem(
+                    start + 1,
+                    labels[key],
+                    _(
+                        "This column appears twice in the header row (columns %(first)s and "
+                        "%(second)s): keep one of them, so that no value is left unread."
+                    )
+                    % {
+                        "first": get_column_letter(positions[key] + 1),
+                        "second": get_column_letter(index + 1),
+                    },
+                )
+            )
     if preview.problems:
         return []
     mapped = []

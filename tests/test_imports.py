@@ -741,6 +741,20 @@ def test_every_problem_of_a_row_is_reported_at_once(admin_client, reference):
     assert Donation.objects.count() == 1
 
 
+@pytest.mark.parametrize("twice", ["金额（元）", "amount"])
+def test_a_column_given_twice_is_a_problem_not_half_read(admin_client, reference, twice):
+    """The second of two amount columns was ignored without a word, its 99 yuan unread
+    (found by an exploratory review)."""
+    row = [*GOOD_ROWS[2], "99"]
+    response = upload(admin_client, DONATION_IMPORT, to_csv([[*HEADER, twice], row]))
+    problems = [(p.row, p.column, p.message) for p in response.context["preview"].problems]
+    assert problems == [
+        (1, "金额（元）", "表头中此栏出现了两次（R 栏和 S 栏）：请只保留一栏，以免有数值未被读取。")
+    ], problems
+    assert "payload" not in response.context
+    assert Donation.objects.count() == 1
+
+
 def test_a_visit_its_first_day_does_not_tell_is_not_guessed(admin_client, reference):
     """The file names a handover's visit by its first day. With a delegation each way that
     day, the import attached the handover to the one entered last; now it asks for the
