@@ -213,10 +213,10 @@ class Sample:
             (datetime.date(year, 1, 1), datetime.date(year, 6, 30)),
             (datetime.date(year, 7, 1), datetime.date(year, 12, 31)),
         ):
-            if half_start > self.today or not results:
+            if half_start > self.today:
                 break
             workers = rng.randint(40, 200)
-            CooperationResult.objects.create(
+            result = CooperationResult(
                 partnership=partnership,
                 period_start=half_start,
                 period_end=min(half_end, last_day),
@@ -228,6 +228,10 @@ class Sample:
                 industrial_parks=rng.choice([0, 0, 1]),
                 source="示例数据",
             )
+            # Drawn even when not saved, so that the rest of the sample stays as it was
+            # for the same seed (the browser tests page through its lists).
+            if results:
+                result.save()
         for kind, low, high in (("teacher", 2, 8), ("doctor", 1, 5), ("official", 1, 2)):
             start = datetime.date(year, 3 if kind == "official" else 9, 1)
             if start <= self.today:
