@@ -748,6 +748,10 @@ class NoticesVanishedRows:
     def clean(self):
         super().clean()
         pk_name = self.model._meta.pk.name
+
+        def posted_id(form) -> str:  # the row's hidden id, as sent
+            return str(form.data.get(form.add_prefix(pk_name), ""))
+
         # The page counts its rows of records (INITIAL_FORMS) and sends each one's id; a
         # new row has none. A count that disagrees was not sent by the page: rows of
         # records taken as new were saved again (a visit's activities twice over), or
@@ -757,7 +761,7 @@ class NoticesVanishedRows:
         miscounted = not getattr(self, "save_as_new", False) and (
             initial < 0
             or any(
-                (index < initial) != bool(str(form.data.get(form.add_prefix(pk_name), "")).strip())
+                (index < initial) != bool(posted_id(form).strip())
                 for index, form in enumerate(self.forms)
             )
         )
@@ -776,7 +780,7 @@ class NoticesVanishedRows:
             form
             for form in self.initial_forms
             if form.instance.pk is None
-            and re.fullmatch(r"[0-9]+", str(form.data.get(form.add_prefix(pk_name), "")))
+            and re.fullmatch(r"[0-9]+", posted_id(form))
             and not (self.can_delete and self._should_delete_form(form))
         ]
         if vanished:

@@ -361,10 +361,13 @@ def map_rows(
 ) -> list[tuple[int, dict[str, str]]]:
     accepted = header_names(columns)
 
+    def key_of(name: str) -> str | None:
+        return accepted.get(exports.restore(name).strip().lower())
+
     def positions_in(header: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         for index, name in enumerate(header):
-            key = accepted.get(exports.restore(name).strip().lower())
+            key = key_of(name)
             if key and key not in found:
                 found[key] = index
         return found
@@ -392,7 +395,7 @@ def map_rows(
     from openpyxl.utils import get_column_letter
 
     for index, name in enumerate(header):
-        key = accepted.get(exports.restore(name).strip().lower())
+        key = key_of(name)
         if key is not None and positions.get(key, index) != index:
             preview.problems.append(
                 Problem(
