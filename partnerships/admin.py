@@ -692,6 +692,21 @@ class ScopedInline(ScopedChoicesMixin):
         )
 
 
+def _import_ticket(value: str) -> dict | None:
+    """The ticket of a previewed import as ImportMixin signed it, or None when it is not one:
+    expired, tampered with, or signed with the site's key but not in the ticket's shape."""
+    try:
+        payload = signing.loads(value, salt=IMPORT_SALT, max_age=STAGED_FOR)
+    except signing.BadSignature:
+        return None
+    shape = {"staged": int, "user": int, "nonce": str}
+    if not isinstance(payload, dict) or payload.keys() != shape.keys():
+        return None
+    if any(type(payload[name]) is not kind for name, kind in shape.items()):  # not bool
+        return None
+    return payload
+
+
 class ImportMixin:
     """An "Import" page on a changelist: upload, preview every row and problem, then confirm.
 
@@ -760,11 +775,8 @@ class ImportMixin:
         }
         form = UploadForm()
         if request.method == "POST" and "confirm" in request.POST:
-            try:
-                payload = signing.loads(
-                    request.POST.get("payload", ""), salt=IMPORT_SALT, max_age=STAGED_FOR
-                )
-            except signing.BadSignature:
+            payload = _import_ticket(request.POST.get("payload", ""))
+            if payload is None:
                 messages.error(request, _("The preview has expired; upload the file again."))
                 return HttpResponseRedirect(request.path)
             done = request.session.get("imports_done", [])

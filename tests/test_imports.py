@@ -8,12 +8,14 @@ import zipfile
 from decimal import Decimal
 
 import pytest
+from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.utils import timezone
 
 from partnerships import access, imports
+from partnerships.admin import IMPORT_SALT
 from partnerships.models import Donation, DonationLine, Organisation, Partnership, Region, Visit
 
 from .admin_helpers import page_text
@@ -529,6 +531,31 @@ class TestDonationImport:
     def test_a_tampered_confirmation_is_refused(self, admin_client, reference):
         response = admin_client.post(DONATION_IMPORT, {"payload": "forged", "confirm": "1"})
         assert response.status_code == 302
+        assert Donation.objects.count() == 1
+
+    @pytest.mark.parametrize(
+        "payload",
+        [
+            ["a", "list"],
+            {"staged": "x", "user": 1, "nonce": "n"},
+            {"staged": 1, "user": 1, "nonce": ["n"]},
+            {"staged": True, "user": 1, "nonce": "n"},
+            {"staged": 1, "user": 1},
+            "text",
+        ],
+    )
+    def test_a_signed_ticket_of_another_shape_is_refused(
+        self, admin_client, admin_user, reference, payload
+    ):
+        """A ticket signed with the site's key but not as the preview signs it (only someone
+        holding SECRET_KEY can make one) was read as one: a 500, or a nonce that could not be
+        stored in the session. It is refused as an expired preview."""
+        if isinstance(payload, dict) and payload.get("user") == 1:
+            payload = {**payload, "user": admin_user.pk}
+        ticket = signing.dumps(payload, salt=IMPORT_SALT)
+        response = admin_client.post(DONATION_IMPORT, {"payload": ticket, "confirm": "1"})
+        assert response.status_code == 302
+        assert "已过期" in page_text(admin_client.get(response.url))
         assert Donation.objects.count() == 1
 
     def test_templates_download(self, admin_client, reference):
