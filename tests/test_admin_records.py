@@ -618,6 +618,21 @@ class TestDonations:
         added = page_text(admin_client.get(DONATION_ADD))
         assert "未细分部分（元）" in added and '<div class="readonly">—</div>' in added
 
+    @pytest.mark.parametrize(
+        ("language", "yes", "no"), [("zh-hans", "是", "否"), ("en", "Yes", "No")]
+    )
+    def test_ticks_are_named_in_the_pages_language(
+        self, admin_client, admin_user, django_user_model, language, yes, no
+    ):
+        """The users list's ticks and crosses (staff, superuser, active) had Django's alt text,
+        "True" and "False", which a screen reader read out on a Chinese page
+        (admin.boolean_icon)."""
+        django_user_model.objects.create_user("clerk", password="x")
+        page = page_text(admin_client.get("/admin/auth/user/", HTTP_ACCEPT_LANGUAGE=language))
+        alts = set(re.findall(r'<img src="[^"]*/icon-(yes|no)\.svg" alt="([^"]*)"', page))
+        assert alts == {("yes", yes), ("no", no)}, alts
+        assert 'alt="True"' not in page and 'alt="False"' not in page
+
     def test_amounts_that_cannot_be_changed_have_thousands_separators(
         self, client, reference, django_user_model
     ):
