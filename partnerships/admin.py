@@ -1834,8 +1834,8 @@ class InspectedByInline(ScopedInline, admin.TabularInline):
     """The visits that inspected a project; they are added on the visit's page."""
 
     model = Inspection
-    fields = ["visit", "note"]
-    readonly_fields = ["visit", "note"]
+    fields = ["named_visit", "note"]
+    readonly_fields = ["named_visit", "note"]
     extra = 0
     can_delete = False
     verbose_name_plural = _("inspected during (add inspections on the visit's page)")
@@ -1850,8 +1850,25 @@ class InspectedByInline(ScopedInline, admin.TabularInline):
             super()
             .get_queryset(request)
             .filter(access.scope_for(request.user).q("visit__partnership__"))
-            .select_related(*(f"visit__{n}" for n in PARTNERSHIP_NAMES))
+            .select_related(*(f"visit__{n}" for n in PARTNERSHIP_NAMES), "visit__leader")
+            .annotate(
+                visit_has_namesake=Exists(
+                    Visit.objects.filter(
+                        partnership=OuterRef("visit__partnership"),
+                        start_date=OuterRef("visit__start_date"),
+                    ).exclude(pk=OuterRef("visit_id"))
+                )
+            )
         )
+
+    @admin.display(description=Inspection._meta.get_field("visit").verbose_name)
+    def named_visit(self, inspection: Inspection) -> str:
+        """The visit, linked, named as the pickers name it (Visit.unambiguous_name): two
+        delegations of the pairing that started the same day read alike as Django names them."""
+        visit = inspection.visit
+        visit.has_namesake = inspection.visit_has_namesake
+        url = reverse("admin:partnerships_visit_change", args=[visit.pk])
+        return format_html('<a href="{}">{}</a>', url, visit.unambiguous_name)
 
 
 @admin.register(AidProject)

@@ -19,6 +19,7 @@ from partnerships.models import (
     Assignment,
     Donation,
     DonationLine,
+    Inspection,
     Meeting,
     Organisation,
     Partnership,
@@ -1322,6 +1323,38 @@ class TestVisitSearch:
         other.delete()
         results = admin_client.get("/admin/autocomplete/", query).json()["results"]
         assert [r["text"] for r in results] == ["樟木头镇—江口县 2023年1月10日考察交流"]
+
+    def test_a_projects_inspecting_visits_are_told_apart(self, admin_client, reference):
+        """A project's list of the visits that inspected it names them as the pickers do:
+        two delegations of the pairing that started the same day both read
+        "…2023年1月10日考察交流", and the list cost a query for each."""
+        project = AidProject.objects.create(
+            partnership=reference.pairing, name="示例项目", region=reference.jiangkou
+        )
+        other = Visit.objects.create(
+            partnership=reference.pairing,
+            direction="west_to_east",
+            start_date=reference.visit.start_date,
+            end_date=reference.visit.start_date,
+        )
+        Inspection.objects.create(visit=reference.visit, project=project)
+        url = f"/admin/partnerships/aidproject/{project.pk}/change/"
+        one = count_queries(admin_client, url)
+        Inspection.objects.create(visit=other, project=project)
+        assert count_queries(admin_client, url) == one
+        page = page_text(admin_client.get(url))
+        named = {
+            int(pk): html.unescape(text)
+            for pk, text in re.findall(
+                r'<a href="/admin/partnerships/visit/(\d+)/change/">([^<]*)</a>', page
+            )
+        }
+        leader = reference.visit.leader
+        assert named == {
+            reference.visit.pk: "樟木头镇—江口县 2023年1月10日考察交流"
+            f"（东部赴西部，至2023年1月12日，{leader.name}带队）",
+            other.pk: "樟木头镇—江口县 2023年1月10日考察交流（西部赴东部）",
+        }
 
     def test_a_date_search_costs_no_more_queries(self, admin_client, reference):
         url = "/admin/autocomplete/?app_label=partnerships&model_name=meeting&field_name=visit"
