@@ -1850,7 +1850,8 @@ class InspectedByInline(ScopedInline, admin.TabularInline):
             super()
             .get_queryset(request)
             .filter(access.scope_for(request.user).q("visit__partnership__"))
-            .select_related(*(f"visit__{n}" for n in PARTNERSHIP_NAMES), "visit__leader")
+            # the project too: Django's inline names each row's record (its project)
+            .select_related(*(f"visit__{n}" for n in PARTNERSHIP_NAMES), "visit__leader", "project")
             .annotate(
                 visit_has_namesake=Exists(
                     Visit.objects.filter(

@@ -1339,6 +1339,7 @@ class TestVisitSearch:
         )
         Inspection.objects.create(visit=reference.visit, project=project)
         url = f"/admin/partnerships/aidproject/{project.pk}/change/"
+        admin_client.get(url)  # what a process looks up once is not counted
         one = count_queries(admin_client, url)
         Inspection.objects.create(visit=other, project=project)
         assert count_queries(admin_client, url) == one
