@@ -10,6 +10,7 @@ import re
 import secrets
 from contextlib import ExitStack
 from decimal import Decimal
+from typing import Any
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -411,7 +412,68 @@ def _money_column(field: MoneyField):
     return column
 
 
-class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, SimpleHistoryAdmin):
+# Lookups of a date's year that Django turns into the first and last day of that year when it
+# builds the SQL, after it has checked the filters (a year out of 1..9999 is then a 500).
+YEAR_LOOKUPS = {"year", "iso_year"}
+YEAR_COMPARISONS = {"exact", "gt", "gte", "lt", "lte"}
+
+
+def _year_out_of_range(request, date_hierarchy: str | None) -> bool:
+    """Whether the list's query string filters a date by a year Django cannot make a date of
+    (0, 10000, -1: `?end_date__year=10000`). Django finds a bad filter while it builds the
+    list's query, and shows its "?e=1" page; these fail later, as the query runs. A date
+    hierarchy's year also may not be 9999: Django works out the year after it."""
+    for key, values in request.GET.lists():
+        parts = key.split("__")
+        if len(parts) > 2 and parts[-1] in YEAR_COMPARISONS:
+            parts = parts[:-1]
+        if len(parts) < 2 or parts[-1] not in YEAR_LOOKUPS:
+            continue
+        highest = 9998 if key == f"{date_hierarchy}__year" else 9999
+        for value in values:
+            if not (re.fullmatch(r"[0-9]{1,4}", value) and 1 <= int(value) <= highest):
+                return True
+    return False
+
+
+def _pk_or_404(model, object_id) -> tuple[Any, bool]:
+    """The primary key an admin URL's object id stands for, and whether such a record exists
+    (in any scope); an id that is none ("abc", "1.5", a number too large for the column) is
+    a page that is not there."""
+    try:
+        pk = model._meta.pk.to_python(unquote(str(object_id)))
+        return pk, model._default_manager.filter(pk=pk).exists()
+    except (ValueError, TypeError, OverflowError, ValidationError) as error:
+        raise Http404 from error
+
+
+class GuardsRequests:
+    """What every admin of the site refuses (tests/test_admin_records.py checks they all
+    are such admins):
+
+    - a list filtered by a year out of range is a bad filter, Django's "?e=1" page, not a 500;
+    - "save as new" sent by hand to a page that offers no such button: Django copies the
+      record all the same (a visit with its handovers, whose amounts were then counted
+      twice), whatever `save_as` says."""
+
+    def changelist_view(self, request, extra_context=None):
+        if _year_out_of_range(request, self.date_hierarchy):
+            return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        return super().changelist_view(request, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and "_saveasnew" in request.POST and not self.save_as:
+            raise PermissionDenied
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+class RecordAdmin(
+    GuardsRequests,
+    PicksAboveScope,
+    SearchByShownNames,
+    ScopedChoicesMixin,
+    SimpleHistoryAdmin,
+):
     """Every record admin: pairing scope, locked years, stale-copy refusal, audit history."""
 
     form = forms.GuardedModelForm
@@ -437,15 +499,6 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
         # and a delete that lost to another save (a deadlock) left the log saying so.
         with transaction.atomic():
             return super().response_action(request, queryset)
-
-    def changelist_view(self, request, extra_context=None):
-        """A date hierarchy's year of 9999 made Django work out the year after it, a 500:
-        such a year is a bad filter, as any other (Django's "?e=1" page)."""
-        if self.date_hierarchy:
-            year = request.GET.get(f"{self.date_hierarchy}__year", "")
-            if year and not (re.fullmatch(r"\d{1,4}", year) and 1 <= int(year) <= 9998):
-                return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
-        return super().changelist_view(request, extra_context)
 
     def get_list_display(self, request):
         columns = []
@@ -497,11 +550,7 @@ class RecordAdmin(PicksAboveScope, SearchByShownNames, ScopedChoicesMixin, Simpl
         if object_id is None:
             return
         model = self.model
-        try:
-            pk = model._meta.pk.to_python(unquote(str(object_id)))
-            exists_anywhere = model._default_manager.filter(pk=pk).exists()
-        except (ValueError, TypeError, OverflowError, ValidationError) as error:
-            raise Http404 from error
+        pk, exists_anywhere = _pk_or_404(model, object_id)
         if not exists_anywhere and not access.scope_for(request.user).everything:
             # The history of a deleted record would show another pairing's figures.
             raise Http404
@@ -1547,7 +1596,7 @@ def _without_browser(columns) -> list[str]:
     return [column for column in columns if column != "user_agent"]
 
 
-class SignInAttemptAdmin(AccessAttemptAdmin):
+class SignInAttemptAdmin(GuardsRequests, AccessAttemptAdmin):
     """django-axes' list of sign-in attempts, its status column named and counted in the
     user's language ("STATUS", "3 Attempt Remaining")."""
 
@@ -1567,11 +1616,11 @@ admin.site.unregister(AccessAttempt)
 admin.site.register(AccessAttempt, SignInAttemptAdmin)
 
 
-class SignInFailureAdmin(AccessFailureLogAdmin):
+class SignInFailureAdmin(GuardsRequests, AccessFailureLogAdmin):
     list_display = _without_browser(AccessFailureLogAdmin.list_display)
 
 
-class SignInLogAdmin(AccessLogAdmin):
+class SignInLogAdmin(GuardsRequests, AccessLogAdmin):
     list_display = _without_browser(AccessLogAdmin.list_display)
 
 
@@ -1581,7 +1630,7 @@ for _model, _model_admin in ((AccessFailureLog, SignInFailureAdmin), (AccessLog,
         admin.site.register(_model, _model_admin)
 
 
-class RoleUserAdmin(UserAdmin):
+class RoleUserAdmin(GuardsRequests, UserAdmin):
     """Accounts get their rights from the four roles (access.setup_roles), not one by one.
 
     Django's list of some 300 single permissions, named in English as the database stores them,
@@ -1680,7 +1729,7 @@ def permission_choices(formfield):
     return formfield
 
 
-class RoleGroupAdmin(GroupAdmin):
+class RoleGroupAdmin(GuardsRequests, GroupAdmin):
     """The four roles are the app's (access.setup_roles), set again after every `migrate`: a
     change or deletion made here would hold until the next update and then silently be
     undone. Their pages are to read, and say so; groups of an administrator's own may be
@@ -1742,7 +1791,7 @@ admin.site.register(Group, RoleGroupAdmin)
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(SearchByShownNames, admin.ModelAdmin):
+class AssignmentAdmin(GuardsRequests, SearchByShownNames, admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # a user or pairing id posted as "abc" is refused by the form, not a 500
         if db_field.name in self.get_autocomplete_fields(request):
@@ -1765,7 +1814,7 @@ class AssignmentAdmin(SearchByShownNames, admin.ModelAdmin):
 
 
 @admin.register(LockedYear)
-class LockedYearAdmin(SimpleHistoryAdmin):
+class LockedYearAdmin(GuardsRequests, SimpleHistoryAdmin):
     list_display = ["year", "locked_at", "locked_by_name", "note"]
     list_select_related = ["locked_by"]
     fields = ["year", "note"]
@@ -1779,6 +1828,17 @@ class LockedYearAdmin(SimpleHistoryAdmin):
         if not change:
             obj.locked_by = request.user
         super().save_model(request, obj, form, change)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """An id that is no id is a page that is not there, as for every record."""
+        _pk_or_404(self.model, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        _pk_or_404(self.model, object_id)
+        if not re.fullmatch(r"[0-9]+", str(version_id)):  # isdigit() takes "²"
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 @admin.register(Posting)

@@ -20,6 +20,7 @@ from partnerships.models import (
     Donation,
     DonationLine,
     Inspection,
+    LockedYear,
     Meeting,
     Organisation,
     Partnership,
@@ -2305,6 +2306,66 @@ def hierarchy_links(response) -> list[tuple[str, str]]:
         (html.unescape(title).strip(), html.unescape(href))
         for href, title in re.findall(r'<a href="([^"]*)"[^>]*>([^<]*)</a>', nav.group(1))
     ]
+
+
+class TestRequestsEveryAdminRefuses:
+    """What admin.GuardsRequests refuses, on every admin of the site."""
+
+    def test_every_admin_of_the_site_guards_its_requests(self):
+        from django.contrib import admin as django_admin
+
+        from partnerships.admin import GuardsRequests
+
+        unguarded = [
+            type(model_admin).__name__
+            for model_admin in django_admin.site._registry.values()
+            if not isinstance(model_admin, GuardsRequests)
+        ]
+        assert unguarded == []
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/admin/partnerships/visit/?end_date__year=10000",
+            "/admin/partnerships/visit/?end_date__year__gte=10000",
+            "/admin/partnerships/visit/?start_date__year=9999",  # its date hierarchy
+            "/admin/partnerships/posting/?start_date__year=0",
+            "/admin/partnerships/partnership/?established_on__year=-1",
+            "/admin/partnerships/aidproject/?completed_on__iso_year=10000",
+            "/admin/partnerships/lockedyear/?locked_at__year=10000",
+            "/admin/auth/user/?date_joined__year=10000",
+            "/admin/axes/accesslog/?logout_time__year=0",
+        ],
+    )
+    def test_a_year_no_date_can_have_is_a_bad_filter(self, admin_client, reference, url):
+        """Django checks a list's filters as it builds the query, and sends a bad one to its
+        "?e=1" page; a year out of 1..9999 only failed as the query ran, a 500."""
+        response = admin_client.get(url)
+        assert response.status_code == 302 and response.url.endswith("?e=1")
+
+    def test_a_year_in_range_filters_as_before(self, admin_client, reference):
+        url = "/admin/partnerships/visit/"
+        found = admin_client.get(url, {"end_date__year": "2023"})
+        assert [v.pk for v in found.context["cl"].result_list] == [reference.visit.pk]
+        none = admin_client.get(url, {"end_date__year": "9999"})
+        assert list(none.context["cl"].result_list) == []
+
+    @pytest.mark.parametrize("path", ["abc/history/", "1.5/history/", "{pk}/history/abc/"])
+    def test_a_locked_years_history_of_an_id_that_is_none_is_not_found(self, admin_client, path):
+        locked = LockedYear.objects.create(year=2020)
+        url = "/admin/partnerships/lockedyear/"
+        assert admin_client.get(url + path.format(pk=locked.pk)).status_code == 404
+        assert admin_client.get(f"{url}{locked.pk}/history/").status_code == 200
+
+    def test_save_as_new_sent_by_hand_copies_nothing(self, admin_client, reference):
+        """No page offers "save as new"; sent by hand, Django copied the visit with its
+        handovers, whose amounts were then counted twice."""
+        url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+        data = visit_change_data(reference)
+        visits, donations = Visit.objects.count(), Donation.objects.count()
+        assert admin_client.post(url, {**data, "_saveasnew": "1"}).status_code == 403
+        assert (Visit.objects.count(), Donation.objects.count()) == (visits, donations)
+        assert admin_client.post(url, data).status_code == 302  # the page's own save
 
 
 class TestDateHierarchy:
