@@ -1158,6 +1158,7 @@ def _check_lines(
                 rest_given.append((number, amount))
             if note and not _note_too_long(note, number, problem):
                 handover.rest_note = note
+            _check_rest_row(row, number, donation.get("region"), directory, problem)
             continue
         if amount is None:
             problem(number, "amount", _("An itemised line needs its amount."))
@@ -1223,6 +1224,43 @@ def _check_lines(
                 "amount",
                 _("The not-itemised rest should be %(rest)s yuan.")
                 % {"rest": f"{total - itemised_sum:,.2f}"},
+            )
+
+
+def _check_rest_row(
+    row: dict[str, str], number: int, region: Region | None, directory: Directory, problem
+) -> None:
+    """The not-itemised row's cells of a line's own. The rest lies at the receiving region
+    (`region`, None when that is wrong and said at its column), with no recipient or donor of
+    its own: a village below it, a body or a donor written there were read as nothing,
+    without a word. Its place may repeat the receiving region, as the ledger download
+    writes it, or name a region above it (the assisted county, as the template does)."""
+    keys = ("province", "city", "county", "town", "village")
+    names = [row.get(key, "") for key in keys]
+    if any(names) and region is not None:
+        written = directory.region(names)
+        if written is None:
+            problem(number, *directory.place_not_found(row))
+        elif not region.is_within(written):
+            problem(
+                number,
+                next(key for key in reversed(keys) if row.get(key)),  # the lowest written
+                _(
+                    "The not-itemised rest goes to the receiving region, %(region)s, not to "
+                    "%(place)s: leave the place of this row empty, or write that region. To "
+                    "give %(place)s its share, write an itemised line."
+                )
+                % {"region": region.full_name, "place": written.name},
+            )
+    for key in ("line_organisation", "line_donor"):
+        if row.get(key):
+            problem(
+                number,
+                key,
+                _(
+                    "A not-itemised row names no recipient or donor of its own: leave this "
+                    "empty, or write an itemised line."
+                ),
             )
 
 

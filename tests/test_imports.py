@@ -852,6 +852,41 @@ def test_an_unknown_receiving_region_does_not_hide_the_rest(admin_client, refere
     assert sorted(found) == [(2, "交接总额（元）"), (2, "受赠地区"), (2, "捐赠方")], found
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "says"),
+    [
+        (16, "双屯村", "未细分部分交给受赠地区贵州省 铜仁市 江口县 齐心村，而不是双屯村"),
+        (16, "不存在村", "“不存在村”"),
+        (18, "江口县红十字会", "“未细分”行没有自己的受赠单位或捐赠方"),
+        (19, "樟木头镇人民政府", "“未细分”行没有自己的受赠单位或捐赠方"),
+    ],
+)
+def test_a_rest_rows_own_place_body_or_donor_is_a_problem(
+    admin_client, reference, column, value, says
+):
+    """The 未细分 row's rest lies at the receiving region (here 齐心村, the only recipient),
+    with no recipient or donor of its own: a village, a body or a donor written on it were
+    read as nothing, and the handover saved without them, not a word said."""
+    header = [*HEADER, "明细受赠单位", "明细捐赠方"]
+    rows = [[*row, "", ""] for row in GOOD_ROWS[:2]]
+    rows[1][column] = value
+    response = upload(admin_client, DONATION_IMPORT, to_csv([header, *rows]))
+    problems = response.context["preview"].problems
+    assert [(p.row, p.column) for p in problems] == [(3, header[column])], problems
+    assert says in problems[0].message, problems[0].message
+    assert "payload" not in response.context
+
+
+def test_a_rest_row_may_name_its_receiving_region_or_a_region_above_it(admin_client, reference):
+    """As the ledger download writes it (the receiving region), or the template (the
+    county): the same handover either way."""
+    for village in ("齐心村", ""):
+        rows = [list(row) for row in GOOD_ROWS[:2]]
+        rows[1][16] = village
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *rows]))
+        assert response.context["preview"].problems == []
+
+
 def test_a_handover_has_one_rest_row_at_most(admin_client, reference):
     """Two 未细分 rows of 1,050,000 each (the file totalling 210万) passed, one saved, the
     second's note over the first's (found by the adversarial review)."""
