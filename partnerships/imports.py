@@ -184,7 +184,7 @@ FORMULA_SCAN_LIMIT = 256 * 1024 * 1024
 
 
 def _may_lack_formula_results(data: bytes, sheet_path: str | None) -> bool:
-    """Whether the first sheet's XML (`sheet_path`, else every sheet's) holds a formula
+    """Whether the sheet's XML (`sheet_path`, else every sheet's) holds a formula
     saved with no result: only then is it read a second time, for its formulas."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -214,11 +214,77 @@ def _may_lack_formula_results(data: bytes, sheet_path: str | None) -> bool:
     return False
 
 
+MERGED_CELLS = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref=\"([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})\""
+)
+
+
+def _merged_ranges(data: bytes, sheet_path: str | None) -> set[tuple[int, int, int, int]]:
+    """The sheet's merged cells (`sheet_path`), each as its first row, first column, last
+    row and last column, counted from 0. openpyxl, reading a sheet row by row, gives a merged
+    range's value to its first cell only."""
+    from openpyxl.utils import column_index_from_string
+
+    found: set[tuple[int, int, int, int]] = set()
+    if not sheet_path:
+        return found
+    try:
+        with (
+            zipfile.ZipFile(io.BytesIO(data)) as archive,
+            archive.open(sheet_path.lstrip("/")) as part,
+        ):
+            tail = b""
+            while chunk := part.read(1024 * 1024):
+                for match in MERGED_CELLS.finditer(tail + chunk):
+                    first_column, first_row, last_column, last_row = match.groups()
+                    found.add(
+                        (
+                            int(first_row) - 1,
+                            column_index_from_string(first_column.decode()) - 1,
+                            int(last_row) - 1,
+                            column_index_from_string(last_column.decode()) - 1,
+                        )
+                    )
+                tail = chunk[-256:]
+    except (KeyError, ValueError, zipfile.BadZipFile, OSError):  # the sheet's read said so
+        return set()
+    return found
+
+
+def _fill_merged(rows: list[list[str]], ranges: set[tuple[int, int, int, int]]) -> None:
+    """Give every cell of a merged range its first cell's value, as the sheet shows it: a
+    handover's facts written once across its rows (its number, date, pairing, donors,
+    merged down) were read as left empty in all its rows but the first. Only over the rows
+    and columns read, and at most once per cell read, whatever ranges a file declares."""
+    budget = sum(len(row) for row in rows)
+    for first_row, first_column, last_row, last_column in sorted(ranges):
+        if first_row >= len(rows) or first_column >= MAX_COLUMNS:
+            continue
+        top = rows[first_row]
+        value = top[first_column] if first_column < len(top) else ""
+        for row in rows[first_row : last_row + 1]:
+            for column in range(first_column, min(last_column, MAX_COLUMNS - 1) + 1):
+                budget -= 1
+                if budget < 0:
+                    raise UnreadableFile(_("The file could not be opened as an XLSX workbook."))
+                if column < len(row) and not row[column]:
+                    row[column] = value
+
+
+def _first_visible(workbook):
+    """The sheet read: the first one staff can see. A template's hidden first sheet (its
+    lists of choices, 下拉选项) is no table, and was read as one missing every column."""
+    return next(
+        (sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"),
+        workbook.worksheets[0],
+    )
+
+
 def _refuse_formulas_without_values(data: bytes, unsaved: list[set[int]]) -> None:
     """Excel and WPS save each formula's result beside it, and that result is what is read.
     A file written by a program (openpyxl, a report tool) may hold formulas with no result:
     such a cell was read as empty, and a computed amount was then said to be missing. It is
-    named instead, with how to give it its result. `unsaved`: per row of the first sheet,
+    named instead, with how to give it its result. `unsaved`: per row of the sheet read,
     the columns read with no value and not as text; a formula's result of empty text
     (=IF(…,"")) is saved as text, and read as an empty cell."""
     from openpyxl import load_workbook
@@ -227,7 +293,7 @@ def _refuse_formulas_without_values(data: bytes, unsaved: list[set[int]]) -> Non
     workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     try:
         # `unsaved` may end first: the rows past MAX_ROWS + 1 were not read.
-        sheet = workbook.worksheets[0].iter_rows(max_col=MAX_COLUMNS, values_only=True)
+        sheet = _first_visible(workbook).iter_rows(max_col=MAX_COLUMNS, values_only=True)
         for number, (formulas, empty) in enumerate(zip(sheet, unsaved, strict=False), start=1):
             for index in sorted(empty):
                 formula = formulas[index] if index < len(formulas) else None
@@ -247,8 +313,9 @@ def _refuse_formulas_without_values(data: bytes, unsaved: list[set[int]]) -> Non
 
 
 def read_rows(data: bytes, filename: str) -> list[list[str]]:
-    """All rows of the first sheet (or the CSV), as text, header first. What the file is,
-    is told by its content, whatever its name: an XLSX is a zip, a CSV decodes as text."""
+    """All rows of the first visible sheet (or the CSV), as text, header first, a merged
+    range's value in each of its cells. What the file is, is told by its content, whatever
+    its name: an XLSX is a zip, a CSV decodes as text."""
     if data.startswith(NOT_A_TABLE) or (data[:4] == b"PK\x03\x04" and not _is_xlsx(data)):
         raise _not_csv_nor_xlsx()
     if data[:4] == b"PK\x03\x04":
@@ -263,19 +330,20 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
         try:
             # Where a formula may lack its result: the cells read with no value and not as
             # text (the slower read, for a file that holds such a formula).
-            sheet_path = getattr(workbook.worksheets[0], "_worksheet_path", None)
+            worksheet = _first_visible(workbook)
+            sheet_path = getattr(worksheet, "_worksheet_path", None)
             if _may_lack_formula_results(data, sheet_path):
                 unsaved = []
             # At most MAX_COLUMNS columns and one row past MAX_ROWS (then refused below): a
             # sheet may declare itself 16,384 columns by a million rows in a few bytes.
             if unsaved is None:
-                sheet = workbook.worksheets[0].iter_rows(max_col=MAX_COLUMNS, values_only=True)
+                sheet = worksheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
                 for row in sheet:
                     rows.append([_xlsx_text(v) for v in row])
                     if len(rows) > MAX_ROWS + 1:
                         break
             else:
-                for cells in workbook.worksheets[0].iter_rows(max_col=MAX_COLUMNS):
+                for cells in worksheet.iter_rows(max_col=MAX_COLUMNS):
                     rows.append([_xlsx_text(cell.value) for cell in cells])
                     unsaved.append(
                         {
@@ -292,6 +360,7 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
             workbook.close()
         if unsaved:
             _refuse_formulas_without_values(data, unsaved)
+        _fill_merged(rows, _merged_ranges(data, sheet_path))
     else:
         # UTF-16 text is half NUL bytes: it is told by its byte order mark instead.
         if not data.startswith(UTF16_BOMS) and _looks_binary(data):

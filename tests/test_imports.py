@@ -145,6 +145,19 @@ def upload_xlsx(client, cells: dict, results: dict[str, str] | None = None):
     return upload(client, DONATION_IMPORT, data.getvalue(), name="donations.xlsx")
 
 
+def _rewritten(xlsx: bytes, old: bytes, new: bytes) -> bytes:
+    """The workbook with `old` replaced by `new` in its first sheet's XML."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            content = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                assert old in content, content[-400:]
+                content = content.replace(old, new)
+            target.writestr(name, content)
+    return out.getvalue()
+
+
 def confirm(client, url, preview_response):
     payload = preview_response.context["payload"]
     return client.post(url, {"payload": payload, "confirm": "1"})
@@ -435,6 +448,70 @@ class TestDonationImport:
         assert lacks(workbook_with(b'<f t="shared" si="0"/></c><c r="B2">'))
         unread = b"<c><f>1+1</f><v/></c>" + b" " * (8 * 1024 * 1024)
         assert not lacks(workbook_with(b"<f>1+1</f><v>2</v>", extra=unread))
+
+    def test_a_handovers_facts_merged_down_its_rows_are_read_in_each(self, admin_client, reference):
+        """A ledger laid out as offices do: the handover's number, date, pairing, donors,
+        recipients, total (A to K) written once in cells merged down its two rows. Read row by
+        row, the second row had them empty: 帮扶方未填写, though the sheet shows them."""
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.append(HEADER)
+        for row in GOOD_ROWS[:2]:
+            sheet.append(row)
+        for column in "ABCDEFGHIJK":
+            sheet.merge_cells(f"{column}2:{column}3")  # Excel keeps the first cell's value
+        data = io.BytesIO()
+        workbook.save(data)
+        merged = upload(admin_client, DONATION_IMPORT, data.getvalue(), name="merged.xlsx")
+        written = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS[:2]]))
+        assert merged.context["preview"].problems == []
+        assert merged.context["preview"].items == written.context["preview"].items
+        confirm(admin_client, DONATION_IMPORT, merged)
+        saved = Donation.objects.get(amount=Decimal("1050000.00"), date=datetime.date(2024, 5, 6))
+        assert sorted(saved.lines.values_list("amount", flat=True)) == [
+            Decimal("200000.00"),
+            Decimal("850000.00"),
+        ]
+
+    def test_merged_cells_fill_no_more_than_the_cells_read(self):
+        """A file may declare merges of any size, and many: they fill only the cells read,
+        each once at most, or the file is refused."""
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        workbook.active.append(["名称", "层级", "上级地区"])
+        workbook.active.append(["新村", "", ""])
+        workbook.active.merge_cells("A2:C2")
+        data = io.BytesIO()
+        workbook.save(data)
+        huge = _rewritten(data.getvalue(), b'ref="A2:C2"', b'ref="A2:XFD1048576"')
+        assert imports.read_rows(huge, "m.xlsx")[1][:3] == ["新村", "新村", "新村"]
+        many = _rewritten(
+            data.getvalue(), b"</mergeCells>", b'<mergeCell ref="A1:BL2"/>' * 3 + b"</mergeCells>"
+        )
+        with pytest.raises(imports.UnreadableFile):
+            imports.read_rows(many, "m.xlsx")
+
+    def test_a_hidden_first_sheet_is_not_the_one_read(self, admin_client, reference):
+        """A template's first sheet may be its hidden lists of choices (下拉选项): that was
+        read, and said to miss every column."""
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        choices = workbook.active
+        choices.title = "下拉选项"
+        choices.append(["资金", "物资"])
+        choices.sheet_state = "hidden"
+        ledger = workbook.create_sheet("台账")
+        ledger.append(HEADER)
+        ledger.append(GOOD_ROWS[2])
+        data = io.BytesIO()
+        workbook.save(data)
+        response = upload(admin_client, DONATION_IMPORT, data.getvalue(), name="ledger.xlsx")
+        assert response.context["preview"].problems == []
+        assert response.context["preview"].items[0]["amount"] == Decimal("1234.56")
 
     def test_a_date_cell_with_a_time_of_day_is_its_day(self, admin_client, reference):
         """An XLSX date-and-time cell (2025-09-09 15:30) was refused: "write dates as
