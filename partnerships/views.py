@@ -732,17 +732,30 @@ def _require_subjects_in_scope(request: HttpRequest) -> None:
     """A download's pairing, visit or donor that names nothing answers as one outside the
     user's pairings does, 404 (as their pages do), before anything else is checked: a 400
     for the one and a 404 for the other, or any answer that differed by which of the two an
-    id was, let an official count other pairings' ids through downloads."""
-    for name, model in (("pairing", Partnership), ("visit", Visit), ("donor", Organisation)):
+    id was, let an official count other pairings' ids through downloads. An id is read as the
+    form reads it (" 6", "+6", "６"): read as digits only, those reached the form, which
+    answered 400 for a missing id and 404, later, for one outside the scope. A region that
+    names nothing is not found either, as its page."""
+    subjects = (
+        ("pairing", Partnership),
+        ("visit", Visit),
+        ("donor", Organisation),
+        ("region", Region),  # every region's page is open: only a 404 as its page answers
+    )
+    for name, model in subjects:
         number = request.GET.get(name, "")
-        if not (number.isascii() and number.isdigit() and len(number) < 19):
-            continue  # no id (empty, or garbage the form refuses in words)
-        found = model.objects.filter(pk=int(number)).first()
+        try:  # as the form reads it: int() takes " 6", "+6" and "６" too
+            pk = model._meta.pk.to_python(number) if number else None
+        except ValidationError:
+            continue  # garbage, which the form refuses in words
+        if pk is None or not 0 < pk < 2**63:
+            continue  # no id, or none a record can have: the form refuses it in words
+        found = model.objects.filter(pk=pk).first()
         if found is None:
             raise Http404
         if isinstance(found, Organisation):
             _require_organisation_in_scope(request, found)
-        else:
+        elif not isinstance(found, Region):
             _require_in_scope(request, found if name == "pairing" else found.partnership)
 
 

@@ -138,6 +138,17 @@ def test_a_pairing_visit_or_donor_not_there_answers_as_one_out_of_scope(
                 there = client.get(f"/export/{summary}.csv?{name}={other}{extra}")
                 missing = client.get(f"/export/{summary}.csv?{name}=987654{extra}")
                 assert there.status_code == missing.status_code == 404, (name, summary, extra)
+            # written as the form reads an id too: a sign, a space, full-width digits
+            for written in ("+{}", " {}", "{} "):
+                there = client.get("/export/yearly.csv", {name: written.format(other)})
+                missing = client.get("/export/yearly.csv", {name: written.format(987654)})
+                assert there.status_code == missing.status_code == 404, (name, written)
+            wide = str(other).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+            assert client.get("/export/yearly.csv", {name: wide}).status_code == 404
+            assert client.get("/export/yearly.csv", {name: "９８７６５４"}).status_code == 404
+    # a region's page is open to all: one that names nothing is not found, as its page
+    assert client.get("/export/places.csv", {"region": " 987654"}).status_code == 404
+    assert client.get("/regions/987654/").status_code == 404
 
 
 def test_a_bad_filter_is_refused_in_plain_chinese(official_client, reference):
