@@ -173,8 +173,9 @@ def yearly(*, filters: reports.Filters) -> Summary:
     for year in years:
         amounts = [per_kind[kind].get(year, reports.ZERO) for kind in kinds]
         rows.append([year, *amounts, sum(amounts, reports.ZERO)])
-    # The CSV ends with the page's total row, as the XLSX does (in 万元); JSON leaves it out.
-    return Summary(_("Aid per year"), columns, rows, extra={"csv_total": _("Total")})
+    # The CSV and the XLSX sheet end with the page's total row (summed by the writers); the
+    # XLSX also gives it in 万元 on its sheet of totals; JSON leaves it out.
+    return Summary(_("Aid per year"), columns, rows, extra={"sum_row": _("Total")})
 
 
 def pairings(*, filters: reports.Filters, within: Partnership | None = None) -> Summary:
@@ -901,7 +902,7 @@ def csv_response(summary: Summary) -> StreamingHttpResponse:
         kinds = [c.kind for c in summary.columns]
         for row in summary.rows:
             yield writer.writerow([_cell_text(v, k) for v, k in zip(row, kinds, strict=True)])
-        label = summary.extra.get("csv_total")
+        label = summary.extra.get("sum_row")
         if label and summary.rows:  # a list of a few rows (yearly), summed once at the end
             yield writer.writerow([str(label), *_money_totals(summary)[1:]])
 
@@ -1062,6 +1063,15 @@ def xlsx_response(summary: Summary) -> FileResponse:
                 if text.startswith(FORMULA_TRIGGERS):
                     cell.quotePrefix = True
                 cells.append(cell)
+        sheet.append(cells)
+    if summary.extra.get("sum_row") and row:  # the page's total row, as the CSV ends
+        cells = [header_cell(str(summary.extra["sum_row"]))]
+        for i in range(1, len(kinds)):
+            cell = None
+            if i in money:
+                cell = header_cell(totals[i])
+                cell.number_format = "#,##0.00"
+            cells.append(cell)
         sheet.append(cells)
     # The totals go on a sheet of their own: under the rows, a 万元 figure in a column of
     # yuan was summed with them by Excel's status bar and pivot tables, and a ledger sheet

@@ -162,12 +162,26 @@ def test_a_bad_filter_is_refused_in_plain_chinese(official_client, reference):
 
 
 def test_the_yearly_csv_ends_with_the_pages_total_row(official_client, reference):
-    """As the page's table and the XLSX do; and each amount column says its unit."""
+    """As the page's table does; and each amount column says its unit."""
     handover(reference.pairing, reference.qixin, "0.10", datetime.date(2024, 5, 1))
     rows = csv_rows(official_client.get("/export/yearly.csv"))
     assert rows[0] == ["年份", "资金（元）", "物资（元）", "资金及物资（未拆分，元）", "合计（元）"]
     assert rows[-1] == ["合计", "0.10", "0.00", "1050000.00", "1050000.10"]
     assert len(json.loads(official_client.get("/export/yearly.json").getvalue())) == 2
+    # the XLSX sheet ends with it too (it ended at the last year), its 万元 on the totals' sheet
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(body(official_client.get("/export/yearly.xlsx"))))
+    sheet = [[cell.value for cell in row] for row in workbook.worksheets[0].iter_rows()]
+    assert sheet[0] == rows[0] and [row[0] for row in sheet[1:-1]] == [2023, 2024]
+    assert sheet[-1] == ["合计", 0.1, 0, 1050000, 1050000.1]
+    assert workbook.worksheets[0]["B4"].number_format == "#,##0.00"
+    assert [row[:2] for row in totals_sheet(workbook)[2:]] == [
+        ["资金（元）", 0.1],
+        ["物资（元）", 0],
+        ["资金及物资（未拆分，元）", 1050000],
+        ["合计（元）", 1050000.1],
+    ]
 
 
 def test_exports_carry_the_filters(official_client, reference):
