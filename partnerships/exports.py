@@ -194,6 +194,12 @@ def pairings(*, filters: reports.Filters, within: Partnership | None = None) -> 
     names = {row.partnership.pk: str(row.partnership) for row in totals}
     if within is not None:
         names[within.pk] = str(within)
+    # A parent outside an official's pairings is named all the same, as the pairing's page
+    # names it (without a link): the file left it empty.
+    parents = {row.partnership.parent_id for row in totals} - {*names, None}
+    if parents:
+        above = Partnership.objects.select_related("helping_region", "assisted_region")
+        names.update((pk, str(parent)) for pk, parent in above.in_bulk(parents).items())
     paths = (
         Partnership.objects.select_related(
             f"helping_region__{REGION_ANCESTORS}", f"assisted_region__{REGION_ANCESTORS}"

@@ -151,6 +151,32 @@ def test_a_pairing_visit_or_donor_not_there_answers_as_one_out_of_scope(
     assert client.get("/regions/987654/").status_code == 404
 
 
+def test_a_parent_pairing_outside_the_scope_is_named_as_on_the_page(
+    client, reference, django_user_model
+):
+    """The town pairing's page names its parent (unlinked) to an official of the town
+    pairing alone; the download of pairings left it empty."""
+    from django.contrib.auth.models import Group
+
+    from partnerships import access
+    from partnerships.models import Assignment
+
+    official = django_user_model.objects.create_user(username="town_official")
+    official.groups.add(Group.objects.get(name=access.OFFICIAL_ASSIGNED))
+    Assignment.objects.create(user=official, partnership=reference.town_pairing)
+    client.force_login(official)
+    parent = str(reference.town_pairing.parent)
+    assert parent in page_text(client.get(f"/pairings/{reference.town_pairing.pk}/"))
+    rows = json.loads(client.get("/export/pairings.json").getvalue())
+    assert [(row["pairing"], row["parent"]) for row in rows] == [
+        (str(reference.town_pairing), parent)
+    ]
+    assert csv_rows(client.get("/export/pairings.csv"))[1][:2] == [
+        str(reference.town_pairing),
+        parent,
+    ]
+
+
 def test_a_bad_filter_is_refused_in_plain_chinese(official_client, reference):
     response = official_client.get("/export/villages.csv?pairing=99999999999999999999")
     assert response.status_code == 400
