@@ -435,6 +435,10 @@ class TestReferenceFigures:
         assert "江口县政府会议室" in text
         assert ">105.00</data>" in text
         assert "考察云舍文化村" in text
+        # its handover links to no visit: it is this one (a pairing's list of them does)
+        own = f'href="/visits/{reference.visit.pk}/"'
+        assert own not in text
+        assert own in page_text(official_client.get(f"/regions/{reference.qixin.pk}/"))
         # Chinese punctuation on a Chinese page, Western on an English one
         assert "<h1>考察：樟木头镇—江口县</h1>" in text
         assert "活动纪实：<a" in text and "下载捐赠明细：<a" in text
@@ -926,6 +930,10 @@ class TestLanguage:
         # two named members, as staff might record them (the report names none)
         reference.visit.members.set(Person.objects.filter(name__in=["杨俊丽", "沈琦"]))
         english = page_text(official_client.get(pairing, HTTP_ACCEPT_LANGUAGE="en"))
+        assert "1 visit and 2 meetings in all." in english  # no years chosen
+        english = page_text(
+            official_client.get(f"{pairing}?year_from=2023", HTTP_ACCEPT_LANGUAGE="en")
+        )
         assert "1 visit and 2 meetings in the selected years." in english
         english = page_text(official_client.get(visit, HTTP_ACCEPT_LANGUAGE="en"))
         assert '<dd><span lang="zh-Hans">黄淦洪 (樟木头镇党委书记)</span></dd>' in english
@@ -937,7 +945,12 @@ class TestLanguage:
         record = page_text(official_client.get(f"{visit}record/", HTTP_ACCEPT_LANGUAGE="en"))
         assert ")</span> chair" in record and ")</span>chair" not in record
         chinese = page_text(official_client.get(pairing, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+        assert "共有考察交流 1 次、座谈会 2 场。" in chinese and "所选年份" not in chinese
+        chinese = page_text(official_client.get(f"{pairing}?year_to=2023"))
         assert "所选年份内共有考察交流 1 次、座谈会 2 场。" in chinese
+        assert "所选年份内无考察交流或座谈会。" in page_text(
+            official_client.get(f"{pairing}?year_to=2022")
+        )
         chinese = page_text(official_client.get(visit, HTTP_ACCEPT_LANGUAGE="zh-hans"))
         assert "杨俊丽（樟木头镇副镇长）、沈琦（樟木头镇副镇长）</dd>" in chinese
         assert "负责人（人数未见报道）</dd>" in chinese
