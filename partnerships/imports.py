@@ -29,7 +29,7 @@ from django.db.models import F, Prefetch
 from django.forms.models import model_to_dict
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import access, exports, history, punctuation, summary
 from .forms import (
@@ -215,60 +215,50 @@ def _may_lack_formula_results(data: bytes, sheet_path: str | None) -> bool:
 
 
 MERGED_CELLS = re.compile(
-    rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref=\"([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})\""
+    rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref\s*=\s*[\"']"
+    rb"\$?([A-Za-z]{1,3})\$?([0-9]{1,7}):\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"']"
 )
 
 
-def _merged_ranges(data: bytes, sheet_path: str | None) -> set[tuple[int, int, int, int]]:
-    """The sheet's merged cells (`sheet_path`), each as its first row, first column, last
-    row and last column, counted from 0. openpyxl, reading a sheet row by row, gives a merged
-    range's value to its first cell only."""
+def _merged_down(data: bytes, sheet_path: str | None) -> list[tuple[int, int, int]]:
+    """The sheet's cells merged over more than one row (`sheet_path`), each as its first and
+    last row and its first column, counted from 0: read row by row, such a range's value is
+    in its first row only (see map_rows)."""
     from openpyxl.utils import column_index_from_string
 
-    found: set[tuple[int, int, int, int]] = set()
+    found: set[tuple[int, int, int]] = set()
     if not sheet_path:
-        return found
+        return []
     try:
         with (
             zipfile.ZipFile(io.BytesIO(data)) as archive,
             archive.open(sheet_path.lstrip("/")) as part,
         ):
             tail = b""
+            scanned = 0
             while chunk := part.read(1024 * 1024):
                 for match in MERGED_CELLS.finditer(tail + chunk):
-                    first_column, first_row, last_column, last_row = match.groups()
-                    found.add(
-                        (
-                            int(first_row) - 1,
-                            column_index_from_string(first_column.decode()) - 1,
-                            int(last_row) - 1,
-                            column_index_from_string(last_column.decode()) - 1,
-                        )
-                    )
+                    first_column, first_row, _last_column, last_row = match.groups()
+                    if int(last_row) > int(first_row):
+                        column = column_index_from_string(first_column.decode().upper())
+                        found.add((int(first_row) - 1, int(last_row) - 1, column - 1))
                 tail = chunk[-256:]
+                scanned += len(chunk)
+                if scanned > FORMULA_SCAN_LIMIT:
+                    break
     except (KeyError, ValueError, zipfile.BadZipFile, OSError):  # the sheet's read said so
-        return set()
-    return found
+        return []
+    return sorted(found)
 
 
-def _fill_merged(rows: list[list[str]], ranges: set[tuple[int, int, int, int]]) -> None:
-    """Give every cell of a merged range its first cell's value, as the sheet shows it: a
-    handover's facts written once across its rows (its number, date, pairing, donors,
-    merged down) were read as left empty in all its rows but the first. Only over the rows
-    and columns read, and at most once per cell read, whatever ranges a file declares."""
-    budget = sum(len(row) for row in rows)
-    for first_row, first_column, last_row, last_column in sorted(ranges):
-        if first_row >= len(rows) or first_column >= MAX_COLUMNS:
-            continue
-        top = rows[first_row]
-        value = top[first_column] if first_column < len(top) else ""
-        for row in rows[first_row : last_row + 1]:
-            for column in range(first_column, min(last_column, MAX_COLUMNS - 1) + 1):
-                budget -= 1
-                if budget < 0:
-                    raise UnreadableFile(_("The file could not be opened as an XLSX workbook."))
-                if column < len(row) and not row[column]:
-                    row[column] = value
+# Cells merged down several rows are named one range each, up to this many.
+MERGES_SAID = 10
+
+
+class Rows(list):
+    """A file's rows as text (read_rows), and an XLSX's cells merged down several rows."""
+
+    merged_down: list[tuple[int, int, int]] = []
 
 
 def _first_visible(workbook):
@@ -312,10 +302,10 @@ def _refuse_formulas_without_values(data: bytes, unsaved: list[set[int]]) -> Non
         workbook.close()
 
 
-def read_rows(data: bytes, filename: str) -> list[list[str]]:
-    """All rows of the first visible sheet (or the CSV), as text, header first, a merged
-    range's value in each of its cells. What the file is, is told by its content, whatever
-    its name: an XLSX is a zip, a CSV decodes as text."""
+def read_rows(data: bytes, filename: str) -> Rows:
+    """All rows of the first visible sheet (or the CSV), as text, header first, with an
+    XLSX's cells merged down several rows (Rows.merged_down). What the file is, is told by
+    its content, whatever its name: an XLSX is a zip, a CSV decodes as text."""
     if data.startswith(NOT_A_TABLE) or (data[:4] == b"PK\x03\x04" and not _is_xlsx(data)):
         raise _not_csv_nor_xlsx()
     if data[:4] == b"PK\x03\x04":
@@ -360,7 +350,7 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
             workbook.close()
         if unsaved:
             _refuse_formulas_without_values(data, unsaved)
-        _fill_merged(rows, _merged_ranges(data, sheet_path))
+        merged_down = _merged_down(data, sheet_path)
     else:
         # UTF-16 text is half NUL bytes: it is told by its byte order mark instead.
         if not data.startswith(UTF16_BOMS) and _looks_binary(data):
@@ -407,7 +397,10 @@ def read_rows(data: bytes, filename: str) -> list[list[str]]:
             _("The file has more than %(max)d rows; split it into smaller files.")
             % {"max": MAX_ROWS}
         )
-    return rows
+    read = Rows(rows)
+    if data[:4] == b"PK\x03\x04":
+        read.merged_down = merged_down
+    return read
 
 
 def header_names(columns: list[exports.Column]) -> dict[str, str]:
@@ -480,6 +473,41 @@ def map_rows(
                     },
                 )
             )
+    # Cells merged down several rows below the header (a handover's facts written once for
+    # its lines, as offices lay ledgers out) hold their value in the first row only. Filled
+    # into every row, a handover whose number is not written would be read as one handover a
+    # row, its total counted once for each: each such range is refused, naming its cells.
+    below = [merge for merge in getattr(rows, "merged_down", []) if merge[1] > start]
+    for first, last, column in below[:MERGES_SAID]:
+        preview.problems.append(
+            Problem(
+                max(first, start + 1) + 1,
+                header[column] if column < len(header) else get_column_letter(column + 1),
+                _(
+                    "Rows %(first)d to %(last)d of column %(column)s are merged into one cell. "
+                    "Unmerge them and write the value in each row, then upload the file again."
+                )
+                % {
+                    "first": first + 1,
+                    "last": last + 1,
+                    "column": get_column_letter(column + 1),
+                },
+            )
+        )
+    if len(below) > MERGES_SAID:
+        more = len(below) - MERGES_SAID
+        preview.problems.append(
+            Problem(
+                below[MERGES_SAID][0] + 1,
+                "",
+                ngettext(
+                    "%(count)d more range of cells is merged down several rows.",
+                    "%(count)d more ranges of cells are merged down several rows.",
+                    more,
+                )
+                % {"count": more},
+            )
+        )
     if preview.problems:
         return []
     mapped = []
