@@ -422,14 +422,16 @@ def _year_out_of_range(request, date_hierarchy: str | None) -> bool:
     """Whether the list's query string filters a date by a year Django cannot make a date of
     (0, 10000, -1: `?end_date__year=10000`). Django finds a bad filter while it builds the
     list's query, and shows its "?e=1" page; these fail later, as the query runs. A date
-    hierarchy's year also may not be 9999: Django works out the year after it."""
+    hierarchy's year, and an ISO year, also may not be 9999: Django works out the year after
+    it."""
     for key, values in request.GET.lists():
         parts = key.split("__")
         if len(parts) > 2 and parts[-1] in YEAR_COMPARISONS:
             parts = parts[:-1]
         if len(parts) < 2 or parts[-1] not in YEAR_LOOKUPS:
             continue
-        highest = 9998 if key == f"{date_hierarchy}__year" else 9999
+        # Django works out the year after a date hierarchy's, and an ISO year's first day
+        highest = 9998 if parts[-1] == "iso_year" or key == f"{date_hierarchy}__year" else 9999
         for value in values:
             if not (re.fullmatch(r"[0-9]{1,4}", value) and 1 <= int(value) <= highest):
                 return True

@@ -2332,6 +2332,7 @@ class TestRequestsEveryAdminRefuses:
             "/admin/partnerships/posting/?start_date__year=0",
             "/admin/partnerships/partnership/?established_on__year=-1",
             "/admin/partnerships/aidproject/?completed_on__iso_year=10000",
+            "/admin/partnerships/visit/?end_date__iso_year=9999",
             "/admin/partnerships/lockedyear/?locked_at__year=10000",
             "/admin/auth/user/?date_joined__year=10000",
             "/admin/axes/accesslog/?logout_time__year=0",
