@@ -290,12 +290,21 @@ class ScopedChoicesMixin:
 def _labelled(formfield):
     """An organisation's or a visit's choices as pickers show them (their `unambiguous_name`:
     an organisation's place when another has the same name, a visit's direction and days
-    when another of its pairing starts the same day), looked up with the choices themselves."""
+    when another of its pairing starts the same day), looked up with the choices themselves;
+    a region's or a pairing's with what their labels read (LABEL_JOINS)."""
     model = getattr(getattr(formfield, "queryset", None), "model", None)
     if model in (Organisation, Visit):
         formfield.queryset = model.with_namesakes(formfield.queryset)
         formfield.label_from_instance = lambda record: record.unambiguous_name
+    elif model in LABEL_JOINS:  # a region's label is its full name, a pairing's its sides'
+        formfield.queryset = formfield.queryset.select_related(*LABEL_JOINS[model])
     return formfield
+
+
+# What a choice's label reads, fetched with the choice: an autocomplete in each row of an
+# inline reads its chosen record again, and its label walked up a region's parents, a query
+# each (a visit's handovers: 16 queries a handover).
+LABEL_JOINS = {Region: (REGION_ANCESTORS,), Partnership: ("helping_region", "assisted_region")}
 
 
 class SearchByShownNames:
@@ -735,7 +744,22 @@ class RecordAdmin(
 
 
 class ScopedInline(ScopedChoicesMixin):
-    """Inline rows follow their parent's scope and year lock."""
+    """Inline rows follow their parent's scope and year lock.
+
+    `rows_with` and `rows_prefetched`: what each row's label (Django's inline prints the
+    row's record) and its form's initial values read, fetched with the rows, not a query a
+    row (tests/test_admin_records.py counts the pages' queries with one row and with four)."""
+
+    rows_with: tuple[str, ...] = ()
+    rows_prefetched: tuple[str, ...] = ()
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self.rows_with:
+            queryset = queryset.select_related(*self.rows_with)
+        if self.rows_prefetched:
+            queryset = queryset.prefetch_related(*self.rows_prefetched)
+        return queryset
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -1096,6 +1120,7 @@ class ChildPartnershipInline(ScopedInline, admin.TabularInline):
         "loaded_version",
     ]
     autocomplete_fields = ["helping_region", "assisted_region"]
+    rows_with = (f"helping_region__{REGION_ANCESTORS}", f"assisted_region__{REGION_ANCESTORS}")
     extra = 0
     show_change_link = True
     verbose_name = _("child pairing")
@@ -1229,6 +1254,7 @@ class DonationInVisitInline(ScopedInline, admin.StackedInline):
         "recipient_organisations",
         "region",
     ]
+    rows_prefetched = ("donors", "recipient_regions", "recipient_organisations")
     extra = 0
     show_change_link = True
     verbose_name_plural = _("donations handed over (itemise them on each donation's own page)")
@@ -1242,6 +1268,7 @@ class InspectionInline(ScopedInline, admin.TabularInline):
     model = Inspection
     fields = ["project", "note"]
     autocomplete_fields = ["project"]
+    rows_with = ("project",)
     extra = 0
     verbose_name_plural = _("projects inspected (考察项目)")
 
@@ -1375,6 +1402,7 @@ class MeetingParticipantInline(ScopedInline, admin.TabularInline):
     formset = forms.MeetingParticipantFormSet
     fields = ["person", "role", "remarks"]
     autocomplete_fields = ["person"]
+    rows_with = ("person",)
     extra = 1
 
 
@@ -1889,6 +1917,7 @@ class ProjectFundsInline(ScopedInline, admin.TabularInline):
     form = forms.LockedYearForm
     formset = forms.ProjectFundsFormSet
     fields = ["year", "committed", "spent"]
+    rows_with = ("project",)
     extra = 0
 
 
@@ -1901,6 +1930,7 @@ class InspectedByInline(ScopedInline, admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = _("inspected during (add inspections on the visit's page)")
+    rows_with = ("project",)
     history_shown = False  # entered on the visit's page, and listed in its history
 
     def has_add_permission(self, request, obj=None):
@@ -1912,8 +1942,7 @@ class InspectedByInline(ScopedInline, admin.TabularInline):
             super()
             .get_queryset(request)
             .filter(access.scope_for(request.user).q("visit__partnership__"))
-            # the project too: Django's inline names each row's record (its project)
-            .select_related(*(f"visit__{n}" for n in PARTNERSHIP_NAMES), "visit__leader", "project")
+            .select_related(*(f"visit__{n}" for n in PARTNERSHIP_NAMES), "visit__leader")
             .annotate(
                 visit_has_namesake=Exists(
                     Visit.objects.filter(

@@ -2308,6 +2308,121 @@ def hierarchy_links(response) -> list[tuple[str, str]]:
     ]
 
 
+class TestInlineRowsCostNoQueryEach:
+    """A change page's inline rows are read with what their labels and initial values need
+    (admin.ScopedInline.rows_with, rows_prefetched, LABEL_JOINS): a visit's handovers cost 16
+    queries each, a pairing's child pairings 11. What is left per row is Django's own: each
+    autocomplete picker of a row reads its chosen record (one query a picker)."""
+
+    @staticmethod
+    def per_row(client, make, url) -> float:
+        """The page's queries for each row more: `make(rows)` makes a record with that many
+        rows, and `url` is its change page's."""
+        counts = []
+        for rows in (1, 4):
+            record = make(rows)
+            client.get(url(record))  # what a process looks up once is not counted
+            counts.append(count_queries(client, url(record)))
+        return (counts[1] - counts[0]) / 3
+
+    def test_a_visits_rows(self, admin_client, reference):
+        from partnerships.models import Inspection, VisitActivity
+
+        villages = list(Region.objects.filter(level=Region.Level.VILLAGE)[:2])
+
+        def visit_with(rows, kind):
+            visit = Visit.objects.create(
+                partnership=reference.pairing,
+                direction="east_to_west",
+                start_date=datetime.date(2024, 3, rows),
+                end_date=datetime.date(2024, 3, rows),
+            )
+            for number in range(rows):
+                if kind == "activity":
+                    VisitActivity.objects.create(
+                        visit=visit, kind="other", title=f"活动{number}", place=villages[0]
+                    )
+                elif kind == "meeting":
+                    Meeting.objects.create(
+                        partnership=reference.pairing, visit=visit, title=f"座谈{number}"
+                    )
+                elif kind == "inspection":
+                    project = AidProject.objects.create(
+                        partnership=reference.pairing,
+                        name=f"项目{rows}-{number}",
+                        region=reference.jiangkou,
+                    )
+                    Inspection.objects.create(visit=visit, project=project)
+                else:
+                    donation = Donation.objects.create(
+                        partnership=reference.pairing,
+                        visit=visit,
+                        amount=Decimal(100 + number),
+                        kind="funds",
+                        region=villages[1],
+                    )
+                    donation.donors.add(*reference.donation.donors.all()[:2])
+                    donation.recipient_regions.add(villages[1])
+            return visit
+
+        url = lambda visit: f"/admin/partnerships/visit/{visit.pk}/change/"  # noqa: E731
+        # the picker of each activity's place, meeting's pairing, inspection's project
+        for kind in ("activity", "meeting", "inspection"):
+            assert self.per_row(admin_client, lambda n, k=kind: visit_with(n, k), url) == 1, kind
+        # a handover's pickers: pairing, donors, recipient places, receiving region
+        assert self.per_row(admin_client, lambda n: visit_with(n, "donation"), url) == 4
+
+    def test_a_meetings_pairings_and_projects_rows(self, admin_client, reference):
+        from partnerships.models import ProjectFunds
+
+        people = list(Person.objects.all()[:4])
+
+        def meeting_with(rows):
+            meeting = Meeting.objects.create(
+                partnership=reference.pairing, title=f"会{rows}", date=datetime.date(2024, 3, 1)
+            )
+            for person in people[:rows]:
+                meeting.participants.create(person=person, role="attendee")
+            return meeting
+
+        assert len(people) == 4
+        meeting_url = lambda meeting: f"/admin/partnerships/meeting/{meeting.pk}/change/"  # noqa: E731
+        assert self.per_row(admin_client, meeting_with, meeting_url) == 1  # its person picker
+
+        def project_with(rows):
+            project = AidProject.objects.create(
+                partnership=reference.pairing, name=f"项目{rows}", region=reference.jiangkou
+            )
+            for year in range(2020, 2020 + rows):
+                ProjectFunds.objects.create(project=project, year=year, committed=Decimal(1))
+            return project
+
+        project_url = lambda project: f"/admin/partnerships/aidproject/{project.pk}/change/"  # noqa: E731
+        assert self.per_row(admin_client, project_with, project_url) == 0
+
+        towns = list(Region.objects.filter(parent=reference.jiangkou)[:4])
+
+        def pairing_with(rows):
+            helping = Region.objects.create(
+                name=f"帮扶镇{rows}", level=Region.Level.TOWN, parent=reference.zhangmutou.parent
+            )
+            pairing = Partnership.objects.create(
+                helping_region=helping,
+                assisted_region=reference.jiangkou,
+                parent=reference.pairing.parent,
+            )
+            for town in towns[:rows]:
+                Partnership.objects.create(
+                    helping_region=helping, assisted_region=town, parent=pairing
+                )
+            return pairing
+
+        assert len(towns) == 4
+        pairing_url = lambda pairing: f"/admin/partnerships/partnership/{pairing.pk}/change/"  # noqa: E731
+        # the pickers of each child pairing's two sides
+        assert self.per_row(admin_client, pairing_with, pairing_url) == 2
+
+
 class TestRequestsEveryAdminRefuses:
     """What admin.GuardsRequests refuses, on every admin of the site."""
 
