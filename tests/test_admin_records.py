@@ -2423,6 +2423,35 @@ class TestInlineRowsCostNoQueryEach:
         assert self.per_row(admin_client, pairing_with, pairing_url) == 2
 
 
+def test_a_visits_history_names_its_rows_regions_without_a_query_a_level(admin_client, reference):
+    """An activity moved to another place: both places are named by their full names, which
+    walked up their parents a query a level, for each version (history._regions_named).
+    What is left a row is the audit library's own reading of what a version changed."""
+    from partnerships.models import VisitActivity
+
+    villages = list(Region.objects.filter(level=Region.Level.VILLAGE)[:2])
+    counts = []
+    for rows in (1, 4):
+        visit = Visit.objects.create(
+            partnership=reference.pairing,
+            direction="east_to_west",
+            start_date=datetime.date(2024, 4, rows),
+            end_date=datetime.date(2024, 4, rows),
+        )
+        for number in range(rows):
+            activity = VisitActivity.objects.create(
+                visit=visit, kind="other", title=f"活动{number}", place=villages[0]
+            )
+            activity.place = villages[1]
+            activity.save()
+        url = f"/admin/partnerships/visit/{visit.pk}/history/"
+        admin_client.get(url)
+        counts.append(count_queries(admin_client, url))
+    assert (counts[1] - counts[0]) / 3 == 1, counts
+    page = page_text(admin_client.get(url))
+    assert villages[0].full_name in page and villages[1].full_name in page
+
+
 class TestRequestsEveryAdminRefuses:
     """What admin.GuardsRequests refuses, on every admin of the site."""
 
