@@ -429,7 +429,7 @@ YEAR_COMPARISONS = {"exact", "gt", "gte", "lt", "lte"}
 
 def _year_out_of_range(request, date_hierarchy: str | None) -> bool:
     """Whether the list's query string filters a date by a year Django cannot make a date of
-    (0, 10000, -1: `?end_date__year=10000`). Django finds a bad filter while it builds the
+    (0, 1, 10000, -1: `?end_date__year=10000`). Django finds a bad filter while it builds the
     list's query, and shows its "?e=1" page; these fail later, as the query runs. A date
     hierarchy's year, and an ISO year, also may not be 9999: Django works out the year after
     it."""
@@ -442,7 +442,9 @@ def _year_out_of_range(request, date_hierarchy: str | None) -> bool:
         # Django works out the year after a date hierarchy's, and an ISO year's first day
         highest = 9998 if parts[-1] == "iso_year" or key == f"{date_hierarchy}__year" else 9999
         for value in values:
-            if not (re.fullmatch(r"[0-9]{1,4}", value) and 1 <= int(value) <= highest):
+            # nor 1: the first moment of year 1 in Shanghai is in year 0 in UTC, where a
+            # time is stored
+            if not (re.fullmatch(r"[0-9]{1,4}", value) and 2 <= int(value) <= highest):
                 return True
     return False
 

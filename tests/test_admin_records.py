@@ -2478,6 +2478,7 @@ class TestRequestsEveryAdminRefuses:
             "/admin/partnerships/aidproject/?completed_on__iso_year=10000",
             "/admin/partnerships/visit/?end_date__iso_year=9999",
             "/admin/partnerships/lockedyear/?locked_at__year=10000",
+            "/admin/partnerships/lockedyear/?locked_at__year=1",  # year 0 in UTC: was a 400
             "/admin/auth/user/?date_joined__year=10000",
             "/admin/axes/accesslog/?logout_time__year=0",
         ],
