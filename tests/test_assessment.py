@@ -707,6 +707,28 @@ def pdf_fonts(response) -> set[str]:
 
 
 class TestReports:
+    def test_each_fact_of_the_record_stands_beside_its_term(self, official_client, reference):
+        """In English "Named members" takes two lines, and every fact below it rose one term
+        (the places visited beside "members", the purpose beside "Places visited"): the terms
+        float, and nothing cleared them after each fact (static/css/print.css)."""
+        response = official_client.get(
+            f"/visits/{reference.visit.pk}/record.pdf", HTTP_ACCEPT_LANGUAGE="en"
+        )
+        lines: dict[str, float] = {}
+
+        def seen(text, cm, tm, font, size):
+            if text.strip():
+                lines.setdefault(text.strip(), cm[5] + tm[5] * cm[3])  # its height on the page
+
+        pypdf.PdfReader(io.BytesIO(response.content)).pages[0].extract_text(visitor_text=seen)
+        assert "members" in lines  # the term of two lines
+        for term, fact in (
+            ("Places visited", "贵州省 铜仁市 江口县"),
+            ("Purpose", "赴贵州省铜仁市江口县开展东西部协作结对帮扶交流工作"),
+            ("Leader", "黄淦洪 (樟木头镇党委书记)"),
+        ):
+            assert abs(lines[term] - lines[fact]) < 1, (term, lines[term], lines[fact])
+
     def test_the_visit_record_is_one_a4_page_with_the_key_facts(self, official_client, reference):
         response = official_client.get(f"/visits/{reference.visit.pk}/record.pdf")
         pages = pdf_pages(response)
