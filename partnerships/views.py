@@ -82,6 +82,16 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return require_GET(vary_on_headers("HX-Request")(wrapper))
 
 
+def _restorable(request: HttpRequest, status: int) -> int:
+    """The status of a page sent back to htmx restoring an address from the browser's
+    history (Back, Forward): htmx shows only a 2xx answer there, and dropped a page of
+    filters refused (400), leaving the address and the page out of step. It is shown, the
+    filters refused said on it, as a 200."""
+    if status == 400 and request.htmx and request.htmx.history_restore_request:
+        return 200
+    return status
+
+
 def render_page(
     request: HttpRequest, template: str, context: dict, *, status: int = 200
 ) -> HttpResponse:
@@ -90,7 +100,7 @@ def render_page(
         template = f"{template}#panel"
     context.setdefault("shared_query", shared_query(request))
     context.setdefault("locked_years", access.locked_years())
-    return render(request, template, context, status=status)
+    return render(request, template, context, status=_restorable(request, status))
 
 
 def render_cached_page(
@@ -127,7 +137,9 @@ def render_cached_page(
         html = render_to_string(f"{template}#{part}", full_context(), request)
     if part == "panel":
         return HttpResponse(html, status=status)
-    return render(request, template, {**context, "content_html": html}, status=status)
+    return render(
+        request, template, {**context, "content_html": html}, status=_restorable(request, status)
+    )
 
 
 def _full_page(request: HttpRequest) -> bool:

@@ -707,6 +707,23 @@ class TestFilters:
         assert response.status_code == 400
         assert "请选择 1990 年至" in page_text(response) and "输入整数" not in page_text(response)
 
+    @pytest.mark.parametrize("page", ["", "pairings/{pairing}/", "regions/{region}/"])
+    def test_back_to_refused_filters_shows_them_refused(self, official_client, reference, page):
+        """Back to an address whose filters were refused: htmx asks for the whole page (a
+        history restore) and shows only a 2xx answer, so the 400 page was dropped, the address
+        changed and the page kept the figures of other filters. It is sent as a 200, saying
+        what was refused."""
+        url = "/" + page.format(pairing=reference.pairing.pk, region=reference.jiangkou.pk)
+        query = "?year_from=2025&year_to=2022"
+        restored = official_client.get(
+            url + query, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+        )
+        assert restored.status_code == 200
+        text = page_text(restored)
+        assert "<html" in text and "截止年份不得早于起始年份" in text
+        assert official_client.get(url + query).status_code == 400  # any other request
+        assert official_client.get(url + query, HTTP_HX_REQUEST="true").status_code == 400
+
     def test_unknown_objects_are_404(self, official_client, reference):
         for url in ["/pairings/999999/", "/regions/999999/", "/visits/999999/", "/donors/999999/"]:
             assert official_client.get(url).status_code == 404
