@@ -2095,6 +2095,14 @@ def test_a_printed_filtered_page_says_its_filters(official_client, reference):
     filtered = page_text(official_client.get(f"{url}?category=education&year_from=2023"))
     assert '<p class="print-only">筛选条件：2023年起、教育</p>' in filtered
     assert 'class="print-only"' not in page_text(official_client.get(url))
+    # in English, a province's name among them is marked as Chinese, as every other name is
+    province = reference.jiangkou.parent.parent
+    english = page_text(
+        official_client.get(f"/?assisted_province={province.pk}", HTTP_ACCEPT_LANGUAGE="en")
+    )
+    assert f'<span lang="zh-Hans">{province.name}</span></p>' in english, english.split(
+        'class="print-only"'
+    )[1][:200]
     css = (settings.BASE_DIR / "static/css/dashboard.css").read_text()
     assert ".print-only { display: none; }" in css
     assert "@media print {" in css.split(".print-only { display: none; }")[1]
