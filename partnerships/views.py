@@ -124,6 +124,9 @@ def render_cached_page(
         full = {**context, **(build() if build else {})}
         full.setdefault("shared_query", shared_query(request))
         full.setdefault("locked_years", access.locked_years())
+        # The panel sent alone carries the page's heading out of band (its links keep the
+        # filters): the breadcrumbs and the sides above the form kept the filters before.
+        full["panel_alone"] = part == "panel"
         return full
 
     if status == 200:

@@ -163,11 +163,18 @@ def test_filters_swap_the_chart_and_table_without_a_page_load(site, page, consol
     assert education_total != filtered_total
     assert page.evaluate("window.__sameDocument") is True
     assert chart_count(page) == 1
+    # the links above the form follow the filters: they kept those of the first load
+    crumb = page.locator("#heading nav.crumbs a").first
+    expect(crumb).to_have_attribute("href", "/?year_from=2023&category=education")
+    expect(page.locator("#heading")).to_have_count(1)
 
     page.go_back()
     expect(page).to_have_url(f"{site.url}{path}?year_from=2023")
     expect(page.locator("#panel select[name=category]")).to_have_value("")
     assert grand_total(page) == filtered_total
+    expect(page.locator("#heading nav.crumbs a").first).to_have_attribute(
+        "href", "/?year_from=2023"
+    )
 
     # Repeated swaps leave exactly one live chart.
     for year in ["2021", "2022", "2024", "2022", "2021"]:

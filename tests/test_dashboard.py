@@ -744,6 +744,31 @@ class TestHtmx:
         assert 'id="pairing-chart"' in body
         assert "HX-Request" in response["Vary"]
 
+    @pytest.mark.parametrize("page", ["pairing", "region", "donor"])
+    def test_a_filter_change_carries_the_pages_links_along(self, official_client, reference, page):
+        """The breadcrumbs and the links above the form (a pairing's sides, a region's
+        pairings, a donor's region) stand outside the panel a filter change swaps: they kept
+        the filters of the page as first loaded. The panel carries them out of band."""
+        url = {
+            "pairing": f"/pairings/{reference.pairing.pk}/",
+            "region": f"/regions/{reference.jiangkou.pk}/",
+            "donor": f"/donors/{reference.town_government.pk}/",
+        }[page]
+        query = "?year_from=2023&amp;category=education"
+        fragment = official_client.get(
+            url + "?year_from=2023&category=education", HTTP_HX_REQUEST="true"
+        ).content.decode()
+        heading = fragment.split('<div id="heading" hx-swap-oob="true">')[1].split("</dl>")[0]
+        links = re.findall(r'href="([^"]*)"', heading)
+        assert links and all(link.endswith(query) for link in links), links
+        assert f'href="/{query}"' in heading  # the overview's breadcrumb
+        # the whole page has its heading once, in place, not out of band
+        whole = official_client.get(url + "?year_from=2023&category=education").content.decode()
+        assert whole.count('id="heading"') == 1 and "hx-swap-oob" not in whole
+        reset = official_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+        heading = reset.split('<div id="heading" hx-swap-oob="true">')[1].split("</dl>")[0]
+        assert "year_from" not in heading  # Reset: the links drop the filters too
+
     def test_a_plain_request_gets_the_whole_page(self, official_client, reference):
         response = official_client.get(self.URL.format(pk=reference.pairing.pk))
         assert "<html" in response.content.decode()
