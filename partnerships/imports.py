@@ -19,6 +19,7 @@ import re
 import unicodedata
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -183,6 +184,23 @@ FORMULA_WITHOUT_RESULT = re.compile(
 FORMULA_SCAN_LIMIT = 256 * 1024 * 1024
 
 
+def _windows(archive: zipfile.ZipFile, parts: list[str]) -> Iterator[bytes]:
+    """The XML of these parts of a workbook, a megabyte at a time, each window starting with
+    the last 256 bytes of the one before in its part (so a tag split between two reads is
+    still found), up to FORMULA_SCAN_LIMIT bytes in all: never unpacked whole (a part of a
+    few bytes may unpack to gigabytes)."""
+    scanned = 0
+    for name in parts:
+        tail = b""
+        with archive.open(name) as part:
+            while chunk := part.read(1024 * 1024):
+                yield tail + chunk
+                tail = chunk[-256:]
+                scanned += len(chunk)
+                if scanned > FORMULA_SCAN_LIMIT:
+                    return
+
+
 def _may_lack_formula_results(data: bytes, sheet_path: str | None) -> bool:
     """Whether the sheet's XML (`sheet_path`, else every sheet's) holds a formula
     saved with no result: only then is it read a second time, for its formulas."""
@@ -198,20 +216,9 @@ def _may_lack_formula_results(data: bytes, sheet_path: str | None) -> bool:
                     if name.startswith("xl/worksheets/") and name.endswith(".xml")
                 ]
             )
-            scanned = 0
-            for name in parts:
-                tail = b""
-                with archive.open(name) as part:
-                    while chunk := part.read(1024 * 1024):
-                        if FORMULA_WITHOUT_RESULT.search(tail + chunk):
-                            return True
-                        tail = chunk[-256:]
-                        scanned += len(chunk)
-                        if scanned > FORMULA_SCAN_LIMIT:
-                            return False
+            return any(FORMULA_WITHOUT_RESULT.search(window) for window in _windows(archive, parts))
     except Exception:  # a damaged part (zlib.error and the like): the sheet's read says so
         return False
-    return False
 
 
 MERGED_CELLS = re.compile(
@@ -230,22 +237,13 @@ def _merged_down(data: bytes, sheet_path: str | None) -> list[tuple[int, int, in
     if not sheet_path:
         return []
     try:
-        with (
-            zipfile.ZipFile(io.BytesIO(data)) as archive,
-            archive.open(sheet_path.lstrip("/")) as part,
-        ):
-            tail = b""
-            scanned = 0
-            while chunk := part.read(1024 * 1024):
-                for match in MERGED_CELLS.finditer(tail + chunk):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for window in _windows(archive, [sheet_path.lstrip("/")]):
+                for match in MERGED_CELLS.finditer(window):
                     first_column, first_row, _last_column, last_row = match.groups()
                     if int(last_row) > int(first_row):
                         column = column_index_from_string(first_column.decode().upper())
                         found.add((int(first_row) - 1, int(last_row) - 1, column - 1))
-                tail = chunk[-256:]
-                scanned += len(chunk)
-                if scanned > FORMULA_SCAN_LIMIT:
-                    break
     except (KeyError, ValueError, zipfile.BadZipFile, OSError):  # the sheet's read said so
         return []
     return sorted(found)

@@ -2308,6 +2308,13 @@ def hierarchy_links(response) -> list[tuple[str, str]]:
     ]
 
 
+def one_day_visit(reference, day: datetime.date) -> Visit:
+    """A visit of the reference pairing, east to west, on `day` alone."""
+    return Visit.objects.create(
+        partnership=reference.pairing, direction="east_to_west", start_date=day, end_date=day
+    )
+
+
 class TestInlineRowsCostNoQueryEach:
     """A change page's inline rows are read with what their labels and initial values need
     (admin.ScopedInline.rows_with, rows_prefetched, LABEL_JOINS): a visit's handovers cost 16
@@ -2331,12 +2338,7 @@ class TestInlineRowsCostNoQueryEach:
         villages = list(Region.objects.filter(level=Region.Level.VILLAGE)[:2])
 
         def visit_with(rows, kind):
-            visit = Visit.objects.create(
-                partnership=reference.pairing,
-                direction="east_to_west",
-                start_date=datetime.date(2024, 3, rows),
-                end_date=datetime.date(2024, 3, rows),
-            )
+            visit = one_day_visit(reference, datetime.date(2024, 3, rows))
             for number in range(rows):
                 if kind == "activity":
                     VisitActivity.objects.create(
@@ -2432,12 +2434,7 @@ def test_a_visits_history_names_its_rows_regions_without_a_query_a_level(admin_c
     villages = list(Region.objects.filter(level=Region.Level.VILLAGE)[:2])
     counts = []
     for rows in (1, 4):
-        visit = Visit.objects.create(
-            partnership=reference.pairing,
-            direction="east_to_west",
-            start_date=datetime.date(2024, 4, rows),
-            end_date=datetime.date(2024, 4, rows),
-        )
+        visit = one_day_visit(reference, datetime.date(2024, 4, rows))
         for number in range(rows):
             activity = VisitActivity.objects.create(
                 visit=visit, kind="other", title=f"活动{number}", place=villages[0]
