@@ -31,7 +31,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Exists, Max, Min, OuterRef, Q
+from django.db.models import Case, Exists, Max, Min, OuterRef, Q, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
@@ -114,6 +114,46 @@ def boolean_icon(value: bool | None) -> str:
 
 
 admin_list._boolean_icon = boolean_icon
+
+django_admin_url = helpers.AdminReadonlyField.get_admin_url
+
+
+def admin_url_it_opens(self, remote_field, remote_obj):
+    """A read-only field's record (a town pairing's parent on the page its staff may only
+    read, a locked handover's visit) linked only when the reader may open it: Django links
+    it whatever their rights, and a pairing or visit above the staff's scope answered the
+    click with a 404. Our forms carry their user (RecordAdmin.get_form); Django's own pages
+    (users, groups) keep its links. tests/test_permissions.py fails if Django stops
+    calling it."""
+    user = getattr(self.form, "user", None)
+    if user is None or opens(user, remote_field.model, remote_obj):
+        return django_admin_url(self, remote_field, remote_obj)
+    return str(remote_obj)
+
+
+helpers.AdminReadonlyField.get_admin_url = admin_url_it_opens
+
+
+def opens(user, model, record) -> bool:
+    """Whether `user` may open `record`'s page in the admin: a right to view or change its
+    model, and the record within their pairings (one query a record, remembered for the
+    request's user)."""
+    opts = model._meta
+    rights = (f"{opts.app_label}.{action}_{opts.model_name}" for action in ("view", "change"))
+    if not any(user.has_perm(right) for right in rights):
+        return False
+    scope = access.scope_for(user)
+    if scope.everything or scope_filter(model, scope) == Q():
+        return True
+    if model is Partnership:
+        return scope.allows(record)
+    known = user.__dict__.setdefault("_opens", {})
+    key = (model, record.pk)
+    if key not in known:
+        records = model._default_manager.filter(scope_filter(model, scope), pk=record.pk)
+        known[key] = records.exists()
+    return known[key]
+
 
 PARTNERSHIP_NAMES = ("partnership__helping_region", "partnership__assisted_region")
 IMPORT_SALT = "partnerships.import"
@@ -227,10 +267,34 @@ class PicksAboveScope:
             and links_above_scope(source)
             and not scope.everything
         ):
-            queryset = self.model._default_manager.filter(
-                pickable(self.model, scope)
-            ).complex_filter(source.get_limit_choices_to())
+            queryset = (
+                self.model._default_manager.filter(pickable(self.model, scope))
+                .complex_filter(source.get_limit_choices_to())
+                .annotate(in_scope=in_scope(self.model, scope))
+            )
         return super().get_search_results(request, queryset, search_term)
+
+
+def in_scope(model, scope: access.Scope) -> Case:
+    """Whether a record offered from above the user's scope (`pickable`) is also one of
+    theirs, which they may open: a choice of the former gets no link to its page (a 404),
+    its picker saying why (static/js/admin-outside-scope.js)."""
+    return Case(When(scope_filter(model, scope), then=Value(True)), default=Value(False))
+
+
+class OutsideScope(str):
+    """A choice's label, marking a record the user may choose but not open (`in_scope`)."""
+
+
+def marking_outside_scope(label_from_instance):
+    def label(record):
+        text = label_from_instance(record)
+        return OutsideScope(text) if getattr(record, "in_scope", True) is False else text
+
+    return label
+
+
+OUTSIDE_SCOPE_TITLE = _("This belongs to a pairing above yours: it may be chosen, not opened.")
 
 
 class TolerantAutocompleteMixin:
@@ -251,6 +315,18 @@ class TolerantAutocompleteMixin:
                 valid.append(str(number))
         return super().optgroups(name, valid, attr)
 
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if isinstance(label, OutsideScope):
+            option["attrs"]["data-outside-scope"] = ""
+        return option
+
+    @property
+    def media(self):
+        # after django.jQuery exists: the merge keeps a file after those listed before it
+        js = ["admin/js/jquery.init.js", "js/admin-outside-scope.js"]
+        return super().media + django_forms.Media(js=js)
+
 
 class TolerantAutocompleteSelect(TolerantAutocompleteMixin, AutocompleteSelect):
     pass
@@ -266,15 +342,24 @@ class ScopedChoicesMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         scope = access.scope_for(request.user)
         related = db_field.related_model
+        above = False
         if not scope.everything and related in (Visit, Organisation, Person):
             # A record may belong to a visit of the parent pairing: keep that choice.
-            choices = pickable if links_above_scope(db_field) else scope_filter
-            kwargs["queryset"] = related._default_manager.filter(choices(related, scope))
+            above = links_above_scope(db_field)
+            choices = pickable if above else scope_filter
+            queryset = related._default_manager.filter(choices(related, scope))
+            if above:
+                queryset = queryset.annotate(in_scope=in_scope(related, scope))
+            kwargs["queryset"] = queryset
         elif not scope.everything and related in (Partnership, AidProject, Meeting):
             kwargs["queryset"] = related._default_manager.filter(scope_filter(related, scope))
         if db_field.name in self.get_autocomplete_fields(request):
-            kwargs["widget"] = TolerantAutocompleteSelect(db_field, self.admin_site)
-        return _labelled(super().formfield_for_foreignkey(db_field, request, **kwargs))
+            attrs = {"data-outside-scope-title": OUTSIDE_SCOPE_TITLE} if above else None
+            kwargs["widget"] = TolerantAutocompleteSelect(db_field, self.admin_site, attrs=attrs)
+        formfield = _labelled(super().formfield_for_foreignkey(db_field, request, **kwargs))
+        if above and formfield is not None:
+            formfield.label_from_instance = marking_outside_scope(formfield.label_from_instance)
+        return formfield
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         scope = access.scope_for(request.user)

@@ -50,10 +50,14 @@ class LabelledAutocompleteJsonView(AutocompleteJsonView):
         return queryset
 
     def serialize_result(self, obj, to_field_name):
-        return {
+        result = {
             "id": str(getattr(obj, to_field_name)),
             "text": getattr(obj, "unambiguous_name", None) or str(obj),
         }
+        # A choice from above the user's pairings (admin.in_scope), which they may not open.
+        if getattr(obj, "in_scope", True) is False:
+            result["outside_scope"] = True
+        return result
 
 
 class PartnershipsAdminSite(admin.AdminSite):

@@ -486,6 +486,58 @@ def test_a_donations_lines_fit_an_office_screen(site, page, django_user_model):
     assert note.bounding_box()["x"] + note.bounding_box()["width"] <= 1280
 
 
+def test_a_choice_above_the_clerks_pairing_offers_no_link_to_a_404(site, page, django_user_model):
+    """A town clerk's meeting held during the county pairing's visit: the pencil and eye beside
+    the visit picker opened that visit's page, a 404 to them. They stay without an address,
+    saying why, until a visit of their own pairing is chosen, and lose it again when the
+    county's visit is found by searching."""
+    from django.contrib.auth.models import Group
+
+    from partnerships.access import DATA_ENTRY
+    from partnerships.models import Assignment, Meeting, Visit
+
+    reference = Reference()
+    own = Visit.objects.create(
+        partnership=reference.town_pairing,
+        direction="east_to_west",
+        start_date=datetime.date(2023, 3, 2),
+        end_date=datetime.date(2023, 3, 2),
+    )
+    clerk = django_user_model.objects.create_user(
+        username="town_clerk", password="pw-Town-Clerk-1", is_staff=True
+    )
+    clerk.groups.add(Group.objects.get(name=DATA_ENTRY))
+    Assignment.objects.create(user=clerk, partnership=reference.town_pairing)
+    meeting = Meeting.objects.get(partnership=reference.town_pairing, visit=reference.visit)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{site.url}/admin/login/?next=/admin/partnerships/meeting/{meeting.pk}/change/")
+    page.fill("input[name=username]", "town_clerk")
+    page.fill("input[name=password]", "pw-Town-Clerk-1")
+    page.click("input[type=submit]")
+
+    reason = "此项属于上级结对：可以选用，不能打开。"
+    change, view = page.locator("#change_id_visit"), page.locator("#view_id_visit")
+    for link in (change, view):
+        expect(link).to_have_attribute("aria-disabled", "true")
+        expect(link).to_have_attribute("title", reason)
+        assert link.get_attribute("href") is None
+
+    def pick(term):
+        page.click("#id_visit + .select2")
+        page.fill(".select2-search__field", term)
+        page.locator(".select2-results__option", has_text=term).first.click()
+
+    pick("2023年3月2日")
+    own_page = f"/admin/partnerships/visit/{own.pk}/change/?_to_field=id&_popup=1"
+    expect(change).to_have_attribute("href", own_page)
+    expect(view).not_to_have_attribute("aria-disabled", "true")
+    assert change.get_attribute("title") != reason
+    pick("2023年1月10日")
+    expect(change).to_have_attribute("aria-disabled", "true")
+    expect(change).to_have_attribute("title", reason)
+    assert change.get_attribute("href") is None and view.get_attribute("href") is None
+
+
 SHOWS_WHOLE = """el => {
   // whether a box's text (a text box's value, a select's chosen option) is shown whole
   const style = getComputedStyle(el);

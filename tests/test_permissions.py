@@ -16,6 +16,7 @@ from partnerships import access
 from partnerships.models import (
     Assignment,
     Donation,
+    LockedYear,
     Meeting,
     Organisation,
     Partnership,
@@ -275,6 +276,62 @@ def test_staff_of_a_town_pairing_link_records_to_the_county_pairings_visit(
     meeting = Meeting.objects.get(title="村企结对帮扶座谈会")
     assert meeting.visit == reference.visit and meeting.date is None
     assert meeting.year == reference.visit.start_date.year
+
+
+def test_staff_get_no_link_to_a_record_above_their_pairing(client, world, django_user_model):
+    """Links to the county pairing and its visit, which answer a town clerk with a 404: the
+    pairing page they may only read linked its parent, a locked meeting its visit, and the
+    visit picker's pencil and eye (static/js/admin-outside-scope.js) opened it. Records of
+    their own, and what they may read, stay linked; the county's staff keep every link."""
+    reference = world["reference"]
+    clerk = django_user_model.objects.create_user(username="town_clerk", is_staff=True)
+    clerk.groups.add(Group.objects.get(name=access.DATA_ENTRY))
+    Assignment.objects.create(user=clerk, partnership=reference.town_pairing)
+    meeting = Meeting.objects.get(partnership=reference.town_pairing, visit=reference.visit)
+    pairing_page = f"/admin/partnerships/partnership/{reference.town_pairing.pk}/change/"
+    meeting_page = f"/admin/partnerships/meeting/{meeting.pk}/change/"
+    parent_link = f'href="/admin/partnerships/partnership/{reference.pairing.pk}/change/"'
+    region_link = f'href="/admin/partnerships/region/{reference.minxiao.pk}/change/"'
+    visit_link = f'href="/admin/partnerships/visit/{reference.visit.pk}/change/"'
+
+    def picked_visit(html):
+        select = re.search(r'<select name="visit"[^>]*>.*?</select>', html, re.S).group(0)
+        return select, re.search(r"<option [^>]*selected[^>]*>", select).group(0)
+
+    def offered(model_name, field_name):
+        query = {"app_label": "partnerships", "model_name": model_name, "field_name": field_name}
+        return {
+            item["id"]: item.get("outside_scope", False)
+            for item in client.get("/admin/autocomplete/", query).json()["results"]
+        }
+
+    client.force_login(clerk)
+    html = client.get(pairing_page).content.decode()
+    assert parent_link not in html and str(reference.pairing) in html
+    assert region_link in html
+    select, option = picked_visit(client.get(meeting_page).content.decode())
+    assert "data-outside-scope" in option
+    assert 'data-outside-scope-title="此项属于上级结对：可以选用，不能打开。"' in select
+    own = Visit.objects.create(
+        partnership=reference.town_pairing,
+        direction="east_to_west",
+        start_date=reference.visit.start_date,
+        end_date=reference.visit.start_date,
+    )
+    assert offered("meeting", "visit") == {str(reference.visit.pk): True, str(own.pk): False}
+    assert set(offered("donation", "donors").values()) == {True, False}
+    LockedYear.objects.create(year=meeting.year)
+    html = client.get(meeting_page).content.decode()
+    assert '<select name="visit"' not in html and "樟木头镇—江口县 2023年1月10日" in html
+    assert visit_link not in html
+
+    client.force_login(world["users"]["staff_a"])  # the county pairing's clerk
+    assert parent_link in client.get(pairing_page).content.decode()
+    assert visit_link in client.get(meeting_page).content.decode()
+    LockedYear.objects.all().delete()
+    select, option = picked_visit(client.get(meeting_page).content.decode())
+    assert "data-outside-scope" not in option
+    assert set(offered("meeting", "visit").values()) == {False}
 
 
 def test_a_scoped_official_is_told_the_figures_are_their_pairings_only(client, world):
