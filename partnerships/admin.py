@@ -2056,7 +2056,7 @@ class AidProjectAdmin(RecordAdmin):
     list_filter = ["status", "category", "start_year", ("partnership", PartnershipListFilter)]
     search_fields = ["name", "region__name", "description"]
     autocomplete_fields = ["partnership", "region"]
-    list_select_related = [*PARTNERSHIP_NAMES, "region"]
+    list_select_related = [*PARTNERSHIP_NAMES, f"region__{REGION_ANCESTORS}"]
     inlines = [ProjectFundsInline, InspectedByInline]
     fieldsets = [
         (None, {"fields": ["partnership", "name", "region", "category", "loaded_version"]}),
