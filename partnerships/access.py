@@ -160,8 +160,8 @@ def can_edit_locked_years(user) -> bool:
 
 def years_of(record) -> set[int]:
     """The years a saved record belongs to for locking: visits by start, spans (people sent,
-    village–enterprise pairs) by every year they run, projects by their start year, the rest
-    by `year`."""
+    village–enterprise pairs) by every year they run, projects by every year they count as
+    under way in, the rest by `year`."""
     from .models import AidProject, InPostPeriod, Visit
 
     if record is None or record.pk is None:
@@ -172,7 +172,7 @@ def years_of(record) -> set[int]:
         return set(record.span_years())
     if isinstance(record, AidProject):
         # Its funds are locked row by row (forms.ProjectFundsFormSet).
-        return {record.start_year} if record.start_year else set()
+        return record.counting_years(record.start_year, record.status, record.completed_on)
     year = getattr(record, "year", None)
     return {year} if year is not None else set()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from django.utils.translation import gettext as _
 
@@ -13,7 +13,9 @@ from .models import Partnership
 
 
 def _percent(share: Decimal | None) -> Decimal | None:
-    return None if share is None else (share * 100).quantize(Decimal("0.1"))
+    """A share in per cent to a tenth, rounded down, as the pages show it (never 100.0 for a
+    target not met)."""
+    return None if share is None else (share * 100).quantize(Decimal("0.1"), ROUND_FLOOR)
 
 
 def targets(*, partnership: Partnership, year: int) -> Summary:

@@ -40,7 +40,6 @@ from .models import (
     Partnership,
     Posting,
     ProjectFunds,
-    ProjectStatus,
     VillageEnterprisePair,
     Visit,
     path_prefixes,
@@ -78,11 +77,25 @@ class Achieved:
     value: Decimal | int = 0
     records: int = 0  # records that speak to this indicator this year
     unknown: int = 0  # of which give no number (e.g. "teachers sent", how many not reported)
+    # What a distinct count counts (villages paired), each counted once: a village paired
+    # by a county pairing and by a town pairing within it is one village of the county's.
+    members: set = field(default_factory=set)
 
     def add(self, value, records: int = 1, unknown: int = 0) -> None:
         self.value += value or 0
         self.records += records
         self.unknown += unknown
+
+    def add_members(self, members: set) -> None:
+        new = members - self.members
+        self.members |= new
+        self.add(len(new), records=len(new))
+
+    def merge(self, other: Achieved) -> None:
+        """Another pairing's value of the same year and indicator, added to this one."""
+        self.add_members(other.members)
+        counted = len(other.members)
+        self.add(other.value - counted, other.records - counted, other.unknown)
 
     @property
     def missing(self) -> bool:
@@ -168,7 +181,7 @@ def achieved(
         "partnership_id", "kind", "headcount", "year", "last_year"
     ):
         for year in years:
-            if first <= year and (last is None or year <= last):
+            if Posting.counts_in(year, first, last):
                 out[pk][year][POSTING_INDICATOR[kind]].add(
                     headcount, unknown=int(headcount is None)
                 )
@@ -180,13 +193,13 @@ def achieved(
     ):
         named = village is not None and organisation is not None
         for year in years:
-            if first <= year and (last is None or year <= last):
+            if Posting.counts_in(year, first, last):
                 if named:
                     villages[pk, year].add(village)
                 else:
                     out[pk][year][Indicator.VILLAGE_PAIRS].add(0, unknown=1)
     for (pk, year), named_villages in villages.items():
-        out[pk][year][Indicator.VILLAGE_PAIRS].add(len(named_villages), records=len(named_villages))
+        out[pk][year][Indicator.VILLAGE_PAIRS].add_members(named_villages)
 
     for pk, _project, year in _projects_under_way(
         years=years, pairing_q=pairing_q, scope=scope, within=within
@@ -202,8 +215,8 @@ def _projects_under_way(
 
     Under way in a year: started that year; money committed or spent that year (a row of 0 or
     of nothing reported is not money); inspected by
-    a visit that year; or started earlier (or start not reported) and under construction, or
-    completed no earlier than that year.
+    a visit that year; or started earlier and under construction (up to this year), or
+    completed no earlier than that year (AidProject.counting_years).
     """
     low, high = years[0], years[-1]
     wanted = set(years)
@@ -221,19 +234,11 @@ def _projects_under_way(
             through, visit__start_date__year__gte=low, visit__start_date__year__lte=high
         ).values_list("project__partnership_id", "project_id", "visit__start_date__year")
     )
-    for pk, project, start, status, completed in (
-        AidProject.objects.filter(pairing_q)
-        .filter(Q(start_year__lte=high) | Q(start_year__isnull=True))
-        .values_list("partnership_id", "pk", "start_year", "status", "completed_on")
-    ):
-        for year in years:
-            if start == year:
-                seen.add((pk, project, year))
-            elif start is not None and start < year:
-                building = status == ProjectStatus.BUILDING
-                finished_then = completed is not None and completed.year >= year
-                if building or finished_then:
-                    seen.add((pk, project, year))
+    for pk, project, start, status, completed in AidProject.objects.filter(
+        pairing_q, start_year__lte=high
+    ).values_list("partnership_id", "pk", "start_year", "status", "completed_on"):
+        for year in AidProject.counting_years(start, status, completed) & wanted:
+            seen.add((pk, project, year))
     return {item for item in seen if item[2] in wanted}
 
 
@@ -255,7 +260,7 @@ def rolled_up(values: Values, paths: dict[int, str]) -> dict[str, dict[int, dict
         for path in path_prefixes(paths[pk]):
             for year, per_indicator in per_year.items():
                 for indicator, own in per_indicator.items():
-                    result[path][year][indicator].add(own.value, own.records, own.unknown)
+                    result[path][year][indicator].merge(own)
     return result
 
 
@@ -356,7 +361,7 @@ def pairing_years(*, partnership: Partnership, years: Iterable[int]) -> dict[int
     for per_year in own.values():
         for year, per_indicator in per_year.items():
             for indicator, value in per_indicator.items():
-                totals[year][indicator].add(value.value, value.records, value.unknown)
+                totals[year][indicator].merge(value)
     targets: dict[int, dict[str, AnnualTarget]] = defaultdict(dict)
     for target in AnnualTarget.objects.filter(partnership=partnership, year__in=years):
         targets[target.year][target.indicator] = target

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import F, Q, Sum
 from django.utils import formats, timezone
@@ -51,6 +51,18 @@ def validate_record_date(value: datetime.date) -> None:
             _("Enter a date in the years %(first)s to %(last)s."),
             code="out_of_range",
             params={"first": FIRST_YEAR, "last": last_year()},
+        )
+
+
+def validate_programme_year(value: int) -> None:
+    """A year staff type for a record (a project's start, a year of its funds): the years
+    its dates may have. The database's check allows up to 2100, and a funds row of 2099 was
+    saved where a date of 2099 is refused."""
+    if not FIRST_YEAR <= value <= last_year():
+        raise ValidationError(
+            _("Choose a year between %(low)d and %(high)d."),
+            code="out_of_range",
+            params={"low": FIRST_YEAR, "high": last_year()},
         )
 
 
@@ -2339,7 +2351,17 @@ class InPostPeriod(Versioned):
 
     @classmethod
     def in_year_q(cls, year: int) -> Q:
-        return Q(year__lte=year) & (Q(last_year__gte=year) | Q(last_year__isnull=True))
+        """Counting in `year` (span_of): an ongoing one up to this year, or in its first year
+        alone when that is later."""
+        ongoing = Q(last_year__isnull=True)
+        if year > timezone.localdate().year:
+            ongoing &= Q(year=year)
+        return Q(year__lte=year) & (Q(last_year__gte=year) | ongoing)
+
+    @staticmethod
+    def counts_in(year: int, first: int, last: int | None) -> bool:
+        """Whether a span of stored years `first` to `last` (None: ongoing) counts in `year`."""
+        return first <= year <= (last or max(first, timezone.localdate().year))
 
     def span_years(self) -> range:
         """Every year it counts in; an ongoing one up to this year."""
@@ -2387,7 +2409,16 @@ class Posting(InPostPeriod):
         null=True,
         blank=True,
         help_text=_("Leave empty when the report does not give the number."),
-        validators=[COUNT_LIMIT],
+        validators=[
+            MinValueValidator(
+                1,
+                _(
+                    "A group of 0 is no one sent: leave the number empty when the report "
+                    "does not give it."
+                ),
+            ),
+            COUNT_LIMIT,
+        ],
     )
     sending_organisation = models.ForeignKey(
         Organisation,
@@ -2492,7 +2523,11 @@ class AidProject(Versioned):
         validators=[validate_record_date],
     )
     start_year = models.PositiveSmallIntegerField(
-        _("year started"), null=True, blank=True, help_text=_("Leave empty if not reported.")
+        _("year started"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty if not reported."),
+        validators=[validate_programme_year],
     )
     completed_on = models.DateField(
         _("date completed"), null=True, blank=True, validators=[validate_record_date]
@@ -2523,9 +2558,24 @@ class AidProject(Versioned):
         return self.name
 
     @staticmethod
-    def locking_years(cleaned) -> set[int]:
-        start = cleaned.get("start_year")
-        return {start} if start else set()
+    def counting_years(start: int | None, status: str | None, completed_on) -> set[int]:
+        """The years the project counts as under way in by itself (indicators, beside its
+        funds rows and inspections): its start year; while under construction, every year
+        since up to this one; once completed, every year up to its completion's."""
+        if not start:
+            return set()
+        last = start
+        if completed_on is not None:
+            last = max(last, completed_on.year)
+        elif status == ProjectStatus.BUILDING:
+            last = max(last, timezone.localdate().year)
+        return set(range(start, last + 1))
+
+    @classmethod
+    def locking_years(cls, cleaned) -> set[int]:
+        return cls.counting_years(
+            cleaned.get("start_year"), cleaned.get("status"), cleaned.get("completed_on")
+        )
 
     def clean(self):
         super().clean()
@@ -2547,7 +2597,7 @@ class ProjectFunds(models.Model):
     project = models.ForeignKey(
         AidProject, verbose_name=_("project"), on_delete=models.CASCADE, related_name="funds"
     )
-    year = models.PositiveSmallIntegerField(_("year"))
+    year = models.PositiveSmallIntegerField(_("year"), validators=[validate_programme_year])
     committed = MoneyField(_("committed (yuan)"), null=True, blank=True, allow_zero=True)
     spent = MoneyField(_("spent (yuan)"), null=True, blank=True, allow_zero=True)
     history = audit()

@@ -782,6 +782,15 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
         )
     _require_subjects_in_scope(request)
     form = ExportForm(request.GET)
+    if summary in ("targets", "ranking") and not form.is_valid() and set(form.errors) == {"year"}:
+        # A year that is no number ("abc") is refused as the panel refuses it, naming the
+        # years offered, not as "Year: enter a whole number".
+        years = indicators.assessment_years(
+            partnership=form.cleaned_data.get("pairing"), scope=access.scope_for(request.user)
+        )
+        return HttpResponseBadRequest(
+            indicators.year_refusal(years), content_type="text/plain; charset=utf-8"
+        )
     if not form.is_valid():
         return HttpResponseBadRequest(
             _("These filters could not be applied:")

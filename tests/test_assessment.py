@@ -471,6 +471,48 @@ class TestEntry:
         project = AidProject.objects.get(name="云舍村道路")
         assert list(project.funds.values_list("committed", "spent")) == [(Decimal("0.00"), None)]
 
+    def test_a_projects_years_are_those_a_date_may_have(self, admin_client, reference):
+        """A funds row of 2099 and a start in 2099 were saved, where a date of 2099 is refused
+        and targets stop at next year."""
+        next_year = timezone.localdate().year + 1
+        data = {
+            "partnership": reference.pairing.pk,
+            "name": "远期项目",
+            "region": reference.jiangkou.pk,
+            "category": "industry",
+            "status": "planned",
+            "start_year": "2099",
+            "funds-TOTAL_FORMS": "1",
+            "funds-INITIAL_FORMS": "0",
+            "funds-0-year": "2099",
+            "funds-0-committed": "1",
+            "inspections-TOTAL_FORMS": "0",
+            "inspections-INITIAL_FORMS": "0",
+        }
+        response = admin_client.post("/admin/partnerships/aidproject/add/", data)
+        assert form_errors(response).count(f"请选择 1990 年至 {next_year} 年之间的年份。") == 2
+        assert not AidProject.objects.filter(name="远期项目").exists()
+        data.update({"start_year": str(next_year), "funds-0-year": str(next_year)})
+        response = admin_client.post("/admin/partnerships/aidproject/add/", data)
+        assert response.status_code == 302, form_errors(response)
+
+    def test_a_group_of_no_one_is_refused(self, admin_client, reference):
+        data = {
+            "partnership": reference.pairing.pk,
+            "kind": "teacher",
+            "direction": "east_to_west",
+            "host_region": reference.jiangkou.pk,
+            "start_date": "2025-09-01",
+            "end_date": "2026-07-31",
+            "headcount": "0",
+        }
+        response = admin_client.post("/admin/partnerships/posting/add/", data)
+        assert "人数为0即未选派任何人：报道未给出人数时请留空。" in form_errors(response)
+        assert Posting.objects.count() == 2  # the reference's two groups
+        data["headcount"] = ""
+        response = admin_client.post("/admin/partnerships/posting/add/", data)
+        assert response.status_code == 302, form_errors(response)
+
     def test_a_village_pair_needs_a_village(self, english_admin_client, reference):
         response = english_admin_client.post(
             "/admin/partnerships/villageenterprisepair/add/",
@@ -552,6 +594,22 @@ class TestPages:
         assert '<span class="share">15,000%</span>' in text  # 150 workers against 1
         assert "150" in text and "100.00" in text  # workers; the fiscal target in 万元
         assert "共建产业园区" in text or "industrial parks" in text
+
+    def test_a_target_just_missed_is_not_shown_as_done(self, official_client, reference):
+        """0.74 yuan short of 2,855,000: the panel said "100%" beside no "met" badge and the
+        download 100.0 beside 否. Shares are rounded down."""
+        pk = reference.pairing.pk
+        donation(reference.pairing, "2854999.26", "social", day=datetime.date(2025, 3, 1))
+        target(reference.pairing, 2025, "social_donations", Decimal("2855000"))
+        text = page_text(official_client.get(f"/pairings/{pk}/targets/?year=2025"))
+        assert '<span class="share">99%</span>' in text and "100%" not in text
+        answer = official_client.get(f"/export/targets.csv?pairing={pk}&year=2025")
+        csv_text = b"".join(answer.streaming_content).decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(csv_text)))
+        row = next(row for row in rows if row[3] == "2854999.26")
+        assert row[4:6] == ["99.9", "否"], row
+        ranking = page_text(official_client.get("/targets/?year=2025"))
+        assert "99%" in ranking and "100%" not in ranking
 
     def test_the_pairing_page_loads_the_panel_once_shown(self, official_client, year_2024):
         url = f"/pairings/{year_2024.pairing.pk}/targets/"
@@ -1107,6 +1165,13 @@ class TestDownloads:
         report = official_client.get(f"/pairings/{pk}/report/1999/")
         assert report.status_code == 400
         assert "<h1>年度报告 · 樟木头镇—江口县</h1>" in page_text(report)
+        # the downloads too, not "年份：输入整数。"
+        for url in (f"/export/targets.csv?pairing={pk}&year=abc", "/export/ranking.json?year=２x"):
+            answer = official_client.get(url)
+            assert answer.status_code == 400
+            assert (
+                answer.content.decode() == f"请选择 {this_year - 9} 年至 {this_year} 年之间的年份。"
+            )
 
     def test_a_scoped_officials_years_come_from_their_pairings_only(
         self, client, django_user_model, reference
@@ -1231,6 +1296,79 @@ class TestReviewedRules:
         assert values(reference.pairing, 2023)[0]["projects"].achieved.value == 2
         assert values(reference.pairing, 2024)[0]["projects"].achieved.missing
 
+    def test_a_village_paired_by_a_pairing_and_one_within_it_counts_once(self, reference):
+        """A village the county pairing and its town pairing both pair with an enterprise is
+        one village of the county's, on its panel and in the ranking (it counted once for
+        each pairing)."""
+        village = Region.objects.create(name="测试村", level=5, parent=reference.minxiao)
+        pairs = [
+            (reference.pairing, "永林电子股份有限公司"),
+            (reference.town_pairing, "广东罗曼智能科技股份有限公司"),
+            (reference.town_pairing, "永林电子股份有限公司"),
+        ]
+        for pairing, name in pairs:
+            VillageEnterprisePair.objects.create(
+                partnership=pairing,
+                organisation=Organisation.objects.get(name=name),
+                village=village,
+                start_date=datetime.date(2024, 1, 1),
+                end_date=datetime.date(2024, 12, 31),
+            )
+        VillageEnterprisePair.objects.create(
+            partnership=reference.town_pairing,
+            organisation=Organisation.objects.get(name="永林电子股份有限公司"),
+            village=reference.qixin,
+            start_date=datetime.date(2024, 1, 1),
+            end_date=datetime.date(2024, 12, 31),
+        )
+        rows, _ = values(reference.pairing, 2024)
+        assert rows["village_pairs"].achieved.value == 2
+        assert rows["village_pairs"].achieved.records == 2
+        assert values(reference.town_pairing, 2024)[0]["village_pairs"].achieved.value == 2
+        target(reference.pairing, 2024, "village_pairs", 4)
+        ranked = indicators.ranking(year=2024)
+        assert [r.partnership for r in ranked] == [reference.pairing]
+        row = next(r for r in ranked[0].assessment.rows if r.indicator == "village_pairs")
+        assert row.achieved.value == 2 and row.share == Decimal("0.5")
+
+    def test_ongoing_records_count_up_to_this_year_not_in_a_year_ahead(self, reference):
+        """Targets may be set for next year. People sent with no end date, a pair under way
+        and a project being built count up to this year, as the README and forms say: they
+        made next year's targets met before it began."""
+        this_year = timezone.localdate().year
+        posting(
+            reference.pairing,
+            "official",
+            40,
+            start_date=datetime.date(this_year, 1, 1),
+        )
+        VillageEnterprisePair.objects.create(
+            partnership=reference.pairing,
+            organisation=Organisation.objects.get(name="永林电子股份有限公司"),
+            village=reference.qixin,
+            start_date=datetime.date(this_year - 1, 1, 1),
+        )
+        AidProject.objects.create(
+            partnership=reference.pairing,
+            name="冷库",
+            region=reference.qixin,
+            start_year=this_year - 1,
+            status="building",
+        )
+        now = values(reference.pairing, this_year)[0]
+        assert now["officials"].achieved.value == 40
+        assert now["village_pairs"].achieved.value == 1
+        assert now["projects"].achieved.value == 1
+        ahead = values(reference.pairing, this_year + 1)[0]
+        for indicator in ("officials", "village_pairs", "projects"):
+            assert ahead[indicator].achieved.missing, indicator
+        assert not Posting.objects.filter(Posting.in_year_q(this_year + 1)).exists()
+        assert Posting.objects.filter(Posting.in_year_q(this_year)).count() == 1
+        # One starting next year counts in that year alone.
+        posting(reference.pairing, "official", 2, start_date=datetime.date(this_year + 1, 3, 1))
+        assert values(reference.pairing, this_year + 1)[0]["officials"].achieved.value == 2
+        assert Posting.objects.filter(Posting.in_year_q(this_year + 1)).count() == 1
+
     def test_reloading_after_a_deletion_duplicates_nothing(self, reference):
         from partnerships.management.commands import load_reference_data
 
@@ -1331,6 +1469,39 @@ class TestLocksAndScope:
         )
         assert "2023年已锁定" in page_text(response)
         assert Posting.objects.count() == 2
+
+    def test_a_project_under_way_through_a_locked_year_is_frozen(self, staff_client, reference):
+        """A project being built counts as under way every year since its start: one added
+        or changed with a start before a locked year changed that year's assessment."""
+        from partnerships.models import LockedYear
+
+        LockedYear.objects.create(year=2021)
+        data = {
+            "partnership": reference.town_pairing.pk,
+            "name": "锁定年测试项目",
+            "region": reference.minxiao.pk,
+            "category": "industry",
+            "status": "building",
+            "start_year": "2020",
+            "funds-TOTAL_FORMS": "0",
+            "funds-INITIAL_FORMS": "0",
+            "inspections-TOTAL_FORMS": "0",
+            "inspections-INITIAL_FORMS": "0",
+        }
+        response = staff_client.post("/admin/partnerships/aidproject/add/", data)
+        assert "2021年已锁定" in page_text(response)
+        assert not AidProject.objects.filter(name="锁定年测试项目").exists()
+        # Completed before the locked year, it does not count in it.
+        data.update(status="completed", completed_on="2020-11-30")
+        response = staff_client.post("/admin/partnerships/aidproject/add/", data)
+        assert response.status_code == 302, form_errors(response)
+        project = AidProject.objects.get(name="锁定年测试项目")
+        # Nor may it be moved into the locked year by a later completion.
+        data.update(completed_on="2021-03-01", loaded_version=project.version)
+        response = staff_client.post(f"/admin/partnerships/aidproject/{project.pk}/change/", data)
+        assert "2021年已锁定" in page_text(response)
+        project.refresh_from_db()
+        assert project.completed_on == datetime.date(2020, 11, 30)
 
     def test_project_funds_of_a_locked_year_cannot_be_added_or_deleted(
         self, staff_client, reference
