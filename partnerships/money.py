@@ -41,6 +41,9 @@ _CN_NUMBER_RE = re.compile(rf"[{_CN_DIGIT}拾佰仟十百千万萬亿億]+")
 _CN_CHANGE_RE = re.compile(rf"零?(?:(?P<jiao>[{_CN_DIGIT}])角)?零?(?:(?P<fen>[{_CN_DIGIT}])分)?")
 _RMB_PREFIX_RE = re.compile(r"^(?:人民币|\(人民币\)|（人民币）)")
 _BARE_TEN_RE = re.compile("(?<=[零〇万萬亿億])([拾十])")
+# The 零 a receipt may write between 万 and a thousands digit (伍拾万零贰仟, as the payment
+# rules allow when the ten-thousands digit is 0), which cn2an's strict reading refuses.
+_ZERO_BEFORE_THOUSANDS_RE = re.compile(rf"(?<=[万萬])[零〇](?=[{_CN_DIGIT}][仟千])")
 
 
 def _parse_capitals(text: str) -> Decimal | None:
@@ -48,7 +51,8 @@ def _parse_capitals(text: str) -> Decimal | None:
 
     cn2an reads the yuan strictly: a number it would have to guess at (壹佰伍 for 150) is not
     an amount; neither is a decimal point (叁点伍), which no receipt writes."""
-    text = _RMB_PREFIX_RE.sub("", text)
+    # 两 is 2 (两万元, 两角), which cn2an's strict reading refuses as a digit.
+    text = _RMB_PREFIX_RE.sub("", text).replace("两", "二")
     if text[-1:] in ("整", "正"):
         text = text[:-1]
     parts = re.split("[元圆]", text)
@@ -70,6 +74,7 @@ def _parse_capitals(text: str) -> Decimal | None:
     # cn2an 0.5.24 drops a 拾 with no digit before it after 零, 万 or 亿 (壹万零拾 read as
     # 10,000, 贰亿拾伍万 as 200,050,000): it is 壹拾 there.
     yuan_text = _BARE_TEN_RE.sub(r"壹\1", yuan_text)
+    yuan_text = _ZERO_BEFORE_THOUSANDS_RE.sub("", yuan_text)
 
     try:
         yuan = cn2an.cn2an(yuan_text, "strict") if yuan_text else 0

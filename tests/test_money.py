@@ -58,6 +58,14 @@ from partnerships.money import AmountFormField, parse_amount, to_wan
         ("贰亿拾伍万元整", "200150000.00"),
         ("二億十万", "200100000.00"),
         ("拾万元整", "100000.00"),
+        # a 零 between 万 and the thousands, as the payment rules allow (cn2an alone refuses)
+        ("伍拾万零贰仟元整", "502000.00"),
+        ("壹佰零伍万零叁仟元整", "1053000.00"),
+        ("叁拾万零伍仟元", "305000.00"),
+        ("壹亿零伍仟万零叁仟元整", "150003000.00"),
+        # 两 for 2
+        ("两万元", "20000.00"),
+        ("壹佰元两角", "100.20"),
     ],
 )
 def test_it_reads_amounts_as_staff_type_them(typed, expected):
@@ -92,6 +100,7 @@ def test_it_reads_amounts_as_staff_type_them(typed, expected):
         "壹元元",
         "壹佰万壹佰万",
         "人民币",
+        "伍万零零伍仟",  # two 零 for one gap
     ],
 )
 def test_it_rejects_what_is_not_an_amount(typed):
