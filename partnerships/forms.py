@@ -531,12 +531,13 @@ class DonationForm(GuardedModelForm):
         ):
             return
         region = cleaned.get("region")
-        if self._region_follows_recipients():
+        if self._region_follows():
             region = None
         if region is None and partnership is not None:
-            lines = [line.region for line in self.saved_itemised_lines]
             region = filled_in_region(
-                named_places + lines, recipient_organisations, partnership.assisted_region
+                named_places + self._line_places(),
+                recipient_organisations,
+                partnership.assisted_region,
             )
             cleaned["region"] = region
             self.instance.region_filled_in = True
@@ -608,17 +609,41 @@ class DonationForm(GuardedModelForm):
             )
         return found
 
-    def _region_follows_recipients(self) -> bool:
-        """A receiving region the form filled in, left as it is while the recipients or the
-        pairing change, is filled in afresh; one chosen by hand stays (and is checked).
+    def _region_follows(self) -> bool:
+        """A receiving region the form filled in, left as it is, is filled in afresh at each
+        save, following the recipients, the pairing and the itemised lines; one chosen by hand
+        stays (and is checked).
 
         Otherwise a handover's region, once filled in, would refuse every recipient outside it
-        until staff thought to empty the field.
+        until staff thought to empty the field. It followed only a change of recipients, and
+        then with the lines as saved before: a line deleted in the same save kept the region
+        wide, the handover's money counted at the town, not at the one village it went to.
         """
-        changed = set(self.changed_data)
-        if not self.instance.pk or not self.instance.region_filled_in or "region" in changed:
-            return False
-        return bool(changed & {"recipient_regions", "recipient_organisations", "partnership"})
+        return bool(
+            self.instance.pk
+            and self.instance.region_filled_in
+            and "region" not in self.changed_data
+        )
+
+    def _line_places(self) -> list[Region]:
+        """The places of the itemised lines as this save leaves them. On the donation's page
+        its lines are posted with it (LINES_PREFIX): those not ticked for deletion, with the
+        places they are given (a line's own form checks them; nothing is saved if one is
+        refused). Elsewhere (the visit's page) the lines are as saved."""
+        data = self.data if self.is_bound else {}
+        if f"{LINES_PREFIX}-TOTAL_FORMS" not in data:
+            return [line.region for line in self.saved_itemised_lines]
+        total = str(data[f"{LINES_PREFIX}-TOTAL_FORMS"])
+        if not re.fullmatch(r"[0-9]{1,4}", total):  # the formset refuses it
+            return [line.region for line in self.saved_itemised_lines]
+        ids = []
+        for index in range(int(total)):
+            row = f"{LINES_PREFIX}-{index}-"
+            region = str(data.get(row + "region") or "")
+            # A place that is no id is refused by the line's own form.
+            if not data.get(row + "DELETE") and re.fullmatch(r"[0-9]{1,18}", region):
+                ids.append(int(region))
+        return list(Region.objects.filter(pk__in=ids))
 
     @cached_property
     def saved_itemised_lines(self) -> list[DonationLine]:
@@ -856,6 +881,10 @@ def line_outside_recipients_error(region, places) -> str | None:
         "%(place)s is not among this handover's recipients, nor within one of them: add it to "
         "the recipients first."
     ) % {"place": region.name}
+
+
+# The prefix of a donation's lines on its page (DonationLine's related name).
+LINES_PREFIX = "lines"
 
 
 class DonationLineFormSet(BaseInlineFormSet):
