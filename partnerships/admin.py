@@ -722,9 +722,11 @@ class RecordAdmin(
         return queryset
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not access.is_locked_for(
-            request.user, obj
-        )
+        if not super().has_change_permission(request, obj):
+            return False
+        if getattr(request, "_lock_refused_by_form", False):
+            return True  # its form refuses the locked year in words (change_view)
+        return not access.is_locked_for(request.user, obj)
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not access.is_locked_for(
@@ -740,7 +742,14 @@ class RecordAdmin(
         return fieldsets
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        """A record of a locked year says why its page is to read only."""
+        """A record of a locked year says why its page is to read only.
+
+        A save of a page opened before its year was locked is refused by the record's form
+        (GuardedModelForm: "2023年已锁定…"), shown with what was typed, as a stale copy is:
+        Django refused it as no right to change the record, a 403 saying to ask for a role,
+        and the typing was lost."""
+        if request.method == "POST" and issubclass(self.form, forms.GuardedModelForm):
+            request._lock_refused_by_form = True
         response = super().change_view(request, object_id, form_url, extra_context)
         record = (getattr(response, "context_data", None) or {}).get("original")
         if request.method == "GET" and access.is_locked_for(request.user, record):
@@ -785,10 +794,14 @@ class RecordAdmin(
             for warning in (
                 None if by_the_visit else outside_pairing_years(record),
                 dated_ahead(record),
-                recorded_twice(record),
+                recorded_twice(record, may_delete=self._may_delete(request, record)),
             ):
                 if warning:
                     self.message_user(request, warning, messages.WARNING)
+
+    def _may_delete(self, request, record) -> bool:
+        model_admin = self.admin_site._registry.get(type(record))
+        return model_admin is not None and model_admin.has_delete_permission(request, record)
 
     def _save_related(self, request, form, formsets, change):
         """One save, one version: the links saved after the record (donors, recipients, a

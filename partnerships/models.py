@@ -821,7 +821,7 @@ def dated_ahead(record) -> str | None:
     }
 
 
-def recorded_twice(record) -> str | None:
+def recorded_twice(record, *, may_delete: bool = True) -> str | None:
     """Whether another visit, meeting or handover of the same pairing records the same thing:
     a visit of the same days and direction, a meeting of the same title and day (or visit),
     a handover of the same day, visit, amount, kind, receiving region, donors and recipients
@@ -861,10 +861,18 @@ def recorded_twice(record) -> str | None:
         alike = list(others[:1])
     if not alike:
         return None
-    return _(
-        "Another %(what)s of this pairing records the same (“%(other)s”, number %(number)d): "
-        "if it was entered twice, delete one of them, or it counts twice."
-    ) % {"what": record._meta.verbose_name, "other": alike[0], "number": alike[0].pk}
+    if may_delete:
+        message = _(
+            "Another %(what)s of this pairing records the same (“%(other)s”, number "
+            "%(number)d): if it was entered twice, delete one of them, or it counts twice."
+        )
+    else:  # data-entry staff delete no visit, meeting or handover
+        message = _(
+            "Another %(what)s of this pairing records the same (“%(other)s”, number "
+            "%(number)d): if it was entered twice, ask an administrator to delete one of "
+            "them, or it counts twice."
+        )
+    return message % {"what": record._meta.verbose_name, "other": alike[0], "number": alike[0].pk}
 
 
 class Organisation(Versioned):

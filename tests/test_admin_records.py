@@ -1171,6 +1171,79 @@ class TestDonations:
         donation.refresh_from_db()
         assert donation.region == reference.jiangkou
 
+    def test_a_filled_in_region_follows_the_lines_left_by_the_same_save(
+        self, english_admin_client, reference
+    ):
+        """Two villages, 2万 itemised to 净河村: dropping 净河村 and its line in one save
+        left the region at 江口县, filled in from the lines as saved before, and the handover
+        given to 齐心村 alone counted nowhere as 齐心村's. Deleting a line alone refills it."""
+        jinghe = Region.objects.get(name="净河村")
+        data = donation_data(
+            reference, amount="10万", recipient_regions=[reference.qixin.pk, jinghe.pk]
+        )
+        line(data, 0, amount="2万", region=jinghe.pk)
+        assert english_admin_client.post(DONATION_ADD, data).status_code == 302
+        donation = Donation.objects.exclude(pk=reference.donation.pk).get()
+        assert donation.region == reference.jiangkou and donation.region_filled_in
+        itemised = donation.lines.get(is_itemised=True)
+        url = f"/admin/partnerships/donation/{donation.pk}/change/"
+        posted_line = {
+            "lines-INITIAL_FORMS": "1",
+            "lines-TOTAL_FORMS": "1",
+            "lines-0-id": itemised.pk,
+            "lines-0-donation": donation.pk,
+            "lines-0-amount": "2万",
+            "lines-0-region": jinghe.pk,
+            "lines-0-DELETE": "on",
+        }
+        data = donation_data(
+            reference,
+            amount="10万",
+            region=reference.jiangkou.pk,
+            recipient_regions=[reference.qixin.pk],
+            loaded_version=donation.version,
+            **posted_line,
+        )
+        response = english_admin_client.post(url, data)
+        assert response.status_code == 302, form_errors(response)
+        donation.refresh_from_db()
+        assert donation.region == reference.qixin and donation.region_filled_in
+        assert list(donation.lines.values_list("region__name", "amount")) == [
+            ("齐心村", Decimal("100000.00"))
+        ]
+        # Recipients unchanged, a line deleted: the region narrows to what is left.
+        data = donation_data(reference, amount="10万", recipient_regions=[])
+        line(data, 0, amount="2万", region=jinghe.pk)
+        line(data, 1, amount="3万", region=reference.qixin.pk)
+        assert english_admin_client.post(DONATION_ADD, data).status_code == 302
+        donation = Donation.objects.exclude(pk__in=[reference.donation.pk, donation.pk]).get()
+        assert donation.region == reference.jiangkou
+        lines = {line.region_id: line for line in donation.lines.filter(is_itemised=True)}
+        data = donation_data(
+            reference,
+            amount="10万",
+            region=reference.jiangkou.pk,
+            recipient_regions=[],
+            loaded_version=donation.version,
+        )
+        for index, place in enumerate((jinghe, reference.qixin)):
+            saved = lines[place.pk]
+            line(
+                data,
+                index,
+                id=saved.pk,
+                donation=donation.pk,
+                amount=str(saved.amount),
+                region=place.pk,
+            )
+        data.update({"lines-INITIAL_FORMS": "2", "lines-0-DELETE": "on"})
+        response = english_admin_client.post(
+            f"/admin/partnerships/donation/{donation.pk}/change/", data
+        )
+        assert response.status_code == 302, form_errors(response)
+        donation.refresh_from_db()
+        assert donation.region == reference.qixin
+
     def test_a_recipient_of_unknown_place_widens_to_the_assisted_side(
         self, english_admin_client, reference
     ):
@@ -3220,6 +3293,22 @@ class TestRecordedTwice:
         assert "如属重复录入" not in TestOutsidePairingYears.saved(
             admin_client, DONATION_ADD, other_amount
         )
+
+    def test_staff_who_may_not_delete_are_told_to_ask(self, client, reference, django_user_model):
+        """Data-entry staff delete no handover: "delete one of them" sent them to a 403."""
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+        from partnerships.models import Assignment
+
+        clerk = django_user_model.objects.create_user(username="clerk", is_staff=True)
+        clerk.groups.add(Group.objects.get(name=DATA_ENTRY))
+        Assignment.objects.create(user=clerk, partnership=reference.pairing)
+        client.force_login(clerk)
+        data = donation_data(reference, date="2024-05-06")
+        TestOutsidePairingYears.saved(client, DONATION_ADD, data)
+        second = TestOutsidePairingYears.saved(client, DONATION_ADD, data)
+        assert "如属重复录入，请联系管理员删除其中一条，否则将重复计算。" in second
 
     def test_two_alike_meetings_on_a_visits_page_are_said(self, english_admin_client, reference):
         """Undated, they are dated by the visit, whose own warning says its years: their

@@ -1419,7 +1419,7 @@ class TestLocksAndScope:
                 "loaded_version": record.version,
             },
         )
-        assert response.status_code == 403
+        assert "2023年已锁定" in " ".join(form_errors(response))
         record.refresh_from_db()
         assert record.headcount == 3
 

@@ -771,14 +771,26 @@ class TestLockedYears:
     def test_staff_cannot_change_or_delete_records_of_a_locked_year(
         self, client, staff_a, reference, locked_2023
     ):
+        """A page opened before its year was locked and saved after: Django's 403 said to ask
+        for a role and lost what was typed. The form refuses it in words, keeping the typing."""
         client.force_login(staff_a)
         donation = reference.donation
-        response = client.post(change_url(donation), donation_form_data(donation, notes="x"))
-        assert response.status_code == 403
+        version = donation.version
+        response = client.post(change_url(donation), donation_form_data(donation, notes="已改"))
+        assert response.status_code == 200
+        locked = "2023年已锁定：年度考核已完成，只有管理员可以新增或修改该年度的记录。"
+        assert locked in form_errors(response)
+        assert "\n已改</textarea>" in response.content.decode()  # what was typed, kept
+        donation.refresh_from_db()
+        assert donation.notes != "已改" and donation.version == version
         response = client.get(change_url(donation))
         assert response.status_code == 200 and 'name="_save"' not in response.content.decode()
         visit = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
-        assert client.post(visit, {}).status_code == 403
+        response = client.post(visit, {})
+        assert response.status_code == 200 and locked in form_errors(response)
+        delete = f"{change_url(donation)[:-7]}delete/"
+        assert client.post(delete, {"post": "yes"}).status_code == 403
+        assert Donation.objects.filter(pk=donation.pk).exists()
 
     def test_staff_cannot_add_into_a_locked_year(self, client, staff_a, reference, locked_2023):
         client.force_login(staff_a)
