@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 
 from django import forms
@@ -51,8 +52,41 @@ def locked_year_error(year: int) -> ValidationError:
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
+# Fields read from digits, which a Chinese input method may type full width (２０２４－０３－０６,
+# ２０２４年３月６日, ３０): read as their ASCII forms (NFKC), as the imports read them.
+NUMERIC_FIELDS = (
+    forms.DateField,
+    forms.DateTimeField,
+    forms.TimeField,
+    forms.IntegerField,
+    forms.DecimalField,
+    forms.FloatField,
+)
+
+
+def as_typed_ascii(form: forms.BaseForm, names) -> None:
+    """The posted values of `names` in `form`, full-width digits and punctuation as ASCII."""
+    if not form.is_bound:
+        return
+    data = None
+    for name in names:
+        key = form.add_prefix(name)
+        value = form.data.get(key)
+        if isinstance(value, str) and value != unicodedata.normalize("NFKC", value):
+            data = data if data is not None else form.data.copy()
+            data[key] = unicodedata.normalize("NFKC", value)
+    if data is not None:
+        form.data = data
+
+
 class RefusesControlCharacters:
-    """A form whose texts may not hold control characters, each said at its field."""
+    """A form whose texts may not hold control characters, each said at its field; its dates
+    and numbers may be typed with full-width digits (NUMERIC_FIELDS)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        numeric = [name for name, field in self.fields.items() if isinstance(field, NUMERIC_FIELDS)]
+        as_typed_ascii(self, numeric)
 
     def clean(self):
         cleaned = super().clean()
@@ -738,6 +772,7 @@ class RegionForm(GuardedModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        as_typed_ascii(self, ["code"])  # ５２０６…, as the region import reads it
         key = self.add_prefix("code")
         if self.is_bound and isinstance(self.data.get(key), str):
             data = self.data.copy()

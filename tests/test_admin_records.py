@@ -157,6 +157,14 @@ class TestRegions:
         data = {"name": "云舍村", "level": 5, "parent": county, "code": "5206 2110 0201"}
         assert admin_client.post(REGION_ADD, data).status_code == 302
         assert Region.objects.get(name="云舍村").code == "520621100201"
+        full_width = {
+            "name": "云舍三村",
+            "level": 5,
+            "parent": county,
+            "code": "５２０６　２１１０　０２０３",
+        }
+        assert admin_client.post(REGION_ADD, full_width).status_code == 302
+        assert Region.objects.get(name="云舍三村").code == "520621100203"
         again = {"name": "云舍二村", "level": 5, "parent": county, "code": "520621100201"}
         errors = form_errors(admin_client.post(REGION_ADD, again))
         assert errors == ["已有统计用区划代码相同的地区。"], errors
@@ -310,6 +318,9 @@ class TestVisits:
             ("2024.3.5", "2024.3.7"),
             ("2024/3/5", "2024/03/07"),
             ("2024年3月5日", "2024年3月7日"),
+            # full width, as a Chinese input method may type them (the imports read them)
+            ("２０２４－０３－０５", "２０２４／３／７"),
+            ("２０２４年３月５日", "２０２４．３．７"),
         ]
         for number, (start, end) in enumerate(written):
             response = admin_client.post(

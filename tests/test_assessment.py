@@ -509,9 +509,10 @@ class TestEntry:
         response = admin_client.post("/admin/partnerships/posting/add/", data)
         assert "人数为0即未选派任何人：报道未给出人数时请留空。" in form_errors(response)
         assert Posting.objects.count() == 2  # the reference's two groups
-        data["headcount"] = ""
+        data["headcount"] = "３０"  # full width, as an input method may type it
         response = admin_client.post("/admin/partnerships/posting/add/", data)
         assert response.status_code == 302, form_errors(response)
+        assert Posting.objects.latest("pk").headcount == 30
 
     def test_a_village_pair_needs_a_village(self, english_admin_client, reference):
         response = english_admin_client.post(
