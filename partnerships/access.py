@@ -8,6 +8,9 @@ children. Every dashboard query and every admin queryset goes through `scope_for
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import reduce
 from operator import and_, or_
@@ -160,8 +163,9 @@ def can_edit_locked_years(user) -> bool:
 
 def years_of(record) -> set[int]:
     """The years a saved record belongs to for locking: visits by start, spans (people sent,
-    village–enterprise pairs) by every year they run, projects by every year they count as
-    under way in, the rest by `year`."""
+    village–enterprise pairs) by every year they run, projects by their start year (a change
+    is refused by the years it would change: AidProject.locking_years_of_change), the rest by
+    `year`."""
     from .models import AidProject, InPostPeriod, Visit
 
     if record is None or record.pk is None:
@@ -172,7 +176,7 @@ def years_of(record) -> set[int]:
         return set(record.span_years())
     if isinstance(record, AidProject):
         # Its funds are locked row by row (forms.ProjectFundsFormSet).
-        return record.counting_years(record.start_year, record.status, record.completed_on)
+        return {record.start_year} if record.start_year else set()
     year = getattr(record, "year", None)
     return {year} if year is not None else set()
 
@@ -183,10 +187,38 @@ def is_locked_for(user, record) -> bool:
     return bool(years) and not can_edit_locked_years(user) and bool(years & locked_years())
 
 
+# What one request has read of the locked years: an admin page asks for each of its rows
+# and links (26 times on a meeting's page of four participants, a query each). Set for a
+# request by RequestCacheMiddleware; forgotten when a locked year is saved or deleted.
+_request_cache: ContextVar[dict | None] = ContextVar("request_cache", default=None)
+
+
+@contextmanager
+def request_cache() -> Iterator[None]:
+    token = _request_cache.set({})
+    try:
+        yield
+    finally:
+        _request_cache.reset(token)
+
+
 def locked_years() -> set[int]:
     from .models import LockedYear
 
-    return set(LockedYear.objects.values_list("year", flat=True))
+    cache = _request_cache.get()
+    if cache is not None and "locked_years" in cache:
+        return set(cache["locked_years"])
+    years = set(LockedYear.objects.values_list("year", flat=True))
+    if cache is not None:
+        cache["locked_years"] = frozenset(years)
+    return years
+
+
+def forget_locked_years(**kwargs) -> None:
+    """A locked year saved or deleted: the request reads them afresh."""
+    cache = _request_cache.get()
+    if cache is not None:
+        cache.pop("locked_years", None)
 
 
 def refused(request, what: str) -> None:

@@ -136,23 +136,23 @@ helpers.AdminReadonlyField.get_admin_url = admin_url_it_opens
 
 def opens(user, model, record) -> bool:
     """Whether `user` may open `record`'s page in the admin: a right to view or change its
-    model, and the record within their pairings (one query a record, remembered for the
-    request's user)."""
+    model, and, for what a record of theirs may name from above their scope (its pairing's
+    parent, a visit of that parent: `pickable`), the record within their pairings. An
+    organisation or person a record of theirs names is theirs by that (access.organisation_q).
+    No query for a pairing; one a visit, remembered for the request's user."""
     opts = model._meta
     rights = (f"{opts.app_label}.{action}_{opts.model_name}" for action in ("view", "change"))
     if not any(user.has_perm(right) for right in rights):
         return False
     scope = access.scope_for(user)
-    if scope.everything or scope_filter(model, scope) == Q():
+    if scope.everything or model not in (Partnership, Visit):
         return True
     if model is Partnership:
         return scope.allows(record)
     known = user.__dict__.setdefault("_opens", {})
-    key = (model, record.pk)
-    if key not in known:
-        records = model._default_manager.filter(scope_filter(model, scope), pk=record.pk)
-        known[key] = records.exists()
-    return known[key]
+    if record.pk not in known:
+        known[record.pk] = scope.allows(record.partnership)
+    return known[record.pk]
 
 
 PARTNERSHIP_NAMES = ("partnership__helping_region", "partnership__assisted_region")

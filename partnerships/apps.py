@@ -35,6 +35,12 @@ class PartnershipsConfig(AppConfig):
 
         from . import access, checks, pagecache, summary  # noqa: F401 - checks registers the deploy checks
 
+        for signal in (post_save, post_delete):
+            signal.connect(
+                access.forget_locked_years,
+                sender="partnerships.LockedYear",
+                dispatch_uid=f"locked-years-{signal is post_save}",
+            )
         # The roles are data the code relies on: keep them in step after every migrate.
         post_migrate.connect(access.setup_roles, sender=self)
         # The triggers that version the data for the page cache, on every table.

@@ -313,7 +313,7 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
         .select_related(
             "person", "host_region", "sending_organisation", "host_organisation", "known_during"
         )
-        .order_by("kind", "pk"),
+        .order_by(Posting.kind_order(), "pk"),
         "projects": projects,
         "printed_on": timezone.localdate(),
         "pdf_url": reverse("pairing_report_pdf", args=[partnership.pk, year]),

@@ -342,7 +342,12 @@ def donors(
         Column("donor", _("Donor")),
         Column("kind", _("Kind")),
         Column("region", _("Region")),
-        *(Column(str(year), str(year), MONEY) for year in years),
+        # Each year's figure holds its joint handovers in full, for each of their donors:
+        # said in its heading, or a column summed in Excel counts them once a donor.
+        *(
+            Column(str(year), _("%(year)s, alone and jointly (yuan)") % {"year": year}, MONEY)
+            for year in years
+        ),
         Column("sole", _("Given alone (yuan)"), MONEY),
         Column("joint", _("Given jointly, split not reported (yuan)"), MONEY),
         Column("total", _("Total (yuan)"), MONEY),
@@ -813,6 +818,8 @@ def visits(
     columns = [
         Column("start_date", _("Start date"), DATE),
         Column("end_date", _("End date"), DATE),
+        # Said with the dates it qualifies: the reference's year is inferred, not printed.
+        Column("date_note", _("Note on the dates")),
         Column("helping_region", _("Helping side")),
         Column("assisted_region", _("Assisted side")),
         Column("direction", _("Direction")),
@@ -836,6 +843,7 @@ def visits(
             yield [
                 visit.start_date,
                 visit.end_date,
+                visit.date_note,
                 visit.partnership.helping_region.full_name,
                 visit.partnership.assisted_region.full_name,
                 visit.get_direction_display(),
@@ -854,6 +862,7 @@ def visits(
             yield [
                 meeting.first_day,
                 meeting.last_day,
+                meeting.visit.date_note if meeting.date is None and meeting.visit else "",
                 meeting.partnership.helping_region.full_name,
                 meeting.partnership.assisted_region.full_name,
                 None,  # a visit's: its direction, leader, size and places

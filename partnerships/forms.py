@@ -200,6 +200,9 @@ class GuardedModelForm(RefusesControlCharacters, forms.ModelForm):
     def record_years(self, cleaned) -> set[int]:
         """The years a record would belong to once saved (see access.years_of)."""
         model = self._meta.model
+        of_change = getattr(model, "locking_years_of_change", None)
+        if of_change is not None:
+            return of_change(self.instance, cleaned)
         locking_years = getattr(model, "locking_years", None)
         if locking_years is not None:
             return locking_years(cleaned)
@@ -670,14 +673,21 @@ class DonationForm(GuardedModelForm):
         total = str(data[f"{LINES_PREFIX}-TOTAL_FORMS"])
         if not re.fullmatch(r"[0-9]{1,4}", total):  # the formset refuses it
             return [line.region for line in self.saved_itemised_lines]
-        ids = []
+        saved = {str(line.pk): line.region for line in self.saved_itemised_lines}
+        ticked = forms.CheckboxInput()  # "on", "true": as the formset reads DELETE
+        ids, places = [], []
         for index in range(int(total)):
             row = f"{LINES_PREFIX}-{index}-"
+            if ticked.value_from_datadict(data, {}, row + "DELETE"):
+                continue
+            if row + "region" not in data and str(data.get(row + "id")) in saved:
+                places.append(saved[str(data[row + "id"])])  # shown to read only
+                continue
             region = str(data.get(row + "region") or "")
             # A place that is no id is refused by the line's own form.
-            if not data.get(row + "DELETE") and re.fullmatch(r"[0-9]{1,18}", region):
+            if re.fullmatch(r"[0-9]{1,18}", region):
                 ids.append(int(region))
-        return list(Region.objects.filter(pk__in=ids))
+        return places + list(Region.objects.filter(pk__in=ids))
 
     @cached_property
     def saved_itemised_lines(self) -> list[DonationLine]:

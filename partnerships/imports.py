@@ -1491,6 +1491,17 @@ def _region_columns() -> list[exports.Column]:
     ]
 
 
+def _pending_parent(pending: dict[str, Region], text: str) -> Region | None:
+    """A region new in the file, by its full name as written: with spaces between the names
+    or, as addresses are written, without (贵州省铜仁市江口县示例镇), when only one fits."""
+    found = pending.get(" ".join(text.split()))
+    if found is None:
+        together = "".join(text.split())
+        fits = [region for full, region in pending.items() if full.replace(" ", "") == together]
+        found = fits[0] if len(fits) == 1 else None
+    return found
+
+
 def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
     preview = Preview(kind="regions")
     try:
@@ -1526,7 +1537,7 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
             known = False
         parent = None
         if row.get("parent"):
-            parent = pending.get(" ".join(row["parent"].split())) or directory.region_by_full_name(
+            parent = _pending_parent(pending, row["parent"]) or directory.region_by_full_name(
                 row["parent"]
             )
             if parent is None:

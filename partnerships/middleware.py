@@ -18,6 +18,20 @@ def renewal_interval() -> int:
     return min(settings.SESSION_RENEWAL_SECONDS, settings.SESSION_COOKIE_AGE // 30)
 
 
+class RequestCacheMiddleware:
+    """What one request may read once and use many times (access.request_cache: the locked
+    years), forgotten when the request ends."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from . import access
+
+        with access.request_cache():
+            return self.get_response(request)
+
+
 class SessionRenewalMiddleware:
     """Restart a signed-in session's idle clock (SESSION_COOKIE_AGE) as it is used, at most
     once every renewal_interval().

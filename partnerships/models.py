@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Case, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import formats, timezone
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
@@ -500,6 +500,39 @@ class Region(Versioned, TreePathMixin):
                     }
                 )
 
+    def _check_records_keep_level(self) -> None:
+        """Records that name a region for what it is keep it so: a village–enterprise pair's
+        village, a handover's recipient town or village. A village made a town was saved, and
+        its pair refused on its next save (请选择村（社区）), still counted as a village."""
+        if Region.objects.filter(pk=self.pk).values_list("level", flat=True).first() == self.level:
+            return
+        if (
+            self.level != self.Level.VILLAGE
+            and VillageEnterprisePair.objects.filter(village=self).exists()
+        ):
+            raise ValidationError(
+                {
+                    "level": _(
+                        "Village–enterprise pairs name %(region)s as their village; it cannot "
+                        "become a %(level)s."
+                    )
+                    % {"region": self.name, "level": self.get_level_display()}
+                }
+            )
+        if (
+            self.level < self.Level.TOWN
+            and Donation.recipient_regions.through.objects.filter(region=self).exists()
+        ):
+            raise ValidationError(
+                {
+                    "level": _(
+                        "Handovers name %(region)s among their recipient towns and villages; it "
+                        "cannot become a %(level)s."
+                    )
+                    % {"region": self.name, "level": self.get_level_display()}
+                }
+            )
+
     @property
     def full_name(self) -> str:
         """贵州省 铜仁市 江口县 闵孝镇: select_related(REGION_ANCESTORS) keeps this query-free."""
@@ -527,6 +560,7 @@ class Region(Versioned, TreePathMixin):
             return  # the level field reports its own error
         if self.pk:
             self._check_children_fit()
+            self._check_records_keep_level()
         # The object, not parent_id: an import checks a region whose parent is new in the file.
         parent = self.parent
         if parent is not None and self.level == self.Level.PROVINCE:
@@ -688,19 +722,7 @@ class Partnership(Versioned, TreePathMixin):
                 }
             )
         if self.pk:
-            outside = self.donations.exclude(
-                region__path__startswith=self.assisted_region.path
-            ).count()
-            if outside:
-                raise ValidationError(
-                    {
-                        "assisted_region": _(
-                            "%(count)d donations of this pairing went to places outside "
-                            "%(region)s; move them first."
-                        )
-                        % {"count": outside, "region": self.assisted_region.name}
-                    }
-                )
+            self._check_records_on_sides()
         if self.parent_id:
             parent = self.parent
             if self.pk and parent.is_within(self):
@@ -722,6 +744,125 @@ class Partnership(Versioned, TreePathMixin):
                         }
                     }
                 )
+
+        if self.pk:
+            self._check_records_follow_parent()
+
+    def _check_records_on_sides(self) -> None:
+        """A side changed keeps this pairing's records on it: handovers, aid projects and
+        village–enterprise pairs in the assisted side, people sent where they work (the side
+        their direction goes to). Only the handovers were checked: 15 postings of a county
+        pairing made a town's were left working outside it, each refused on its next save."""
+        assisted = Q(region__path__startswith=self.assisted_region.path)
+        checks = [
+            (
+                "assisted_region",
+                self.donations.exclude(assisted),
+                _(
+                    "%(count)d donations of this pairing went to places outside "
+                    "%(region)s; move them first."
+                ),
+            ),
+            (
+                "assisted_region",
+                AidProject.objects.filter(partnership=self).exclude(assisted),
+                _(
+                    "%(count)d aid projects of this pairing lie outside %(region)s; correct "
+                    "them first."
+                ),
+            ),
+            (
+                "assisted_region",
+                VillageEnterprisePair.objects.filter(
+                    partnership=self, village__isnull=False
+                ).exclude(village__path__startswith=self.assisted_region.path),
+                _(
+                    "%(count)d village–enterprise pairs of this pairing name villages outside "
+                    "%(region)s; correct them first."
+                ),
+            ),
+        ]
+        # People sent work in the side their direction goes to.
+        sent_west = Q(direction=Direction.EAST_TO_WEST)
+        for field, direction in (("assisted_region", sent_west), ("helping_region", ~sent_west)):
+            checks.append(
+                (
+                    field,
+                    Posting.objects.filter(direction, partnership=self).exclude(
+                        host_region__path__startswith=getattr(self, field).path
+                    ),
+                    _(
+                        "%(count)d records of people sent by this pairing have them work "
+                        "outside %(region)s; correct them first."
+                    ),
+                )
+            )
+        errors: dict[str, list[str]] = {}
+        for field, records, message in checks:
+            count = records.count()
+            if count:
+                side = getattr(self, field).name
+                errors.setdefault(field, []).append(message % {"count": count, "region": side})
+        if errors:
+            raise ValidationError(errors)
+
+    def _check_records_follow_parent(self) -> None:
+        """A pairing moved under another parent takes its records, and its child pairings',
+        along: none may stay held during a visit of a pairing that would no longer be above it
+        (a town pairing's meeting on the county pairing's visit), and none of their figures'
+        periods may overlap those of the pairings newly above them (a county's figures include
+        its towns': workers counted twice). Both were saved, and the records refused on their
+        next save."""
+        stored = Partnership.objects.filter(pk=self.pk).values_list("parent_id", flat=True).first()
+        if stored == self.parent_id:
+            return
+        above = [pairing.pk for pairing in self.parent.ancestors_and_self] if self.parent_id else []
+        subtree = Q(partnership__path__startswith=self.path)
+        kept = Q(visit__partnership__in=above) | Q(visit__partnership__path__startswith=self.path)
+        for model in (Meeting, Donation):
+            stranded = model.objects.filter(subtree, visit__isnull=False).exclude(kept)
+            count = stranded.count()
+            if count:
+                raise ValidationError(
+                    {
+                        "parent": _(
+                            "%(count)d %(records)s of this pairing or those within it were "
+                            "held during visits of a pairing that would no longer be above "
+                            "it (such as “%(visit)s”): move them to another visit first."
+                        )
+                        % {
+                            "count": count,
+                            "records": model._meta.verbose_name_plural,
+                            "visit": stranded.select_related("visit").first().visit,
+                        }
+                    }
+                )
+        overlap = CooperationResult.objects.filter(
+            partnership__in=above,
+            period_start__lte=OuterRef("period_end"),
+            period_end__gte=OuterRef("period_start"),
+        )
+        clash = (
+            CooperationResult.objects.filter(subtree)
+            .filter(Exists(overlap))
+            .select_related("partnership__helping_region", "partnership__assisted_region")
+            .first()
+        )
+        if clash is not None:
+            raise ValidationError(
+                {
+                    "parent": _(
+                        "%(pairing)s has figures of jobs and purchases for %(start)s to %(end)s, "
+                        "and a pairing that would be above it has figures for the same days: "
+                        "they would count twice. Correct those periods first."
+                    )
+                    % {
+                        "pairing": clash.partnership,
+                        "start": clash.period_start,
+                        "end": clash.period_end,
+                    }
+                }
+            )
 
     @property
     def ancestors_and_self(self) -> list[Partnership]:
@@ -1591,12 +1732,15 @@ class Donation(HeldDuringVisit):
                 raise ValidationError({"region": message})
 
     @staticmethod
-    def region_outside_assisted_side(region: Region, partnership: Partnership) -> str | None:
+    def region_outside_assisted_side(
+        region: Region, partnership: Partnership, message=None
+    ) -> str | None:
+        """Why `region` may not be a place of `partnership`'s records, or None. `message`
+        names the place as its record does (the default: a handover's receiving region)."""
         if region.is_within(partnership.assisted_region):
             return None
-        return _("The receiving region must lie within %(region)s.") % {
-            "region": partnership.assisted_region.name
-        }
+        message = message or _("The receiving region must lie within %(region)s.")
+        return message % {"region": partnership.assisted_region.name}
 
     def rebalance(self) -> None:
         """Keep the lines adding up to the amount: the not-itemised line holds the rest.
@@ -2473,6 +2617,13 @@ class Posting(InPostPeriod):
         count = _("number not reported") if self.headcount is None else self.headcount
         return f"{who}{punct('（')}{count}{punct('）')} → {self.host_region.name}"
 
+    @classmethod
+    def kind_order(cls) -> Case:
+        """The kinds in the order the agreement's indicators and the report name them
+        (officials, then teachers and doctors: 老师和医生), not their codes' alphabet."""
+        ranks = [When(kind=value, then=Value(rank)) for rank, value in enumerate(cls.Kind.values)]
+        return Case(*ranks, default=Value(len(ranks)))
+
     def clean(self):
         super().clean()
         if self.person_id and self.headcount is None:
@@ -2580,10 +2731,18 @@ class AidProject(Versioned):
         return set(range(start, last + 1))
 
     @classmethod
-    def locking_years(cls, cleaned) -> set[int]:
-        return cls.counting_years(
-            cleaned.get("start_year"), cleaned.get("status"), cleaned.get("completed_on")
-        )
+    def locking_years_of_change(cls, project: AidProject, cleaned) -> set[int]:
+        """The years a form's values would change: the project's start year (a project is
+        frozen by it), and each year it would begin or stop counting as under way in. A
+        project being built since 2020 may be renamed, given this year's funds or marked
+        completed while 2021 is locked, not added or restarted in 2022 (2021's count would
+        change). Its funds rows are locked by their own years (forms.ProjectFundsFormSet)."""
+        start = cleaned.get("start_year")
+        new = cls.counting_years(start, cleaned.get("status"), cleaned.get("completed_on"))
+        old = set()
+        if project.pk:
+            old = cls.counting_years(project.start_year, project.status, project.completed_on)
+        return ({start} if start else set()) | (old ^ new)
 
     def clean(self):
         super().clean()
@@ -2594,7 +2753,9 @@ class AidProject(Versioned):
                 {"completed_on": _("A project cannot be completed before the year it started.")}
             )
         if self.partnership_id and self.region_id:
-            message = Donation.region_outside_assisted_side(self.region, self.partnership)
+            message = Donation.region_outside_assisted_side(
+                self.region, self.partnership, _("The project's place must lie within %(region)s.")
+            )
             if message:
                 raise ValidationError({"region": message})
 
@@ -2744,7 +2905,9 @@ class VillageEnterprisePair(InPostPeriod):
         if self.village_id and self.village.level != Region.Level.VILLAGE:
             raise ValidationError({"village": _("Choose a village or community.")})
         if self.village_id and self.partnership_id:
-            message = Donation.region_outside_assisted_side(self.village, self.partnership)
+            message = Donation.region_outside_assisted_side(
+                self.village, self.partnership, _("The village must lie within %(region)s.")
+            )
             if message:
                 raise ValidationError({"village": message})
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "partnerships.middleware.RequestCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "partnerships.middleware.SessionRenewalMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -676,7 +676,7 @@ def visit_record_context(visit: Visit, scope: access.Scope) -> dict:
         "postings": Posting.objects.filter(known_during=visit)
         .filter(scope.q("partnership__"))
         .select_related("person", "host_region", "sending_organisation", "host_organisation")
-        .order_by("kind", "pk"),
+        .order_by(Posting.kind_order(), "pk"),
     }
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from partnerships.models import (
     AidProject,
     Assignment,
+    CooperationResult,
     Donation,
     DonationLine,
     Inspection,
@@ -186,6 +187,41 @@ class TestRegions:
         )
         assert "already has a region of that name" in page_text(response)
         assert Region.objects.filter(name="齐心村").count() == 1
+
+    def test_a_region_keeps_the_level_its_records_name_it_for(
+        self, english_admin_client, reference
+    ):
+        """A village made a town left its village–enterprise pair naming a town, refused on
+        its next save and still counted as a village."""
+        qixin = reference.qixin
+        VillageEnterprisePair.objects.create(
+            partnership=reference.pairing,
+            organisation=reference.town_government,
+            village=qixin,
+            start_date=datetime.date(2024, 3, 1),
+        )
+        url = f"/admin/partnerships/region/{qixin.pk}/change/"
+        data = {
+            "name": qixin.name,
+            "parent": qixin.parent_id,
+            "code": "",
+            "loaded_version": qixin.version,
+        }
+        response = english_admin_client.post(url, {**data, "level": 4})
+        assert (
+            "Village–enterprise pairs name 齐心村 as their village; it cannot become a town, "
+            "township or subdistrict."
+        ) in form_errors(response)
+        VillageEnterprisePair.objects.all().delete()
+        response = english_admin_client.post(url, {**data, "level": 3})
+        assert (
+            "Handovers name 齐心村 among their recipient towns and villages; it cannot become a "
+            "county or district."
+        ) in form_errors(response)
+        qixin.refresh_from_db()
+        assert qixin.level == 5
+        response = english_admin_client.post(url, {**data, "level": 4})
+        assert response.status_code == 302, form_errors(response)
 
     def test_moving_a_region_moves_its_subtree(self, reference):
         town = reference.minxiao
@@ -2093,6 +2129,75 @@ class TestReviewedEdgeCases:
         )
         assert response.status_code == 200
         assert "1 donations of this pairing went to places outside 某县" in page_text(response)
+
+    def test_a_side_cannot_move_away_from_any_record_placed_in_it(
+        self, english_admin_client, reference
+    ):
+        """Only the handovers were checked: a side narrowed left people sent and projects
+        outside it, each refused on its next save. Each kind is said, nothing is saved."""
+        pairing = reference.pairing
+        response = english_admin_client.post(
+            f"/admin/partnerships/partnership/{pairing.pk}/change/",
+            pairing_data(pairing, assisted_region=reference.minxiao.pk),
+        )
+        errors = form_errors(response)
+        for said in (
+            "1 donations of this pairing went to places outside 闵孝镇",
+            "1 aid projects of this pairing lie outside 闵孝镇",
+            "2 records of people sent by this pairing have them work outside 闵孝镇",
+        ):
+            assert any(said in error for error in errors), (said, errors)
+        pairing.refresh_from_db()
+        assert pairing.assisted_region == reference.jiangkou
+        # West to east, people sent work in the helping side.
+        Posting.objects.filter(partnership=pairing).update(
+            direction="west_to_east", host_region=reference.zhangmutou
+        )
+        Donation.objects.filter(partnership=pairing).update(region=reference.minxiao)
+        AidProject.objects.update(region=reference.minxiao)
+        dongguan = reference.zhangmutou.parent
+        town = Region.objects.create(name="凤岗镇", level=4, parent=dongguan)
+        response = english_admin_client.post(
+            f"/admin/partnerships/partnership/{pairing.pk}/change/",
+            pairing_data(pairing, helping_region=town.pk),
+        )
+        assert "2 records of people sent by this pairing have them work outside 凤岗镇" in (
+            " ".join(form_errors(response))
+        )
+
+    def test_a_pairing_moved_takes_its_records_along(self, english_admin_client, reference):
+        """Moved under another parent, the town pairing's meeting held during the county
+        pairing's visit was left on a visit of a pairing no longer above it, and periods of
+        figures came to overlap those of the pairings newly above: workers counted twice."""
+        town = reference.town_pairing
+        wide = Partnership.objects.get(name="莞铜")
+        url = f"/admin/partnerships/partnership/{town.pk}/change/"
+        response = english_admin_client.post(url, pairing_data(town, parent=wide.pk))
+        assert (
+            "1 meetings of this pairing or those within it were held during visits of a "
+            "pairing that would no longer be above it (such as “樟木头镇—江口县"
+        ) in " ".join(form_errors(response))
+        town.refresh_from_db()
+        assert town.parent == reference.pairing
+        # Moved down again under the county pairing, its visit stays above: saved.
+        Meeting.objects.filter(partnership=town).update(visit=None, date=datetime.date(2023, 1, 11))
+        response = english_admin_client.post(url, pairing_data(town, parent=wide.pk))
+        assert response.status_code == 302, form_errors(response)
+        town.refresh_from_db()
+        for pairing in (town, reference.pairing):
+            CooperationResult.objects.create(
+                partnership=pairing,
+                period_start=datetime.date(2024, 1, 1),
+                period_end=datetime.date(2024, 6, 30),
+                workers_employed=50,
+            )
+        response = english_admin_client.post(url, pairing_data(town, parent=reference.pairing.pk))
+        assert (
+            "樟木头镇—闵孝镇 has figures of jobs and purchases for 2024-01-01 to 2024-06-30, and "
+            "a pairing that would be above it has figures for the same days"
+        ) in " ".join(form_errors(response))
+        town.refresh_from_db()
+        assert town.parent == wide
 
     def test_an_activity_outside_a_new_visit_is_refused(self, english_admin_client, reference):
         data = {

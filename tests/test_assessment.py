@@ -446,7 +446,7 @@ class TestEntry:
                 "inspections-INITIAL_FORMS": "0",
             },
         )
-        assert "must lie within 江口县" in " ".join(form_errors(response))
+        assert "The project's place must lie within 江口县." in form_errors(response)
         assert AidProject.objects.count() == 1
 
     def test_a_year_with_nothing_committed_can_say_so(self, english_admin_client, reference):
@@ -1503,6 +1503,57 @@ class TestLocksAndScope:
         assert "2021年已锁定" in page_text(response)
         project.refresh_from_db()
         assert project.completed_on == datetime.date(2020, 11, 30)
+
+    def test_a_project_built_through_a_locked_year_may_go_on_not_restart(
+        self, staff_client, reference
+    ):
+        """Being built since 2020 with 2021 locked, a project may be renamed, given this
+        year's funds and marked completed (2021's count stays), not moved to start in 2022."""
+        from partnerships.models import LockedYear
+
+        project = AidProject.objects.create(
+            partnership=reference.town_pairing,
+            name="冷链仓库",
+            region=reference.minxiao,
+            category="industry",
+            status="building",
+            start_year=2020,
+        )
+        LockedYear.objects.create(year=2021)
+        url = f"/admin/partnerships/aidproject/{project.pk}/change/"
+        data = {
+            "partnership": reference.town_pairing.pk,
+            "name": "冷链仓库",
+            "region": reference.minxiao.pk,
+            "category": "industry",
+            "status": "building",
+            "start_year": "2022",
+            "loaded_version": project.version,
+            "funds-TOTAL_FORMS": "0",
+            "funds-INITIAL_FORMS": "0",
+            "inspections-TOTAL_FORMS": "0",
+            "inspections-INITIAL_FORMS": "0",
+        }
+        assert "2021年已锁定" in " ".join(form_errors(staff_client.post(url, data)))
+        project.refresh_from_db()
+        assert project.start_year == 2020
+        this_year = timezone.localdate().year
+        data.update(
+            {
+                "name": "冷链仓库（一期）",
+                "start_year": "2020",
+                "status": "completed",
+                "completed_on": f"{this_year}-06-30",
+                "funds-TOTAL_FORMS": "1",
+                "funds-0-year": str(this_year),
+                "funds-0-spent": "30万",
+            }
+        )
+        response = staff_client.post(url, data)
+        assert response.status_code == 302, form_errors(response)
+        project.refresh_from_db()
+        assert (project.name, project.status) == ("冷链仓库（一期）", "completed")
+        assert project.funds.get().spent == Decimal("300000.00")
 
     def test_project_funds_of_a_locked_year_cannot_be_added_or_deleted(
         self, staff_client, reference

@@ -2102,8 +2102,11 @@ def test_a_child_pairings_meeting_during_the_parents_visit_is_in_its_downloads_a
             csv.reader(io.StringIO(b"".join(client.get(url).streaming_content).decode("utf-8-sig")))
         )
         assert len(rows) == 2, (url, rows)
-        start, end, _helping, assisted, direction, leader, size, places, meetings = rows[1][:9]
+        start, end, note, _helping, assisted, direction, leader, size, places, meetings = rows[1][
+            :10
+        ]
         assert (start, end, meetings) == ("2023-01-10", "2023-01-12", title)
+        assert note == reference.visit.date_note  # its days are the visit's: inferred year
         assert assisted.endswith("闵孝镇") and not (direction or leader or size or places)
         assert rows[1][-2:] == ["", "座谈会"]  # no handover of the county's visit; a meeting
     report = page_text(client.get(f"/pairings/{reference.town_pairing.pk}/report/2023/"))

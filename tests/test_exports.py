@@ -460,7 +460,7 @@ def test_the_visits_download_puts_meetings_of_no_visit_in_order_of_their_days(
             partnership=reference.town_pairing, date=datetime.date.fromisoformat(day), title=title
         )
     rows = csv_rows(official_client.get(f"/export/visits.csv?pairing={reference.pairing.pk}"))
-    listed = [(row[0], row[-1], row[8] if row[-1] == "座谈会" else "") for row in rows[1:]]
+    listed = [(row[0], row[-1], row[9] if row[-1] == "座谈会" else "") for row in rows[1:]]
     assert listed == [
         ("2022-12-01", "座谈会", "岁末会"),
         ("2023-01-10", "考察交流", ""),
@@ -502,7 +502,8 @@ def test_the_child_pairings_and_the_visit_panels_have_their_downloads(official_c
     visit = official_client.get(f"/visits/{reference.visit.pk}/").content.decode()
     assert f"/export/visits.csv?visit={reference.visit.pk}" in visit
     rows = csv_rows(official_client.get(f"/export/visits.csv?visit={reference.visit.pk}"))
-    assert len(rows) == 2 and rows[1][9] == "王颖"
+    assert len(rows) == 2 and rows[1][10] == "王颖"
+    assert rows[1][2] == reference.visit.date_note  # the year is inferred, and said so
 
 
 postgres_only = pytest.mark.skipif(

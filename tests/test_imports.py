@@ -697,6 +697,8 @@ class TestRegionImport:
             ["太平镇", "乡镇（街道）", "贵州省 铜仁市 江口县", "520621100000"],
             ["云舍村", "村（社区）", "贵州省 铜仁市 江口县 太平镇", "520621100201"],
             ["快场村", "5", "贵州省 铜仁市 江口县 太平镇", ""],
+            # the new town written as addresses write it, without spaces
+            ["寨抱村", "5", "贵州省铜仁市江口县太平镇", ""],
         ]
         response = upload(admin_client, REGION_IMPORT, to_csv(rows, "gb18030"), "regions.csv")
         assert response.context["preview"].problems == []
@@ -705,6 +707,7 @@ class TestRegionImport:
         assert village.full_name == "贵州省 铜仁市 江口县 太平镇 云舍村"
         assert village.code == "520621100201"
         assert Region.objects.get(name="快场村").code is None
+        assert Region.objects.get(name="寨抱村").parent == Region.objects.get(name="太平镇")
 
     def test_bad_rows_are_reported_and_nothing_is_saved(self, admin_client, reference):
         rows = [

@@ -334,6 +334,39 @@ def test_staff_get_no_link_to_a_record_above_their_pairing(client, world, django
     assert set(offered("meeting", "visit").values()) == {False}
 
 
+def test_a_clerks_locked_page_reads_the_locked_years_once_and_no_more_a_row(client, world):
+    """A meeting's page read the locked years for each row and link, 26 queries for four
+    participants, and a read-only link's check ran queries for each participant."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from partnerships.models import MeetingParticipant
+
+    reference = world["reference"]
+    client.force_login(world["users"]["staff_a"])
+    meeting = Meeting.objects.get(partnership=reference.pairing)
+    LockedYear.objects.create(year=meeting.year)
+    url = f"/admin/partnerships/meeting/{meeting.pk}/change/"
+
+    def add(count):
+        for _ in range(count):
+            person = Person.objects.create(
+                name=f"参会人{Person.objects.count()}", organisation=reference.town_government
+            )
+            MeetingParticipant.objects.create(meeting=meeting, person=person, role="attendee")
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return [query["sql"] for query in captured.captured_queries]
+
+    add(1)
+    one = queries()
+    assert sum("partnerships_lockedyear" in sql for sql in one) == 1
+    add(5)
+    assert len(queries()) <= len(one)
+
+
 def test_a_scoped_official_is_told_the_figures_are_their_pairings_only(client, world):
     """A province outside their pairings read 合计 0.00, as if it had received nothing."""
     note = "以下数字只统计分配给您的结对关系及其下级结对"

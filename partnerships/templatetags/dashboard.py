@@ -133,6 +133,12 @@ def percent(share: Decimal) -> str:
 
 
 @register.filter
+def percent_value(share: Decimal) -> int:
+    """A share as a progress bar's value, rounded down as `percent` writes it beside."""
+    return int((Decimal(share) * 100).to_integral_value(rounding=ROUND_FLOOR))
+
+
+@register.filter
 def duration(length: datetime.timedelta) -> str:
     """A wait in words: "15 minutes", "2 hours" (not 0:15:00)."""
     minutes = round(length.total_seconds() / 60)
