@@ -721,7 +721,17 @@ class Partnership(Versioned, TreePathMixin):
                     % {"inner": inner.name, "outer": outer.name}
                 }
             )
+        stored = None
         if self.pk:
+            stored = (
+                Partnership.objects.filter(pk=self.pk)
+                .values("parent_id", "helping_region_id", "assisted_region_id")
+                .first()
+            )
+        if stored and (
+            stored["helping_region_id"],
+            stored["assisted_region_id"],
+        ) != (self.helping_region_id, self.assisted_region_id):
             self._check_records_on_sides()
         if self.parent_id:
             parent = self.parent
@@ -745,11 +755,12 @@ class Partnership(Versioned, TreePathMixin):
                     }
                 )
 
-        if self.pk:
+        if stored and stored["parent_id"] != self.parent_id:
             self._check_records_follow_parent()
 
     def _check_records_on_sides(self) -> None:
-        """A side changed keeps this pairing's records on it: handovers, aid projects and
+        """A side changed (checked only then: a rename is not refused over records saved
+        before a rule existed) keeps this pairing's records on it: handovers, aid projects and
         village–enterprise pairs in the assisted side, people sent where they work (the side
         their direction goes to). Only the handovers were checked: 15 postings of a county
         pairing made a town's were left working outside it, each refused on its next save."""
@@ -813,9 +824,6 @@ class Partnership(Versioned, TreePathMixin):
         periods may overlap those of the pairings newly above them (a county's figures include
         its towns': workers counted twice). Both were saved, and the records refused on their
         next save."""
-        stored = Partnership.objects.filter(pk=self.pk).values_list("parent_id", flat=True).first()
-        if stored == self.parent_id:
-            return
         above = [pairing.pk for pairing in self.parent.ancestors_and_self] if self.parent_id else []
         subtree = Q(partnership__path__startswith=self.path)
         kept = Q(visit__partnership__in=above) | Q(visit__partnership__path__startswith=self.path)
