@@ -782,6 +782,9 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
         )
     _require_subjects_in_scope(request)
     form = ExportForm(request.GET)
+    # The provinces the overview offers, as it refuses another (a province that only
+    # receives, as the helping one: a 400 on the page, an empty download here).
+    _offer_visible_provinces(form, access.scope_for(request.user))
     if summary in ("targets", "ranking") and not form.is_valid() and set(form.errors) == {"year"}:
         # A year that is no number ("abc") is refused as the panel refuses it, naming the
         # years offered, not as "Year: enter a whole number".

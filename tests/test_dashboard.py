@@ -696,6 +696,19 @@ class TestFilters:
         assert message in page_text(response)
         assert "<html" in response.content.decode()
 
+    def test_a_province_the_overview_does_not_offer_is_refused_by_downloads_too(
+        self, official_client, reference
+    ):
+        """贵州省 only receives: as the helping province the overview refused it and the
+        downloads answered with empty files."""
+        guizhou = reference.jiangkou.parent.parent
+        for url in ("/", "/export/yearly.json", "/export/pairings.csv"):
+            response = official_client.get(f"{url}?helping_province={guizhou.pk}")
+            assert response.status_code == 400, url
+            assert "请选择有效的选项" in response.content.decode(), url
+        response = official_client.get(f"/export/yearly.json?assisted_province={guizhou.pk}")
+        assert response.status_code == 200
+
     @pytest.mark.parametrize("page", ["pairing", "region", "donor"])
     def test_every_filtered_page_refuses_bad_filters(self, official_client, reference, page):
         pk = {
