@@ -267,12 +267,17 @@ class PicksAboveScope:
             and links_above_scope(source)
             and not scope.everything
         ):
-            queryset = (
-                self.model._default_manager.filter(pickable(self.model, scope))
-                .complex_filter(source.get_limit_choices_to())
-                .annotate(in_scope=in_scope(self.model, scope))
-            )
+            queryset = self.model._default_manager.filter(
+                pickable(self.model, scope)
+            ).complex_filter(source.get_limit_choices_to())
+            if self.model in ABOVE_SCOPE_MODELS:
+                queryset = queryset.annotate(in_scope=in_scope(self.model, scope))
         return super().get_search_results(request, queryset, search_term)
+
+
+# What a record may name from above its pairing (`pickable`): the rest is offered in scope,
+# or to everyone (regions).
+ABOVE_SCOPE_MODELS = (Visit, Organisation, Person)
 
 
 def in_scope(model, scope: access.Scope) -> Case:
@@ -343,7 +348,7 @@ class ScopedChoicesMixin:
         scope = access.scope_for(request.user)
         related = db_field.related_model
         above = False
-        if not scope.everything and related in (Visit, Organisation, Person):
+        if not scope.everything and related in ABOVE_SCOPE_MODELS:
             # A record may belong to a visit of the parent pairing: keep that choice.
             above = links_above_scope(db_field)
             choices = pickable if above else scope_filter

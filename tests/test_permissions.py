@@ -367,6 +367,51 @@ def test_a_clerks_locked_page_reads_the_locked_years_once_and_no_more_a_row(clie
     assert len(queries()) <= len(one)
 
 
+@pytest.mark.parametrize("clerk", ["staff_a", "town"])
+def test_every_picker_answers_a_scoped_clerk(client, world, django_user_model, clerk):
+    """Every autocomplete of every form and inline, searched by a clerk of the county pairing
+    and of the town pairing within it: marking choices from above their scope broke every
+    region picker for them (a 500: a region's scope is no condition)."""
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    reference = world["reference"]
+    if clerk == "town":
+        user = django_user_model.objects.create_user(username="town_clerk", is_staff=True)
+        user.groups.add(Group.objects.get(name=access.DATA_ENTRY))
+        Assignment.objects.create(user=user, partnership=reference.town_pairing)
+    else:
+        user = world["users"][clerk]
+    client.force_login(user)
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    answered = set()
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label != "partnerships":
+            continue
+        owners = [(model, model_admin)] + [
+            (inline.model, inline) for inline in model_admin.get_inline_instances(request)
+        ]
+        for owner, owner_admin in owners:
+            for field in owner_admin.get_autocomplete_fields(request):
+                for term in ("", "江口", "2023"):
+                    query = {
+                        "app_label": "partnerships",
+                        "model_name": owner._meta.model_name,
+                        "field_name": field,
+                        "term": term,
+                    }
+                    response = client.get("/admin/autocomplete/", query)
+                    # 403: the accounts picker of the assignments, an administrator's
+                    assert response.status_code in (200, 403), (query, response.status_code)
+                    if response.status_code == 200:
+                        answered.add(f"{owner._meta.model_name}.{field}")
+    assert {"donationline.region", "posting.host_region", "visit.places", "meeting.visit"} <= (
+        answered
+    )
+    assert len(answered) >= 40
+
+
 def test_a_scoped_official_is_told_the_figures_are_their_pairings_only(client, world):
     """A province outside their pairings read 合计 0.00, as if it had received nothing."""
     note = "以下数字只统计分配给您的结对关系及其下级结对"
