@@ -397,6 +397,9 @@ def _labelled(formfield):
 LABEL_JOINS = {Region: (REGION_ANCESTORS,), Partnership: ("helping_region", "assisted_region")}
 
 
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９－／．", "0123456789-/.")
+
+
 class SearchByShownNames:
     """Names as the site writes them ("樟木头镇—江口县", "莞铜（东莞市—铜仁市）") are found by
     their parts: the dashes and brackets between names are in no field, so they separate
@@ -409,7 +412,9 @@ class SearchByShownNames:
         donors) is searched in a subquery: Django joins it into the list's query and then
         needs DISTINCT over every row, which took 4 s for a donations search at a million
         lines."""
-        search_term = self.PUNCTUATION.sub(" ", search_term)
+        # Digits and a date's separators typed full width (２０２３－０１－１０) read as typed
+        # in ASCII, as the forms read them; then the punctuation between names goes.
+        search_term = self.PUNCTUATION.sub(" ", search_term.translate(FULL_WIDTH_DIGITS))
         fields = list(self.get_search_fields(request))
         plain = all(re.fullmatch(r"\w+", field.replace("__", "_")) for field in fields)
         many = [field for field in fields if lookup_spawns_duplicates(self.opts, field)]

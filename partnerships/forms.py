@@ -79,6 +79,9 @@ def as_typed_ascii(form: forms.BaseForm, names) -> None:
         form.data = data
 
 
+INVALID_DATE = _("Enter a valid date, such as 2024-03-06.")
+
+
 class RefusesControlCharacters:
     """A form whose texts may not hold control characters, each said at its field; its dates
     and numbers may be typed with full-width digits (NUMERIC_FIELDS)."""
@@ -87,6 +90,11 @@ class RefusesControlCharacters:
         super().__init__(*args, **kwargs)
         numeric = [name for name, field in self.fields.items() if isinstance(field, NUMERIC_FIELDS)]
         as_typed_ascii(self, numeric)
+        for field in self.fields.values():
+            if isinstance(field, forms.DateField) and not isinstance(field, forms.DateTimeField):
+                # Django's English "Enter a valid date." gave no example, where the Chinese
+                # (third_party_strings) does, and 03/06/2024 is refused on English pages.
+                field.error_messages["invalid"] = INVALID_DATE
 
     def clean(self):
         cleaned = super().clean()

@@ -1047,6 +1047,11 @@ class TestDonations:
         )
         response = admin_client.post(DONATION_ADD, donation_data(reference, date="2024.13.06"))
         assert "请输入有效的日期，格式如 2024-03-06。" in form_errors(response)
+        # In English too, where 03/06/2024 is refused: Django's message gave no example.
+        response = admin_client.post(
+            DONATION_ADD, donation_data(reference, date="03/06/2024"), HTTP_ACCEPT_LANGUAGE="en"
+        )
+        assert "Enter a valid date, such as 2024-03-06." in form_errors(response)
         listed = page_text(admin_client.get("/admin/partnerships/donation/"))
         assert "按捐赠方类型" in listed and " 以 " not in listed
 

@@ -431,14 +431,26 @@ def test_staff_find_only_their_pairings_visits_by_date(client, world):
     day = world["visit_b"].start_date.isoformat()
     query = {"app_label": "partnerships", "model_name": "meeting", "field_name": "visit"}
 
-    def found(role):
+    def found(role, term=day):
         response = client_for(client, world, role).get(
-            "/admin/autocomplete/", {**query, "term": day}
+            "/admin/autocomplete/", {**query, "term": term}
         )
         return [int(item["id"]) for item in response.json()["results"]]
 
     assert world["visit_b"].pk in found("admin")
     assert world["visit_b"].pk not in found("staff_a")
+    # Typed full width, as a Chinese input method may: found as typed in ASCII.
+    visit = world["visit_a"]
+    wide = str.maketrans("0123456789-", "０１２３４５６７８９－")
+    for typed in (
+        visit.start_date.isoformat().translate(wide),
+        f"{visit.start_date.year}．{visit.start_date.month}．{visit.start_date.day}".translate(
+            wide
+        ),
+    ):
+        assert visit.pk in found("staff_a", typed), typed
+        listed = client.get("/admin/partnerships/visit/", {"q": typed}).context["cl"].result_list
+        assert [v.pk for v in listed] == [visit.pk], typed
 
 
 def test_staff_cannot_move_a_record_into_another_pairing(client, world):
