@@ -536,6 +536,13 @@ def test_a_choice_above_the_clerks_pairing_offers_no_link_to_a_404(site, page, d
     expect(change).to_have_attribute("aria-disabled", "true")
     expect(change).to_have_attribute("title", reason)
     assert change.get_attribute("href") is None and view.get_attribute("href") is None
+    # On a new meeting, the county's visit is known only from the search's answer.
+    page.goto(f"{site.url}/admin/partnerships/meeting/add/")
+    assert page.locator("#id_visit option[data-outside-scope]").count() == 0
+    pick("2023年1月10日")
+    expect(change).to_have_attribute("aria-disabled", "true")
+    expect(change).to_have_attribute("title", reason)
+    assert change.get_attribute("href") is None
 
 
 SHOWS_WHOLE = """el => {
