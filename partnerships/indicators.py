@@ -35,6 +35,7 @@ from .models import (
     DonationSummary,
     Funding,
     Indicator,
+    InPostPeriod,
     Inspection,
     PairingYearTotal,
     Partnership,
@@ -181,7 +182,7 @@ def achieved(
         "partnership_id", "kind", "headcount", "year", "last_year"
     ):
         for year in years:
-            if Posting.counts_in(year, first, last):
+            if InPostPeriod.counts_in(year, first, last):
                 out[pk][year][POSTING_INDICATOR[kind]].add(
                     headcount, unknown=int(headcount is None)
                 )
@@ -193,7 +194,7 @@ def achieved(
     ):
         named = village is not None and organisation is not None
         for year in years:
-            if Posting.counts_in(year, first, last):
+            if InPostPeriod.counts_in(year, first, last):
                 if named:
                     villages[pk, year].add(village)
                 else:

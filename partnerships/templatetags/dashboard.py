@@ -129,7 +129,7 @@ def percent(share: Decimal) -> str:
     """A share as a whole percentage with thousands separators, as amounts have: 10,839%.
     Rounded down: a target 0.74 yuan short of 2,855,000 is 99% done, not a "100%" beside no
     "met"."""
-    return f"{(Decimal(share) * 100).to_integral_value(rounding=ROUND_FLOOR):,}%"
+    return f"{percent_value(share):,}%"
 
 
 @register.filter
