@@ -24,7 +24,11 @@ from django.contrib.admin.templatetags import admin_list
 from django.contrib.admin.utils import display_for_field as django_display_for_field
 from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
-from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.contrib.admin.widgets import (
+    AutocompleteSelect,
+    AutocompleteSelectMultiple,
+    RelatedFieldWidgetWrapper,
+)
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission
@@ -853,6 +857,21 @@ class RecordAdmin(
         history.set_deltas(self.model, list(historical_records))
 
 
+class LabelledRowsFormSet(django_forms.BaseFormSet):
+    """A table of rows (a visit's activities, a meeting's participants, a handover's lines)
+    has its columns' names only in its header, which no box is labelled by: a screen reader
+    said "edit text" or "combo box" for each. Each box is named after its column."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        for field in form.fields.values():
+            widget = field.widget
+            while isinstance(widget, RelatedFieldWidgetWrapper):  # the pencil and eye's
+                widget = widget.widget
+            if not widget.is_hidden and field.label:
+                widget.attrs.setdefault("aria-label", field.label)
+
+
 class ScopedInline(ScopedChoicesMixin):
     """Inline rows follow their parent's scope and year lock.
 
@@ -876,6 +895,12 @@ class ScopedInline(ScopedChoicesMixin):
         if obj is not None and not self.has_change_permission(request, obj):
             return _without_field(fieldsets, "loaded_version")  # as RecordAdmin's
         return fieldsets
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if isinstance(self, admin.TabularInline):
+            return type(formset.__name__, (LabelledRowsFormSet, formset), {})
+        return formset
 
     def has_add_permission(self, request, obj=None):
         return super().has_add_permission(request, obj) and not access.is_locked_for(
@@ -1027,7 +1052,7 @@ class ImportMixin:
 
     def import_template(self, request, fmt):
         if fmt not in ("csv", "xlsx"):
-            fmt = "csv"
+            raise Http404(_("The template is offered as CSV or XLSX."))
         columns, rows = imports.template_rows(self.import_kind)
         summary = exports.Summary(
             _("Import template"),

@@ -11,6 +11,7 @@ import csv
 import heapq
 import json
 import tempfile
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -1023,6 +1024,34 @@ def xlsx_too_large(summary: Summary) -> int | None:
     return rows if rows > XLSX_MAX_ROWS else None
 
 
+# Column widths in Excel's units (about one Latin character; a Chinese one takes two). Excel
+# and WPS show "###" for a number or date wider than its column (they never spill into the
+# next cell), and the default width, 8.43, holds neither 1,050,000.00 nor 2023-01-10.
+MONEY_WIDTH = 16  # up to 9,999,999,999.99
+DATE_WIDTH = 12
+TEXT_WIDTH, WIDEST = 14, 40
+CELL_LIMIT = 32767  # characters in one cell of Excel's
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _set_column_widths(sheet, columns: list[Column]) -> None:
+    """Each column wide enough for its header and its kind of value, before the first row
+    (a write-only sheet takes them only then). Text columns are formatted as text as well:
+    what a user types into them stays as typed (a region code of 12 digits in an import
+    template became 5.20222E+11)."""
+    from openpyxl.utils import get_column_letter
+
+    for number, column in enumerate(columns, start=1):
+        least = {MONEY: MONEY_WIDTH, DATE: DATE_WIDTH, TEXT: TEXT_WIDTH}.get(column.kind, 8)
+        dimension = sheet.column_dimensions[get_column_letter(number)]
+        dimension.width = min(max(least, _display_width(str(column.header)) + 2), WIDEST)
+        if column.kind == TEXT:
+            dimension.number_format = "@"
+
+
 def xlsx_response(summary: Summary) -> FileResponse:
     """The rows on one sheet, header frozen, amounts as numbers; the money columns' totals,
     in yuan and 万元, on a second."""
@@ -1041,6 +1070,7 @@ def xlsx_response(summary: Summary) -> FileResponse:
         cell.font = bold
         return cell
 
+    _set_column_widths(sheet, summary.columns)
     sheet.append([header_cell(str(c.header)) for c in summary.columns])
     kinds = [c.kind for c in summary.columns]
     money = [i for i, c in enumerate(summary.columns) if c.kind == MONEY and c.summable]
@@ -1073,6 +1103,10 @@ def xlsx_response(summary: Summary) -> FileResponse:
                 # (a style: the cell stays text when edited), not a visible apostrophe as in
                 # CSV, where no such style exists: "-2+3" read "'-2+3" in Excel and WPS.
                 text = ILLEGAL_CHARACTERS_RE.sub("", str(v))
+                if len(text) > CELL_LIMIT:
+                    # A whole report pasted as a source: Excel holds no more in a cell, and
+                    # offered to "repair" the file. The CSV and JSON keep every character.
+                    text = text[: CELL_LIMIT - 1] + "…"
                 cell = WriteOnlyCell(sheet, value=text)
                 cell.data_type = "s"
                 if text.startswith(FORMULA_TRIGGERS):
@@ -1098,6 +1132,8 @@ def xlsx_response(summary: Summary) -> FileResponse:
         totals = [v if kind == MONEY else None for v, kind in zip(row, kinds, strict=True)]
     if money and not summary.extra.get("no_total"):
         sheet_of_totals = workbook.create_sheet(title=str(_("Totals"))[:31])
+        for letter, width in (("A", 30), ("B", MONEY_WIDTH), ("C", MONEY_WIDTH)):
+            sheet_of_totals.column_dimensions[letter].width = width
         sheet_of_totals.append([header_cell(str(label))])
         sheet_of_totals.append(
             [

@@ -1551,14 +1551,17 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
         wrong_code = code is not None and not re.fullmatch(r"[0-9]{12}", code)
         if wrong_code:
             # Said once, in words: the model would add its own length and digits errors.
-            preview.problems.append(
-                Problem(
-                    number,
-                    labels["code"],
-                    _("A statistical division code is 12 digits (spaces aside); “%(code)s” is not.")
-                    % {"code": row["code"]},
+            message = _(
+                "A statistical division code is 12 digits (spaces aside); “%(code)s” is not."
+            ) % {"code": row["code"]}
+            if re.fullmatch(r"[0-9.]+[eE][+]?[0-9]+", code):
+                # 5.20222E+11: what Excel keeps of a code typed into a number cell, saved as CSV
+                message += " " + _(
+                    "Excel has turned it into a number and dropped its last digits: type the "
+                    "codes into cells formatted as text (the template's code column is), or "
+                    "begin each with an apostrophe ('520222100201)."
                 )
-            )
+            preview.problems.append(Problem(number, labels["code"], message))
         if not known:
             continue  # the model's own checks need the level and the parent
         region = Region(name=row.get("name", ""), level=int(level), parent=parent, code=code)

@@ -539,6 +539,35 @@ class TestMeetings:
             ("沈琦", "attendee"),
         ]
 
+    def test_every_box_of_a_table_of_rows_is_named_after_its_column(self, admin_client, reference):
+        """A visit's activities, a meeting's participants, a handover's lines: the columns'
+        names stood only in the table's header, and a screen reader said "edit text" or
+        "combo box" for each box."""
+        from django.contrib import admin as django_admin
+        from django.utils.html import escape
+
+        meeting = Meeting.objects.filter(visit=reference.visit).first()
+        donation = Donation.objects.filter(visit=reference.visit).first()
+        pages = [
+            f"/admin/partnerships/visit/{reference.visit.pk}/change/",
+            f"/admin/partnerships/meeting/{meeting.pk}/change/",
+            f"/admin/partnerships/donation/{donation.pk}/change/",
+        ]
+        tables = 0
+        for url in pages:
+            for inline in admin_client.get(url).context["inline_admin_formsets"]:
+                if not isinstance(inline.opts, django_admin.TabularInline):
+                    continue
+                tables += 1
+                forms = [*inline.formset.forms, inline.formset.empty_form]
+                for form in forms:
+                    for field in form.visible_fields():
+                        assert f'aria-label="{escape(field.label)}"' in str(field), (
+                            url,
+                            field.html_name,
+                        )
+        assert tables >= 4  # activities, inspections, participants, lines
+
     def test_a_visits_page_lists_its_meetings_in_date_order(self, admin_client, reference):
         """Newest first, as the meetings list sorts them, read backwards on a visit's page."""
         work = Meeting.objects.get(title="江口县·樟木头镇东西部协作工作座谈会")

@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import re
 import time
 import unicodedata
 from decimal import Decimal
@@ -521,6 +522,7 @@ def test_a_choice_above_the_clerks_pairing_offers_no_link_to_a_404(site, page, d
         expect(link).to_have_attribute("aria-disabled", "true")
         expect(link).to_have_attribute("title", reason)
         assert link.get_attribute("href") is None
+    expect(page.locator("#id_visit-outside-scope")).to_have_text(reason)
 
     def pick(term):
         page.click("#id_visit + .select2")
@@ -532,10 +534,22 @@ def test_a_choice_above_the_clerks_pairing_offers_no_link_to_a_404(site, page, d
     expect(change).to_have_attribute("href", own_page)
     expect(view).not_to_have_attribute("aria-disabled", "true")
     assert change.get_attribute("title") != reason
+    note = page.locator("#id_visit-outside-scope")
+    expect(note).to_have_count(0)
+    assert "id_visit-outside-scope" not in (
+        page.get_attribute("#id_visit", "aria-describedby") or ""
+    )
     pick("2023年1月10日")
     expect(change).to_have_attribute("aria-disabled", "true")
     expect(change).to_have_attribute("title", reason)
     assert change.get_attribute("href") is None and view.get_attribute("href") is None
+    # The reason is also written under the picker, which names it as its description: a
+    # keyboard or screen-reader user never meets the links' titles.
+    expect(note).to_have_text(reason)
+    for described in ("#id_visit", "#id_visit + .select2 .select2-selection"):
+        expect(page.locator(described)).to_have_attribute(
+            "aria-describedby", re.compile(r"\bid_visit-outside-scope\b")
+        )
     # On a new meeting, the county's visit is known only from the search's answer.
     page.goto(f"{site.url}/admin/partnerships/meeting/add/")
     assert page.locator("#id_visit option[data-outside-scope]").count() == 0
@@ -726,6 +740,17 @@ def test_dashboard_tables_read_on_a_phone(site, page, console_errors):
         cells = "table.figures th, table.figures td"
         assert not words_broken(page, cells), (path, words_broken(page, cells))
         assert not dates_on_two_lines(page), (path, dates_on_two_lines(page))
+        # a table that scrolls in its box makes the box a named stop for the keyboard
+        scrollers = page.evaluate(
+            """[...document.querySelectorAll('.table-wrap')]
+                .filter(box => box.scrollWidth > box.clientWidth + 1)
+                .map(box => [box.getAttribute('role'), box.tabIndex,
+                             box.getAttribute('aria-label') || '',
+                             box.querySelector('caption').textContent.trim()])"""
+        )
+        assert scrollers, path
+        for role, tab_index, label, caption in scrollers:
+            assert (role, tab_index, label) == ("region", 0, caption), (path, label)
         for table in dashboard_tables(page):
             assert table["box"] is not None, (path, table)
             box_right = table["box"][2]
@@ -883,6 +908,36 @@ def test_keyboard_focus_survives_a_swap(site, page, console_errors):
     assert console_errors == []
 
 
+def test_a_filter_change_keeps_its_place_and_is_announced(site, page, console_errors):
+    """Chosen with the panel's top just above the window, a filter's swap moved the page by
+    thousands of pixels (the browser's scroll anchoring), leaving the select just used out of
+    view; and a screen reader was told nothing of the new figures."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, site.url, "/")
+    wait_settled(page, "#panel")
+    status = page.locator("#swap-status")
+    expect(status).to_have_attribute("role", "status")
+    expect(status).to_have_text("")
+    # the panel's top out of view above, the select (low in the form on a phone) in view
+    select = "#panel select[name=funding]"
+    page.evaluate(
+        f"window.scrollTo(0, document.querySelector({select!r}).getBoundingClientRect().top"
+        " + window.scrollY - 40)"
+    )
+    assert page.evaluate("document.getElementById('panel').getBoundingClientRect().top") < 0
+    before = page.evaluate(f"document.querySelector({select!r}).getBoundingClientRect().top")
+    assert 0 <= before < 844, before
+    choose(page, "funding", "social")
+    page.wait_for_timeout(300)
+    after = page.evaluate(f"document.querySelector({select!r}).getBoundingClientRect().top")
+    assert abs(after - before) < 50, (before, after)
+    expect(status).to_have_text(re.compile(r"^数据已更新。 筛选条件：.*社会帮扶资金及物资"))
+    # a reset is said to leave no filter
+    press_and_wait_for_swap(page, "#panel form.filters a.reset", "#panel")
+    expect(status).to_have_text("数据已更新。 未设筛选条件。")
+    assert console_errors == []
+
+
 def cards_cut_off(page) -> list[str]:
     """The headline cards whose figure is hidden in part: wider than its card (cut off under
     the next card or spilling over its border), or a card past the window's edge."""
@@ -1036,3 +1091,23 @@ def test_the_search_box_lists_matches_as_one_types(site, page, console_errors, w
     page.locator("main a", has_text="樟木头镇—江口县").click()
     expect(page.locator("h1")).to_have_text("樟木头镇—江口县")
     assert console_errors == []
+
+
+def test_a_download_that_cannot_be_made_says_why(site, page, monkeypatch, console_errors):
+    """The links carried `download`, so the browser took every answer for a file: the page
+    saying that an XLSX would be too large, and offering the CSV, ended as a failed download
+    and the reader saw nothing. A file still downloads; a refusal is shown."""
+    from partnerships import exports
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, site.url, "/")
+    ledger = page.locator("p.exports", has_text="下载全部捐赠明细").first
+    with page.expect_download() as csv_file:
+        ledger.locator("a", has_text="CSV").click()
+    assert csv_file.value.suggested_filename.endswith(".csv")
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 1)
+    ledger.locator("a", has_text="XLSX").click()
+    expect(page.locator("h1")).to_have_text("行数过多，无法生成 XLSX 文件")
+    with page.expect_download() as instead:
+        page.locator("main a", has_text="CSV").first.click()
+    assert instead.value.suggested_filename.endswith(".csv")

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from openpyxl.utils import get_column_letter
 
 from partnerships import exports
 from partnerships.models import Donation, DonationLine, Organisation, Region
@@ -353,6 +354,44 @@ def test_xlsx_has_a_frozen_header_numbers_and_totals_apart(official_client, refe
         ["列", "元", "万元"],
         ["金额（元）", 1050000, 105],
     ]
+
+
+def test_xlsx_columns_are_wide_enough_for_their_figures(official_client, reference):
+    """No column had a width: Excel and WPS showed "###" for every amount and date wider
+    than the default 8.43 (they never spill into the next cell), and cut the headers."""
+    from openpyxl import load_workbook
+
+    response = official_client.get(f"/export/ledger.xlsx?pairing={reference.pairing.pk}")
+    workbook = load_workbook(io.BytesIO(body(response)))
+    sheet = workbook.worksheets[0]
+    header = [cell.value for cell in sheet[1]]
+
+    def width(name):
+        return sheet.column_dimensions[get_column_letter(header.index(name) + 1)].width
+
+    assert width("金额（元）") >= len("1,050,000,000.00")
+    assert width("日期") >= len("2023-01-10")
+    for number, name in enumerate(header, start=1):
+        shown = sum(2 if ord(ch) > 0x2E80 else 1 for ch in name)  # a Chinese character is two
+        assert sheet.column_dimensions[get_column_letter(number)].width >= min(shown, 40), name
+    totals = workbook.worksheets[1]
+    assert all(totals.column_dimensions[letter].width >= 16 for letter in "BC")
+
+
+def test_an_xlsx_cell_holds_no_more_than_excel_can(official_client, reference):
+    """A whole report pasted as a handover's source: past 32,767 characters Excel offered to
+    "repair" the file. The cell ends with "…" at the limit; the CSV keeps every character."""
+    from openpyxl import load_workbook
+
+    Donation.objects.filter(pk=reference.donation.pk).update(source="报" * 40_000)
+    url = f"/export/ledger.xlsx?pairing={reference.pairing.pk}"
+    sheet = load_workbook(io.BytesIO(body(official_client.get(url)))).worksheets[0]
+    header = [cell.value for cell in sheet[1]]
+    column = next(i for i, name in enumerate(header) if name.startswith("来源"))
+    cell = sheet.cell(row=2, column=column + 1).value
+    assert len(cell) == 32_767 and cell.endswith("报…")
+    rows = csv_rows(official_client.get(url.replace(".xlsx", ".csv")))
+    assert "报" * 40_000 in rows[1]
 
 
 def test_an_xlsx_of_too_many_rows_points_to_the_csv(official_client, reference, monkeypatch):

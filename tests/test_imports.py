@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.utils import timezone
+from openpyxl.utils import get_column_letter
 
 from partnerships import access, exports, imports
 from partnerships.admin import IMPORT_SALT
@@ -624,6 +625,23 @@ class TestDonationImport:
         assert text.startswith("\ufeff捐赠交接编号,")
         response = admin_client.get(REGION_IMPORT + "template.xlsx")
         assert response.status_code == 200
+        # what is typed into its code column stays as typed: 12 digits, not 5.20222E+11
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+        header = [cell.value for cell in sheet[1]]
+        code = get_column_letter(header.index("统计用区划代码") + 1)
+        assert sheet.column_dimensions[code].number_format == "@"
+        # a format not offered is no template (it answered a CSV)
+        assert admin_client.get(REGION_IMPORT + "template.json").status_code == 404
+
+    def test_a_code_excel_turned_into_a_number_is_explained(self, admin_client, reference):
+        """A code typed into a number cell and saved as CSV reads 5.20222E+11: refused, as
+        before, but now saying what Excel did and how to keep the digits."""
+        data = "名称,层级,上级地区,统计用区划代码\n新村,村,贵州省 铜仁市 江口县,5.20222E+11\n"
+        response = upload(admin_client, REGION_IMPORT, data.encode(), "regions.csv")
+        (problem,) = response.context["preview"].problems
+        assert "5.20222E+11" in problem.message and "文本格式" in problem.message
 
     @pytest.mark.parametrize("language", ["zh-hans", "en"])
     def test_the_templates_example_row_is_refused_until_replaced(

@@ -191,6 +191,10 @@
   // the year strip) or no counterpart is left, to its section's heading; that heading is
   // scrolled to the top, where the new list begins.
   var focusAfterSwap = null;
+  // What a screen reader is told once a filter, year or reset has replaced the figures
+  // (the panel swaps silently otherwise): the filters now applied, or the new heading.
+  var announceAfterSwap = null;
+  var ANNOUNCED = ["panel", "targets", "ranking"];
 
   function sameControl(old, region) {
     var attributes = ["name", "type", "value", "href"];
@@ -206,7 +210,12 @@
     var active = document.activeElement;
     if (!event.detail.shouldSwap) {
       focusAfterSwap = null; // an error answer swaps nothing: nothing to follow later
+      announceAfterSwap = null;
       return;
+    }
+    // not a panel loaded with the page (aria-busy): that is no answer to a choice
+    if (target && ANNOUNCED.indexOf(target.id) !== -1 && target.getAttribute("aria-busy") !== "true") {
+      announceAfterSwap = { old: target, regionId: target.id };
     }
     if (!target || !target.id || !active || active === document.body || !target.contains(active)) {
       return;
@@ -223,7 +232,42 @@
     };
   });
 
+  function announce() {
+    var wanted = announceAfterSwap;
+    var region = wanted && document.getElementById(wanted.regionId);
+    var status = document.getElementById("swap-status");
+    if (!region || region === wanted.old || !status) {
+      return;
+    }
+    announceAfterSwap = null;
+    if (region.querySelector('[role="alert"]')) {
+      return; // refused filters: the alert says so
+    }
+    var chosen = region.querySelector(".print-only");
+    var heading = region.querySelector("h2, h3");
+    var what = chosen ? chosen.textContent : (wanted.regionId === "panel"
+      ? status.getAttribute("data-no-filters")
+      : heading && heading.textContent);
+    var text = status.getAttribute("data-updated") + (what ? " " + what.trim() : "");
+    // emptied first, so that the same words said again are read again
+    status.textContent = "";
+    window.setTimeout(function () {
+      status.textContent = text;
+    }, 100);
+  }
+
+  // A control kept through a swap stays where the reader was: the panels opt out of the
+  // browser's scroll anchoring (dashboard.css), and a control left out of view is brought
+  // back into it.
+  function keepInView(element) {
+    var box = element.getBoundingClientRect();
+    if (box.bottom < 0 || box.top > window.innerHeight) {
+      element.scrollIntoView({ block: "nearest" });
+    }
+  }
+
   document.addEventListener("htmx:afterSettle", function () {
+    announce();
     var wanted = focusAfterSwap;
     var region = wanted && document.getElementById(wanted.regionId);
     if (!region || region === wanted.old) {
@@ -232,6 +276,7 @@
     focusAfterSwap = null;
     var active = document.activeElement;
     if (!wanted.toHeading && active && active !== document.body && region.contains(active)) {
+      keepInView(active);
       return; // htmx kept it (a control with an id)
     }
     var control = wanted.toHeading ? null : sameControl(wanted.control, region);
@@ -248,6 +293,37 @@
       heading.focus({ preventScroll: true });
       heading.scrollIntoView({ block: "start" });
     }
+  });
+
+  // A table wider than its box scrolls in it: the box is then a named stop for the keyboard
+  // (its arrow keys scroll it), named by the table's caption; a box that fits is no stop.
+  function labelScrollingTables(root) {
+    var boxes = Array.from(root.querySelectorAll(".table-wrap"));
+    if (root.matches && root.matches(".table-wrap")) {
+      boxes.push(root);
+    }
+    boxes.forEach(function (box) {
+      var caption = box.querySelector("caption");
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        if (caption) {
+          box.setAttribute("aria-label", caption.textContent.trim());
+        }
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+  window.htmx.onLoad(labelScrollingTables);
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(function () {
+      labelScrollingTables(document);
+    }, 200);
   });
 
   // The language switch returns to the page as it is now, filters included, even after
