@@ -17,6 +17,7 @@ from operator import and_, or_
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.db import connection
 from django.db.models import Q
 
 security_log = logging.getLogger("partnerships.security")
@@ -212,6 +213,25 @@ def locked_years() -> set[int]:
     if cache is not None:
         cache["locked_years"] = frozenset(years)
     return years
+
+
+# pg_advisory_xact_lock's key for the locked years ("locked" as a number).
+LOCKED_YEARS_LOCK = 0x6C6F636B6564
+
+
+def hold_locked_years(*, exclusive: bool = False) -> None:
+    """Within a transaction, before its checks read the locked years: a write holds them
+    shared until it commits, a year being locked holds them alone (LockedYear.save). A year
+    locked while a clerk's save or import was under way no longer lets it through once its
+    checks have passed: the lock waits for the writes under way, and a write that starts
+    meanwhile waits for the lock, then reads the years again. SQLite's write transactions
+    take its one write lock as they begin (transaction_mode IMMEDIATE), which already does."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [LOCKED_YEARS_LOCK])
+    forget_locked_years()  # read before the lock: read again
 
 
 def forget_locked_years(**kwargs) -> None:

@@ -161,10 +161,13 @@ class GuardedModelForm(RefusesControlCharacters, forms.ModelForm):
         instance = self.instance
         if not instance.pk or loaded is None:
             return
-        # Lock the row until this save commits, so two saves cannot both pass the check.
+        # Lock the row until this save commits, so two saves cannot both pass the check. Not
+        # against the key-share lock a foreign key's check takes (a handover naming this
+        # organisation or region, saved meanwhile): with it, such a save deadlocked with this
+        # one, which then locked the pairings the other held (models.lock_given).
         current = (
             type(instance)
-            .objects.select_for_update()
+            .objects.select_for_update(no_key=True)
             .filter(pk=instance.pk)
             .values_list("version", flat=True)
             .first()

@@ -1454,6 +1454,7 @@ def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, in
     # One summary refresh for the whole file, in its transaction, not one per donation.
     with transaction.atomic(), summary.deferred():
         one_import_at_a_time()
+        access.hold_locked_years()
         preview, handovers = preview_donations(data, filename, user)
         preview.items = describe_donations(handovers, preview.problems)
         if not preview.ok:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import auth
 from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
 
 # Session key of the Unix time when the session's idle clock was last restarted.
 RENEWED_AT = "_renewed_at"
@@ -110,11 +113,26 @@ CONTENTION = {
 }
 
 
+# A write that lost a race with another at commit: two new records of the same name at once
+# (the second found no namesake when its form was checked), or a record named by a save while
+# another deleted it (the foreign key is checked at commit). Sent again, the form says what
+# is wrong in words.
+RACED = {
+    "23505",  # unique_violation
+    "23503",  # foreign_key_violation
+}
+
+
 def _busy_database(exception: Exception) -> str | None:
     """Why the database stopped the statement that raised `exception`: "timeout" or
     "contention"; None for any other error."""
-    from django.db import OperationalError
+    from django.db import IntegrityError, OperationalError
 
+    if isinstance(exception, IntegrityError):
+        if getattr(exception.__cause__, "sqlstate", None) in RACED:
+            logger.warning("write lost a race at commit: %s", exception)
+            return "contention"
+        return None
     if not isinstance(exception, OperationalError):
         return None
     cause = exception.__cause__

@@ -1086,8 +1086,10 @@ class Organisation(Versioned):
                 # A new kind rewrites its handovers' donor columns and refreshes their
                 # pairings (below): both locked now, before the organisation (lock_given).
                 lock_given(self)
-            # Locked, so no handover gains it as a donor between this read and the recount
-            # (adding the link waits for this transaction, then reads the new kind).
+            # Locked, so no handover gains it as a donor between this read and the recount:
+            # a save adding the link waits for this transaction, then stores the new kind
+            # (summary.settle_donor_kinds; the link's own foreign key is checked only at
+            # its commit, after its donor columns were stored).
             stored_kind = (
                 type(self)
                 .objects.select_for_update()
@@ -2389,6 +2391,14 @@ class LockedYear(models.Model):
 
     def __str__(self) -> str:
         return str(self.year)
+
+    def save(self, *args, **kwargs):
+        from . import access
+
+        # Waits for the saves and imports under way to commit (access.hold_locked_years).
+        with transaction.atomic():
+            access.hold_locked_years(exclusive=True)
+            super().save(*args, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,11 +3,17 @@
 Django sorts an app's models by their names' code points, which in Chinese is no order at all
 (地区, 捐赠, 结对关系, 考察交流, …). This is Django's supported hook for the order
 (AdminSite.get_app_list), installed as the default site through apps.AdminConfig, so every
-`admin.site` registration lands here.
+`admin.site` registration lands here. Its pages that may write hold the locked years
+(`admin_view`).
 """
+
+import functools
 
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.db import connection, transaction
+
+from . import access
 
 APP_LABEL = "partnerships"
 
@@ -61,6 +67,22 @@ class LabelledAutocompleteJsonView(AutocompleteJsonView):
 
 
 class PartnershipsAdminSite(admin.AdminSite):
+    def admin_view(self, view, cacheable=False):
+        """Every page that may write (a POST: a save, a delete, an action, an import) runs in
+        one transaction that holds the locked years from its start (access.hold_locked_years),
+        so a year locked meanwhile is seen by its checks or waits for it."""
+        wrapped = super().admin_view(view, cacheable)
+
+        @functools.wraps(wrapped)
+        def holding_locked_years(request, *args, **kwargs):
+            if request.method != "POST" or connection.vendor != "postgresql":
+                return wrapped(request, *args, **kwargs)
+            with transaction.atomic():
+                access.hold_locked_years()
+                return wrapped(request, *args, **kwargs)
+
+        return holding_locked_years
+
     def autocomplete_view(self, request):
         return LabelledAutocompleteJsonView.as_view(admin_site=self)(request)
 

@@ -8,7 +8,7 @@ import sqlite3
 
 import psycopg
 import pytest
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError
 
 from partnerships import reports, summary
 from partnerships.models import Donation
@@ -112,3 +112,37 @@ def test_other_database_errors_are_not_called_busy(official_client, reference, m
     )
     with pytest.raises(OperationalError):
         official_client.get(f"/pairings/{reference.pairing.pk}/")
+
+
+RACED = [
+    psycopg.errors.UniqueViolation("duplicate key value violates unique constraint"),
+    psycopg.errors.ForeignKeyViolation("violates foreign key constraint"),
+]
+
+
+@pytest.mark.parametrize("cause", RACED, ids=lambda cause: type(cause).__name__)
+def test_a_save_that_lost_a_race_at_commit_says_so(admin_client, reference, monkeypatch, cause):
+    """Two administrators adding the same locked year at once, or a handover naming a donor
+    another was deleting: the loser's commit broke a unique or foreign key and got the bare
+    500 page. It gets the "try again" page; sent again, its form says what is wrong."""
+
+    def fail(*args, **kwargs):
+        raise IntegrityError(str(cause)) from cause
+
+    before = Donation.objects.count()
+    monkeypatch.setattr(summary, "refresh", fail)
+    response = admin_client.post(DONATION_ADD, donation_data(reference))
+    assert response.status_code == 503
+    assert "<h1>有他人同时在保存修改</h1>" in page_text(response)
+    assert Donation.objects.count() == before
+
+
+def test_other_integrity_errors_are_not_called_a_race(admin_client, reference, monkeypatch):
+    cause = psycopg.errors.CheckViolation("violates check constraint")
+
+    def fail(*args, **kwargs):
+        raise IntegrityError(str(cause)) from cause
+
+    monkeypatch.setattr(summary, "refresh", fail)
+    with pytest.raises(IntegrityError):
+        admin_client.post(DONATION_ADD, donation_data(reference))

@@ -337,3 +337,128 @@ def test_a_handover_added_in_a_region_while_it_moves_counts_along_its_new_path()
     assert errors == [], errors
     assert Region.objects.get(pk=new.pk).parent == town
     assert summary.differences() == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_handover_gaining_a_donor_whose_kind_is_changing_counts_it_under_the_new_kind():
+    """A new kind recounts the donor's handovers committed before it. One that gained the
+    donor meanwhile, in another pairing, had stored the old kind, and the totals by donor kind
+    counted it there until a rebuild (the foreign key's check, which would have waited for
+    the change, comes only at commit): it now waits for the change, then stores the new kind
+    (summary.settle_donor_kinds)."""
+    from partnerships.models import Organisation
+
+    load_reference_data.load()
+    ref = Reference()
+    donor = ref.town_government  # gave a handover of ref.pairing, none of ref.town_pairing
+    changing = threading.Event()
+
+    def rekind():
+        with transaction.atomic():
+            changed = Organisation.objects.get(pk=donor.pk)
+            changed.kind = "school"
+            changed.save()
+            changing.set()
+            time.sleep(1.5)  # the other pairing's handover names it meanwhile
+
+    def add():
+        changing.wait(10)
+        with transaction.atomic():
+            donation = handover(ref.town_pairing, ref.minxiao, "10.00", datetime.date(2023, 5, 1))
+            donation.donors.add(donor)
+
+    errors = run_at_once(rekind, add)
+    assert errors == [], errors
+    assert summary.differences() == []
+    masks = Donation.objects.filter(donors=donor).values_list("donor_kinds", flat=True)
+    assert len(masks) == 2 and all(mask & 64 and not mask & 1 for mask in masks)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_save_under_way_while_its_year_is_locked_is_refused():
+    """An administrator locked 2023 while a clerk's save of a 2023 handover was under way:
+    its check had read the years before the lock committed, and the save went through into
+    the locked year. The save now waits for the lock, reads the years again and is refused
+    in words (access.hold_locked_years, held by every admin page that writes)."""
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    from partnerships.access import DATA_ENTRY
+    from partnerships.models import Assignment, LockedYear
+    from tests.admin_helpers import as_shown
+
+    load_reference_data.load()
+    ref = Reference()
+    clerk = User.objects.create_user(username="clerk", password="pw-Clerk-123", is_staff=True)
+    clerk.groups.add(Group.objects.get(name=DATA_ENTRY))
+    Assignment.objects.create(user=clerk, partnership=ref.pairing)
+    client = Client()
+    client.force_login(clerk)
+    url = f"/admin/partnerships/donation/{ref.donation.pk}/change/"
+    data = as_shown(client.get(url))
+    data["notes"] = "改过"
+    locking = threading.Event()
+    answers = []
+
+    def lock_year():
+        with transaction.atomic():
+            LockedYear.objects.create(year=ref.donation.year)
+            locking.set()
+            time.sleep(1.5)  # the clerk presses save meanwhile
+
+    def save():
+        locking.wait(10)
+        answers.append(client.post(url, data))
+
+    errors = run_at_once(lock_year, save)
+    assert errors == [], errors
+    assert Donation.objects.get(pk=ref.donation.pk).notes != "改过"
+    (answer,) = answers
+    assert answer.status_code == 200
+    assert f"{ref.donation.year}年" in answer.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_donors_new_kind_saved_in_the_admin_while_a_handover_gains_it_does_not_deadlock():
+    """The admin's form checked the organisation's version under FOR UPDATE, which a handover
+    gaining it as a donor (holding its pairing, then key-share locking the organisation) waits
+    for; the kind's save then waited for the pairing: a deadlock, a 503 for one of the two.
+    The version is checked under FOR NO KEY UPDATE, which lets the key-share lock through."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from partnerships.models import Organisation
+    from tests.admin_helpers import as_shown
+
+    load_reference_data.load()
+    ref = Reference()
+    donor = ref.town_government  # gave the pairing's handover
+    chief = User.objects.create_superuser("chief", password="pw-Chief-12345")
+    client = Client()
+    client.force_login(chief)
+    url = f"/admin/partnerships/organisation/{donor.pk}/change/"
+    data = as_shown(client.get(url))
+    data["kind"] = "school"
+    holding = threading.Event()
+    answers = []
+
+    def add():
+        with transaction.atomic():
+            # its refresh holds the pairing's lock
+            donation = handover(ref.pairing, ref.jiangkou, "10.00", datetime.date(2023, 5, 1))
+            holding.set()
+            time.sleep(1.5)  # the kind is saved meanwhile
+            donation.donors.add(donor)
+
+    def rekind():
+        holding.wait(10)
+        time.sleep(0.2)
+        answers.append(client.post(url, data).status_code)
+
+    errors = run_at_once(add, rekind)
+    assert errors == [], errors
+    assert answers == [302]
+    assert Organisation.objects.get(pk=donor.pk).kind == "school"
+    assert summary.differences() == []
+    masks = Donation.objects.filter(donors=donor).values_list("donor_kinds", flat=True)
+    assert len(masks) == 2 and all(mask & 64 and not mask & 1 for mask in masks)
