@@ -40,7 +40,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import path, reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, mark_safe
 from django.utils.text import capfirst, smart_split, unescape_string_literal
@@ -566,7 +566,23 @@ class GuardsRequests:
     - a list filtered by a year out of range is a bad filter, Django's "?e=1" page, not a 500;
     - "save as new" sent by hand to a page that offers no such button: Django copies the
       record all the same (a visit with its handovers, whose amounts were then counted
-      twice), whatever `save_as` says."""
+      twice), whatever `save_as` says.
+
+    And the admin's log of actions (the index's "recent actions", a user's delete page)
+    names each record in the site's language, not in that of whoever saved it: a handover
+    read "160,000.00 yuan on 2024-03-09" beside "2024年3月8日 140,000.00 元"."""
+
+    def log_addition(self, request, obj, message):
+        with translation.override(settings.LANGUAGE_CODE):
+            return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        with translation.override(settings.LANGUAGE_CODE):
+            return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        with translation.override(settings.LANGUAGE_CODE):
+            return super().log_deletions(request, queryset)
 
     def changelist_view(self, request, extra_context=None):
         if _year_out_of_range(request, self.date_hierarchy):

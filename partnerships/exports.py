@@ -51,7 +51,6 @@ YES_NO = "yes_no"  # True, False or None: 是 / 否 / empty in a sheet, true / f
 CHUNK = 2000
 # OWASP: a spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
-LIST_SEPARATOR = "、"
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,9 @@ def region_cells(region: Region | None) -> list[str]:
 
 
 def joined(names: Iterable[str]) -> str:
-    return LIST_SEPARATOR.join(names)
+    """Names in one cell as the page writes them: 甲、乙, and "甲, 乙" in English (the
+    imports read either)."""
+    return punctuation.joined(names)
 
 
 # The summaries --------------------------------------------------------------------------
@@ -630,7 +631,7 @@ def _sql_names(through, field: str, params: list[Any]) -> str:
     three index lookups per line, most of the export's time.
     """
     target = through._meta.get_field(field).related_model
-    params.append(LIST_SEPARATOR)
+    params.append(punctuation.punct("、"))
     return (
         f"SELECT k.donation_id, string_agg(t.name, %s ORDER BY k.{field}_id) AS names "
         f"FROM {_q(through)} k JOIN {_q(target)} t ON t.id = k.{field}_id "

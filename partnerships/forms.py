@@ -10,7 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.forms.models import BaseInlineFormSet, ModelChoiceIterator
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.functional import cached_property, lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -203,7 +203,8 @@ class GuardedModelForm(RefusesControlCharacters, forms.ModelForm):
             "values and make your change again."
         ) % {
             "people": punctuation.joined(people) or _("someone else"),
-            "when": when.strftime("%Y-%m-%d %H:%M") if when else "",
+            # as the history page writes it (2026年12月7日 19:30)
+            "when": formats.date_format(when, "DATETIME_FORMAT") if when else "",
             # no field of its own changed: the save changed its entries (lines, activities)
             "fields": punctuation.joined(fields) or _("the entries further down its page"),
         }

@@ -1699,7 +1699,9 @@ class Donation(HeldDuringVisit):
             return _("%(amount)s yuan, undated") % {"amount": amount}
         if self.date is None:  # the report gives the year only
             return _("%(amount)s yuan in %(year)s") % {"amount": amount, "year": self.year}
-        return _("%(amount)s yuan on %(date)s") % {"amount": amount, "date": self.date.isoformat()}
+        # as the admin's lists and history write it: 2024年3月6日, 2024-03-06 in English
+        date = formats.date_format(self.date)
+        return _("%(amount)s yuan on %(date)s") % {"amount": amount, "date": date}
 
     def save(self, *args, **kwargs):
         from . import summary

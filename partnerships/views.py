@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
@@ -72,6 +72,7 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
                 login = redirect_to_login(request.htmx.current_url_abs_path or "/")
                 return HttpResponseClientRedirect(login["Location"])
             return redirect_to_login(request.get_full_path())
+        _speak_the_pages_language(request)
         kept = filled(request.GET)
         if not request.htmx and len(kept) < len(request.GET):
             # A form sent without JavaScript names every filter, chosen or not: the address
@@ -79,7 +80,23 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             return redirect(f"{request.path}?{kept.urlencode()}" if kept else request.path)
         return view(request, *args, **kwargs)
 
-    return require_GET(vary_on_headers("HX-Request")(wrapper))
+    return require_GET(vary_on_headers("HX-Request", PAGE_LANGUAGE_HEADER)(wrapper))
+
+
+# Sent by dashboard.js with each htmx request: the language of the page it lands in.
+PAGE_LANGUAGE_HEADER = "X-Page-Language"
+
+
+def _speak_the_pages_language(request: HttpRequest) -> None:
+    """A part of a page (a filter's panel, the targets) in the page's language, not in the
+    language last chosen, perhaps in another tab since: an English page got a Chinese panel
+    under its English header. A whole page, or a history restore, follows the choice."""
+    if not request.htmx or request.htmx.history_restore_request:
+        return
+    wanted = request.headers.get(PAGE_LANGUAGE_HEADER, "").lower()
+    if wanted in dict(settings.LANGUAGES) and wanted != translation.get_language():
+        translation.activate(wanted)
+        request.LANGUAGE_CODE = wanted
 
 
 def _restorable(request: HttpRequest, status: int) -> int:

@@ -539,6 +539,22 @@ class TestMeetings:
             ("沈琦", "attendee"),
         ]
 
+    def test_the_log_of_actions_names_records_in_the_sites_language(
+        self, english_admin_client, reference
+    ):
+        """The index's recent actions listed a handover saved on an English page as
+        "1,050,000.00 yuan in 2023", beside the same record saved in Chinese as
+        "2023年 1,050,000.00 元"."""
+        from django.contrib.admin.models import LogEntry
+
+        url = f"/admin/partnerships/donation/{reference.donation.pk}/change/"
+        data = as_shown(english_admin_client.get(url))
+        data["notes"] = "改过"
+        assert english_admin_client.post(url, data).status_code == 302
+        entry = LogEntry.objects.latest("action_time")
+        assert entry.object_repr == "2023年 1,050,000.00 元"
+        assert "1,050,000.00 yuan" in page_text(english_admin_client.get(url))
+
     def test_every_box_of_a_table_of_rows_is_named_after_its_column(self, admin_client, reference):
         """A visit's activities, a meeting's participants, a handover's lines: the columns'
         names stood only in the table's header, and a screen reader said "edit text" or
@@ -2984,7 +3000,7 @@ class TestMovingARecipientOrganisation:
         response = self.move(admin_client, places.committee, places.west)
         errors = " ".join(form_errors(response))
         assert "本单位收到的以下捐赠与新的所在地不符，请先修改这些捐赠：" in errors, errors
-        assert "“2024-03-06 1,000.00 元”（樟木头镇—江口县）：东村不在本次捐赠的受赠方中" in errors
+        assert "“2024年3月6日 1,000.00 元”（樟木头镇—江口县）：东村不在本次捐赠的受赠方中" in errors
         places.committee.refresh_from_db()
         places.donation.refresh_from_db()
         assert places.committee.region == places.east and places.donation.region == places.east
@@ -3122,7 +3138,7 @@ class TestMovingARecipientOrganisation:
         own.recipient_organisations.set([places.committee])
         client.force_login(staff)
         errors = form_errors(self.move(client, places.committee, reference.zhangmutou))
-        assert errors[1].startswith("“2024-05-01 50.00 元”（樟木头镇—闵孝镇）：")
+        assert errors[1].startswith("“2024年5月1日 50.00 元”（樟木头镇—闵孝镇）：")
         assert errors[2:] == ["另有 1 笔捐赠属于您未被分配的结对关系，请联系管理员。"]
         assert "1,000.00" not in " ".join(errors) and "江口县）" not in " ".join(errors)
 
@@ -3394,7 +3410,7 @@ class TestOutsidePairingYears:
         text = self.saved(admin_client, DONATION_ADD, donation_data(reference, date="2020-05-06"))
         assert Donation.objects.filter(date=datetime.date(2020, 5, 6)).exists()
         assert (
-            "捐赠“2020-05-06 1,050,000.00 元”的日期为2020年5月6日，"
+            "捐赠“2020年5月6日 1,050,000.00 元”的日期为2020年5月6日，"
             "早于其结对关系“樟木头镇—江口县”的建立时间（2021年）。请核对日期和结对关系。"
         ) in text
         within = self.saved(admin_client, DONATION_ADD, donation_data(reference, date="2021-01-01"))

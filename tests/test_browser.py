@@ -398,7 +398,7 @@ def test_the_donations_list_fits_an_office_screen(site, page, django_user_model)
     donors = reference.locator("td.field-donor_names")
     expect(donors).to_contain_text("等（另有 5 个）")
     # the report gives the handover's year, not its day; the place by its own name
-    expect(reference.locator(".field-handed_over")).to_have_text("2023 年（具体日期未见报道）")
+    expect(reference.locator(".field-handed_over")).to_have_text("2023年（具体日期未见报道）")
     expect(reference.locator(".field-region_name")).to_have_text("江口县")
     # a day, a category and a place each on one line ("2026年11月23 / 日" read as two words)
     lines = page.evaluate(

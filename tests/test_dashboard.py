@@ -470,7 +470,7 @@ class TestReferenceFigures:
         )
         reference.donation.rebalance()
         text = page_text(official_client.get(f"/visits/{reference.visit.pk}/"))
-        assert "<caption>2023 年捐赠（105.00 万元）的细分情况</caption>" in text
+        assert "<caption>2023年捐赠（105.00 万元）的细分情况</caption>" in text
         lines = page_text(
             official_client.get(f"/visits/{reference.visit.pk}/", HTTP_ACCEPT_LANGUAGE="en")
         )
@@ -2147,3 +2147,26 @@ def test_a_printed_filtered_page_says_its_filters(official_client, reference):
     css = (settings.BASE_DIR / "static/css/dashboard.css").read_text()
     assert ".print-only { display: none; }" in css
     assert "@media print {" in css.split(".print-only { display: none; }")[1]
+
+
+def test_a_panel_comes_in_the_language_of_its_page(official_client, reference):
+    """English chosen in another tab since: a filter changed on a Chinese page swapped in an
+    English panel under the Chinese header, and the other way round. An htmx request says
+    its page's language (dashboard.js), and its part of the page is in it; a whole page
+    follows the language chosen."""
+    url = f"/pairings/{reference.pairing.pk}/?category=education"
+    official_client.cookies["django_language"] = "en"
+    chinese_page = official_client.get(url, HTTP_HX_REQUEST="true", HTTP_X_PAGE_LANGUAGE="zh-Hans")
+    assert chinese_page["Content-Language"] == "zh-hans"
+    assert "各村年度帮扶金额" in chinese_page.content.decode()
+    assert "Aid per village and year" not in chinese_page.content.decode()
+    assert "X-Page-Language" in chinese_page["Vary"]
+    official_client.cookies["django_language"] = "zh-hans"
+    english_page = official_client.get(url, HTTP_HX_REQUEST="true", HTTP_X_PAGE_LANGUAGE="en")
+    assert "Aid per village and year" in english_page.content.decode()
+    # a language the site does not speak, or a whole page: the choice
+    for headers in ({"HTTP_X_PAGE_LANGUAGE": "fr"}, {}):
+        page = official_client.get(url, HTTP_HX_REQUEST="true", **headers)
+        assert page["Content-Language"] == "zh-hans"
+    whole = official_client.get(url, HTTP_X_PAGE_LANGUAGE="en")
+    assert whole["Content-Language"] == "zh-hans"

@@ -356,6 +356,17 @@ def test_xlsx_has_a_frozen_header_numbers_and_totals_apart(official_client, refe
     ]
 
 
+@pytest.mark.parametrize("url", ["/export/ledger.csv", "/export/visits.csv"])
+def test_names_in_one_cell_are_joined_as_the_page_joins_them(official_client, reference, url):
+    """English downloads joined the donors, recipients and meetings with the Chinese 、, the
+    rest of the row in English punctuation (the imports read either)."""
+    for language, separator, other in (("zh-hans", "、", ", "), ("en", ", ", "、")):
+        rows = csv_rows(official_client.get(url, HTTP_ACCEPT_LANGUAGE=language))
+        lists = [cell for row in rows[1:] for cell in row if separator in cell]
+        assert lists, (url, language)
+        assert not any(other in cell for row in rows[1:] for cell in row), (url, language)
+
+
 def test_xlsx_columns_are_wide_enough_for_their_figures(official_client, reference):
     """No column had a width: Excel and WPS showed "###" for every amount and date wider
     than the default 8.43 (they never spill into the next cell), and cut the headers."""

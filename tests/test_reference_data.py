@@ -139,9 +139,9 @@ def test_a_handover_is_named_by_its_day_or_only_the_year_reported(reference):
         donation.date = datetime.date(donation.year, 3, 5)
         assert str(donation) == f"1,050,000.00 yuan on {donation.year}-03-05"
     with translation.override("zh-hans"):
-        assert str(donation) == f"{donation.year}-03-05 1,050,000.00 元"
+        assert str(donation) == f"{donation.year}年3月5日 1,050,000.00 元"
         donation.date = None
-        assert str(donation) == f"{donation.year} 年 1,050,000.00 元"
+        assert str(donation) == f"{donation.year}年 1,050,000.00 元"
 
 
 def test_loading_twice_changes_nothing(reference):

@@ -291,7 +291,7 @@ class TestAuditTrail:
         assert f"单位 第 {gone_pk} 号（已删除）" in text
 
     def test_a_handover_without_a_day_is_named_by_its_visits_year(self, admin_client, reference):
-        """As on every other page: "2023 年 1,050,000.00 元", not "…元（日期未记录）", in its own
+        """As on every other page: "2023年 1,050,000.00 元", not "…元（日期未记录）", in its own
         history, in its visit's, on a version's page; whatever the number of versions."""
         donation = reference.donation
         assert donation.date is None and donation.year == 2023
@@ -311,10 +311,10 @@ class TestAuditTrail:
         own, visits, more = texts()
         assert more == few
         for text in (own, visits):
-            assert "2023 年 1,050,000.00 元" in text and "日期未记录" not in text
+            assert "2023年 1,050,000.00 元" in text and "日期未记录" not in text
         version = donation.history.first().history_id
         page = page_text(admin_client.get(f"{change_url(donation)[:-7]}history/{version}/"))
-        assert "日期未记录" not in page and "2023 年 1,050,000.00 元" in page
+        assert "日期未记录" not in page and "2023年 1,050,000.00 元" in page
 
     def test_the_history_page_reads_as_entered_with_the_lines_below(
         self, english_admin_client, reference
@@ -692,6 +692,13 @@ class TestAuditTrail:
         client.force_login(staff_a)
         message = " ".join(form_errors(client.post(change_url(donation), stale)))
         assert "While you were editing, 赵敏 saved this record" in message
+        # the time as the history page writes it, in each language
+        assert re.search(r"saved this record \(\d{4}-\d\d-\d\d \d\d:\d\d\)", message)
+        client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+        message = " ".join(form_errors(client.post(change_url(donation), stale)))
+        assert re.search(
+            r"在您编辑期间，赵敏已保存此记录（\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d）", message
+        )
 
     def test_an_assignments_history_names_who_made_it(self, admin_client, admin_user, reference):
         """Accounts and pairing assignments keep Django's own history, which wrote the name

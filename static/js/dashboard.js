@@ -172,6 +172,8 @@
   }
   document.addEventListener("htmx:configRequest", function (event) {
     var detail = event.detail;
+    // a part of this page comes in this page's language, whatever another tab chose since
+    detail.headers["X-Page-Language"] = document.documentElement.lang;
     if (detail.verb !== "get") {
       return;
     }
