@@ -1409,7 +1409,8 @@ def _as_read(handover: _Handover) -> dict[str, Any]:
         "as_read": True,
         "row": handover.rows[0][0],
         "date": first.get("date") or first.get("visit", ""),
-        "partnership": punctuation.punct("—").join(
+        # joined as a pairing's name is, in either language (Partnership.__str__)
+        "partnership": "—".join(
             first.get(key, "") for key in ("helping_region", "assisted_region")
         ),
         "donors": first.get("donors", ""),

@@ -1443,6 +1443,11 @@ def test_the_preview_shows_rows_with_problems_as_read_with_their_problems(admin_
     assert "<td>3</td>" in bad_row and "2024-06-02" in bad_row and "约十万" in bad_row
     assert "交接总额（元）" in bad_row and "不是有效金额" in bad_row
     assert "payload" not in response.context
+    # its pairing joined as a pairing's name is, also on an English page (it read "–")
+    admin_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, GOOD_ROWS[2], bad]))
+    good_row, bad_row = preview_rows(response)
+    assert "樟木头镇—贵州省 铜仁市 江口县" in bad_row and "–" not in bad_row
 
 
 def test_the_region_preview_shows_rows_with_problems_too(admin_client, reference):
