@@ -219,18 +219,34 @@ def locked_years() -> set[int]:
 LOCKED_YEARS_LOCK = 0x6C6F636B6564
 
 
+# How long a year being locked waits for the writes under way. Writes that start meanwhile
+# queue behind it (PostgreSQL grants no shared lock past a waiting exclusive one), so a long
+# import would have held every admin page that saves: past this, the lock gives up with the
+# "someone else was saving, try again" page (lock_not_available, middleware.CONTENTION).
+LOCKING_WAITS = "3s"
+
+
 def hold_locked_years(*, exclusive: bool = False) -> None:
     """Within a transaction, before its checks read the locked years: a write holds them
-    shared until it commits, a year being locked holds them alone (LockedYear.save). A year
-    locked while a clerk's save or import was under way no longer lets it through once its
-    checks have passed: the lock waits for the writes under way, and a write that starts
-    meanwhile waits for the lock, then reads the years again. SQLite's write transactions
-    take its one write lock as they begin (transaction_mode IMMEDIATE), which already does."""
+    shared until it commits, a year being locked or unlocked holds them alone (the locked
+    years' admin page, LockedYear.save). A year locked while a clerk's save or import was
+    under way no longer lets it through once its checks have passed: the lock waits for the
+    writes under way, and a write that starts meanwhile waits for the lock, then reads the
+    years again. A transaction asks once, for the lock it needs: one holding it shared that
+    then asked for it alone deadlocked with another doing the same (two administrators
+    locking two years). SQLite's write transactions take its one write lock as they begin
+    (transaction_mode IMMEDIATE), which already does all this."""
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         return
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s)", [LOCKED_YEARS_LOCK])
+        if exclusive:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            (before,) = cursor.fetchone()
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCKING_WAITS])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCKED_YEARS_LOCK])
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+        else:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LOCKED_YEARS_LOCK])
     forget_locked_years()  # read before the lock: read again
 
 

@@ -1996,6 +1996,7 @@ class AssignmentAdmin(GuardsRequests, SearchByShownNames, admin.ModelAdmin):
 
 @admin.register(LockedYear)
 class LockedYearAdmin(GuardsRequests, SimpleHistoryAdmin):
+    holds_locked_years_alone = True  # sites.PartnershipsAdminSite.admin_view
     list_display = ["year", "locked_at", "locked_by_name", "note"]
     list_select_related = ["locked_by"]
     fields = ["year", "note"]

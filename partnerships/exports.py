@@ -1034,6 +1034,18 @@ TEXT_WIDTH, WIDEST = 14, 40
 CELL_LIMIT = 32767  # characters in one cell of Excel's
 
 
+def _excel_length(text: str) -> int:
+    """A text's length as Excel counts it, in UTF-16 code units: a rare character (𠀀, in some
+    names) is two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut_for_excel(text: str) -> str:
+    """The text cut to Excel's limit, ending with "…" (not inside a character)."""
+    units = text.encode("utf-16-le")[: (CELL_LIMIT - 1) * 2]
+    return units.decode("utf-16-le", errors="ignore") + "…"
+
+
 def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
@@ -1104,10 +1116,10 @@ def xlsx_response(summary: Summary) -> FileResponse:
                 # (a style: the cell stays text when edited), not a visible apostrophe as in
                 # CSV, where no such style exists: "-2+3" read "'-2+3" in Excel and WPS.
                 text = ILLEGAL_CHARACTERS_RE.sub("", str(v))
-                if len(text) > CELL_LIMIT:
+                if len(text) > CELL_LIMIT // 2 and _excel_length(text) > CELL_LIMIT:
                     # A whole report pasted as a source: Excel holds no more in a cell, and
                     # offered to "repair" the file. The CSV and JSON keep every character.
-                    text = text[: CELL_LIMIT - 1] + "…"
+                    text = _cut_for_excel(text)
                 cell = WriteOnlyCell(sheet, value=text)
                 cell.data_type = "s"
                 if text.startswith(FORMULA_TRIGGERS):

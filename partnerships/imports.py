@@ -1454,8 +1454,8 @@ def import_donations(data: bytes, filename: str, user=None) -> tuple[Preview, in
     in one transaction, one import at a time, so a file confirmed twice at once counts once."""
     # One summary refresh for the whole file, in its transaction, not one per donation.
     with transaction.atomic(), summary.deferred():
+        access.hold_locked_years()  # first, as every admin page that writes takes it
         one_import_at_a_time()
-        access.hold_locked_years()
         preview, handovers = preview_donations(data, filename, user)
         preview.items = describe_donations(handovers, preview.problems)
         if not preview.ok:

@@ -130,7 +130,8 @@ def _busy_database(exception: Exception) -> str | None:
 
     if isinstance(exception, IntegrityError):
         if getattr(exception.__cause__, "sqlstate", None) in RACED:
-            logger.warning("write lost a race at commit: %s", exception)
+            # with its trace: a constraint a form fails to check would show the same page
+            logger.warning("write lost a race at commit", exc_info=exception)
             return "contention"
         return None
     if not isinstance(exception, OperationalError):
@@ -162,10 +163,20 @@ class BusyDatabaseIsServiceUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
+        from django.db import IntegrityError
+
+        if request.method != "POST" and isinstance(exception, IntegrityError):
+            return None  # no write of this request's lost a race: a fault, a 500 and its log
         reason = _busy_database(exception)
         if reason is None:
             return None
+        from django.contrib import messages
         from django.shortcuts import render
+
+        # What the interrupted save said before its commit failed ("…已成功添加") must not
+        # greet the next page: nothing was saved.
+        for _message in messages.get_messages(request):
+            pass
         from django.urls import reverse
 
         context = {

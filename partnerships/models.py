@@ -1082,10 +1082,11 @@ class Organisation(Versioned):
         from . import summary
 
         with transaction.atomic():
+            locked: set[int] = set()  # the pairings of its handovers, locked
             if self.pk and type(self).objects.filter(pk=self.pk).exclude(kind=self.kind).exists():
                 # A new kind rewrites its handovers' donor columns and refreshes their
                 # pairings (below): both locked now, before the organisation (lock_given).
-                lock_given(self)
+                locked = {pairing for _pk, pairing in lock_given(self)}
             # Locked, so no handover gains it as a donor between this read and the recount:
             # a save adding the link waits for this transaction, then stores the new kind
             # (summary.settle_donor_kinds; the link's own foreign key is checked only at
@@ -1102,6 +1103,12 @@ class Organisation(Versioned):
             super().save(*args, **kwargs)
             if stored_kind is not None and stored_kind != self.kind:
                 given = self.donations_given.all()
+                # A handover of another pairing that named it while this waited for the
+                # organisation: its pairing is locked after the organisation, out of order, so
+                # without waiting (a save holding it may be waiting for the organisation: a
+                # deadlock). Taken, or this save is refused as one that met another.
+                joined = set(given.values_list("partnership_id", flat=True)) - locked
+                summary.lock_pairings(joined, nowait=True)
                 store_donor_columns(given.values("pk"))
                 # The totals by donor kind count its handovers under its new kind.
                 summary.refresh(given.order_by().values_list("partnership_id", "year").distinct())
@@ -1838,9 +1845,10 @@ def donors_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
         count_donors(getattr(instance, "_donations_cleared", []) if reverse else [instance.pk])
 
 
-def lock_given(organisation: Organisation) -> list[int]:
+def lock_given(organisation: Organisation) -> list[tuple[int, int]]:
     """Lock the handovers `organisation` gave to, then their pairings, each in id order (call
-    inside a transaction, before locking or deleting the organisation); their ids.
+    inside a transaction, before locking or deleting the organisation); their ids and
+    pairings.
 
     For a change that rewrites those handovers' donor columns and refreshes their keys (a new
     kind, a deletion): in the order a handover's own save takes them, its row
@@ -1857,7 +1865,7 @@ def lock_given(organisation: Organisation) -> list[int]:
         .values_list("pk", "partnership_id")
     )
     summary.lock_pairings(pairing for _pk, pairing in given)
-    return [pk for pk, _pairing in given]
+    return given
 
 
 def donor_deleting(sender, instance, **kwargs) -> None:
@@ -1867,7 +1875,7 @@ def donor_deleting(sender, instance, **kwargs) -> None:
     the deletion lock them: Django's cascade deletes the donor's DonorYearTotal rows before
     that refresh, and a save of one of those pairings in between (which holds the pairing's
     lock and deletes those rows to recompute them) deadlocked with the deletion."""
-    instance._donations_given = lock_given(instance)
+    instance._donations_given = [pk for pk, _pairing in lock_given(instance)]
 
 
 def donor_deleted(sender, instance, **kwargs) -> None:

@@ -70,15 +70,22 @@ class PartnershipsAdminSite(admin.AdminSite):
     def admin_view(self, view, cacheable=False):
         """Every page that may write (a POST: a save, a delete, an action, an import) runs in
         one transaction that holds the locked years from its start (access.hold_locked_years),
-        so a year locked meanwhile is seen by its checks or waits for it."""
+        so a year locked meanwhile is seen by its checks or waits for it; the locked years'
+        own pages hold them alone (`holds_locked_years_alone`). Not for a POST from someone
+        who is not signed in to the admin: Django sends them to the sign-in page."""
         wrapped = super().admin_view(view, cacheable)
+        alone = getattr(getattr(view, "__self__", None), "holds_locked_years_alone", False)
 
         @functools.wraps(wrapped)
         def holding_locked_years(request, *args, **kwargs):
-            if request.method != "POST" or connection.vendor != "postgresql":
+            if (
+                request.method != "POST"
+                or connection.vendor != "postgresql"
+                or not self.has_permission(request)
+            ):
                 return wrapped(request, *args, **kwargs)
             with transaction.atomic():
-                access.hold_locked_years()
+                access.hold_locked_years(exclusive=alone)
                 return wrapped(request, *args, **kwargs)
 
         return holding_locked_years

@@ -146,3 +146,17 @@ def test_other_integrity_errors_are_not_called_a_race(admin_client, reference, m
     monkeypatch.setattr(summary, "refresh", fail)
     with pytest.raises(IntegrityError):
         admin_client.post(DONATION_ADD, donation_data(reference))
+
+
+def test_a_unique_key_broken_by_a_page_that_writes_nothing_is_a_fault(
+    official_client, reference, monkeypatch
+):
+    """Only a write can lose a race: the same error from a GET is a fault, a 500 and its log."""
+    cause = RACED[0]
+
+    def fail(*args, **kwargs):
+        raise IntegrityError(str(cause)) from cause
+
+    monkeypatch.setattr(reports, "top_donors", fail)
+    with pytest.raises(IntegrityError):
+        official_client.get(f"/pairings/{reference.pairing.pk}/")

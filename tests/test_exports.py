@@ -403,6 +403,9 @@ def test_an_xlsx_cell_holds_no_more_than_excel_can(official_client, reference):
     assert len(cell) == 32_767 and cell.endswith("报…")
     rows = csv_rows(official_client.get(url.replace(".xlsx", ".csv")))
     assert "报" * 40_000 in rows[1]
+    # Excel counts UTF-16 units: a rare character (in some names) is two, and is not split
+    cut = exports._cut_for_excel("𠀀" * 20_000)
+    assert exports._excel_length(cut) == 32_767 and cut == "𠀀" * 16_383 + "…"
 
 
 def test_an_xlsx_of_too_many_rows_points_to_the_csv(official_client, reference, monkeypatch):

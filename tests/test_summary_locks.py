@@ -1,5 +1,6 @@
 """PostgreSQL locking around the donation summary: rebuilds and concurrent writers."""
 
+import contextlib
 import datetime
 import threading
 import time
@@ -462,3 +463,115 @@ def test_a_donors_new_kind_saved_in_the_admin_while_a_handover_gains_it_does_not
     assert summary.differences() == []
     masks = Donation.objects.filter(donors=donor).values_list("donor_kinds", flat=True)
     assert len(masks) == 2 and all(mask & 64 and not mask & 1 for mask in masks)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_two_administrators_locking_two_years_at_once_both_succeed(monkeypatch):
+    """Every admin page that writes held the locked years shared, and a year's save then asked
+    for them alone: two such saves each waited for the other's shared hold, a deadlock and a
+    503 for one. The locked years' pages take them alone from the start."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from partnerships.admin import LockedYearAdmin
+    from partnerships.models import LockedYear
+
+    for name in ("a1", "a2"):
+        User.objects.create_superuser(name, password="pw-Chief-12345")
+    original = LockedYearAdmin.save_model
+    saving = threading.Barrier(2, timeout=1)
+
+    def save_model(self, request, obj, form, change):
+        # both in their saves at once, as far as the locks let them: one waits for the other
+        with contextlib.suppress(threading.BrokenBarrierError):
+            saving.wait()
+        return original(self, request, obj, form, change)
+
+    monkeypatch.setattr(LockedYearAdmin, "save_model", save_model)
+    answers = []
+
+    def lock(name, year):
+        def body():
+            client = Client()
+            client.force_login(User.objects.get(username=name))
+            response = client.post("/admin/partnerships/lockedyear/add/", {"year": year})
+            answers.append(response.status_code)
+
+        body.__name__ = name
+        return body
+
+    errors = run_at_once(lock("a1", 2021), lock("a2", 2022))
+    assert errors == [], errors
+    assert answers == [302, 302]
+    assert set(LockedYear.objects.values_list("year", flat=True)) == {2021, 2022}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_save_whose_commit_failed_leaves_no_word_of_success(admin_client, monkeypatch):
+    """A foreign key is checked at commit: the save had already said "已成功添加…" for the
+    next page, which greeted the clerk after the 503 that said nothing was saved."""
+    import re
+
+    from tests.test_admin_records import DONATION_ADD, donation_data
+
+    load_reference_data.load()
+    ref = Reference()
+    original = summary.refresh_donations
+
+    def refresh_donations(*args, **kwargs):
+        original(*args, **kwargs)
+        with connection.cursor() as cursor:  # a row naming one another session deleted
+            cursor.execute(
+                "INSERT INTO partnerships_assignment (user_id, partnership_id) VALUES (%s, %s)",
+                [987654, ref.pairing.pk],
+            )
+
+    monkeypatch.setattr(summary, "refresh_donations", refresh_donations)
+    before = Donation.objects.count()
+    response = admin_client.post(DONATION_ADD, donation_data(ref))
+    assert response.status_code == 503
+    assert Donation.objects.count() == before
+    monkeypatch.undo()
+    page = admin_client.get("/admin/partnerships/donation/").content.decode()
+    assert re.findall(r'<li class="success">', page) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PG locking")
+def test_a_new_kind_meeting_handovers_of_a_pairing_it_had_not_locked_does_not_deadlock():
+    """A handover gaining the donor in another pairing makes the kind change wait for it; once
+    it commits, the change must refresh that pairing too, which a second handover of that
+    pairing holds while it waits for the organisation. The change takes it without waiting,
+    or is refused as one that met another save: no deadlock, and the totals exact."""
+    from partnerships.models import Organisation
+
+    load_reference_data.load()
+    ref = Reference()
+    donor = ref.town_government  # gave in ref.pairing only
+    first_holds, changing = threading.Event(), threading.Event()
+
+    def first():
+        with transaction.atomic():
+            given = handover(ref.town_pairing, ref.minxiao, "10.00", datetime.date(2023, 5, 1))
+            given.donors.add(donor)  # holds town_pairing, key-shares the donor
+            first_holds.set()
+            time.sleep(1.5)
+
+    def rekind():
+        first_holds.wait(10)
+        time.sleep(0.2)
+        changed = Organisation.objects.get(pk=donor.pk)
+        changed.kind = "school"
+        changing.set()
+        changed.save()  # locks ref.pairing, then waits for `first` on the organisation
+
+    def second():
+        changing.wait(10)
+        time.sleep(0.3)
+        with transaction.atomic():
+            given = handover(ref.town_pairing, ref.minxiao, "20.00", datetime.date(2023, 6, 1))
+            given.donors.add(donor)
+
+    errors = run_at_once(first, rekind, second)
+    assert all("could not obtain lock" in error for error in errors), errors
+    assert not any("deadlock" in error for error in errors), errors
+    assert summary.differences() == []

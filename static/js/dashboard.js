@@ -306,12 +306,10 @@
     }
     boxes.forEach(function (box) {
       var caption = box.querySelector("caption");
-      if (box.scrollWidth > box.clientWidth + 1) {
+      if (caption && box.scrollWidth > box.clientWidth + 1) { // named, or no region
         box.setAttribute("tabindex", "0");
         box.setAttribute("role", "region");
-        if (caption) {
-          box.setAttribute("aria-label", caption.textContent.trim());
-        }
+        box.setAttribute("aria-label", caption.textContent.trim());
       } else if (box.getAttribute("role") === "region") {
         box.removeAttribute("tabindex");
         box.removeAttribute("role");
