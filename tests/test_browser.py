@@ -1076,6 +1076,10 @@ def test_the_search_box_lists_matches_as_one_types(site, page, console_errors, w
     expect(place).to_be_visible()
     expect(page.locator('#search-suggestions a[href^="/pairings/"]').first).to_be_visible()
     assert page.evaluate("window.__sameDocument") is True  # no page load: htmx
+    # a screen reader hears how many were found, not every suggestion
+    assert page.get_attribute("#search-suggestions", "aria-live") is None
+    count = page.locator('#search-suggestions [role="status"]').text_content().strip()
+    expect(page.locator("#swap-status")).to_have_text(count)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     found = box.bounding_box()
     assert found["x"] >= 0 and found["x"] + found["width"] <= width

@@ -234,6 +234,29 @@
     };
   });
 
+  function say(text) {
+    var status = document.getElementById("swap-status");
+    if (!status) {
+      return;
+    }
+    // emptied first, so that the same words said again are read again
+    status.textContent = "";
+    window.setTimeout(function () {
+      status.textContent = text;
+    }, 100);
+  }
+
+  // The search box's suggestions: their count line, not every suggestion.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "search-suggestions") {
+      var count = target.querySelector('[role="status"]');
+      if (count) {
+        say(count.textContent.trim());
+      }
+    }
+  });
+
   function announce() {
     var wanted = announceAfterSwap;
     var region = wanted && document.getElementById(wanted.regionId);
@@ -250,12 +273,7 @@
     var what = chosen ? chosen.textContent : (wanted.regionId === "panel"
       ? status.getAttribute("data-no-filters")
       : heading && heading.textContent);
-    var text = status.getAttribute("data-updated") + (what ? " " + what.trim() : "");
-    // emptied first, so that the same words said again are read again
-    status.textContent = "";
-    window.setTimeout(function () {
-      status.textContent = text;
-    }, 100);
+    say(status.getAttribute("data-updated") + (what ? " " + what.trim() : ""));
   }
 
   // A control kept through a swap stays where the reader was: the panels opt out of the
