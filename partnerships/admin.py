@@ -333,7 +333,7 @@ class TolerantAutocompleteMixin:
     @property
     def media(self):
         # after django.jQuery exists: the merge keeps a file after those listed before it
-        js = ["admin/js/jquery.init.js", "js/admin-outside-scope.js"]
+        js = ["admin/js/jquery.init.js", "js/admin-outside-scope.js", "js/admin-picker-names.js"]
         return super().media + django_forms.Media(js=js)
 
 

@@ -1115,3 +1115,37 @@ def test_a_download_that_cannot_be_made_says_why(site, page, monkeypatch, consol
     with page.expect_download() as instead:
         page.locator("main a", has_text="CSV").first.click()
     assert instead.value.suggested_filename.endswith(".csv")
+
+
+NAMES_OF_BOXES = """root => [...root.querySelectorAll('tr.form-row .select2-selection')]
+.map(box => {
+  const select = box.closest('td').querySelector('select');
+  const ids = (box.getAttribute('aria-labelledby') || '').split(' ').filter(Boolean);
+  return [select.getAttribute('aria-label') || '',
+          ids.map(id => (document.getElementById(id) || {}).textContent || '').join(' ').trim()];
+})"""
+
+
+def test_pickers_in_a_table_of_rows_say_their_column(site, page, django_user_model):
+    """A handover's line's region, organisation and donor pickers were read out as their
+    choice alone ("齐心村, combo box"): each is labelled by its column, then its choice; so
+    are those of a row added on the page."""
+    reference = Reference()
+    donation = reference.donation
+    donation.lines.create(amount=200000, region=reference.qixin, is_itemised=True)
+    donation.rebalance()
+    admin_sign_in(
+        page, site.url, f"/admin/partnerships/donation/{donation.pk}/change/", django_user_model
+    )
+    lines = page.locator("#lines-group")
+    expect(lines).to_be_visible()
+    named = lines.evaluate(NAMES_OF_BOXES)
+    assert named, named
+    for column, name in named:
+        assert column and name.startswith(column), named
+    assert any(name.endswith("齐心村") for _column, name in named), named
+    page.locator("#lines-group .add-row a").click()
+    added = lines.evaluate(NAMES_OF_BOXES)
+    assert len(added) > len(named), added
+    for column, name in added:
+        assert column and name.startswith(column), added
