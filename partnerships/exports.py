@@ -979,6 +979,17 @@ def copy_stream(header: str, sql: str, params: list[Any]) -> Iterator[bytes]:
                     connection.close()
 
 
+def _marking_the_last(rows: Iterator[Any]) -> Iterator[tuple[Any, bool]]:
+    """Each row, and whether it is the last."""
+    previous, started = None, False
+    for row in rows:
+        if started:
+            yield previous, False
+        previous, started = row, True
+    if started:
+        yield previous, True
+
+
 def json_response(summary: Summary) -> StreamingHttpResponse:
     """A JSON array of objects keyed by the stable column keys; money as exact numbers."""
 
@@ -999,10 +1010,17 @@ def json_response(summary: Summary) -> StreamingHttpResponse:
         yield "["
         keys = [json.dumps(c.key) for c in summary.columns]
         kinds = [c.kind for c in summary.columns]
-        for index, row in enumerate(summary.rows):
+        # A table's total row (villages, places) was an object like the others, told apart
+        # only by its translated note, and a script summing "total" counted the money twice:
+        # such a table's objects say which one it is ("is_total"). It stays, with what its
+        # note says the total leaves out.
+        marked = bool(summary.extra.get("total_row"))
+        for index, (row, last) in enumerate(_marking_the_last(iter(summary.rows))):
             pairs = ", ".join(
                 f"{k}: {value(v, kind)}" for k, v, kind in zip(keys, row, kinds, strict=True)
             )
+            if marked:
+                pairs += ', "is_total": ' + ("true" if last else "false")
             yield ("," if index else "") + "\n{" + pairs + "}"
         yield "\n]\n"
 

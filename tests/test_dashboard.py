@@ -305,6 +305,8 @@ class TestReferenceFigures:
         response = official_client.get(f"/export/places.json?region={reference.minxiao.pk}")
         rows = json.loads(b"".join(response.streaming_content))
         assert rows[-1]["2023"] is None and rows[-1]["total"] is None
+        # the total row says it is one: a script summing the places does not count it twice
+        assert [row["is_total"] for row in rows] == [False] * (len(rows) - 1) + [True]
         # nor in the XLSX, nor its row in 万元
         import openpyxl
 
