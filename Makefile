@@ -23,7 +23,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	@chmod 600 $@
 
-## Serve the dashboard on http://127.0.0.1:8000 from a SQLite file, with reference and sample data.
+## Serve the dashboard on http://127.0.0.1:8000 (`make run PORT=8001` for another port) from a
+## SQLite file, with reference and sample data, static files collected.
+PORT ?= 8000
 run: export SECRET_KEY = $(shell cat .secret_key 2>/dev/null)
 run: export HTTPS = false
 run: $(VENV)/.runtime .secret_key
@@ -32,7 +34,7 @@ run: $(VENV)/.runtime .secret_key
 	$(BIN)/python manage.py load_sample_data
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## The whole suite on SQLite, then on a throwaway PostgreSQL; fails if either fails.
 test: $(VENV)/.dev

@@ -221,7 +221,8 @@ STORAGES = {
         )
     },
 }
-# `make run` serves without collectstatic; whitenoise then finds files through the finders.
+# Files added since the last collectstatic (in development) are still found, through the
+# finders; a deployment serves what collectstatic wrote.
 WHITENOISE_USE_FINDERS = True
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -62,7 +62,8 @@ OVERVIEW_PAIRING_ROWS = 100
 
 
 def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """GET only, sign-in required unless DASHBOARD_PUBLIC, cached apart for htmx requests."""
+    """GET or HEAD only, sign-in required unless DASHBOARD_PUBLIC, cached apart for htmx
+    requests."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -80,7 +81,8 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             return redirect(f"{request.path}?{kept.urlencode()}" if kept else request.path)
         return view(request, *args, **kwargs)
 
-    return require_GET(vary_on_headers("HX-Request", PAGE_LANGUAGE_HEADER)(wrapper))
+    # GET and HEAD (an uptime monitor's check was answered 405)
+    return require_safe(vary_on_headers("HX-Request", PAGE_LANGUAGE_HEADER)(wrapper))
 
 
 # Sent by dashboard.js with each htmx request: the language of the page it lands in.

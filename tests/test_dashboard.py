@@ -2172,3 +2172,13 @@ def test_a_panel_comes_in_the_language_of_its_page(official_client, reference):
         assert page["Content-Language"] == "zh-hans"
     whole = official_client.get(url, HTTP_X_PAGE_LANGUAGE="en")
     assert whole["Content-Language"] == "zh-hans"
+
+
+def test_a_head_request_is_answered_as_a_get(official_client, reference):
+    """An uptime monitor's HEAD / was answered 405."""
+    from django.test import Client
+
+    assert Client().head("/").status_code == 302  # to the sign-in page, as a GET is
+    response = official_client.head(f"/pairings/{reference.pairing.pk}/")
+    assert response.status_code == 200 and response.content == b""
+    assert official_client.post("/").status_code == 405
