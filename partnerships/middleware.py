@@ -172,12 +172,12 @@ class BusyDatabaseIsServiceUnavailableMiddleware:
             return None
         from django.contrib import messages
         from django.shortcuts import render
+        from django.urls import reverse
 
         # What the interrupted save said before its commit failed ("…已成功添加") must not
         # greet the next page: nothing was saved.
         for _message in messages.get_messages(request):
             pass
-        from django.urls import reverse
 
         context = {
             "reason": reason,
