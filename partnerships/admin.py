@@ -691,6 +691,16 @@ class RecordAdmin(
         self._in_scope_or_404(request, object_id)
         if not re.fullmatch(r"[0-9]+", str(version_id)):  # isdigit() takes "²"
             raise Http404
+        # A version from while the record belonged to a pairing outside the user's scope is
+        # left out of its list (get_history_queryset), and is no page of its own either:
+        # simple-history looks a version up by its id alone.
+        pk = self.model._meta.pk
+        manager = getattr(self.model, self.model._meta.simple_history_manager_attribute)
+        versions = self.get_history_queryset(
+            request, manager, pk.attname, pk.to_python(unquote(str(object_id)))
+        )
+        if not versions.filter(history_id=int(version_id)).exists():
+            raise Http404
         if request.method == "POST":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
@@ -739,9 +749,33 @@ class RecordAdmin(
                 self.get_inline_instances(request, obj),
                 pk,
                 lambda model: Q() if model is Partnership else scope_filter(model, scope),
+                since=self._in_scope_since(request, pk),
             )
         extra_context = {**(extra_context or {}), "child_histories": children}
         return super().history_view(request, object_id, extra_context)
+
+    def _in_scope_since(self, request, pk):
+        """When the record last came into the user's scope (moved from a pairing outside it),
+        or None: the changes of the rows on its page from before then stay hidden, as its own
+        versions from then do (a handover's lines to another pairing's village)."""
+        if self.model not in PAIRING_RECORDS:
+            return None
+        scope = access.scope_for(request.user)
+        if scope.everything:
+            return None
+        versions = (
+            getattr(self.model, self.model._meta.simple_history_manager_attribute)
+            .filter(**{self.model._meta.pk.attname: pk})
+            .annotate(seen=Case(When(scope_filter(self.model, scope), then=True), default=False))
+            .order_by("-history_date", "-history_id")
+            .values_list("seen", "history_date")
+        )
+        since = None
+        for seen, date in versions:
+            if not seen:
+                break
+            since = date
+        return since
 
     def get_history_queryset(self, request, history_manager, pk_name, object_id):
         """A record's versions from while it belonged to a pairing outside the user's scope

@@ -307,7 +307,11 @@ class ChildHistory:
 
 
 def child_histories(
-    parent: type[models.Model], inlines: Iterable, object_id, visible: Callable[[type], Q]
+    parent: type[models.Model],
+    inlines: Iterable,
+    object_id,
+    visible: Callable[[type], Q],
+    since=None,
 ) -> list:
     """The changes of the rows entered on the parent's page, one list per inline with an
     audit trail: newest first, each with what it changed. A row since deleted shows too.
@@ -315,7 +319,8 @@ def child_histories(
     `inlines` are the inline admins the user has; `visible(model)` narrows a model's history
     to the rows the user may see (their pairings). An inline may narrow it further with
     `history_q` (a donation's lines: not the not-itemised line the model keeps itself) or
-    leave it out with `history_shown = False` (rows entered on another record's page)."""
+    leave it out with `history_shown = False` (rows entered on another record's page).
+    `since`: no change from before then (the parent came into the user's scope then)."""
     histories = []
     for inline in inlines:
         model = inline.model
@@ -326,6 +331,7 @@ def child_histories(
         rows = (
             getattr(model, manager_name)
             .filter(visible(model), getattr(inline, "history_q", Q()), **{key.attname: object_id})
+            .filter(Q() if since is None else Q(history_date__gte=since))
             ._select_related_history_tracked_objs()
             .select_related("history_user")
             .order_by("-history_date", "-history_id")

@@ -1554,7 +1554,7 @@ class TestImportCommand:
             return err.getvalue()
 
         for flags in ((), ("--check",)):
-            assert "您未被分配负责结对关系" in refused(*flags)
+            assert "您负责的结对关系中没有樟木头镇与江口县的结对关系" in refused(*flags)
         assignment.partnership = reference.pairing
         assignment.save()
         LockedYear.objects.create(year=2024)

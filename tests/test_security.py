@@ -605,15 +605,25 @@ class TestAuditTrail:
             region=other.assisted_region,
             notes="另县时期的备注",
         )
+        donation.lines.create(
+            amount=Decimal("1000.00"), region=other.assisted_region, is_itemised=True
+        )
         donation.rebalance()
+        before_the_move = donation.history.latest("history_date").history_id
         donation.partnership, donation.region = reference.pairing, reference.jiangkou
         donation.notes = "移入后"
         donation.save()
+        donation.lines.create(amount=Decimal("34.00"), region=reference.qixin, is_itemised=True)
         client.force_login(staff_a)
-        history = page_text(client.get(f"/admin/partnerships/donation/{donation.pk}/history/"))
+        url = f"/admin/partnerships/donation/{donation.pk}/history/"
+        history = page_text(client.get(url))
         assert "另县时期的备注" not in history and "1 个版本" in history
-        full = page_text(admin_client.get(f"/admin/partnerships/donation/{donation.pk}/history/"))
-        assert "另县时期的备注 → 移入后" in full
+        # nor the changes of its lines from then, nor that version's own page; since, they show
+        assert "1,000.00" not in history and "34.00" in history
+        assert client.get(f"{url}{before_the_move}/").status_code == 404
+        full = page_text(admin_client.get(url))
+        assert "另县时期的备注 → 移入后" in full and "1,000.00" in full
+        assert admin_client.get(f"{url}{before_the_move}/").status_code == 200
 
     def test_history_outlives_a_deleted_record(self, admin_client, reference):
         donation = Donation.objects.create(
