@@ -272,8 +272,10 @@ class TestHeaderBox:
         assert 'name="q"' in box and 'hx-get="/search/"' in box
         assert 'hx-trigger="input changed delay:300ms, search"' in box
         assert 'hx-target="#search-suggestions"' in box
-        # a screen reader is told when matches appear
-        assert '<div id="search-suggestions" class="search-suggestions" aria-live="polite">' in body
+        # a screen reader is told when matches appear: not every suggestion (the box is not
+        # itself live), their count line, said in the page's status line (dashboard.js)
+        assert '<div id="search-suggestions" class="search-suggestions"></div>' in body
+        assert '<div id="swap-status" class="visually-hidden" role="status"' in body
         # the header is outside <main>, whose content pagecache.py stores
         assert body.index('role="search"') < body.index('<main id="main"')
 
