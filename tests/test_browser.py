@@ -669,6 +669,57 @@ def test_a_charts_tooltip_says_where_part_of_a_figure_is_unknown(site, page, con
     assert not console_errors
 
 
+@pytest.mark.browser_context_args(
+    has_touch=True, is_mobile=True, viewport={"width": 390, "height": 844}
+)
+def test_a_tap_on_a_figure_shows_its_exact_amount(site, page, console_errors):
+    """A figure's exact amount in yuan, and why a share is unknown, were in its title only,
+    which a mouse shows on hover and a phone never shows."""
+    reference = Reference()
+    sign_in(page, site.url, f"/pairings/{reference.pairing.pk}/")
+    wait_settled(page, "#panel")
+    expect(page.locator("#targets")).not_to_have_attribute("aria-busy", "true")
+    expect(page.locator("footer")).to_contain_text("点按数字")
+    note = page.locator(".figure-note")
+    figure = page.locator("#villages-heading ~ .table-wrap .grand-total data")
+    exact = f"{Decimal(figure.get_attribute('value')):,.2f} 元"
+    figure.tap()
+    expect(note).to_be_visible()
+    expect(note).to_have_text(exact)
+    expect(page.locator("#swap-status")).to_have_text(exact)
+    # under the figure, and on the screen even at its right edge
+    shown, tapped = note.bounding_box(), figure.bounding_box()
+    assert shown["y"] >= tapped["y"] + tapped["height"] - 1, (shown, tapped)
+    assert shown["x"] >= 0 and shown["x"] + shown["width"] <= 390, shown
+    figure.tap()  # a second tap hides it
+    expect(note).to_be_hidden()
+    figure.tap()
+    expect(note).to_be_visible()
+    page.locator("h1").tap()  # as does a tap elsewhere
+    expect(note).to_be_hidden()
+    # a share the report does not give says why
+    unknown = page.locator("main .unknown[title]").first
+    reason = unknown.get_attribute("title")
+    assert reason, reason
+    unknown.tap()
+    expect(note).to_have_text(reason)
+    page.keyboard.press("Escape")
+    expect(note).to_be_hidden()
+    # a table scrolled sideways leaves no box pointing at nothing
+    wide = page.locator(".table-wrap", has=page.locator(".unknown[title]")).first
+    unknown.tap()
+    expect(note).to_be_visible()
+    wide.evaluate("box => { box.style.width = '120px'; box.scrollBy(40, 0); }")
+    expect(note).to_be_hidden()
+    # a filter's swap takes it away with the figure it belonged to
+    figure = page.locator("#villages-heading ~ .table-wrap .grand-total data")
+    figure.tap()
+    expect(note).to_be_visible()
+    choose(page, "funding", "social")
+    expect(note).to_be_hidden()
+    assert console_errors == []
+
+
 def dashboard_tables(page):
     """Each dashboard table on the page: its scroll box's widths and its right edge once
     scrolled to the end (whether every column can be brought into view)."""

@@ -449,7 +449,7 @@ class TestReferenceFigures:
         # a span of days with the report's dash, no space around it
         assert '2023年1月10日</time>—<time datetime="2023-01-12">' in pairing
         # sentences and brackets follow Chinese text without a space
-        assert "略有出入。将鼠标悬停" in pairing
+        assert "略有出入。将鼠标悬停在数字上或点按数字" in pairing
         # a reader with no mouse (a keyboard, a phone) is told where the exact yuan are too
         assert "下载的文件均以元为单位列出全部金额" in pairing
         province = reference.pairing.parent.parent
@@ -486,7 +486,7 @@ class TestReferenceFigures:
         )
         assert (
             'led by <span lang="zh-Hans">黄淦洪</span>' in english
-            and "parts. Hover a figure" in english
+            and "parts. Hover over or tap a figure" in english
         )
 
     def test_the_visit_page_lists_the_project_inspected_and_people_called_on(

@@ -344,6 +344,86 @@
     }, 200);
   });
 
+  // A figure's exact amount in yuan, and the reason a share is unknown, are in its title,
+  // which a mouse shows on hover and a phone never does: a tap (or click) on the figure
+  // shows it in a box next to it and has it read out; a tap elsewhere, Escape or a swap
+  // hides it again.
+  var FIGURE = "main data[title], main .unknown[title]";
+  var figureNote = null;
+
+  function hideFigureNote() {
+    if (figureNote && !figureNote.hidden) {
+      figureNote.hidden = true;
+      figureNote.figure = null;
+    }
+  }
+
+  function placeFigureNote() {
+    var box = figureNote.figure.getBoundingClientRect();
+    var left = box.left + window.scrollX;
+    var right = window.scrollX + document.documentElement.clientWidth - 8;
+    figureNote.style.top = (box.bottom + window.scrollY + 4) + "px";
+    figureNote.style.left = "0px";
+    var width = figureNote.offsetWidth;
+    figureNote.style.left = Math.max(window.scrollX + 8, Math.min(left, right - width)) + "px";
+  }
+
+  function showFigureNote(figure) {
+    if (!figureNote) {
+      figureNote = document.createElement("div");
+      figureNote.className = "figure-note";
+      figureNote.setAttribute("aria-hidden", "true"); // read out through #swap-status
+      document.body.appendChild(figureNote);
+    }
+    var text = figure.getAttribute("title");
+    figureNote.textContent = text;
+    figureNote.figure = figure;
+    figureNote.hidden = false;
+    placeFigureNote();
+    say(text);
+  }
+
+  document.addEventListener("click", function (event) {
+    var figure = event.target.closest ? event.target.closest(FIGURE) : null;
+    if (!figure || figure.closest("a, button, label")) {
+      hideFigureNote();
+      return;
+    }
+    if (figureNote && figureNote.figure === figure) {
+      hideFigureNote(); // a second tap
+      return;
+    }
+    showFigureNote(figure);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      hideFigureNote();
+    }
+  });
+  // A swap that replaces the figure takes the box away; one elsewhere (a panel loaded above
+  // it) may move the figure, and the box follows.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (figureNote && figureNote.figure && target && target.contains(figureNote.figure)) {
+      hideFigureNote();
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (figureNote && figureNote.figure) {
+      if (figureNote.figure.isConnected) {
+        placeFigureNote();
+      } else {
+        hideFigureNote();
+      }
+    }
+  });
+  window.addEventListener("resize", hideFigureNote);
+  document.addEventListener("scroll", function (event) {
+    if (event.target !== document) {
+      hideFigureNote(); // a table scrolled sideways under the box
+    }
+  }, true);
+
   // The language switch returns to the page as it is now, filters included, even after
   // htmx has pushed a new URL since the page was rendered.
   document.addEventListener("submit", function (event) {
