@@ -2050,10 +2050,20 @@ class LockedYearAdmin(GuardsRequests, SimpleHistoryAdmin):
         _pk_or_404(self.model, object_id)
         return super().history_view(request, object_id, extra_context)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if getattr(obj, "_history", None) is not None:  # a past version (history_form_view)
+            form = type(form.__name__, (form,), {"__init__": history.read_only(form.__init__)})
+        return form
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """A past version, to read only, as every record's (RecordAdmin): simple-history
+        saves what is sent back to it, bypassing the change form."""
         _pk_or_404(self.model, object_id)
         if not re.fullmatch(r"[0-9]+", str(version_id)):  # isdigit() takes "²"
             raise Http404
+        if request.method == "POST":
+            raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 

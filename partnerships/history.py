@@ -30,7 +30,7 @@ from simple_history.models import DeletedObject, ModelChange
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from . import punctuation
-from .models import REGION_ANCESTORS, HeldDuringVisit, Region, Visit
+from .models import REGION_ANCESTORS, HeldDuringVisit, Organisation, Region, Visit
 
 # A record's page lists the latest changes of each kind of row entered on it, at most this many
 # (as many as the library shows of its own versions on one page).
@@ -123,7 +123,8 @@ def _years_of_undated_visits(model: type[models.Model], records: Sequence) -> di
 
 def _m2m_values(model: type[models.Model], records: Sequence) -> dict[str, dict[Any, list]]:
     """For each many-to-many field with an audit trail, each version's related objects
-    (history id -> objects, in their model's order): two queries a field for all versions.
+    (history id -> objects, in the order pages list them): two queries a field for all
+    versions.
 
     The library's diff_against reads them with two queries a field for each pair compared."""
     if not records:
@@ -136,7 +137,10 @@ def _m2m_values(model: type[models.Model], records: Sequence) -> dict[str, dict[
         target_id = through._meta.get_field(target).attname
         rows = list(through.objects.filter(history_id__in=ids).values_list("history_id", target_id))
         model = field.related_model
-        objects = model._base_manager.order_by(*(model._meta.ordering or ["pk"]))
+        # donors and recipients in the order they were entered, as every page and download
+        # lists them (reports.in_recorded_order); others in their model's order
+        ordering = ["pk"] if model in (Organisation, Region) else model._meta.ordering
+        objects = model._base_manager.order_by(*(ordering or ["pk"]))
         if model is Region:  # named with their county and province
             objects = objects.select_related(REGION_ANCESTORS)
         related = objects.in_bulk({pk for _id, pk in rows})
@@ -157,6 +161,7 @@ def form_showing_links_of(version, init):
 
     def __init__(form, *args, **kwargs):
         init(form, *args, **kwargs)
+        _disable(form)
         for name, by_version in _m2m_values(type(version), [version]).items():
             if name in form.fields:
                 # a related object deleted since has no choice to show
@@ -165,6 +170,23 @@ def form_showing_links_of(version, init):
                     for obj in by_version[version.history_id]
                     if not isinstance(obj, DeletedObject)
                 ]
+
+    return __init__
+
+
+def _disable(form) -> None:
+    """A past version's boxes shown as such: greyed and not to be typed in (the page has no
+    button to save them, and a page sent back is refused)."""
+    for field in form.fields.values():
+        field.disabled = True
+
+
+def read_only(init):
+    """A form's __init__ that shows a past version read only (_disable)."""
+
+    def __init__(form, *args, **kwargs):
+        init(form, *args, **kwargs)
+        _disable(form)
 
     return __init__
 

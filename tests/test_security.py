@@ -355,6 +355,22 @@ class TestAuditTrail:
         )
         assert "变更内容</th>" in chinese and "本页录入的捐赠明细" in chinese
 
+    def test_the_history_lists_donors_in_the_order_every_page_does(
+        self, english_admin_client, reference
+    ):
+        """The audit trail listed a handover's donors by the code points of their names, every
+        other page and download in the order they were entered."""
+        donation = reference.donation
+        entered = list(donation.donors.order_by("pk"))
+        assert len(entered) > 2 and entered != sorted(entered, key=lambda donor: donor.name)
+        kept = [donor.pk for donor in entered[:-1]]
+        changed = donation_form_data(donation, donors=kept)
+        assert english_admin_client.post(change_url(donation), changed).status_code == 302
+        history = page_text(english_admin_client.get(f"{change_url(donation)[:-7]}history/"))
+        names = [donor.name for donor in entered]
+        before, after = ", ".join(names), ", ".join(names[:-1])
+        assert f"<strong>Donors:</strong> {before} → {after}</li>" in history, history
+
     def test_the_admin_says_nin_not_ni(self, admin_client):
         """Django's Chinese says 你 in some messages and 您 in others; a government office
         says 您. Every message Django words with 你 reads 您 here, pages and scripts alike."""
@@ -1059,6 +1075,27 @@ class TestReviewedHoles:
             f"{donation.pk}/history/%C2%B2/",  # "²", which str.isdigit() takes
         ):
             assert client.get(f"/admin/partnerships/donation/{bad}").status_code == 404
+
+    def test_a_locked_years_past_version_cannot_be_sent_back(self, admin_client, reference):
+        """A locked year's version page saved what was posted to it (simple-history's own
+        view, which the other records' pages refuse), and showed boxes to type in."""
+        from partnerships.models import LockedYear
+
+        locked = LockedYear.objects.create(year=2023, note="考核完成")
+        locked.note = "复核后"
+        locked.save()
+        version = locked.history.earliest().history_id
+        url = f"/admin/partnerships/lockedyear/{locked.pk}/history/{version}/"
+        page = admin_client.get(url).content.decode()
+        assert re.search(r'<input[^>]*name="note"[^>]*disabled', page), page
+        assert admin_client.post(url, {"year": 2023, "note": "改了"}).status_code == 403
+        locked.refresh_from_db()
+        assert locked.note == "复核后" and locked.history.count() == 2
+        # and every record's version page shows its boxes read only
+        donation = reference.donation
+        version = donation.history.first().history_id
+        page = admin_client.get(f"{change_url(donation)[:-7]}history/{version}/").content.decode()
+        assert re.search(r'<textarea[^>]*name="notes"[^>]*disabled', page)
 
     def test_scoped_staff_keep_donors_placed_outside_their_sides(self, client, staff_a, reference):
         client.force_login(staff_a)
