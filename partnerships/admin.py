@@ -670,7 +670,12 @@ class RecordAdmin(
             if issubclass(formset.form, forms.RefusesControlCharacters):
                 bases = (formset.form,)
             formset.form = type(formset.form.__name__, bases, {"user": request.user})
-            bases = (forms.NamesDuplicateFields, forms.NoticesVanishedRows, formset)
+            bases = (
+                forms.NamesDuplicateFields,
+                forms.NoticesVanishedRows,
+                forms.KeepsRowsOfLockedYears,
+                formset,
+            )
             yield type(formset.__name__, bases, {}), inline
 
     def _in_scope_or_404(self, request, object_id) -> None:
@@ -830,7 +835,36 @@ class RecordAdmin(
                 % {"years": punctuation.joined([str(year) for year in years])},
                 messages.WARNING,
             )  # shown on this page: its template is rendered after this
+        elif request.method == "GET":
+            self._say_rows_of_locked_years(request, response)
         return response
+
+    def _say_rows_of_locked_years(self, request, response) -> None:
+        """Rows of a locked year on an open record's page are shown read only
+        (forms.KeepsRowsOfLockedYears): a stacked row says so itself, a table's row only by
+        its greyed boxes, and the page says it for both."""
+        context = getattr(response, "context_data", None) or {}
+        years = sorted(
+            {
+                form.locked_year
+                for inline in context.get("inline_admin_formsets", ())
+                for form in inline.formset.forms
+                if getattr(form, "locked_row", False)
+            }
+        )
+        if years:
+            self.message_user(
+                request,
+                ngettext(
+                    "Entries of %(years)s on this page belong to a locked year: they are shown "
+                    "greyed and cannot be changed; the rest of the page can be saved.",
+                    "Entries of %(years)s on this page belong to locked years: they are shown "
+                    "greyed and cannot be changed; the rest of the page can be saved.",
+                    len(years),
+                )
+                % {"years": punctuation.joined([str(year) for year in years])},
+                messages.WARNING,
+            )
 
     def save_model(self, request, obj, form, change):
         """A save that changes nothing of the record is put off to save_related, which saves

@@ -235,6 +235,8 @@ class GuardedModelForm(RefusesControlCharacters, forms.ModelForm):
 
         if self.user is None or can_edit_locked_years(self.user):
             return
+        if getattr(self, "locked_row", False):
+            return  # shown read only and left as it is (KeepsRowsOfLockedYears)
         # The years it has now count as much as the years it would get: a record of a locked
         # year cannot be moved out of it either (say, from the visit page).
         years = self.record_years(cleaned) | years_of(self.instance)
@@ -819,6 +821,33 @@ class NamesDuplicateFields:
         return _("Two rows have the same %(fields)s: correct or remove one.") % {
             "fields": punctuation.joined(names)
         }
+
+
+class KeepsRowsOfLockedYears:
+    """Mixed into every admin inline formset: a row of a locked year on the page of a record
+    of an open one (a handover on 1 January of a visit begun on 30 December, a project's
+    funds of a locked year) is shown read only and left as it is. Its year made every save of
+    the page fail for a clerk, though nothing of it was changed, and nothing on the page said
+    that it could not be: now the rest of the page saves."""
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        from .access import is_locked_for, locked_years, years_of
+
+        user = getattr(form, "user", None)
+        if user is not None and form.instance.pk is not None and is_locked_for(user, form.instance):
+            form.locked_row = True
+            form.locked_year = min(years_of(form.instance) & locked_years())
+            form.locked_note = _(
+                "%(year)s is locked (its annual assessment is done): this entry can be read "
+                "here, not changed. An administrator can still change it."
+            ) % {"year": form.locked_year}
+            for field in form.fields.values():  # the deletion box included
+                # not its hidden id, version and parent: a browser sends no disabled box,
+                # and without its id the row would be taken for a new one
+                if not field.widget.is_hidden:
+                    field.disabled = True
+        return form
 
 
 class NoticesVanishedRows:

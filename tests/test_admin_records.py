@@ -3532,3 +3532,106 @@ def test_ending_a_pairing_before_its_records_is_saved_and_said(admin_client, ref
     pairing.refresh_from_db()
     later = {**data, "ended_on": "2023-12-31", "loaded_version": pairing.version}
     assert "请核对这些记录的日期" not in TestOutsidePairingYears.saved(admin_client, url, later)
+
+
+class TestARowOfALockedYear:
+    """A visit begun on 30 December with a handover on 1 January: once the new year was
+    locked, a clerk could save nothing of the visit, since its page sent the locked handover
+    back with it and the handover's year refused the whole page; and nothing on the page
+    said that the handover could not be changed."""
+
+    @pytest.fixture
+    def setup(self, client, reference, django_user_model):
+        from django.contrib.auth.models import Group
+
+        from partnerships.access import DATA_ENTRY
+
+        clerk = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+        clerk.groups.add(Group.objects.get(name=DATA_ENTRY))
+        Assignment.objects.create(user=clerk, partnership=reference.pairing)
+        visit = Visit.objects.create(
+            partnership=reference.pairing,
+            direction="east_to_west",
+            start_date=datetime.date(2022, 12, 30),
+            end_date=datetime.date(2023, 1, 2),
+        )
+        before, after = (
+            handover(reference.pairing, reference.qixin, amount, day, [reference.town_government])
+            for amount, day in (
+                ("100.00", datetime.date(2022, 12, 31)),
+                ("200.00", datetime.date(2023, 1, 1)),
+            )
+        )
+        Donation.objects.filter(pk__in=[before.pk, after.pk]).update(visit=visit)
+        LockedYear.objects.create(year=2023)
+        client.force_login(clerk)
+        return SimpleNamespace(
+            client=client,
+            visit=visit,
+            before=before,
+            after=after,
+            url=f"/admin/partnerships/visit/{visit.pk}/change/",
+        )
+
+    @staticmethod
+    def as_a_browser_sends(response) -> dict:
+        """as_shown without the boxes shown disabled, which a browser does not send."""
+        data = as_shown(response)
+        for inline in response.context["inline_admin_formsets"]:
+            for form in inline.formset.forms:
+                for field in form:
+                    if field.field.disabled:
+                        data.pop(field.html_name, None)
+        return data
+
+    def rows(self, response) -> dict:
+        forms = next(
+            inline.formset.forms
+            for inline in response.context["inline_admin_formsets"]
+            if inline.formset.prefix == "donations"
+        )
+        return {form.instance.pk: (form, form.add_prefix("")) for form in forms}
+
+    def test_the_rest_of_the_page_saves_and_the_locked_row_stays(self, setup):
+        shown = setup.client.get(setup.url)
+        text = page_text(shown)
+        assert text.count("2023年已锁定（年度考核已完成）：此条目在此只能查看") == 1
+        assert (
+            "本页中2023年的条目属于已锁定的年份：以灰色显示，不能修改；本页其余内容可以保存。"
+            in text
+        )
+        rows = self.rows(shown)
+        locked, open_row = rows[setup.after.pk], rows[setup.before.pk]
+        assert all(f.disabled for n, f in locked[0].fields.items() if n in ("amount", "DELETE"))
+        assert not open_row[0].fields["amount"].disabled
+        data = self.as_a_browser_sends(shown)
+        data["purpose"] = "对接帮扶工作"
+        data[f"{open_row[1]}amount"] = "150.00"
+        response = setup.client.post(setup.url, data)
+        assert response.status_code == 302, form_errors(response)
+        setup.visit.refresh_from_db()
+        setup.before.refresh_from_db()
+        setup.after.refresh_from_db()
+        assert setup.visit.purpose == "对接帮扶工作"
+        assert setup.before.amount == Decimal("150.00")
+        assert setup.after.amount == Decimal("200.00")
+
+    def test_a_locked_row_sent_back_changed_or_deleted_is_left_as_it_is(self, setup):
+        shown = setup.client.get(setup.url)
+        locked = self.rows(shown)[setup.after.pk][1]
+        version = setup.after.version
+        data = as_shown(shown)  # the disabled boxes too, changed by hand
+        data[f"{locked}amount"] = "999.00"
+        data[f"{locked}DELETE"] = "on"
+        response = setup.client.post(setup.url, data)
+        assert response.status_code == 302, form_errors(response)
+        setup.after.refresh_from_db()
+        assert setup.after.amount == Decimal("200.00") and setup.after.version == version
+        # moving the visit itself into the locked year is still refused
+        shown = setup.client.get(setup.url)
+        data = {**self.as_a_browser_sends(shown), "start_date": "2023-01-01"}
+        response = setup.client.post(setup.url, data)
+        assert response.status_code == 200
+        assert any("2023年已锁定" in message for message in form_errors(response))
+        setup.visit.refresh_from_db()
+        assert setup.visit.start_date == datetime.date(2022, 12, 30)

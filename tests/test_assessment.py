@@ -1589,8 +1589,14 @@ class TestLocksAndScope:
             "funds-1-committed": "500万",
         }
         assert "2023年已锁定" in page_text(staff_client.post(url, added))
+        # a locked year's row is shown read only (forms.KeepsRowsOfLockedYears): one sent
+        # back deleted or changed anyway is left as it is
+        assert "本页中2022年的条目属于已锁定的年份" in page_text(staff_client.get(url))
         deleted = {**base, "funds-TOTAL_FORMS": "1", "funds-0-DELETE": "on"}
-        assert "2022年已锁定" in page_text(staff_client.post(url, deleted))
+        assert staff_client.post(url, deleted).status_code == 302
+        changed = {**base, "funds-TOTAL_FORMS": "1", "funds-0-committed": "9"}
+        changed["loaded_version"] = AidProject.objects.get(pk=project.pk).version
+        assert staff_client.post(url, changed).status_code == 302
         assert list(project.funds.values_list("year", "committed")) == [(2022, Decimal("5.00"))]
 
     def test_a_person_posted_elsewhere_is_not_offered(self, staff_client, reference):
