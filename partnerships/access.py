@@ -440,6 +440,21 @@ def person_q(scope: Scope, *, above: bool = False) -> Q:
     )
 
 
+def sign_in_name(request, credentials) -> str | None:
+    """The user name a sign-in tried, as the lockouts and the security log keep it (axes'
+    default), cut to what their columns hold: PostgreSQL refused a longer one (a 500 for a
+    paragraph pasted into the user name box; SQLite stores any length). No account has so
+    long a name, so the sign-in fails as any wrong name does."""
+    from axes.models import AccessAttempt
+
+    if credentials:
+        name = credentials.get("username")
+    else:
+        name = getattr(request, "data", request.POST).get("username")
+    limit = AccessAttempt._meta.get_field("username").max_length
+    return name[:limit] if isinstance(name, str) else name
+
+
 def client_ip(request) -> str:
     """The address a sign-in comes from, for lockouts and the security log.
 

@@ -187,6 +187,8 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client's address: the proxy's X-Forwarded-For entry when behind one, else the peer.
 AXES_CLIENT_IP_CALLABLE = "partnerships.access.client_ip"
+# The user name tried, cut to what axes' columns hold (a longer one failed on PostgreSQL).
+AXES_USERNAME_CALLABLE = "partnerships.access.sign_in_name"
 # A revert from the history page would skip the change form's rules (scope, locked years).
 SIMPLE_HISTORY_REVERT_DISABLED = True
 

@@ -886,6 +886,19 @@ class TestSignIn:
         assert "failed sign-in user=wang address=10.1.1.1" in caplog.text
         assert "sign-in user=li address=10.1.1.1" in caplog.text
 
+    @pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+    def test_a_user_name_longer_than_any_is_a_failed_sign_in(self, client, path):
+        """A paragraph pasted into the user name box was a 500 on PostgreSQL: the lockouts'
+        record of the name tried holds 255 characters."""
+        from axes.models import AccessAttempt, AccessFailureLog
+
+        for name in ("u" * 256, "王" * 300):
+            response = client.post(path, {"username": name, "password": "nope"})
+            assert response.status_code == 200
+            assert re.search("请输入(一个|工作人员账号)正确的用户名和密码", page_text(response))
+        assert AccessAttempt.objects.filter(username="u" * 255).exists()
+        assert AccessFailureLog.objects.filter(username="王" * 255).exists()
+
     def test_refused_access_is_logged(self, client, staff_a, caplog):
         caplog.set_level(logging.INFO, logger="partnerships.security")
         client.force_login(staff_a)
