@@ -69,6 +69,8 @@ def validate_programme_year(value: int) -> None:
 # A count staff enter fits PostgreSQL's integer column; SQLite's would take up to 2**63 and
 # then overflow when the assessment sums two of them (found by the adversarial review).
 COUNT_LIMIT = MaxValueValidator(2_147_483_647)
+# The same for a small integer (32767): SQLite stores any size, PostgreSQL's smallint not.
+SMALL_COUNT_LIMIT = MaxValueValidator(32_767)
 
 
 class ChoiceLabels:
@@ -1352,7 +1354,9 @@ class VisitActivity(ChoiceLabels, models.Model):
         Region, verbose_name=_("place"), on_delete=models.PROTECT, null=True, blank=True
     )
     description = models.TextField(_("description"), blank=True)
-    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    position = models.PositiveSmallIntegerField(
+        _("order"), default=0, validators=[SMALL_COUNT_LIMIT]
+    )
     history = audit()
 
     class Meta:

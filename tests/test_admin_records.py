@@ -430,6 +430,24 @@ class TestVisits:
             (Decimal("1234.56"), False)
         ]
 
+    def test_an_activitys_order_is_refused_alike_on_both_databases(self, admin_client, reference):
+        """32768 was saved on SQLite (any integer fits) and refused on PostgreSQL (smallint)."""
+        data = self.visit_data(reference)
+        data.update(
+            {
+                "activities-TOTAL_FORMS": "1",
+                "activities-0-kind": "inspection",
+                "activities-0-title": "考察项目",
+                "activities-0-position": "32768",
+            }
+        )
+        response = admin_client.post(VISIT_ADD, data)
+        assert response.status_code == 200
+        assert "请填写不大于 32767 的数。" in form_errors(response)
+        assert Visit.objects.count() == 1
+        data["activities-0-position"] = "32767"
+        assert admin_client.post(VISIT_ADD, data).status_code == 302
+
     def test_it_rejects_a_meeting_outside_the_visit(self, english_admin_client, reference):
         data = self.visit_data(reference)
         data.update(
