@@ -6,6 +6,7 @@ a MoneyField comes back through `from_db_value` as exact Decimal yuan again.
 """
 
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import forms
@@ -23,14 +24,17 @@ _UNITS = {"": Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000)}
 # Digits with commas between groups of three (1,050,000), or at most 16 digits without: beyond
 # any real amount, and well inside Decimal's precision. A comma anywhere else (50000,00 or
 # 123 456,78, a decimal comma) is refused rather than dropped, which would multiply by 100.
+# The first group has no leading zero: 0,500 is a decimal comma (half a yuan), not 500.
+# Digits are ASCII once full-width ones are read as such (NFKC): \d took ١٠٠٠ too.
 _AMOUNT_RE = re.compile(
-    r"^(?P<number>(?:\d{1,3}(?:,\d{3}){1,5}|\d{1,16})(?:\.\d{1,12})?)(?P<unit>万|亿)?$"
+    r"^(?P<number>(?:[1-9][0-9]{0,2}(?:,[0-9]{3}){1,5}|[0-9]{1,16})(?:\.[0-9]{1,12})?)"
+    r"(?P<unit>万|亿)?$"
 )
 
 
 # More digits than an amount may have (17 or more, or six groups of three after commas),
 # with decimals and a unit or not.
-_LONG_NUMBER_RE = re.compile(r"(?:\d{1,3}(?:,\d{3}){6,}|\d{17,})(?:\.\d+)?(?:万|亿)?")
+_LONG_NUMBER_RE = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3}){6,}|[0-9]{17,})(?:\.[0-9]+)?(?:万|亿)?")
 
 
 # An amount in Chinese numerals as receipts and letters write it (大写金额): 壹佰零伍万元整,
@@ -95,7 +99,8 @@ def parse_amount(text: str) -> Decimal:
     Returns exact yuan. Raises ValidationError for anything else, including amounts that
     are not a whole number of fen once the unit is applied.
     """
-    cleaned = re.sub(r"\s", "", str(text)).replace("，", ",").replace("．", ".")
+    # full-width digits, commas, points and ￥ read as their ASCII selves (NFKC)
+    cleaned = re.sub(r"\s", "", unicodedata.normalize("NFKC", str(text)))
     capitals = _parse_capitals(cleaned)
     if capitals is not None:
         return capitals.quantize(CENT)

@@ -19,6 +19,8 @@ from partnerships.money import AmountFormField, parse_amount, to_wan
         ("1 050 000", "1050000.00"),
         ("1,050,000.50", "1050000.50"),
         ("１２３", "123.00"),
+        ("１，０５０．５０", "1050.50"),  # full-width comma and point as well
+        ("￥１０５万", "1050000.00"),
         ("1,050万", "10500000.00"),
         ("1050000.00", "1050000.00"),
         ("105万", "1050000.00"),
@@ -89,6 +91,12 @@ def test_it_reads_amounts_as_staff_type_them(typed, expected):
         "1,05,000",
         "1050,000",
         "1,0500",
+        # a first group of 0 is a decimal comma, not thousands: 0,500 was read as 500 yuan
+        "0,500",
+        "0,001",
+        "00,500",
+        # digits of other scripts, which \d and Decimal take
+        "١٠٠٠",
         # Chinese numerals a reader would have to guess at, or that no receipt writes
         "壹佰伍",  # 150 or 105?
         "叁点伍",
