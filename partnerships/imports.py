@@ -707,10 +707,12 @@ class NoSuchDay(ValueError):
 def parse_date(text: str) -> datetime.date:
     """A day as staff write it (2023-01-10, 2023/1/10, 2023.1.10, 2023年1月10日), also with a
     time of day after it, as a spreadsheet's date-and-time cell gives one (2025-09-09 15:30,
-    2025-09-09T15:30:00): the day is what a record keeps."""
+    2025-09-09T15:30:00), and in full-width characters (２０２３－０１－１０) as the admin
+    reads them: the day is what a record keeps."""
     match = re.fullmatch(
-        r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?",
-        text,
+        r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?"
+        r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?",
+        unicodedata.normalize("NFKC", text),
     )
     if not match:
         raise ValueError(text)
@@ -788,11 +790,11 @@ LEVEL_WORDS = {
 
 def level_value(text: str) -> int | None:
     """A region's level by its name (Chinese or English, or a part of it naming one level
-    alone, or a kind of division of that level: 自治县, 镇) or its number."""
+    alone, or a kind of division of that level: 自治县, 镇) or its number, full-width too."""
     value = choice_value(text, Region.Level) if text else None
-    # 1 to 5 as ASCII digits ("²" and "①" are digits to str.isdigit, but no number)
-    if value is None and re.fullmatch(r"[1-5]", text):
-        value = int(text)
+    # 1 to 5 ("²" and "①" are digits to str.isdigit, but no number; "５" is 5)
+    if value is None and re.fullmatch(r"[1-5１-５]", text.strip()):
+        value = int(unicodedata.normalize("NFKC", text.strip()))
     if value is None:
         value = LEVEL_WORDS.get(text.strip())
     return value if value is not None else _level_short_forms().get(text.strip().lower())

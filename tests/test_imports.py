@@ -506,6 +506,18 @@ class TestDonationImport:
         with pytest.raises(ValueError):
             imports.parse_date("2024-06-01 下午")
 
+    def test_a_date_in_full_width_is_read_as_the_admin_reads_it(self, admin_client, reference):
+        """２０２４－０３－０６ was refused with "write dates as 2023-01-10", which it looks
+        exactly like; the admin's date box takes it."""
+        assert imports.parse_date("２０２４－０３－０６") == datetime.date(2024, 3, 6)
+        assert imports.parse_date("２０２４年３月６日") == datetime.date(2024, 3, 6)
+        assert imports.parse_date("２０２４／３／６　１５：３０") == datetime.date(2024, 3, 6)
+        row = list(GOOD_ROWS[2])
+        row[1] = "２０２４－０３－０６"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+        assert response.context["preview"].problems == []
+        assert response.context["preview"].items[0]["date"] == datetime.date(2024, 3, 6)
+
     def test_garbage_is_refused_in_words(self, admin_client, reference):
         response = upload(admin_client, DONATION_IMPORT, b"PK\x03\x04garbage", name="x.xlsx")
         assert response.status_code == 200
@@ -796,6 +808,8 @@ class TestRegionImport:
             ("县级市", "county"),
             ("镇", "town"),
             ("乡", "town"),
+            # in full width, as the admin reads numbers
+            ("５", "village"),
         ],
     )
     def test_a_level_may_be_written_short(self, admin_client, reference, level, meant):
