@@ -51,6 +51,18 @@ def locked_year_error(year: int) -> ValidationError:
 # download in it) refuses all of them. They come in by pasting from other programs.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
+# Characters that show as nothing (zero-width spaces and joiners, the byte-order mark, the
+# soft hyphen, bidirectional controls), which pasting from web pages, WeChat or Word brings
+# along: dropped from every text, since no one can see them to remove them, and a name with
+# one was a second 齐心村 beside the first, the same to the eye and to every picker.
+INVISIBLE_CHARACTERS = re.compile(
+    "[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def without_invisible(text: str) -> str:
+    return INVISIBLE_CHARACTERS.sub("", text)
+
 
 # Fields read from digits, which a Chinese input method may type full width (２０２４－０３－０６,
 # ２０２４年３月６日, ３０): read as their ASCII forms (NFKC), as the imports read them.
@@ -99,6 +111,8 @@ class RefusesControlCharacters:
     def clean(self):
         cleaned = super().clean()
         for name, value in list(cleaned.items()):
+            if isinstance(value, str) and INVISIBLE_CHARACTERS.search(value):
+                value = cleaned[name] = without_invisible(value).strip()
             if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
                 self.add_error(
                     name,

@@ -40,6 +40,7 @@ from .forms import (
     line_organisation_error,
     line_outside_recipients_error,
     recipient_places,
+    without_invisible,
 )
 from .models import (
     NO_DATE_NOR_VISIT,
@@ -379,7 +380,7 @@ def read_rows(data: bytes, filename: str) -> Rows:
                 )
                 % {"line": started}
             ) from error
-    rows = [[cell.strip() for cell in row] for row in rows]
+    rows = [[without_invisible(cell).strip() for cell in row] for row in rows]
     for number, row in enumerate(rows, start=1):
         if any(CONTROL_CHARACTERS.search(cell) for cell in row):
             raise UnreadableFile(

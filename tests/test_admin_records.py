@@ -132,6 +132,19 @@ class TestRegions:
         assert "A village or community must sit directly under a town" in page_text(response)
         assert not Region.objects.filter(name="某村").exists()
 
+    def test_characters_that_show_as_nothing_are_dropped(self, admin_client, reference):
+        """齐心村 with a zero-width space pasted after it was a second 齐心村 beside the first,
+        the same to the eye and in every picker."""
+        town = reference.qixin.parent_id
+        for name in ("齐心村\u200b", "\ufeff齐心村", "齐心\u2060村"):
+            data = {"name": name, "level": 5, "parent": town, "code": ""}
+            response = admin_client.post(REGION_ADD, data)
+            assert response.status_code == 200, name
+            assert Region.objects.filter(name__startswith="齐心").count() == 1
+        data = {"name": "云舍\u200d村\u00ad", "level": 5, "parent": town, "code": ""}
+        assert admin_client.post(REGION_ADD, data).status_code == 302
+        assert Region.objects.filter(name="云舍村").exists()
+
     def test_it_accepts_a_village_directly_under_its_county(self, english_admin_client, reference):
         response = english_admin_client.post(
             REGION_ADD,

@@ -506,6 +506,15 @@ class TestDonationImport:
         with pytest.raises(ValueError):
             imports.parse_date("2024-06-01 下午")
 
+    def test_a_name_with_a_character_that_shows_as_nothing_is_the_name(
+        self, admin_client, reference
+    ):
+        """A donor pasted with a zero-width space was no organisation of that name."""
+        row = list(GOOD_ROWS[2])
+        row[5] = "\u200b樟木头镇人民政府\ufeff"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+        assert response.context["preview"].problems == []
+
     def test_a_date_in_full_width_is_read_as_the_admin_reads_it(self, admin_client, reference):
         """２０２４－０３－０６ was refused with "write dates as 2023-01-10", which it looks
         exactly like; the admin's date box takes it."""
