@@ -44,7 +44,7 @@ from django.utils import formats, timezone, translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, mark_safe
 from django.utils.text import capfirst, smart_split, unescape_string_literal
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -1886,6 +1886,33 @@ class RoleUserAdmin(GuardsRequests, UserAdmin):
     is left off the form unless the account already holds some (they would otherwise act
     unseen); the roles say in both languages what each may do."""
 
+    # Set by signing in and joining, not typed: the form's copy (to the second) read as
+    # changed on every save, and put back an older sign-in time over a newer one.
+    readonly_fields = ["last_login", "date_joined"]
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        """Django's log said "changed groups": which role was given or taken away, and so who
+        made this account an administrator, could not be found. Each is named."""
+        message = super().construct_change_message(request, form, formsets, add)
+        if add or "groups" not in form.changed_data:
+            return message
+        before = {group.pk: group for group in form.initial.get("groups") or ()}
+        after = {group.pk: group for group in form.cleaned_data.get("groups") or ()}
+        # the roles named instead of Django's "changed groups"
+        with translation.override(None):  # as Django keeps the fields' names
+            label = str(form["groups"].label)
+        for part in message:
+            fields = part.get("changed", {}).get("fields")
+            if fields and label in fields:
+                fields.remove(label)
+        message = [part for part in message if part.get("changed", {}).get("fields", True)]
+        name = gettext_noop("role")  # translated when the log is read, as Django's names are
+        for group in sorted(set(after) - set(before)):
+            message.append({"added": {"name": name, "object": str(after[group])}})
+        for group in sorted(set(before) - set(after)):
+            message.append({"deleted": {"name": name, "object": str(before[group])}})
+        return message
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # Staff and administrators work in the admin, which signs in only accounts with staff
@@ -2039,8 +2066,37 @@ admin.site.unregister(Group)
 admin.site.register(Group, RoleGroupAdmin)
 
 
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """The audit trail of an administrator's records (locked years, pairing assignments) as
+    every record's (RecordAdmin): an id that is no id is no page, and a past version is to
+    read only. simple-history's own view saves what is sent back to it, bypassing the change
+    form."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        _pk_or_404(self.model, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        """Each version named (its link read as nothing) and what it changed, as entered."""
+        history.set_deltas(self.model, list(historical_records))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if getattr(obj, "_history", None) is not None:  # a past version (history_form_view)
+            form = type(form.__name__, (form,), {"__init__": history.read_only(form.__init__)})
+        return form
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        _pk_or_404(self.model, object_id)
+        if not re.fullmatch(r"[0-9]+", str(version_id)):  # isdigit() takes "²"
+            raise Http404
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
 @admin.register(Assignment)
-class AssignmentAdmin(GuardsRequests, SearchByShownNames, admin.ModelAdmin):
+class AssignmentAdmin(GuardsRequests, SearchByShownNames, ReadOnlyHistoryAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # a user or pairing id posted as "abc" is refused by the form, not a 500
         if db_field.name in self.get_autocomplete_fields(request):
@@ -2063,7 +2119,7 @@ class AssignmentAdmin(GuardsRequests, SearchByShownNames, admin.ModelAdmin):
 
 
 @admin.register(LockedYear)
-class LockedYearAdmin(GuardsRequests, SimpleHistoryAdmin):
+class LockedYearAdmin(GuardsRequests, ReadOnlyHistoryAdmin):
     holds_locked_years_alone = True  # sites.PartnershipsAdminSite.admin_view
     list_display = ["year", "locked_at", "locked_by_name", "note"]
     list_select_related = ["locked_by"]
@@ -2078,27 +2134,6 @@ class LockedYearAdmin(GuardsRequests, SimpleHistoryAdmin):
         if not change:
             obj.locked_by = request.user
         super().save_model(request, obj, form, change)
-
-    def history_view(self, request, object_id, extra_context=None):
-        """An id that is no id is a page that is not there, as for every record."""
-        _pk_or_404(self.model, object_id)
-        return super().history_view(request, object_id, extra_context)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        if getattr(obj, "_history", None) is not None:  # a past version (history_form_view)
-            form = type(form.__name__, (form,), {"__init__": history.read_only(form.__init__)})
-        return form
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        """A past version, to read only, as every record's (RecordAdmin): simple-history
-        saves what is sent back to it, bypassing the change form."""
-        _pk_or_404(self.model, object_id)
-        if not re.fullmatch(r"[0-9]+", str(version_id)):  # isdigit() takes "²"
-            raise Http404
-        if request.method == "POST":
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 @admin.register(Posting)

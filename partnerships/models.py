@@ -2331,6 +2331,10 @@ class Assignment(models.Model):
         related_name="assignments",
     )
 
+    # Who gave or took away a clerk's or an official's pairing: a deleted assignment left no
+    # page where another administrator could find it.
+    history = audit()
+
     class Meta:
         verbose_name = _("pairing assignment")
         verbose_name_plural = _("pairing assignments")

@@ -30,7 +30,7 @@ from partnerships.models import (
     Visit,
 )
 
-from .admin_helpers import count_queries, form_errors, management, page_text
+from .admin_helpers import as_shown, count_queries, form_errors, management, page_text
 from .process_helpers import run_python
 
 pytestmark = pytest.mark.django_db
@@ -141,10 +141,10 @@ class TestAuditTrail:
         from partnerships.punctuation import joined
 
         donation = reference.donation
-        donors = list(donation.donors.all())
+        donors = list(donation.donors.order_by("pk"))  # listed in the order entered
         url = f"{change_url(donation)[:-7]}history/"
 
-        places = list(donation.recipient_regions.all())
+        places = list(donation.recipient_regions.order_by("pk"))
 
         def save_with(chosen, named=places):
             donation.refresh_from_db()
@@ -178,8 +178,8 @@ class TestAuditTrail:
         from partnerships.punctuation import joined
 
         donation = reference.donation
-        donors = list(donation.donors.all())
-        places = list(donation.recipient_regions.all())
+        donors = list(donation.donors.order_by("pk"))  # listed in the order entered
+        places = list(donation.recipient_regions.order_by("pk"))
         newcomer = Organisation.objects.create(name="新来单位", kind=reference.red_cross.kind)
         versions = donation.history.count()
         swapped = [*donors[1:], newcomer]
@@ -199,7 +199,7 @@ class TestAuditTrail:
         # the newest version: the donor swapped and the place dropped, as saved, in one row
         newest = history.split("<tbody>")[1].split("</tr>")[0]
         before = [d.name for d in donors]
-        after = [d.name for d in Organisation.objects.filter(pk__in=[d.pk for d in swapped])]
+        after = [d.name for d in swapped]
         assert f"<strong>Donors:</strong> {joined(before)} → {joined(after)}</li>" in newest
         dropped = str(places[0])
         label = "<strong>Recipient towns and villages:</strong> "
@@ -741,6 +741,52 @@ class TestAuditTrail:
             admin_client.get(f"/admin/partnerships/assignment/{assignment.pk}/history/")
         )
         assert '<td><span title="admin">赵敏</span></td>' in page and "敏 赵" not in page
+
+    def test_an_assignment_deleted_keeps_its_history(
+        self, admin_client, admin_user, reference, django_user_model
+    ):
+        """A deleted assignment's page said it did not exist: who took a clerk's pairing
+        away could be found only in the "my actions" box of whoever did."""
+        clerk = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+        assignment = Assignment.objects.create(user=clerk, partnership=reference.town_pairing)
+        url = f"/admin/partnerships/assignment/{assignment.pk}/"
+        response = admin_client.post(f"{url}delete/", {"post": "yes"})
+        assert response.status_code == 302 and not Assignment.objects.exists()
+        page = page_text(admin_client.get(f"{url}history/"))
+        assert page.count("<tr") >= 3, page  # its header, its adding and its deleting
+        assert "<td>已删除</td>\n<td>admin</td>" in page, page
+        assert f'history/{assignment.history.earliest().history_id}/">clerk → ' in page
+        version = assignment.history.earliest().history_id
+        assert admin_client.post(f"{url}history/{version}/", {}).status_code == 403
+
+    def test_an_accounts_log_names_the_roles_given_and_taken(
+        self, admin_client, reference, django_user_model
+    ):
+        """The log of an account said "changed groups and last login": which role was given
+        or taken away could not be found, and the sign-in time, read back to the second, was
+        written over with an older one on every save."""
+        from django.contrib.admin.models import LogEntry
+
+        clerk = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+        signed_in = timezone.now().replace(microsecond=123456)
+        django_user_model.objects.filter(pk=clerk.pk).update(last_login=signed_in)
+        url = f"/admin/auth/user/{clerk.pk}/change/"
+        shown = admin_client.get(url)
+        data = as_shown(shown)
+        assert "last_login_0" not in data and "last_login" not in data
+        official = Group.objects.get(name=access.OFFICIAL_ALL)
+        data["groups"] = [str(official.pk)]
+        data["last_login_0"], data["last_login_1"] = "2020-01-01", "00:00:00"
+        assert admin_client.post(url, data).status_code == 302
+        clerk.refresh_from_db()
+        assert clerk.last_login == signed_in
+        data["groups"] = []
+        assert admin_client.post(url, data).status_code == 302
+        log = [
+            entry.get_change_message()
+            for entry in LogEntry.objects.filter(object_id=str(clerk.pk)).order_by("pk")
+        ]
+        assert log == [f"添加了角色“{official.name}”。", f"删除了角色“{official.name}”。"], log
 
     def test_locked_years_name_who_locked_them(self, admin_client, admin_user, django_user_model):
         admin_user.last_name, admin_user.first_name = "赵", "敏"
