@@ -2135,6 +2135,29 @@ class LockedYearAdmin(GuardsRequests, ReadOnlyHistoryAdmin):
             obj.locked_by = request.user
         super().save_model(request, obj, form, change)
 
+    # An unlocked year's row is gone from the list: who unlocked it, and when, was only at
+    # its old id's history page, which nothing linked to. The latest unlockings are listed
+    # below the locked years.
+    UNLOCKINGS_SHOWN = 20
+
+    def changelist_view(self, request, extra_context=None):
+        unlockings = (
+            LockedYear.history.filter(history_type="-")
+            .select_related("history_user")
+            .order_by("-history_date", "-history_id")[: self.UNLOCKINGS_SHOWN]
+        )
+        rows = [
+            {
+                "year": record.year,
+                "when": record.history_date,
+                "who": history.user_name(record.history_user) if record.history_user else None,
+                "history_url": reverse("admin:partnerships_lockedyear_history", args=[record.id]),
+            }
+            for record in unlockings
+        ]
+        extra_context = {**(extra_context or {}), "unlockings": rows}
+        return super().changelist_view(request, extra_context)
+
 
 @admin.register(Posting)
 class PostingAdmin(RecordAdmin):

@@ -800,6 +800,22 @@ class TestAuditTrail:
             "赵敏",
             "nameless",
         ]
+        assert "尚无年份被解锁。" in page
+
+    def test_the_locked_years_list_says_who_unlocked_which_year(self, admin_client, admin_user):
+        """An unlocked year's row was gone from the list: who unlocked it was only at its
+        old id's history page, which nothing linked to."""
+        admin_user.last_name, admin_user.first_name = "赵", "敏"
+        admin_user.save()
+        locked = LockedYear.objects.create(year=2022, locked_by=admin_user)
+        url = f"/admin/partnerships/lockedyear/{locked.pk}/"
+        assert admin_client.post(f"{url}delete/", {"post": "yes"}).status_code == 302
+        page = page_text(admin_client.get("/admin/partnerships/lockedyear/"))
+        unlocked = page.split('id="unlockings-heading">已解锁的年份</h2>')[1].split("</table>")[0]
+        row = re.findall(r"<td>(.*?)</td>", unlocked)
+        assert row[0] == "2022" and row[2] == "赵敏", row
+        assert f'<a href="{url}history/">历史</a>' in unlocked
+        assert "已删除" in page_text(admin_client.get(f"{url}history/"))
 
 
 class TestLockedYears:
