@@ -827,6 +827,17 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
                 % {"field": ExportForm.base_fields[name].label},
                 content_type="text/plain; charset=utf-8",
             )
+    visit, pairing = form.cleaned_data.get("visit"), form.cleaned_data.get("pairing")
+    if visit and pairing and not visit.partnership.path.startswith(pairing.path):
+        # a visit of another pairing: the file was made, empty, as if nothing were found
+        return HttpResponseBadRequest(
+            _(
+                "%(visit)s is not a visit of %(pairing)s or of a pairing under it: "
+                "download the one or the other."
+            )
+            % {"visit": visit, "pairing": pairing},
+            content_type="text/plain; charset=utf-8",
+        )
     scope = access.scope_for(request.user)
     asked = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
     filters = _within_recorded_years(asked, reports.data_years())

@@ -559,6 +559,23 @@ def test_the_child_pairings_and_the_visit_panels_have_their_downloads(official_c
     assert rows[1][2] == reference.visit.date_note  # the year is inferred, and said so
 
 
+@pytest.mark.parametrize("summary", ["visits", "ledger"])
+def test_a_visit_of_another_pairing_is_refused_not_an_empty_file(
+    official_client, reference, summary
+):
+    """visits.csv?visit=1&pairing=6, a visit outside the pairing, was an empty file."""
+    visit = reference.visit
+    url = f"/export/{summary}.csv?visit={visit.pk}"
+    outside = official_client.get(f"{url}&pairing={reference.town_pairing.pk}")
+    assert outside.status_code == 400
+    assert outside.content.decode() == (
+        f"{visit}不是樟木头镇—闵孝镇或其下级结对关系的考察交流：请分别下载二者。"
+    )
+    above = reference.pairing.parent  # the visit's pairing is under it
+    assert official_client.get(f"{url}&pairing={above.pk}").status_code == 200
+    assert official_client.get(f"{url}&pairing={reference.pairing.pk}").status_code == 200
+
+
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="COPY is PostgreSQL's; SQLite has the Python path"
 )
