@@ -54,6 +54,19 @@ def validate_record_date(value: datetime.date) -> None:
         )
 
 
+def validate_region_name(value: str) -> None:
+    """A region's name has no space inside it (齐心村): a full name puts one between its parts
+    (贵州省 铜仁市 江口县), so 测试 辛村 could be named in no import or filter."""
+    if len(value.split()) > 1:
+        raise ValidationError(
+            _(
+                "A region's name has no spaces: its full name is written with a space between "
+                "its parts (贵州省 铜仁市 江口县), and this name would read as two."
+            ),
+            code="spaces",
+        )
+
+
 def validate_programme_year(value: int) -> None:
     """A year staff type for a record (a project's start, a year of its funds): the years
     its dates may have. The database's check allows up to 2100, and a funds row of 2099 was
@@ -179,7 +192,7 @@ class Region(Versioned, TreePathMixin):
         TOWN = 4, _("town, township or subdistrict")
         VILLAGE = 5, _("village or community")
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_region_name])
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
     parent = models.ForeignKey(
         "self",

@@ -145,6 +145,19 @@ class TestRegions:
         assert admin_client.post(REGION_ADD, data).status_code == 302
         assert Region.objects.filter(name="云舍村").exists()
 
+    @pytest.mark.parametrize("name", ["测试 辛村", "测试\u3000辛村"])
+    def test_a_name_with_a_space_inside_is_refused(self, admin_client, reference, name):
+        """测试 辛村 was saved, and then could be named in no import: a full name has a space
+        between its parts."""
+        data = {"name": name, "level": 5, "parent": reference.qixin.parent_id, "code": ""}
+        response = admin_client.post(REGION_ADD, data)
+        assert response.status_code == 200
+        assert form_errors(response) == [
+            "地区名称中不能有空格：地区的全称在各级名称之间用空格隔开（贵州省 铜仁市 江口县），"
+            "此名称会被读成两个。"
+        ]
+        assert not Region.objects.filter(name__contains="辛村").exists()
+
     def test_it_accepts_a_village_directly_under_its_county(self, english_admin_client, reference):
         response = english_admin_client.post(
             REGION_ADD,

@@ -788,6 +788,12 @@ class TestRegionImport:
         found = [(p.row, p.column) for p in response.context["preview"].problems]
         assert found == [(2, "层级"), (2, "上级地区"), (2, "统计用区划代码")], found
 
+    def test_a_name_with_a_space_inside_is_a_problem(self, admin_client, reference):
+        rows = [self.HEADER, ["测试　辛村", "村", "贵州省 铜仁市 江口县", ""]]
+        response = upload(admin_client, REGION_IMPORT, to_csv(rows), "regions.csv")
+        problems = [(p.row, p.column) for p in response.context["preview"].problems]
+        assert problems == [(2, "名称")], problems
+
     @pytest.mark.parametrize("level", ["²", "①", "6", "0", "市"])
     def test_a_level_that_is_no_level_is_a_problem(self, admin_client, reference, level):
         rows = [self.HEADER, ["某新村", level, "贵州省 铜仁市 江口县", ""]]
