@@ -909,24 +909,49 @@ class NoticesVanishedRows:
             and not (self.can_delete and self._should_delete_form(form))
         ]
         if vanished:
-            raise ValidationError(
-                ngettext(
-                    "%(count)d %(model)s on this page was deleted or moved by someone else "
-                    "after you opened it. Nothing was saved: open the page again to see the "
-                    "records as they are now, then make your changes again.",
-                    "%(count)d %(model)s on this page were deleted or moved by someone else "
-                    "after you opened it. Nothing was saved: open the page again to see the "
-                    "records as they are now, then make your changes again.",
-                    len(vanished),
-                )
-                % {
-                    "count": len(vanished),
-                    "model": self.model._meta.verbose_name
-                    if len(vanished) == 1
-                    else self.model._meta.verbose_name_plural,
-                },
-                code="vanished",
-            )
+            message = ngettext(
+                "%(count)d %(model)s on this page was deleted or moved by someone else "
+                "after you opened it. Nothing was saved: open the page again to see the "
+                "records as they are now, then make your changes again.",
+                "%(count)d %(model)s on this page were deleted or moved by someone else "
+                "after you opened it. Nothing was saved: open the page again to see the "
+                "records as they are now, then make your changes again.",
+                len(vanished),
+            ) % {
+                "count": len(vanished),
+                "model": self.model._meta.verbose_name
+                if len(vanished) == 1
+                else self.model._meta.verbose_name_plural,
+            }
+            people = self._who_last_changed([int(posted_id(form)) for form in vanished])
+            if people:
+                message += ("" if punctuation.chinese() else " ") + _("By: %(people)s.") % {
+                    "people": punctuation.joined(people)
+                }
+            raise ValidationError(message, code="vanished")
+
+    def _who_last_changed(self, ids) -> list[str]:
+        """Whoever last changed (deleted, moved) each of these records, by name, from the
+        audit trail: the message said only "someone else", whom no one could ask."""
+        manager = getattr(self.model, "history", None)
+        if manager is None:
+            return []
+        names = []
+        latest = (
+            manager.filter(id__in=ids)
+            .order_by("id", "-history_date", "-history_id")
+            .select_related("history_user")
+        )
+        seen = set()
+        for record in latest:
+            if record.id in seen:
+                continue
+            seen.add(record.id)
+            if record.history_user is not None:
+                name = history.user_name(record.history_user)
+                if name not in names:
+                    names.append(name)
+        return names
 
 
 class ProjectFundsFormSet(BaseInlineFormSet):

@@ -2370,6 +2370,23 @@ class TestReviewedEdgeCases:
         latest = donation.history.first()
         assert sorted(latest.donors.values_list("organisation_id", flat=True)) == sorted(kept)
 
+    def test_a_row_deleted_meanwhile_names_who_deleted_it(
+        self, admin_client, client, reference, django_user_model
+    ):
+        """The message said "someone else", whom no one could ask."""
+        colleague = django_user_model.objects.create_superuser("wangf", password="x")
+        colleague.last_name, colleague.first_name = "王", "芳"
+        colleague.save()
+        visit = reference.visit
+        data = visit_change_data(reference)
+        client.force_login(colleague)
+        donation_url = f"/admin/partnerships/donation/{reference.donation.pk}/"
+        assert client.post(f"{donation_url}delete/", {"post": "yes"}).status_code == 302
+        response = admin_client.post(f"/admin/partnerships/visit/{visit.pk}/change/", data)
+        assert response.status_code == 200
+        assert "已被他人删除或移走。本次未作任何保存：" in page_text(response)
+        assert "再重新录入您的修改。操作人：王芳。" in page_text(response)
+
     def test_a_row_deleted_meanwhile_is_named_not_a_silent_refusal(self, admin_client, reference):
         """Someone deletes the visit's handover while the visit's page is open: saving the
         page says so, instead of "please correct the errors below" and nothing marked."""
