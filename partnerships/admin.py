@@ -595,7 +595,27 @@ class GuardsRequests:
         return super().changeform_view(request, object_id, form_url, extra_context)
 
 
+class DeletionInWords:
+    """A delete page's list of what goes with the record, as staff read it (every record's,
+    accounts' and roles')."""
+
+    def get_deleted_objects(self, objs, request):
+        """What a deletion takes with it, without the record's own many-to-many links: Django
+        lists each as a row of its own ("Donation-organisation关系: Donation_donors object
+        (146)"), but they are part of the record, whose page names them. Links of another
+        record (a visit's member, when deleting the person) stay listed, by name
+        (history.name_link_rows): that record loses them."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        links = [field.remote_field.through for field in self.model._meta.local_many_to_many]
+        prefixes = tuple(f"{capfirst(model._meta.verbose_name)}: " for model in links)
+        plurals = {str(model._meta.verbose_name_plural) for model in links}
+        counts = {name: count for name, count in counts.items() if str(name) not in plurals}
+        protected = [_colon_after_name(item) for item in protected]
+        return _without_links(deleted, prefixes), counts, perms_needed, protected
+
+
 class RecordAdmin(
+    DeletionInWords,
     GuardsRequests,
     PicksAboveScope,
     SearchByShownNames,
@@ -649,20 +669,6 @@ class RecordAdmin(
         if version is not None:
             attributes["__init__"] = history.form_showing_links_of(version, form.__init__)
         return type(form.__name__, (form,), attributes)
-
-    def get_deleted_objects(self, objs, request):
-        """What a deletion takes with it, without the record's own many-to-many links: Django
-        lists each as a row of its own ("Donation-organisation关系: Donation_donors object
-        (146)"), but they are part of the record, whose page names them. Links of another
-        record (a visit's member, when deleting the person) stay listed, by name
-        (history.name_link_rows): that record loses them."""
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        links = [field.remote_field.through for field in self.model._meta.local_many_to_many]
-        prefixes = tuple(f"{capfirst(model._meta.verbose_name)}: " for model in links)
-        plurals = {str(model._meta.verbose_name_plural) for model in links}
-        counts = {name: count for name, count in counts.items() if str(name) not in plurals}
-        protected = [_colon_after_name(item) for item in protected]
-        return _without_links(deleted, prefixes), counts, perms_needed, protected
 
     def get_formsets_with_inlines(self, request, obj=None):
         for formset, inline in super().get_formsets_with_inlines(request, obj):
@@ -1879,7 +1885,7 @@ for _model, _model_admin in ((AccessFailureLog, SignInFailureAdmin), (AccessLog,
         admin.site.register(_model, _model_admin)
 
 
-class RoleUserAdmin(GuardsRequests, UserAdmin):
+class RoleUserAdmin(DeletionInWords, GuardsRequests, UserAdmin):
     """Accounts get their rights from the four roles (access.setup_roles), not one by one.
 
     Django's list of some 300 single permissions, named in English as the database stores them,
@@ -2005,7 +2011,7 @@ def permission_choices(formfield):
     return formfield
 
 
-class RoleGroupAdmin(GuardsRequests, GroupAdmin):
+class RoleGroupAdmin(DeletionInWords, GuardsRequests, GroupAdmin):
     """The four roles are the app's (access.setup_roles), set again after every `migrate`: a
     change or deletion made here would hold until the next update and then silently be
     undone. Their pages are to read, and say so; groups of an administrator's own may be

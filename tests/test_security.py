@@ -759,6 +759,21 @@ class TestAuditTrail:
         version = assignment.history.earliest().history_id
         assert admin_client.post(f"{url}history/{version}/", {}).status_code == 403
 
+    def test_an_accounts_delete_page_lists_what_goes_in_words(
+        self, admin_client, reference, django_user_model
+    ):
+        """It listed Django's link rows ("User-group关系: User_groups object (1)") with an
+        ASCII colon, where every record's delete page lists what goes in words."""
+        clerk = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+        clerk.groups.add(Group.objects.get(name=access.DATA_ENTRY))
+        Assignment.objects.create(user=clerk, partnership=reference.town_pairing)
+        page = page_text(admin_client.get(f"/admin/auth/user/{clerk.pk}/delete/"))
+        listed = page.split('id="deleted-objects">')[1].split("</ul>\n")[0]
+        assert "User" not in listed.replace("/admin/auth/user/", ""), listed
+        assert f'用户：<a href="/admin/auth/user/{clerk.pk}/change/">clerk</a>' in listed
+        assert "结对关系分工：<a" in listed
+        assert "User-group" not in page
+
     def test_an_accounts_log_names_the_roles_given_and_taken(
         self, admin_client, reference, django_user_model
     ):
