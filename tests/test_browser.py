@@ -717,6 +717,13 @@ def test_a_tap_on_a_figure_shows_its_exact_amount(site, page, console_errors):
     expect(note).to_be_visible()
     choose(page, "funding", "social")
     expect(note).to_be_hidden()
+    # Back replaces the page's body (htmx's history from the server): taps still show it
+    page.go_back()
+    expect(page.locator("#panel select[name=funding]")).to_have_value("")
+    wait_settled(page, "#panel")
+    page.locator("#villages-heading ~ .table-wrap .grand-total data").tap()
+    expect(note).to_be_visible()
+    expect(note).to_have_text(exact)
     assert console_errors == []
 
 

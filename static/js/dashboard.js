@@ -369,7 +369,7 @@
   }
 
   function showFigureNote(figure) {
-    if (!figureNote) {
+    if (!figureNote || !figureNote.isConnected) { // Back and Forward replace the body
       figureNote = document.createElement("div");
       figureNote.className = "figure-note";
       figureNote.setAttribute("aria-hidden", "true"); // read out through #swap-status
@@ -418,6 +418,7 @@
     }
   });
   window.addEventListener("resize", hideFigureNote);
+  document.addEventListener("htmx:historyRestore", hideFigureNote);
   document.addEventListener("scroll", function (event) {
     if (event.target !== document) {
       hideFigureNote(); // a table scrolled sideways under the box
