@@ -56,7 +56,7 @@ from .models import (
     Visit,
     outside_pairing_years,
 )
-from .money import parse_amount
+from .money import from_full_width, parse_amount
 
 MAX_ROWS = 20_000
 NAME_SEPARATORS = re.compile(r"[、,，;；]")
@@ -713,7 +713,7 @@ def parse_date(text: str) -> datetime.date:
     match = re.fullmatch(
         r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?"
         r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?",
-        unicodedata.normalize("NFKC", text),
+        from_full_width(text),
     )
     if not match:
         raise ValueError(text)
@@ -795,7 +795,7 @@ def level_value(text: str) -> int | None:
     value = choice_value(text, Region.Level) if text else None
     # 1 to 5 ("²" and "①" are digits to str.isdigit, but no number; "５" is 5)
     if value is None and re.fullmatch(r"[1-5１-５]", text.strip()):
-        value = int(unicodedata.normalize("NFKC", text.strip()))
+        value = int(from_full_width(text.strip()))
     if value is None:
         value = LEVEL_WORDS.get(text.strip())
     return value if value is not None else _level_short_forms().get(text.strip().lower())

@@ -6,7 +6,6 @@ a MoneyField comes back through `from_db_value` as exact Decimal yuan again.
 """
 
 import re
-import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import forms
@@ -25,7 +24,7 @@ _UNITS = {"": Decimal(1), "万": Decimal(10_000), "亿": Decimal(100_000_000)}
 # any real amount, and well inside Decimal's precision. A comma anywhere else (50000,00 or
 # 123 456,78, a decimal comma) is refused rather than dropped, which would multiply by 100.
 # The first group has no leading zero: 0,500 is a decimal comma (half a yuan), not 500.
-# Digits are ASCII once full-width ones are read as such (NFKC): \d took ١٠٠٠ too.
+# Digits are ASCII once full-width ones are read as such (from_full_width): \d took ١٠٠٠.
 _AMOUNT_RE = re.compile(
     r"^(?P<number>(?:[1-9][0-9]{0,2}(?:,[0-9]{3}){1,5}|[0-9]{1,16})(?:\.[0-9]{1,12})?)"
     r"(?P<unit>万|亿)?$"
@@ -92,6 +91,19 @@ def _parse_capitals(text: str) -> Decimal | None:
     return Decimal(yuan) + Decimal(jiao) / 10 + Decimal(fen) / 100
 
 
+# What a Chinese input method types full width (０-９，．－／：￥ and the ideographic space),
+# as ASCII. Only those: NFKC also reads a footnote's ¹ or a circled ① as a digit, and
+# "50000¹" pasted from a report was 500001 yuan.
+FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {
+    0x3000: " ",
+    0xFFE5: "¥",
+}
+
+
+def from_full_width(text: str) -> str:
+    return text.translate(FULL_WIDTH)
+
+
 def parse_amount(text: str) -> Decimal:
     """Read an amount as staff type it: 1050000, 1,050,000, 105万, 105万元, 105万元整, 1.05亿,
     ¥1,050,000, 人民币1,050,000元, or in Chinese numerals as a receipt writes it: 壹佰零伍万元整.
@@ -99,8 +111,8 @@ def parse_amount(text: str) -> Decimal:
     Returns exact yuan. Raises ValidationError for anything else, including amounts that
     are not a whole number of fen once the unit is applied.
     """
-    # full-width digits, commas, points and ￥ read as their ASCII selves (NFKC)
-    cleaned = re.sub(r"\s", "", unicodedata.normalize("NFKC", str(text)))
+    # full-width digits, commas, points and ￥ read as their ASCII selves
+    cleaned = re.sub(r"\s", "", from_full_width(str(text)))
     capitals = _parse_capitals(cleaned)
     if capitals is not None:
         return capitals.quantize(CENT)

@@ -521,6 +521,8 @@ class TestDonationImport:
         assert imports.parse_date("２０２４－０３－０６") == datetime.date(2024, 3, 6)
         assert imports.parse_date("２０２４年３月６日") == datetime.date(2024, 3, 6)
         assert imports.parse_date("２０２４／３／６　１５：３０") == datetime.date(2024, 3, 6)
+        with pytest.raises(ValueError):  # a footnote's ¹ is no digit of the day
+            imports.parse_date("2023-01-1¹")
         row = list(GOOD_ROWS[2])
         row[1] = "２０２４－０３－０６"
         response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))

@@ -95,8 +95,12 @@ def test_it_reads_amounts_as_staff_type_them(typed, expected):
         "0,500",
         "0,001",
         "00,500",
-        # digits of other scripts, which \d and Decimal take
+        # digits of other scripts, which \d and Decimal take, and digits NFKC would read as
+        # such: a footnote's ¹ pasted with the amount was 500001 yuan
         "١٠٠٠",
+        "50000¹",
+        "10²万",
+        "①⓪⓪⓪",
         # Chinese numerals a reader would have to guess at, or that no receipt writes
         "壹佰伍",  # 150 or 105?
         "叁点伍",
