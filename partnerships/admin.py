@@ -841,8 +841,8 @@ class RecordAdmin(
                 % {"years": punctuation.joined([str(year) for year in years])},
                 messages.WARNING,
             )  # shown on this page: its template is rendered after this
-        elif request.method == "GET":
-            self._say_rows_of_locked_years(request, response)
+        elif request.method == "GET" and self.has_change_permission(request, record):
+            self._say_rows_of_locked_years(request, response)  # not to one who may only view
         return response
 
     def _say_rows_of_locked_years(self, request, response) -> None:

@@ -52,16 +52,36 @@ def locked_year_error(year: int) -> ValidationError:
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 # Characters that show as nothing (zero-width spaces and joiners, the byte-order mark, the
-# soft hyphen, bidirectional controls), which pasting from web pages, WeChat or Word brings
+# soft hyphen, bidirectional controls, variation selectors, blank fillers such as U+3164 and
+# U+2800), which pasting from web pages, WeChat or Word brings
 # along: dropped from every text, since no one can see them to remove them, and a name with
 # one was a second 齐心村 beside the first, the same to the eye and to every picker.
 INVISIBLE_CHARACTERS = re.compile(
-    "[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+    "[\u00ad\u034f\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    "\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0]"
 )
 
 
 def without_invisible(text: str) -> str:
     return INVISIBLE_CHARACTERS.sub("", text)
+
+
+def drop_invisible(form: forms.BaseForm) -> None:
+    """The posted values of `form` without INVISIBLE_CHARACTERS, before any field reads them:
+    an amount, a date or a code with a zero-width space in it was refused for a cause no one
+    could see."""
+    if not form.is_bound:
+        return
+    data = None
+    for name in form.fields:
+        key = form.add_prefix(name)
+        values = form.data.getlist(key) if hasattr(form.data, "getlist") else None
+        value = form.data.get(key) if values is None or len(values) == 1 else None
+        if isinstance(value, str) and INVISIBLE_CHARACTERS.search(value):
+            data = data if data is not None else form.data.copy()
+            data[key] = without_invisible(value)
+    if data is not None:
+        form.data = data
 
 
 # Fields read from digits, which a Chinese input method may type full width (２０２４－０３－０６,
@@ -100,6 +120,7 @@ class RefusesControlCharacters:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        drop_invisible(self)
         numeric = [name for name, field in self.fields.items() if isinstance(field, NUMERIC_FIELDS)]
         as_typed_ascii(self, numeric)
         for field in self.fields.values():
@@ -840,28 +861,46 @@ class NamesDuplicateFields:
 class KeepsRowsOfLockedYears:
     """Mixed into every admin inline formset: a row of a locked year on the page of a record
     of an open one (a handover on 1 January of a visit begun on 30 December, a project's
-    funds of a locked year) is shown read only and left as it is. Its year made every save of
-    the page fail for a clerk, though nothing of it was changed, and nothing on the page said
-    that it could not be: now the rest of the page saves."""
+    funds of a locked year) is shown read only (its boxes greyed, which a browser does not
+    send back) and left as it is. Its year made every save of the page fail for a clerk,
+    though nothing of it was changed, and nothing on the page said that it could not be: now
+    the rest of the page saves. A row sent back changed or ticked for deletion (typed on a
+    page opened before its year was locked) is still refused, keeping what was typed."""
 
     def _construct_form(self, i, **kwargs):
         form = super()._construct_form(i, **kwargs)
         from .access import is_locked_for, locked_years, years_of
 
         user = getattr(form, "user", None)
-        if user is not None and form.instance.pk is not None and is_locked_for(user, form.instance):
-            form.locked_row = True
-            form.locked_year = min(years_of(form.instance) & locked_years())
-            form.locked_note = _(
-                "%(year)s is locked (its annual assessment is done): this entry can be read "
-                "here, not changed. An administrator can still change it."
-            ) % {"year": form.locked_year}
-            for field in form.fields.values():  # the deletion box included
-                # not its hidden id, version and parent: a browser sends no disabled box,
-                # and without its id the row would be taken for a new one
-                if not field.widget.is_hidden:
-                    field.disabled = True
+        if user is None or form.instance.pk is None or not is_locked_for(user, form.instance):
+            return form
+        form.locked_year = min(years_of(form.instance) & locked_years())
+        form.locked_note = _(
+            "%(year)s is locked (its annual assessment is done): this entry can be read "
+            "here, not changed. An administrator can still change it."
+        ) % {"year": form.locked_year}
+        if form.is_bound and _sent_changes(form):
+            return form  # refused by its own form (GuardedModelForm), what was typed kept
+        form.locked_row = True
+        for field in form.fields.values():  # the deletion box included
+            # not its hidden id, version and parent: without its id the row would be taken
+            # for a new one
+            if not field.widget.is_hidden:
+                field.disabled = True
         return form
+
+
+def _sent_changes(form) -> bool:
+    """Whether a posted row changes any box it sends (a box shown greyed is not sent; a
+    deletion box ticked is a change)."""
+    for name, field in form.fields.items():
+        bound = form[name]
+        key = bound.html_name
+        if key not in form.data and not any(k.startswith(f"{key}_") for k in form.data):
+            continue  # not sent: shown greyed, or left out by hand; its stored value stays
+        if field.has_changed(bound.initial, bound.data):
+            return True
+    return False
 
 
 class NoticesVanishedRows:

@@ -1791,10 +1791,16 @@ class Donation(HeldDuringVisit):
             )
         if rest == 0:
             self.lines.filter(is_itemised=False).delete()
-        else:
-            self.lines.update_or_create(
-                is_itemised=False, defaults={"amount": rest, "region": self.region}
-            )
+            return
+        # Written only when it changes: a visit's page rebalances every handover of the visit,
+        # and each write was a version in the audit trail (a locked year's line "changed" by
+        # whoever saved the visit) and a refresh of the totals.
+        line = self.lines.filter(is_itemised=False).first()
+        if line is None:
+            self.lines.create(is_itemised=False, amount=rest, region=self.region)
+        elif line.amount != rest or line.region_id != self.region_id:
+            line.amount, line.region = rest, self.region
+            line.save()
 
 
 def count_donors(donation_ids) -> None:
@@ -2789,9 +2795,22 @@ class AidProject(Versioned):
         start = cleaned.get("start_year")
         new = cls.counting_years(start, cleaned.get("status"), cleaned.get("completed_on"))
         old = set()
+        moved = set()
         if project.pk:
             old = cls.counting_years(project.start_year, project.status, project.completed_on)
-        return ({start} if start else set()) | (old ^ new)
+            partnership = cleaned.get("partnership")
+            if partnership is not None and partnership.pk != project.partnership_id:
+                # its funds and inspections count under its pairing: moved, they leave the
+                # years they are in (a locked year's funds row, left as it is on the page,
+                # would otherwise be carried to another pairing)
+                moved = set(project.funds.values_list("year", flat=True))
+                moved |= set(
+                    Inspection.objects.filter(project=project).values_list(
+                        "visit__start_date__year", flat=True
+                    )
+                )
+                moved |= old
+        return ({start} if start else set()) | (old ^ new) | moved
 
     def clean(self):
         super().clean()

@@ -1392,6 +1392,7 @@ def staff_client(client, reference, django_user_model):
     staff.groups.add(Group.objects.get(name=DATA_ENTRY))
     Assignment.objects.create(user=staff, partnership=reference.town_pairing)
     client.force_login(staff)
+    client.user = staff
     return client
 
 
@@ -1589,15 +1590,35 @@ class TestLocksAndScope:
             "funds-1-committed": "500万",
         }
         assert "2023年已锁定" in page_text(staff_client.post(url, added))
-        # a locked year's row is shown read only (forms.KeepsRowsOfLockedYears): one sent
-        # back deleted or changed anyway is left as it is
+        # a locked year's row is shown read only (forms.KeepsRowsOfLockedYears); one sent back
+        # deleted or changed (typed before the year was locked) is refused, as it was typed
         assert "本页中2022年的条目属于已锁定的年份" in page_text(staff_client.get(url))
         deleted = {**base, "funds-TOTAL_FORMS": "1", "funds-0-DELETE": "on"}
-        assert staff_client.post(url, deleted).status_code == 302
+        assert "2022年已锁定" in page_text(staff_client.post(url, deleted))
         changed = {**base, "funds-TOTAL_FORMS": "1", "funds-0-committed": "9"}
-        changed["loaded_version"] = AidProject.objects.get(pk=project.pk).version
-        assert staff_client.post(url, changed).status_code == 302
+        response = staff_client.post(url, changed)
+        assert "2022年已锁定" in page_text(response)
+        assert 'name="funds-0-committed" value="9"' in page_text(response)
+        # sent back as shown (its boxes greyed, so not sent), the rest of the page saves
+        unchanged = {
+            k: v for k, v in base.items() if k not in ("funds-0-year", "funds-0-committed")
+        }
+        unchanged.update({"funds-TOTAL_FORMS": "1", "name": "闵孝冷库二期"})
+        response = staff_client.post(url, unchanged)
+        assert response.status_code == 302, form_errors(response)
+        assert AidProject.objects.get(pk=project.pk).name == "闵孝冷库二期"
         assert list(project.funds.values_list("year", "committed")) == [(2022, Decimal("5.00"))]
+        # but not moved, funds and all, to another pairing of the clerk's
+        from partnerships.models import Assignment
+
+        Assignment.objects.create(user=staff_client.user, partnership=reference.pairing)
+        moved = {**unchanged, "partnership": reference.pairing.pk, "name": "闵孝冷库"}
+        moved["loaded_version"] = AidProject.objects.get(pk=project.pk).version
+        response = staff_client.post(url, moved)
+        assert any("2022年已锁定" in message for message in form_errors(response)), form_errors(
+            response
+        )
+        assert AidProject.objects.get(pk=project.pk).partnership == reference.town_pairing
 
     def test_a_person_posted_elsewhere_is_not_offered(self, staff_client, reference):
         teacher = Person.objects.create(name="县里的老师")
