@@ -2103,6 +2103,17 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
 
 @admin.register(Assignment)
 class AssignmentAdmin(GuardsRequests, SearchByShownNames, ReadOnlyHistoryAdmin):
+    def history_view(self, request, object_id, extra_context=None):
+        """An assignment made before assignments had an audit trail (migration 0046) has
+        only Django's log of the admin's actions: shown as before, not as no history."""
+        pk, exists = _pk_or_404(self.model, object_id)
+        if exists and not self.model.history.filter(id=pk).exists():
+            response = admin.ModelAdmin.history_view(self, request, object_id, extra_context)
+            if isinstance(response, TemplateResponse):  # not rendered yet: Django's template
+                response.template_name = "admin/object_history.html"
+            return response
+        return super().history_view(request, object_id, extra_context)
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # a user or pairing id posted as "abc" is refused by the form, not a 500
         if db_field.name in self.get_autocomplete_fields(request):

@@ -742,6 +742,21 @@ class TestAuditTrail:
         )
         assert '<td><span title="admin">赵敏</span></td>' in page and "敏 赵" not in page
 
+    def test_an_assignment_from_before_its_audit_trail_shows_djangos_log(
+        self, admin_client, admin_user, reference
+    ):
+        """Made before migration 0046, an assignment has only Django's log of the admin's
+        actions, which its history page showed: it still does."""
+        admin_client.post(
+            "/admin/partnerships/assignment/add/",
+            {"user": admin_user.pk, "partnership": reference.town_pairing.pk},
+        )
+        assignment = Assignment.objects.get(user=admin_user)
+        assignment.history.all().delete()  # as if made before the audit trail
+        url = f"/admin/partnerships/assignment/{assignment.pk}/history/"
+        page = page_text(admin_client.get(url))
+        assert "<td>已添加。</td>" in page, page
+
     def test_an_assignment_deleted_keeps_its_history(
         self, admin_client, admin_user, reference, django_user_model
     ):
