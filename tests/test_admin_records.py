@@ -2451,8 +2451,15 @@ class TestReviewedEdgeCases:
     def test_the_visit_pages_entries_are_headed_with_a_chinese_colon(self, admin_client, reference):
         page = admin_client.get(f"/admin/partnerships/visit/{reference.visit.pk}/change/")
         assert "<b>座谈会：</b><span" in page.content.decode()
+        # and a row of a locked year says so (forms.KeepsRowsOfLockedYears)
+        locked_note = (
+            "  {% if inline_admin_form.form.locked_row and inline_admin_formset"
+            '.has_change_permission %}<p class="locked-row">🔒 {{ inline_admin_form.form'
+            ".locked_note }}</p>{% endif %}\n"
+        )
         assert_djangos_template_but(
-            "admin/edit_inline/stacked.html", {'{% punct "：" %}</b>': ":</b> "}
+            "admin/edit_inline/stacked.html",
+            {'{% punct "：" %}</b>': ":</b> ", locked_note: ""},
         )
 
     def test_a_past_version_shows_the_links_it_had(self, english_admin_client, reference):
