@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import Decimal
 
 from django import forms
@@ -31,6 +30,7 @@ from .models import (
     Visit,
     last_year,
 )
+from .money import from_full_width
 
 # Moving a recipient organisation that its handovers do not allow names this many of them.
 MOVED_RECIPIENT_PROBLEMS_SHOWN = 5
@@ -66,49 +66,49 @@ def without_invisible(text: str) -> str:
     return INVISIBLE_CHARACTERS.sub("", text)
 
 
-def drop_invisible(form: forms.BaseForm) -> None:
-    """The posted values of `form` without INVISIBLE_CHARACTERS, before any field reads them:
-    an amount, a date or a code with a zero-width space in it was refused for a cause no one
-    could see."""
-    if not form.is_bound:
-        return
-    data = None
-    for name in form.fields:
-        key = form.add_prefix(name)
-        values = form.data.getlist(key) if hasattr(form.data, "getlist") else None
-        value = form.data.get(key) if values is None or len(values) == 1 else None
-        if isinstance(value, str) and INVISIBLE_CHARACTERS.search(value):
-            data = data if data is not None else form.data.copy()
-            data[key] = without_invisible(value)
-    if data is not None:
-        form.data = data
-
-
-# Fields read from digits, which a Chinese input method may type full width (２０２４－０３－０６,
-# ２０２４年３月６日, ３０): read as their ASCII forms (NFKC), as the imports read them.
-NUMERIC_FIELDS = (
-    forms.DateField,
-    forms.DateTimeField,
-    forms.TimeField,
-    forms.IntegerField,
-    forms.DecimalField,
-    forms.FloatField,
-)
-
-
-def as_typed_ascii(form: forms.BaseForm, names) -> None:
-    """The posted values of `names` in `form`, full-width digits and punctuation as ASCII."""
+def rewrite_posted(form: forms.BaseForm, names, transform) -> None:
+    """Rewrite the posted values of the fields `names` of `form` with `transform`, before any
+    field reads them. A box posted in parts (a widget of several, `when_0`, `when_1`) is
+    rewritten part by part, and a list (a multiple choice) item by item."""
     if not form.is_bound:
         return
     data = None
     for name in names:
         key = form.add_prefix(name)
-        value = form.data.get(key)
-        if isinstance(value, str) and value != unicodedata.normalize("NFKC", value):
-            data = data if data is not None else form.data.copy()
-            data[key] = unicodedata.normalize("NFKC", value)
+        widget = form.fields[name].widget
+        parts = getattr(widget, "widgets_names", None) or [""]
+        for part in parts:
+            many = hasattr(form.data, "getlist")
+            values = form.data.getlist(key + part) if many else [form.data.get(key + part)]
+            changed = [transform(v) if isinstance(v, str) else v for v in values]
+            if changed != values:
+                data = data if data is not None else form.data.copy()
+                if many:
+                    data.setlist(key + part, changed)
+                else:
+                    data[key + part] = changed[0]
     if data is not None:
         form.data = data
+
+
+def drop_invisible(form: forms.BaseForm) -> None:
+    """The posted values of `form` without INVISIBLE_CHARACTERS: an amount, a date or a code
+    with a zero-width space in it was refused for a cause no one could see."""
+    rewrite_posted(form, form.fields, without_invisible)
+
+
+# Fields read from digits, which a Chinese input method may type full width (２０２４－０３－０６,
+# ２０２４年３月６日, ３０): read as their ASCII forms, as the amounts and the imports read them.
+# Only the full-width forms (money.from_full_width): all of NFKC also read a footnote's ¹ as 1.
+NUMERIC_FIELDS = (
+    forms.DateField,
+    forms.DateTimeField,
+    forms.SplitDateTimeField,
+    forms.TimeField,
+    forms.IntegerField,
+    forms.DecimalField,
+    forms.FloatField,
+)
 
 
 INVALID_DATE = _("Enter a valid date, such as 2024-03-06.")
@@ -122,7 +122,7 @@ class RefusesControlCharacters:
         super().__init__(*args, **kwargs)
         drop_invisible(self)
         numeric = [name for name, field in self.fields.items() if isinstance(field, NUMERIC_FIELDS)]
-        as_typed_ascii(self, numeric)
+        rewrite_posted(self, numeric, from_full_width)
         for field in self.fields.values():
             if isinstance(field, forms.DateField) and not isinstance(field, forms.DateTimeField):
                 # Django's English "Enter a valid date." gave no example, where the Chinese
@@ -131,9 +131,7 @@ class RefusesControlCharacters:
 
     def clean(self):
         cleaned = super().clean()
-        for name, value in list(cleaned.items()):
-            if isinstance(value, str) and INVISIBLE_CHARACTERS.search(value):
-                value = cleaned[name] = without_invisible(value).strip()
+        for name, value in cleaned.items():
             if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
                 self.add_error(
                     name,
@@ -831,12 +829,8 @@ class RegionForm(GuardedModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        as_typed_ascii(self, ["code"])  # ５２０６…, as the region import reads it
-        key = self.add_prefix("code")
-        if self.is_bound and isinstance(self.data.get(key), str):
-            data = self.data.copy()
-            data[key] = "".join(data[key].split())
-            self.data = data
+        # ５２０６ ２１１０…, as the region import reads it
+        rewrite_posted(self, ["code"], lambda code: "".join(from_full_width(code).split()))
 
 
 class NamesDuplicateFields:

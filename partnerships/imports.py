@@ -16,7 +16,6 @@ import datetime
 import difflib
 import io
 import re
-import unicodedata
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -1190,11 +1189,11 @@ def _check_year(written: str, data: dict[str, Any], number: int, problem) -> Non
     """The ledger's year column, when filled in, must be the year the date (or the visit's)
     gives: it is not stored apart, and a year corrected there alone was dropped unsaid."""
     day = data["date"] or (data["visit"].start_date if data["visit"] else None)
-    written = unicodedata.normalize("NFKC", written).strip()
+    written = from_full_width(written).strip()
     if not written or day is None:
         return
     # 2023, 2023年, 2023年度, or 2023.0 as a spreadsheet's number may read
-    year = re.fullmatch(r"(\d{4})(?:\s*年度?|\.0+)?", written)
+    year = re.fullmatch(r"([0-9]{4})(?:\s*年度?|\.0+)?", written)
     if year is None:
         problem(number, "year", _("Write the year as 2023, or leave it empty."))
     elif int(year[1]) != day.year:
@@ -1550,7 +1549,7 @@ def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
                 preview.problems.append(Problem(number, labels["parent"], message))
                 known = False
         # Codes are often written in groups (5206 2110 0000), with full-width spaces or digits.
-        code = "".join(unicodedata.normalize("NFKC", row.get("code", "")).split()) or None
+        code = "".join(from_full_width(row.get("code", "")).split()) or None
         wrong_code = code is not None and not re.fullmatch(r"[0-9]{12}", code)
         if wrong_code:
             # Said once, in words: the model would add its own length and digits errors.

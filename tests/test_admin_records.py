@@ -145,6 +145,32 @@ class TestRegions:
         assert admin_client.post(REGION_ADD, data).status_code == 302
         assert Region.objects.filter(name="云舍村").exists()
 
+    def test_invisible_characters_go_from_boxes_posted_in_parts_and_lists(self):
+        """A split date-and-time box posts when_0 and when_1, a multiple choice a list: each
+        part and item is cleaned, not only single values (forms.rewrite_posted)."""
+        from django import forms as django_forms
+        from django.http import QueryDict
+
+        from partnerships.forms import RefusesControlCharacters
+
+        class Form(RefusesControlCharacters, django_forms.Form):
+            when = django_forms.SplitDateTimeField()
+            tags = django_forms.MultipleChoiceField(choices=[("a", "a"), ("b", "b")])
+            count = django_forms.IntegerField()
+
+        data = QueryDict(mutable=True)
+        data["when_0"] = "２０２４－０３－０６\u200b"
+        data["when_1"] = "\ufeff15:30"
+        data.setlist("tags", ["a\u200b", "b"])
+        data["count"] = "１２"
+        form = Form(data)
+        assert form.is_valid(), form.errors
+        assert form.cleaned_data["when"].strftime("%Y-%m-%d %H:%M") == "2024-03-06 15:30"
+        assert form.cleaned_data["tags"] == ["a", "b"]
+        assert form.cleaned_data["count"] == 12
+        data["count"] = "1²"  # a footnote's ², which all of NFKC read as 2
+        assert Form(data).errors["count"]
+
     @pytest.mark.parametrize("name", ["测试 辛村", "测试\u3000辛村"])
     def test_a_name_with_a_space_inside_is_refused(self, admin_client, reference, name):
         """测试 辛村 was saved, and then could be named in no import: a full name has a space
@@ -192,6 +218,9 @@ class TestRegions:
         }
         assert admin_client.post(REGION_ADD, full_width).status_code == 302
         assert Region.objects.get(name="云舍三村").code == "520621100203"
+        footnote = {**full_width, "name": "云舍四村", "code": "5206 2110 020⁴"}
+        assert admin_client.post(REGION_ADD, footnote).status_code == 200
+        assert not Region.objects.filter(name="云舍四村").exists()
         again = {"name": "云舍二村", "level": 5, "parent": county, "code": "520621100201"}
         errors = form_errors(admin_client.post(REGION_ADD, again))
         assert errors == ["已有统计用区划代码相同的地区。"], errors
@@ -396,10 +425,13 @@ class TestVisits:
                 datetime.date(2024, 3, 5),
                 datetime.date(2024, 3, 7),
             )
-        response = admin_client.post(
-            VISIT_ADD, self.visit_data(reference, start_date="2024.13.5", purpose="错")
-        )
-        assert response.status_code == 200 and not Visit.objects.filter(purpose="错").exists()
+        # a month that is none, and a footnote's ⁵, which all of NFKC read as the digit 5
+        for wrong in ("2024.13.5", "2024-03-0⁵"):
+            response = admin_client.post(
+                VISIT_ADD, self.visit_data(reference, start_date=wrong, purpose="错")
+            )
+            assert response.status_code == 200, wrong
+            assert not Visit.objects.filter(purpose="错").exists()
 
     def test_it_rejects_an_end_before_the_start(self, english_admin_client, reference):
         response = english_admin_client.post(

@@ -773,7 +773,9 @@ class TestRegionImport:
         confirm(admin_client, REGION_IMPORT, response)
         assert Region.objects.get(name="太平镇").code == "520621100000"
 
-    @pytest.mark.parametrize("code", ["5206 2110 000", "5206 2110 00001", "52062110000X"])
+    @pytest.mark.parametrize(
+        "code", ["5206 2110 000", "5206 2110 00001", "52062110000X", "52062110000⁰"]
+    )
     def test_a_wrong_code_is_one_problem_in_plain_words(self, admin_client, reference, code):
         """ "5206 2110 0000" gave two, one of them Django's "不超过 12 字符 (目前字符数 14)"."""
         rows = [self.HEADER, ["太平镇", "乡镇（街道）", "贵州省 铜仁市 江口县", code]]
@@ -1036,10 +1038,12 @@ def test_a_year_that_is_not_the_dates_is_a_problem(admin_client, reference):
         rows[2][2] = written
         response = upload(admin_client, DONATION_IMPORT, to_csv([header, *rows]))
         assert response.context["preview"].problems == [], written
-    rows[2][2] = "去年"
-    response = upload(admin_client, DONATION_IMPORT, to_csv([header, *rows]))
-    [problem] = response.context["preview"].problems
-    assert problem.message == "请按 2023 的格式填写年份，或留空。"
+    # a footnote's ⁴ (all of NFKC read it as 4) and Arabic-Indic digits (\d took them)
+    for written in ("去年", "202⁴", "٢٠٢٤"):
+        rows[2][2] = written
+        response = upload(admin_client, DONATION_IMPORT, to_csv([header, *rows]))
+        [problem] = response.context["preview"].problems
+        assert problem.message == "请按 2023 的格式填写年份，或留空。", written
 
 
 def test_lines_past_the_total_are_said_once_without_a_negative_rest(admin_client, reference):
