@@ -614,13 +614,62 @@ class DeletionInWords:
         return _without_links(deleted, prefixes), counts, perms_needed, protected
 
 
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """An audit trail (every record's, RecordAdmin; an administrator's locked years and
+    pairing assignments): an id that is no id, or a version of another record, is no page,
+    and a past version is to read only. simple-history's own view saves what is sent back
+    to it, bypassing the change form, and looks a version up by its id alone."""
+
+    def _in_scope_or_404(self, request, object_id) -> None:
+        _pk_or_404(self.model, object_id)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._in_scope_or_404(request, object_id)
+        extra_context = {**(extra_context or {}), **self.history_context(request, object_id)}
+        return super().history_view(request, object_id, extra_context)
+
+    def history_context(self, request, object_id) -> dict:
+        """More for the history page of `object_id` (in scope)."""
+        return {}
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        """Each version named (its link read as nothing) and what it changed, as entered
+        (partnerships/history.py)."""
+        history.set_deltas(self.model, list(historical_records))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        version = getattr(obj, "_history", None)  # a past version (history_form_view)
+        if version is not None:
+            init = history.form_showing_links_of(version, form.__init__)
+            form = type(form.__name__, (form,), {"__init__": init})
+        return form
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._in_scope_or_404(request, object_id)
+        if not re.fullmatch(r"[0-9]+", str(version_id)):  # isdigit() takes "²"
+            raise Http404
+        # A version the record's list leaves out (get_history_queryset: from while it belonged
+        # to a pairing outside the user's scope), or another record's, is no page either.
+        pk = self.model._meta.pk
+        manager = getattr(self.model, self.model._meta.simple_history_manager_attribute)
+        versions = self.get_history_queryset(
+            request, manager, pk.attname, pk.to_python(unquote(str(object_id)))
+        )
+        if not versions.filter(history_id=int(version_id)).exists():
+            raise Http404
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
 class RecordAdmin(
     DeletionInWords,
     GuardsRequests,
     PicksAboveScope,
     SearchByShownNames,
     ScopedChoicesMixin,
-    SimpleHistoryAdmin,
+    ReadOnlyHistoryAdmin,
 ):
     """Every record admin: pairing scope, locked years, stale-copy refusal, audit history."""
 
@@ -664,11 +713,7 @@ class RecordAdmin(
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        attributes = {"user": request.user}
-        version = getattr(obj, "_history", None)  # a past version, shown by history_form_view
-        if version is not None:
-            attributes["__init__"] = history.form_showing_links_of(version, form.__init__)
-        return type(form.__name__, (form,), attributes)
+        return type(form.__name__, (form,), {"user": request.user})
 
     def get_formsets_with_inlines(self, request, obj=None):
         for formset, inline in super().get_formsets_with_inlines(request, obj):
@@ -696,25 +741,6 @@ class RecordAdmin(
         if exists_anywhere and not self.get_queryset(request).filter(pk=pk).exists():
             access.refused(request, f"{model._meta.model_name} {object_id}")
             raise Http404
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        """A past version, to read only: reverting would skip every rule of the change form."""
-        self._in_scope_or_404(request, object_id)
-        if not re.fullmatch(r"[0-9]+", str(version_id)):  # isdigit() takes "²"
-            raise Http404
-        # A version from while the record belonged to a pairing outside the user's scope is
-        # left out of its list (get_history_queryset), and is no page of its own either:
-        # simple-history looks a version up by its id alone.
-        pk = self.model._meta.pk
-        manager = getattr(self.model, self.model._meta.simple_history_manager_attribute)
-        versions = self.get_history_queryset(
-            request, manager, pk.attname, pk.to_python(unquote(str(object_id)))
-        )
-        if not versions.filter(history_id=int(version_id)).exists():
-            raise Http404
-        if request.method == "POST":
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         self._in_scope_or_404(request, object_id)
@@ -748,8 +774,8 @@ class RecordAdmin(
         self._in_scope_or_404(request, object_id)
         return super().delete_view(request, object_id, extra_context)
 
-    def history_view(self, request, object_id, extra_context=None):
-        self._in_scope_or_404(request, object_id)
+    def history_context(self, request, object_id) -> dict:
+        """The changes of the rows on the record's page (its handovers, meetings, lines)."""
         pk = self.model._meta.pk.to_python(unquote(str(object_id)))
         scope = access.scope_for(request.user)
         obj = self.model._default_manager.filter(pk=pk).first()
@@ -762,8 +788,7 @@ class RecordAdmin(
                 lambda model: Q() if model is Partnership else scope_filter(model, scope),
                 since=self._in_scope_since(request, pk),
             )
-        extra_context = {**(extra_context or {}), "child_histories": children}
-        return super().history_view(request, object_id, extra_context)
+        return {"child_histories": children}
 
     def _in_scope_since(self, request, pk):
         """When the record last came into the user's scope (moved from a pairing outside it),
@@ -941,10 +966,6 @@ class RecordAdmin(
             for row in rows:
                 each.enter_context(history.links_in_one_version(row))
             formset.save_m2m()
-
-    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
-        """What each version changed, as entered (partnerships/history.py)."""
-        history.set_deltas(self.model, list(historical_records))
 
 
 class LabelledRowsFormSet(django_forms.BaseFormSet):
@@ -2070,35 +2091,6 @@ class RoleGroupAdmin(DeletionInWords, GuardsRequests, GroupAdmin):
 
 admin.site.unregister(Group)
 admin.site.register(Group, RoleGroupAdmin)
-
-
-class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
-    """The audit trail of an administrator's records (locked years, pairing assignments) as
-    every record's (RecordAdmin): an id that is no id is no page, and a past version is to
-    read only. simple-history's own view saves what is sent back to it, bypassing the change
-    form."""
-
-    def history_view(self, request, object_id, extra_context=None):
-        _pk_or_404(self.model, object_id)
-        return super().history_view(request, object_id, extra_context)
-
-    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
-        """Each version named (its link read as nothing) and what it changed, as entered."""
-        history.set_deltas(self.model, list(historical_records))
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        if getattr(obj, "_history", None) is not None:  # a past version (history_form_view)
-            form = type(form.__name__, (form,), {"__init__": history.read_only(form.__init__)})
-        return form
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        _pk_or_404(self.model, object_id)
-        if not re.fullmatch(r"[0-9]+", str(version_id)):  # isdigit() takes "²"
-            raise Http404
-        if request.method == "POST":
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 @admin.register(Assignment)

@@ -131,7 +131,7 @@ def _m2m_values(model: type[models.Model], records: Sequence) -> dict[str, dict[
         return {}
     ids = [record.history_id for record in records]
     values = {}
-    for field in records[0]._history_m2m_fields:
+    for field in getattr(records[0], "_history_m2m_fields", []):
         through = getattr(records[0], field.name).model  # the versions' copy of the through rows
         target = field.m2m_reverse_field_name()
         target_id = through._meta.get_field(target).attname
@@ -179,16 +179,6 @@ def _disable(form) -> None:
     button to save them, and a page sent back is refused)."""
     for field in form.fields.values():
         field.disabled = True
-
-
-def read_only(init):
-    """A form's __init__ that shows a past version read only (_disable)."""
-
-    def __init__(form, *args, **kwargs):
-        init(form, *args, **kwargs)
-        _disable(form)
-
-    return __init__
 
 
 def m2m_tracked(model: type[models.Model]) -> list:

@@ -1196,6 +1196,8 @@ class TestReviewedHoles:
         assert admin_client.post(url, {"year": 2023, "note": "改了"}).status_code == 403
         locked.refresh_from_db()
         assert locked.note == "复核后" and locked.history.count() == 2
+        other = LockedYear.objects.create(year=2022).history.get().history_id
+        assert admin_client.get(url.replace(f"/{version}/", f"/{other}/")).status_code == 404
         # and every record's version page shows its boxes read only
         donation = reference.donation
         version = donation.history.first().history_id
