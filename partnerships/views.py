@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache, wraps
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -69,8 +70,15 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not settings.DASHBOARD_PUBLIC and not request.user.is_authenticated:
             if request.htmx:
-                # A swapped-in login form would be useless; send the whole window there.
-                login = redirect_to_login(request.htmx.current_url_abs_path or "/")
+                # A swapped-in login form would be useless; send the whole window there, and
+                # back after signing in to what was asked for: the page's own address with the
+                # filters just chosen (the window still shows the address from before), or for
+                # a panel loaded into it, the page.
+                back = request.htmx.current_url_abs_path or "/"
+                if urlsplit(back).path == request.path:
+                    kept = filled(request.GET)
+                    back = f"{request.path}?{kept.urlencode()}" if kept else request.path
+                login = redirect_to_login(back)
                 return HttpResponseClientRedirect(login["Location"])
             return redirect_to_login(request.get_full_path())
         _speak_the_pages_language(request)

@@ -6,6 +6,7 @@ import io
 import json
 import re
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
@@ -521,6 +522,11 @@ class TestReferenceFigures:
         town = page_text(official_client.get(f"/pairings/{reference.town_pairing.pk}/"))
         assert "下表的 0.00 表示没有记录，而非已知为零" in town
         assert f'<a href="/regions/{reference.minxiao.pk}/">闵孝镇页面</a>' in town
+        # with the filters chosen, which the note says it was read under, kept
+        query = {"year_from": "2022", "category": "education"}
+        town = page_text(official_client.get(f"/pairings/{reference.town_pairing.pk}/", query))
+        link = f"/regions/{reference.minxiao.pk}/?year_from=2022&category=education"
+        assert f'<a href="{link}">闵孝镇页面</a>' in town
         county = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/"))
         assert "表示没有记录" not in county
         # a pairing with no parent has none to send the reader to
@@ -857,12 +863,26 @@ class TestAccess:
         assert response["Location"].startswith("/accounts/login/?next=/")
 
     def test_an_htmx_request_without_a_session_redirects_the_window(self, client, reference):
+        """After signing in, the official is back on what they asked for: a filter chosen as
+        the session ran out was lost (the window's address is still the one before it)."""
+        page = f"/pairings/{reference.pairing.pk}/"
         response = client.get(
-            f"/pairings/{reference.pairing.pk}/",
+            page,
+            {"year_from": "2023", "year_to": "2024", "category": ""},
             HTTP_HX_REQUEST="true",
-            HTTP_HX_CURRENT_URL=f"http://testserver/pairings/{reference.pairing.pk}/?year_from=2023",
+            HTTP_HX_CURRENT_URL=f"http://testserver{page}?year_from=2023",
         )
-        assert response["HX-Redirect"].startswith("/accounts/login/?next=")
+        login = urlsplit(response["HX-Redirect"])
+        assert login.path == "/accounts/login/"
+        assert parse_qs(login.query) == {"next": [f"{page}?year_from=2023&year_to=2024"]}
+        # a panel loaded into the page: back to the page, not to the panel alone
+        response = client.get(
+            f"{page}targets/",
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_CURRENT_URL=f"http://testserver{page}?year_from=2023",
+        )
+        login = urlsplit(response["HX-Redirect"])
+        assert parse_qs(login.query) == {"next": [f"{page}?year_from=2023"]}
 
     def test_dashboard_public_opens_it_to_everyone(self, client, reference, settings):
         settings.DASHBOARD_PUBLIC = True
