@@ -862,6 +862,40 @@ def test_named_rows_keep_their_names_in_view_on_a_phone(site, page, console_erro
     assert console_errors == []
 
 
+def test_a_phone_keeps_room_for_the_figures_beside_names_and_totals(site, page, console_errors):
+    """In English at 390 px a village table's names and its total ("283.16 + unknown" on one
+    line), both kept in view, took 269 of the box's 374 px: about one year's column was left
+    to scroll in. They leave at least a third of the box, in either language."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    paths = sample_dashboard_paths()
+    sign_in(page, site.url, paths[0])
+    measured = 0
+    for language in ("en", "zh-hans"):
+        page.context.add_cookies([{"name": "django_language", "value": language, "url": site.url}])
+        for path in paths:
+            page.goto(site.url + path)
+            expect(page.locator("table.figures").first).to_be_visible()
+            boxes = page.evaluate(
+                """[...document.querySelectorAll('.table-wrap')]
+                    .filter(wrap => wrap.scrollWidth > wrap.clientWidth
+                        && wrap.querySelector('table.with-total tbody > tr > th:first-child'))
+                    .map(wrap => {
+                        const widest = cells => Math.max(...[...wrap.querySelectorAll(cells)]
+                            .map(cell => cell.getBoundingClientRect().width));
+                        return {caption: wrap.querySelector('caption').textContent.trim(),
+                                box: wrap.clientWidth,
+                                names: widest('tr > :first-child'),
+                                totals: widest('tr > :last-child')};
+                    })"""
+            )
+            for box in boxes:
+                measured += 1
+                room = box["box"] - box["names"] - box["totals"]
+                assert room >= box["box"] / 3, (language, path, box)
+    assert measured, "no table with names and a total scrolls sideways at 390 px"
+    assert console_errors == []
+
+
 def test_dashboard_words_stay_whole_at_office_width(site, page, console_errors):
     """At 1280 px dates broke (2021年9月3 / 日), and so did a headline tile (资金及物资（未拆
     / 分）) and a header (资金或物 / 资); the tables still fit without scrolling."""
