@@ -19,7 +19,9 @@ def refuse_duplicates(apps, schema_editor):
         names = "; ".join(f"{name} ({n}×)" for name, n in doubled)
         raise RuntimeError(
             "Organisations without a region share a name: "
-            f"{names}. Merge them or give them their regions in the admin, then migrate again."
+            f"{names}. Merge them or give them their regions in the admin of the version "
+            "being upgraded from (this version's admin needs its migrations run), then "
+            "upgrade again."
         )
 
 

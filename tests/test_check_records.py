@@ -1,0 +1,58 @@
+"""manage.py check_records: what earlier rules let in and today's refuse, listed after upgrades."""
+
+import io
+
+from django.core.management import CommandError, call_command
+
+from partnerships.models import AidProject, Organisation, Region
+
+
+def check_records() -> tuple[str, str | None]:
+    out = io.StringIO()
+    try:
+        call_command("check_records", stdout=out)
+    except CommandError as error:
+        return out.getvalue(), str(error)
+    return out.getvalue(), None
+
+
+def test_records_of_todays_rules_pass(reference):
+    out, error = check_records()
+    assert error is None and "Every record meets today's rules." in out
+
+
+def test_values_saved_under_earlier_rules_are_listed_with_their_pages(reference):
+    """Migrations 0044 and 0047 only added rules: a region named 测试 辛村, a project begun
+    in 2099, a name with a zero-width space stayed as they were, and staff learnt of each
+    only when a save of its page was refused for it."""
+    town = reference.qixin.parent
+    spaced = Region.objects.create(name="测试 辛村", level=5, parent=town)
+    twin = Organisation.objects.create(name="樟木头镇人民政府\u200b", kind="government")
+    project = AidProject.objects.order_by("pk").first()
+    assert project is not None  # the reference record's 云舍文化村 project
+    AidProject.objects.filter(pk=project.pk).update(start_year=2099)  # as an old save could
+
+    out, error = check_records()
+    assert error is not None and error.startswith("3 values saved under earlier rules")
+    lines = out.splitlines()
+    assert len(lines) == 3, out
+    [region] = [line for line in lines if line.startswith(f"region {spaced.pk},")]
+    assert "'测试 辛村'" in region and "no spaces" in region
+    assert f"(/admin/partnerships/region/{spaced.pk}/change/)" in region
+    [organisation] = [line for line in lines if line.startswith(f"organisation {twin.pk},")]
+    assert "show as nothing" in organisation and "merge the two" in organisation
+    [year] = [line for line in lines if line.startswith(f"aid project {project.pk},")]
+    assert "2099" in year and f"/admin/partnerships/aidproject/{project.pk}/change/" in year
+
+
+def test_a_row_edited_on_another_records_page_names_that_page(reference):
+    """A handover's line has no page of its own: it is corrected on its handover's."""
+    from partnerships.models import DonationLine
+
+    line = DonationLine.objects.order_by("pk").first()
+    assert line is not None
+    DonationLine.objects.filter(pk=line.pk).update(note="粘贴\x0b")
+    out, error = check_records()
+    assert error is not None, out
+    assert f"/admin/partnerships/donation/{line.donation_id}/change/" in out
+    assert "control character" in out
