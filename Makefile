@@ -39,12 +39,15 @@ run: $(VENV)/.runtime .secret_key
 ## The whole suite on SQLite and on a throwaway PostgreSQL, both at once (one per core: the
 ## suite takes about 45 minutes instead of 80); fails if either fails. The PostgreSQL run
 ## reports as it goes; the SQLite run writes to test-results/sqlite.log, shown when both end.
+## Each has its own pytest cache (--lf works) and Playwright folder; Ctrl-C stops both (a job
+## put in the background by a script ignores Ctrl-C: the trap stops it).
 test: $(VENV)/.dev
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	@mkdir -p test-results; \
-	$(BIN)/pytest -p no:cacheprovider --output=test-results/sqlite $(PYTEST_ARGS) \
-		> test-results/sqlite.log 2>&1 & sqlite=$$!; \
+	$(BIN)/pytest -o cache_dir=test-results/sqlite-cache --output=test-results/sqlite \
+		$(PYTEST_ARGS) > test-results/sqlite.log 2>&1 & sqlite=$$!; \
+	trap 'kill $$sqlite 2>/dev/null; wait $$sqlite; exit 130' INT TERM HUP; \
 	echo "== PostgreSQL (SQLite runs beside it, into test-results/sqlite.log) =="; \
 	$(BIN)/python tests/pgserver.py -- $(BIN)/pytest --output=test-results/postgres $(PYTEST_ARGS); \
 	postgres=$$?; wait $$sqlite; sqlite=$$?; \
@@ -54,10 +57,10 @@ test: $(VENV)/.dev
 	[ $$sqlite = 0 ] && [ $$postgres = 0 ]
 
 test-sqlite: $(VENV)/.dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -o cache_dir=test-results/sqlite-cache --output=test-results/sqlite $(PYTEST_ARGS)
 
 test-postgres: $(VENV)/.dev
-	$(BIN)/python tests/pgserver.py -- $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python tests/pgserver.py -- $(BIN)/pytest --output=test-results/postgres $(PYTEST_ARGS)
 
 ## Benchmark on a throwaway PostgreSQL with a generated national-scale data set (not part of test).
 ## BENCH_ARGS="--lines 200000 --villages 20000" for a quicker run; results also in bench-results.json.
