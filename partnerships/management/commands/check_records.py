@@ -5,13 +5,17 @@
 A rule added by an upgrade (a region's name without spaces, an activity's order that fits
 its column, a project's years within the programme's) applies to what is typed from then on:
 the rows saved before are left as they were, and staff learn of one only when a save of its
-page is refused. Run after `migrate`: each value a field's own rules refuse is listed, and
-each text that holds characters that show as nothing (a save drops them; a name that did may
-be a twin of another, to be merged) or a control character (a save refuses it).
+page is refused. Run after `migrate`: each value a field's own rules refuse is listed, each
+name that holds characters that show as nothing (a save drops them; such a name may be a twin
+of another, to be merged), and each text with a control character (a save refuses it).
 
 Only what each field says of its own value is checked, not the rules between fields or
 records a form adds (a handover's lines against its total), which were there from the start.
 """
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
 from django.contrib import admin
@@ -47,10 +51,10 @@ class Command(BaseCommand):
         found = 0
         with translation.override("en"):
             for model in entered_models():
-                for line in problems_of(model):
+                for problem in problems_of(model):
                     found += 1
-                    if found <= SHOWN:
-                        self.stdout.write(line)
+                    if found <= SHOWN:  # the page of each shown only: a query for a row's
+                        self.stdout.write(problem.line())
         if found:
             more = f" (the first {SHOWN} listed)" if found > SHOWN else ""
             raise CommandError(
@@ -68,7 +72,24 @@ def entered_models() -> list[type[models.Model]]:
     ]
 
 
-def problems_of(model: type[models.Model]):
+@dataclass
+class Problem:
+    model: type[models.Model]
+    pk: Any
+    page: tuple[type[models.Model], Any] | None  # the record whose admin page edits the row
+    field: models.Field
+    value: Any
+    messages: list[str]
+
+    def line(self) -> str:
+        where = _change_url(*self.page) if self.page else None
+        return (
+            f"{self.model._meta.verbose_name} {self.pk}, {self.field.verbose_name} "
+            f"{self.value!r}: {' '.join(self.messages)}{f' ({where})' if where else ''}"
+        )
+
+
+def problems_of(model: type[models.Model]) -> Iterator[Problem]:
     fields = [
         field
         for field in model._meta.concrete_fields
@@ -76,20 +97,20 @@ def problems_of(model: type[models.Model]):
     ]
     if not fields:
         return
-    page = admin_page(model)
+    edited_on = page_of(model)
+    link = [edited_on[1].attname] if edited_on and edited_on[1] is not None else []
     rows = (
         model._base_manager.order_by("pk")
-        .values_list("pk", *(field.attname for field in fields))
+        .values_list("pk", *link, *(field.attname for field in fields))
         .iterator(chunk_size=CHUNK)
     )
     for pk, *values in rows:
+        page = None
+        if edited_on is not None:
+            page = (edited_on[0], values.pop(0) if link else pk)
         for field, value in zip(fields, values, strict=True):
-            for message in field_problems(field, value):
-                where = page(pk)
-                yield (
-                    f"{model._meta.verbose_name} {pk}, {field.verbose_name} {value!r}: "
-                    f"{message}{f' ({where})' if where else ''}"
-                )
+            if messages := field_problems(field, value):
+                yield Problem(model, pk, page, field, value, messages)
 
 
 def field_problems(field: models.Field, value) -> list[str]:
@@ -103,7 +124,9 @@ def field_problems(field: models.Field, value) -> list[str]:
     if field.choices and value not in {key for key, _label in field.flatchoices}:
         messages.append("not one of the choices offered today.")
     if isinstance(value, str):
-        if INVISIBLE_CHARACTERS.search(value):
+        # In a name only: there it makes a twin the pickers cannot tell apart. In a note it
+        # is part of an emoji (❤️, a family's joined faces), which a save of the page drops.
+        if field.name == "name" and INVISIBLE_CHARACTERS.search(value):
             messages.append(
                 "holds characters that show as nothing (such as a zero-width space), which a "
                 "save drops; if another record has the same name without them, merge the two."
@@ -113,19 +136,16 @@ def field_problems(field: models.Field, value) -> list[str]:
     return messages
 
 
-def admin_page(model: type[models.Model]):
-    """The admin address where a row of `model` is corrected: its own change page, or, for a
-    row edited on another record's page (a visit's activities), that record's."""
+def page_of(model: type[models.Model]) -> tuple[type[models.Model], Any] | None:
+    """Where a row of `model` is corrected: the model's own admin page (model, None), or for
+    a row edited on another record's page (a visit's activities, a handover's lines), that
+    record's model and the foreign key to it; None if no page edits it."""
     if model in admin.site._registry:
-        return lambda pk: _change_url(model, pk)
+        return model, None
     for field in model._meta.concrete_fields:
-        parent = field.related_model if field.many_to_one else None
-        if parent is not None and parent in admin.site._registry:
-            return lambda pk, field=field, parent=parent: _change_url(
-                parent,
-                model._base_manager.filter(pk=pk).values_list(field.attname, flat=True).first(),
-            )
-    return lambda pk: None
+        if field.many_to_one and field.related_model in admin.site._registry:
+            return field.related_model, field
+    return None
 
 
 def _change_url(model: type[models.Model], pk) -> str | None:
