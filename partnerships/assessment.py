@@ -270,7 +270,10 @@ def _pairing_report(request: HttpRequest, pk: int, year: int) -> dict:
     assessment = indicators.pairing_years(partnership=partnership, years=[year])[year]
     table = shown_villages(filters=filters, partnership=partnership, printed=True)
     yearly = reports.yearly_totals(filters=history, partnership=partnership)
-    years = sorted(y for y in yearly if y <= year)[-RECENT_YEARS:]
+    # Each year up to the report's, one without donations at 0 (the village table's download
+    # reads 0.00 there): only the years with some, 2024 stood beside 2026.
+    known = [y for y in yearly if y <= year]
+    years = list(range(max(min(known), year - RECENT_YEARS + 1), year + 1)) if known else []
     # The villages with the most aid, as on the pairing's page (charts.places_by_year): no bar
     # for a share all unknown (the table says 不详), nor for what was not itemised.
     bars = [(row.label, row.total) for row in table.rows[:15] if row.total]

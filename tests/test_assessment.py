@@ -914,6 +914,30 @@ class TestReports:
         viewport = '<meta name="viewport" content="width=device-width, initial-scale=1">'
         assert viewport in record and viewport in report
 
+    def test_a_visit_record_prints_each_handover_as_its_page_shows_it(
+        self, official_client, reference
+    ):
+        """The record printed a handover's itemised lines alone (10.00 of 105.00 万元, the
+        rest nowhere), without its date or that its 8 donors' split is not reported."""
+        from partnerships.models import DonationLine
+
+        donation = reference.donation
+        DonationLine.objects.create(
+            donation=donation, amount=Decimal("100000"), region=reference.qixin
+        )
+        donation.rebalance()
+        record = page_text(official_client.get(f"/visits/{reference.visit.pk}/record/"))
+        handovers = record.split("捐赠交接</h2>")[1].split("</table>")[0]
+        assert "<td>2023年考察期间（具体日期未见报道）</td>" in handovers  # the report gives no day
+        assert "8 个捐赠方（分摊情况未见报道）" in handovers
+        amount = r'<td class="num note"><data value="{}"[^>]*>{}</data></td>'
+        itemised = r"其中 齐心村</td><td></td>" + amount.format("100000.00", "10.00")
+        assert re.search(itemised, handovers), handovers
+        rest = r"其中 未细分（江口县）</td><td></td>" + amount.format("950000.00", "95.00")
+        assert re.search(rest, handovers), handovers
+        text = "".join(pdf_pages(official_client.get(f"/visits/{reference.visit.pk}/record.pdf")))
+        assert "95.00" in text and "未细分" in text
+
     def test_pages_with_amounts_say_they_are_rounded(self, official_client, reference):
         """Each amount is rounded to 0.01 万元 (100 yuan) on its own, so a column of them can
         add up a little away from its total: every page and printout says so."""
@@ -952,8 +976,35 @@ class TestReports:
                 text = "".join(pdf_pages(response))
                 assert "不详" in text and "0.00" not in text
             else:
-                villages = page_text(response).split("各村帮扶情况")[1].split("</table>")[0]
+                text = page_text(response)
+                villages = text.split("各村帮扶情况")[1].split("</table>")[0]
                 assert villages.count(">不详</span>") == 6 and ">0.00<" not in villages
+            # and paper, which has no tooltip, says what 不详 means
+            assert "只给出全部受赠方的合计金额，该地所得份额不详" in text.replace("\n", ""), url
+        # as the pairing's page does, which prints too
+        page = page_text(official_client.get(f"/pairings/{reference.pairing.pk}/"))
+        assert "该地所得份额不详" in page
+
+    def test_the_report_says_what_counts_as_neither_fiscal_nor_social(
+        self, official_client, year_2024
+    ):
+        """The targets panel says why 财政援助 and 社会帮扶 fall short of the year's total; the
+        report left that out, and 999.99 yuan handed over went unexplained on paper."""
+        note = "本年度有 1 笔捐赠共 0.10 万元未说明属于财政援助还是社会帮扶，不计入这两项指标。"
+        report = f"/pairings/{year_2024.pairing.pk}/report/2024"
+        page = re.sub(r"<[^>]+>", "", page_text(official_client.get(f"{report}/")))
+        assert note in page
+        assert note in "".join(pdf_pages(official_client.get(f"{report}.pdf"))).replace("\n", "")
+
+    def test_the_reports_chart_of_years_has_each_year_a_year_without_aid_at_0(
+        self, official_client, year_2024
+    ):
+        """Only years with donations were drawn: the 2026 report put 2024 beside 2026."""
+        donation(year_2024.pairing, "1000.00", "fiscal", day=datetime.date(2026, 3, 1))
+        text = page_text(official_client.get(f"/pairings/{year_2024.pairing.pk}/report/2026/"))
+        chart = text.split("<h3>年度帮扶金额</h3>")[1].split("</svg>")[0]
+        labels = re.findall(r">(20[0-9]{2})</text>", chart)
+        assert labels == ["2023", "2024", "2025", "2026"], labels
 
     def test_the_ranking_page_has_a_title_and_a_bad_year_no_broken_one(self, official_client):
         text = page_text(official_client.get("/targets/"))

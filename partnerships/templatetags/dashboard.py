@@ -226,6 +226,14 @@ def wan_cells(amounts) -> str:
 
 
 @register.filter
+def has_unknown_shares(table) -> bool:
+    """Whether a year table (reports.YearTable) says 不详 anywhere: some row's share, or the
+    table's own column, is not given."""
+    rows = [*table.rows, *(row for row in (table.others, table.rest) if row is not None)]
+    return any(any(row.unknown) for row in rows) or any(table.unknown_shares.values())
+
+
+@register.filter
 def row_total(row) -> str:
     """A year table row's total (reports.TableRow) in 万元: "unknown" where a share is not
     given (wan_share), else plain (wan)."""
