@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import heapq
 import json
+import re
 import tempfile
 import unicodedata
 from collections import defaultdict
@@ -88,7 +89,17 @@ class Summary:
     def filename(self, extension: str) -> str:
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         parts = [str(self.name), self.scope, *self.filter_words, stamp]
-        return "-".join(part for part in parts if part).replace("/", "-") + f".{extension}"
+        return safe_filename("-".join(part for part in parts if part) + f".{extension}")
+
+
+# What Windows refuses in a file's name (and "/" everywhere): a region named
+# 示例西县（含开发区/高新区:试验区） gave a download named with them, which a browser
+# renames at will or refuses to save under that name.
+UNSAFE_IN_FILENAMES = re.compile(r'[\x00-\x1f\\/:*?"<>|]')
+
+
+def safe_filename(name: str) -> str:
+    return UNSAFE_IN_FILENAMES.sub("-", name)
 
 
 def neutralise(text: str) -> str:

@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.http import content_disposition_header
 
+from .exports import safe_filename
+
 BASE_URL = "https://report.invalid/"
 
 
@@ -61,5 +63,5 @@ def render(template: str, context: dict, request: HttpRequest | None = None) -> 
 
 def response(request: HttpRequest, template: str, context: dict, *, filename: str) -> HttpResponse:
     result = HttpResponse(render(template, context, request), content_type="application/pdf")
-    result["Content-Disposition"] = content_disposition_header(False, filename)
+    result["Content-Disposition"] = content_disposition_header(False, safe_filename(filename))
     return result

@@ -896,6 +896,21 @@ def test_a_phone_keeps_room_for_the_figures_beside_names_and_totals(site, page, 
     assert console_errors == []
 
 
+def test_a_printed_tables_total_row_is_printed_once(site, page, console_errors):
+    """Printed, a long table repeated its 合计 row at the foot of every page, under rows that
+    do not add up to it."""
+    paths = sample_dashboard_paths()
+    sign_in(page, site.url, paths[0])
+    page.goto(site.url + paths[-2])  # the pairing: its villages' table ends in a total row
+    expect(page.locator("table.figures tfoot").first).to_be_attached()
+    feet = """[...document.querySelectorAll('table.figures tfoot')]
+        .map(foot => getComputedStyle(foot).display)"""
+    assert set(page.evaluate(feet)) == {"table-footer-group"}  # on screen, as a foot
+    page.emulate_media(media="print")
+    assert set(page.evaluate(feet)) == {"table-row-group"}
+    assert console_errors == []
+
+
 def test_dashboard_words_stay_whole_at_office_width(site, page, console_errors):
     """At 1280 px dates broke (2021年9月3 / 日), and so did a headline tile (资金及物资（未拆
     / 分）) and a header (资金或物 / 资); the tables still fit without scrolling."""

@@ -110,6 +110,14 @@ def test_the_file_name_says_what_and_when(official_client, reference):
         "/export/yearly.csv?year_from=2023&category=education", HTTP_ACCEPT_LANGUAGE="en"
     )
     assert "Aid per year-from 2023-education-" in english["Content-Disposition"]
+    # a name holding what Windows refuses in a file's name ("/" anywhere) has it as "-"
+    from partnerships.models import Partnership
+
+    Partnership.objects.filter(pk=reference.pairing.pk).update(name='开发区/高新区:试验区"*?')
+    report = name_of(f"/pairings/{reference.pairing.pk}/report/2023.pdf")
+    assert report == "结对年度报告-开发区-高新区-试验区---（樟木头镇—江口县）-2023.pdf", report
+    villages = name_of(f"/export/villages.csv?pairing={reference.pairing.pk}")
+    assert villages.startswith("各村年度帮扶金额-开发区-高新区-试验区---"), villages
 
 
 def test_a_pairing_visit_or_donor_not_there_answers_as_one_out_of_scope(
