@@ -111,6 +111,8 @@ NUMERIC_FIELDS = (
 )
 
 
+DATE_FIELDS = (forms.DateField, forms.DateTimeField, forms.SplitDateTimeField)
+
 INVALID_DATE = _("Enter a valid date, such as 2024-03-06.")
 
 
@@ -123,6 +125,9 @@ class RefusesControlCharacters:
         drop_invisible(self)
         numeric = [name for name, field in self.fields.items() if isinstance(field, NUMERIC_FIELDS)]
         rewrite_posted(self, numeric, from_full_width)
+        # With Chinese punctuation on, an input method types 。 for the point of 2024.3.6.
+        dates = [name for name, field in self.fields.items() if isinstance(field, DATE_FIELDS)]
+        rewrite_posted(self, dates, lambda text: text.replace("。", "."))
         for field in self.fields.values():
             if isinstance(field, forms.DateField) and not isinstance(field, forms.DateTimeField):
                 # Django's English "Enter a valid date." gave no example, where the Chinese

@@ -705,12 +705,13 @@ class NoSuchDay(ValueError):
 
 
 def parse_date(text: str) -> datetime.date:
-    """A day as staff write it (2023-01-10, 2023/1/10, 2023.1.10, 2023年1月10日), also with a
+    """A day as staff write it (2023-01-10, 2023/1/10, 2023.1.10 or with Chinese punctuation
+    on 2023。1。10, 2023年1月10日), also with a
     time of day after it, as a spreadsheet's date-and-time cell gives one (2025-09-09 15:30,
     2025-09-09T15:30:00), and in full-width characters (２０２３－０１－１０) as the admin
     reads them: the day is what a record keeps."""
     match = re.fullmatch(
-        r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?"
+        r"([0-9]{4})[-/.。年]([0-9]{1,2})[-/.。月]([0-9]{1,2})日?"
         r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?",
         from_full_width(text),
     )

@@ -209,7 +209,7 @@ class Region(Versioned, TreePathMixin):
         blank=True,
         unique=True,
         validators=[
-            RegexValidator(r"^\d{12}$", _("A statistical division code has exactly 12 digits."))
+            RegexValidator(r"^[0-9]{12}$", _("A statistical division code has exactly 12 digits."))
         ],
         help_text=_("The 12-digit code of the National Bureau of Statistics, if known."),
     )

@@ -220,6 +220,8 @@ class TestRegions:
         assert Region.objects.get(name="云舍三村").code == "520621100203"
         footnote = {**full_width, "name": "云舍四村", "code": "5206 2110 020⁴"}
         assert admin_client.post(REGION_ADD, footnote).status_code == 200
+        arabic_indic = {**full_width, "name": "云舍四村", "code": "٥٢٠٦٢١١٠٠٢٠٤"}  # \d took them
+        assert admin_client.post(REGION_ADD, arabic_indic).status_code == 200
         assert not Region.objects.filter(name="云舍四村").exists()
         again = {"name": "云舍二村", "level": 5, "parent": county, "code": "520621100201"}
         errors = form_errors(admin_client.post(REGION_ADD, again))
@@ -412,6 +414,8 @@ class TestVisits:
             # full width, as a Chinese input method may type them (the imports read them)
             ("２０２４－０３－０５", "２０２４／３／７"),
             ("２０２４年３月５日", "２０２４．３．７"),
+            # with Chinese punctuation on, an input method types 。 for the point
+            ("2024。3。5", "２０２４。３。７"),
         ]
         for number, (start, end) in enumerate(written):
             response = admin_client.post(

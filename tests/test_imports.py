@@ -520,6 +520,7 @@ class TestDonationImport:
         exactly like; the admin's date box takes it."""
         assert imports.parse_date("２０２４－０３－０６") == datetime.date(2024, 3, 6)
         assert imports.parse_date("２０２４年３月６日") == datetime.date(2024, 3, 6)
+        assert imports.parse_date("2024。3。6") == datetime.date(2024, 3, 6)  # 。 for the point
         assert imports.parse_date("２０２４／３／６　１５：３０") == datetime.date(2024, 3, 6)
         with pytest.raises(ValueError):  # a footnote's ¹ is no digit of the day
             imports.parse_date("2023-01-1¹")
