@@ -7,6 +7,7 @@ on the dashboard; colours are the dashboard's.
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 
 from django.utils.html import format_html, format_html_join
@@ -50,6 +51,26 @@ def _described(title: str, unit: str, labels: list[str], values: list[Decimal]) 
     )
 
 
+def fitted(label: str, room: float = LABEL_WIDTH - 6) -> str:
+    """`label` within `room` units at font size TEXT, its end cut to "…" if longer: right
+    aligned, a long name ran off the chart's left edge, and what was left of it
+    ("…产业帮扶联农带农重点项目所在地") could pass for another place. The chart's description
+    for screen readers keeps the whole name."""
+
+    def width(character: str) -> float:
+        return TEXT if unicodedata.east_asian_width(character) in "WF" else TEXT * 0.6
+
+    if sum(map(width, label)) <= room:
+        return label
+    kept, used = [], TEXT  # the ellipsis's own room
+    for character in label:
+        used += width(character)
+        if used > room:
+            break
+        kept.append(character)
+    return "".join(kept) + "…"
+
+
 def horizontal_bars(rows: list[tuple[str, Decimal]], *, unit: str, title: str) -> SafeString:
     """One bar per place, longest first as given, with its value in 万元 at the end."""
     if not rows:
@@ -69,7 +90,7 @@ def horizontal_bars(rows: list[tuple[str, Decimal]], *, unit: str, title: str) -
                 LABEL_WIDTH - 6,
                 GAP + i * (BAR + GAP) + BAR - 4,
                 TEXT,
-                label,
+                fitted(label),
                 LABEL_WIDTH,
                 GAP + i * (BAR + GAP),
                 _n(max(Decimal("0.5"), value / top * plot)) if value else "0",

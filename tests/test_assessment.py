@@ -869,6 +869,19 @@ class TestReports:
         assert "<svg" not in text
         assert "截至本年度尚无捐赠记录。" in text.split("年度帮扶金额")[1]
 
+    def test_a_long_place_name_keeps_its_start_in_the_chart(self):
+        """Right aligned in its column, a 35-character name ran off the chart's left edge:
+        what was left (…联农带农重点项目所在地) could pass for another place."""
+        from partnerships import svg
+
+        name = "示例西县经济技术开发区高新技术产业园区东西部协作产业帮扶联农带农重点项目所在地"
+        chart = svg.horizontal_bars([(name, Decimal("10000"))], unit="万元", title="各村")
+        shown = re.findall(r'text-anchor="end"[^>]*>([^<]+)</text>', str(chart))
+        assert len(shown) == 1 and shown[0].endswith("…"), shown
+        assert name.startswith(shown[0][:-1]) and len(shown[0]) <= 15, shown
+        assert f"{name} 1.00" in str(chart)  # read out whole
+        assert svg.fitted("齐心村") == "齐心村"
+
     def test_the_annual_report_page_has_its_charts(self, official_client, year_2024):
         url = f"/pairings/{year_2024.pairing.pk}/report/2024/"
         # Nothing given to a village yet: no village chart (not a bar of what was not

@@ -911,6 +911,22 @@ def test_a_printed_tables_total_row_is_printed_once(site, page, console_errors):
     assert console_errors == []
 
 
+def test_a_printed_visit_record_keeps_names_whole(site, page, console_errors):
+    """Printed from the browser, a visit's record broke names inside a word (广东 /
+    小猪班纳服饰股份有限公司, 净 / 河村): they wrap between words, as the dashboard's do."""
+    from partnerships.models import Visit
+
+    paths = sample_dashboard_paths()
+    sign_in(page, site.url, paths[0])
+    page.set_viewport_size({"width": 718, "height": 1000})  # A4's 190 mm of text
+    page.emulate_media(media="print")
+    visit = Visit.objects.filter(donations__isnull=False).order_by("pk").first()
+    page.goto(f"{site.url}/visits/{visit.pk}/record/")
+    expect(page.locator("table").first).to_be_visible()
+    assert not words_broken(page, "td, th"), words_broken(page, "td, th")
+    assert console_errors == []
+
+
 def test_dashboard_words_stay_whole_at_office_width(site, page, console_errors):
     """At 1280 px dates broke (2021年9月3 / 日), and so did a headline tile (资金及物资（未拆
     / 分）) and a header (资金或物 / 资); the tables still fit without scrolling."""
