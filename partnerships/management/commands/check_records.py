@@ -27,19 +27,10 @@ from django.utils import translation
 
 from partnerships import summary
 from partnerships.forms import CONTROL_CHARACTERS, INVISIBLE_CHARACTERS
+from partnerships.models import DataChange, DataVersion, StagedImport
 
 # Kept by the code, not typed by staff: nothing in them is a user's to correct.
-NOT_ENTERED = {
-    *summary.DERIVED,
-    *(
-        apps.get_model("partnerships", name)
-        for name in (
-            "StagedImport",
-            "DataVersion",
-            "DataChange",
-        )
-    ),
-}
+NOT_ENTERED = {*summary.DERIVED, StagedImport, DataVersion, DataChange}
 CHUNK = 2000
 SHOWN = 200
 
@@ -53,7 +44,7 @@ class Command(BaseCommand):
             for model in entered_models():
                 for problem in problems_of(model):
                     found += 1
-                    if found <= SHOWN:  # the page of each shown only: a query for a row's
+                    if found <= SHOWN:  # the rest are only counted
                         self.stdout.write(problem.line())
         if found:
             more = f" (the first {SHOWN} listed)" if found > SHOWN else ""
