@@ -136,7 +136,7 @@ class RefusesControlCharacters:
 
     def clean(self):
         cleaned = super().clean()
-        for name, value in cleaned.items():
+        for name, value in list(cleaned.items()):  # add_error takes the field out of it
             if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
                 self.add_error(
                     name,
