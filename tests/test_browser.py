@@ -794,6 +794,8 @@ def test_dashboard_tables_read_on_a_phone(site, page, console_errors):
     for path in paths:
         page.goto(site.url + path)
         expect(page.locator("table.figures").first).to_be_visible()
+        # a panel loaded after the page (the targets) is in and labelled before measuring
+        page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
         cells = "table.figures th, table.figures td"
         assert not words_broken(page, cells), (path, words_broken(page, cells))
@@ -836,6 +838,8 @@ def test_named_rows_keep_their_names_in_view_on_a_phone(site, page, console_erro
     for path in paths:
         page.goto(site.url + path)
         expect(page.locator("table.figures").first).to_be_visible()
+        # a panel loaded after the page (the targets) is in and labelled before measuring
+        page.wait_for_load_state("networkidle")
         tables = page.evaluate(
             """[...document.querySelectorAll('.table-wrap')].filter(wrap =>
                   wrap.scrollWidth > wrap.clientWidth
@@ -875,6 +879,8 @@ def test_a_phone_keeps_room_for_the_figures_beside_names_and_totals(site, page, 
         for path in paths:
             page.goto(site.url + path)
             expect(page.locator("table.figures").first).to_be_visible()
+            # a panel loaded after the page (the targets) is in and labelled before measuring
+            page.wait_for_load_state("networkidle")
             boxes = page.evaluate(
                 """[...document.querySelectorAll('.table-wrap')]
                     .filter(wrap => wrap.scrollWidth > wrap.clientWidth
