@@ -1238,12 +1238,16 @@ def test_a_download_that_cannot_be_made_says_why(site, page, monkeypatch, consol
     with page.expect_download() as csv_file:
         ledger.locator("a", has_text="CSV").click()
     assert csv_file.value.suggested_filename.endswith(".csv")
+    # Wait for the whole file: a test that ended while the server still streamed it left
+    # SQLite's shared database locked, so the next test found the last one's rows.
+    assert csv_file.value.path().read_bytes().startswith(b"\xef\xbb\xbf")
     monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 1)
     ledger.locator("a", has_text="XLSX").click()
     expect(page.locator("h1")).to_have_text("行数过多，无法生成 XLSX 文件")
     with page.expect_download() as instead:
         page.locator("main a", has_text="CSV").first.click()
     assert instead.value.suggested_filename.endswith(".csv")
+    assert instead.value.path().read_bytes().startswith(b"\xef\xbb\xbf")
 
 
 NAMES_OF_BOXES = """root => [...root.querySelectorAll('tr.form-row .select2-selection')]
