@@ -36,6 +36,10 @@ run: $(VENV)/.runtime .secret_key
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# How each database's suite is run, by `test` and by `test-sqlite` / `test-postgres`.
+SQLITE_PYTEST = $(BIN)/pytest -o cache_dir=test-results/sqlite-cache --output=test-results/sqlite
+POSTGRES_PYTEST = $(BIN)/python tests/pgserver.py -- $(BIN)/pytest --output=test-results/postgres
+
 ## The whole suite on SQLite and on a throwaway PostgreSQL, both at once (one per core: the
 ## suite takes about 45 minutes instead of 80); fails if either fails. The PostgreSQL run
 ## reports as it goes; the SQLite run writes to test-results/sqlite.log, shown when both end.
@@ -45,11 +49,10 @@ test: $(VENV)/.dev
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	@mkdir -p test-results; \
-	$(BIN)/pytest -o cache_dir=test-results/sqlite-cache --output=test-results/sqlite \
-		$(PYTEST_ARGS) > test-results/sqlite.log 2>&1 & sqlite=$$!; \
+	$(SQLITE_PYTEST) $(PYTEST_ARGS) > test-results/sqlite.log 2>&1 & sqlite=$$!; \
 	trap 'kill $$sqlite 2>/dev/null; wait $$sqlite; exit 130' INT TERM HUP; \
 	echo "== PostgreSQL (SQLite runs beside it, into test-results/sqlite.log) =="; \
-	$(BIN)/python tests/pgserver.py -- $(BIN)/pytest --output=test-results/postgres $(PYTEST_ARGS); \
+	$(POSTGRES_PYTEST) $(PYTEST_ARGS); \
 	postgres=$$?; wait $$sqlite; sqlite=$$?; \
 	echo "== SQLite =="; cat test-results/sqlite.log; \
 	echo "== SQLite: $$([ $$sqlite = 0 ] && echo passed || echo FAILED)," \
@@ -57,10 +60,10 @@ test: $(VENV)/.dev
 	[ $$sqlite = 0 ] && [ $$postgres = 0 ]
 
 test-sqlite: $(VENV)/.dev
-	$(BIN)/pytest -o cache_dir=test-results/sqlite-cache --output=test-results/sqlite $(PYTEST_ARGS)
+	$(SQLITE_PYTEST) $(PYTEST_ARGS)
 
 test-postgres: $(VENV)/.dev
-	$(BIN)/python tests/pgserver.py -- $(BIN)/pytest --output=test-results/postgres $(PYTEST_ARGS)
+	$(POSTGRES_PYTEST) $(PYTEST_ARGS)
 
 ## Benchmark on a throwaway PostgreSQL with a generated national-scale data set (not part of test).
 ## BENCH_ARGS="--lines 200000 --villages 20000" for a quicker run; results also in bench-results.json.

@@ -548,14 +548,22 @@ def _year_out_of_range(request, date_hierarchy: str | None) -> bool:
     return False
 
 
-def _pk_or_404(model, object_id) -> tuple[Any, bool]:
-    """The primary key an admin URL's object id stands for, and whether such a record exists
-    (in any scope); an id that is none ("abc", "1.5", a number too large for the column) is
-    a page that is not there."""
+def _pk_of(model, object_id) -> Any:
+    """The primary key an admin URL's object id stands for; an id that is none ("abc",
+    "1.5", a number too large for the column) is a page that is not there."""
     try:
-        pk = model._meta.pk.to_python(unquote(str(object_id)))
+        return model._meta.pk.to_python(unquote(str(object_id)))
+    except (ValueError, TypeError, ValidationError) as error:
+        raise Http404 from error
+
+
+def _pk_or_404(model, object_id) -> tuple[Any, bool]:
+    """The primary key an admin URL's object id stands for (_pk_of), and whether such a
+    record exists (in any scope)."""
+    pk = _pk_of(model, object_id)
+    try:
         return pk, model._default_manager.filter(pk=pk).exists()
-    except (ValueError, TypeError, OverflowError, ValidationError) as error:
+    except OverflowError as error:  # a number too large for the column
         raise Http404 from error
 
 
@@ -2098,8 +2106,15 @@ class AssignmentAdmin(GuardsRequests, SearchByShownNames, ReadOnlyHistoryAdmin):
     def history_view(self, request, object_id, extra_context=None):
         """An assignment made before assignments had an audit trail (migration 0046) has
         only Django's log of the admin's actions: shown as before, not as no history."""
-        pk, exists = _pk_or_404(self.model, object_id)
-        if exists and not self.model.history.filter(id=pk).exists():
+        pk = _pk_of(self.model, object_id)
+        try:
+            older = (
+                not self.model.history.filter(id=pk).exists()
+                and self.model._default_manager.filter(pk=pk).exists()
+            )
+        except OverflowError as error:  # a number too large for the column
+            raise Http404 from error
+        if older:
             response = admin.ModelAdmin.history_view(self, request, object_id, extra_context)
             if isinstance(response, TemplateResponse):  # not rendered yet: Django's template
                 response.template_name = "admin/object_history.html"

@@ -2878,6 +2878,13 @@ class TestRequestsEveryAdminRefuses:
         assert admin_client.get(url + path.format(pk=locked.pk)).status_code == 404
         assert admin_client.get(f"{url}{locked.pk}/history/").status_code == 200
 
+    @pytest.mark.parametrize("object_id", ["abc", "1.5", "99999999999999999999", "0"])
+    def test_an_assignments_history_of_an_id_that_is_none_is_not_found(
+        self, admin_client, object_id
+    ):
+        url = f"/admin/partnerships/assignment/{object_id}/history/"
+        assert admin_client.get(url).status_code == 404
+
     def test_save_as_new_sent_by_hand_copies_nothing(self, admin_client, reference):
         """No page offers "save as new"; sent by hand, Django copied the visit with its
         handovers, whose amounts were then counted twice."""

@@ -58,3 +58,15 @@ def test_a_row_edited_on_another_records_page_names_that_page(reference):
     assert error is not None, out
     assert f"/admin/partnerships/donation/{line.donation_id}/change/" in out
     assert "control character" in out
+
+
+def test_a_choice_no_longer_offered_is_listed(reference):
+    """A kind of organisation an upgrade withdrew stays on the rows that had it."""
+    organisation = Organisation.objects.order_by("pk").first()
+    assert organisation is not None
+    Organisation.objects.filter(pk=organisation.pk).update(kind="withdrawn")
+    out, error = check_records()
+    assert error is not None, out
+    [line] = out.splitlines()
+    assert line.startswith(f"organisation {organisation.pk},") and "'withdrawn'" in line
+    assert "not one of the choices offered today." in line

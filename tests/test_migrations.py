@@ -26,6 +26,7 @@ def test_committed_migrations_are_unchanged_and_new_ones_recorded():
     assert not [name for name in recorded if name not in present], "a migration was removed"
     new = [name for name in present if name not in recorded]
     assert not new, (
-        f"Not recorded yet: {new}. Once committed, record them: "
-        "(cd partnerships/migrations && sha256sum 0*.py) > tests/golden/migrations.sha256"
+        f"Not recorded yet: {new}. Once committed, record them (and them only: a changed "
+        "one is then still caught): (cd partnerships/migrations && sha256sum "
+        f"{' '.join(new)}) >> ../../tests/golden/migrations.sha256"
     )

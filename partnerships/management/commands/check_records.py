@@ -88,6 +88,11 @@ def problems_of(model: type[models.Model]) -> Iterator[Problem]:
     ]
     if not fields:
         return
+    offered = {
+        field.name: frozenset(key for key, _label in field.flatchoices)
+        for field in fields
+        if field.choices
+    }
     edited_on = page_of(model)
     link = [edited_on[1].attname] if edited_on and edited_on[1] is not None else []
     rows = (
@@ -100,11 +105,12 @@ def problems_of(model: type[models.Model]) -> Iterator[Problem]:
         if edited_on is not None:
             page = (edited_on[0], values.pop(0) if link else pk)
         for field, value in zip(fields, values, strict=True):
-            if messages := field_problems(field, value):
+            if messages := field_problems(field, value, offered.get(field.name)):
                 yield Problem(model, pk, page, field, value, messages)
 
 
-def field_problems(field: models.Field, value) -> list[str]:
+def field_problems(field: models.Field, value, offered: frozenset | None) -> list[str]:
+    """What is wrong with one stored value; `offered` holds the field's choices, if any."""
     if value in field.empty_values:
         return []
     messages = []
@@ -112,7 +118,7 @@ def field_problems(field: models.Field, value) -> list[str]:
         field.run_validators(value)
     except ValidationError as error:
         messages += error.messages
-    if field.choices and value not in {key for key, _label in field.flatchoices}:
+    if offered is not None and value not in offered:
         messages.append("not one of the choices offered today.")
     if isinstance(value, str):
         # In a name only: there it makes a twin the pickers cannot tell apart. In a note it
