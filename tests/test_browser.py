@@ -3,6 +3,7 @@
 import datetime
 import io
 import re
+import threading
 import time
 import unicodedata
 from decimal import Decimal
@@ -24,8 +25,49 @@ pytestmark = [
 ]
 
 
+class RequestsInFlight:
+    """Counts the live server's requests begun and not yet closed (a streamed download is
+    closed when its last row is sent, or its reader leaves)."""
+
+    def __init__(self):
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def started(self, **_kwargs):
+        with self.changed:
+            self.count += 1
+
+    def finished(self, **_kwargs):
+        with self.changed:
+            self.count -= 1
+            self.changed.notify_all()
+
+    def wait_for_none(self, seconds: float) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.count <= 0, timeout=seconds)
+
+
 @pytest.fixture
 def site(live_server, django_user_model):
+    """The live server with the reference and sample data and an official's account. A test
+    may end while the server still answers the page (a panel loading, a file streaming):
+    the database is emptied for the next test only once every request has ended, as SQLite's
+    shared in-memory database cannot be emptied while a request reads it (a CI run failed
+    so, and the next test then found this one's rows)."""
+    from django.core.signals import request_finished, request_started
+
+    in_flight = RequestsInFlight()
+    request_started.connect(in_flight.started, weak=False, dispatch_uid="in-flight-start")
+    request_finished.connect(in_flight.finished, weak=False, dispatch_uid="in-flight-end")
+    try:
+        yield _site(live_server, django_user_model)
+        in_flight.wait_for_none(seconds=30)
+    finally:
+        request_started.disconnect(dispatch_uid="in-flight-start")
+        request_finished.disconnect(dispatch_uid="in-flight-end")
+
+
+def _site(live_server, django_user_model):
     from partnerships.management.commands import load_reference_data
 
     load_reference_data.load()
