@@ -318,6 +318,19 @@ class ChildHistory:
     more: int  # changes not shown, beyond CHILD_ROWS_SHOWN
 
 
+def _with_linked_records(rows, historical: type[models.Model]):
+    """`rows` of a historical model with the records their keys name, in as many queries
+    whatever their number. simple-history's own select_related joins a required key's record
+    with an inner join, which dropped every row whose record is gone: the activities of a
+    deleted visit, the funds of a deleted project vanished from its history. A required
+    key's record is fetched apart instead, so a deleted one is missing (label names the row
+    without it)."""
+    keys = [field for field in historical.tracked_fields if isinstance(field, models.ForeignKey)]
+    return rows.select_related(*(key.name for key in keys if key.null)).prefetch_related(
+        *(key.name for key in keys if not key.null)
+    )
+
+
 def child_histories(
     parent: type[models.Model],
     inlines: Iterable,
@@ -340,14 +353,16 @@ def child_histories(
         if manager_name is None or not getattr(inline, "history_shown", True):
             continue
         key = _get_foreign_key(parent, model, fk_name=inline.fk_name)
+        manager = getattr(model, manager_name)
         rows = (
-            getattr(model, manager_name)
-            .filter(visible(model), getattr(inline, "history_q", Q()), **{key.attname: object_id})
+            manager.filter(
+                visible(model), getattr(inline, "history_q", Q()), **{key.attname: object_id}
+            )
             .filter(Q() if since is None else Q(history_date__gte=since))
-            ._select_related_history_tracked_objs()
             .select_related("history_user")
             .order_by("-history_date", "-history_id")
         )
+        rows = _with_linked_records(rows, manager.model)
         shown = list(rows[: CHILD_ROWS_SHOWN + 1])
         more = 0
         if len(shown) > CHILD_ROWS_SHOWN:

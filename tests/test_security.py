@@ -18,6 +18,7 @@ from django.utils import timezone
 from partnerships import access
 from partnerships.middleware import RENEWED_AT
 from partnerships.models import (
+    AidProject,
     Assignment,
     Donation,
     DonationLine,
@@ -756,6 +757,34 @@ class TestAuditTrail:
         url = f"/admin/partnerships/assignment/{assignment.pk}/history/"
         page = page_text(admin_client.get(url))
         assert "<td>已添加。</td>" in page, page
+
+    def test_a_deleted_records_history_keeps_the_rows_of_its_page(self, admin_client, reference):
+        """A deleted visit's history showed its own adding and deleting only: the changes
+        of its activities, a deleted project's of its funds, were left out (simple-history
+        joined each version to its visit or project, which is gone)."""
+        visit = Visit.objects.create(
+            partnership=reference.town_pairing,
+            direction=reference.visit.direction,
+            start_date=datetime.date(2024, 5, 1),
+            end_date=datetime.date(2024, 5, 2),
+        )
+        visit.activities.create(kind=reference.visit.activities.first().kind, title="看望支教老师")
+        project = AidProject.objects.create(
+            partnership=reference.pairing, name="示例项目", region=reference.jiangkou
+        )
+        project.funds.create(year=2024, committed=Decimal("100000"))
+        for url in (
+            f"/admin/partnerships/visit/{visit.pk}/",
+            f"/admin/partnerships/aidproject/{project.pk}/",
+        ):
+            assert admin_client.post(f"{url}delete/", {"post": "yes"}).status_code == 302
+            page = page_text(admin_client.get(f"{url}history/"))
+            rows = page.split('class="child-history"')
+            assert len(rows) == 2, page  # the page's one kind of rows
+            assert rows[1].count("<td>已创建</td>") == 1 and rows[1].count("<td>已删除</td>") == 1
+        assert "看望支教老师" in page_text(
+            admin_client.get(f"/admin/partnerships/visit/{visit.pk}/history/")
+        )
 
     def test_an_assignment_deleted_keeps_its_history(
         self, admin_client, admin_user, reference, django_user_model
