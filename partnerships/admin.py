@@ -917,13 +917,18 @@ class RecordAdmin(
 
     def save_related(self, request, form, formsets, change):
         """Saves the links and rows below the record (_save_related), then says which of the
-        records saved fall outside their pairing's years (models.outside_pairing_years)."""
+        records saved fall outside their pairing's years (models.outside_pairing_years), are
+        dated ahead of today (dated_ahead) or record what another does (recorded_twice)."""
         self._save_related(request, form, formsets, change)
         saved = [form.instance]
         for formset in formsets:
             saved += getattr(formset, "new_objects", [])
             saved += [row for row, _fields in getattr(formset, "changed_objects", [])]
         for record in saved:
+            if isinstance(record, (Posting, VillageEnterprisePair)):  # dated by a span
+                if warning := recorded_twice(record, may_delete=self._may_delete(request, record)):
+                    self.message_user(request, warning, messages.WARNING)
+                continue
             if not isinstance(record, (Visit, Meeting, Donation)):
                 continue
             # A row dated by the visit of this page: the visit's own warning says its years.

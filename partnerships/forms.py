@@ -113,6 +113,14 @@ NUMERIC_FIELDS = (
 
 DATE_FIELDS = (forms.DateField, forms.DateTimeField, forms.SplitDateTimeField)
 
+GROUPED_DIGITS = re.compile(r"\s*[0-9]{1,3}(?:,[0-9]{3})+\s*")
+
+
+def without_thousands_separators(text: str) -> str:
+    """1,200 as 1200; any other text as it is (1,20 is no number, and stays refused)."""
+    return text.replace(",", "") if GROUPED_DIGITS.fullmatch(text) else text
+
+
 INVALID_DATE = _("Enter a valid date, such as 2024-03-06.")
 
 
@@ -125,6 +133,11 @@ class RefusesControlCharacters:
         drop_invisible(self)
         numeric = [name for name, field in self.fields.items() if isinstance(field, NUMERIC_FIELDS)]
         rewrite_posted(self, numeric, from_full_width)
+        # A count typed with thousands separators (1,200 teachers, as reports write it).
+        counts = [
+            name for name, field in self.fields.items() if isinstance(field, forms.IntegerField)
+        ]
+        rewrite_posted(self, counts, without_thousands_separators)
         # With Chinese punctuation on, an input method types 。 for the point of 2024.3.6.
         dates = [name for name, field in self.fields.items() if isinstance(field, DATE_FIELDS)]
         rewrite_posted(self, dates, lambda text: text.replace("。", "."))

@@ -986,10 +986,12 @@ def dated_ahead(record) -> str | None:
 
 
 def recorded_twice(record, *, may_delete: bool = True) -> str | None:
-    """Whether another visit, meeting or handover of the same pairing records the same thing:
-    a visit of the same days and direction, a meeting of the same title and day (or visit),
-    a handover of the same day, visit, amount, kind, receiving region, donors and recipients
-    (as an import tells one "already recorded"). Not refused (two handovers may be alike),
+    """Whether another visit, meeting, handover, posting or village–enterprise pair of the
+    same pairing records the same thing: a visit of the same days and direction, a meeting of
+    the same title and day (or visit), a handover of the same day, visit, amount, kind,
+    receiving region, donors and recipients (as an import tells one "already recorded"), a
+    posting of the same kind, direction, person or number, place and dates, a pair of the
+    same village, organisation, meeting and dates. Not refused (two handovers may be alike),
     but said when staff save it: saved twice, it counted twice in every total, and the visit
     picker listed two identical entries. None if no other is alike."""
     if record.pk is None or record.partnership_id is None:
@@ -1002,6 +1004,17 @@ def recorded_twice(record, *, may_delete: bool = True) -> str | None:
     elif isinstance(record, Donation):
         same = {"date": record.date, "visit": record.visit_id, "amount": record.amount}
         same.update(kind=record.kind, region=record.region_id)
+    elif isinstance(record, (Posting, VillageEnterprisePair)):
+        same = {
+            name: getattr(record, name)
+            for name in ("start_date", "end_date", "known_on", "known_during_id")
+        }
+        if isinstance(record, Posting):  # a group counted twice in the people sent
+            same.update(kind=record.kind, direction=record.direction, person=record.person_id)
+            same.update(headcount=record.headcount, host_region=record.host_region_id)
+        else:
+            same.update(organisation=record.organisation_id, village=record.village_id)
+            same.update(meeting=record.meeting_id)
     else:
         return None
     others = (
@@ -1452,7 +1465,10 @@ class HeldDuringVisit(Versioned):
                         "date": _(
                             "The date must fall within the visit's dates (%(start)s to %(end)s)."
                         )
-                        % {"start": visit.start_date, "end": visit.end_date}
+                        % {
+                            "start": formats.date_format(visit.start_date),
+                            "end": formats.date_format(visit.end_date),
+                        }
                     }
                 )
             if (
@@ -2536,6 +2552,62 @@ class InPostPeriod(Versioned):
             raise ValidationError({"known_on": _("This day is before the start date.")})
         if self.known_on and self.end_date and self.known_on > self.end_date:
             raise ValidationError({"known_on": _("This day is after the end date.")})
+        if self.known_during_id:
+            self._clean_known_during(self.known_during)
+
+    def _clean_known_during(self, visit: Visit) -> None:
+        """The visit that found it under way agrees with its dates and its pairing: the visit's
+        page lists it as called on, which a visit of another pairing, or of days it was not
+        under way, would say wrongly (and a visit of a locked year would change unnoticed)."""
+        if not visit.has_valid_dates:
+            return
+        days = {
+            "start": formats.date_format(visit.start_date),
+            "end": formats.date_format(visit.end_date),
+        }
+        if self.known_on and not visit.covers(self.known_on):
+            raise ValidationError(
+                {
+                    "known_on": _(
+                        "This day is not during the visit chosen (%(start)s to %(end)s): give "
+                        "a day of the visit, or only one of the two."
+                    )
+                    % days
+                }
+            )
+        if self.start_date and visit.end_date < self.start_date:
+            raise ValidationError(
+                {
+                    "known_during": _(
+                        "This visit (%(start)s to %(end)s) ended before the start date."
+                    )
+                    % days
+                }
+            )
+        if self.end_date and visit.start_date > self.end_date:
+            raise ValidationError(
+                {
+                    "known_during": _("This visit (%(start)s to %(end)s) began after the end date.")
+                    % days
+                }
+            )
+        partnership = self.partnership if self.partnership_id else None  # every subclass has one
+        if (
+            partnership is not None
+            and visit.partnership_id
+            and not (
+                partnership.is_within(visit.partnership) or visit.partnership.is_within(partnership)
+            )
+        ):
+            raise ValidationError(
+                {
+                    "known_during": _(
+                        "The visit must be of this pairing, of one above it or of one within it; "
+                        "this one is of %(partnership)s."
+                    )
+                    % {"partnership": visit.partnership}
+                }
+            )
 
     @property
     def known_day(self) -> datetime.date | None:

@@ -543,18 +543,21 @@ def new_meeting(reference, *participants) -> dict:
 
 class TestMeetings:
     def test_it_rejects_a_date_outside_its_visit(self, english_admin_client, reference):
-        response = english_admin_client.post(
-            MEETING_ADD,
-            {
-                "title": "补充座谈会",
-                "partnership": reference.pairing.pk,
-                "visit": reference.visit.pk,
-                "date": "2023-01-20",
-                **management("participants"),
-            },
-        )
+        data = {
+            "title": "补充座谈会",
+            "partnership": reference.pairing.pk,
+            "visit": reference.visit.pk,
+            "date": "2023-01-20",
+            **management("participants"),
+        }
+        response = english_admin_client.post(MEETING_ADD, data)
         assert "The date must fall within the visit's dates (2023-01-10 to 2023-01-12)." in (
             form_errors(response)
+        )
+        # its days written as every Chinese page writes them, not 2023-01-10
+        del english_admin_client.defaults["HTTP_ACCEPT_LANGUAGE"]
+        assert "日期须在考察交流期间内（2023年1月10日至2023年1月12日）。" in form_errors(
+            english_admin_client.post(MEETING_ADD, data)
         )
         assert Meeting.objects.count() == 2
 

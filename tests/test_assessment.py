@@ -311,6 +311,90 @@ class TestEntry:
         )
         assert "Give the start date" in " ".join(form_errors(response))
 
+    def test_the_visit_that_found_a_posting_agrees_with_it(self, english_admin_client, reference):
+        """ "Known during the visit" was stored whatever it said: the visit's page then listed
+        as called on teachers who began after it, or of another pairing, and a clerk could
+        so change a locked year's visit record."""
+        visit = reference.visit
+        elsewhere = Partnership.objects.create(
+            helping_region=Region.objects.create(name="示例东省", level=1),
+            assisted_region=Region.objects.create(name="示例西省", level=1),
+        )
+        other_visit = Visit.objects.create(
+            partnership=elsewhere,
+            direction="east_to_west",
+            start_date=visit.start_date,
+            end_date=visit.end_date,
+        )
+        day_after = visit.end_date + datetime.timedelta(days=1)
+        day_before = visit.start_date - datetime.timedelta(days=1)
+        base = {
+            "partnership": reference.pairing.pk,
+            "kind": "teacher",
+            "direction": "east_to_west",
+            "host_region": reference.jiangkou.pk,
+            "known_during": visit.pk,
+        }
+        refused = {
+            "not during the visit chosen": {"known_on": day_after.isoformat()},
+            "ended before the start date": {"start_date": day_after.isoformat()},
+            "began after the end date": {
+                "start_date": "2020-01-01",
+                "end_date": day_before.isoformat(),
+            },
+            "must be of this pairing, of one above it or of one within it": {
+                "known_during": other_visit.pk
+            },
+        }
+        for message, values in refused.items():
+            response = english_admin_client.post(
+                "/admin/partnerships/posting/add/", {**base, **values}
+            )
+            assert message in " ".join(form_errors(response)), (values, form_errors(response))
+        assert Posting.objects.count() == 2  # the reference's two groups
+        for agreeing in (
+            {"known_on": visit.start_date.isoformat()},
+            {"start_date": "2020-01-01", "end_date": visit.start_date.isoformat()},
+        ):
+            response = english_admin_client.post(
+                "/admin/partnerships/posting/add/", {**base, **agreeing}
+            )
+            assert response.status_code == 302, form_errors(response)
+
+    def test_a_posting_entered_twice_is_said(self, admin_client, reference):
+        """Saved twice, a group of teachers counted twice in the people sent, without a word,
+        where a visit, meeting or handover saved twice is said."""
+        data = {
+            "partnership": reference.pairing.pk,
+            "kind": "teacher",
+            "direction": "east_to_west",
+            "host_region": reference.qixin.pk,
+            "headcount": "1,200",  # as reports write a count
+            "start_date": "2025-09-01",
+            "end_date": "2026-07-15",
+        }
+        first = admin_client.post("/admin/partnerships/posting/add/", data, follow=True)
+        saved = Posting.objects.latest("pk")
+        assert saved.headcount == 1200
+        assert "已有一条相同的" not in page_text(first)
+        again = admin_client.post("/admin/partnerships/posting/add/", data, follow=True)
+        assert Posting.objects.filter(headcount=1200).count() == 2
+        said = [str(m.message) for m in again.context["messages"]]
+        [warning] = [m for m in said if "已有一条相同的" in m]
+        assert f"编号 {saved.pk}）" in warning, said
+
+    def test_a_village_pair_entered_twice_is_said(self, reference):
+        from partnerships.models import recorded_twice
+
+        pair = VillageEnterprisePair.objects.get()
+        assert recorded_twice(pair) is None
+        pair.pk = None
+        pair.save()
+        assert "编号" in (recorded_twice(pair) or "")
+        pair.village = reference.qixin  # another village: another pair
+        pair.save()
+        assert recorded_twice(pair) is None
+
     def test_a_figure_refused_is_not_refused_again_as_missing(
         self, english_admin_client, reference
     ):
