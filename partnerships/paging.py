@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+
+ASCII_NUMBER = re.compile(r"[0-9]+")
 
 
 class KeysFirstPaginator(Paginator):
@@ -37,6 +41,14 @@ class KeysFirstPaginator(Paginator):
             if tuple(object_list.query.order_by[:1]) != ("-year",):
                 raise ValueError("rows_per_year needs a list ordered by year, the latest first")
             self.count = sum(rows_per_year.values())
+
+    def get_page(self, number) -> Page:
+        """The page an address asks for (`?page=`), as Django's get_page gives it, except that
+        a number below 1 is the first page, not the last, and only ASCII digits are a number
+        (int() also reads "٢" as 2)."""
+        if not (isinstance(number, str) and ASCII_NUMBER.fullmatch(number)) or int(number) < 1:
+            number = 1
+        return super().get_page(number)
 
     def page(self, number) -> Page:
         """Django's page, with the rows of the years before it left out when they are known."""

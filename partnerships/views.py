@@ -304,12 +304,17 @@ def shared_query(request: HttpRequest) -> str:
     return f"?{query.urlencode()}" if query else ""
 
 
-def export_links(request: HttpRequest, summary: str, **scope: int) -> list[tuple[str, str]]:
+def export_links(
+    request: HttpRequest, summary: str, filters=DashboardFilterForm, **scope: int
+) -> list[tuple[str, str]]:
     """Download links for a panel: its summary, with the page's filters and its subject.
 
-    Only the filters come from the page's address; what the download is about comes from
-    `scope` alone (a page's own `year` or `pairing` parameter is not the download's)."""
-    query = _query_of(request, OverviewFilterForm)
+    Only the filters come from the page's address, and only those the page applies
+    (`filters`, its form; None for a page without filters, a visit's): a province typed
+    into a pairing's address, which its page ignores, emptied its downloads. What the
+    download is about comes from `scope` alone (a page's own `year` or `pairing` parameter
+    is not the download's)."""
+    query = _query_of(request, filters) if filters is not None else QueryDict(mutable=True)
     for name, pk in scope.items():
         query[name] = str(pk)
     suffix = f"?{query.urlencode()}" if query else ""
@@ -361,10 +366,10 @@ def overview(request: HttpRequest) -> HttpResponse:
             reach_url=reverse("overview_reach") + _overview_query(request),
             pairings=pairings,
             pairings_not_listed=sum(row.not_listed_below for row in pairings),
-            yearly_exports=export_links(request, "yearly"),
-            pairing_exports=export_links(request, "pairings"),
-            ledger_exports=export_links(request, "ledger"),
-            visit_exports=export_links(request, "visits"),
+            yearly_exports=export_links(request, "yearly", OverviewFilterForm),
+            pairing_exports=export_links(request, "pairings", OverviewFilterForm),
+            ledger_exports=export_links(request, "ledger", OverviewFilterForm),
+            visit_exports=export_links(request, "visits", OverviewFilterForm),
         )
         if _full_page(request):
             from .assessment import ranking_context
@@ -636,8 +641,8 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _require_in_scope(request, visit.partnership)
     context = {
         **visit_record_context(visit, access.scope_for(request.user)),
-        "ledger_exports": export_links(request, "ledger", visit=visit.pk),
-        "visit_exports": export_links(request, "visits", visit=visit.pk),
+        "ledger_exports": export_links(request, "ledger", None, visit=visit.pk),
+        "visit_exports": export_links(request, "visits", None, visit=visit.pk),
         "record_url": reverse("visit_record", args=[visit.pk]),
         "record_pdf_url": reverse("visit_record_pdf", args=[visit.pk]),
     }

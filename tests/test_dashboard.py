@@ -1943,6 +1943,11 @@ def test_the_pager_offers_first_and_last_pages_and_counts_rows(
     english = official_client.get(f"{url}&page=2", HTTP_ACCEPT_LANGUAGE="en")
     assert f"{paginator.count:,} entries in all" in page_text(english)
     assert "First page" in page_text(english) and "Last page" in page_text(english)
+    # a page number typed by hand: below 1, or not in ASCII digits, is the first page (0 and
+    # -1 gave the last, "٢" the second); past the end, the last
+    for typed, shown in [("0", 1), ("-1", 1), ("٢", 1), ("abc", 1), ("9" * 30, last_number)]:
+        response = official_client.get(f"{url}&page={typed}")
+        assert response.context["page"].number == shown, typed
 
 
 def test_an_organisations_page_lists_what_it_received(official_client, reference):

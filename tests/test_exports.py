@@ -289,6 +289,26 @@ def test_download_links_take_the_filters_not_the_pages_own_parameters(official_c
     assert "pairing=1" not in page.split("/export/ledger.csv", 1)[1].split('"', 1)[0]
 
 
+def test_download_links_take_only_the_filters_their_page_applies(official_client, reference):
+    """A province typed into a pairing's address, which its page ignores, went into its
+    downloads, which came out empty; a visit's page has no filters at all, yet its ledger
+    was narrowed by a category typed into its address."""
+    province = Region.objects.get(name="广东省").pk  # the helping side's
+    pages = {
+        f"/pairings/{reference.pairing.pk}/": "ledger_exports",
+        f"/regions/{reference.jiangkou.pk}/": "ledger_exports",
+        f"/visits/{reference.visit.pk}/": "ledger_exports",
+    }
+    for url, links in pages.items():
+        response = official_client.get(f"{url}?helping_province={province}&category=education")
+        [csv_link] = [link for label, link in response.context[links] if label == "CSV"]
+        assert "province" not in csv_link, csv_link
+        assert ("category=education" in csv_link) != url.startswith("/visits/"), csv_link
+    overview = official_client.get(f"/?helping_province={province}")
+    [csv_link] = [link for label, link in overview.context["ledger_exports"] if label == "CSV"]
+    assert f"helping_province={province}" in csv_link  # the overview's own filter
+
+
 def test_exports_need_a_signed_in_user(client, reference):
     response = client.get("/export/ledger.csv")
     assert response.status_code == 302
