@@ -254,11 +254,14 @@ def _year_table(table: reports.YearTable, name: Any, scope: str) -> Summary:
         for row in table.rows
     ]
     totals = _share_cells([*table.column_shares, table.total_share])
-    if table.rest and not table.rows:
+    if table.rest:
+        # A town named itself without its share (reports._mark_own_unknown_share) says so,
+        # as its page's 不详 does.
+        rest_note = _unknown_note(table.rest, table.years)
+        label = table.rest.label + (punctuation.punct("；") + rest_note if rest_note else "")
         # A village's own row is all there is: its unknown shares are the table's.
-        rows.append([*[""] * 5, table.rest.label, *totals])
-    elif table.rest:
-        rows.append([*[""] * 5, table.rest.label, *_cells(table.rest)])
+        cells = totals if not table.rows else _cells(table.rest)
+        rows.append([*[""] * 5, label, *cells])
     total_label = _("Total")
     if table.unknown_shares:
         # The page says 不详 for these years: the download must not let 0.00 pass for a figure.

@@ -236,6 +236,22 @@ class TestReferenceFigures:
         assert table.rest.total == Decimal("850000.00")
         assert table.total == Decimal("1050000.00")
 
+    def test_a_town_named_without_its_share_has_its_own_row(self, official_client, reference):
+        """The reference handover names 闵孝镇 itself among its recipients without its share;
+        no village of it is recorded. Its page had a table of no row above "合计 不详", and
+        its download a row for what was not itemised below it, without a word."""
+        town = reference.minxiao
+        table = official_client.get(f"/regions/{town.pk}/").context["table"]
+        assert table.rows == [] and table.rest is not None
+        assert table.rest.label == "闵孝镇（未向下细分）" and table.rest.unknown == [1]
+        rows = csv_rows(official_client.get(f"/export/places.csv?region={town.pk}"))
+        assert rows[1][5] == "闵孝镇（未向下细分）；不含 1 笔捐赠中份额不详的部分（2023）"
+        assert rows[1][6:] == ["", ""]  # not 0.00: its share is not known
+        # once itemised to the town, its row is that figure, no longer unknown
+        itemise(reference.donation, Decimal("100000.00"), town)
+        table = official_client.get(f"/regions/{town.pk}/").context["table"]
+        assert table.rest.total == Decimal("100000.00") and not any(table.rest.unknown)
+
     @pytest.mark.parametrize("many", [0, 1, 2, 5000])
     def test_a_regions_donations_are_the_same_by_any_plan(self, reference, monkeypatch, many):
         """A region with few handovers is listed by their ids, one with many by where they
