@@ -2892,6 +2892,31 @@ class AidProject(Versioned):
             raise ValidationError(
                 {"completed_on": _("A project cannot be completed before the year it started.")}
             )
+        begun = self.status in (
+            ProjectStatus.BUILDING,
+            ProjectStatus.COMPLETED,
+            ProjectStatus.SUSPENDED,
+        )
+        # "planned" may be reported before its start, not "under construction"
+        if (
+            begun
+            and self.status_as_of
+            and self.start_year
+            and self.status_as_of.year < self.start_year
+        ):
+            raise ValidationError(
+                {
+                    "status_as_of": _(
+                        "A project cannot be under way, completed or suspended before the "
+                        "year it started (%(year)s)."
+                    )
+                    % {"year": self.start_year}
+                }
+            )
+        if self.status_as_of and self.completed_on and self.status_as_of < self.completed_on:
+            raise ValidationError(
+                {"status_as_of": _("A completed project's status is known from its completion.")}
+            )
         if self.partnership_id and self.region_id:
             message = Donation.region_outside_assisted_side(
                 self.region, self.partnership, _("The project's place must lie within %(region)s.")

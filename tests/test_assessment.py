@@ -555,6 +555,35 @@ class TestEntry:
         project = AidProject.objects.get(name="云舍村道路")
         assert list(project.funds.values_list("committed", "spent")) == [(Decimal("0.00"), None)]
 
+    def test_a_projects_status_is_not_known_before_it_could_be(
+        self, english_admin_client, reference
+    ):
+        """A project begun in 2024 was saved as under construction as of 2020, and one
+        completed on 2025-06-01 as completed as of 2025-01-01."""
+        data = {
+            "partnership": reference.pairing.pk,
+            "name": "云舍村道路",
+            "region": reference.jiangkou.pk,
+            "category": "industry",
+            "status": "building",
+            "start_year": "2024",
+            "status_as_of": "2020-01-01",
+            "funds-TOTAL_FORMS": "0",
+            "funds-INITIAL_FORMS": "0",
+            "inspections-TOTAL_FORMS": "0",
+            "inspections-INITIAL_FORMS": "0",
+        }
+        url = "/admin/partnerships/aidproject/add/"
+        refused = " ".join(form_errors(english_admin_client.post(url, data)))
+        assert "before the year it started (2024)" in refused
+        data.update(status="completed", completed_on="2025-06-01", status_as_of="2025-01-01")
+        refused = " ".join(form_errors(english_admin_client.post(url, data)))
+        assert "status is known from its completion" in refused
+        assert not AidProject.objects.filter(name="云舍村道路").exists()
+        data.update(status="planned", completed_on="", status_as_of="2023-11-01")
+        response = english_admin_client.post(url, data)  # planned before its start: so it is
+        assert response.status_code == 302, form_errors(response)
+
     def test_a_projects_years_are_those_a_date_may_have(self, admin_client, reference):
         """A funds row of 2099 and a start in 2099 were saved, where a date of 2099 is refused
         and targets stop at next year."""
