@@ -252,13 +252,18 @@ def links_in_one_version(instance: models.Model) -> Iterator[None]:
 
 
 def set_deltas(
-    model: type[models.Model], records: Sequence, m2m: dict[str, dict] | None = None
+    model: type[models.Model],
+    records: Sequence,
+    m2m: dict[str, dict] | None = None,
+    visit_years: dict[Any, int] | None = None,
 ) -> None:
     """Give each record (newest first, all of one object) its `label` and
     `history_delta_changes`: what it changed against the record before it, readable. The
     oldest one changed nothing it can be compared with. `m2m`: _m2m_values of these records
-    (or more), when the caller has read them already."""
-    visit_years = _years_of_undated_visits(model, records)
+    (or more), and `visit_years`: _years_of_undated_visits of them (or more), when the
+    caller has read them already."""
+    if visit_years is None:
+        visit_years = _years_of_undated_visits(model, records)
     for record in records:
         record.label = label(record, visit_years)
     if m2m is None:
@@ -319,16 +324,15 @@ class ChildHistory:
 
 
 def _with_linked_records(rows, historical: type[models.Model]):
-    """`rows` of a historical model with the records their keys name, in as many queries
-    whatever their number. simple-history's own select_related joins a required key's record
-    with an inner join, which dropped every row whose record is gone: the activities of a
-    deleted visit, the funds of a deleted project vanished from its history. A required
-    key's record is fetched apart instead, so a deleted one is missing (label names the row
-    without it)."""
+    """`rows` of a historical model with the records their keys name, each key's fetched
+    apart, in as many queries whatever their number. Joined (simple-history's
+    select_related), the rows whose record is gone were dropped: the rows' own filter on
+    their page's key (a meeting's visit) makes an inner join, which the select_related then
+    reuses, so the activities of a deleted visit, the funds of a deleted project, a meeting
+    moved from a visit since deleted vanished from its history. A deleted record is missing
+    (label names the row without it)."""
     keys = [field for field in historical.tracked_fields if isinstance(field, models.ForeignKey)]
-    return rows.select_related(*(key.name for key in keys if key.null)).prefetch_related(
-        *(key.name for key in keys if not key.null)
-    )
+    return rows.prefetch_related(*(key.name for key in keys))
 
 
 def child_histories(
@@ -372,8 +376,9 @@ def child_histories(
         for record in shown:
             by_row.setdefault(getattr(record, model._meta.pk.attname), []).append(record)
         m2m = _m2m_values(model, shown)  # for every row at once
+        visit_years = _years_of_undated_visits(model, shown)  # and not a query a row
         for records in by_row.values():
-            set_deltas(model, records, m2m)
+            set_deltas(model, records, m2m, visit_years)
         # A save that changed nothing staff see (the visit page saves every row on it) is noise.
         shown = [
             record

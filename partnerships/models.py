@@ -1794,6 +1794,14 @@ class Donation(HeldDuringVisit):
         message = message or _("The receiving region must lie within %(region)s.")
         return message % {"region": partnership.assisted_region.name}
 
+    @property
+    def shows_lines(self) -> bool:
+        """Whether its record lists its lines: once one is itemised, every one, the rest not
+        itemised included (one not-itemised line alone is the handover itself). Reads the
+        lines prefetched, as the visit's page and its printed record have them."""
+        lines = self.lines.all()
+        return len(lines) > 1 or (len(lines) == 1 and lines[0].is_itemised)
+
     def rebalance(self) -> None:
         """Keep the lines adding up to the amount: the not-itemised line holds the rest.
 

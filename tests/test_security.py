@@ -23,6 +23,7 @@ from partnerships.models import (
     Donation,
     DonationLine,
     LockedYear,
+    Meeting,
     MeetingParticipant,
     Organisation,
     Partnership,
@@ -758,6 +759,17 @@ class TestAuditTrail:
         page = page_text(admin_client.get(url))
         assert "<td>已添加。</td>" in page, page
 
+    def test_a_visits_history_costs_no_query_a_row_without_a_day(self, admin_client, reference):
+        """Each meeting or handover of the visit's page without a day of its own looked up
+        its visit's year with a query of its own (history._years_of_undated_visits)."""
+        visit = reference.visit
+        url = f"/admin/partnerships/visit/{visit.pk}/history/"
+        admin_client.get(url)  # what a process looks up once is not counted
+        few = count_queries(admin_client, url)
+        for n in range(5):
+            Meeting.objects.create(partnership=reference.pairing, title=f"座谈会{n}", visit=visit)
+        assert count_queries(admin_client, url) == few
+
     def test_a_deleted_records_history_keeps_the_rows_of_its_page(self, admin_client, reference):
         """A deleted visit's history showed its own adding and deleting only: the changes
         of its activities, a deleted project's of its funds, were left out (simple-history
@@ -785,6 +797,25 @@ class TestAuditTrail:
         assert "看望支教老师" in page_text(
             admin_client.get(f"/admin/partnerships/visit/{visit.pk}/history/")
         )
+        # a meeting moved from a visit since deleted: its moving stays in that visit's history
+        first, second = (
+            Visit.objects.create(
+                partnership=reference.town_pairing,
+                direction=reference.visit.direction,
+                start_date=datetime.date(2024, 6, day),
+                end_date=datetime.date(2024, 6, day),
+            )
+            for day in (1, 2)
+        )
+        meeting = Meeting.objects.create(
+            partnership=reference.town_pairing, title="补充座谈会", visit=first
+        )
+        meeting.visit = second
+        meeting.save()
+        url = f"/admin/partnerships/visit/{first.pk}/"
+        assert admin_client.post(f"{url}delete/", {"post": "yes"}).status_code == 302
+        moved = page_text(admin_client.get(f"{url}history/")).split('class="child-history"')
+        assert len(moved) == 2 and "补充座谈会" in moved[1], moved
 
     def test_an_assignment_deleted_keeps_its_history(
         self, admin_client, admin_user, reference, django_user_model
