@@ -113,11 +113,11 @@ NUMERIC_FIELDS = (
 
 DATE_FIELDS = (forms.DateField, forms.DateTimeField, forms.SplitDateTimeField)
 
-GROUPED_DIGITS = re.compile(r"\s*[0-9]{1,3}(?:,[0-9]{3})+\s*")
+GROUPED_DIGITS = re.compile(r"\s*[1-9][0-9]{0,2}(?:,[0-9]{3})+\s*")
 
 
 def without_thousands_separators(text: str) -> str:
-    """1,200 as 1200; any other text as it is (1,20 is no number, and stays refused)."""
+    """1,200 as 1200; any other text as it is (1,20 or 0,500 is no count, and stays refused)."""
     return text.replace(",", "") if GROUPED_DIGITS.fullmatch(text) else text
 
 
@@ -134,9 +134,7 @@ class RefusesControlCharacters:
         numeric = [name for name, field in self.fields.items() if isinstance(field, NUMERIC_FIELDS)]
         rewrite_posted(self, numeric, from_full_width)
         # A count typed with thousands separators (1,200 teachers, as reports write it).
-        counts = [
-            name for name, field in self.fields.items() if isinstance(field, forms.IntegerField)
-        ]
+        counts = [name for name, field in self.fields.items() if type(field) is forms.IntegerField]
         rewrite_posted(self, counts, without_thousands_separators)
         # With Chinese punctuation on, an input method types 。 for the point of 2024.3.6.
         dates = [name for name, field in self.fields.items() if isinstance(field, DATE_FIELDS)]

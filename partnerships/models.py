@@ -881,8 +881,8 @@ class Partnership(Versioned, TreePathMixin):
                     )
                     % {
                         "pairing": clash.partnership,
-                        "start": clash.period_start,
-                        "end": clash.period_end,
+                        "start": formats.date_format(clash.period_start),
+                        "end": formats.date_format(clash.period_end),
                     }
                 }
             )
@@ -990,10 +990,10 @@ def recorded_twice(record, *, may_delete: bool = True) -> str | None:
     same pairing records the same thing: a visit of the same days and direction, a meeting of
     the same title and day (or visit), a handover of the same day, visit, amount, kind,
     receiving region, donors and recipients (as an import tells one "already recorded"), a
-    posting of the same kind, direction, person or number, place and dates, a pair of the
-    same village, organisation, meeting and dates. Not refused (two handovers may be alike),
-    but said when staff save it: saved twice, it counted twice in every total, and the visit
-    picker listed two identical entries. None if no other is alike."""
+    posting of the same kind, direction, person or number, place, organisations and dates, a
+    pair of the same village, organisation, meeting and dates. Not refused (two handovers may
+    be alike), but said when staff save it: saved twice, it counted twice in every total, and
+    the visit picker listed two identical entries. None if no other is alike."""
     if record.pk is None or record.partnership_id is None:
         return None
     if isinstance(record, Visit):
@@ -1012,6 +1012,10 @@ def recorded_twice(record, *, may_delete: bool = True) -> str | None:
         if isinstance(record, Posting):  # a group counted twice in the people sent
             same.update(kind=record.kind, direction=record.direction, person=record.person_id)
             same.update(headcount=record.headcount, host_region=record.host_region_id)
+            same.update(
+                host_organisation=record.host_organisation_id,
+                sending_organisation=record.sending_organisation_id,
+            )
         else:
             same.update(organisation=record.organisation_id, village=record.village_id)
             same.update(meeting=record.meeting_id)
@@ -1303,8 +1307,13 @@ class Visit(Versioned):
         year = self.start_date.year
         with transaction.atomic():
             super().save(*args, **kwargs)
-            # Meetings and donations without a day of their own are dated by this visit.
+            # Meetings and donations without a day of their own are dated by this visit, as
+            # are people sent and village–enterprise pairs known only by it (InPostPeriod).
             self.meetings.filter(date__isnull=True).exclude(year=year).update(year=year)
+            for found in (self.posting_seen, self.villageenterprisepair_seen):
+                dated_by_it = found.filter(start_date__isnull=True, known_on__isnull=True)
+                dated_by_it.filter(end_date__isnull=True).update(year=year, last_year=year)
+                dated_by_it.filter(end_date__isnull=False).update(year=year)
             moved = self.donations.filter(date__isnull=True).exclude(year=year)
             # A queryset update sends no signal: the summary keys it leaves and enters are
             # refreshed here, in the same transaction.
@@ -1345,6 +1354,39 @@ class Visit(Versioned):
 
     def covers(self, day: datetime.date) -> bool:
         return self.start_date <= day <= self.end_date
+
+    def clean(self):
+        """New days or a new pairing must still agree with the people sent and the
+        village–enterprise pairs recorded as found during it (InPostPeriod): moved past a
+        posting's end, the visit's page would list it as called on when it was not in post."""
+        super().clean()
+        if self.pk is None or not self.has_valid_dates or not self.partnership_id:
+            return
+        found = [
+            *Posting.objects.filter(known_during=self.pk).select_related(
+                "partnership", "person", "host_region"
+            ),
+            *VillageEnterprisePair.objects.filter(known_during=self.pk).select_related(
+                "partnership"
+            ),
+        ]
+        for record in found:
+            try:
+                record._clean_known_during(self)
+            except ValidationError as error:
+                raise ValidationError(
+                    _(
+                        "“%(record)s” (%(what)s, number %(number)d) is recorded as found during "
+                        "this visit and would no longer agree with it: %(reason)s Correct that "
+                        "record first."
+                    )
+                    % {
+                        "record": record,
+                        "what": record._meta.verbose_name,
+                        "number": record.pk,
+                        "reason": " ".join(error.messages),
+                    }
+                ) from error
 
     @property
     def has_valid_dates(self) -> bool:
@@ -2567,6 +2609,23 @@ class InPostPeriod(Versioned):
         """The visit that found it under way agrees with its dates and its pairing: the visit's
         page lists it as called on, which a visit of another pairing, or of days it was not
         under way, would say wrongly (and a visit of a locked year would change unnoticed)."""
+        partnership = self.partnership if self.partnership_id else None  # every subclass has one
+        if (
+            partnership is not None
+            and visit.partnership_id
+            and not (
+                partnership.is_within(visit.partnership) or visit.partnership.is_within(partnership)
+            )
+        ):
+            raise ValidationError(
+                {
+                    "known_during": _(
+                        "The visit must be of this pairing, of one above it or of one within it; "
+                        "this one is of %(partnership)s."
+                    )
+                    % {"partnership": visit.partnership}
+                }
+            )
         if not visit.has_valid_dates:
             return
         days = {
@@ -2597,23 +2656,6 @@ class InPostPeriod(Versioned):
                 {
                     "known_during": _("This visit (%(start)s to %(end)s) began after the end date.")
                     % days
-                }
-            )
-        partnership = self.partnership if self.partnership_id else None  # every subclass has one
-        if (
-            partnership is not None
-            and visit.partnership_id
-            and not (
-                partnership.is_within(visit.partnership) or visit.partnership.is_within(partnership)
-            )
-        ):
-            raise ValidationError(
-                {
-                    "known_during": _(
-                        "The visit must be of this pairing, of one above it or of one within it; "
-                        "this one is of %(partnership)s."
-                    )
-                    % {"partnership": visit.partnership}
                 }
             )
 
@@ -2923,7 +2965,7 @@ class AidProject(Versioned):
             )
         if self.status_as_of and self.completed_on and self.status_as_of < self.completed_on:
             raise ValidationError(
-                {"status_as_of": _("A completed project's status is known from its completion.")}
+                {"status_as_of": _("The status date cannot be before the completion date.")}
             )
         if self.partnership_id and self.region_id:
             message = Donation.region_outside_assisted_side(
@@ -3214,8 +3256,8 @@ class CooperationResult(Versioned):
                         )
                         % {
                             "pairing": other.partnership,
-                            "start": other.period_start,
-                            "end": other.period_end,
+                            "start": formats.date_format(other.period_start),
+                            "end": formats.date_format(other.period_end),
                         }
                     }
                 )

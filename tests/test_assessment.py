@@ -361,6 +361,27 @@ class TestEntry:
             )
             assert response.status_code == 302, form_errors(response)
 
+    def test_a_visit_moved_moves_what_it_alone_dates(self, reference):
+        """Moved from 2023 to 2025, the visit's page listed the teachers called on in 2025,
+        while they still counted in 2023; moved past a posting's end, the visit contradicted
+        the posting, whose own page could then not be saved."""
+        from django.core.exceptions import ValidationError
+
+        visit = reference.visit
+        teachers = Posting.objects.filter(known_during=visit)
+        assert set(teachers.values_list("year", "last_year")) == {(2023, 2023)}
+        visit.start_date = datetime.date(2025, 3, 1)
+        visit.end_date = datetime.date(2025, 3, 2)
+        visit.full_clean()
+        visit.save()
+        assert set(teachers.values_list("year", "last_year")) == {(2025, 2025)}
+        ended = teachers.first()
+        ended.end_date = datetime.date(2025, 3, 31)
+        ended.save()
+        visit.start_date = visit.end_date = datetime.date(2025, 4, 1)
+        with pytest.raises(ValidationError, match="在结束日期之后才开始"):
+            visit.full_clean()
+
     def test_a_posting_entered_twice_is_said(self, admin_client, reference):
         """Saved twice, a group of teachers counted twice in the people sent, without a word,
         where a visit, meeting or handover saved twice is said."""
@@ -382,6 +403,17 @@ class TestEntry:
         said = [str(m.message) for m in again.context["messages"]]
         [warning] = [m for m in said if "已有一条相同的" in m]
         assert f"编号 {saved.pk}）" in warning, said
+
+    def test_only_a_count_in_thousands_loses_its_commas(self):
+        from partnerships.forms import without_thousands_separators as read
+
+        assert [read(t) for t in ["1,200", "12,345,678", " 1,200 "]] == [
+            "1200",
+            "12345678",
+            " 1200 ",
+        ]
+        for kept in ["0,500", "00,500", "1,20", "1,2000", "1.200", "abc"]:
+            assert read(kept) == kept  # refused as no whole number by the field
 
     def test_a_village_pair_entered_twice_is_said(self, reference):
         from partnerships.models import recorded_twice
@@ -578,7 +610,7 @@ class TestEntry:
         assert "before the year it started (2024)" in refused
         data.update(status="completed", completed_on="2025-06-01", status_as_of="2025-01-01")
         refused = " ".join(form_errors(english_admin_client.post(url, data)))
-        assert "status is known from its completion" in refused
+        assert "cannot be before the completion date" in refused
         assert not AidProject.objects.filter(name="云舍村道路").exists()
         data.update(status="planned", completed_on="", status_as_of="2023-11-01")
         response = english_admin_client.post(url, data)  # planned before its start: so it is

@@ -70,3 +70,27 @@ def test_a_choice_no_longer_offered_is_listed(reference):
     [line] = out.splitlines()
     assert line.startswith(f"organisation {organisation.pk},") and "'withdrawn'" in line
     assert "not one of the choices offered today." in line
+
+
+def test_rules_between_fields_added_since_are_checked(reference):
+    """A posting found during a visit of days it was not in post, and a project under
+    construction as of before its start, were saved before those rules: listed."""
+    import datetime
+
+    from partnerships.models import Posting
+
+    teachers = Posting.objects.filter(known_during=reference.visit).order_by("pk").first()
+    assert teachers is not None
+    Posting.objects.filter(pk=teachers.pk).update(end_date=datetime.date(2020, 1, 1))
+    project = AidProject.objects.order_by("pk").first()
+    assert project is not None
+    AidProject.objects.filter(pk=project.pk).update(
+        status="building", start_year=2024, status_as_of=datetime.date(2020, 1, 1)
+    )
+    out, error = check_records()
+    assert error is not None and error.startswith("2 values"), (out, error)
+    [posting] = [line for line in out.splitlines() if line.startswith("person or group sent")]
+    assert "began after the end date" in posting
+    assert f"/admin/partnerships/posting/{teachers.pk}/change/" in posting
+    [status] = [line for line in out.splitlines() if line.startswith(f"aid project {project.pk},")]
+    assert "before the year it started (2024)" in status

@@ -304,6 +304,11 @@ def test_download_links_take_only_the_filters_their_page_applies(official_client
         [csv_link] = [link for label, link in response.context[links] if label == "CSV"]
         assert "province" not in csv_link, csv_link
         assert ("category=education" in csv_link) != url.startswith("/visits/"), csv_link
+    # the targets and ranking downloads are of a year, whatever the page's filters: a
+    # category in the address made their links a 400 ("以下筛选条件无法应用")
+    targets = official_client.get(f"/pairings/{reference.pairing.pk}/targets/?category=education")
+    [csv_link] = [link for label, link in targets.context["target_exports"] if label == "CSV"]
+    assert "category" not in csv_link and official_client.get(csv_link).status_code == 200
     overview = official_client.get(f"/?helping_province={province}")
     [csv_link] = [link for label, link in overview.context["ledger_exports"] if label == "CSV"]
     assert f"helping_province={province}" in csv_link  # the overview's own filter

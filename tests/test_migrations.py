@@ -28,5 +28,5 @@ def test_committed_migrations_are_unchanged_and_new_ones_recorded():
     assert not new, (
         f"Not recorded yet: {new}. Once committed, record them (and them only: a changed "
         "one is then still caught): (cd partnerships/migrations && sha256sum "
-        f"{' '.join(new)}) >> ../../tests/golden/migrations.sha256"
+        f"{' '.join(new)}) >> tests/golden/migrations.sha256"
     )

@@ -9,8 +9,10 @@ page is refused. Run after `migrate`: each value a field's own rules refuse is l
 name that holds characters that show as nothing (a save drops them; such a name may be a twin
 of another, to be merged), and each text with a control character (a save refuses it).
 
-Only what each field says of its own value is checked, not the rules between fields or
-records a form adds (a handover's lines against its total), which were there from the start.
+Beside what each field says of its own value, the rules between a record's fields that
+upgrades added are checked (RULES_BETWEEN_FIELDS: the visit that found people sent, a
+project's status date); not those that were there from the start (a handover's lines against
+its total), which no saved record can break.
 """
 
 from collections.abc import Iterator
@@ -27,7 +29,14 @@ from django.utils import translation
 
 from partnerships import summary
 from partnerships.forms import CONTROL_CHARACTERS, INVISIBLE_CHARACTERS
-from partnerships.models import DataChange, DataVersion, StagedImport
+from partnerships.models import (
+    AidProject,
+    DataChange,
+    DataVersion,
+    Posting,
+    StagedImport,
+    VillageEnterprisePair,
+)
 
 # Kept by the code, not typed by staff: nothing in them is a user's to correct.
 NOT_ENTERED = {*summary.DERIVED, StagedImport, DataVersion, DataChange}
@@ -42,7 +51,7 @@ class Command(BaseCommand):
         found = 0
         with translation.override("en"):
             for model in entered_models():
-                for problem in problems_of(model):
+                for problem in [*problems_of(model), *rule_problems(model)]:
                     found += 1
                     if found <= SHOWN:  # the rest are only counted
                         self.stdout.write(problem.line())
@@ -131,6 +140,45 @@ def field_problems(field: models.Field, value, offered: frozenset | None) -> lis
         if CONTROL_CHARACTERS.search(value):
             messages.append("holds a control character, which a save refuses: remove it.")
     return messages
+
+
+def _visit_that_found_it(record) -> None:
+    if record.known_during_id:
+        record._clean_known_during(record.known_during)
+
+
+# The rules between fields added after records were saved, and how each is checked: the
+# visit that found people sent or a village–enterprise pair agrees with them; a project's
+# status is not reported before it could be true. Few rows (thousands), read in full.
+RULES_BETWEEN_FIELDS = {
+    Posting: (_visit_that_found_it, ["partnership", "known_during__partnership"]),
+    VillageEnterprisePair: (_visit_that_found_it, ["partnership", "known_during__partnership"]),
+    AidProject: (AidProject.clean, ["partnership", "region"]),
+}
+
+
+def rule_problems(model: type[models.Model]) -> Iterator[Problem]:
+    """The records of `model` that its rules between fields (RULES_BETWEEN_FIELDS) refuse."""
+    if model not in RULES_BETWEEN_FIELDS:
+        return
+    check, related = RULES_BETWEEN_FIELDS[model]
+    edited_on = page_of(model)
+    records = model._base_manager.select_related(*related).order_by("pk")
+    for record in records.iterator(chunk_size=CHUNK):
+        try:
+            check(record)
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                field = model._meta.get_field(name)
+                page = None
+                if edited_on is not None:
+                    key = edited_on[1]
+                    page = (
+                        edited_on[0],
+                        record.pk if key is None else getattr(record, key.attname),
+                    )
+                value = getattr(record, field.attname)
+                yield Problem(model, record.pk, page, field, value, messages)
 
 
 def page_of(model: type[models.Model]) -> tuple[type[models.Model], Any] | None:
