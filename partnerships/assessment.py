@@ -126,7 +126,9 @@ def targets_context(request: HttpRequest, partnership: Partnership) -> tuple[dic
         strip=[by_year[y] for y in strip_years],
         report_url=reverse("pairing_report", args=[partnership.pk, year]),
         report_pdf_url=reverse("pairing_report_pdf", args=[partnership.pk, year]),
-        target_exports=export_links(request, "targets", None, pairing=partnership.pk, year=year),
+        target_exports=export_links(
+            request, "targets", filters=None, pairing=partnership.pk, year=year
+        ),
     )
     return context, 200
 
@@ -172,7 +174,7 @@ def ranking_context(request: HttpRequest) -> tuple[dict, int]:
     if year is None:
         return context, 400
     context["ranking"] = indicators.ranking(year=year, scope=scope)
-    context["ranking_exports"] = export_links(request, "ranking", None, year=year)
+    context["ranking_exports"] = export_links(request, "ranking", filters=None, year=year)
     return context, 200
 
 

@@ -1310,10 +1310,16 @@ class Visit(Versioned):
             # Meetings and donations without a day of their own are dated by this visit, as
             # are people sent and village–enterprise pairs known only by it (InPostPeriod).
             self.meetings.filter(date__isnull=True).exclude(year=year).update(year=year)
+            # Their last year moves too where no end date sets it (InPostPeriod.save).
             for found in (self.posting_seen, self.villageenterprisepair_seen):
-                dated_by_it = found.filter(start_date__isnull=True, known_on__isnull=True)
-                dated_by_it.filter(end_date__isnull=True).update(year=year, last_year=year)
-                dated_by_it.filter(end_date__isnull=False).update(year=year)
+                found.filter(start_date__isnull=True, known_on__isnull=True).update(
+                    year=year,
+                    last_year=Case(
+                        When(end_date__isnull=True, then=Value(year)),
+                        default=F("last_year"),
+                        output_field=models.PositiveSmallIntegerField(),
+                    ),
+                )
             moved = self.donations.filter(date__isnull=True).exclude(year=year)
             # A queryset update sends no signal: the summary keys it leaves and enters are
             # refreshed here, in the same transaction.
@@ -2602,6 +2608,11 @@ class InPostPeriod(Versioned):
             raise ValidationError({"known_on": _("This day is before the start date.")})
         if self.known_on and self.end_date and self.known_on > self.end_date:
             raise ValidationError({"known_on": _("This day is after the end date.")})
+        self.clean_visit_that_found_it()
+
+    def clean_visit_that_found_it(self) -> None:
+        """The rule on `known_during` alone (also checked on records saved before it,
+        by `check_records`)."""
         if self.known_during_id:
             self._clean_known_during(self.known_during)
 

@@ -1153,21 +1153,24 @@ def region_year_table(*, filters: Filters, region: Region) -> YearTable:
     children = place_names({*by_child, *by_place})
     unknown = unknown_shares(filters=filters, region=region)
     years = year_span(filters=filters, data_years=years_covered({**unknown, **year_totals}))
+    rest_label = _("Not itemised below %(region)s") % {"region": region.name}
     table = _table(
         years=years,
         by_place=by_child,
         places=children,
         year_totals=year_totals,
-        rest_label=_("Not itemised below %(region)s") % {"region": region.name},
+        rest_label=rest_label,
         unknown_by_place=by_place,
     )
     table.unknown_shares = unknown
     if unknown and region.level != Region.Level.VILLAGE:
-        _mark_own_unknown_share(table, filters=filters, region=region)
+        _mark_own_unknown_share(table, filters=filters, region=region, rest_label=rest_label)
     return table
 
 
-def _mark_own_unknown_share(table: YearTable, *, filters: Filters, region: Region) -> None:
+def _mark_own_unknown_share(
+    table: YearTable, *, filters: Filters, region: Region, rest_label: str
+) -> None:
     """The handovers naming the region itself without its share (_links_without_share) mark
     its own row, what was not itemised below it, as "unknown": a town named so (闵孝镇, FACTS.md)
     had a table of no row above a total of "unknown"."""
@@ -1183,8 +1186,7 @@ def _mark_own_unknown_share(table: YearTable, *, filters: Filters, region: Regio
     if not set(table.years).intersection(own):
         return
     if table.rest is None:
-        label = _("Not itemised below %(region)s") % {"region": region.name}
-        table.rest = TableRow(label, None, [ZERO] * len(table.years), ZERO)
+        table.rest = TableRow(rest_label, None, [ZERO] * len(table.years), ZERO)
     table.rest.unknown = [own.get(year, 0) for year in table.years]
 
 

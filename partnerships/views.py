@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache, wraps
+from functools import cache, partial, wraps
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -305,13 +305,14 @@ def shared_query(request: HttpRequest) -> str:
 
 
 def export_links(
-    request: HttpRequest, summary: str, filters=DashboardFilterForm, **scope: int
+    request: HttpRequest, summary: str, *, filters: type[DashboardFilterForm] | None, **scope: int
 ) -> list[tuple[str, str]]:
     """Download links for a panel: its summary, with the page's filters and its subject.
 
     Only the filters come from the page's address, and only those the page applies
-    (`filters`, its form; None for a page without filters, a visit's): a province typed
-    into a pairing's address, which its page ignores, emptied its downloads. What the
+    (`filters`, its form, named by every caller; None for a page without filters, a
+    visit's): a province typed into a pairing's address, which its page ignores, emptied
+    its downloads. What the
     download is about comes from `scope` alone (a page's own `year` or `pairing` parameter
     is not the download's)."""
     query = _query_of(request, filters) if filters is not None else QueryDict(mutable=True)
@@ -366,10 +367,10 @@ def overview(request: HttpRequest) -> HttpResponse:
             reach_url=reverse("overview_reach") + _overview_query(request),
             pairings=pairings,
             pairings_not_listed=sum(row.not_listed_below for row in pairings),
-            yearly_exports=export_links(request, "yearly", OverviewFilterForm),
-            pairing_exports=export_links(request, "pairings", OverviewFilterForm),
-            ledger_exports=export_links(request, "ledger", OverviewFilterForm),
-            visit_exports=export_links(request, "visits", OverviewFilterForm),
+            yearly_exports=export_links(request, "yearly", filters=OverviewFilterForm),
+            pairing_exports=export_links(request, "pairings", filters=OverviewFilterForm),
+            ledger_exports=export_links(request, "ledger", filters=OverviewFilterForm),
+            visit_exports=export_links(request, "visits", filters=OverviewFilterForm),
         )
         if _full_page(request):
             from .assessment import ranking_context
@@ -486,6 +487,7 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if filters is None:
             return figures
         table = shown_villages(filters=filters, partnership=partnership)
+        links = partial(export_links, request, filters=DashboardFilterForm, pairing=partnership.pk)
         figures.update(
             filters=filters,
             table=table,
@@ -493,11 +495,11 @@ def pairing_detail(request: HttpRequest, pk: int) -> HttpResponse:
             timeline=reports.timeline(filters=filters, partnership=partnership),
             donors=reports.top_donors(filters=filters, partnership=partnership),
             children=reports.pairing_totals(filters=filters, within=partnership, max_depth=1),
-            village_exports=export_links(request, "villages", pairing=partnership.pk),
-            child_exports=export_links(request, "pairings", pairing=partnership.pk),
-            donor_exports=export_links(request, "donors", pairing=partnership.pk),
-            visit_exports=export_links(request, "visits", pairing=partnership.pk),
-            ledger_exports=export_links(request, "ledger", pairing=partnership.pk),
+            village_exports=links("villages"),
+            child_exports=links("pairings"),
+            donor_exports=links("donors"),
+            visit_exports=links("visits"),
+            ledger_exports=links("ledger"),
         )
         return figures
 
@@ -536,6 +538,7 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .select_related("helping_region", "assisted_region")
             .order_by("path")
         )
+        links = partial(export_links, request, filters=DashboardFilterForm, region=region.pk)
         return dict(
             filters=filters,
             table=table,
@@ -549,8 +552,8 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 unknown=table.unknown_shares,
             ),
             page=page,
-            place_exports=export_links(request, "places", region=region.pk),
-            ledger_exports=export_links(request, "ledger", region=region.pk),
+            place_exports=links("places"),
+            ledger_exports=links("ledger"),
         )
 
     return render_cached_page(request, "partnerships/region.html", context, build)
@@ -585,14 +588,15 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             PAGE_SIZE,
         ).get_page(request.GET.get("received_page"))
         reports.credit_sole_recipient(received_page.object_list, organisation)
+        links = partial(export_links, request, filters=DashboardFilterForm, donor=organisation.pk)
         return dict(
             filters=filters,
             yearly=yearly,
             chart=charts.donor_by_year(rows=yearly["years"]),
             page=page,
             received_page=received_page,
-            donor_exports=export_links(request, "donors", donor=organisation.pk),
-            ledger_exports=export_links(request, "ledger", donor=organisation.pk),
+            donor_exports=links("donors"),
+            ledger_exports=links("ledger"),
         )
 
     return render_cached_page(request, "partnerships/donor.html", context, build)
@@ -641,8 +645,8 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _require_in_scope(request, visit.partnership)
     context = {
         **visit_record_context(visit, access.scope_for(request.user)),
-        "ledger_exports": export_links(request, "ledger", None, visit=visit.pk),
-        "visit_exports": export_links(request, "visits", None, visit=visit.pk),
+        "ledger_exports": export_links(request, "ledger", filters=None, visit=visit.pk),
+        "visit_exports": export_links(request, "visits", filters=None, visit=visit.pk),
         "record_url": reverse("visit_record", args=[visit.pk]),
         "record_pdf_url": reverse("visit_record_pdf", args=[visit.pk]),
     }

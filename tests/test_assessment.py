@@ -376,6 +376,15 @@ class TestEntry:
         visit.save()
         assert set(teachers.values_list("year", "last_year")) == {(2025, 2025)}
         ended = teachers.first()
+        ended.end_date = datetime.date(2026, 1, 31)  # its last year is its end's, not the visit's
+        ended.save()
+        visit.start_date, visit.end_date = datetime.date(2025, 5, 1), datetime.date(2025, 5, 2)
+        visit.full_clean()
+        visit.save()
+        assert sorted(teachers.values_list("pk", "year", "last_year")) == sorted(
+            (pk, 2025, 2026 if pk == ended.pk else 2025)
+            for pk in teachers.values_list("pk", flat=True)
+        )
         ended.end_date = datetime.date(2025, 3, 31)
         ended.save()
         visit.start_date = visit.end_date = datetime.date(2025, 4, 1)

@@ -142,17 +142,15 @@ def field_problems(field: models.Field, value, offered: frozenset | None) -> lis
     return messages
 
 
-def _visit_that_found_it(record) -> None:
-    if record.known_during_id:
-        record._clean_known_during(record.known_during)
-
-
 # The rules between fields added after records were saved, and how each is checked: the
 # visit that found people sent or a village–enterprise pair agrees with them; a project's
 # status is not reported before it could be true. Few rows (thousands), read in full.
 RULES_BETWEEN_FIELDS = {
-    Posting: (_visit_that_found_it, ["partnership", "known_during__partnership"]),
-    VillageEnterprisePair: (_visit_that_found_it, ["partnership", "known_during__partnership"]),
+    Posting: (Posting.clean_visit_that_found_it, ["partnership", "known_during__partnership"]),
+    VillageEnterprisePair: (
+        VillageEnterprisePair.clean_visit_that_found_it,
+        ["partnership", "known_during__partnership"],
+    ),
     AidProject: (AidProject.clean, ["partnership", "region"]),
 }
 
