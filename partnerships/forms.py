@@ -981,10 +981,15 @@ class NoticesVanishedRows:
 
     def _who_last_changed(self, ids) -> list[str]:
         """Whoever last changed (deleted, moved) each of these records, by name, from the
-        audit trail: the message said only "someone else", whom no one could ask."""
+        audit trail: the message said only "someone else", whom no one could ask.
+
+        Only for records that were once this page's: an id typed into the page (another
+        pairing's handover) named the staff of records the user may not see."""
         manager = getattr(self.model, "history", None)
-        if manager is None:
+        fk = getattr(self, "fk", None)
+        if manager is None or fk is None or self.instance.pk is None:
             return []
+        ids = manager.filter(id__in=ids, **{fk.attname: self.instance.pk}).values("id")
         names = []
         latest = (
             manager.filter(id__in=ids)

@@ -2437,6 +2437,28 @@ class TestReviewedEdgeCases:
         assert "已被他人删除或移走。本次未作任何保存：" in page_text(response)
         assert "再重新录入您的修改。操作人：王芳。" in page_text(response)
 
+    def test_an_id_typed_into_the_page_names_no_one(
+        self, admin_client, client, reference, django_user_model
+    ):
+        """Another visit's handover id put into a row's hidden id: the refusal named whoever
+        last changed that handover, a record of a pairing the user may not see."""
+        colleague = django_user_model.objects.create_superuser("wangf", password="x")
+        colleague.last_name, colleague.first_name = "王", "芳"
+        colleague.save()
+        # A handover of no visit, last changed by the colleague.
+        other = handover(
+            reference.pairing, reference.pairing.assisted_region, "1000", datetime.date(2024, 3, 1)
+        )
+        other.history.update(history_user=colleague)
+        data = visit_change_data(reference)
+        data["donations-0-id"] = str(other.pk)
+        response = admin_client.post(
+            f"/admin/partnerships/visit/{reference.visit.pk}/change/", data
+        )
+        assert response.status_code == 200
+        assert "已被他人删除或移走" in page_text(response)
+        assert "王芳" not in page_text(response)
+
     def test_a_row_deleted_meanwhile_is_named_not_a_silent_refusal(self, admin_client, reference):
         """Someone deletes the visit's handover while the visit's page is open: saving the
         page says so, instead of "please correct the errors below" and nothing marked."""
