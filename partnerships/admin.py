@@ -691,15 +691,7 @@ class RecordAdmin(
             try:
                 pk.to_python(value)
             except ValidationError:
-                self.message_user(
-                    request,
-                    _(
-                        "Items must be selected in order to perform actions on them. No items "
-                        "have been changed."
-                    ),
-                    messages.WARNING,
-                )
-                return None
+                return _nothing_chosen(self, request)
         # One transaction: Django's "delete selected" logs each deletion before it deletes,
         # and a delete that lost to another save (a deadlock) left the log saying so.
         with transaction.atomic():
@@ -1547,9 +1539,23 @@ def _selected(count: int) -> str:
     return ngettext("%(count)d selected", "%(count)d selected", count) % {"count": count}
 
 
+def _nothing_chosen(modeladmin, request) -> None:
+    """What Django's list says when no rows are chosen for an action."""
+    modeladmin.message_user(
+        request,
+        _(
+            "Items must be selected in order to perform actions on them. No items "
+            "have been changed."
+        ),
+        messages.WARNING,
+    )
+
+
 @admin.action(description=_("Export the selected visits as CSV"))
 def export_visits(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
+    if not ids:  # only rows out of the user's scope chosen (ids sent by hand): no file of none
+        return _nothing_chosen(modeladmin, request)
     summary = exports.visits(filters=reports.Filters(), visit_ids=ids, scope=_selected(len(ids)))
     return exports.csv_response(summary)
 
@@ -1557,6 +1563,8 @@ def export_visits(modeladmin, request, queryset):
 @admin.action(description=_("Export the selected donations' lines as CSV"))
 def export_donations(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
+    if not ids:
+        return _nothing_chosen(modeladmin, request)
     summary = exports.ledger(filters=reports.Filters(), donation_ids=ids)
     summary.scope = _selected(len(ids))
     return exports.csv_response(summary)

@@ -829,3 +829,20 @@ def test_every_permission_a_page_lists_has_a_label_of_its_own_in_chinese(client,
         ours = shown.filter(content_type__app_label__in=["partnerships", "auth"])
         latin = [labels[p.codename] for p in ours if re.search("[A-Za-z]", labels[p.codename])]
         assert latin == []
+
+
+@pytest.mark.parametrize(
+    ("model", "action", "record"),
+    [("donation", "export_donations", "donation_b"), ("visit", "export_visits", "visit_b")],
+)
+def test_an_export_of_only_other_pairings_rows_is_no_file(client, world, model, action, record):
+    """Another pairing's ids sent by hand gave a file of a header alone, named as a choice of
+    0 rows: the list says no rows were chosen, as Django's does."""
+    client.force_login(world["users"]["staff_a"])
+    response = client.post(
+        f"/admin/partnerships/{model}/",
+        {"action": action, "_selected_action": [world[record].pk], "index": "0"},
+        follow=True,
+    )
+    assert "Content-Disposition" not in response
+    assert "必须先选中条目，才能对其执行操作" in page_text(response)
