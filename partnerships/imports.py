@@ -16,6 +16,7 @@ import datetime
 import difflib
 import io
 import re
+import unicodedata
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -300,6 +301,17 @@ def _refuse_formulas_without_values(data: bytes, unsaved: list[set[int]]) -> Non
         workbook.close()
 
 
+def _delimiter(text: str) -> str:
+    """Commas, or tabs as "Unicode text" and tab-separated files have them. Our headers hold
+    neither, so the line with the most of either among the top ones (the header, below a
+    title such as "单位：元，截至2024年12月" that has a comma or no tab) tells which; a stray
+    tab beside a header's commas is the comma-separated header's."""
+    top = text.splitlines()[:HEADER_SEARCHED]
+    counts = [(line.count("\t"), line.count(",")) for line in top]
+    tabs, commas = max(counts, key=max, default=(0, 0))
+    return "\t" if tabs > commas else ","
+
+
 def read_rows(data: bytes, filename: str) -> Rows:
     """All rows of the first visible sheet (or the CSV), as text, header first, with an
     XLSX's cells merged down several rows (Rows.merged_down). What the file is, is told by
@@ -354,11 +366,7 @@ def read_rows(data: bytes, filename: str) -> Rows:
         if not data.startswith(UTF16_BOMS) and _looks_binary(data):
             raise _not_csv_nor_xlsx()
         text = decode(data)
-        # Commas, or tabs as "Unicode text" and tab-separated files have them: our headers
-        # hold neither, so the first line tells which (a stray tab beside commas is a
-        # comma-separated header's, as before).
-        first = next(iter(text.splitlines()), "")
-        delimiter = "\t" if "\t" in first and "," not in first else ","
+        delimiter = _delimiter(text)
         # strict: a quotation mark left open (a stray " typed at a cell's start) is an error
         # at once; else the rest of the file was read into that one cell, and said to be a
         # note too long.
@@ -401,15 +409,43 @@ def read_rows(data: bytes, filename: str) -> Rows:
     return read
 
 
+def header_form(text: str) -> str:
+    """A header as compared: half- and full-width alike (金额(元) typed with the input
+    method's half-width brackets is 金额（元）), without spaces or line breaks (a header
+    wrapped in its cell with Alt+Enter), in lower case."""
+    return "".join(unicodedata.normalize("NFKC", exports.restore(text)).split()).lower()
+
+
 def header_names(columns: list[exports.Column]) -> dict[str, str]:
-    """Every spelling of a column header we accept (key, Chinese, English) → the column key."""
+    """Every spelling of a column header we accept (key, Chinese, English), as `header_form`
+    writes it → the column key."""
     names = {}
     for column in columns:
-        names[column.key.lower()] = column.key
+        names[header_form(column.key)] = column.key
         for language in ("zh-hans", "en"):
             with translation.override(language):
-                names[str(column.header).strip().lower()] = column.key
+                names[header_form(str(column.header))] = column.key
     return names
+
+
+BRACKETED = re.compile(r"\([^)]*\)")
+
+
+def _closest_heading(written: str, headings) -> str | None:
+    """The heading (as `header_form` writes it) that `written` most likely stands for, if
+    any is close: compared whole, and without what brackets hold (受赠乡镇村 for
+    受赠乡镇（街道）和村（社区）)."""
+    best, best_ratio = None, 0.6
+    for heading in headings:
+        ratio = max(
+            difflib.SequenceMatcher(None, written, heading).ratio(),
+            difflib.SequenceMatcher(
+                None, BRACKETED.sub("", written), BRACKETED.sub("", heading)
+            ).ratio(),
+        )
+        if ratio >= best_ratio and (best is None or ratio > best_ratio):
+            best, best_ratio = heading, ratio
+    return best
 
 
 # How many rows from the top may hold a title or blank rows above the header.
@@ -422,7 +458,7 @@ def map_rows(
     accepted = header_names(columns)
 
     def key_of(name: str) -> str | None:
-        return accepted.get(exports.restore(name).strip().lower())
+        return accepted.get(header_form(name))
 
     def positions_in(header: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -432,16 +468,16 @@ def map_rows(
                 found[key] = index
         return found
 
-    # The header is the first row, or the first with every column needed after a title and
-    # blank rows above it (a merged title such as "2024年捐赠台账", as offices write sheets).
-    start = next(
-        (
-            index
-            for index, row in enumerate(rows[:HEADER_SEARCHED])
-            if all(key in positions_in(row) for key in required)
-        ),
-        0,
-    )
+    # The header is the first row with every column needed, after a title and blank rows
+    # above it (a merged title such as "2024年捐赠台账", as offices write sheets); when no
+    # row has them all, the one with the most columns known, so that what is missing is
+    # said on the header's row, not the title's.
+    def fitness(index: int) -> tuple[bool, int]:
+        found = positions_in(rows[index])
+        return all(key in found for key in required), len(found)
+
+    top = range(min(len(rows), HEADER_SEARCHED))
+    start = max(top, key=lambda index: (fitness(index), -index))
     header = rows[start]
     preview.headers = header
     positions = positions_in(header)
@@ -449,7 +485,28 @@ def map_rows(
     for key in required:
         if key not in positions:
             preview.problems.append(
-                Problem(1, labels[key], _("This column is missing from the header row."))
+                Problem(start + 1, labels[key], _("This column is missing from the header row."))
+            )
+    # A header not known is not read. One close to a column not given (受赠乡镇村 for
+    # 受赠乡镇和村) is most likely that column mistyped: read as nothing, its handovers
+    # would be saved without their recipients, silently.
+    for name in header:
+        if not name or key_of(name) is not None:
+            continue
+        unread = {form: key for form, key in accepted.items() if key not in positions}
+        close = _closest_heading(header_form(name), unread)
+        if close:
+            preview.problems.append(
+                Problem(
+                    start + 1,
+                    name,
+                    _(
+                        "This column heading is not one the import reads, so its values would "
+                        "be left out. Did you mean “%(column)s”? Write the heading as the "
+                        "template does."
+                    )
+                    % {"column": labels[unread[close]]},
+                )
             )
     # A column twice: only the first would be read, and the other's values left unsaid.
     from openpyxl.utils import get_column_letter
@@ -672,8 +729,19 @@ class Directory:
             return key, _then(message, _("Did you mean %(name)s?") % {"name": meant.name})
         return key, _then(message, _("Did you mean “%(name)s”?") % {"name": meant.full_name})
 
-    def named_in(self, name: str, area: Region) -> list[Region]:
-        return list(Region.objects.filter(name=name, path__startswith=area.path))
+    def named_in(self, text: str, area: Region) -> list[Region]:
+        """The places in `area` named `text`: a name (新村), or a name with those above it
+        (太平镇 新村, up to its full name), for a county with two villages named alike."""
+        names = text.split()
+        lookups = {
+            "__".join(["parent"] * depth + ["name"]): name
+            for depth, name in enumerate(reversed(names))
+        }
+        return list(
+            Region.objects.filter(path__startswith=area.path, **lookups).select_related(
+                REGION_ANCESTORS
+            )[:10]
+        )
 
     def organisation(self, name: str, near: Region | None) -> tuple[Organisation | None, str]:
         if self.organisations is None:
@@ -862,6 +930,7 @@ def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, l
     for number, row in mapped:
         key = row.get("handover") or f"row-{number}"
         groups.setdefault(key, _Handover(rows=[])).rows.append((number, row))
+    _check_unnumbered_lines(mapped, labels, preview)
     directory = Directory(access.scope_for(user) if user is not None else access.ALL)
     handovers = list(groups.values())
     # The admin's own form, refusing locked years for this user as the admin page would.
@@ -875,6 +944,37 @@ def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, l
             preview.warnings.append(Problem(number, labels["date"], warning))
     _check_duplicates(handovers, labels, preview)
     return preview, handovers
+
+
+def _check_unnumbered_lines(
+    mapped: list[tuple[int, dict[str, str]]], labels: dict[str, str], preview: Preview
+) -> None:
+    """Rows without a handover number are a handover each. Itemised lines of one handover
+    written so (every fact of the handover repeated, no number) were saved as as many
+    handovers, its total counted once for each: such rows are a problem, asking for a
+    number."""
+    first_of: dict[tuple, int] = {}
+    for number, row in mapped:
+        if row.get("handover") or _is_itemised(row.get("itemised", "")) is not True:
+            continue
+        facts = tuple((key, value) for key, value in sorted(row.items()) if key not in _LINE_KEYS)
+        if facts not in first_of:
+            first_of[facts] = number
+            continue
+        preview.problems.append(
+            Problem(
+                number,
+                labels["handover"],
+                _(
+                    "This row and row %(row)d are itemised lines with the same handover (date, "
+                    "sides, donors, total and the rest) and no handover number, so each would "
+                    "be saved as a handover of its own, the total counted twice. If they are "
+                    "lines of one handover, give both the same handover number; if two "
+                    "handovers, give each its own."
+                )
+                % {"row": first_of[facts]},
+            )
+        )
 
 
 # Who gave what to whom, and when: two handovers equal in these are the same one. What it
@@ -896,6 +996,18 @@ def _handover_key(values: dict[str, Any], lines: list[tuple]) -> tuple:
         *(_pk(values.get(name)) for name in HANDOVER_FIELDS),
         *(frozenset(_pk(item) for item in values.get(name) or ()) for name in HANDOVER_SETS),
         tuple(sorted(lines, key=str)),
+    )
+
+
+# The giving alone (who gave how much of what, and when), to find a recorded handover
+# whose recipients or lines have changed since.
+GIVING_FIELDS = ("partnership", "date", "visit", "amount", "kind")
+
+
+def _given_key(values: dict[str, Any]) -> tuple:
+    return (
+        *(_pk(values.get(name)) for name in GIVING_FIELDS),
+        frozenset(_pk(item) for item in values.get("donors") or ()),
     )
 
 
@@ -930,6 +1042,7 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
         amount__in={values["amount"] for values in data},
     ).prefetch_related(*HANDOVER_SETS, Prefetch("lines", queryset=itemised, to_attr="itemised"))
     recorded = {}
+    given = {}  # the same giving, whatever its recipients (_given_key)
     for donation in candidates:
         fields = model_to_dict(donation, fields=HANDOVER_FIELDS + HANDOVER_SETS)
         lines = [
@@ -937,6 +1050,7 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
             for line in donation.itemised
         ]
         recorded.setdefault(_handover_key(fields, lines), donation)
+        given.setdefault(_given_key(fields), donation)
     column = labels.get("handover_total", "")
     first_row: dict[tuple, int] = {}
     for key, handover in keys:  # in the file's order
@@ -957,6 +1071,24 @@ def _check_duplicates(handovers: list[_Handover], labels, preview: Preview) -> N
             ) % {"row": first_row[key]}
         else:
             first_row[key] = row
+            # Recorded with other recipients or lines: itemised or corrected on its admin
+            # page after this file was imported, it no longer matched its own row, which was
+            # saved again without a word. It may also be a second gift, so it is said, to check.
+            same_giving = given.get(_given_key(handover.form.cleaned_data))
+            if same_giving is not None:
+                preview.warnings.append(
+                    Problem(
+                        row,
+                        column,
+                        _(
+                            "Perhaps already recorded: %(donation)s has the same pairing, date, "
+                            "amount, funds or materials and donors, with other recipients or "
+                            "lines (itemised or corrected on its admin page since?). If it is "
+                            "this handover, remove the row; it would be counted twice."
+                        )
+                        % {"donation": same_giving},
+                    )
+                )
             continue
         preview.problems.append(Problem(row, column, message))
 
@@ -975,7 +1107,15 @@ def _check_handover(
     for number, row in handover.rows[1:]:
         for key in shared:
             if row.get(key, "") != first.get(key, ""):
-                problem(number, key, _("Differs from the first row of this handover."))
+                problem(
+                    number,
+                    key,
+                    _(
+                        "Differs from the first row of this handover (row %(row)d: "
+                        "“%(value)s”): write it the same in every row of the handover."
+                    )
+                    % {"row": first_number, "value": first.get(key, "")},
+                )
 
     helping = directory.region_by_full_name(first.get("helping_region", ""))
     assisted = directory.region_by_full_name(first.get("assisted_region", ""))
@@ -1106,11 +1246,29 @@ def _check_handover(
             recipients.append(found[0].pk)
         elif assisted is None:
             reported.add("recipient_regions")  # looked for in the assisted side, unknown
+        elif found:
+            # Two villages of the county named alike (新村 under two towns): named with the
+            # place above, each is found alone.
+            problem(
+                first_number,
+                "recipient_regions",
+                _(
+                    "%(region)s has several places named “%(name)s” (%(places)s): write it with "
+                    "the place above it, such as “%(example)s”."
+                )
+                % {
+                    "name": name,
+                    "region": assisted.name,
+                    "places": punctuation.joined(place.full_name for place in found),
+                    "example": f"{found[0].parent.name} {found[0].name}",
+                },
+            )
+            reported.add("recipient_regions")
         else:
             problem(
                 first_number,
                 "recipient_regions",
-                _("No single place named “%(name)s” in %(region)s.")
+                _("There is no place named “%(name)s” in %(region)s.")
                 % {"name": name, "region": assisted.name},
             )
             reported.add("recipient_regions")
@@ -1137,7 +1295,9 @@ def _check_handover(
             "amount": "handover_total",
             "materials_description": "materials",
             "region": "receiving_region",
-            "__all__": "date",
+            # The handover's day, or, for one dated by its visit alone, the visit's (a locked
+            # year was blamed on an empty date).
+            "__all__": "date" if first.get("date") or not first.get("visit") else "visit",
         }
         # A visit said to be wrong is left out: "give a date, or the visit" would repeat it.
         repeats = {str(NO_DATE_NOR_VISIT)} if "visit" in reported else set()

@@ -251,7 +251,7 @@ class TestDonationImport:
         assert [(w.row, w.column) for w in warnings] == [(4, "日期")]
         assert "晚于其结对关系“樟木头镇—江口县”的结束日期（2024年5月31日）" in warnings[0].message
         text = response.content.decode()
-        assert "1 笔捐赠交接的日期不在其结对关系的年份之内" in text
+        assert "1 笔捐赠交接列在下面待核对（日期不在其结对关系的年份之内" in text
         assert 'id="import-warnings"' in text
         assert confirm(admin_client, DONATION_IMPORT, response).status_code == 302
         assert Donation.objects.filter(date=datetime.date(2024, 6, 1)).exists()
@@ -946,6 +946,26 @@ def test_a_wrong_visit_does_not_hide_a_locked_year(client, reference, django_use
     assert not any("或其所在的考察交流" in message for _column, message in messages), messages
 
 
+def test_a_locked_year_of_a_handover_dated_by_its_visit_is_said_on_the_visit(
+    client, reference, django_user_model
+):
+    """Its date empty, the locked year was said on the date column."""
+    from django.contrib.auth.models import Group
+
+    from partnerships.access import DATA_ENTRY
+    from partnerships.models import Assignment, LockedYear
+
+    staff = django_user_model.objects.create_user("importer", password="x", is_staff=True)
+    staff.groups.add(Group.objects.get(name=DATA_ENTRY))
+    Assignment.objects.create(user=staff, partnership=reference.pairing)
+    client.force_login(staff)
+    LockedYear.objects.create(year=reference.visit.start_date.year)
+    row = list(GOOD_ROWS[2])
+    row[1], row[4] = "", reference.visit.start_date.isoformat()
+    problems = upload(client, DONATION_IMPORT, to_csv([HEADER, row])).context["preview"].problems
+    assert [p.column for p in problems if "已锁定" in p.message] == ["考察开始日期"], problems
+
+
 def test_a_misspelt_recipient_is_not_blamed_on_the_lines(admin_client, reference):
     """With 齐心材 unknown, the handover seemed to go to 双屯村 only: its line to 齐心村 was
     refused, and so was the rest, which no longer added up."""
@@ -1627,3 +1647,116 @@ def test_a_preview_of_one_record_asks_in_the_singular(english_admin_client, refe
     rows = [HEADER, GOOD_ROWS[2], [*GOOD_ROWS[2][:10], "2000", *GOOD_ROWS[2][11:]]]
     two = page_text(upload(english_admin_client, DONATION_IMPORT, to_csv(rows)))
     assert "Save these 2 records? All of them are saved, or none." in two
+
+
+class TestWhatAClerkWritesDifferently:
+    """Files as a clerk fills them in, which were read wrongly without a word."""
+
+    def test_lines_of_one_handover_without_its_number_are_a_problem(self, admin_client, reference):
+        """Two 已细分 rows repeating one handover's facts, its number left out: saved as two
+        handovers of 105万, the pairing's total rose by 210万."""
+        first, second = list(GOOD_ROWS[0]), list(GOOD_ROWS[0])
+        first[0] = second[0] = ""
+        first[6] = second[6] = "齐心村、闵孝镇"
+        second[15:18] = ["闵孝镇", "", "85万"]
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, second]))
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(3, "捐赠交接编号")], problems
+        assert "与第 2 行" in problems[0].message and "相同的交接编号" in problems[0].message
+        assert "payload" not in response.context
+        first[0] = second[0] = "H7"  # numbered, they are one handover of two lines
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, first, second]))
+        assert response.context["preview"].problems == []
+        confirm(admin_client, DONATION_IMPORT, response)
+        assert Donation.objects.filter(date=datetime.date(2024, 5, 6)).count() == 1
+
+    def test_a_recorded_handover_changed_since_is_listed_to_check(self, admin_client, reference):
+        """Imported, then given other recipients on its admin page: the same file imported
+        again no longer matched it and was saved a second time, without a word."""
+        data = to_csv([HEADER, GOOD_ROWS[2]])
+        confirm(admin_client, DONATION_IMPORT, upload(admin_client, DONATION_IMPORT, data))
+        recorded = Donation.objects.get(date=datetime.date(2024, 6, 1))
+        recorded.recipient_organisations.clear()
+        response = upload(admin_client, DONATION_IMPORT, data)
+        preview = response.context["preview"]
+        assert preview.problems == []
+        assert [(w.row, w.column) for w in preview.warnings] == [(2, "交接总额（元）")]
+        assert "可能已有记录" in preview.warnings[0].message
+        assert "待核对" in page_text(response)
+        assert "payload" in response.context  # it may be a second gift: saved if confirmed
+
+    @pytest.mark.parametrize(
+        "written",
+        [
+            {6: "受赠乡镇(街道)和村(社区)", 10: "交接总额(元)"},  # an input method's half width
+            {6: "受赠乡镇（街道）\n和村（社区）", 10: "交接总额 （元）"},  # wrapped in the cell
+        ],
+    )
+    def test_a_heading_written_otherwise_is_still_read(self, admin_client, reference, written):
+        """A heading typed with half-width brackets was not read: its handovers were saved
+        without their recipients, to the county."""
+        header = [written.get(index, name) for index, name in enumerate(HEADER)]
+        expected = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *GOOD_ROWS]))
+        response = upload(admin_client, DONATION_IMPORT, to_csv([header, *GOOD_ROWS]))
+        assert response.context["preview"].problems == []
+        assert response.context["preview"].items == expected.context["preview"].items
+
+    def test_a_heading_like_a_column_not_given_is_a_problem(self, admin_client, reference):
+        header = ["受赠乡镇村" if name.startswith("受赠乡镇") else name for name in HEADER]
+        response = upload(admin_client, DONATION_IMPORT, to_csv([header, *GOOD_ROWS]))
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(1, "受赠乡镇村")]
+        assert "“受赠乡镇（街道）和村（社区）”" in problems[0].message
+        # A column of the clerk's own, like none of ours, is left unread, as before.
+        rows = [[*HEADER, "序号"], *([*row, str(i)] for i, row in enumerate(GOOD_ROWS))]
+        assert upload(admin_client, DONATION_IMPORT, to_csv(rows)).context["preview"].problems == []
+
+    def test_a_missing_column_is_said_on_the_header_below_a_title(self, admin_client, reference):
+        header = [name for name in HEADER if name != "捐赠方"]
+        rows = [["2024年捐赠台账"], [], header]
+        response = upload(admin_client, DONATION_IMPORT, to_csv(rows))
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(3, "捐赠方")]
+
+    def test_unicode_text_below_a_title_with_a_comma_is_read(self, admin_client, reference):
+        """Excel's "Unicode text" is tab-separated; a title above the header with a comma, or
+        with no tab, had the file read as comma-separated, every column missing."""
+        lines = [
+            "单位：元，截至2024年12月, 江口县",
+            *("\t".join(row) for row in [HEADER, *GOOD_ROWS]),
+        ]
+        data = "\r\n".join(lines).encode("utf-16")
+        response = upload(admin_client, DONATION_IMPORT, data, name="台账.txt")
+        assert response.context["preview"].problems == []
+        assert len(response.context["preview"].items) == 2
+
+    def test_a_value_differing_between_a_handovers_rows_is_quoted(self, admin_client, reference):
+        rows = [list(row) for row in GOOD_ROWS[:2]]
+        rows[1][1] = "2024年5月6日"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, *rows]))
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(3, "日期")]
+        assert "第 2 行：“2024-05-06”" in problems[0].message
+
+    def test_villages_named_alike_are_named_with_the_town_above(self, admin_client, reference):
+        """Two villages of the county named 新村: either could never be named, and a ledger
+        naming one could not be imported back."""
+        taiping = Region.objects.create(
+            name="太平镇", level=Region.Level.TOWN, parent=reference.jiangkou
+        )
+        ours = Region.objects.create(name="新村", level=Region.Level.VILLAGE, parent=taiping)
+        Region.objects.create(name="新村", level=Region.Level.VILLAGE, parent=reference.minxiao)
+        row = list(GOOD_ROWS[2])
+        row[6] = "新村"
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+        problems = response.context["preview"].problems
+        assert [(p.row, p.column) for p in problems] == [(2, "受赠乡镇（街道）和村（社区）")]
+        assert "有多个名为“新村”的地点" in problems[0].message
+        assert "如“" in problems[0].message
+        for written in ("太平镇 新村", "贵州省 铜仁市 江口县 太平镇 新村"):
+            row[6] = written
+            response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row]))
+            assert response.context["preview"].problems == [], written
+        confirm(admin_client, DONATION_IMPORT, response)
+        donation = Donation.objects.get(date=datetime.date(2024, 6, 1))
+        assert list(donation.recipient_regions.all()) == [ours]
