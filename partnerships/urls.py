@@ -35,6 +35,19 @@ urlpatterns = [
     path("export/<slug:summary>.<slug:fmt>", views.export, name="export"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Officials have no admin, where staff change their password: theirs is changed here.
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(template_name="partnerships/password_change.html"),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(
+            template_name="partnerships/password_change_done.html"
+        ),
+        name="password_change_done",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).

@@ -1010,6 +1010,45 @@ class TestLockedYears:
 
 
 class TestSignIn:
+    def test_an_official_changes_their_own_password(self, client, official):
+        """Officials have no admin, whose page staff change their password on: an official
+        kept the password an administrator gave them."""
+        client.force_login(official)
+        page = client.get("/")
+        assert 'href="/accounts/password/"' in page.content.decode()
+        form = client.get("/accounts/password/")
+        assert form.status_code == 200 and "修改密码" in page_text(form)
+        wrong = client.post(
+            "/accounts/password/",
+            {
+                "old_password": "not-it",
+                "new_password1": "new-Password-9x",
+                "new_password2": "new-Password-9x",
+            },
+        )
+        assert wrong.status_code == 200 and "旧密码不正确" in page_text(wrong)
+        official.refresh_from_db()
+        assert official.check_password("pw-Official-1")
+        done = client.post(
+            "/accounts/password/",
+            {
+                "old_password": "pw-Official-1",
+                "new_password1": "new-Password-9x",
+                "new_password2": "new-Password-9x",
+            },
+            follow=True,
+        )
+        assert done.redirect_chain == [("/accounts/password/done/", 302)]
+        assert "密码已修改" in page_text(done)
+        official.refresh_from_db()
+        assert official.check_password("new-Password-9x")
+        assert client.get("/").status_code == 200  # still signed in
+
+    def test_a_password_is_changed_only_when_signed_in(self, client):
+        response = client.get("/accounts/password/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/?next=")
+
     def test_repeated_failures_lock_out_that_username_from_that_address(
         self, django_user_model, settings, caplog
     ):
