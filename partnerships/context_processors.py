@@ -26,3 +26,12 @@ def search_box(request) -> dict:
     that is whether the user may read the dashboard at all; not on the sign-in page."""
     user = getattr(request, "user", None)
     return {"search_box": settings.DASHBOARD_PUBLIC or bool(user and user.is_authenticated)}
+
+
+def session_clock(request) -> dict:
+    """What the admin's pages tell their script (static/js/admin-session.js): how long a
+    session lasts unused, and the cookie the form's CSRF token is renewed from."""
+    return {
+        "session_idle_seconds": settings.SESSION_COOKIE_AGE,
+        "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
+    }

@@ -57,6 +57,9 @@ class SessionRenewalMiddleware:
         # (reading it finds no user): nothing to renew, and nothing to create.
         if session.session_key is None or auth.SESSION_KEY not in session:
             return response
+        # A page asking whether it is still signed in (views.session_alive) is no use.
+        if getattr(request, "keeps_idle_clock", False):
+            return response
         now = int(time.time())
         if session.modified or now - session.get(RENEWED_AT, 0) >= renewal_interval():
             session[RENEWED_AT] = now  # marks it modified: SessionMiddleware saves it

@@ -127,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "partnerships.context_processors.pairing_scope",
                 "partnerships.context_processors.search_box",
+                "partnerships.context_processors.session_clock",
             ],
         },
     },

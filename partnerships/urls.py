@@ -48,6 +48,7 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("accounts/session/", views.session_alive, name="session_alive"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache, partial, wraps
@@ -12,13 +13,21 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, Value
 from django.db.models.functions import StrIndex, Substr
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    QueryDict,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
@@ -35,6 +44,7 @@ from . import (
     search,
 )
 from .forms import DashboardFilterForm, ExportForm, OverviewFilterForm, SearchForm
+from .middleware import RENEWED_AT
 from .models import (
     FIRST_YEAR,
     REGION_ANCESTORS,
@@ -882,3 +892,23 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
         }
         return render(request, "partnerships/xlsx_too_large.html", context, status=400)
     return exports.FORMATS[fmt](result)
+
+
+@require_safe
+@never_cache
+def session_alive(request: HttpRequest) -> JsonResponse:
+    """For the admin's pages (static/js/admin-session.js): whether the user is still signed
+    in, and how long the session lasts without use. Asking does not restart its idle clock,
+    or a page left open would keep an idle session signed in for ever; `?renew=1`, sent as
+    the user types (which sends no request of its own), restarts it, as any page does."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"signed_in": False})
+    now = int(time.time())
+    if request.GET.get("renew") == "1":
+        request.session[RENEWED_AT] = now
+    else:
+        request.keeps_idle_clock = True  # middleware.SessionRenewalMiddleware
+    renewed = request.session.get(RENEWED_AT, now)
+    return JsonResponse(
+        {"signed_in": True, "seconds_left": max(0, renewed + settings.SESSION_COOKIE_AGE - now)}
+    )

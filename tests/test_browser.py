@@ -1324,3 +1324,94 @@ def test_pickers_in_a_table_of_rows_say_their_column(site, page, django_user_mod
     assert len(added) > len(named), added
     for column, name in added:
         assert column and name.startswith(column), added
+
+
+def test_an_idle_session_warns_and_keeps_what_the_form_holds(
+    site, page, console_errors, django_user_model
+):
+    """Typing sends no request: a clerk writing a record for half an hour was signed out
+    unseen, and Save then lost what was typed, the sign-in page saying nothing."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from partnerships.middleware import RENEWED_AT
+
+    page.clock.install()
+    admin_sign_in(page, site.url, "/admin/partnerships/organisation/add/", django_user_model)
+    page.fill("input[name=name]", "江口县新合作社")
+    page.select_option("select[name=kind]", "enterprise")
+    notice = page.locator("#session-notice")
+    expect(notice).to_be_hidden()
+
+    # 26 minutes without a request: the server's clock is the real one, so the session's
+    # last use is moved back too.
+    key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+    session = SessionStore(session_key=key)
+    session[RENEWED_AT] = int(time.time()) - 26 * 60
+    session.save()
+    page.clock.fast_forward("26:00")
+    expect(notice.locator("[data-kind=warning]")).to_be_visible(timeout=20_000)
+    expect(notice).to_contain_text("约 5 分钟后将自动退出登录")
+    notice.locator("[data-stay]").click()
+    expect(notice).to_be_hidden()
+
+    # Then signed out (the session ended on the server), the page left open.
+    Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+    page.clock.fast_forward("31:00")
+    expect(notice.locator("[data-kind=ended]")).to_be_visible(timeout=20_000)
+    page.click("input[name=_save]")
+    page.clock.fast_forward("00:05")
+    expect(notice.locator("[data-kind=ended]")).to_be_visible()
+    assert page.url.endswith("/admin/partnerships/organisation/add/")
+    assert page.input_value("input[name=name]") == "江口县新合作社"
+    assert not Organisation.objects.filter(name="江口县新合作社").exists()
+
+    # Signed in again in another tab (a new CSRF token), Save sends what the page held.
+    other = page.context.new_page()
+    other.goto(f"{site.url}/admin/login/")
+    other.fill("input[name=username]", "chief")
+    other.fill("input[name=password]", "pw-Chief-12345")
+    other.click("input[type=submit]")
+    expect(other.locator("#site-name")).to_be_visible()
+    other.close()
+    page.click("input[name=_save]")
+    page.clock.fast_forward("00:05")
+    expect(page.locator(".messagelist")).to_contain_text("江口县新合作社", timeout=20_000)
+    assert Organisation.objects.filter(name="江口县新合作社").exists()
+    assert console_errors == []
+
+
+CLIPPED = """(root) => {
+    // Boxes (fields, pickers, help text) running past the edge of an ancestor that hides
+    // what overflows: their ends are cut off unseen (a help line lost its last character).
+    const out = [];
+    const boxes = root.querySelectorAll(
+        'input:not([type=hidden]), select, textarea, .select2-container, .help');
+    for (const box of boxes) {
+        const rect = box.getBoundingClientRect();
+        if (!rect.width) continue;
+        let clipper = box.parentElement;
+        while (clipper && clipper !== document.body) {
+            if (['hidden', 'clip'].includes(getComputedStyle(clipper).overflowX)) break;
+            clipper = clipper.parentElement;
+        }
+        if (!clipper || clipper === document.body) continue;
+        if (rect.right > clipper.getBoundingClientRect().right + 0.5) {
+            out.push((box.id || box.name || box.className) + ' in ' + clipper.className);
+        }
+    }
+    return out;
+}"""
+
+
+def test_a_visits_handover_and_meeting_rows_fit_a_phone(site, page, django_user_model):
+    """On a phone, Django's rows of several fields hide what runs past their edge: the last
+    character of each help line, and the right edges of pickers, were cut off."""
+    admin_sign_in(page, site.url, "/admin/partnerships/visit/add/", django_user_model)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.reload()
+    for group in ("#meetings-group", "#donations-group"):
+        page.locator(f"{group} .add-row a").first.click()
+    for group in ("#meetings-group", "#donations-group"):
+        assert page.locator(group).evaluate(CLIPPED) == [], group

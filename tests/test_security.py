@@ -1147,6 +1147,38 @@ class TestSessionRenewal:
         assert client.get("/").status_code == 200
         assert self.expiry() > timezone.now() + datetime.timedelta(seconds=250)
 
+    def test_asking_whether_signed_in_does_not_keep_a_session_alive(self, client, official):
+        """The admin's pages ask, as the end of an idle session nears, how long is left
+        (static/js/admin-session.js): an open page must not keep an idle session alive."""
+        client.force_login(official)
+        session = client.session
+        session[RENEWED_AT] = int(time.time()) - 600
+        session.save()
+        soon = timezone.now() + datetime.timedelta(minutes=5)
+        Session.objects.update(expire_date=soon)
+        state = client.get("/accounts/session/").json()
+        assert state["signed_in"] is True
+        assert 1190 <= state["seconds_left"] <= 1200  # of the 30 minutes, 10 used
+        assert self.expiry() == soon
+        assert client.get("/accounts/session/").headers["Cache-Control"].startswith("max-age=0")
+
+    def test_typing_keeps_it_alive(self, client, official, settings):
+        client.force_login(official)
+        session = client.session
+        session[RENEWED_AT] = int(time.time()) - 10  # within the minute: a page would not renew
+        session.save()
+        Session.objects.update(expire_date=timezone.now() + datetime.timedelta(minutes=5))
+        state = client.get("/accounts/session/?renew=1").json()
+        assert state == {"signed_in": True, "seconds_left": settings.SESSION_COOKIE_AGE}
+        idle = datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+        assert self.expiry() > timezone.now() + idle - datetime.timedelta(minutes=1)
+
+    def test_a_session_ended_is_said(self, client, official):
+        client.force_login(official)
+        Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+        assert client.get("/accounts/session/?renew=1").json() == {"signed_in": False}
+        assert not Session.objects.filter(expire_date__gt=timezone.now()).exists()
+
     def test_an_unknown_session_cookie_creates_no_session(self, client, official):
         client.cookies["sessionid"] = "x" * 32
         assert client.get("/accounts/login/").status_code == 200
