@@ -980,29 +980,37 @@ class NoticesVanishedRows:
             raise ValidationError(message, code="vanished")
 
     def _who_last_changed(self, ids) -> list[str]:
-        """Whoever last changed (deleted, moved) each of these records, by name, from the
-        audit trail: the message said only "someone else", whom no one could ask.
+        """Whoever deleted each of these records or moved it off this page, by name, from
+        the audit trail: the message said only "someone else", whom no one could ask.
 
-        Only for records that were once this page's: an id typed into the page (another
-        pairing's handover) named the staff of records the user may not see."""
+        The change named is the first after the record's last version on this page: not its
+        latest, which may be a change made since on another pairing's record (a handover
+        moved there, then edited by that pairing's staff), nor one of a record never on this
+        page (an id typed into the page), whose staff the user may not know of."""
         manager = getattr(self.model, "history", None)
         fk = getattr(self, "fk", None)
         if manager is None or fk is None or self.instance.pk is None:
             return []
-        ids = manager.filter(id__in=ids, **{fk.attname: self.instance.pk}).values("id")
-        names = []
-        latest = (
+        versions = (
             manager.filter(id__in=ids)
-            .order_by("id", "-history_date", "-history_id")
+            .order_by("id", "history_date", "history_id")
             .select_related("history_user")
         )
-        seen = set()
-        for record in latest:
-            if record.id in seen:
-                continue
-            seen.add(record.id)
-            if record.history_user is not None:
-                name = history.user_name(record.history_user)
+        # Per record, the change that took it off this page: its deletion here ("-", which
+        # keeps the page's key), or the first version elsewhere after its last one here.
+        leaving: dict = {}
+        here = set()
+        for version in versions:
+            on_page = getattr(version, fk.attname) == self.instance.pk
+            if on_page and version.history_type != "-":
+                here.add(version.id)
+                leaving.pop(version.id, None)
+            elif (on_page or version.id in here) and version.id not in leaving:
+                leaving[version.id] = version
+        names = []
+        for version in leaving.values():
+            if version.history_user is not None:
+                name = history.user_name(version.history_user)
                 if name not in names:
                     names.append(name)
         return names

@@ -79,8 +79,15 @@ class Preview:
     headers: list[str] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    # What to check but not refused: a handover dated outside its pairing's years.
+    # What to check but not refused: a handover dated outside its pairing's years, or like
+    # one recorded but for its recipients or lines.
     warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def warned_rows(self) -> int:
+        """How many handovers (told by their first row) are listed to check: one may be
+        listed twice (dated outside its pairing's years and like one recorded)."""
+        return len({warning.row for warning in self.warnings})
 
     @property
     def ok(self) -> bool:
@@ -301,18 +308,29 @@ def _refuse_formulas_without_values(data: bytes, unsaved: list[set[int]]) -> Non
         workbook.close()
 
 
-def _delimiter(text: str) -> str:
-    """Commas, or tabs as "Unicode text" and tab-separated files have them. Our headers hold
-    neither, so the line with the most of either among the top ones (the header, below a
-    title such as "单位：元，截至2024年12月" that has a comma or no tab) tells which; a stray
-    tab beside a header's commas is the comma-separated header's."""
+def _delimiter(text: str, headings: frozenset[str]) -> str:
+    """Commas, or tabs as "Unicode text" and tab-separated files have them: the one that
+    splits a row among the top ones into the most headings we read (`headings`, as
+    `header_form` writes them). A title above the header (单位：元，截至2024年12月, with a
+    comma, or with no tab) and a row of data with commas in its cells do not decide it. With
+    no heading found either way, the first line tells, as before: tabs without commas."""
     top = text.splitlines()[:HEADER_SEARCHED]
-    counts = [(line.count("\t"), line.count(",")) for line in top]
-    tabs, commas = max(counts, key=max, default=(0, 0))
-    return "\t" if tabs > commas else ","
+
+    def known(delimiter: str) -> int:
+        try:
+            rows = list(csv.reader(top, delimiter=delimiter))
+        except csv.Error:
+            return 0
+        return max((sum(header_form(cell) in headings for cell in row) for row in rows), default=0)
+
+    tabs, commas = known("\t"), known(",")
+    if tabs != commas:
+        return "\t" if tabs > commas else ","
+    first = next(iter(top), "")
+    return "\t" if "\t" in first and "," not in first else ","
 
 
-def read_rows(data: bytes, filename: str) -> Rows:
+def read_rows(data: bytes, filename: str, headings: frozenset[str] = frozenset()) -> Rows:
     """All rows of the first visible sheet (or the CSV), as text, header first, with an
     XLSX's cells merged down several rows (Rows.merged_down). What the file is, is told by
     its content, whatever its name: an XLSX is a zip, a CSV decodes as text."""
@@ -366,7 +384,7 @@ def read_rows(data: bytes, filename: str) -> Rows:
         if not data.startswith(UTF16_BOMS) and _looks_binary(data):
             raise _not_csv_nor_xlsx()
         text = decode(data)
-        delimiter = _delimiter(text)
+        delimiter = _delimiter(text, headings)
         # strict: a quotation mark left open (a stray " typed at a cell's start) is an error
         # at once; else the rest of the file was read into that one cell, and said to be a
         # note too long.
@@ -432,18 +450,21 @@ BRACKETED = re.compile(r"\([^)]*\)")
 
 
 def _closest_heading(written: str, headings) -> str | None:
-    """The heading (as `header_form` writes it) that `written` most likely stands for, if
-    any is close: compared whole, and without what brackets hold (受赠乡镇村 for
-    受赠乡镇（街道）和村（社区）)."""
-    best, best_ratio = None, 0.6
+    """The heading (as `header_form` writes it) that `written` is most likely a slip for, if
+    one is very close: compared whole, and without what brackets hold (受赠乡镇村 for
+    受赠乡镇（街道）和村（社区）, 金额 for 金额（元）). A heading of one character (县), or a
+    short Latin one (No), is like too many to tell, and a column of the clerk's own with a
+    word of ours (资金来源, 物资数量, 捐赠单位) is not one of ours mistyped: left unread."""
+    bare = BRACKETED.sub("", written)
+    if len(bare) < (4 if bare.isascii() else 2):
+        return None
+    best, best_ratio = None, 0.8
     for heading in headings:
         ratio = max(
             difflib.SequenceMatcher(None, written, heading).ratio(),
-            difflib.SequenceMatcher(
-                None, BRACKETED.sub("", written), BRACKETED.sub("", heading)
-            ).ratio(),
+            difflib.SequenceMatcher(None, bare, BRACKETED.sub("", heading)).ratio(),
         )
-        if ratio >= best_ratio and (best is None or ratio > best_ratio):
+        if ratio > best_ratio or (best is None and ratio == best_ratio):
             best, best_ratio = heading, ratio
     return best
 
@@ -493,7 +514,12 @@ def map_rows(
     for name in header:
         if not name or key_of(name) is not None:
             continue
-        unread = {form: key for form, key in accepted.items() if key not in positions}
+        # Against the headings as the templates write them, not the keys (year, note).
+        unread = {
+            form: key
+            for form, key in accepted.items()
+            if key not in positions and form != header_form(key)
+        }
         close = _closest_heading(header_form(name), unread)
         if close:
             preview.problems.append(
@@ -918,12 +944,12 @@ def _example_row_message() -> str:
 
 def preview_donations(data: bytes, filename: str, user=None) -> tuple[Preview, list[_Handover]]:
     preview = Preview(kind="donations")
+    columns = exports.LEDGER_COLUMNS
     try:
-        rows = read_rows(data, filename)
+        rows = read_rows(data, filename, frozenset(header_names(columns)))
     except UnreadableFile as error:
         preview.problems.append(Problem(0, "", str(error)))
         return preview, []
-    columns = exports.LEDGER_COLUMNS
     labels = {c.key: str(c.header) for c in columns}
     mapped = map_rows(rows, columns, DONATION_REQUIRED, preview)
     groups: dict[str, _Handover] = {}
@@ -953,14 +979,17 @@ def _check_unnumbered_lines(
     written so (every fact of the handover repeated, no number) were saved as as many
     handovers, its total counted once for each: such rows are a problem, asking for a
     number."""
-    first_of: dict[tuple, int] = {}
+    first_of: dict[tuple, tuple[int, dict[str, str]]] = {}
     for number, row in mapped:
         if row.get("handover") or _is_itemised(row.get("itemised", "")) is not True:
             continue
         facts = tuple((key, value) for key, value in sorted(row.items()) if key not in _LINE_KEYS)
         if facts not in first_of:
-            first_of[facts] = number
+            first_of[facts] = (number, row)
             continue
+        first_number, first_row = first_of[facts]
+        if row == first_row:
+            continue  # the same row twice: the same handover twice (_check_duplicates)
         preview.problems.append(
             Problem(
                 number,
@@ -972,7 +1001,7 @@ def _check_unnumbered_lines(
                     "lines of one handover, give both the same handover number; if two "
                     "handovers, give each its own."
                 )
-                % {"row": first_of[facts]},
+                % {"row": first_number},
             )
         )
 
@@ -1242,7 +1271,26 @@ def _check_handover(
     recipients = []
     for name in split_names(first.get("recipient_regions", "")):
         found = directory.named_in(name, assisted) if assisted else []
-        if len(found) == 1:
+        if (
+            len(found) == 1
+            and len(name.split()) > 1
+            and len(directory.named_in(found[0].name, assisted)) == 1
+        ):
+            # 闵孝镇 双屯村 is the village written with its town, or the town and the village
+            # separated by a space: read as the one, it may mean the two. A place is written
+            # with the place above it only where it shares its name.
+            problem(
+                first_number,
+                "recipient_regions",
+                _(
+                    "“%(name)s” reads as one place written with the place above it, which only "
+                    "a place named like another needs. If it names several places, separate "
+                    "them with 、; if one, write “%(place)s” alone."
+                )
+                % {"name": name, "place": found[0].name},
+            )
+            reported.add("recipient_regions")
+        elif len(found) == 1:
             recipients.append(found[0].pk)
         elif assisted is None:
             reported.add("recipient_regions")  # looked for in the assisted side, unknown
@@ -1664,12 +1712,12 @@ def _pending_parent(pending: dict[str, Region], text: str) -> Region | None:
 
 def check_regions(data: bytes, filename: str) -> tuple[Preview, list[Region]]:
     preview = Preview(kind="regions")
+    columns = _region_columns()
     try:
-        rows = read_rows(data, filename)
+        rows = read_rows(data, filename, frozenset(header_names(columns)))
     except UnreadableFile as error:
         preview.problems.append(Problem(0, "", str(error)))
         return preview, []
-    columns = _region_columns()
     labels = {c.key: str(c.header) for c in columns}
     mapped = map_rows(rows, columns, ["name", "level", "parent"], preview)
     directory = Directory()

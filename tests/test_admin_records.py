@@ -2459,6 +2459,32 @@ class TestReviewedEdgeCases:
         assert "已被他人删除或移走" in page_text(response)
         assert "王芳" not in page_text(response)
 
+    def test_a_row_moved_away_names_who_moved_it_not_who_edited_it_since(
+        self, admin_client, reference, django_user_model
+    ):
+        """The handover moved to the town pairing, then changed there by its staff: the
+        refusal named them, staff of another pairing, not whoever moved it off the page."""
+        data = visit_change_data(reference)
+        people = {}
+        for username, family, given in (("zhangm", "张", "明"), ("wangf", "王", "芳")):
+            people[username] = django_user_model.objects.create_superuser(username, password="x")
+            people[username].last_name, people[username].first_name = family, given
+            people[username].save()
+        donation = reference.donation
+        donation.visit = None
+        donation.partnership = reference.town_pairing
+        donation.date = datetime.date(2024, 5, 6)
+        donation.region = reference.minxiao
+        donation._history_user = people["zhangm"]
+        donation.save()
+        donation.notes = "在闵孝镇改过"
+        donation._history_user = people["wangf"]
+        donation.save()
+        url = f"/admin/partnerships/visit/{reference.visit.pk}/change/"
+        text = page_text(admin_client.post(url, data))
+        assert "操作人：张明。" in text
+        assert "王芳" not in text
+
     def test_a_row_deleted_meanwhile_is_named_not_a_silent_refusal(self, admin_client, reference):
         """Someone deletes the visit's handover while the visit's page is open: saving the
         page says so, instead of "please correct the errors below" and nothing marked."""

@@ -1707,8 +1707,10 @@ class TestWhatAClerkWritesDifferently:
         problems = response.context["preview"].problems
         assert [(p.row, p.column) for p in problems] == [(1, "受赠乡镇村")]
         assert "“受赠乡镇（街道）和村（社区）”" in problems[0].message
-        # A column of the clerk's own, like none of ours, is left unread, as before.
-        rows = [[*HEADER, "序号"], *([*row, str(i)] for i, row in enumerate(GOOD_ROWS))]
+        # Columns of the clerk's own, like none of ours, or with a word of ours, are left
+        # unread, as before (No and Remark were once taken for 备注 and 年份, 资金来源 for 来源).
+        own = ["序号", "No", "Remark", "资金来源", "物资数量", "县", "驻村"]
+        rows = [[*HEADER, *own], *([*row, *own] for row in GOOD_ROWS)]
         assert upload(admin_client, DONATION_IMPORT, to_csv(rows)).context["preview"].problems == []
 
     def test_a_missing_column_is_said_on_the_header_below_a_title(self, admin_client, reference):
@@ -1729,6 +1731,36 @@ class TestWhatAClerkWritesDifferently:
         response = upload(admin_client, DONATION_IMPORT, data, name="台账.txt")
         assert response.context["preview"].problems == []
         assert len(response.context["preview"].items) == 2
+
+    def test_unicode_text_with_commas_in_its_cells_is_read(self, admin_client, reference):
+        """A row of data with more commas (a list of materials) than the header has tabs
+        was taken to tell the file comma-separated."""
+        rows = [list(row) for row in GOOD_ROWS]
+        rows[2][9] = ",".join(["课桌", "椅子", "书包", "文具"] * 6)  # in the category column
+        lines = ["\t".join(row) for row in [HEADER, *rows]]
+        data = "\r\n".join(lines).encode("utf-16")
+        problems = (
+            upload(admin_client, DONATION_IMPORT, data, name="台账.txt").context["preview"].problems
+        )
+        assert [p.column for p in problems] == ["类别"], problems  # read, and refused as a choice
+
+    def test_the_same_unnumbered_row_twice_is_said_once(self, admin_client, reference):
+        row = list(GOOD_ROWS[0])
+        row[0] = ""
+        response = upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row, row]))
+        problems = [p for p in response.context["preview"].problems if p.row == 3]
+        assert len(problems) == 1 and "同一笔" in problems[0].message, problems
+
+    def test_a_handover_listed_twice_to_check_is_counted_once(self, admin_client, reference):
+        data = to_csv([HEADER, GOOD_ROWS[2]])
+        confirm(admin_client, DONATION_IMPORT, upload(admin_client, DONATION_IMPORT, data))
+        Donation.objects.get(date=datetime.date(2024, 6, 1)).recipient_organisations.clear()
+        Partnership.objects.filter(pk=reference.pairing.pk).update(
+            established_year=2024, ended_on=datetime.date(2024, 5, 31)
+        )
+        response = upload(admin_client, DONATION_IMPORT, data)
+        assert len(response.context["preview"].warnings) == 2
+        assert "1 笔捐赠交接列在下面待核对" in page_text(response)
 
     def test_a_value_differing_between_a_handovers_rows_is_quoted(self, admin_client, reference):
         rows = [list(row) for row in GOOD_ROWS[:2]]
@@ -1760,3 +1792,14 @@ class TestWhatAClerkWritesDifferently:
         confirm(admin_client, DONATION_IMPORT, response)
         donation = Donation.objects.get(date=datetime.date(2024, 6, 1))
         assert list(donation.recipient_regions.all()) == [ours]
+
+    def test_a_place_named_alone_is_not_read_from_two_names(self, admin_client, reference):
+        """闵孝镇 双屯村 may be the village with its town, or two places a space apart: read
+        as the one, the other was dropped without a word."""
+        row = list(GOOD_ROWS[2])
+        row[6] = f"{reference.qixin.parent.name} 齐心村"
+        problems = (
+            upload(admin_client, DONATION_IMPORT, to_csv([HEADER, row])).context["preview"].problems
+        )
+        assert [p.column for p in problems] == ["受赠乡镇（街道）和村（社区）"]
+        assert "请用“、”分隔" in problems[0].message and "只写“齐心村”" in problems[0].message
