@@ -25,6 +25,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -90,7 +91,7 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
                     back = f"{request.path}?{kept.urlencode()}" if kept else request.path
                 login = redirect_to_login(back)
                 return HttpResponseClientRedirect(login["Location"])
-            return redirect_to_login(request.get_full_path())
+            return redirect_to_login(_back_after_sign_in(request))
         _speak_the_pages_language(request)
         kept = filled(request.GET)
         if not request.htmx and len(kept) < len(request.GET):
@@ -101,6 +102,25 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
     # GET and HEAD (an uptime monitor's check was answered 405)
     return require_safe(vary_on_headers("HX-Request", PAGE_LANGUAGE_HEADER)(wrapper))
+
+
+def _back_after_sign_in(request: HttpRequest) -> str:
+    """Where signing in leads: what was asked for, or for a download, the page its link was
+    on. Sent to the file, the browser saved it and stayed on the sign-in form, its name and
+    password filled in, as if nothing had happened (a phone shows no download bar)."""
+    asked = request.get_full_path()
+    match = request.resolver_match
+    if match is None or match.url_name != "export":
+        return asked
+    referer = request.headers.get("Referer", "")
+    if not url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return asked
+    page = urlsplit(referer)
+    if page.netloc != request.get_host():
+        return asked  # a path alone, or another site's address
+    return f"{page.path}?{page.query}" if page.query else page.path
 
 
 # Sent by dashboard.js with each htmx request: the language of the page it lands in.

@@ -7,7 +7,7 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 from django.db import connection
@@ -706,3 +706,16 @@ def test_an_official_with_no_pairing_yet_downloads_an_empty_ledger(client, djang
     response = client.get("/export/ledger.csv")
     assert response.status_code == 200
     assert len(csv_rows(response)) == 1  # the header
+
+
+def test_a_download_asked_for_signed_out_signs_in_back_to_its_page(client, reference):
+    """Sent back to the file after signing in, a phone saved it and stayed on the sign-in
+    form, its name and password filled in, as if nothing had happened."""
+    page = f"/pairings/{reference.pairing.pk}/?year_from=2023"
+    response = client.get("/export/ledger.csv", HTTP_REFERER=f"http://testserver{page}")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=" + quote(page, safe="/")
+    # From no page, or another site's: to the file, as before.
+    for referer in ({}, {"HTTP_REFERER": "https://example.com/pairings/1/"}):
+        response = client.get("/export/ledger.csv", **referer)
+        assert response["Location"] == "/accounts/login/?next=/export/ledger.csv"
