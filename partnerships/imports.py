@@ -759,6 +759,8 @@ class Directory:
         """The places in `area` named `text`: a name (新村), or a name with those above it
         (太平镇 新村, up to its full name), for a county with two villages named alike."""
         names = text.split()
+        if len(names) > len(Region.Level):  # more names than a place has above it and itself
+            return []
         lookups = {
             "__".join(["parent"] * depth + ["name"]): name
             for depth, name in enumerate(reversed(names))
@@ -1308,7 +1310,9 @@ def _check_handover(
                     "name": name,
                     "region": assisted.name,
                     "places": punctuation.joined(place.full_name for place in found),
-                    "example": f"{found[0].parent.name} {found[0].name}",
+                    "example": " ".join(
+                        place.name for place in (found[0].parent, found[0]) if place is not None
+                    ),
                 },
             )
             reported.add("recipient_regions")
