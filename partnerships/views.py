@@ -342,9 +342,8 @@ def export_links(
     Only the filters come from the page's address, and only those the page applies
     (`filters`, its form, named by every caller; None for a page without filters, a
     visit's): a province typed into a pairing's address, which its page ignores, emptied
-    its downloads. What the
-    download is about comes from `scope` alone (a page's own `year` or `pairing` parameter
-    is not the download's)."""
+    its downloads. What the download is about comes from `scope` alone (a page's own `year`
+    or `pairing` parameter is not the download's)."""
     query = _query_of(request, filters) if filters is not None else QueryDict(mutable=True)
     for name, pk in scope.items():
         query[name] = str(pk)
