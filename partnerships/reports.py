@@ -293,8 +293,12 @@ def year_span(*, filters: Filters, data_years: tuple[int | None, int | None]) ->
     return list(range(low, high + 1))
 
 
-def data_years() -> tuple[int | None, int | None]:
-    bounds = Donation.objects.aggregate(low=Min("year"), high=Max("year"))
+def data_years(scope: Scope = ALL) -> tuple[int | None, int | None]:
+    """The first and last years of the donations in `scope`: a town's official was offered,
+    and shown as columns, the years of every other pairing's records."""
+    bounds = Donation.objects.filter(scope.q("partnership__")).aggregate(
+        low=Min("year"), high=Max("year")
+    )
     return bounds["low"], bounds["high"]
 
 

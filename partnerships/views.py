@@ -209,7 +209,7 @@ def _full_page(request: HttpRequest) -> bool:
 
 def _bind_filters(request: HttpRequest, form_class=DashboardFilterForm):
     form = form_class(request.GET)
-    low, high = reports.data_years()
+    low, high = reports.data_years(access.scope_for(request.user))
     this_year = timezone.localdate().year
     # A year asked for in the address (a bookmark, a link) is offered too, so the filter shows
     # it as chosen instead of "earliest" or "latest"; the form still refuses one out of bounds.
@@ -886,7 +886,7 @@ def export(request: HttpRequest, summary: str, fmt: str) -> HttpResponse:
         )
     scope = access.scope_for(request.user)
     asked = reports.Filters.from_cleaned_data(form.cleaned_data, scope=scope)
-    filters = _within_recorded_years(asked, reports.data_years())
+    filters = _within_recorded_years(asked, reports.data_years(scope))
     subject = form.cleaned_data.get("pairing") or (
         form.cleaned_data["visit"].partnership if form.cleaned_data.get("visit") else None
     )

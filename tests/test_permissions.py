@@ -846,3 +846,22 @@ def test_an_export_of_only_other_pairings_rows_is_no_file(client, world, model, 
     )
     assert "Content-Disposition" not in response
     assert "必须先选中条目，才能对其执行操作" in page_text(response)
+
+
+def test_a_scoped_officials_years_are_their_pairings(client, world):
+    """A town's official was offered, and shown as columns, the years of every other
+    pairing's records."""
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    mine = Donation.objects.filter(partnership__path__startswith=world["a"].path).aggregate(
+        low=Min("year"), high=Max("year")
+    )
+    everyone = Donation.objects.aggregate(low=Min("year"), high=Max("year"))
+    assert everyone["low"] < mine["low"]  # the sample's other pairing starts earlier
+    client.force_login(world["users"]["official_a"])
+    this_year = timezone.localdate().year
+    for path in ("/", f"/pairings/{world['a'].pk}/"):
+        form = client.get(path).context["form"]
+        offered = [value for value, _label in form.fields["year_from"].widget.choices if value]
+        assert offered == list(range(mine["low"], max(mine["high"], this_year) + 1)), path
