@@ -31,7 +31,11 @@ def search_box(request) -> dict:
 def session_clock(request) -> dict:
     """What the admin's pages tell their script (static/js/admin-session.js): how long a
     session lasts unused, and the cookie the form's CSRF token is renewed from."""
+    # Said five minutes before the end, or halfway through a session of under ten.
+    warning = min(300, settings.SESSION_COOKIE_AGE // 2)
     return {
         "session_idle_seconds": settings.SESSION_COOKIE_AGE,
+        "session_warning_seconds": warning,
+        "session_warning_minutes": max(1, round(warning / 60)),
         "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
     }

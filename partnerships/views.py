@@ -928,6 +928,12 @@ def session_alive(request: HttpRequest) -> JsonResponse:
     else:
         request.keeps_idle_clock = True  # middleware.SessionRenewalMiddleware
     renewed = request.session.get(RENEWED_AT, now)
+    # Who: a form opened by one user must not be sent under another's sign-in (a shared
+    # office computer), which would save it, and record it in the audit trail, as theirs.
     return JsonResponse(
-        {"signed_in": True, "seconds_left": max(0, renewed + settings.SESSION_COOKIE_AGE - now)}
+        {
+            "signed_in": True,
+            "user": request.user.pk,
+            "seconds_left": max(0, renewed + settings.SESSION_COOKIE_AGE - now),
+        }
     )

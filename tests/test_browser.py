@@ -1415,3 +1415,45 @@ def test_a_visits_handover_and_meeting_rows_fit_a_phone(site, page, django_user_
         page.locator(f"{group} .add-row a").first.click()
     for group in ("#meetings-group", "#donations-group"):
         assert page.locator(group).evaluate(CLIPPED) == [], group
+
+
+def test_a_form_is_sent_only_under_its_users_sign_in(site, page, console_errors, django_user_model):
+    """Signed out in another tab, a form was sent and answered by the sign-in page, what it
+    held lost; after someone else signed in there (a shared office computer), it was saved,
+    and recorded in the audit trail, as theirs."""
+    django_user_model.objects.create_superuser("deputy", password="pw-Deputy-12345")
+    admin_sign_in(page, site.url, "/admin/partnerships/organisation/add/", django_user_model)
+    page.fill("input[name=name]", "江口县新合作社")
+    page.select_option("select[name=kind]", "enterprise")
+    notice = page.locator("#session-notice")
+    other = page.context.new_page()
+
+    def sign_in_there(username, password):
+        other.goto(f"{site.url}/admin/login/")
+        other.fill("input[name=username]", username)
+        other.fill("input[name=password]", password)
+        other.click("input[type=submit]")
+        expect(other.locator("#logout-form")).to_be_attached()
+
+    def sign_out_there():
+        other.goto(f"{site.url}/admin/")
+        other.click("#logout-form button")
+        expect(other.locator("input[name=username]")).to_be_attached()
+
+    sign_out_there()
+    page.click("input[name=_save]")
+    expect(notice.locator("[data-kind=ended]")).to_be_visible()
+    sign_in_there("deputy", "pw-Deputy-12345")
+    page.click("input[name=_save]")
+    expect(notice.locator("[data-kind=other]")).to_be_visible()
+    expect(notice).to_contain_text("请先退出")
+    assert page.input_value("input[name=name]") == "江口县新合作社"
+    assert not Organisation.objects.filter(name="江口县新合作社").exists()
+    sign_out_there()
+    sign_in_there("chief", "pw-Chief-12345")
+    other.close()
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("江口县新合作社")
+    saved = Organisation.objects.get(name="江口县新合作社")
+    assert saved.history.get().history_user.username == "chief"
+    assert console_errors == []
