@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.backends.base import UpdateError
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, Value
 from django.db.models.functions import StrIndex, Substr
@@ -923,10 +924,17 @@ def session_alive(request: HttpRequest) -> JsonResponse:
     if not request.user.is_authenticated:
         return JsonResponse({"signed_in": False})
     now = int(time.time())
+    request.keeps_idle_clock = True  # middleware.SessionRenewalMiddleware: renewed here or not
     if request.GET.get("renew") == "1":
         request.session[RENEWED_AT] = now
-    else:
-        request.keeps_idle_clock = True  # middleware.SessionRenewalMiddleware
+        try:
+            request.session.save()
+        except UpdateError:
+            # Signed out meanwhile (in another tab): saved on the way out, as the session
+            # middleware would, it was a 400 ("session deleted before the request completed").
+            return JsonResponse({"signed_in": False})
+        finally:
+            request.session.modified = False  # saved here, or gone
     renewed = request.session.get(RENEWED_AT, now)
     # Who: a form opened by one user must not be sent under another's sign-in (a shared
     # office computer), which would save it, and record it in the audit trail, as theirs.

@@ -1177,6 +1177,22 @@ class TestSessionRenewal:
         idle = datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
         assert self.expiry() > timezone.now() + idle - datetime.timedelta(minutes=1)
 
+    def test_a_session_deleted_while_renewed_is_said_ended(self, client, official, monkeypatch):
+        """Signed out in another tab while the page renewed the session: its save found no
+        row, and the answer was a 400 ("session deleted before the request completed")."""
+        from django.contrib.sessions.backends.base import UpdateError
+        from django.contrib.sessions.backends.db import SessionStore
+
+        client.force_login(official)
+
+        def deleted_meanwhile(self, must_create=False):
+            raise UpdateError
+
+        monkeypatch.setattr(SessionStore, "save", deleted_meanwhile)
+        response = client.get("/accounts/session/?renew=1")
+        assert response.status_code == 200
+        assert response.json() == {"signed_in": False}
+
     def test_a_session_ended_is_said(self, client, official):
         client.force_login(official)
         Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
