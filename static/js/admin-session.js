@@ -135,8 +135,13 @@
             // page, and what it held was lost; one of someone else's sign-in was saved as
             // theirs. It is sent once the server says the page's user is signed in.
             event.preventDefault();
+            if (form.dataset.sessionPending === '1') {
+                return; // a second click while asking: sent once, not twice
+            }
+            form.dataset.sessionPending = '1';
             const submitter = event.submitter;
             ask(false).then(function(signedIn) {
+                delete form.dataset.sessionPending;
                 if (signedIn === false) {
                     const link = notice.querySelector('[data-kind="' + away + '"] a');
                     if (link) {
