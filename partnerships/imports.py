@@ -511,15 +511,15 @@ def map_rows(
     # A header not known is not read. One close to a column not given (受赠乡镇村 for
     # 受赠乡镇和村) is most likely that column mistyped: read as nothing, its handovers
     # would be saved without their recipients, silently.
+    # Against the headings as the templates write them, not the keys (year, note).
+    unread = {
+        form: key
+        for form, key in accepted.items()
+        if key not in positions and form != header_form(key)
+    }
     for name in header:
         if not name or key_of(name) is not None:
             continue
-        # Against the headings as the templates write them, not the keys (year, note).
-        unread = {
-            form: key
-            for form, key in accepted.items()
-            if key not in positions and form != header_form(key)
-        }
         close = _closest_heading(header_form(name), unread)
         if close:
             preview.problems.append(

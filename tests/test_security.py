@@ -1117,6 +1117,16 @@ class TestSessionRenewal:
     def expiry(self):
         return Session.objects.get().expire_date
 
+    def used_ago(self, client, official, seconds: int, ends_in: datetime.timedelta):
+        """Signed in, last renewed `seconds` ago, the session's row ending in `ends_in`."""
+        client.force_login(official)
+        session = client.session
+        session[RENEWED_AT] = int(time.time()) - seconds
+        session.save()
+        ends = timezone.now() + ends_in
+        Session.objects.update(expire_date=ends)
+        return ends
+
     def test_a_session_in_use_is_written_at_most_once_a_minute(self, client, official):
         client.force_login(official)
         assert client.get("/").status_code == 200  # the first request stamps it
@@ -1127,47 +1137,33 @@ class TestSessionRenewal:
         assert self.expiry() == written
 
     def test_a_session_in_use_for_a_minute_is_renewed(self, client, official, settings):
-        client.force_login(official)
-        session = client.session
-        session[RENEWED_AT] = int(time.time()) - 61
-        session.save()
-        soon = timezone.now() + datetime.timedelta(minutes=5)
-        Session.objects.update(expire_date=soon)
+        self.used_ago(client, official, 61, datetime.timedelta(minutes=5))
         assert client.get("/").status_code == 200
         idle = datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
         assert self.expiry() > timezone.now() + idle - datetime.timedelta(minutes=1)
 
     def test_the_interval_is_shorter_for_a_short_idle_time(self, client, official, settings):
         settings.SESSION_COOKIE_AGE = 300  # five minutes: renewed every ten seconds
-        client.force_login(official)
-        session = client.session
-        session[RENEWED_AT] = int(time.time()) - 11
-        session.save()
-        Session.objects.update(expire_date=timezone.now() + datetime.timedelta(seconds=30))
+        self.used_ago(client, official, 11, datetime.timedelta(seconds=30))
         assert client.get("/").status_code == 200
         assert self.expiry() > timezone.now() + datetime.timedelta(seconds=250)
 
-    def test_asking_whether_signed_in_does_not_keep_a_session_alive(self, client, official):
+    def test_asking_whether_signed_in_does_not_keep_a_session_alive(
+        self, client, official, settings
+    ):
         """The admin's pages ask, as the end of an idle session nears, how long is left
         (static/js/admin-session.js): an open page must not keep an idle session alive."""
-        client.force_login(official)
-        session = client.session
-        session[RENEWED_AT] = int(time.time()) - 600
-        session.save()
-        soon = timezone.now() + datetime.timedelta(minutes=5)
-        Session.objects.update(expire_date=soon)
+        soon = self.used_ago(client, official, 600, datetime.timedelta(minutes=5))
         state = client.get("/accounts/session/").json()
         assert state["signed_in"] is True
-        assert 1190 <= state["seconds_left"] <= 1200  # of the 30 minutes, 10 used
+        left = settings.SESSION_COOKIE_AGE - 600  # of the idle time, ten minutes used
+        assert left - 10 <= state["seconds_left"] <= left
         assert self.expiry() == soon
         assert client.get("/accounts/session/").headers["Cache-Control"].startswith("max-age=0")
 
     def test_typing_keeps_it_alive(self, client, official, settings):
-        client.force_login(official)
-        session = client.session
-        session[RENEWED_AT] = int(time.time()) - 10  # within the minute: a page would not renew
-        session.save()
-        Session.objects.update(expire_date=timezone.now() + datetime.timedelta(minutes=5))
+        # Used within the minute: a page's request would not renew it.
+        self.used_ago(client, official, 10, datetime.timedelta(minutes=5))
         state = client.get("/accounts/session/?renew=1").json()
         assert state == {
             "signed_in": True,
